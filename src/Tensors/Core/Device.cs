@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace GpuGan.Tensors;
+
+/// <summary>Where a tensor lives and which kernel set runs its ops.</summary>
+public enum DeviceKind
+{
+    /// <summary>Host memory, hand-written SIMD kernels (System.Runtime.Intrinsics + Parallel.For).</summary>
+    Cpu,
+    /// <summary>The ILGPU kernels on ILGPU's CPU accelerator: a simulator for checking GPU code.</summary>
+    IlgpuCpu,
+    Cuda,
+    OpenCL,
+}
+
+/// <summary>
+/// A compute device: the host with the SIMD kernel set, or one ILGPU accelerator running the
+/// ILGPU kernel set. Owns a buffer pool so steady-state training allocates nothing new.
+/// </summary>
+public sealed class Device : IDisposable
+{
+    private static readonly Lazy<Device> s_cpu = new(() => new Device(DeviceKind.Cpu, null, null, "cpu (SIMD kernels)"));
+    private static readonly object s_lock = new();
+    private static Device? s_ilgpuCpu;
+
+    private readonly ConcurrentDictionary<object, object> _kernels = new();
+    private readonly Context? _context;
+
+    private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name)
+    {
+        Kind = kind;
+        _context = context;
+        Accelerator = accelerator;
+        Name = name;
+        Pool = new BufferPool(this);
+    }
+
+    public DeviceKind Kind { get; }
+    public string Name { get; }
+
+    /// <summary>The ILGPU accelerator; null for the SIMD host device.</summary>
+    public Accelerator? Accelerator { get; }
+
+    /// <summary>True when tensors live in host arrays and the SIMD kernels run.</summary>
+    public bool IsHost => Kind == DeviceKind.Cpu;
+
+    internal BufferPool Pool { get; }
+
+    /// <summary>The host device with the SIMD kernel set.</summary>
+    public static Device Cpu => s_cpu.Value;
+
+    /// <summary>
+    /// ILGPU's CPU accelerator, shared process-wide. Groups of 256 threads (32×8) so the
+    /// 16×16 shared-memory tiles of the GPU kernels fit, as they do on a real GPU.
+    /// </summary>
+    public static Device IlgpuCpu
+    {
+        get
+        {
+            lock (s_lock)
+            {
+                if (s_ilgpuCpu is null)
+                {
+                    var cpuDevice = new CPUDevice(32, 8, 1);
+                    var context = Context.Create(b => b.CPU(cpuDevice).EnableAlgorithms().Math(MathMode.Default));
+                    var acc = context.GetCPUDevices()[0].CreateAccelerator(context);
+                    s_ilgpuCpu = new Device(DeviceKind.IlgpuCpu, context, acc, "ilgpu-cpu (ILGPU CPU accelerator, 32x8 threads per group)");
+                }
+                return s_ilgpuCpu;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Picks CUDA, else an OpenCL device ILGPU accepts, else the SIMD CPU device. ILGPU's own
+    /// preferred-device choice orders by memory size, which can pick a CPU OpenCL driver, so the
+    /// order here is explicit.
+    /// </summary>
+    public static Device Auto()
+    {
+        foreach (var kind in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
+        {
+            var d = TryCreateGpu(kind);
+            if (d is not null) return d;
+        }
+        return Cpu;
+    }
+
+    /// <summary>Creates a device by its command-line name: auto, cpu, ilgpu-cpu, cuda, opencl.</summary>
+    public static Device FromName(string name) => name switch
+    {
+        "auto" => Auto(),
+        "cpu" => Cpu,
+        "ilgpu-cpu" => IlgpuCpu,
+        "cuda" => TryCreateGpu(DeviceKind.Cuda) ?? throw new InvalidOperationException("--device cuda: no CUDA device found"),
+        "opencl" => TryCreateGpu(DeviceKind.OpenCL) ?? throw new InvalidOperationException("--device opencl: no OpenCL device that ILGPU supports was found"),
+        _ => throw new ArgumentException($"unknown device '{name}': expected auto, cpu, ilgpu-cpu, cuda or opencl"),
+    };
+
+    /// <summary>Lists what can be used here: (name, description) pairs.</summary>
+    public static IReadOnlyList<(string Name, string Description)> List()
+    {
+        var list = new List<(string, string)>
+        {
+            ("cpu", $"SIMD kernels on {Environment.ProcessorCount} threads (AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, FMA: {System.Runtime.Intrinsics.X86.Fma.IsSupported})"),
+            ("ilgpu-cpu", "ILGPU kernels on ILGPU's CPU accelerator (a simulator for checking GPU code; slow)"),
+        };
+        try
+        {
+            using var context = Context.Create(b => b.Cuda().OpenCL());
+            foreach (var d in context)
+                if (d.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.OpenCL)
+                    list.Add((d.AcceleratorType == AcceleratorType.Cuda ? "cuda" : "opencl", $"{d.Name}, {d.MemorySize / (1 << 20)} MiB"));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            list.Add(("(gpu)", "GPU probe failed: " + e.Message));
+        }
+        return list;
+    }
+
+    private static Device? TryCreateGpu(DeviceKind kind)
+    {
+        try
+        {
+            var context = Context.Create(b => (kind == DeviceKind.Cuda ? b.Cuda() : b.OpenCL()).EnableAlgorithms());
+            var type = kind == DeviceKind.Cuda ? AcceleratorType.Cuda : AcceleratorType.OpenCL;
+            var dev = context.Devices.FirstOrDefault(d => d.AcceleratorType == type);
+            if (dev is null) { context.Dispose(); return null; }
+            var acc = dev.CreateAccelerator(context);
+            return new Device(kind, context, acc, $"{kind.ToString().ToLowerInvariant()} ({dev.Name})");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Loads a kernel once per accelerator and caches its typed launcher delegate.</summary>
+    internal TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : class
+        => (TDelegate)_kernels.GetOrAdd(key, _ => load(Accelerator ?? throw new InvalidOperationException($"{Name} has no ILGPU accelerator")));
+
+    /// <summary>Waits for queued kernels to finish (no-op on the host device).</summary>
+    public void Synchronize() => Accelerator?.Synchronize();
+
+    /// <summary>Returns pooled buffers to the allocator.</summary>
+    public void TrimPool() => Pool.Trim();
+
+    public override string ToString() => Name;
+
+    public void Dispose()
+    {
+        // The shared devices live for the process; only GPU devices created by Auto/FromName are released.
+        if (Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu) return;
+        Pool.Trim();
+        Accelerator?.Dispose();
+        _context?.Dispose();
+    }
+}

@@ -1,0 +1,89 @@
+using GpuGan.Tensors;
+
+namespace GpuGan.Tests.OpTable;
+
+// Elementwise rows. Forward tolerances: the SIMD and ILGPU kernels compute in float32, so a
+// correctly rounded result is within 6e-8 relative; exp/log/tanh use vectorised approximations
+// accurate to a few ulp, hence rtol 2e-6 (atol 1e-6 for tanh's 1 − 2/(e^2x + 1) near 0).
+public static partial class OpCases
+{
+    private static readonly (string Name, int[] A, int[] B)[] BroadcastPatterns =
+    [
+        ("same", [3, 5, 7], [3, 5, 7]),
+        ("scalar", [2, 3, 5], []),
+        ("per-channel", [2, 3, 4, 5], [1, 3, 1, 1]),
+        ("per-sample", [3, 2, 3, 3], [3, 1, 1, 1]),
+        ("rank-mix", [3, 4, 9], [9]),
+        ("both-sides", [3, 1, 5], [1, 4, 1]),
+        ("batch1", [1, 5, 3, 3], [1, 5, 1, 1]),
+    ];
+
+    public static IEnumerable<OpCase> BinaryCases()
+    {
+        foreach (var (p, a, b) in BroadcastPatterns)
+        {
+            yield return new OpCase { Name = $"Add[{p}]", InputShapes = [a, b], Forward = x => x[0].Add(x[1]), Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u + v) };
+            yield return new OpCase { Name = $"Sub[{p}]", InputShapes = [a, b], Forward = x => x[0].Sub(x[1]), Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u - v) };
+            yield return new OpCase { Name = $"Mul[{p}]", InputShapes = [a, b], Forward = x => x[0].Mul(x[1]), Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u * v) };
+            yield return new OpCase
+            {
+                Name = $"Div[{p}]", InputShapes = [a, b], Forward = x => x[0].Div(x[1]),
+                Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u / v),
+                Inputs = (g, i, n) => i == 1 ? Ref.AwayFromZero(g, n, 0.5f, 2f) : Ref.AwayFromZero(g, n),
+                Rtol = 2e-6,
+            };
+        }
+        yield return new OpCase
+        {
+            Name = "Maximum[per-channel]", InputShapes = [[2, 3, 4, 5], [1, 3, 1, 1]], Forward = x => x[0].Maximum(x[1]),
+            Reference = r => Ref.Broadcast(r[0], [2, 3, 4, 5], r[1], [1, 3, 1, 1], Math.Max),
+            // Inputs on a 0.1 grid offset from each other so no pair is within the 1e-2 gradgrad step.
+            Inputs = (g, i, n) => Ref.Uniform(g, n, -2f, 2f).Select(v => MathF.Round(v * 10f) / 10f + (i == 0 ? 0.05f : 0f)).ToArray(),
+        };
+        yield return new OpCase
+        {
+            Name = "Where[mask]", InputShapes = [[3, 4, 5], [3, 4, 5], [3, 4, 5]],
+            Forward = x => Tensor.Where(x[0].GreaterMask(0f), x[1], x[2]),
+            Reference = r => r[0].Select((m, i) => m > 0 ? r[1][i] : r[2][i]).ToArray(),
+            Differentiable = [false, true, true],
+        };
+        yield return new OpCase
+        {
+            Name = "GreaterEqualMask", InputShapes = [[4, 7], [7]], Forward = x => x[0].GreaterEqualMask(x[1]),
+            Reference = r => Ref.Broadcast(r[0], [4, 7], r[1], [7], (u, v) => u >= v ? 1 : 0),
+            Differentiable = [false, false], SupportsGradGrad = false,
+        };
+    }
+
+    public static IEnumerable<OpCase> UnaryCases()
+    {
+        int[] s = [2, 3, 5, 7];
+        OpCase U(string name, Func<Tensor, Tensor> f, Func<double, double> r, Func<Generator, int, float[]>? inputs = null,
+            double atol = 1e-6, double rtol = 2e-6) => new()
+        {
+            Name = name, InputShapes = [s], Forward = x => f(x[0]), Reference = x => Ref.Map(x[0], r),
+            Inputs = inputs is null ? null : (g, _, n) => inputs(g, n), Atol = atol, Rtol = rtol,
+        };
+        yield return U("Neg", x => x.Neg(), x => -x);
+        yield return U("Affine", x => x.Affine(-1.5f, 0.25f), x => -1.5 * x + 0.25);
+        yield return U("Exp", x => x.Exp(), Math.Exp);
+        yield return U("Log", x => x.Log(), Math.Log, (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
+        yield return U("Sqrt", x => x.Sqrt(), Math.Sqrt, (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
+        yield return U("Square", x => x.Square(), x => x * x);
+        yield return U("Pow[1.5]", x => x.Pow(1.5f), x => Math.Pow(x, 1.5), (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
+        yield return U("Pow[-2]", x => x.Pow(-2f), x => Math.Pow(x, -2), (g, n) => Ref.Uniform(g, n, 0.5f, 2f));
+        yield return U("Abs", x => x.Abs(), Math.Abs, (g, n) => Ref.AwayFromZero(g, n));
+        yield return U("Clamp", x => x.Clamp(-0.5f, 0.75f), x => Math.Clamp(x, -0.5, 0.75),
+            (g, n) => Ref.AwayFromZero(g, n).Select(v => MathF.Abs(v + 0.5f) < 0.05f || MathF.Abs(v - 0.75f) < 0.05f ? v + 0.2f : v).ToArray());
+        yield return U("Relu", x => x.Relu(), x => Math.Max(x, 0), (g, n) => Ref.AwayFromZero(g, n));
+        yield return U("LeakyRelu[0.2]", x => x.LeakyRelu(0.2f), x => x > 0 ? x : 0.2 * x, (g, n) => Ref.AwayFromZero(g, n));
+        yield return U("Tanh", x => x.Tanh(), Math.Tanh);
+        yield return U("Sigmoid", x => x.Sigmoid(), x => 1 / (1 + Math.Exp(-x)));
+        yield return U("Tanh[large]", x => x.Tanh(), Math.Tanh, (g, n) => Ref.Uniform(g, n, -30f, 30f));
+        yield return new OpCase
+        {
+            Name = "GreaterMask", InputShapes = [s], Forward = x => x[0].GreaterMask(0.1f), Reference = x => Ref.Map(x[0], v => v > 0.1 ? 1 : 0),
+            Differentiable = [false], SupportsGradGrad = false,
+        };
+    }
+}
