@@ -9,7 +9,7 @@
 //   - Under MathMode.Fast, tanh is emitted with .ftz, which is illegal on tanh.
 //     This test compiles with ILGPU's default math mode, as the library's contexts must; if
 //     Device ever turns on MathMode.Fast, compile with it here too.
-// PtxProbeKernels.cs lists which math calls pass.
+// Checked with probes: Exp, Log, Sqrt, Tanh, Pow, Max, Abs (MathF and XMath) and XMath.Rsqrt pass.
 //
 // ptxas is looked up in: $GPUGAN_PTXAS, then `ptxas` on PATH, then .tools/cuda/usr/bin/ptxas
 // (or .tools/cuda/usr/lib/nvidia-cuda-toolkit/bin/ptxas) under the repository root, which
