@@ -3,9 +3,11 @@
 // For a fixed b, write s_i = sin(b·x_i), k_i = cos(b·x_i). Then sin(b·x + c) = s·cos c + k·sin c
 // and the squared residual is
 //   R(b, c) = Σy² − 2(cos c·Σys + sin c·Σyk) + cos²c·Σs² + 2 sin c cos c·Σsk + sin²c·Σk²,
-// so after five sums per b every c costs O(1). A coarse grid (b in [0.25, 2.5] step 0.005,
-// c in [0, 2π) step 2π/720) finds the basin; shrinking 9×9 grids around the best point refine
-// it to ~1e-6. Amplitude is not fitted: a curve with the wrong amplitude shows as a large rms.
+// so after five sums per b every c costs O(1). A coarse grid (b in [0.25, 2.5] step 0.01,
+// c in [0, 2π) step 2π/360) finds the basin; shrinking 9×9 grids around the best point narrow
+// it, and Gauss-Newton steps (accepted only when they lower the residual) finish along the
+// long diagonal valley that b and c form. Amplitude is not fitted: a curve of the wrong
+// amplitude shows as a large rms.
 namespace GpuGan.Gan.Data;
 
 /// <summary>Result of <see cref="SineFit.Fit"/>: frequency, phase in [0, 2π), and rms residual.</summary>
@@ -32,7 +34,7 @@ public static class SineFit
         double yy = 0;
         foreach (float v in y) yy += (double)v * v;
 
-        const int coarseB = 451, coarseC = 720;
+        const int coarseB = 226, coarseC = 360;
         double bestB = MinB, bestC = 0, best = double.MaxValue;
         Span<double> cosC = stackalloc double[coarseC];
         Span<double> sinC = stackalloc double[coarseC];
@@ -70,9 +72,45 @@ public static class SineFit
             stepB /= 4;
             stepC /= 4;
         }
+        (bestB, bestC, best) = GaussNewton(x, y, bestB, bestC, best);
         bestC %= 2 * Math.PI;
         if (bestC < 0) bestC += 2 * Math.PI;
         return new SineFitResult(bestB, bestC, Math.Sqrt(Math.Max(best, 0) / x.Length));
+    }
+
+    // Minimises Σ(y − sin(b·x + c))² from (b, c); J = [−x·cos(·), −cos(·)], 2×2 normal equations.
+    private static (double B, double C, double Residual) GaussNewton(ReadOnlySpan<float> x, ReadOnlySpan<float> y,
+        double b, double c, double residual)
+    {
+        for (int iteration = 0; iteration < 10; iteration++)
+        {
+            double jbb = 0, jbc = 0, jcc = 0, gb = 0, gc = 0;
+            for (int i = 0; i < x.Length; i++)
+            {
+                (double s, double k) = Math.SinCos(b * x[i] + c);
+                double r = y[i] - s;
+                double db = x[i] * k, dc = k; // derivatives of the model
+                jbb += db * db;
+                jbc += db * dc;
+                jcc += dc * dc;
+                gb += db * r;
+                gc += dc * r;
+            }
+            double det = jbb * jcc - jbc * jbc;
+            if (Math.Abs(det) < 1e-12) break;
+            double stepB = (jcc * gb - jbc * gc) / det;
+            double stepC = (jbb * gc - jbc * gb) / det;
+            double nb = Math.Clamp(b + stepB, MinB, MaxB), nc = c + stepC;
+            double nr = 0;
+            for (int i = 0; i < x.Length; i++)
+            {
+                double e = y[i] - Math.Sin(nb * x[i] + nc);
+                nr += e * e;
+            }
+            if (nr >= residual) break;
+            (b, c, residual) = (nb, nc, nr);
+        }
+        return (b, c, residual);
     }
 
     private readonly record struct BSums(double Ys, double Yk, double Ss, double Sk, double Kk);
