@@ -7,7 +7,7 @@ public static partial class OpCases
 {
     public static IEnumerable<OpCase> ReductionCases()
     {
-        int[] s = [3, 5, 6, 7];
+        int[] s = [2, 3, 4, 5];
         yield return new OpCase { Name = "Sum[all]", InputShapes = [s], Forward = x => x[0].Sum(), Reference = r => [r[0].Sum()], Atol = 1e-4 };
         yield return new OpCase { Name = "Mean[all]", InputShapes = [s], Forward = x => x[0].Mean(), Reference = r => [r[0].Average()], Atol = 1e-6 };
         foreach (var axes in new[] { new[] { 0 }, [1], [3], [0, 2, 3], [1, 2], [0, 3], [2] })
