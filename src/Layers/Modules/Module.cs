@@ -195,7 +195,7 @@ public abstract class Module
         => LoadStateDict(state.ToDictionary(kv => kv.Key, kv => (kv.Value.Shape, (Func<float[]>)kv.Value.ToArray)), strict, "state dict");
 
     /// <summary>Shared by the tensor and file loaders: values as (shape, lazy host data).</summary>
-    internal LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, (Shape Shape, Func<float[]> Data)> state, bool strict, string source)
+    internal LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, (Shape Shape, Func<float[]> Data)> state, bool strict, string source, bool apply = true)
     {
         var own = StateDict();
         var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToList();
@@ -211,6 +211,7 @@ public abstract class Module
         }
         if (errors.Count > 0)
             throw new StateDictException($"cannot load {source} into {GetType().Name}:\n  " + string.Join("\n  ", errors));
+        if (!apply) return new LoadStateDictResult(missing, unexpected);
         foreach (var (key, target) in own)
             if (state.TryGetValue(key, out var src)) target.CopyFrom(src.Data());
         foreach (var m in Modules()) m.OnStateChanged();

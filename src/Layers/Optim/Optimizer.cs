@@ -120,7 +120,10 @@ public abstract class Optimizer
     /// step count must have all its state tensors. The learning rate is restored when saved.
     /// </summary>
     /// <exception cref="StateDictException">Names the key and the problem.</exception>
-    public void LoadStateDict(OptimizerState state, string source = "optimizer state")
+    public void LoadStateDict(OptimizerState state, string source = "optimizer state") => LoadStateDict(state, source, apply: true);
+
+    /// <summary>Validates (and with <paramref name="apply"/> restores) a state; checkpoints validate everything before applying anything.</summary>
+    internal void LoadStateDict(OptimizerState state, string source, bool apply)
     {
         var used = new HashSet<string>();
         var errors = new List<string>();
@@ -151,6 +154,7 @@ public abstract class Optimizer
         foreach (var k in state.Tensors.Keys.Concat(state.Counters.Keys))
             if (!used.Contains(k)) errors.Add($"unexpected key '{k}' in {source} (no such parameter or state in this {GetType().Name})");
         if (errors.Count > 0) throw new StateDictException($"cannot load {source} into {GetType().Name}:\n  " + string.Join("\n  ", errors));
+        if (!apply) return;
 
         for (int i = 0; i < _params.Length; i++)
         {
