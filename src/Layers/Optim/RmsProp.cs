@@ -171,13 +171,13 @@ internal static class RmsPropKernels
 /// <summary>RMSprop with PyTorch's semantics and defaults.</summary>
 public sealed class RmsProp : Optimizer
 {
-    public RmsProp(Module module, float lr = 1e-2f, float alpha = 0.99f, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
+    public RmsProp(Module module, float lr = 1e-2f, double alpha = 0.99, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : this(module.NamedParameters(), lr, alpha, eps, weightDecay, momentum, centered) { }
 
-    public RmsProp(IEnumerable<Tensor> parameters, float lr = 1e-2f, float alpha = 0.99f, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
+    public RmsProp(IEnumerable<Tensor> parameters, float lr = 1e-2f, double alpha = 0.99, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : this(Number(parameters), lr, alpha, eps, weightDecay, momentum, centered) { }
 
-    public RmsProp(IEnumerable<(string Name, Tensor Parameter)> parameters, float lr = 1e-2f, float alpha = 0.99f, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
+    public RmsProp(IEnumerable<(string Name, Tensor Parameter)> parameters, float lr = 1e-2f, double alpha = 0.99, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : base(parameters, lr)
     {
         if (!(alpha >= 0 && alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "RMSprop: alpha must be in [0, 1]");
@@ -192,7 +192,8 @@ public sealed class RmsProp : Optimizer
 
     private readonly IReadOnlyList<string> _keys;
 
-    public float Alpha { get; }
+    /// <summary>Double as PyTorch's Python float, so 1 − α is exact before the cast.</summary>
+    public double Alpha { get; }
     public float Eps { get; }
     public float WeightDecay { get; }
     public float Momentum { get; }
@@ -205,5 +206,5 @@ public sealed class RmsProp : Optimizer
 
     protected override void Update(Tensor parameter, Tensor grad, IReadOnlyDictionary<string, Tensor> state, long step)
         => RmsPropKernels.Step(parameter, grad, state["square_avg"], Centered ? state["grad_avg"] : null, Momentum > 0 ? state["momentum_buffer"] : null,
-            new RmsPropArgs { Lr = LearningRate, Alpha = Alpha, OneMinusAlpha = 1f - Alpha, Eps = Eps, WeightDecay = WeightDecay, Momentum = Momentum });
+            new RmsPropArgs { Lr = LearningRate, Alpha = (float)Alpha, OneMinusAlpha = (float)(1 - Alpha), Eps = Eps, WeightDecay = WeightDecay, Momentum = Momentum });
 }
