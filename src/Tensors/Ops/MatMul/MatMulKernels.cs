@@ -264,7 +264,22 @@ internal static class MatMulKernels
     private static unsafe void GemmSimple(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, float* b, float beta, float* c)
     {
-        for (int i = 0; i < m; i++)
+        // Rows are independent and each element sums serially, so splitting rows is deterministic.
+        int chunks = (long)m * n * k < (1L << 21) ? 1 : Math.Min(m, CpuParallel.Threads * 4);
+        if (chunks == 1)
+        {
+            GemmSimpleRows(transA, transB, 0, m, m, n, k, alpha, a, b, beta, c);
+            return;
+        }
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        CpuParallel.For(chunks, t => GemmSimpleRows(transA, transB, (int)((long)m * t / chunks), (int)((long)m * (t + 1) / chunks),
+            m, n, k, alpha, (float*)pa, (float*)pb, beta, (float*)pc));
+    }
+
+    private static unsafe void GemmSimpleRows(bool transA, bool transB, int i0, int i1, int m, int n, int k, float alpha,
+        float* a, float* b, float beta, float* c)
+    {
+        for (int i = i0; i < i1; i++)
         {
             for (int j = 0; j < n; j++)
             {
@@ -297,9 +312,20 @@ internal static class MatMulKernels
             if (i0 >= i1 || j0 >= j1) return;
 
             int mcMax = McPanels * mr, ncMax = NcPanels * nr;
-            float* packA = Buffers.A(mcMax * Kc);
-            float* packB = Buffers.B(ncMax * Kc);
-            float* scratch = Buffers.Scratch(mr * nr);
+            var buffers = PackBuffers.Rent(mcMax * Kc, ncMax * Kc, mr * nr);
+            try
+            {
+                Run(i0, i1, j0, j1, buffers.A, buffers.B, buffers.Scratch);
+            }
+            finally
+            {
+                buffers.Return();
+            }
+        }
+
+        private void Run(int i0, int i1, int j0, int j1, float* packA, float* packB, float* scratch)
+        {
+            int mcMax = McPanels * mr, ncMax = NcPanels * nr;
 
             for (int jc = j0; jc < j1; jc += ncMax)
             {
@@ -630,19 +656,32 @@ internal static class MatMulKernels
         => Avx.Store(c, Fma.MultiplyAdd(acc, va, vb * Avx.LoadVector256(c)));
 
     /// <summary>
-    /// Per-thread packing buffers, 64-byte aligned native memory, grown on demand and kept for
-    /// the thread's lifetime (pool threads are long-lived), so steady-state calls allocate nothing.
+    /// One job's packing buffers: 64-byte aligned native memory, rented from a process-wide
+    /// pool for the duration of a job and returned after, so steady-state calls allocate no
+    /// packing memory and the pool never holds more sets than jobs ever ran at once (unlike
+    /// thread-static buffers, which would leak when pool threads retire).
     /// </summary>
-    private static unsafe class Buffers
+    private sealed unsafe class PackBuffers
     {
-        [ThreadStatic] private static nint t_a, t_b, t_scratch;
-        [ThreadStatic] private static int t_aLen, t_bLen, t_scratchLen;
+        private static readonly System.Collections.Concurrent.ConcurrentBag<PackBuffers> s_pool = new();
 
-        public static float* A(int floats) => Get(ref t_a, ref t_aLen, floats);
-        public static float* B(int floats) => Get(ref t_b, ref t_bLen, floats);
-        public static float* Scratch(int floats) => Get(ref t_scratch, ref t_scratchLen, floats);
+        private nint _a, _b, _scratch;
+        private int _aLen, _bLen, _scratchLen;
 
-        private static float* Get(ref nint ptr, ref int len, int floats)
+        public float* A, B, Scratch;
+
+        public static PackBuffers Rent(int aFloats, int bFloats, int scratchFloats)
+        {
+            if (!s_pool.TryTake(out var buffers)) buffers = new PackBuffers();
+            buffers.A = Ensure(ref buffers._a, ref buffers._aLen, aFloats);
+            buffers.B = Ensure(ref buffers._b, ref buffers._bLen, bFloats);
+            buffers.Scratch = Ensure(ref buffers._scratch, ref buffers._scratchLen, scratchFloats);
+            return buffers;
+        }
+
+        public void Return() => s_pool.Add(this);
+
+        private static float* Ensure(ref nint ptr, ref int len, int floats)
         {
             if (len < floats)
             {
