@@ -11,10 +11,10 @@ namespace GpuGan.Bench;
 
 internal static class PeakProbe
 {
-    // Short runs (~20 ms at peak), best of many: on a shared machine the best run is the one
+    // Short runs (~2 ms at peak), best of many: on a shared machine the best run is the one
     // that found its cores free, which is the number a peak is.
-    private const long Iterations = 5_000_000;
-    private const int Repeats = 40;
+    private const long Iterations = 500_000;
+    private const int Repeats = 300;
 
     public static void Run()
     {
