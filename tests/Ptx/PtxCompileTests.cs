@@ -1,4 +1,4 @@
-// Compiles every [GpuKernel] in GpuGan.Tensors to PTX for sm_75 and, where ptxas is at hand,
+// Compiles every [GpuKernel] in GpuGan.Tensors and GpuGan.Layers (optimiser kernels) to PTX for sm_75 and, where ptxas is at hand,
 // assembles that PTX with ptxas. No CUDA device or driver is needed: ILGPU's PTX backend is
 // constructed directly with a capability context for the target architecture.
 //
@@ -39,13 +39,15 @@ public sealed class PtxCompileTests
 
     private static readonly Type[] IndexTypes = [typeof(Index1D), typeof(Index2D), typeof(Index3D)];
 
-    /// <summary>Every method in GpuGan.Tensors marked [GpuKernel], static or not (non-static fails).</summary>
+    /// <summary>Assemblies that hold kernels: the engine and the layers (optimiser updates, weight clipping).</summary>
+    private static readonly Assembly[] KernelAssemblies = [typeof(GpuKernelAttribute).Assembly, typeof(GpuGan.Layers.Module).Assembly];
+
+    /// <summary>Every method in the kernel assemblies marked [GpuKernel], static or not (non-static fails).</summary>
     public static IReadOnlyList<MethodInfo> FindKernels()
     {
-        var assembly = typeof(GpuKernelAttribute).Assembly;
         const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static
             | BindingFlags.Instance | BindingFlags.DeclaredOnly;
-        return assembly.GetTypes()
+        return KernelAssemblies.SelectMany(a => a.GetTypes())
             .SelectMany(t => t.GetMethods(all))
             .Where(m => m.GetCustomAttribute<GpuKernelAttribute>() is not null)
             .OrderBy(m => m.DeclaringType!.FullName, StringComparer.Ordinal)
@@ -71,6 +73,8 @@ public sealed class PtxCompileTests
     {
         Assert.That(FindKernels(), Is.Not.Empty,
             "no [GpuKernel] method found in GpuGan.Tensors: the PTX test would check nothing");
+        Assert.That(FindKernels().Any(m => m.DeclaringType!.Assembly == typeof(GpuGan.Layers.Module).Assembly), Is.True,
+            "no [GpuKernel] method found in GpuGan.Layers: the optimiser kernels are not scanned");
     }
 
     [TestCaseSource(nameof(KernelCases))]

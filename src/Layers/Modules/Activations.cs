@@ -1,0 +1,122 @@
+// Parameter-free layers: activations, shape changes, dropout.
+using GpuGan.Tensors;
+
+namespace GpuGan.Layers;
+
+public sealed class ReLU : Module
+{
+    public override Tensor Forward(Tensor input) => input.Relu();
+}
+
+/// <summary>x &gt; 0 ? x : slope·x (PyTorch default slope 0.01; DCGAN uses 0.2).</summary>
+public sealed class LeakyReLU(float negativeSlope = 0.01f) : Module
+{
+    public float NegativeSlope { get; } = negativeSlope;
+    public override Tensor Forward(Tensor input) => input.LeakyRelu(NegativeSlope);
+    protected override string ExtraRepr() => $"negative_slope={NegativeSlope}";
+}
+
+public sealed class Tanh : Module
+{
+    public override Tensor Forward(Tensor input) => input.Tanh();
+}
+
+public sealed class Sigmoid : Module
+{
+    public override Tensor Forward(Tensor input) => input.Sigmoid();
+}
+
+/// <summary>(N, ...) → (N, rest), PyTorch's nn.Flatten() (start_dim 1).</summary>
+public sealed class Flatten : Module
+{
+    public override Tensor Forward(Tensor input) => input.Rank == 0 ? input.Reshape(1) : input.Reshape(input.Shape[0], -1);
+}
+
+/// <summary>
+/// (N, ...) → (N, dims...): reshapes each sample, keeping the batch dimension, like PyTorch's
+/// nn.Unflatten(1, dims) after a Linear ("project and reshape" in DCGAN-style generators). One of
+/// <paramref name="dims"/> may be −1.
+/// </summary>
+public sealed class Reshape : Module
+{
+    private readonly int[] _dims;
+
+    public Reshape(params int[] dims)
+    {
+        if (dims.Length == 0 || dims.Length > Shape.MaxRank - 1)
+            throw new ArgumentException($"Reshape: 1 to {Shape.MaxRank - 1} per-sample dimensions expected, got {dims.Length}");
+        _dims = (int[])dims.Clone();
+    }
+
+    public IReadOnlyList<int> Dims => _dims;
+
+    public override Tensor Forward(Tensor input) => input.Reshape([input.Shape[0], .. _dims]);
+
+    protected override string ExtraRepr() => string.Join(", ", _dims);
+}
+
+/// <summary>
+/// Zeroes each element with probability p and scales the rest by 1/(1 − p) in training mode;
+/// identity in eval mode. The mask comes from the given seeded generator (on the input's device),
+/// so runs are reproducible and resumable by saving the generator's offset.
+/// </summary>
+public sealed class Dropout : Module
+{
+    private readonly Generator _gen;
+
+    public Dropout(float p = 0.5f, Generator? gen = null)
+    {
+        if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1]");
+        P = p;
+        _gen = gen ?? Init.DefaultGenerator;
+    }
+
+    public float P { get; }
+
+    public override Tensor Forward(Tensor input)
+    {
+        if (!IsTraining || P == 0f) return input;
+        if (P == 1f) return input.MulScalar(0f);
+        Tensor mask;
+        using (Autograd.NoGrad())
+        {
+            // U[0, 1) > p keeps with probability 1 − p; the scale is folded into the mask.
+            var u = Tensor.RandU(input.Shape, _gen, input.Device);
+            mask = u.GreaterMask(P).MulScalar(1f / (1f - P));
+            u.Dispose();
+        }
+        return input.Mul(mask);
+    }
+
+    protected override string ExtraRepr() => $"p={P}";
+}
+
+/// <summary>Runs its children in order; they are named "0", "1", … as in PyTorch's nn.Sequential.</summary>
+public sealed class Sequential : Module
+{
+    private readonly List<Module> _layers = [];
+
+    public Sequential(params Module[] layers)
+    {
+        foreach (var l in layers) Add(l);
+    }
+
+    /// <summary>Appends a layer under the next index.</summary>
+    public Sequential Add(Module layer)
+    {
+        RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+        _layers.Add(layer);
+        return this;
+    }
+
+    public int Count => _layers.Count;
+    public Module this[int index] => _layers[index];
+    public IReadOnlyList<Module> Layers => _layers;
+
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input;
+        foreach (var l in _layers) x = l.Forward(x);
+        return x;
+    }
+}

@@ -1,0 +1,145 @@
+// Normalisation layers over the Tensor ops of the normalisation family
+// (src/Tensors/Ops/Normalization.cs). Parameter and buffer names as PyTorch:
+// weight (γ), bias (β), running_mean, running_var, num_batches_tracked.
+//
+// num_batches_tracked: kept as a rank-0 float32 buffer (so every buffer is a Tensor that moves
+// with To(device) and saves like the rest), exact up to 2^24 batches; the module counts in a long
+// and writes it into the buffer, reading it back after a state load. The value only matters to
+// PyTorch when momentum is None (cumulative average), which these layers do not offer.
+using GpuGan.Tensors;
+
+namespace GpuGan.Layers;
+
+/// <summary>Batch normalisation over (N, H, W) per channel, PyTorch's nn.BatchNorm2d.</summary>
+public sealed class BatchNorm2d : Module, IResettable
+{
+    private long _batchesTracked;
+
+    public BatchNorm2d(int numFeatures, float eps = 1e-5f, float momentum = 0.1f, bool affine = true, bool trackRunningStats = true, Device? device = null)
+    {
+        if (numFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(numFeatures), $"BatchNorm2d({numFeatures}): feature count must be positive");
+        (NumFeatures, Eps, Momentum) = (numFeatures, eps, momentum);
+        RegisterParameter("weight", affine ? Tensor.Ones(new Shape(numFeatures), device) : null);
+        RegisterParameter("bias", affine ? Tensor.Zeros(new Shape(numFeatures), device) : null);
+        RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(new Shape(numFeatures), device) : null);
+        RegisterBuffer("running_var", trackRunningStats ? Tensor.Ones(new Shape(numFeatures), device) : null);
+        RegisterBuffer("num_batches_tracked", trackRunningStats ? Tensor.Zeros(new Shape(), device) : null);
+    }
+
+    public int NumFeatures { get; }
+    public float Eps { get; }
+    public float Momentum { get; }
+
+    /// <summary>γ (C) or null.</summary>
+    public Tensor? Weight => GetParameter("weight");
+    /// <summary>β (C) or null.</summary>
+    public Tensor? Bias => GetParameter("bias");
+    public Tensor? RunningMean => GetBuffer("running_mean");
+    public Tensor? RunningVar => GetBuffer("running_var");
+    public long NumBatchesTracked => _batchesTracked;
+
+    public void ResetParameters(Generator gen)
+    {
+        if (Weight is not null) Init.Ones(Weight);
+        if (Bias is not null) Init.Zeros(Bias);
+        RunningMean?.Fill(0f);
+        RunningVar?.Fill(1f);
+        _batchesTracked = 0;
+        GetBuffer("num_batches_tracked")?.Fill(0f);
+    }
+
+    public override Tensor Forward(Tensor input)
+    {
+        if (input.Rank != 4 || input.Shape[1] != NumFeatures)
+            throw new ShapeMismatchException($"BatchNorm2d({NumFeatures}): expects (N, {NumFeatures}, H, W), got {input.Shape}");
+        // Without running statistics, batch statistics are used in eval mode too (PyTorch).
+        bool useBatchStats = IsTraining || RunningMean is null;
+        var y = input.BatchNorm2d(Weight, Bias, RunningMean, RunningVar, useBatchStats, Momentum, Eps);
+        if (IsTraining && GetBuffer("num_batches_tracked") is { } counter)
+        {
+            _batchesTracked++;
+            counter.Fill(_batchesTracked);
+        }
+        return y;
+    }
+
+    protected override void OnStateChanged()
+    {
+        if (GetBuffer("num_batches_tracked") is { } counter) _batchesTracked = (long)counter.Item();
+    }
+
+    protected override string ExtraRepr() => $"{NumFeatures}, eps={Eps}, momentum={Momentum}, affine={(Weight is not null ? "True" : "False")}";
+}
+
+/// <summary>Layer normalisation over every non-batch dimension, PyTorch's nn.LayerNorm(input.shape[1:]).</summary>
+public sealed class LayerNorm : Module, IResettable
+{
+    private readonly int[] _normalizedShape;
+
+    public LayerNorm(int[] normalizedShape, float eps = 1e-5f, bool elementwiseAffine = true, Device? device = null)
+    {
+        if (normalizedShape.Length == 0 || normalizedShape.Length > 3 || normalizedShape.Any(d => d <= 0))
+            throw new ArgumentException($"LayerNorm: normalized shape {Shape.Format(normalizedShape)} must have 1 to 3 positive dimensions");
+        _normalizedShape = (int[])normalizedShape.Clone();
+        Eps = eps;
+        RegisterParameter("weight", elementwiseAffine ? Tensor.Ones(new Shape(normalizedShape), device) : null);
+        RegisterParameter("bias", elementwiseAffine ? Tensor.Zeros(new Shape(normalizedShape), device) : null);
+    }
+
+    public LayerNorm(int features, float eps = 1e-5f, bool elementwiseAffine = true, Device? device = null)
+        : this([features], eps, elementwiseAffine, device) { }
+
+    public IReadOnlyList<int> NormalizedShape => _normalizedShape;
+    public float Eps { get; }
+    public Tensor? Weight => GetParameter("weight");
+    public Tensor? Bias => GetParameter("bias");
+
+    public void ResetParameters(Generator gen)
+    {
+        if (Weight is not null) Init.Ones(Weight);
+        if (Bias is not null) Init.Zeros(Bias);
+    }
+
+    public override Tensor Forward(Tensor input)
+    {
+        var tail = input.Shape.Dims[1..].ToArray();
+        if (!tail.AsSpan().SequenceEqual(_normalizedShape))
+            throw new ShapeMismatchException($"LayerNorm{Shape.Format(_normalizedShape)}: input {input.Shape} must be (N, {string.Join(", ", _normalizedShape)}) — this layer normalises all non-batch dimensions");
+        return input.LayerNorm(Weight, Bias, Eps);
+    }
+
+    protected override string ExtraRepr() => $"{Shape.Format(_normalizedShape)}, eps={Eps}, elementwise_affine={(Weight is not null ? "True" : "False")}";
+}
+
+/// <summary>Instance normalisation over (H, W) per sample and channel, PyTorch's nn.InstanceNorm2d (no running statistics).</summary>
+public sealed class InstanceNorm2d : Module, IResettable
+{
+    public InstanceNorm2d(int numFeatures, float eps = 1e-5f, bool affine = false, Device? device = null)
+    {
+        if (numFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(numFeatures), $"InstanceNorm2d({numFeatures}): feature count must be positive");
+        NumFeatures = numFeatures;
+        Eps = eps;
+        RegisterParameter("weight", affine ? Tensor.Ones(new Shape(numFeatures), device) : null);
+        RegisterParameter("bias", affine ? Tensor.Zeros(new Shape(numFeatures), device) : null);
+    }
+
+    public int NumFeatures { get; }
+    public float Eps { get; }
+    public Tensor? Weight => GetParameter("weight");
+    public Tensor? Bias => GetParameter("bias");
+
+    public void ResetParameters(Generator gen)
+    {
+        if (Weight is not null) Init.Ones(Weight);
+        if (Bias is not null) Init.Zeros(Bias);
+    }
+
+    public override Tensor Forward(Tensor input)
+    {
+        if (input.Rank != 4 || input.Shape[1] != NumFeatures)
+            throw new ShapeMismatchException($"InstanceNorm2d({NumFeatures}): expects (N, {NumFeatures}, H, W), got {input.Shape}");
+        return input.InstanceNorm2d(Weight, Bias, Eps);
+    }
+
+    protected override string ExtraRepr() => $"{NumFeatures}, eps={Eps}, affine={(Weight is not null ? "True" : "False")}";
+}

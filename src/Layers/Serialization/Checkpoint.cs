@@ -1,0 +1,298 @@
+// Module weights and whole training states as safetensors files.
+//
+// Weights file: the module's state dict under PyTorch names ("main.0.weight",
+// "main.1.running_mean"), all F32 — torch's safetensors.torch.load_file + load_state_dict reads it
+// (num_batches_tracked is written as an F32 scalar; torch's copy_ converts it to int64). On load,
+// an I64 num_batches_tracked, as PyTorch writes it, is accepted too.
+//
+// Training file, one safetensors file written atomically:
+//   "<module>.<key>"           F32   weights and buffers of each module ("G.main.0.weight")
+//   "<opt>.<param>.<state>"    F32   optimiser state ("optG.main.0.weight.exp_avg")
+//   "<opt>.<param>.step"       I64   per-parameter step count, rank 0
+//   "rng.<name>.seed|offset"   I64   generator state (the ulong bits, reinterpreted)
+//   "train.step", "train.epoch" I64  counters, rank 0
+//   metadata: format, format_version, "<opt>.type", "<opt>.<hyperparameter>" (round-trip text)
+// Everything is validated against the target objects before anything is changed, so a refused
+// file leaves the model, optimisers and generators as they were.
+using System.Globalization;
+using GpuGan.Layers.Optim;
+using GpuGan.Tensors;
+
+namespace GpuGan.Layers.Serialization;
+
+/// <summary>Everything a training run needs to resume: modules, optimisers, generators, counters.</summary>
+public sealed class TrainingState
+{
+    /// <summary>Modules by prefix ("G", "D"); their keys are saved as "G.&lt;name&gt;".</summary>
+    public OrderedDictionary<string, Module> Modules { get; } = new();
+
+    /// <summary>Optimisers by prefix ("optG", "optD").</summary>
+    public OrderedDictionary<string, Optimizer> Optimizers { get; } = new();
+
+    /// <summary>Random generators by name ("data", "noise"); loading restores the offset and requires the same seed.</summary>
+    public OrderedDictionary<string, Generator> Generators { get; } = new();
+
+    public long Step { get; set; }
+    public long Epoch { get; set; }
+
+    /// <summary>Extra free-form metadata (for example the run configuration); saved and loaded back.</summary>
+    public Dictionary<string, string> Metadata { get; } = new();
+}
+
+/// <summary>Saves and loads module weights and training states (safetensors).</summary>
+public static class Checkpoint
+{
+    public const string FormatVersion = "1";
+    public const string WeightsFormat = "gpugan.weights";
+    public const string TrainingFormat = "gpugan.training";
+
+    private const string FormatKey = "format", VersionKey = "format_version";
+
+    // ------------------------------------------------------------ module weights
+
+    /// <summary>Writes <paramref name="module"/>'s state dict (F32, PyTorch names) atomically.</summary>
+    public static void SaveModule(string path, Module module, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
+        {
+            [FormatKey] = WeightsFormat,
+            [VersionKey] = FormatVersion,
+        };
+        SafeTensors.Write(path, ModuleEntries(module, prefix: ""), meta);
+    }
+
+    /// <summary>
+    /// Loads weights into <paramref name="module"/>, strictly: every key present, none unexpected, shapes and
+    /// dtypes exact. Files written by PyTorch (no GpuGan metadata) are accepted.
+    /// </summary>
+    /// <exception cref="SafeTensorsFormatException">The file is truncated or corrupt.</exception>
+    /// <exception cref="StateDictException">The file does not fit the module; the message names the file and the key.</exception>
+    public static void LoadModule(string path, Module module)
+    {
+        var file = SafeTensors.Read(path);
+        CheckVersion(path, file, WeightsFormat);
+        var values = new Dictionary<string, (Shape, Func<float[]>)>();
+        var errors = new List<string>();
+        foreach (var (key, entry) in file.Tensors) AddFloat(values, errors, path, key, key, entry);
+        Throw(path, errors);
+        module.LoadStateDict(values, strict: true, source: $"'{path}'");
+    }
+
+    // ------------------------------------------------------------ training state
+
+    /// <summary>Writes a whole training state to one file, atomically.</summary>
+    public static void Save(string path, TrainingState state)
+    {
+        CheckNames(state);
+        var entries = new List<SafeTensorEntry>();
+        var meta = new Dictionary<string, string>(state.Metadata);
+        meta[FormatKey] = TrainingFormat;
+        meta[VersionKey] = FormatVersion;
+        foreach (var (prefix, module) in state.Modules) entries.AddRange(ModuleEntries(module, prefix + "."));
+        foreach (var (prefix, opt) in state.Optimizers)
+        {
+            var s = opt.StateDict();
+            try
+            {
+                foreach (var (key, t) in s.Tensors) entries.Add(SafeTensorEntry.FromFloat32($"{prefix}.{key}", t.Shape.Dims, t.ToArray()));
+                foreach (var (key, n) in s.Counters) entries.Add(SafeTensorEntry.FromInt64($"{prefix}.{key}", [], [n]));
+            }
+            finally
+            {
+                foreach (var t in s.Tensors.Values) t.Dispose();
+            }
+            meta[$"{prefix}.type"] = opt.GetType().Name;
+            foreach (var (k, v) in s.Hyperparameters) meta[$"{prefix}.{k}"] = v.ToString("R", CultureInfo.InvariantCulture);
+        }
+        foreach (var (name, gen) in state.Generators)
+        {
+            entries.Add(SafeTensorEntry.FromInt64($"rng.{name}.seed", [], [unchecked((long)gen.Seed)]));
+            entries.Add(SafeTensorEntry.FromInt64($"rng.{name}.offset", [], [unchecked((long)gen.Offset)]));
+        }
+        entries.Add(SafeTensorEntry.FromInt64("train.step", [], [state.Step]));
+        entries.Add(SafeTensorEntry.FromInt64("train.epoch", [], [state.Epoch]));
+        SafeTensors.Write(path, entries, meta);
+    }
+
+    /// <summary>
+    /// Restores a training state into existing objects (fresh ones built with the same configuration).
+    /// Validates every key, shape, dtype, optimiser type and generator seed before changing anything.
+    /// </summary>
+    /// <exception cref="SafeTensorsFormatException">The file is truncated or corrupt.</exception>
+    /// <exception cref="StateDictException">The file does not fit; the message names the file and the keys.</exception>
+    public static void Load(string path, TrainingState state)
+    {
+        CheckNames(state);
+        var file = SafeTensors.Read(path);
+        CheckVersion(path, file, TrainingFormat, required: true);
+        var errors = new List<string>();
+        var used = new HashSet<string>();
+
+        // Modules.
+        var moduleValues = new List<(Module Module, Dictionary<string, (Shape, Func<float[]>)> Values)>();
+        foreach (var (prefix, module) in state.Modules)
+        {
+            var values = new Dictionary<string, (Shape, Func<float[]>)>();
+            foreach (var (key, entry) in file.Tensors)
+                if (key.StartsWith(prefix + ".", StringComparison.Ordinal) && used.Add(key))
+                    AddFloat(values, errors, path, key, key[(prefix.Length + 1)..], entry);
+            moduleValues.Add((module, values));
+        }
+
+        // Optimisers.
+        var optStates = new List<(Optimizer Optimizer, OptimizerState State, string Source)>();
+        foreach (var (prefix, opt) in state.Optimizers)
+        {
+            var s = new OptimizerState();
+            if (!file.Metadata.TryGetValue($"{prefix}.type", out var type))
+                errors.Add($"no optimiser '{prefix}' in the file (metadata '{prefix}.type' is missing)");
+            else if (type != opt.GetType().Name)
+                errors.Add($"'{prefix}' holds {type} state but the optimiser is {opt.GetType().Name}");
+            if (file.Metadata.TryGetValue($"{prefix}.lr", out var lrText) && double.TryParse(lrText, NumberStyles.Float, CultureInfo.InvariantCulture, out var lr))
+                s.Hyperparameters["lr"] = lr;
+            foreach (var (key, entry) in file.Tensors)
+            {
+                if (!key.StartsWith(prefix + ".", StringComparison.Ordinal) || !used.Add(key)) continue;
+                var local = key[(prefix.Length + 1)..];
+                if (local.EndsWith(".step", StringComparison.Ordinal))
+                {
+                    if (entry.Dtype != SafeTensorDtype.I64 || entry.ElementCount != 1)
+                        errors.Add($"'{key}': expected an I64 scalar step count, found {entry.Dtype.WireName()} {Shape.Format(entry.ShapeToArray())}");
+                    else s.Counters[local] = entry.ToInt64Array()[0];
+                }
+                else if (entry.Dtype != SafeTensorDtype.F32)
+                    errors.Add($"'{key}': dtype {entry.Dtype.WireName()}, expected F32");
+                else if (TryShape(entry, out var shape, out var problem))
+                    s.Tensors[local] = Tensor.FromArray(entry.ToFloat32Array(), shape).KeepAlive();
+                else errors.Add($"'{key}': {problem}");
+            }
+            optStates.Add((opt, s, $"'{path}' (optimiser '{prefix}')"));
+        }
+
+        try
+        {
+            // Generators and counters.
+            var offsets = new List<(Generator Gen, ulong Offset)>();
+            foreach (var (name, gen) in state.Generators)
+            {
+                var seed = ReadI64(file, $"rng.{name}.seed", errors, used);
+                var offset = ReadI64(file, $"rng.{name}.offset", errors, used);
+                if (seed is { } sd && unchecked((ulong)sd) != gen.Seed)
+                    errors.Add($"generator '{name}' has seed {gen.Seed}, the file was saved with seed {unchecked((ulong)sd)}: build it with the run's seed before loading");
+                if (offset is { } off) offsets.Add((gen, unchecked((ulong)off)));
+            }
+            var step = ReadI64(file, "train.step", errors, used);
+            var epoch = ReadI64(file, "train.epoch", errors, used);
+
+            foreach (var key in file.Tensors.Keys)
+                if (!used.Contains(key)) errors.Add($"unexpected key '{key}' (no module, optimiser or generator of this training state claims it)");
+            Throw(path, errors);
+
+            // Validate modules and optimisers completely, then apply.
+            foreach (var (module, values) in moduleValues) module.LoadStateDict(values, strict: true, $"'{path}'", apply: false);
+            foreach (var (opt, s, source) in optStates) opt.LoadStateDict(s, source, apply: false);
+            foreach (var (module, values) in moduleValues) module.LoadStateDict(values, strict: true, $"'{path}'", apply: true);
+            foreach (var (opt, s, source) in optStates) opt.LoadStateDict(s, source, apply: true);
+            foreach (var (gen, offset) in offsets) gen.Offset = offset;
+            state.Step = step!.Value;
+            state.Epoch = epoch!.Value;
+            foreach (var (k, v) in file.Metadata)
+                if (k != FormatKey && k != VersionKey && !state.Optimizers.Keys.Any(p => k.StartsWith(p + ".", StringComparison.Ordinal)))
+                    state.Metadata[k] = v;
+        }
+        finally
+        {
+            foreach (var (_, s, _) in optStates)
+                foreach (var t in s.Tensors.Values) t.Dispose();
+        }
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    private static IEnumerable<SafeTensorEntry> ModuleEntries(Module module, string prefix)
+    {
+        foreach (var (key, t) in module.StateDict())
+            yield return SafeTensorEntry.FromFloat32(prefix + key, t.Shape.Dims, t.ToArray());
+    }
+
+    private static void AddFloat(Dictionary<string, (Shape, Func<float[]>)> values, List<string> errors, string path, string fileKey, string key, SafeTensorEntry entry)
+    {
+        if (!TryShape(entry, out var shape, out var problem))
+        {
+            errors.Add($"'{fileKey}': {problem}");
+            return;
+        }
+        if (entry.Dtype == SafeTensorDtype.F32)
+            values[key] = (shape, entry.ToFloat32Array);
+        else if (entry.Dtype == SafeTensorDtype.I64 && key.EndsWith("num_batches_tracked", StringComparison.Ordinal))
+            values[key] = (shape, () => entry.ToInt64Array().Select(v => (float)v).ToArray());
+        else
+            errors.Add($"'{fileKey}': dtype {entry.Dtype.WireName()}, expected F32");
+    }
+
+    private static bool TryShape(SafeTensorEntry entry, out Shape shape, out string problem)
+    {
+        shape = null!;
+        problem = "";
+        if (entry.Shape.Count > Shape.MaxRank)
+        {
+            problem = $"rank {entry.Shape.Count} shape {Shape.Format(entry.ShapeToArray())}: tensors have at most {Shape.MaxRank} dimensions";
+            return false;
+        }
+        try
+        {
+            shape = new Shape(entry.ShapeToArray());
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            problem = e.Message;
+            return false;
+        }
+    }
+
+    private static long? ReadI64(SafeTensorFile file, string key, List<string> errors, HashSet<string> used)
+    {
+        if (!file.Tensors.TryGetValue(key, out var entry))
+        {
+            errors.Add($"missing key '{key}'");
+            return null;
+        }
+        used.Add(key);
+        if (entry.Dtype != SafeTensorDtype.I64 || entry.ElementCount != 1)
+        {
+            errors.Add($"'{key}': expected an I64 scalar, found {entry.Dtype.WireName()} {Shape.Format(entry.ShapeToArray())}");
+            return null;
+        }
+        return entry.ToInt64Array()[0];
+    }
+
+    private static void CheckVersion(string path, SafeTensorFile file, string format, bool required = false)
+    {
+        file.Metadata.TryGetValue(FormatKey, out var f);
+        file.Metadata.TryGetValue(VersionKey, out var v);
+        if (required && f != format)
+            throw new StateDictException($"'{path}': not a GpuGan training checkpoint (metadata format is '{f ?? "(none)"}', expected '{format}')");
+        if (f is not null && f != format && f is WeightsFormat or TrainingFormat)
+            throw new StateDictException($"'{path}': is a '{f}' file, expected '{format}'");
+        if (v is not null && f is WeightsFormat or TrainingFormat && v != FormatVersion)
+            throw new StateDictException($"'{path}': format version {v} is not supported (this build reads version {FormatVersion})");
+    }
+
+    private static void CheckNames(TrainingState state)
+    {
+        var all = state.Modules.Keys.Concat(state.Optimizers.Keys).ToList();
+        foreach (var n in all)
+            if (string.IsNullOrEmpty(n) || n.Contains('.') || n is "rng" or "train")
+                throw new ArgumentException($"training state: invalid prefix '{n}' (non-empty, no '.', not 'rng' or 'train')");
+        var dup = all.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ArgumentException($"training state: prefix '{dup.Key}' is used twice");
+        foreach (var n in state.Generators.Keys)
+            if (string.IsNullOrEmpty(n) || n.Contains('.')) throw new ArgumentException($"training state: invalid generator name '{n}'");
+    }
+
+    private static void Throw(string path, List<string> errors)
+    {
+        if (errors.Count > 0) throw new StateDictException($"cannot load '{path}':\n  " + string.Join("\n  ", errors));
+    }
+}

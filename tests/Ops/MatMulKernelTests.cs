@@ -1,0 +1,211 @@
+using GpuGan.Tensors.Kernels;
+using GpuGan.Tensors.Ops;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using NUnit.Framework;
+
+namespace GpuGan.Tests.Ops;
+
+/// <summary>Raw GEMM kernels (CPU SIMD and ILGPU) against the float64 reference.</summary>
+[TestFixture]
+public sealed class MatMulKernelTests
+{
+    // Tolerance |got − ref| ≤ atol + rtol·|ref|. Inputs are uniform in [−1, 1] and every kernel
+    // accumulates k products in fp32 (FMA chains), so rounding errors grow like u·√k·(size of the
+    // partial sums) with u = 2⁻²⁴; partial sums of random ±1 products stay O(√k). atol = 2e-6·k
+    // (7e-4 at k = 340) sits well above that (≈ 1e-5 at k = 340) and far below the error of one
+    // lost or misplaced product (≈ |a·b| ≈ 0.25). rtol covers the final alpha/beta rounding.
+    private const double RtolBase = 1e-5;
+    private static double Atol(int k, float alpha, float beta) => 2e-6 * Math.Max(k, 1) * Math.Max(1.0, Math.Abs(alpha)) + 1e-6 * Math.Abs(beta);
+
+    private static readonly (int M, int N, int K)[] Shapes =
+    {
+        (1, 1, 1), (7, 13, 5), (65, 33, 17), (100, 1, 300), (1, 100, 300), (3, 200, 1),
+        (64, 48, 340),          // conv-like: M = out channels, K = Cin·16-ish, more than one k-slice
+        (129, 70, 257),         // edges in every dimension, two k-slices
+        (33, 2100, 40),         // more than one nc block of packed B
+        (300, 97, 65),          // more than one mc block of packed A
+    };
+
+    private static IEnumerable<TestCaseData> CpuCases()
+    {
+        foreach (var path in new[] { MatMulKernels.CpuGemmPath.Auto, MatMulKernels.CpuGemmPath.Avx2, MatMulKernels.CpuGemmPath.Scalar })
+            foreach (var (m, n, k) in Shapes)
+                for (int t = 0; t < 4; t++)
+                    yield return new TestCaseData(path.ToString(), t >= 2, t % 2 == 1, m, n, k)
+                        .SetArgDisplayNames(path.ToString(), t >= 2 ? "At" : "A", t % 2 == 1 ? "Bt" : "B", $"{m}x{n}x{k}");
+    }
+
+    [TearDown]
+    public void ResetGlobals()
+    {
+        MatMulKernels.PathOverride = MatMulKernels.CpuGemmPath.Auto;
+        CpuParallel.Threads = Environment.ProcessorCount;
+    }
+
+    [TestCaseSource(nameof(CpuCases))]
+    public void GemmCpu_MatchesReference(string pathName, bool transA, bool transB, int m, int n, int k)
+    {
+        var path = Enum.Parse<MatMulKernels.CpuGemmPath>(pathName);
+        RequirePath(path);
+        MatMulKernels.PathOverride = path;
+        foreach (var (alpha, beta) in new[] { (1f, 0f), (0.75f, -1.5f), (-2f, 1f) })
+        {
+            var rng = new Random(1234 + m * 31 + n * 7 + k);
+            var a = RandomArray(rng, m * k);
+            var b = RandomArray(rng, k * n);
+            var c = RandomArray(rng, m * n);
+            var expected = (float[])c.Clone();
+            MatMulKernels.GemmReference(transA, transB, m, n, k, alpha, a, b, beta, expected);
+            RunCpu(transA, transB, m, n, k, alpha, a, b, beta, c);
+            AssertClose(expected, c, Atol(k, alpha, beta), RtolBase, $"alpha={alpha} beta={beta}");
+        }
+    }
+
+    [TestCase(false, false, 5, 7, 3)]
+    [TestCase(true, true, 130, 90, 300)]
+    [TestCase(false, true, 64, 2049, 48)]
+    public void GemmCpu_BetaZeroIgnoresNaNInC(bool transA, bool transB, int m, int n, int k)
+    {
+        var rng = new Random(7);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var c = Enumerable.Repeat(float.NaN, m * n).ToArray();
+        var expected = new float[m * n];
+        MatMulKernels.GemmReference(transA, transB, m, n, k, 1.5f, a, b, 0f, expected);
+        RunCpu(transA, transB, m, n, k, 1.5f, a, b, 0f, c);
+        AssertClose(expected, c, Atol(k, 1.5f, 0f), RtolBase, "beta = 0 over NaN");
+    }
+
+    [Test]
+    public void GemmCpu_KZeroScalesC()
+    {
+        var c = new[] { 1f, float.NaN, 3f, 4f };
+        RunCpu(false, false, 2, 2, 0, 1f, Array.Empty<float>(), Array.Empty<float>(), 0f, c);
+        Assert.That(c, Is.EqualTo(new[] { 0f, 0f, 0f, 0f }));
+        c = new[] { 1f, 2f, 3f, 4f };
+        RunCpu(false, false, 2, 2, 0, 1f, Array.Empty<float>(), Array.Empty<float>(), 2f, c);
+        Assert.That(c, Is.EqualTo(new[] { 2f, 4f, 6f, 8f }));
+    }
+
+    [TestCase(false, false, 257, 1000, 300)]
+    [TestCase(true, true, 512, 96, 520)]
+    [TestCase(false, true, 64, 4100, 48)]
+    [TestCase(true, false, 1100, 40, 130)]
+    public void GemmCpu_BitIdenticalAcrossThreadCounts(bool transA, bool transB, int m, int n, int k)
+    {
+        var rng = new Random(99);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var c0 = RandomArray(rng, m * n);
+        float[]? first = null;
+        foreach (int threads in new[] { 1, 2, 3, 2 })
+        {
+            CpuParallel.Threads = threads;
+            var c = (float[])c0.Clone();
+            RunCpu(transA, transB, m, n, k, 0.5f, a, b, 0.25f, c);
+            if (first is null) first = c;
+            else Assert.That(c, Is.EqualTo(first), $"threads = {threads} differs from threads = 1");
+        }
+    }
+
+    // ILGPU's CPU accelerator simulates every thread of a group: keep these shapes small.
+    private static readonly (int M, int N, int K)[] IlgpuShapes = { (1, 1, 1), (7, 13, 5), (65, 33, 17), (70, 66, 70) };
+
+    private static IEnumerable<TestCaseData> IlgpuCases()
+    {
+        foreach (var (m, n, k) in IlgpuShapes)
+            for (int t = 0; t < 4; t++)
+                yield return new TestCaseData(t >= 2, t % 2 == 1, m, n, k)
+                    .SetArgDisplayNames(t >= 2 ? "At" : "A", t % 2 == 1 ? "Bt" : "B", $"{m}x{n}x{k}");
+    }
+
+    private Context? _context;
+    private Accelerator? _cpuAccelerator;
+
+    [OneTimeSetUp]
+    public void CreateAccelerator()
+    {
+        // 8 warps of 32 threads: groups of 256 so the kernel's 16×16 groups fit.
+        _context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
+        _cpuAccelerator = _context.CreateCPUAccelerator(0);
+    }
+
+    [OneTimeTearDown]
+    public void DisposeAccelerator()
+    {
+        _cpuAccelerator?.Dispose();
+        _context?.Dispose();
+    }
+
+    [TestCaseSource(nameof(IlgpuCases))]
+    public void GemmIlgpu_OnCpuAccelerator_MatchesReference(bool transA, bool transB, int m, int n, int k)
+    {
+        var acc = _cpuAccelerator!;
+        var rng = new Random(4321 + m + n + k);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var c = RandomArray(rng, m * n);
+        const float alpha = 0.75f, beta = -0.5f;
+        var expected = (float[])c.Clone();
+        MatMulKernels.GemmReference(transA, transB, m, n, k, alpha, a, b, beta, expected);
+
+        using var da = acc.Allocate1D(a);
+        using var db = acc.Allocate1D(b);
+        using var dc = acc.Allocate1D(c);
+        MatMulKernels.GemmIlgpu(acc, transA, transB, m, n, k, alpha, da.View, db.View, beta, dc.View);
+        acc.Synchronize();
+        AssertClose(expected, dc.GetAsArray1D(), Atol(k, alpha, beta), RtolBase, "ILGPU CPU accelerator");
+    }
+
+    [Test]
+    public void GemmIlgpu_BetaZeroIgnoresNaNInC()
+    {
+        var acc = _cpuAccelerator!;
+        const int m = 9, n = 70, k = 20;
+        var rng = new Random(5);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var expected = new float[m * n];
+        MatMulKernels.GemmReference(false, false, m, n, k, 1f, a, b, 0f, expected);
+        using var da = acc.Allocate1D(a);
+        using var db = acc.Allocate1D(b);
+        using var dc = acc.Allocate1D(Enumerable.Repeat(float.NaN, m * n).ToArray());
+        MatMulKernels.GemmIlgpu(acc, false, false, m, n, k, 1f, da.View, db.View, 0f, dc.View);
+        acc.Synchronize();
+        AssertClose(expected, dc.GetAsArray1D(), Atol(k, 1f, 0f), RtolBase, "beta = 0 over NaN");
+    }
+
+    private static void RequirePath(MatMulKernels.CpuGemmPath path)
+    {
+        if (path == MatMulKernels.CpuGemmPath.Avx2 && !(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported))
+            Assert.Ignore("AVX2+FMA not supported on this CPU");
+    }
+
+    private static unsafe void RunCpu(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, float[] b, float beta, float[] c)
+    {
+        fixed (float* pa = a, pb = b, pc = c)
+            MatMulKernels.GemmCpu(transA, transB, m, n, k, alpha, pa, pb, beta, pc);
+    }
+
+    private static float[] RandomArray(Random rng, int length)
+    {
+        var x = new float[length];
+        for (int i = 0; i < length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, double atol, double rtol, string what)
+    {
+        Assert.That(actual, Has.Length.EqualTo(expected.Length));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double tol = atol + rtol * Math.Abs(expected[i]);
+            double err = Math.Abs((double)actual[i] - expected[i]);
+            if (!(err <= tol))
+                Assert.Fail($"{what}: element {i}: got {actual[i]}, expected {expected[i]} (|err| {err:E2} > tol {tol:E2})");
+        }
+    }
+}
