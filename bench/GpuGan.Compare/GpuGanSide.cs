@@ -1,7 +1,52 @@
+// The GpuGan side: GanModel.Create with the canonical settings of the kind on Device.Cpu (the SIMD
+// kernel set), and GanModel.TrainStep as the iteration, each inside its own TensorScope.
+using GpuGan.Gan.Models;
+using GpuGan.Tensors;
+using GpuGan.Tensors.Kernels;
+
 namespace GpuGan.Compare;
+
+internal sealed class GpuGanEngine : IEngine
+{
+    private readonly GanModel _model;
+    private readonly Tensor[] _real;   // pool of "real" batches (N, C, H, W) in [-1, 1]
+    private readonly Generator _noise;
+    private int _next;
+
+    public GpuGanEngine(ModelSpec spec, int seed)
+    {
+        _model = GanModel.Create(spec.Kind, spec.Channels, spec.Size, spec.Size, classCount: 0,
+            latentDim: spec.LatentDim, featureWidth: ModelSpec.Width, lr: null, seed: seed, Device.Cpu);
+        var data = new Generator(unchecked((ulong)seed + 1));
+        _real = new Tensor[4];
+        for (int i = 0; i < _real.Length; i++)
+            _real[i] = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), data, Device.Cpu, -1f, 1f).KeepAlive();
+        _noise = new Generator(unchecked((ulong)seed + 2));
+    }
+
+    public string Name => "GpuGan";
+
+    public GanModel Model => _model;
+
+    public static void SetThreads(int threads) => CpuParallel.Threads = threads;
+
+    public void Step()
+    {
+        using var scope = TensorScope.Begin();
+        _model.TrainStep(() => (_real[_next++ % _real.Length], []), _noise);
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _real) t.Dispose();
+    }
+}
 
 internal static class GpuGanSide
 {
-    public static IEngine Create(ModelSpec spec, int seed, int threads) =>
-        throw new NotImplementedException("GpuGan side waits for GanModel in main");
+    public static IEngine Create(ModelSpec spec, int seed, int threads)
+    {
+        GpuGanEngine.SetThreads(threads);
+        return new GpuGanEngine(spec, seed);
+    }
 }

@@ -63,59 +63,99 @@ internal sealed class TorchEngine : IEngine
         else DcganStep();
     }
 
-    // pytorch/examples dcgan: D on real, D on G(z).detach(), D step; then D on the same fake for G's loss.
+    // GanModel.TrainStep for dcgan (pytorch/examples' iteration): one G forward serves both steps.
+    // D step: BCE(D(x), 1) + BCE(D(G(z).detach()), 0), one backward; the D(x) and D(G(z)) means and
+    // D's gradient norm are read back as GanModel does for its metrics. G step: BCE(D(G(z)), 1),
+    // gradients for G's parameters only (D's are switched off, as GanModel asks autograd for G's only).
     private void DcganStep()
     {
         using var scope = NewDisposeScope();
         var real = NextReal();
-        _optD.zero_grad();
-        var errReal = F.binary_cross_entropy_with_logits(_d.forward(real).view(-1), _ones);
-        errReal.backward();
         var z = randn(_spec.Batch, _spec.LatentDim, 1, 1);
-        var fake = _g.forward(z);
-        var errFake = F.binary_cross_entropy_with_logits(_d.forward(fake.detach()).view(-1), _zeros);
-        errFake.backward();
+        var fakeForG = _g.forward(z);
+        var fake = fakeForG.detach();
+        _optD.zero_grad();
+        var outReal = _d.forward(real).view(-1);
+        var outFake = _d.forward(fake).view(-1);
+        var loss = F.binary_cross_entropy_with_logits(outReal, _ones) + F.binary_cross_entropy_with_logits(outFake, _zeros);
+        using (no_grad())
+        {
+            _ = outReal.sigmoid().mean().item<float>();
+            _ = outFake.sigmoid().mean().item<float>();
+        }
+        loss.backward();
+        _ = loss.item<float>();
+        _ = GradNorm(_d);
         _optD.step();
 
-        _optG.zero_grad();
-        var errG = F.binary_cross_entropy_with_logits(_d.forward(fake).view(-1), _ones);
-        errG.backward();
-        _optG.step();
+        GeneratorStep(fakeForG, isWasserstein: false);
     }
 
-    // WGAN-GP (Gulrajani et al. 2017, Algorithm 1): 5 critic steps with the gradient penalty at
-    // x̂ = αx + (1 − α)G(z), α per sample, λ = 10; then one generator step.
+    // GanModel.TrainStep for wgan-gp (Gulrajani et al. 2017, Algorithm 1): 5 critic steps, each with a
+    // fresh real batch and G(z) under no_grad, loss D(G(z)) − D(x) + λ·mean((‖∇x̂ D(x̂)‖ − 1)²) at
+    // x̂ = αx + (1 − α)G(z), α ~ U[0, 1] per sample, λ = 10; then one G step on fresh noise.
     private void WganGpStep()
     {
-        const double lambda = 10;
+        const double lambda = 10, normEpsilon = 1e-12;
         int n = _spec.Batch;
         for (int k = 0; k < 5; k++)
         {
             using var scope = NewDisposeScope();
             var real = NextReal();
+            var z = randn(n, _spec.LatentDim, 1, 1);
             Tensor fake;
             using (no_grad())
-                fake = _g.forward(randn(n, _spec.LatentDim, 1, 1));
+                fake = _g.forward(z);
             _optD.zero_grad();
-            var dReal = _d.forward(real).mean();
-            var dFake = _d.forward(fake).mean();
+            var meanReal = _d.forward(real).view(-1).mean();
+            var meanFake = _d.forward(fake).view(-1).mean();
+            var loss = meanFake - meanReal;
+            _ = meanReal.item<float>();
+            _ = meanFake.item<float>();
+
             var alpha = rand(n, 1, 1, 1);
-            var xHat = (alpha * real + (1 - alpha) * fake).requires_grad_(true);
-            var dHat = _d.forward(xHat);
-            var grad = autograd.grad([dHat], [xHat], [ones_like(dHat)], retain_graph: true, create_graph: true)[0];
-            var gp = (grad.view(n, -1).norm(1, false, 2) - 1).pow(2).mean();
-            var loss = dFake - dReal + lambda * gp;
+            Tensor mixed;
+            using (no_grad())
+                mixed = real * alpha + fake * (1 - alpha);
+            mixed.requires_grad_(true);
+            var score = _d.forward(mixed).view(-1);
+            var grad = autograd.grad([score], [mixed], [ones_like(score)], retain_graph: true, create_graph: true)[0];
+            var norm = (grad.square().sum([1, 2, 3]) + normEpsilon).sqrt();
+            var penalty = (norm - 1).square().mean() * lambda;
+            _ = penalty.item<float>();
+            loss = loss + penalty;
             loss.backward();
+            _ = loss.item<float>();
+            _ = GradNorm(_d);
             _optD.step();
         }
         {
             using var scope = NewDisposeScope();
-            _optG.zero_grad();
-            var fake = _g.forward(randn(n, _spec.LatentDim, 1, 1));
-            var lossG = -_d.forward(fake).mean();
-            lossG.backward();
-            _optG.step();
+            var fakeForG = _g.forward(randn(n, _spec.LatentDim, 1, 1));
+            GeneratorStep(fakeForG, isWasserstein: true);
         }
+    }
+
+    private void GeneratorStep(Tensor fakeForG, bool isWasserstein)
+    {
+        _optG.zero_grad();
+        foreach (var p in _d.parameters()) p.requires_grad = false;
+        var outG = _d.forward(fakeForG).view(-1);
+        var lossG = isWasserstein ? -outG.mean() : F.binary_cross_entropy_with_logits(outG, _ones);
+        lossG.backward();
+        foreach (var p in _d.parameters()) p.requires_grad = true;
+        _ = GradNorm(_g);
+        _optG.step();
+        _ = lossG.item<float>();
+    }
+
+    private static double GradNorm(Module m)
+    {
+        using var _ = no_grad();
+        double sum = 0;
+        foreach (var p in m.parameters())
+            if (p.grad is { } g) sum += g.square().sum().item<float>();
+        return Math.Sqrt(sum);
     }
 
     private static Sequential BuildGenerator(ModelSpec s)
