@@ -50,7 +50,7 @@ internal sealed class Options
     public bool BreakdownOnly;
     public string? Child;
     public string? ChildModel;
-    public int ChildIterations = 3;
+    public int ChildIterations = 2;
     public int Seed = 1234;
 
     public static Options Parse(string[] args)
@@ -261,14 +261,15 @@ internal static class Harness
         for (int e = 0; e < 2; e++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < Math.Max(1, o.Warmup); i++)
+            // At least one warm-up iteration (JIT, buffer pools, optimiser state); stop early after 10 s.
+            for (int i = 0; i < Math.Max(1, o.Warmup) && (i == 0 || Stopwatch.GetElapsedTime(t0).TotalSeconds < 10); i++)
             {
                 long ti = Stopwatch.GetTimestamp();
                 engines[e].Step();
                 warmLast[e] = Stopwatch.GetElapsedTime(ti).TotalMilliseconds;
             }
             results[e].WarmupMs = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            Console.WriteLine($"   warm-up {engines[e].Name,-10} {o.Warmup} it in {results[e].WarmupMs,8:F0} ms (last {warmLast[e]:F0} ms)");
+            Console.WriteLine($"   warm-up {engines[e].Name,-10} in {results[e].WarmupMs,8:F0} ms (last {warmLast[e]:F0} ms)");
         }
 
         // Iterations per block from the last warm-up iteration, so a block lasts ≈ BlockSeconds.
