@@ -92,7 +92,7 @@ internal static class LossKernels
     public static unsafe Tensor LossRaw(LossOp op, Tensor x, Tensor t)
     {
         x.CheckSameDevice(t, op.ToString());
-        int stride = t.Size == 1 && x.Size != 1 ? 0 : 1;
+        int stride = t.Size == 1 ? 0 : 1;
         if (stride == 1 && t.Shape != x.Shape)
             throw new ShapeMismatchException($"{op}: targets {t.Describe()} must have the input's shape {x.Describe()} (or be a single label)");
         var y = Tensor.Empty(x.Shape, x.Device);
