@@ -1,16 +1,23 @@
 // BatchNorm2d forward + backward at the DCGAN-64 generator's shapes (batch 64), SIMD kernel set.
 // Bytes moved per iteration (the minimum the fused kernels can touch): forward reads x twice
 // (statistics, then normalise) and writes y; backward reads g and x twice and writes dx:
-// 3 + 5 = 8 tensor-sized float32 passes. GB/s = 8·4·size / time.
+// 3 + 5 = 8 tensor-sized float32 passes. GB/s = 8·4·size / time (forward alone: 3·4·size).
 // One row is odd-sized (C = 96, 7×7) to catch tail handling costs.
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using GpuGan.Tensors;
 
 namespace GpuGan.Bench;
 
-[MemoryDiagnoser(false)]
+[Config(typeof(Config))]
 public class NormalizationBenchmarks
 {
+    private sealed class Config : ManualConfig
+    {
+        public Config() => AddColumn(new GBPerSecondColumn(c =>
+            (c.Descriptor.WorkloadMethod.Name == nameof(Forward) ? 3.0 : 8.0) * 4 * GBPerSecondColumn.Size(c, nameof(Shape))));
+    }
+
     private Tensor _x = null!, _g = null!, _gamma = null!, _beta = null!, _rm = null!, _rv = null!;
 
     [Params("64x512x4x4", "64x256x8x8", "64x128x16x16", "64x64x32x32", "64x96x7x7")]
@@ -52,8 +59,6 @@ public class NormalizationBenchmarks
         var y = _x.BatchNorm2d(_gamma, _beta, _rm, _rv, training: true);
         return y.Size;
     }
-
-    public static double BytesForwardBackward(int size) => 8.0 * 4 * size;
 }
 
 internal static class TensorBenchExtensions

@@ -45,6 +45,7 @@ public static partial class OpCases
             {
                 Name = "BatchNorm2d[eval,affine]",
                 InputShapes = [shape, [3], [3]],
+                HeavyOnIlgpu = true,
                 Forward = x => x[0].BatchNorm2d(x[1], x[2], Tensor.FromArray(rm, new Shape(3), x[0].Device), Tensor.FromArray(rv, new Shape(3), x[0].Device), training: false),
                 Reference = r => NormRef.Normalize(r[0], shape, NormRef.Kind.Batch, r[1], r[2], GradCheck.ToDouble(rm), GradCheck.ToDouble(rv)),
                 Inputs = NormalInputs,

@@ -9,7 +9,7 @@
 //   LayerNorm      (N, ...):      A = 1, B = N, P = 1, L = C·H·W (affine shaped like (C, H, W): composed ops)
 //
 // Forward (training statistics):  μ = Σx/M, σ² = Σ(x − μ)²/M (biased), invstd = 1/√(σ² + ε),
-//   x̂ = (x − μ)·invstd, y = γ_p·x̂ + β_p. One kernel: statistics (one read), then normalise + affine
+//   x̂ = (x − μ)·invstd, y = γ_p·x̂ + β_p. One kernel: statistics (one read), then y = (x − μ)·γ·invstd + β
 //   (a second read, one write), and μ, invstd, σ² saved per group.
 // Backward (one kernel): with w = γ_p (or 1),
 //   dx = w·invstd/M·(M·g − Σg − x̂·Σ(g·x̂)),  dγ_p = Σ_{b} Σ(g·x̂),  dβ_p = Σ_{b} Σg.
@@ -44,7 +44,18 @@ internal struct NormParams
 
 internal static class NormalizationKernels
 {
-    public const int GroupSize = 256; // threads per ILGPU group: a power of two, the tree needs it
+    public const int GroupSize = 256; // most threads per ILGPU group (the shared arrays' size)
+
+    /// <summary>
+    /// Threads per group for M elements per statistics group: a power of two (the tree needs it) from one warp
+    /// to <see cref="GroupSize"/>; small groups do not wake idle threads (and the CPU simulator pays per thread).
+    /// </summary>
+    public static int GroupThreads(in NormParams s)
+    {
+        int m = s.A * s.L, t = 32;
+        while (t < GroupSize && t < m) t *= 2;
+        return t;
+    }
     private const int Block = 2048;   // CPU: elements per float-lane block before folding into double
 
     // ============================================================ float64 reference
@@ -81,7 +92,7 @@ internal static class NormalizationKernels
     private static int Offset(int j, int g, int groups, int l) => ((j / l) * groups + g) * l + j % l;
 
     /// <summary>
-    /// One group per statistics group: per-thread Welford, tree merge (Chan), then y = x·scale + shift.
+    /// One group per statistics group: per-thread Welford, tree merge (Chan), then y = (x − μ)·scale + β.
     /// Writes μ, invstd and the biased σ² of the group.
     /// </summary>
     [GpuKernel(ExplicitlyGrouped = true)]
@@ -131,11 +142,11 @@ internal static class NormalizationKernels
         }
         int p = g % s.P;
         float scale = s.HasGamma != 0 ? gamma[p] * istd : istd;
-        float shift = (s.HasBeta != 0 ? beta[p] : 0f) - mu * scale;
+        float shift = s.HasBeta != 0 ? beta[p] : 0f;
         for (int j = t; j < count; j += nt)
         {
             int o = Offset(j, g, groups, s.L);
-            y[o] = x[o] * scale + shift;
+            y[o] = (x[o] - mu) * scale + shift;
         }
     }
 
@@ -146,8 +157,8 @@ internal static class NormalizationKernels
     {
         int g = (i / s.L) % (s.B * s.P), p = g % s.P;
         float scale = s.HasGamma != 0 ? gamma[p] * invstd[g] : invstd[g];
-        float shift = (s.HasBeta != 0 ? beta[p] : 0f) - mean[g] * scale;
-        y[i] = x[i] * scale + shift;
+        float shift = s.HasBeta != 0 ? beta[p] : 0f;
+        y[i] = (x[i] - mean[g]) * scale + shift;
     }
 
     /// <summary>
@@ -309,16 +320,18 @@ internal static class NormalizationKernels
     {
         int groups = s.B * s.P, p = g % s.P;
         float scale = gamma is null ? istd : gamma[p] * istd;
-        float shift = (beta is null ? 0f : beta[p]) - mu * scale;
+        float shift = beta is null ? 0f : beta[p];
+        // (x − μ)·scale + β, not x·scale + (β − μ·scale): the latter cancels catastrophically when |μ| ≫ σ.
         var vs = Vector256.Create(scale);
         var vh = Vector256.Create(shift);
+        var vm = Vector256.Create(mu);
         for (int a = 0; a < s.A; a++)
         {
             long off = ((long)a * groups + g) * s.L;
             float* xs = x + off, ys = y + off;
             int i = 0;
-            for (; i <= s.L - 8; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(xs + i), vs, vh).Store(ys + i);
-            for (; i < s.L; i++) ys[i] = xs[i] * scale + shift;
+            for (; i <= s.L - 8; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(xs + i) - vm, vs, vh).Store(ys + i);
+            for (; i < s.L; i++) ys[i] = (xs[i] - mu) * scale + shift;
         }
     }
 
@@ -428,7 +441,7 @@ public sealed partial class Tensor
         {
             Device.Kernel(nameof(NormalizationKernels.NormForwardKernel), acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                     ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormForwardKernel))
-                (new KernelConfig(groups, NormalizationKernels.GroupSize), View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s);
+                (new KernelConfig(groups, NormalizationKernels.GroupThreads(s)), View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s);
         }
         return (y, mean, invstd, variance);
     }
@@ -478,7 +491,7 @@ public sealed partial class Tensor
             var d = x.Device;
             d.Kernel(nameof(NormalizationKernels.NormBackwardKernel), acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                     ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormBackwardKernel))
-                (new KernelConfig(groups, NormalizationKernels.GroupSize), gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, dx.View, sumG.View, sumGX.View, s);
+                (new KernelConfig(groups, NormalizationKernels.GroupThreads(s)), gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, dx.View, sumG.View, sumGX.View, s);
             d.Kernel(nameof(NormalizationKernels.NormParamGradKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormParamGradKernel))
                 (s.P, sumG.View, sumGX.View, dgamma.View, dbeta.View, s);
         }
