@@ -21,7 +21,7 @@ public sealed class GBPerSecondColumn(Func<BenchmarkCase, double> bytes) : IColu
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
     {
         var mean = summary[benchmarkCase]?.ResultStatistics?.Mean; // ns
-        return mean is null or 0 ? "-" : (bytes(benchmarkCase) / mean.Value).ToString("F2");
+        return mean is null or 0 ? "-" : (bytes(benchmarkCase) / mean.Value).ToString("G3");
     }
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
