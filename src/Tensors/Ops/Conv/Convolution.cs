@@ -226,41 +226,45 @@ internal static class ConvKernels
         {
             int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
             for (int r = ch * rowsPerChunk; r < rEnd; r++)
-                for (int s = 0; s < gs; s++)
-                    Im2ColRow((float*)xp, (float*)cp + (long)r * cols + (long)s * geo.P, geo, r, n0 + s);
+                Im2ColRow((float*)xp, (float*)cp + (long)r * cols, geo, r, n0, gs);
         });
     }
 
+    private static readonly Vector512<int> SpreadLo = Vector512.Create(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+    private static readonly Vector512<int> SpreadHi = Vector512.Create(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
     private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
-    /// <summary>One (row r, sample n) segment of the column matrix: Ho·Wo floats.</summary>
+    /// <summary>Row r of the column matrix for samples [n0, n0 + gs): gs·Ho·Wo floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Im2ColRow(float* x, float* dst, in ConvGeometry g, int r, int n)
+    private static unsafe void Im2ColRow(float* x, float* dst, in ConvGeometry g, int r, int n0, int gs)
     {
         int j = r % g.KW, t = r / g.KW, i = t % g.KH, c = t / g.KH;
-        float* plane = x + ((long)n * g.Cin + c) * g.HW;
-        float* planeEnd = plane + g.HW;
-        var (lo, hi) = ValidRange(g.W, g.Wo, j * g.Dil - g.Pad, g.Stride);
         int off = j * g.Dil - g.Pad;
-        for (int oh = 0; oh < g.Ho; oh++, dst += g.Wo)
+        var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
+        int len = hi - lo;
+        bool vec2 = g.Stride == 2 && Avx512F.IsSupported && len >= 16;
+        for (int s = 0; s < gs; s++)
         {
-            int ih = oh * g.Stride - g.Pad + i * g.Dil;
-            if ((uint)ih >= (uint)g.H || lo >= hi)
+            float* plane = x + ((long)(n0 + s) * g.Cin + c) * g.HW;
+            float* planeEnd = plane + g.HW;
+            for (int oh = 0; oh < g.Ho; oh++, dst += g.Wo)
             {
-                new Span<float>(dst, g.Wo).Clear();
-                continue;
-            }
-            if (lo > 0) new Span<float>(dst, lo).Clear();
-            float* src = plane + (long)ih * g.W + lo * g.Stride + off;
-            int len = hi - lo, k = 0;
-            float* d = dst + lo;
-            if (g.Stride == 1)
-            {
-                Buffer.MemoryCopy(src, d, len * sizeof(float), len * sizeof(float));
-            }
-            else
-            {
-                if (g.Stride == 2 && Avx512F.IsSupported)
+                int ih = oh * g.Stride - g.Pad + i * g.Dil;
+                if ((uint)ih >= (uint)g.H || len <= 0)
+                {
+                    new Span<float>(dst, g.Wo).Clear();
+                    continue;
+                }
+                for (int k0 = 0; k0 < lo; k0++) dst[k0] = 0f;
+                float* src = plane + (long)ih * g.W + lo * g.Stride + off;
+                float* d = dst + lo;
+                int k = 0;
+                if (g.Stride == 1)
+                {
+                    Buffer.MemoryCopy(src, d, len * sizeof(float), len * sizeof(float));
+                    k = len;
+                }
+                else if (vec2)
                 {
                     // Even lanes of two 16-float loads; the odd lanes may run one float past the row
                     // (into the next row of the plane), which is discarded.
@@ -268,8 +272,8 @@ internal static class ConvKernels
                         Avx512F.PermuteVar16x32x2(Vector512.Load(src + 2 * k), EvenLanes, Vector512.Load(src + 2 * k + 16)).Store(d + k);
                 }
                 for (; k < len; k++) d[k] = src[(long)k * g.Stride];
+                for (int k1 = hi; k1 < g.Wo; k1++) dst[k1] = 0f;
             }
-            if (hi < g.Wo) new Span<float>(dst + hi, g.Wo - hi).Clear();
         }
     }
 
@@ -307,6 +311,7 @@ internal static class ConvKernels
     private static unsafe void Col2ImPlane(float* col, float* plane, float init, in ConvGeometry g, int s, int gs, int c)
     {
         new Span<float>(plane, g.HW).Fill(init);
+        float* planeEnd = plane + g.HW;
         long cols = (long)gs * g.P;
         for (int i = 0; i < g.KH; i++)
         for (int j = 0; j < g.KW; j++)
@@ -325,6 +330,18 @@ internal static class ConvKernels
                 if (g.Stride == 1)
                 {
                     for (; k <= len - 8; k += 8) (Vector256.Load(d + k) + Vector256.Load(v + k)).Store(d + k);
+                }
+                else if (g.Stride == 2 && Avx512F.IsSupported)
+                {
+                    // d[2k] += v[k]: spread 16 values over the even lanes of two vectors (odd lanes
+                    // add +0 to pixels of this same plane, which this thread owns).
+                    for (; k <= len - 16 && d + 2 * k + 32 <= planeEnd; k += 16)
+                    {
+                        var vv = Vector512.Load(v + k);
+                        float* dk = d + 2 * k;
+                        (Vector512.Load(dk) + Avx512F.PermuteVar16x32x2(vv, SpreadLo, Vector512<float>.Zero)).Store(dk);
+                        (Vector512.Load(dk + 16) + Avx512F.PermuteVar16x32x2(vv, SpreadHi, Vector512<float>.Zero)).Store(dk + 16);
+                    }
                 }
                 for (; k < len; k++) d[(long)k * g.Stride] += v[k];
             }
