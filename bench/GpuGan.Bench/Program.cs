@@ -1,14 +1,17 @@
 using BenchmarkDotNet.Running;
 using GpuGan.Bench;
 
-if (args.Length > 0 && args[0] == "peak")
+// Quick Stopwatch sweeps for tuning; quote BenchmarkDotNet's figures.
+switch (args.Length > 0 ? args[0] : "")
 {
-    PeakProbe.Run();
-    return;
-}
-if (args.Length > 0 && args[0] == "gemm-quick")
-{
-    GemmQuick.Run(args[1..]);
-    return;
+    case "peak":
+        PeakProbe.Run();
+        return;
+    case "gemm-quick":
+        GemmQuick.Run(args[1..]);
+        return;
+    case "conv-quick":
+        ConvQuick.Run(args[1..]);
+        return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

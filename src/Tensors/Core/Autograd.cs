@@ -48,6 +48,9 @@ public static class Autograd
         }
     }
 
+    /// <summary>Turns recording on until disposed, whatever the surrounding mode (rules that differentiate a composed recomputation).</summary>
+    internal static IDisposable EnableGrad() => new EnableGradScope();
+
     private sealed class EnableGradScope : IDisposable
     {
         private readonly int _saved;

@@ -1,22 +1,716 @@
-// STUB: signatures agreed for the normalisation family; the implementation lands with issue 3.
+// Normalisation: batch norm (training and eval), layer norm and instance norm, all as one
+// fused op family over a common layout.
+//
+// Layout: the input is viewed as (A, B, P, L), element (a, b, p, l) at ((a·B + b)·P + p)·L + l.
+// A statistics group g = b·P + p reduces over (a, l), M = A·L elements; the affine parameters
+// are indexed by p.
+//   BatchNorm2d    (N, C, H, W):  A = N, B = 1, P = C, L = H·W
+//   InstanceNorm2d (N, C, H, W):  A = 1, B = N, P = C, L = H·W
+//   LayerNorm      (N, ...):      A = 1, B = N, P = 1, L = C·H·W (affine shaped like (C, H, W): composed ops)
+//
+// Forward (training statistics):  μ = Σx/M, σ² = Σ(x − μ)²/M (biased), invstd = 1/√(σ² + ε),
+//   x̂ = (x − μ)·invstd, y = γ_p·x̂ + β_p. One kernel: statistics (one read), then y = (x − μ)·γ·invstd + β
+//   (a second read, one write), and μ, invstd, σ² saved per group.
+// Backward (one kernel): with w = γ_p (or 1),
+//   dx = w·invstd/M·(M·g − Σg − x̂·Σ(g·x̂)),  dγ_p = Σ_{b} Σ(g·x̂),  dβ_p = Σ_{b} Σg.
+// That backward is an op of its own (NormBackward, 3 outputs). Its derivative rule recomputes the
+// same formula with composed differentiable ops (NormBackwardComposed, which also recomputes μ and
+// invstd from x) and differentiates that: double backward falls out, and the composed formula is
+// the oracle the fused kernel is tested against.
+// Eval-mode batch norm is affine per channel: the apply kernel with the running statistics, and a
+// rule of plain composed ops (dx = g·γ·invstd).
+//
+// Statistics are numerically stable and deterministic. CPU: each group's runs are cut into
+// blocks of ≤ 2048; a block sums x − c and (x − c)² in float lanes (c = the block's first element,
+// a shift that keeps the sums free of cancellation), and blocks are merged in double with Chan's
+// formula in a fixed order. ILGPU: one group of 256 threads per statistics group; each thread runs
+// Welford over a strided slice, then a shared-memory tree merges (count, mean, M2) with Chan's
+// formula, in an order fixed by the group size.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using GpuGan.Tensors.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
 namespace GpuGan.Tensors;
+
+/// <summary>The (A, B, P, L) view of a normalised tensor (see the file header) and kernel flags.</summary>
+internal struct NormParams
+{
+    public int A, B, P, L;
+    public int HasGamma, HasBeta;
+    public float Eps;
+}
+
+internal static class NormalizationKernels
+{
+    public const int GroupSize = 256; // most threads per ILGPU group (the shared arrays' size)
+
+    /// <summary>
+    /// Threads per group for M elements per statistics group: a power of two (the tree needs it) from one warp
+    /// to <see cref="GroupSize"/>; small groups do not wake idle threads (and the CPU simulator pays per thread).
+    /// </summary>
+    public static int GroupThreads(in NormParams s)
+    {
+        int m = s.A * s.L, t = 32;
+        while (t < GroupSize && t < m) t *= 2;
+        return t;
+    }
+    private const int Block = 2048;   // CPU: elements per float-lane block before folding into double
+
+    // ============================================================ float64 reference
+
+    /// <summary>Training-mode normalisation over the (A, B, P, L) view: y, and per group μ and biased σ².</summary>
+    public static (double[] Y, double[] Mean, double[] Var) ForwardReference(double[] x, NormParams s, double[]? gamma, double[]? beta)
+    {
+        int G = s.B * s.P, M = s.A * s.L;
+        var y = new double[x.Length];
+        var mean = new double[G];
+        var variance = new double[G];
+        for (int g = 0; g < G; g++)
+        {
+            double sum = 0, sq = 0;
+            for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) sum += x[((long)a * G + g) * s.L + l];
+            double mu = sum / M;
+            for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) { double d = x[((long)a * G + g) * s.L + l] - mu; sq += d * d; }
+            double v = sq / M, istd = 1 / Math.Sqrt(v + s.Eps);
+            int p = g % s.P;
+            for (int a = 0; a < s.A; a++)
+                for (int l = 0; l < s.L; l++)
+                {
+                    long o = ((long)a * G + g) * s.L + l;
+                    y[o] = (x[o] - mu) * istd * (gamma?[p] ?? 1) + (beta?[p] ?? 0);
+                }
+            mean[g] = mu;
+            variance[g] = v;
+        }
+        return (y, mean, variance);
+    }
+
+    // ============================================================ ILGPU kernels
+
+    private static int Offset(int j, int g, int groups, int l) => ((j / l) * groups + g) * l + j % l;
+
+    /// <summary>
+    /// One group per statistics group: per-thread Welford, tree merge (Chan), then y = (x − μ)·scale + β.
+    /// Writes μ, invstd and the biased σ² of the group.
+    /// </summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    public static void NormForwardKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
+        ArrayView<float> mean, ArrayView<float> invstd, ArrayView<float> variance, NormParams s)
+    {
+        var sn = SharedMemory.Allocate1D<float>(GroupSize);
+        var sm = SharedMemory.Allocate1D<float>(GroupSize);
+        var sq = SharedMemory.Allocate1D<float>(GroupSize);
+        int g = Grid.IdxX, t = Group.IdxX, nt = Group.DimX;
+        int groups = s.B * s.P, count = s.A * s.L;
+        float n = 0f, m = 0f, q = 0f;
+        for (int j = t; j < count; j += nt)
+        {
+            float v = x[Offset(j, g, groups, s.L)];
+            n += 1f;
+            float d = v - m;
+            m += d / n;
+            q += d * (v - m);
+        }
+        sn[t] = n;
+        sm[t] = m;
+        sq[t] = q;
+        Group.Barrier();
+        for (int stride = nt / 2; stride > 0; stride /= 2)
+        {
+            if (t < stride)
+            {
+                float na = sn[t], nb = sn[t + stride];
+                if (nb > 0f)
+                {
+                    float nn = na + nb, delta = sm[t + stride] - sm[t];
+                    sm[t] = sm[t] + delta * (nb / nn);
+                    sq[t] = sq[t] + sq[t + stride] + delta * delta * (na * nb / nn);
+                    sn[t] = nn;
+                }
+            }
+            Group.Barrier();
+        }
+        float mu = sm[0], var = sq[0] / count;
+        float istd = 1f / MathF.Sqrt(var + s.Eps);
+        if (t == 0)
+        {
+            mean[g] = mu;
+            invstd[g] = istd;
+            variance[g] = var;
+        }
+        int p = g % s.P;
+        float scale = s.HasGamma != 0 ? gamma[p] * istd : istd;
+        float shift = s.HasBeta != 0 ? beta[p] : 0f;
+        for (int j = t; j < count; j += nt)
+        {
+            int o = Offset(j, g, groups, s.L);
+            y[o] = (x[o] - mu) * scale + shift;
+        }
+    }
+
+    /// <summary>y = (x − μ_g)·invstd_g·γ_p + β_p with given statistics (eval-mode batch norm).</summary>
+    [GpuKernel]
+    public static void NormApplyKernel(Index1D i, ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
+        ArrayView<float> mean, ArrayView<float> invstd, NormParams s)
+    {
+        int g = (i / s.L) % (s.B * s.P), p = g % s.P;
+        float scale = s.HasGamma != 0 ? gamma[p] * invstd[g] : invstd[g];
+        float shift = s.HasBeta != 0 ? beta[p] : 0f;
+        y[i] = (x[i] - mean[g]) * scale + shift;
+    }
+
+    /// <summary>
+    /// One group per statistics group: tree sums of g and g·(x − μ), then
+    /// dx = w·invstd·(g − Σg/M − x̂·Σ(g·x̂)/M). Writes the group's Σg and Σ(g·x̂) for dγ, dβ.
+    /// </summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    public static void NormBackwardKernel(ArrayView<float> gy, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> mean,
+        ArrayView<float> invstd, ArrayView<float> dx, ArrayView<float> sumG, ArrayView<float> sumGX, NormParams s)
+    {
+        var sa = SharedMemory.Allocate1D<float>(GroupSize);
+        var sb = SharedMemory.Allocate1D<float>(GroupSize);
+        int g = Grid.IdxX, t = Group.IdxX, nt = Group.DimX;
+        int groups = s.B * s.P, count = s.A * s.L;
+        float mu = mean[g], istd = invstd[g];
+        float a = 0f, b = 0f;
+        for (int j = t; j < count; j += nt)
+        {
+            int o = Offset(j, g, groups, s.L);
+            float gv = gy[o];
+            a += gv;
+            b += gv * (x[o] - mu);
+        }
+        sa[t] = a;
+        sb[t] = b;
+        Group.Barrier();
+        for (int stride = nt / 2; stride > 0; stride /= 2)
+        {
+            if (t < stride)
+            {
+                sa[t] = sa[t] + sa[t + stride];
+                sb[t] = sb[t] + sb[t + stride];
+            }
+            Group.Barrier();
+        }
+        float sg = sa[0], sgx = sb[0] * istd;
+        if (t == 0)
+        {
+            sumG[g] = sg;
+            sumGX[g] = sgx;
+        }
+        float k = s.HasGamma != 0 ? gamma[g % s.P] * istd : istd;
+        float mg = sg / count, q = istd * sgx / count;
+        for (int j = t; j < count; j += nt)
+        {
+            int o = Offset(j, g, groups, s.L);
+            dx[o] = k * (gy[o] - mg - (x[o] - mu) * q);
+        }
+    }
+
+    /// <summary>dγ_p = Σ_b Σ(g·x̂)_(b,p), dβ_p = Σ_b Σg_(b,p), in b order.</summary>
+    [GpuKernel]
+    public static void NormParamGradKernel(Index1D p, ArrayView<float> sumG, ArrayView<float> sumGX, ArrayView<float> dgamma, ArrayView<float> dbeta, NormParams s)
+    {
+        float a = 0f, b = 0f;
+        for (int j = 0; j < s.B; j++)
+        {
+            a += sumGX[j * s.P + p];
+            b += sumG[j * s.P + p];
+        }
+        dgamma[p] = a;
+        dbeta[p] = b;
+    }
+
+    /// <summary>running = (1 − m)·running + m·batch; the variance unbiased by M/(M − 1). Also invstd of nothing: pure update.</summary>
+    [GpuKernel]
+    public static void UpdateRunningStatsKernel(Index1D c, ArrayView<float> mean, ArrayView<float> variance, ArrayView<float> runningMean,
+        ArrayView<float> runningVar, float momentum, float unbias)
+    {
+        runningMean[c] = (1f - momentum) * runningMean[c] + momentum * mean[c];
+        runningVar[c] = (1f - momentum) * runningVar[c] + momentum * (variance[c] * unbias);
+    }
+
+    /// <summary>invstd = 1/√(var + ε) (eval-mode batch norm from the running variance).</summary>
+    [GpuKernel]
+    public static void InvStdKernel(Index1D c, ArrayView<float> variance, ArrayView<float> invstd, float eps)
+        => invstd[c] = 1f / MathF.Sqrt(variance[c] + eps);
+
+    // ============================================================ CPU SIMD kernels
+
+    /// <summary>Work items of whole groups, about 32K elements each: a split fixed by the shapes alone.</summary>
+    private static int GroupsPerItem(in NormParams s) => Math.Max(1, (1 << 15) / Math.Max(1, s.A * s.L));
+
+    public static unsafe void ForwardCpu(float* x, float* y, float* gamma, float* beta, float* mean, float* invstd, float* variance, NormParams s)
+    {
+        int groups = s.B * s.P, per = GroupsPerItem(s);
+        nint xp = (nint)x, yp = (nint)y, gp = (nint)gamma, bp = (nint)beta, mp = (nint)mean, ip = (nint)invstd, vp = (nint)variance;
+        CpuParallel.For((groups + per - 1) / per, item =>
+        {
+            int end = Math.Min(groups, (item + 1) * per);
+            for (int g = item * per; g < end; g++)
+            {
+                var (mu, var) = GroupStatistics((float*)xp, s, g);
+                float istd = (float)(1.0 / Math.Sqrt(var + s.Eps));
+                ((float*)mp)[g] = (float)mu;
+                ((float*)ip)[g] = istd;
+                ((float*)vp)[g] = (float)var;
+                ApplyGroup((float*)xp, (float*)yp, (float*)gp, (float*)bp, (float)mu, istd, s, g);
+            }
+        });
+    }
+
+    public static unsafe void ApplyCpu(float* x, float* y, float* gamma, float* beta, float* mean, float* invstd, NormParams s)
+    {
+        int groups = s.B * s.P, per = GroupsPerItem(s);
+        nint xp = (nint)x, yp = (nint)y, gp = (nint)gamma, bp = (nint)beta, mp = (nint)mean, ip = (nint)invstd;
+        CpuParallel.For((groups + per - 1) / per, item =>
+        {
+            int end = Math.Min(groups, (item + 1) * per);
+            for (int g = item * per; g < end; g++)
+                ApplyGroup((float*)xp, (float*)yp, (float*)gp, (float*)bp, ((float*)mp)[g], ((float*)ip)[g], s, g);
+        });
+    }
+
+    /// <summary>μ and biased σ² of group g: float-lane blocks shifted by their first element, merged in double (Chan).</summary>
+    private static unsafe (double Mean, double Var) GroupStatistics(float* x, in NormParams s, int g)
+    {
+        int groups = s.B * s.P;
+        double n = 0, mean = 0, m2 = 0;
+        for (int a = 0; a < s.A; a++)
+        {
+            float* run = x + ((long)a * groups + g) * s.L;
+            for (int off = 0; off < s.L; off += Block)
+            {
+                int len = Math.Min(Block, s.L - off);
+                float* p = run + off;
+                float c = p[0];
+                var vc = Vector256.Create(c);
+                Vector256<float> s0 = default, s1 = default, q0 = default, q1 = default;
+                int i = 0;
+                for (; i <= len - 16; i += 16)
+                {
+                    var d0 = Vector256.Load(p + i) - vc;
+                    var d1 = Vector256.Load(p + i + 8) - vc;
+                    s0 += d0;
+                    s1 += d1;
+                    q0 = Vector256.FusedMultiplyAdd(d0, d0, q0);
+                    q1 = Vector256.FusedMultiplyAdd(d1, d1, q1);
+                }
+                double s1d = Vector256.Sum(s0 + s1), s2d = Vector256.Sum(q0 + q1);
+                for (; i < len; i++)
+                {
+                    double d = p[i] - c;
+                    s1d += d;
+                    s2d += d * d;
+                }
+                double bMean = c + s1d / len, bM2 = Math.Max(0, s2d - s1d * s1d / len);
+                double nn = n + len, delta = bMean - mean;
+                mean += delta * (len / nn);
+                m2 += bM2 + delta * delta * (n * len / nn);
+                n = nn;
+            }
+        }
+        return (mean, m2 / n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void ApplyGroup(float* x, float* y, float* gamma, float* beta, float mu, float istd, in NormParams s, int g)
+    {
+        int groups = s.B * s.P, p = g % s.P;
+        float scale = gamma is null ? istd : gamma[p] * istd;
+        float shift = beta is null ? 0f : beta[p];
+        // (x − μ)·scale + β, not x·scale + (β − μ·scale): the latter cancels catastrophically when |μ| ≫ σ.
+        var vs = Vector256.Create(scale);
+        var vh = Vector256.Create(shift);
+        var vm = Vector256.Create(mu);
+        for (int a = 0; a < s.A; a++)
+        {
+            long off = ((long)a * groups + g) * s.L;
+            float* xs = x + off, ys = y + off;
+            int i = 0;
+            for (; i <= s.L - 8; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(xs + i) - vm, vs, vh).Store(ys + i);
+            for (; i < s.L; i++) ys[i] = (xs[i] - mu) * scale + shift;
+        }
+    }
+
+    public static unsafe void BackwardCpu(float* gy, float* x, float* gamma, float* mean, float* invstd, float* dx, float* sumG, float* sumGX, NormParams s)
+    {
+        int groups = s.B * s.P, per = GroupsPerItem(s), count = s.A * s.L;
+        nint gyp = (nint)gy, xp = (nint)x, gp = (nint)gamma, mp = (nint)mean, ip = (nint)invstd, dp = (nint)dx, sgp = (nint)sumG, sxp = (nint)sumGX;
+        CpuParallel.For((groups + per - 1) / per, item =>
+        {
+            int end = Math.Min(groups, (item + 1) * per);
+            for (int g = item * per; g < end; g++)
+            {
+                float* gys = (float*)gyp, xs = (float*)xp, dxs = (float*)dp;
+                float mu = ((float*)mp)[g], istd = ((float*)ip)[g];
+                var vmu = Vector256.Create(mu);
+                double sg = 0, sgx = 0;
+                // Pass 1: Σg and Σg·(x − μ), float lanes per block, double across blocks.
+                for (int a = 0; a < s.A; a++)
+                {
+                    long runOff = ((long)a * groups + g) * s.L;
+                    for (int off = 0; off < s.L; off += Block)
+                    {
+                        int len = Math.Min(Block, s.L - off);
+                        float* gr = gys + runOff + off, xr = xs + runOff + off;
+                        Vector256<float> a0 = default, b0 = default;
+                        int i = 0;
+                        for (; i <= len - 8; i += 8)
+                        {
+                            var gv = Vector256.Load(gr + i);
+                            a0 += gv;
+                            b0 = Vector256.FusedMultiplyAdd(gv, Vector256.Load(xr + i) - vmu, b0);
+                        }
+                        double ab = Vector256.Sum(a0), bb = Vector256.Sum(b0);
+                        for (; i < len; i++)
+                        {
+                            ab += gr[i];
+                            bb += gr[i] * (double)(xr[i] - mu);
+                        }
+                        sg += ab;
+                        sgx += bb;
+                    }
+                }
+                sgx *= istd;
+                ((float*)sgp)[g] = (float)sg;
+                ((float*)sxp)[g] = (float)sgx;
+                // Pass 2: dx = k·(g − Σg/M − (x − μ)·invstd·Σ(g·x̂)/M).
+                float k = gamma is null ? istd : ((float*)gp)[g % s.P] * istd;
+                float mg = (float)(sg / count), q = (float)(istd * sgx / count);
+                var vk = Vector256.Create(k);
+                var vmg = Vector256.Create(mg);
+                var vq = Vector256.Create(q);
+                for (int a = 0; a < s.A; a++)
+                {
+                    long runOff = ((long)a * groups + g) * s.L;
+                    float* gr = gys + runOff, xr = xs + runOff, dr = dxs + runOff;
+                    int i = 0;
+                    for (; i <= s.L - 8; i += 8)
+                    {
+                        var d = Vector256.Load(xr + i) - vmu;
+                        (vk * (Vector256.Load(gr + i) - vmg - d * vq)).Store(dr + i);
+                    }
+                    for (; i < s.L; i++) dr[i] = k * (gr[i] - mg - (xr[i] - mu) * q);
+                }
+            }
+        });
+    }
+
+    public static unsafe void ParamGradCpu(float* sumG, float* sumGX, float* dgamma, float* dbeta, in NormParams s)
+    {
+        for (int p = 0; p < s.P; p++)
+        {
+            double a = 0, b = 0;
+            for (int j = 0; j < s.B; j++)
+            {
+                a += sumGX[j * s.P + p];
+                b += sumG[j * s.P + p];
+            }
+            dgamma[p] = (float)a;
+            dbeta[p] = (float)b;
+        }
+    }
+}
 
 public sealed partial class Tensor
 {
+    // ============================================================ launchers
+
+    private static ArrayView<float> ViewOr(Tensor? t, Tensor fallback) => t is null ? fallback.View : t.View;
+    private static Span<float> SpanOf(Tensor? t) => t is null ? Span<float>.Empty : t.HostSpan;
+
+    /// <summary>Training-mode normalisation: y and the per-group μ, invstd and biased σ². Unrecorded.</summary>
+    private unsafe (Tensor Y, Tensor Mean, Tensor InvStd, Tensor Var) NormForwardRaw(NormParams s, Tensor? gamma, Tensor? beta)
+    {
+        int groups = s.B * s.P;
+        var y = Empty(Shape, Device);
+        var mean = Empty(new Shape(groups), Device);
+        var invstd = Empty(new Shape(groups), Device);
+        var variance = Empty(new Shape(groups), Device);
+        s.HasGamma = gamma is null ? 0 : 1;
+        s.HasBeta = beta is null ? 0 : 1;
+        if (Device.IsHost)
+        {
+            fixed (float* xp = HostSpan, yp = y.HostSpan, gp = SpanOf(gamma), bp = SpanOf(beta), mp = mean.HostSpan, ip = invstd.HostSpan, vp = variance.HostSpan)
+                NormalizationKernels.ForwardCpu(xp, yp, gp, bp, mp, ip, vp, s);
+        }
+        else
+        {
+            Device.Kernel(nameof(NormalizationKernels.NormForwardKernel), acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormForwardKernel))
+                (new KernelConfig(groups, NormalizationKernels.GroupThreads(s)), View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s);
+        }
+        return (y, mean, invstd, variance);
+    }
+
+    /// <summary>y = (x − μ)·invstd·γ + β with given per-group statistics. Unrecorded.</summary>
+    private unsafe Tensor NormApplyRaw(NormParams s, Tensor? gamma, Tensor? beta, Tensor mean, Tensor invstd)
+    {
+        var y = Empty(Shape, Device);
+        s.HasGamma = gamma is null ? 0 : 1;
+        s.HasBeta = beta is null ? 0 : 1;
+        if (Size == 0) return y;
+        if (Device.IsHost)
+        {
+            fixed (float* xp = HostSpan, yp = y.HostSpan, gp = SpanOf(gamma), bp = SpanOf(beta), mp = mean.HostSpan, ip = invstd.HostSpan)
+                NormalizationKernels.ApplyCpu(xp, yp, gp, bp, mp, ip, s);
+        }
+        else
+        {
+            Device.Kernel(nameof(NormalizationKernels.NormApplyKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormApplyKernel))
+                (Size, View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, s);
+        }
+        return y;
+    }
+
+    /// <summary>The fused backward: dx (shape of x), dγ (P), dβ (P). Unrecorded.</summary>
+    internal static unsafe Tensor[] NormBackwardRaw(Tensor gy, Tensor x, Tensor? gamma, Tensor mean, Tensor invstd, NormParams s)
+    {
+        int groups = s.B * s.P;
+        var dx = Empty(x.Shape, x.Device);
+        var dgamma = Empty(new Shape(s.P), x.Device);
+        var dbeta = Empty(new Shape(s.P), x.Device);
+        using var sumG = Empty(new Shape(groups), x.Device);
+        using var sumGX = Empty(new Shape(groups), x.Device);
+        s.HasGamma = gamma is null ? 0 : 1;
+        if (x.Device.IsHost)
+        {
+            fixed (float* gp = gy.HostSpan, xp = x.HostSpan, wp = SpanOf(gamma), mp = mean.HostSpan, ip = invstd.HostSpan, dp = dx.HostSpan,
+                   sg = sumG.HostSpan, sx = sumGX.HostSpan, dgp = dgamma.HostSpan, dbp = dbeta.HostSpan)
+            {
+                NormalizationKernels.BackwardCpu(gp, xp, wp, mp, ip, dp, sg, sx, s);
+                NormalizationKernels.ParamGradCpu(sg, sx, dgp, dbp, s);
+            }
+        }
+        else
+        {
+            var d = x.Device;
+            d.Kernel(nameof(NormalizationKernels.NormBackwardKernel), acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormBackwardKernel))
+                (new KernelConfig(groups, NormalizationKernels.GroupThreads(s)), gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, dx.View, sumG.View, sumGX.View, s);
+            d.Kernel(nameof(NormalizationKernels.NormParamGradKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormParamGradKernel))
+                (s.P, sumG.View, sumGX.View, dgamma.View, dbeta.View, s);
+        }
+        return [dx, dgamma, dbeta];
+    }
+
+    private static unsafe void UpdateRunningStatsRaw(Tensor runningMean, Tensor runningVar, Tensor mean, Tensor variance, float momentum, float unbias)
+    {
+        int c = mean.Size;
+        if (runningMean.Device.IsHost)
+        {
+            Span<float> rm = runningMean.HostSpan, rv = runningVar.HostSpan, m = mean.HostSpan, v = variance.HostSpan;
+            for (int i = 0; i < c; i++)
+            {
+                rm[i] = (1f - momentum) * rm[i] + momentum * m[i];
+                rv[i] = (1f - momentum) * rv[i] + momentum * (v[i] * unbias);
+            }
+        }
+        else
+        {
+            runningMean.Device.Kernel(nameof(NormalizationKernels.UpdateRunningStatsKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, float, float>(NormalizationKernels.UpdateRunningStatsKernel))
+                (c, mean.View, variance.View, runningMean.View, runningVar.View, momentum, unbias);
+        }
+    }
+
+    private static Tensor InvStdRaw(Tensor variance, float eps)
+    {
+        var invstd = Empty(variance.Shape, variance.Device);
+        if (variance.Device.IsHost)
+        {
+            Span<float> v = variance.HostSpan, r = invstd.HostSpan;
+            for (int i = 0; i < v.Length; i++) r[i] = (float)(1.0 / Math.Sqrt(v[i] + eps));
+        }
+        else
+        {
+            variance.Device.Kernel(nameof(NormalizationKernels.InvStdKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(NormalizationKernels.InvStdKernel))
+                (variance.Size, variance.View, invstd.View, eps);
+        }
+        return invstd;
+    }
+
+    // ============================================================ public ops and derivative rules
+
     /// <summary>
-    /// Batch normalisation over (N, H, W) per channel of this (N, C, H, W). Training: batch statistics
+    /// Batch normalisation over (N, H, W) per channel of this (N, C, H, W) (or (N, C), as BatchNorm1d). Training: batch statistics
     /// (biased variance for normalising), and runningMean/runningVar updated in place with momentum
     /// (PyTorch: running = (1 − momentum)·running + momentum·batch, unbiased variance for running_var).
-    /// Eval: the running statistics. gamma/beta: (C) or null (no affine).
+    /// Eval: the running statistics (batch statistics when none are given). gamma/beta: (C) or null (no affine).
     /// </summary>
     public Tensor BatchNorm2d(Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar, bool training, float momentum = 0.1f, float eps = 1e-5f)
-        => throw new NotImplementedException("BatchNorm2d lands with issue 3");
+    {
+        if (Rank != 2 && Rank != 4) throw new ShapeMismatchException($"BatchNorm2d: expects (N, C, H, W) or (N, C), got {Describe()}");
+        if ((runningMean is null) != (runningVar is null)) throw new ArgumentException("BatchNorm2d: give both runningMean and runningVar, or neither");
+        int n = Shape[0], c = Shape[1], hw = Rank == 4 ? Shape[2] * Shape[3] : 1;
+        CheckPerChannel(gamma, c, "BatchNorm2d", "gamma");
+        CheckPerChannel(beta, c, "BatchNorm2d", "beta");
+        CheckPerChannel(runningMean, c, "BatchNorm2d", "runningMean");
+        CheckPerChannel(runningVar, c, "BatchNorm2d", "runningVar");
+        var s = new NormParams { A = n, B = 1, P = c, L = hw, Eps = eps };
+        if (training || runningMean is null)
+        {
+            int m = n * hw;
+            if (training && m <= 1) throw new ArgumentException($"BatchNorm2d: training needs more than one value per channel, got input {Describe()}");
+            var y = NormalizeTraining("BatchNorm2d", s, gamma, beta, out var mean, out var variance);
+            if (training && runningMean is not null)
+                UpdateRunningStatsRaw(runningMean, runningVar!, mean, variance, momentum, (float)((double)m / (m - 1)));
+            return y;
+        }
+        return BatchNormEval(s, gamma, beta, runningMean, runningVar!);
+    }
 
     /// <summary>Layer normalisation over all non-batch dimensions (C, H, W) of each sample; gamma/beta shaped like those dimensions, or null.</summary>
     public Tensor LayerNorm(Tensor? gamma, Tensor? beta, float eps = 1e-5f)
-        => throw new NotImplementedException("LayerNorm lands with issue 3");
+    {
+        if (Rank < 2) throw new ShapeMismatchException($"LayerNorm: expects (N, ...) with at least one feature dimension, got {Describe()}");
+        var features = new Shape(Shape.ToArray()[1..]);
+        foreach (var (p, name) in new[] { (gamma, "gamma"), (beta, "beta") })
+        {
+            if (p is null) continue;
+            CheckSameDevice(p, "LayerNorm");
+            if (p.Shape != features) throw new ShapeMismatchException($"LayerNorm: {name} {p.Describe()} must have the feature shape {features} of input {Describe()}");
+        }
+        var s = new NormParams { A = 1, B = Shape[0], P = 1, L = features.Size, Eps = eps };
+        // The affine is per element of a sample, not per statistics group: composed broadcast ops.
+        var y = NormalizeTraining("LayerNorm", s, null, null, out _, out _);
+        if (gamma is not null) y = y.Mul(gamma);
+        if (beta is not null) y = y.Add(beta);
+        return y;
+    }
 
     /// <summary>Instance normalisation over (H, W) per sample and channel; gamma/beta: (C) or null.</summary>
     public Tensor InstanceNorm2d(Tensor? gamma, Tensor? beta, float eps = 1e-5f)
-        => throw new NotImplementedException("InstanceNorm2d lands with issue 3");
+    {
+        if (Rank != 4) throw new ShapeMismatchException($"InstanceNorm2d: expects (N, C, H, W), got {Describe()}");
+        CheckPerChannel(gamma, Shape[1], "InstanceNorm2d", "gamma");
+        CheckPerChannel(beta, Shape[1], "InstanceNorm2d", "beta");
+        var s = new NormParams { A = 1, B = Shape[0], P = Shape[1], L = Shape[2] * Shape[3], Eps = eps };
+        return NormalizeTraining("InstanceNorm2d", s, gamma, beta, out _, out _);
+    }
+
+    private void CheckPerChannel(Tensor? p, int channels, string op, string name)
+    {
+        if (p is null) return;
+        CheckSameDevice(p, op);
+        if (p.Rank != 1 || p.Shape[0] != channels)
+            throw new ShapeMismatchException($"{op}: {name} {p.Describe()} must have shape ({channels}) for input {Describe()}");
+    }
+
+    /// <summary>Normalises with the statistics of the input (fused kernel) and records the fused backward as the rule.</summary>
+    private Tensor NormalizeTraining(string name, NormParams s, Tensor? gamma, Tensor? beta, out Tensor mean, out Tensor variance)
+    {
+        var (y, mu, invstd, var) = NormForwardRaw(s, gamma, beta);
+        mean = mu;
+        variance = var;
+        var x = this;
+        var inputs = new List<Tensor> { this };
+        if (gamma is not null) inputs.Add(gamma);
+        if (beta is not null) inputs.Add(beta);
+        return Autograd.Record(y, name, inputs.ToArray(), (g, need) =>
+        {
+            var d = NormBackward(g[0], x, gamma, mu, invstd, s);
+            var r = new Tensor?[need.Length];
+            r[0] = need[0] ? d[0] : null;
+            int k = 1;
+            if (gamma is not null) { r[k] = need[k] ? d[1] : null; k++; }
+            if (beta is not null) r[k] = need[k] ? d[2] : null;
+            return r;
+        });
+    }
+
+    /// <summary>
+    /// The fused normalisation backward as a differentiable op: outputs dx, dγ (P), dβ (P) given the upstream g,
+    /// the input x and γ (μ and invstd are the forward's saved statistics of x). Its rule differentiates
+    /// <see cref="NormBackwardComposed"/>, the same formula in composed ops.
+    /// </summary>
+    internal static Tensor[] NormBackward(Tensor g, Tensor x, Tensor? gamma, Tensor mean, Tensor invstd, NormParams s)
+    {
+        var outputs = NormBackwardRaw(g, x, gamma, mean, invstd, s);
+        Tensor[] inputs = gamma is null ? [g, x] : [g, x, gamma];
+        Autograd.Record(outputs, "NormBackward", inputs, (gg, need) =>
+        {
+            // ⟨gg, D(g, x, γ)⟩ recomputed with composed ops on stand-ins for the inputs, then differentiated.
+            // With createGraph (recording on) the stand-ins are identity ops on the real inputs, so the result
+            // stays connected for higher orders; gg's own history is not a path to the stand-ins, so it is held fixed.
+            bool connected = Autograd.IsEnabled;
+            using var _ = Autograd.EnableGrad();
+            var leaves = new Tensor[inputs.Length];
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                if (need[i] && connected) leaves[i] = Autograd.Record(inputs[i].Detach(), "Identity", [inputs[i]], u => [u[0]]);
+                else
+                {
+                    leaves[i] = inputs[i].Detach();
+                    leaves[i].RequiresGrad = need[i];
+                }
+            }
+            var d = NormBackwardComposed(leaves[0], leaves[1], gamma is null ? null : leaves[2], s);
+            Tensor total = null!;
+            for (int k = 0; k < 3; k++)
+            {
+                var term = d[k].Mul(connected ? gg[k] : gg[k].Detach()).Sum();
+                total = k == 0 ? term : total.Add(term);
+            }
+            var wanted = Enumerable.Range(0, inputs.Length).Where(i => need[i]).ToArray();
+            var grads = Autograd.Grad([total], wanted.Select(i => leaves[i]).ToArray(), createGraph: connected, allowUnused: true);
+            var result = new Tensor?[inputs.Length];
+            for (int w = 0; w < wanted.Length; w++) result[wanted[w]] = grads[w];
+            return result;
+        });
+        return outputs;
+    }
+
+    /// <summary>
+    /// The normalisation backward written with differentiable ops (μ and invstd recomputed from x): the source of
+    /// the double-backward rule, and the oracle for the fused kernel. Returns dx, dγ (P), dβ (P).
+    /// </summary>
+    internal static Tensor[] NormBackwardComposed(Tensor g, Tensor x, Tensor? gamma, NormParams s)
+    {
+        int[] view = [s.A, s.B, s.P, s.L];
+        int[] groupAxes = [0, 3];
+        var x4 = x.Reshape(view);
+        var g4 = g.Reshape(view);
+        var xc = x4.Sub(x4.Mean(groupAxes, keepDim: true));
+        var invstd = xc.Square().Mean(groupAxes, keepDim: true).AddScalar(s.Eps).Pow(-0.5f);   // (1, B, P, 1)
+        var xhat = xc.Mul(invstd);
+        var gw = gamma is null ? g4 : g4.Mul(gamma.Reshape(1, 1, s.P, 1));
+        var dx = gw.Sub(gw.Mean(groupAxes, keepDim: true)).Sub(xhat.Mul(gw.Mul(xhat).Mean(groupAxes, keepDim: true))).Mul(invstd);
+        return [dx.Reshape(x.Shape.ToArray()), g4.Mul(xhat).Sum([0, 1, 3]), g4.Sum([0, 1, 3])];
+    }
+
+    /// <summary>Eval-mode batch norm: affine per channel with the running statistics; its rule is composed ops.</summary>
+    private Tensor BatchNormEval(NormParams s, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar)
+    {
+        // Copies: the running statistics may be updated in place before this backward runs.
+        var mean = Empty(runningMean.Shape, Device);
+        runningMean.CopyInto(mean);
+        var invstd = InvStdRaw(runningVar, s.Eps);
+        var y = NormApplyRaw(s, gamma, beta, mean, invstd);
+        var x = this;
+        var inputs = new List<Tensor> { this };
+        if (gamma is not null) inputs.Add(gamma);
+        if (beta is not null) inputs.Add(beta);
+        int[] view = [s.A, s.B, s.P, s.L];
+        return Autograd.Record(y, "BatchNorm2dEval", inputs.ToArray(), (g, need) =>
+        {
+            var g4 = g[0].Reshape(view);
+            var invstd4 = invstd.Reshape(1, 1, s.P, 1);
+            var r = new Tensor?[need.Length];
+            if (need[0])
+                r[0] = g4.Mul(gamma is null ? invstd4 : gamma.Reshape(1, 1, s.P, 1).Mul(invstd4)).Reshape(x.Shape.ToArray());
+            int k = 1;
+            if (gamma is not null)
+            {
+                if (need[k]) r[k] = g4.Mul(x.Reshape(view).Sub(mean.Reshape(1, 1, s.P, 1)).Mul(invstd4)).Sum([0, 1, 3]);
+                k++;
+            }
+            if (beta is not null && need[k]) r[k] = g4.Sum([0, 1, 3]);
+            return r;
+        });
+    }
 }

@@ -1,19 +1,727 @@
-// STUB: signatures agreed for the convolution family; the implementation lands with issue 3.
+// The convolution family: Conv2d, ConvTranspose2d and the conv weight gradient, NCHW, any kernel
+// size, stride, padding and dilation, with an optional per-channel bias.
+//
+// Math, in conv orientation (input X (N, Cin, H, W), weight W (Cout, Cin, kH, kW), output Y):
+//   Y[n, co, oh, ow] = b[co] + Σ_{ci, i, j} W[co, ci, i, j] · X[n, ci, oh·s − p + i·d, ow·s − p + j·d]
+//   Ho = (H + 2p − d(kH − 1) − 1)/s + 1   (terms outside X are zero padding)
+// Three kernels, and every derivative rule is one of them again (STYLE 5-6):
+//   forward          Y  = Conv(X, W)                          — im2col + GEMM  W · col
+//   input gradient   dX = Convᵀ(G, W)  == ConvTranspose2d fwd — GEMM Wᵀ · G + col2im
+//   weight gradient  dW = WGrad(X, G)                         — im2col + GEMM  G · colᵀ
+// ConvTranspose2d(x, W) with PyTorch's weight layout (Cin_T, Cout_T, kH, kW) is exactly Convᵀ with
+// the conv weight (Cout = Cin_T, Cin = Cout_T), so it runs the input-gradient kernel, and its
+// rules are Conv (for x) and WGrad(g, x) (for W). WGrad is bilinear: ⟨WGrad(X, G), V⟩ = ⟨Conv(X, V), G⟩,
+// so for an upstream ggW its rule is d/dX = Convᵀ(G, ggW), d/dG = Conv(X, ggW). That closes the
+// family under differentiation: every order of derivative exists (WGAN-GP needs the second).
+//
+// Lowering (both kernel sets): samples are processed in groups of gs. The column matrix of a group
+// is col (Cin·kH·kW, gs·Ho·Wo): one big GEMM per group instead of one per sample, because the deep
+// DCGAN layers have Ho·Wo = 16..64 — per-sample GEMMs there would be thin (n = 16) and repack the
+// whole weight per sample. A group's GEMM output is channel-major (Cout, gs, Ho·Wo), so it is
+// permuted into NCHW (with the bias add fused); with gs = 1 (large images) the GEMM writes straight
+// into the output and the permute disappears, and a 1×1/stride-1/unpadded conv skips im2col too.
+// gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
+// gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
+// col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
+// taps (i, j) in a fixed order; no atomics, bit-identical for any thread count.
+// Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
+// steady-state training allocates nothing.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using GpuGan.Tensors.Kernels;
+using GpuGan.Tensors.Ops;
+using ILGPU;
+using ILGPU.Runtime;
+
 namespace GpuGan.Tensors;
+
+/// <summary>Geometry of one convolution in conv orientation: X (N, Cin, H, W) → Y (N, Cout, Ho, Wo).</summary>
+internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int Cout, int KH, int KW, int Ho, int Wo, int Stride, int Pad, int Dil)
+{
+    public int P => Ho * Wo;                 // output pixels per sample
+    public int HW => H * W;                  // input pixels per sample
+    public int Ckk => Cin * KH * KW;         // rows of the column matrix
+    public bool Pointwise => KH == 1 && KW == 1 && Stride == 1 && Pad == 0;
+    public Shape InputShape => new(N, Cin, H, W);
+    public Shape OutputShape => new(N, Cout, Ho, Wo);
+    public Shape WeightShape => new(Cout, Cin, KH, KW);
+
+    /// <summary>2·MACs of one forward (also of each of the two gradients).</summary>
+    public double Flops => 2.0 * N * Cout * P * Ckk;
+
+    public static int OutputSize(int size, int k, int s, int p, int d) => (size + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+/// <summary>ILGPU kernel parameters: group [N0, N0 + Gs) of a convolution.</summary>
+internal struct ConvParams
+{
+    public int N0, Gs, Cin, H, W, KH, KW, Ho, Wo, S, Pad, D;
+}
+
+/// <summary>ILGPU permute parameters: samples [N0, N0 + Gs), C channels of P pixels.</summary>
+internal struct PermuteParams
+{
+    public int N0, Gs, C, P;
+}
+
+internal static class ConvKernels
+{
+    // ============================================================ float64 reference
+
+    /// <summary>Direct 7-loop convolution. x (N, Cin, H, W), w (Cout, Cin, kH, kW), b (Cout) or null.</summary>
+    public static double[] Conv2dReference(double[] x, double[] w, double[]? b, ConvGeometry g)
+    {
+        var y = new double[g.N * g.Cout * g.P];
+        for (int n = 0; n < g.N; n++)
+        for (int co = 0; co < g.Cout; co++)
+        for (int oh = 0; oh < g.Ho; oh++)
+        for (int ow = 0; ow < g.Wo; ow++)
+        {
+            double s = b is null ? 0 : b[co];
+            for (int ci = 0; ci < g.Cin; ci++)
+            for (int i = 0; i < g.KH; i++)
+            for (int j = 0; j < g.KW; j++)
+            {
+                int ih = oh * g.Stride - g.Pad + i * g.Dil, iw = ow * g.Stride - g.Pad + j * g.Dil;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                s += w[((co * g.Cin + ci) * g.KH + i) * g.KW + j] * x[((n * g.Cin + ci) * g.H + ih) * g.W + iw];
+            }
+            y[((n * g.Cout + co) * g.Ho + oh) * g.Wo + ow] = s;
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// The adjoint of <see cref="Conv2dReference"/> as a scatter: gy (N, Cout, Ho, Wo) → (N, Cin, H, W),
+    /// plus b (Cin) or null. This is ConvTranspose2d with weight (Cout, Cin, kH, kW) = PyTorch's (Cin_T, Cout_T, kH, kW).
+    /// </summary>
+    public static double[] ConvTranspose2dReference(double[] gy, double[] w, double[]? b, ConvGeometry g)
+    {
+        var x = new double[g.N * g.Cin * g.HW];
+        for (int n = 0; n < g.N; n++)
+        for (int ci = 0; ci < g.Cin; ci++)
+        for (int k = 0; k < g.HW; k++)
+            x[(n * g.Cin + ci) * g.HW + k] = b is null ? 0 : b[ci];
+        for (int n = 0; n < g.N; n++)
+        for (int co = 0; co < g.Cout; co++)
+        for (int oh = 0; oh < g.Ho; oh++)
+        for (int ow = 0; ow < g.Wo; ow++)
+        {
+            double v = gy[((n * g.Cout + co) * g.Ho + oh) * g.Wo + ow];
+            for (int ci = 0; ci < g.Cin; ci++)
+            for (int i = 0; i < g.KH; i++)
+            for (int j = 0; j < g.KW; j++)
+            {
+                int ih = oh * g.Stride - g.Pad + i * g.Dil, iw = ow * g.Stride - g.Pad + j * g.Dil;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                x[((n * g.Cin + ci) * g.H + ih) * g.W + iw] += w[((co * g.Cin + ci) * g.KH + i) * g.KW + j] * v;
+            }
+        }
+        return x;
+    }
+
+    /// <summary>dW[co, ci, i, j] = Σ_{n, oh, ow} gy[n, co, oh, ow] · x[n, ci, ih, iw].</summary>
+    public static double[] Conv2dWeightGradReference(double[] x, double[] gy, ConvGeometry g)
+    {
+        var dw = new double[g.Cout * g.Ckk];
+        for (int co = 0; co < g.Cout; co++)
+        for (int ci = 0; ci < g.Cin; ci++)
+        for (int i = 0; i < g.KH; i++)
+        for (int j = 0; j < g.KW; j++)
+        {
+            double s = 0;
+            for (int n = 0; n < g.N; n++)
+            for (int oh = 0; oh < g.Ho; oh++)
+            for (int ow = 0; ow < g.Wo; ow++)
+            {
+                int ih = oh * g.Stride - g.Pad + i * g.Dil, iw = ow * g.Stride - g.Pad + j * g.Dil;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                s += gy[((n * g.Cout + co) * g.Ho + oh) * g.Wo + ow] * x[((n * g.Cin + ci) * g.H + ih) * g.W + iw];
+            }
+            dw[((co * g.Cin + ci) * g.KH + i) * g.KW + j] = s;
+        }
+        return dw;
+    }
+
+    // ============================================================ ILGPU kernels
+
+    /// <summary>col[(ci, i, j), (s, oh, ow)] = X[N0 + s, ci, ih, iw] or 0 in the padding. One thread per col element.</summary>
+    [GpuKernel]
+    public static void Im2ColKernel(Index1D idx, ArrayView<float> x, ArrayView<float> col, ConvParams p)
+    {
+        int P = p.Ho * p.Wo, cols = p.Gs * P;
+        int r = idx / cols, q = idx - r * cols;
+        int s = q / P, pix = q - s * P;
+        int oh = pix / p.Wo, ow = pix - oh * p.Wo;
+        int j = r % p.KW, t = r / p.KW, i = t % p.KH, c = t / p.KH;
+        int ih = oh * p.S - p.Pad + i * p.D, iw = ow * p.S - p.Pad + j * p.D;
+        float v = 0f;
+        if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) v = x[(((p.N0 + s) * p.Cin + c) * p.H + ih) * p.W + iw];
+        col[idx] = v;
+    }
+
+    /// <summary>
+    /// X[N0 + s, ci, ih, iw] = bias[ci] + Σ_{i, j} col[(ci, i, j), (s, oh, ow)] over the taps that hit (ih, iw).
+    /// One thread per input pixel gathers; no atomics, taps in the same order as the SIMD kernel.
+    /// </summary>
+    [GpuKernel]
+    public static void Col2ImKernel(Index1D idx, ArrayView<float> col, ArrayView<float> x, ArrayView<float> bias, int hasBias, ConvParams p)
+    {
+        int HW = p.H * p.W, P = p.Ho * p.Wo;
+        int s = idx / (p.Cin * HW), q = idx - s * (p.Cin * HW);
+        int c = q / HW, pix = q - c * HW;
+        int ih = pix / p.W, iw = pix - ih * p.W;
+        float acc = hasBias != 0 ? bias[c] : 0f;
+        for (int i = 0; i < p.KH; i++)
+        {
+            int th = ih + p.Pad - i * p.D;
+            if (th < 0 || th % p.S != 0 || th / p.S >= p.Ho) continue;
+            int oh = th / p.S;
+            for (int j = 0; j < p.KW; j++)
+            {
+                int tw = iw + p.Pad - j * p.D;
+                if (tw < 0 || tw % p.S != 0 || tw / p.S >= p.Wo) continue;
+                int ow = tw / p.S;
+                acc += col[(((c * p.KH + i) * p.KW + j) * p.Gs + s) * P + oh * p.Wo + ow];
+            }
+        }
+        x[((p.N0 + s) * p.Cin + c) * HW + pix] = acc;
+    }
+
+    /// <summary>dst (C, Gs·P) ← src[N0 + s, c, pix] (NCHW → channel-major group). One thread per element.</summary>
+    [GpuKernel]
+    public static void NcpToCnpKernel(Index1D idx, ArrayView<float> src, ArrayView<float> dst, PermuteParams p)
+    {
+        int cols = p.Gs * p.P;
+        int c = idx / cols, q = idx - c * cols;
+        int s = q / p.P, pix = q - s * p.P;
+        dst[idx] = src[((p.N0 + s) * p.C + c) * p.P + pix];
+    }
+
+    /// <summary>dst[N0 + s, c, pix] = src[c, (s, pix)] + bias[c] (channel-major group → NCHW).</summary>
+    [GpuKernel]
+    public static void CnpToNcpKernel(Index1D idx, ArrayView<float> src, ArrayView<float> dst, ArrayView<float> bias, int hasBias, PermuteParams p)
+    {
+        int cp = p.C * p.P;
+        int s = idx / cp, q = idx - s * cp;
+        int c = q / p.P, pix = q - c * p.P;
+        float v = src[(c * p.Gs + s) * p.P + pix];
+        if (hasBias != 0) v += bias[c];
+        dst[p.N0 * cp + idx] = v;
+    }
+
+    // ============================================================ CPU SIMD kernels
+
+    /// <summary>Writes col (Ckk, gs·P) for samples [n0, n0 + gs) of x (N, Cin, H, W).</summary>
+    public static unsafe void Im2ColCpu(float* x, float* col, in ConvGeometry g, int n0, int gs)
+    {
+        var geo = g;
+        int cols = gs * g.P, rows = g.Ckk;
+        // Chunks of whole rows, ≥ 32K floats each; writes are disjoint, so any split is deterministic.
+        int rowsPerChunk = Math.Max(1, (1 << 15) / Math.Max(1, cols));
+        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        nint xp = (nint)x, cp = (nint)col;
+        CpuParallel.For(chunks, ch =>
+        {
+            int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
+            for (int r = ch * rowsPerChunk; r < rEnd; r++)
+                Im2ColRow((float*)xp, (float*)cp + (long)r * cols, geo, r, n0, gs);
+        });
+    }
+
+    private static readonly Vector512<int> SpreadLo = Vector512.Create(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+    private static readonly Vector512<int> SpreadHi = Vector512.Create(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
+    /// <summary>Row r of the column matrix for samples [n0, n0 + gs): gs·Ho·Wo floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Im2ColRow(float* x, float* dst, in ConvGeometry g, int r, int n0, int gs)
+    {
+        int j = r % g.KW, t = r / g.KW, i = t % g.KH, c = t / g.KH;
+        int off = j * g.Dil - g.Pad;
+        var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
+        int len = hi - lo;
+        bool vec2 = g.Stride == 2 && Avx512F.IsSupported && len >= 16;
+        for (int s = 0; s < gs; s++)
+        {
+            float* plane = x + ((long)(n0 + s) * g.Cin + c) * g.HW;
+            float* planeEnd = plane + g.HW;
+            for (int oh = 0; oh < g.Ho; oh++, dst += g.Wo)
+            {
+                int ih = oh * g.Stride - g.Pad + i * g.Dil;
+                if ((uint)ih >= (uint)g.H || len <= 0)
+                {
+                    new Span<float>(dst, g.Wo).Clear();
+                    continue;
+                }
+                for (int k0 = 0; k0 < lo; k0++) dst[k0] = 0f;
+                float* src = plane + (long)ih * g.W + lo * g.Stride + off;
+                float* d = dst + lo;
+                int k = 0;
+                if (g.Stride == 1)
+                {
+                    Buffer.MemoryCopy(src, d, len * sizeof(float), len * sizeof(float));
+                    k = len;
+                }
+                else if (vec2)
+                {
+                    // Even lanes of two 16-float loads; the odd lanes may run one float past the row
+                    // (into the next row of the plane), which is discarded.
+                    for (; k <= len - 16 && src + 2 * k + 32 <= planeEnd; k += 16)
+                        Avx512F.PermuteVar16x32x2(Vector512.Load(src + 2 * k), EvenLanes, Vector512.Load(src + 2 * k + 16)).Store(d + k);
+                }
+                for (; k < len; k++) d[k] = src[(long)k * g.Stride];
+                for (int k1 = hi; k1 < g.Wo; k1++) dst[k1] = 0f;
+            }
+        }
+    }
+
+    /// <summary>Output positions [lo, hi) whose tap lands inside [0, size): 0 ≤ o·s + off &lt; size.</summary>
+    private static (int Lo, int Hi) ValidRange(int size, int outSize, int off, int s)
+    {
+        int lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        int hi = size - 1 - off < 0 ? 0 : Math.Min(outSize, (size - 1 - off) / s + 1);
+        return (Math.Min(lo, outSize), hi);
+    }
+
+    /// <summary>
+    /// x[n0 + s, c] = bias[c] + Σ_{i, j} taps of col (Ckk, gs·P); one (sample, channel) plane per
+    /// work item, taps added in (i, j) order — deterministic for any thread count.
+    /// </summary>
+    public static unsafe void Col2ImCpu(float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
+    {
+        var geo = g;
+        int planes = gs * g.Cin;
+        int planesPerChunk = Math.Max(1, (1 << 14) / Math.Max(1, g.KH * g.KW * g.P));
+        int chunks = (planes + planesPerChunk - 1) / planesPerChunk;
+        nint cp = (nint)col, xp = (nint)x, bp = (nint)bias;
+        CpuParallel.For(chunks, ch =>
+        {
+            int end = Math.Min(planes, (ch + 1) * planesPerChunk);
+            for (int q = ch * planesPerChunk; q < end; q++)
+            {
+                int s = q / geo.Cin, c = q % geo.Cin;
+                Col2ImPlane((float*)cp, (float*)xp + ((long)(n0 + s) * geo.Cin + c) * geo.HW, bp == 0 ? 0f : ((float*)bp)[c], geo, s, gs, c);
+            }
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Col2ImPlane(float* col, float* plane, float init, in ConvGeometry g, int s, int gs, int c)
+    {
+        new Span<float>(plane, g.HW).Fill(init);
+        float* planeEnd = plane + g.HW;
+        long cols = (long)gs * g.P;
+        for (int i = 0; i < g.KH; i++)
+        for (int j = 0; j < g.KW; j++)
+        {
+            float* src = col + ((long)(c * g.KH + i) * g.KW + j) * cols + (long)s * g.P;
+            int off = j * g.Dil - g.Pad;
+            var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
+            if (lo >= hi) continue;
+            for (int oh = 0; oh < g.Ho; oh++)
+            {
+                int ih = oh * g.Stride - g.Pad + i * g.Dil;
+                if ((uint)ih >= (uint)g.H) continue;
+                float* d = plane + (long)ih * g.W + lo * g.Stride + off;
+                float* v = src + (long)oh * g.Wo + lo;
+                int len = hi - lo, k = 0;
+                if (g.Stride == 1)
+                {
+                    for (; k <= len - 8; k += 8) (Vector256.Load(d + k) + Vector256.Load(v + k)).Store(d + k);
+                }
+                else if (g.Stride == 2 && Avx512F.IsSupported)
+                {
+                    // d[2k] += v[k]: spread 16 values over the even lanes of two vectors (odd lanes
+                    // add +0 to pixels of this same plane, which this thread owns).
+                    for (; k <= len - 16 && d + 2 * k + 32 <= planeEnd; k += 16)
+                    {
+                        var vv = Vector512.Load(v + k);
+                        float* dk = d + 2 * k;
+                        (Vector512.Load(dk) + Avx512F.PermuteVar16x32x2(vv, SpreadLo, Vector512<float>.Zero)).Store(dk);
+                        (Vector512.Load(dk + 16) + Avx512F.PermuteVar16x32x2(vv, SpreadHi, Vector512<float>.Zero)).Store(dk + 16);
+                    }
+                }
+                for (; k < len; k++) d[(long)k * g.Stride] += v[k];
+            }
+        }
+    }
+
+    /// <summary>dst (C, gs·P) ← src samples [n0, n0 + gs) of (N, C, P).</summary>
+    public static unsafe void NcpToCnpCpu(float* src, float* dst, int c, int p, int n0, int gs)
+    {
+        nint sp = (nint)src, dp = (nint)dst;
+        int rows = c * gs;
+        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
+        int chunks = (rows + perChunk - 1) / perChunk;
+        CpuParallel.For(chunks, ch =>
+        {
+            int end = Math.Min(rows, (ch + 1) * perChunk);
+            for (int q = ch * perChunk; q < end; q++)
+            {
+                int cc = q / gs, s = q % gs;
+                Buffer.MemoryCopy((float*)sp + ((long)(n0 + s) * c + cc) * p, (float*)dp + (long)q * p, (long)p * 4, (long)p * 4);
+            }
+        });
+    }
+
+    /// <summary>dst samples [n0, n0 + gs) of (N, C, P) ← src (C, gs·P) + bias[c] (bias may be null).</summary>
+    public static unsafe void CnpToNcpCpu(float* src, float* dst, float* bias, int c, int p, int n0, int gs)
+    {
+        nint sp = (nint)src, dp = (nint)dst, bp = (nint)bias;
+        int rows = c * gs;
+        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
+        int chunks = (rows + perChunk - 1) / perChunk;
+        CpuParallel.For(chunks, ch =>
+        {
+            int end = Math.Min(rows, (ch + 1) * perChunk);
+            for (int q = ch * perChunk; q < end; q++)
+            {
+                int s = q / c, cc = q % c;
+                float* from = (float*)sp + ((long)cc * gs + s) * p;
+                float* to = (float*)dp + ((long)(n0 + s) * c + cc) * p;
+                AddRow(from, to, p, bp == 0 ? 0f : ((float*)bp)[cc]);
+            }
+        });
+    }
+
+    /// <summary>y[n, c, :] += bias[c] in place over samples [n0, n0 + gs).</summary>
+    public static unsafe void AddBiasCpu(float* y, float* bias, int c, int p, int n0, int gs)
+    {
+        nint yp = (nint)y, bp = (nint)bias;
+        int rows = c * gs;
+        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
+        int chunks = (rows + perChunk - 1) / perChunk;
+        CpuParallel.For(chunks, ch =>
+        {
+            int end = Math.Min(rows, (ch + 1) * perChunk);
+            for (int q = ch * perChunk; q < end; q++)
+            {
+                float* row = (float*)yp + ((long)n0 * c + q) * p;
+                AddRow(row, row, p, ((float*)bp)[q % c]);
+            }
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AddRow(float* from, float* to, int n, float b)
+    {
+        var vb = Vector256.Create(b);
+        int k = 0;
+        for (; k <= n - 8; k += 8) (Vector256.Load(from + k) + vb).Store(to + k);
+        for (; k < n; k++) to[k] = from[k] + b;
+    }
+
+    // ============================================================ launchers
+
+    /// <summary>Column target of one group's GEMM (n = gs·Ho·Wo) and the col workspace budget in floats (tunable for benchmarks).</summary>
+    internal static int ColumnTarget { get; set; } = 4096;
+    internal static long WorkspaceBudget { get; set; } = 1L << 22;
+
+    /// <summary>Samples per group, from the shapes only (so every sum has a shape-fixed order).</summary>
+    public static int GroupSize(in ConvGeometry g)
+    {
+        int gs = Math.Clamp((ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
+        long perSample = (long)Math.Max(g.Ckk, g.Cout) * g.P;
+        return (int)Math.Max(1, Math.Min(gs, WorkspaceBudget / Math.Max(1, perSample)));
+    }
+
+    /// <summary>A pooled workspace buffer: host float[] (pinned) or device buffer, returned on dispose.</summary>
+    private readonly struct Workspace : IDisposable
+    {
+        private readonly Device _device;
+        private readonly float[]? _host;
+        private readonly MemoryBuffer1D<float, Stride1D.Dense>? _buffer;
+        public readonly int Length;
+
+        public Workspace(Device device, long length)
+        {
+            if (length > int.MaxValue) throw new InvalidOperationException($"convolution workspace of {length} floats exceeds the 2^31 limit; lower the batch size");
+            _device = device;
+            Length = (int)Math.Max(1, length);
+            if (device.IsHost) _host = device.Pool.RentHost(Length);
+            else _buffer = device.Pool.RentDevice(Length);
+        }
+
+        public unsafe float* Pointer => (float*)Unsafe.AsPointer(ref _host![0]); // pinned by the pool
+        public ArrayView<float> View => _buffer!.View.SubView(0, Length);
+
+        public void Dispose()
+        {
+            if (_host is not null) _device.Pool.Return(_host, Length);
+            if (_buffer is not null) _device.Pool.Return(_buffer, Length);
+        }
+    }
+
+    private static unsafe float* Ptr(Tensor t) => (float*)Unsafe.AsPointer(ref t.Storage.Host[0]); // pool arrays are pinned
+
+    private static ConvParams Params(in ConvGeometry g, int n0, int gs) => new()
+    {
+        N0 = n0, Gs = gs, Cin = g.Cin, H = g.H, W = g.W, KH = g.KH, KW = g.KW, Ho = g.Ho, Wo = g.Wo, S = g.Stride, Pad = g.Pad, D = g.Dil,
+    };
+
+    private static void Im2ColIlgpu(Device d, ArrayView<float> x, ArrayView<float> col, in ConvGeometry g, int n0, int gs)
+        => d.Kernel(nameof(Im2ColKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ConvParams>(Im2ColKernel))
+            (g.Ckk * gs * g.P, x, col, Params(g, n0, gs));
+
+    private static void Col2ImIlgpu(Device d, ArrayView<float> col, ArrayView<float> x, ArrayView<float> bias, bool hasBias, in ConvGeometry g, int n0, int gs)
+        => d.Kernel(nameof(Col2ImKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ConvParams>(Col2ImKernel))
+            (gs * g.Cin * g.HW, col, x, bias, hasBias ? 1 : 0, Params(g, n0, gs));
+
+    private static void NcpToCnpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, int c, int p, int n0, int gs)
+        => d.Kernel(nameof(NcpToCnpKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, PermuteParams>(NcpToCnpKernel))
+            (c * gs * p, src, dst, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
+
+    private static void CnpToNcpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, ArrayView<float> bias, bool hasBias, int c, int p, int n0, int gs)
+        => d.Kernel(nameof(CnpToNcpKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PermuteParams>(CnpToNcpKernel))
+            (c * gs * p, src, dst, bias, hasBias ? 1 : 0, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
+
+    /// <summary>y (N, Cout, Ho, Wo) = Conv(x, w) + bias.</summary>
+    public static unsafe void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g)
+    {
+        if (y.Size == 0) return;
+        if (g.Ckk == 0) { FillWithBias(y, bias); return; }
+        int gs = GroupSize(g);
+        var dev = x.Device;
+        // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col.
+        bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
+        using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);          // (Ckk, gs·P)
+        using var tmp = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
+        for (int n0 = 0; n0 < g.N; n0 += gs)
+        {
+            int cnt = Math.Min(gs, g.N - n0);
+            int cols = cnt * g.P;
+            if (host)
+            {
+                float* xp = Ptr(x), yp = Ptr(y), wp = Ptr(w);
+                float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
+                if (!direct) Im2ColCpu(xp, colp, g, n0, cnt);
+                float* outp = gs == 1 ? yp + (long)n0 * g.Cout * g.P : tmp.Pointer;
+                MatMulKernels.GemmCpu(false, false, g.Cout, cols, g.Ckk, 1f, wp, colp, 0f, outp);
+                if (gs != 1) CnpToNcpCpu(outp, yp, bias is null ? null : Ptr(bias), g.Cout, g.P, n0, cnt);
+                else if (bias is not null) AddBiasCpu(yp, Ptr(bias), g.Cout, g.P, n0, 1);
+            }
+            else
+            {
+                // ILGPU: always through the channel-major workspace; the permute kernel adds the bias.
+                Im2ColIlgpu(dev, x.View, col.View, g, n0, cnt);
+                MatMulKernels.GemmIlgpu(dev.Accelerator!, false, false, g.Cout, cols, g.Ckk, 1f, w.View, col.View, 0f, tmp.View);
+                CnpToNcpIlgpu(dev, tmp.View, y.View, bias is null ? y.View : bias.View, bias is not null, g.Cout, g.P, n0, cnt);
+            }
+        }
+    }
+
+    /// <summary>Degenerate zero-channel reductions: the result is the bias alone.</summary>
+    private static void FillWithBias(Tensor y, Tensor? bias)
+    {
+        if (bias is null) { y.Fill(0f); return; }
+        using var _ = Autograd.NoGrad();
+        bias.Reshape(1, bias.Size, 1, 1).BroadcastTo(y.Shape).CopyInto(y);
+    }
+
+    /// <summary>dx (N, Cin, H, W) = Convᵀ(gy, w) + bias (Cin): the conv input gradient and ConvTranspose2d's forward.</summary>
+    public static unsafe void BackwardInput(Tensor gy, Tensor w, Tensor? bias, Tensor dx, in ConvGeometry g)
+    {
+        if (dx.Size == 0) return;
+        if (g.Cout == 0 || g.P == 0) { FillWithBias(dx, bias); return; }
+        int gs = GroupSize(g);
+        var dev = gy.Device;
+        bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
+        using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
+        using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
+        for (int n0 = 0; n0 < g.N; n0 += gs)
+        {
+            int cnt = Math.Min(gs, g.N - n0);
+            int cols = cnt * g.P;
+            if (host)
+            {
+                float* gp = Ptr(gy), xp = Ptr(dx), wp = Ptr(w);
+                float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
+                if (gs != 1) NcpToCnpCpu(gp, gm, g.Cout, g.P, n0, cnt);
+                float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
+                MatMulKernels.GemmCpu(true, false, g.Ckk, cols, g.Cout, 1f, wp, gm, 0f, colp);
+                if (!direct) Col2ImCpu(colp, xp, bias is null ? null : Ptr(bias), g, n0, cnt);
+                else if (bias is not null) AddBiasCpu(xp, Ptr(bias), g.Cin, g.HW, n0, 1);
+            }
+            else
+            {
+                NcpToCnpIlgpu(dev, gy.View, gbuf.View, g.Cout, g.P, n0, cnt);
+                MatMulKernels.GemmIlgpu(dev.Accelerator!, true, false, g.Ckk, cols, g.Cout, 1f, w.View, gbuf.View, 0f, col.View);
+                Col2ImIlgpu(dev, col.View, dx.View, bias is null ? dx.View : bias.View, bias is not null, g, n0, cnt);
+            }
+        }
+    }
+
+    /// <summary>dw (Cout, Cin, kH, kW) = Σ_n gy_n · col(x_n)ᵀ, groups accumulated in sample order.</summary>
+    public static unsafe void WeightGrad(Tensor x, Tensor gy, Tensor dw, in ConvGeometry g)
+    {
+        if (dw.Size == 0) return;
+        if (g.N == 0 || g.P == 0) { dw.Fill(0f); return; }
+        int gs = GroupSize(g);
+        var dev = x.Device;
+        bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
+        using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
+        using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
+        for (int n0 = 0; n0 < g.N; n0 += gs)
+        {
+            int cnt = Math.Min(gs, g.N - n0);
+            int cols = cnt * g.P;
+            float beta = n0 == 0 ? 0f : 1f;
+            if (host)
+            {
+                float* xp = Ptr(x), gp = Ptr(gy), wp = Ptr(dw);
+                float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
+                if (!direct) Im2ColCpu(xp, colp, g, n0, cnt);
+                float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
+                if (gs != 1) NcpToCnpCpu(gp, gm, g.Cout, g.P, n0, cnt);
+                MatMulKernels.GemmCpu(false, true, g.Cout, g.Ckk, cols, 1f, gm, colp, beta, wp);
+            }
+            else
+            {
+                Im2ColIlgpu(dev, x.View, col.View, g, n0, cnt);
+                NcpToCnpIlgpu(dev, gy.View, gbuf.View, g.Cout, g.P, n0, cnt);
+                MatMulKernels.GemmIlgpu(dev.Accelerator!, false, true, g.Cout, g.Ckk, cols, 1f, gbuf.View, col.View, beta, dw.View);
+            }
+        }
+    }
+}
 
 public sealed partial class Tensor
 {
+    // ============================================================ validation
+
+    private static void CheckConvParams(string op, int stride, int padding, int dilation)
+    {
+        if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, $"{op}: stride must be at least 1");
+        if (padding < 0) throw new ArgumentOutOfRangeException(nameof(padding), padding, $"{op}: padding must be non-negative");
+        if (dilation < 1) throw new ArgumentOutOfRangeException(nameof(dilation), dilation, $"{op}: dilation must be at least 1");
+    }
+
+    private void CheckConvOperands(string op, Tensor weight, Tensor? bias, int inChannelsAxis, int biasAxis)
+    {
+        CheckSameDevice(weight, op);
+        if (bias is not null) CheckSameDevice(bias, op);
+        if (Rank != 4)
+            throw new ShapeMismatchException($"{op}: input must be (N, C, H, W), got {Describe()}");
+        if (weight.Rank != 4)
+            throw new ShapeMismatchException($"{op}: weight must be rank 4 ({(inChannelsAxis == 1 ? "Cout, Cin" : "Cin, Cout")}, kH, kW), got {weight.Describe()}");
+        if (weight.Shape[inChannelsAxis] != Shape[1])
+            throw new ShapeMismatchException($"{op}: input {Describe()} has {Shape[1]} channels but weight {weight.Describe()} expects {weight.Shape[inChannelsAxis]} (axis {inChannelsAxis})");
+        if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != weight.Shape[biasAxis]))
+            throw new ShapeMismatchException($"{op}: bias {bias.Describe()} must be ({weight.Shape[biasAxis]}) for weight {weight.Describe()}");
+    }
+
+    internal ConvGeometry Conv2dGeometry(Tensor weight, Tensor? bias, int stride, int padding, int dilation)
+    {
+        CheckConvParams("Conv2d", stride, padding, dilation);
+        CheckConvOperands("Conv2d", weight, bias, 1, 0);
+        int kh = weight.Shape[2], kw = weight.Shape[3];
+        int h = Shape[2], w = Shape[3];
+        if (h + 2 * padding - dilation * (kh - 1) - 1 < 0 || w + 2 * padding - dilation * (kw - 1) - 1 < 0)
+            throw new ShapeMismatchException($"Conv2d: kernel {kh}x{kw} (dilation {dilation}) is larger than the padded input {Describe()} with padding {padding}");
+        return new ConvGeometry(Shape[0], Shape[1], h, w, weight.Shape[0], kh, kw,
+            ConvGeometry.OutputSize(h, kh, stride, padding, dilation), ConvGeometry.OutputSize(w, kw, stride, padding, dilation), stride, padding, dilation);
+    }
+
+    /// <summary>Geometry of ConvTranspose2d as the conv it is the adjoint of (conv input = the result).</summary>
+    internal ConvGeometry ConvTranspose2dGeometry(Tensor weight, Tensor? bias, int stride, int padding, int outputPadding, int dilation)
+    {
+        CheckConvParams("ConvTranspose2d", stride, padding, dilation);
+        if (outputPadding < 0 || outputPadding >= stride)
+            throw new ArgumentOutOfRangeException(nameof(outputPadding), outputPadding, $"ConvTranspose2d: outputPadding must be in [0, stride) = [0, {stride})");
+        CheckConvOperands("ConvTranspose2d", weight, bias, 0, 1);
+        int kh = weight.Shape[2], kw = weight.Shape[3];
+        int h = Shape[2], w = Shape[3];
+        int oh = (h - 1) * stride - 2 * padding + dilation * (kh - 1) + outputPadding + 1;
+        int ow = (w - 1) * stride - 2 * padding + dilation * (kw - 1) + outputPadding + 1;
+        if (oh < 1 || ow < 1)
+            throw new ShapeMismatchException($"ConvTranspose2d: input {Describe()} with weight {weight.Describe()}, stride {stride}, padding {padding} gives an empty output {oh}x{ow}");
+        return new ConvGeometry(Shape[0], weight.Shape[1], oh, ow, weight.Shape[0], kh, kw, h, w, stride, padding, dilation);
+    }
+
+    // ============================================================ public ops
+
     /// <summary>
     /// 2-D convolution (cross-correlation, as PyTorch). this: (N, Cin, H, W); weight: (Cout, Cin, kH, kW);
     /// bias: (Cout) or null. Output (N, Cout, Ho, Wo), Ho = (H + 2p − d(kH − 1) − 1)/s + 1.
     /// </summary>
     public Tensor Conv2d(Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1)
-        => throw new NotImplementedException("Conv2d lands with issue 3");
+        => Conv2dCore(this, weight, bias, Conv2dGeometry(weight, bias, stride, padding, dilation));
 
     /// <summary>
     /// 2-D transposed convolution (PyTorch semantics). this: (N, Cin, H, W); weight: (Cin, Cout, kH, kW);
-    /// bias: (Cout) or null. Output Ho = (H − 1)s − 2p + d(kH − 1) + outputPadding + 1.
+    /// bias: (Cout) or null. Output Ho = (H − 1)s − 2p + d(kH − 1) + outputPadding + 1; outputPadding &lt; stride.
     /// </summary>
     public Tensor ConvTranspose2d(Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1)
-        => throw new NotImplementedException("ConvTranspose2d lands with issue 3");
+        => ConvTransposeCore(this, weight, bias, ConvTranspose2dGeometry(weight, bias, stride, padding, outputPadding, dilation));
+
+    /// <summary>
+    /// The conv weight gradient as an op: dW = ∂⟨Conv2d(input, W), gradOutput⟩/∂W, shape (Cout, Cin, kH, kW).
+    /// input (N, Cin, H, W); gradOutput (N, Cout, Ho, Wo) with Ho the conv output size.
+    /// </summary>
+    internal static Tensor Conv2dWeightGrad(Tensor input, Tensor gradOutput, (int H, int W) kernelShape, int stride, int padding, int dilation)
+    {
+        CheckConvParams("Conv2dWeightGrad", stride, padding, dilation);
+        input.CheckSameDevice(gradOutput, "Conv2dWeightGrad");
+        if (input.Rank != 4 || gradOutput.Rank != 4 || input.Shape[0] != gradOutput.Shape[0])
+            throw new ShapeMismatchException($"Conv2dWeightGrad: input {input.Describe()} and gradOutput {gradOutput.Describe()} must both be (N, C, H, W) with the same N");
+        var (kh, kw) = kernelShape;
+        int h = input.Shape[2], w = input.Shape[3];
+        int ho = ConvGeometry.OutputSize(h, kh, stride, padding, dilation), wo = ConvGeometry.OutputSize(w, kw, stride, padding, dilation);
+        if (kh < 1 || kw < 1 || h + 2 * padding - dilation * (kh - 1) - 1 < 0 || gradOutput.Shape[2] != ho || gradOutput.Shape[3] != wo)
+            throw new ShapeMismatchException($"Conv2dWeightGrad: gradOutput {gradOutput.Describe()} does not match the {kh}x{kw} conv (stride {stride}, padding {padding}, dilation {dilation}) of input {input.Describe()}, whose output is {ho}x{wo}");
+        var g = new ConvGeometry(input.Shape[0], input.Shape[1], h, w, gradOutput.Shape[1], kh, kw, ho, wo, stride, padding, dilation);
+        return WeightGradCore(input, gradOutput, g);
+    }
+
+    // ============================================================ recorded ops and derivative rules
+
+    /// <summary>Y = Conv(X, W) + b. Rule: dX = Convᵀ(G, W), dW = WGrad(X, G), db = Σ_{n,h,w} G.</summary>
+    private static Tensor Conv2dCore(Tensor x, Tensor w, Tensor? bias, ConvGeometry g)
+    {
+        var y = Empty(g.OutputShape, x.Device);
+        ConvKernels.Forward(x, w, bias, y, g);
+        Tensor[] inputs = bias is null ? [x, w] : [x, w, bias];
+        return Autograd.Record(y, "Conv2d", inputs, (gr, need) =>
+        {
+            var gy = gr[0];
+            var dx = need[0] ? ConvTransposeCore(gy, w, null, g) : null;
+            var dw = need[1] ? WeightGradCore(x, gy, g) : null;
+            return bias is null ? [dx, dw] : [dx, dw, need[2] ? gy.Sum([0, 2, 3]) : null];
+        });
+    }
+
+    /// <summary>
+    /// X = Convᵀ(Y, W) + b, g in conv orientation (Y is the conv output side). Linear in Y, so
+    /// dY = Conv(G, W); ⟨Convᵀ(Y, W), G⟩ = ⟨Conv(G, W), Y⟩ gives dW = WGrad(G, Y).
+    /// </summary>
+    private static Tensor ConvTransposeCore(Tensor y, Tensor w, Tensor? bias, ConvGeometry g)
+    {
+        var x = Empty(g.InputShape, y.Device);
+        ConvKernels.BackwardInput(y, w, bias, x, g);
+        Tensor[] inputs = bias is null ? [y, w] : [y, w, bias];
+        return Autograd.Record(x, "ConvTranspose2d", inputs, (gr, need) =>
+        {
+            var gx = gr[0];
+            var dy = need[0] ? Conv2dCore(gx, w, null, g) : null;
+            var dw = need[1] ? WeightGradCore(gx, y, g) : null;
+            return bias is null ? [dy, dw] : [dy, dw, need[2] ? gx.Sum([0, 2, 3]) : null];
+        });
+    }
+
+    /// <summary>
+    /// dW = WGrad(X, G), bilinear: ⟨WGrad(X, G), V⟩ = ⟨Conv(X, V), G⟩. For upstream V = ggW:
+    /// d/dX = Convᵀ(G, ggW), d/dG = Conv(X, ggW).
+    /// </summary>
+    private static Tensor WeightGradCore(Tensor x, Tensor gy, ConvGeometry g)
+    {
+        var dw = Empty(g.WeightShape, x.Device);
+        ConvKernels.WeightGrad(x, gy, dw, g);
+        return Autograd.Record(dw, "Conv2dWeightGrad", [x, gy], (gr, need) =>
+        {
+            var v = gr[0];
+            return [need[0] ? ConvTransposeCore(gy, v, null, g) : null, need[1] ? Conv2dCore(x, v, null, g) : null];
+        });
+    }
 }

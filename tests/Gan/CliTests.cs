@@ -1,0 +1,81 @@
+using GpuGan.Cli;
+using NUnit.Framework;
+
+namespace GpuGan.Tests.Gan;
+
+[TestFixture]
+public sealed class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = GpugGanCommand.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [TestCase(new[] { "train", "--bogus" }, "--bogus")]
+    [TestCase(new[] { "train", "--image-size", "48", "--out", "/tmp/gpugan-cli-never" }, "--image-size")]
+    [TestCase(new[] { "train", "--model", "vae", "--out", "/tmp/gpugan-cli-never" }, "vae")]
+    [TestCase(new[] { "train", "--batch", "abc" }, "abc")]
+    [TestCase(new[] { "train", "--device", "tpu", "--out", "/tmp/gpugan-cli-never" }, "tpu")]
+    [TestCase(new[] { "train", "--steps", "5", "--epochs", "2", "--out", "/tmp/gpugan-cli-never" }, "--epochs")]
+    [TestCase(new[] { "train", "--data", "/nonexistent/folder", "--out", "/tmp/gpugan-cli-never" }, "/nonexistent/folder")]
+    [TestCase(new[] { "sample", "--out", "/tmp/x" }, "--run")]
+    [TestCase(new[] { "frobnicate" }, "frobnicate")]
+    public void BadInputGivesOneLineAndNonZeroExit(string[] args, string mentioned)
+    {
+        var (code, _, err) = Run(args);
+        Assert.That(code, Is.Not.EqualTo(0));
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(1), $"one line expected, got:\n{err}");
+        Assert.That(err, Does.Contain(mentioned));
+        Assert.That(err, Does.Not.Contain("   at "), "no stack trace");
+        Assert.That(Directory.Exists("/tmp/gpugan-cli-never"), Is.False, "nothing is created for a refused command");
+    }
+
+    [Test]
+    public void CorruptIdxFileIsNamed()
+    {
+        var dir = Directory.CreateTempSubdirectory("gpugan-cli-idx-").FullName;
+        File.WriteAllBytes(Path.Combine(dir, "train-images-idx3-ubyte"), [0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]);
+        File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0]);
+        var (code, _, err) = Run("train", "--data", dir, "--out", Path.Combine(dir, "run"), "--steps", "1");
+        Assert.That(code, Is.Not.EqualTo(0));
+        Assert.That(err, Does.Contain("train-images-idx3-ubyte").And.Contain("truncated"));
+        Assert.That(err.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(1));
+    }
+
+    [Test]
+    public void DevicesListsBothCpuKernelSets()
+    {
+        var (code, output, _) = Run("devices");
+        Assert.That(code, Is.EqualTo(0));
+        Assert.That(output, Does.Contain("cpu").And.Contain("ilgpu-cpu"));
+    }
+
+    [Test]
+    public void TrainThenSampleWritesImages()
+    {
+        var dir = Directory.CreateTempSubdirectory("gpugan-cli-run-").FullName;
+        string run = Path.Combine(dir, "run");
+        var (code, output, err) = Run("train", "--image-size", "32", "--batch", "8", "--steps", "2", "--out", run, "--device", "cpu", "--seed", "3");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(output, Does.Contain("done: 2 steps"));
+        foreach (var f in new[] { "config.json", "metrics.csv", "curves.png", "generator.safetensors", "checkpoints/last.safetensors", "samples/step-000002.png" })
+            Assert.That(File.Exists(Path.Combine(run, f)), f);
+        var (c2, o2, e2) = Run("sample", "--run", run, "--count", "5", "--out", Path.Combine(dir, "png"));
+        Assert.That(c2, Is.EqualTo(0), e2);
+        Assert.That(Directory.GetFiles(Path.Combine(dir, "png"), "*.png"), Has.Length.EqualTo(5));
+        var (c3, _, e3) = Run("sample", "--checkpoint", Path.Combine(run, "checkpoints/last.safetensors"), "--count", "9", "--grid", "--out", Path.Combine(dir, "grid"));
+        Assert.That(c3, Is.EqualTo(0), e3);
+        Assert.That(File.Exists(Path.Combine(dir, "grid", "grid.png")));
+        // A truncated checkpoint is refused with its name.
+        var bytes = File.ReadAllBytes(Path.Combine(run, "generator.safetensors"));
+        File.WriteAllBytes(Path.Combine(dir, "cut.safetensors"), bytes[..(bytes.Length / 2)]);
+        File.Copy(Path.Combine(run, "config.json"), Path.Combine(dir, "config.json"));
+        var (c4, _, e4) = Run("sample", "--checkpoint", Path.Combine(dir, "cut.safetensors"), "--out", Path.Combine(dir, "cut"));
+        Assert.That(c4, Is.Not.EqualTo(0));
+        Assert.That(e4, Does.Contain("cut.safetensors"));
+    }
+}

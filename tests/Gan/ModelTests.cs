@@ -1,0 +1,106 @@
+using GpuGan.Gan.Models;
+using GpuGan.Tensors;
+using GpuGan.Tests.OpTable;
+using NUnit.Framework;
+
+namespace GpuGan.Tests.Gan;
+
+[TestFixture]
+public sealed class ModelTests
+{
+    [TestCase("dcgan", 64), TestCase("dcgan", 32), TestCase("dcgan", 28), TestCase("wgan-gp", 28), TestCase("cdcgan", 32)]
+    public void NetworksProduceTheRightShapes(string kind, int size)
+    {
+        using var scope = TensorScope.Begin();
+        var m = GanModel.Create(kind, 3, size, size, 4, 16, 4, null, 1, Device.Cpu);
+        int[]? labels = m.IsConditional ? [0, 3] : null;
+        var x = m.Generate(Tensor.RandN(m.LatentShape(2), new Generator(1)), labels);
+        Assert.That(x.Shape, Is.EqualTo(new Shape(2, 3, size, size)));
+        Assert.That(m.Discriminate(x, labels).Shape, Is.EqualTo(new Shape(2)));
+        Assert.That(x.ToArray().Max(Math.Abs), Is.LessThanOrEqualTo(1f), "Tanh output");
+    }
+
+    [Test]
+    public void CanonicalDcgan64HasPytorchParameterNamesAndCounts()
+    {
+        var m = GanModel.Create("dcgan", 3, 64, 64, 0, 100, 64, null, 1, Device.Cpu);
+        var names = m.G.StateDict().Keys.ToList();
+        Assert.That(names, Does.Contain("main.0.weight").And.Contain("main.1.running_var").And.Contain("main.12.weight"));
+        // pytorch/examples DCGAN: netG 3,576,704 parameters, netD 2,765,568.
+        Assert.That(m.G.ParameterCount(), Is.EqualTo(3576704));
+        Assert.That(m.D.ParameterCount(), Is.EqualTo(2765568));
+    }
+
+    /// <summary>
+    /// The WGAN-GP penalty's gradient w.r.t. the critic's weights (a second-order gradient) against
+    /// central differences of the penalty, along random directions, on a tiny critic.
+    /// </summary>
+    [Test]
+    public void GradientPenaltyGradientMatchesFiniteDifferences()
+    {
+        var model = GanModel.Create("wgan-gp", 1, 28, 28, 0, 8, 2, null, 4, Device.Cpu);
+        var gen = new Generator(21);
+        var real = Tensor.RandU(new Shape(3, 1, 28, 28), gen, low: -1, high: 1).KeepAlive();
+        var fake = Tensor.RandU(new Shape(3, 1, 28, 28), gen, low: -1, high: 1).KeepAlive();
+        var weights = model.D.Parameters().ToArray();
+
+        double Penalty()
+        {
+            using var scope = TensorScope.Begin();
+            return model.GradientPenalty(real, fake, null, new Generator(5)).Item();
+        }
+
+        float[][] analytic;
+        using (var scope = TensorScope.Begin())
+        {
+            var p = model.GradientPenalty(real, fake, null, new Generator(5));
+            analytic = Autograd.Grad([p], weights).Select(g => g.ToArray()).ToArray();
+        }
+        Assert.That(analytic.Sum(a => a.Sum(v => (double)v * v)), Is.GreaterThan(1e-8), "the penalty must depend on the weights");
+
+        for (int dir = 0; dir < 4; dir++)
+        {
+            var directions = weights.Select(w => { var r = new float[w.Size]; gen.FillNormal(r); return r; }).ToArray();
+            double projected = 0;
+            for (int i = 0; i < weights.Length; i++)
+                for (int k = 0; k < directions[i].Length; k++) projected += analytic[i][k] * (double)directions[i][k];
+            const double h = 2e-3;
+            var saved = weights.Select(w => w.ToArray()).ToArray();
+            void Shift(double s)
+            {
+                for (int i = 0; i < weights.Length; i++)
+                    weights[i].CopyFrom(saved[i].Select((v, k) => (float)(v + s * directions[i][k])).ToArray());
+            }
+            Shift(h);
+            double fp = Penalty();
+            Shift(-h);
+            double fm = Penalty();
+            Shift(0);
+            double numeric = (fp - fm) / (2 * h);
+            Assert.That(projected, Is.EqualTo(numeric).Within(0.03 * Math.Abs(numeric) + 1e-4), $"direction {dir}");
+        }
+    }
+
+    /// <summary>The whole GPU code path: a DCGAN step on ilgpu-cpu gives the losses of the cpu set.</summary>
+    [Test]
+    public void DcganStepOnIlgpuMatchesCpu()
+    {
+        var results = new List<double[]>();
+        foreach (var device in new[] { Device.Cpu, Device.IlgpuCpu })
+        {
+            var model = GanModel.Create("dcgan", 1, 28, 28, 0, 8, 4, null, 9, device);
+            var noise = new Generator(3);
+            var data = new float[4 * 28 * 28];
+            new Generator(8).FillUniform(data, -1, 1);
+            var rows = new List<double>();
+            for (int step = 0; step < 2; step++)
+            {
+                using var scope = TensorScope.Begin();
+                var m = model.TrainStep(() => (Tensor.FromArray(data, new Shape(4, 1, 28, 28), device), new int[4]), noise);
+                rows.AddRange([m.DLoss, m.GLoss, m.DReal, m.DFake, m.GradNormD, m.GradNormG]);
+            }
+            results.Add(rows.ToArray());
+        }
+        GradCheck.AssertClose(results[1].Select(v => (float)v).ToArray(), results[0], 1e-4, 1e-3, "DCGAN step metrics, ilgpu-cpu vs cpu");
+    }
+}

@@ -1,0 +1,78 @@
+using GpuGan.Tensors;
+
+namespace GpuGan.Tests.OpTable;
+
+// Loss rows: a scalar (the mean) per row. The float32 kernels use vectorised exp/log accurate to a
+// few ulps and the mean sums in double across runs, hence atol 1e-6, rtol 1e-5.
+public static partial class OpCases
+{
+    public static IEnumerable<OpCase> LossCases()
+    {
+        static double Mean(IEnumerable<double> v) => v.Average();
+        static double BceLogit(double x, double t) => Math.Max(x, 0) - x * t + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+        static double Bce(double p, double t) => -(t * Math.Max(Math.Log(p), -100) + (1 - t) * Math.Max(Math.Log(1 - p), -100));
+
+        yield return new OpCase
+        {
+            Name = "BceWithLogits[soft targets]", InputShapes = [[3, 7], [3, 7]],
+            Forward = x => Losses.BceWithLogits(x[0], x[1]),
+            Reference = r => [Mean(r[0].Select((x, i) => BceLogit(x, r[1][i])))],
+            Inputs = (g, i, n) => i == 0 ? Ref.Uniform(g, n, -4f, 4f) : Ref.Uniform(g, n, 0f, 1f),
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+        yield return new OpCase
+        {
+            Name = "BceWithLogits[label 1]", InputShapes = [[5, 1]],
+            Forward = x => Losses.BceWithLogits(x[0], 1f),
+            Reference = r => [Mean(r[0].Select(x => BceLogit(x, 1)))],
+            Inputs = (g, i, n) => Ref.Uniform(g, n, -4f, 4f),
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+        yield return new OpCase
+        {
+            Name = "BceWithLogits[label 0,batch1]", InputShapes = [[1, 1]],
+            Forward = x => Losses.BceWithLogits(x[0], 0f),
+            Reference = r => [BceLogit(r[0][0], 0)],
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+        yield return new OpCase
+        {
+            Name = "Bce[soft targets]", InputShapes = [[3, 5], [3, 5]],
+            Forward = x => Losses.Bce(x[0], x[1]),
+            Reference = r => [Mean(r[0].Select((p, i) => Bce(p, r[1][i])))],
+            Inputs = (g, i, n) => i == 0 ? Ref.Uniform(g, n, 0.1f, 0.9f) : Ref.Uniform(g, n, 0f, 1f),
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+        yield return new OpCase
+        {
+            Name = "Bce[label 0]", InputShapes = [[7, 1]],
+            Forward = x => Losses.Bce(x[0], 0f),
+            Reference = r => [Mean(r[0].Select(p => Bce(p, 0)))],
+            Inputs = (g, i, n) => Ref.Uniform(g, n, 0.1f, 0.9f),
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+        yield return new OpCase
+        {
+            Name = "Mse", InputShapes = [[3, 5, 3], [3, 5, 3]],
+            Forward = x => Losses.Mse(x[0], x[1]),
+            Reference = r => [Mean(r[0].Select((x, i) => (x - r[1][i]) * (x - r[1][i])))],
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+        yield return new OpCase
+        {
+            Name = "Mse[label]", InputShapes = [[4, 3]],
+            Forward = x => Losses.Mse(x[0], 0.5f),
+            Reference = r => [Mean(r[0].Select(x => (x - 0.5) * (x - 0.5)))],
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+        yield return new OpCase
+        {
+            // x − t stays ≥ 0.1 away from the kink at 0 (larger than the gradgrad step).
+            Name = "L1", InputShapes = [[3, 5, 3], [3, 5, 3]],
+            Forward = x => Losses.L1(x[0], x[1]),
+            Reference = r => [Mean(r[0].Select((x, i) => Math.Abs(x - r[1][i])))],
+            Inputs = (g, i, n) => i == 0 ? Ref.AwayFromZero(g, n) : Ref.Uniform(g, n, -0.1f, 0.1f),
+            Atol = 1e-6, Rtol = 1e-5,
+        };
+    }
+}
