@@ -29,17 +29,21 @@ internal sealed class BreakdownRow
     public int FullBackwards { get; set; }
     public int InputBackwards { get; set; }
     public double PerIterationMs { get; set; }
+    public double? TorchForwardMs { get; set; }
+    public double? TorchBackwardFullMs { get; set; }
+    public double? TorchBackwardInputMs { get; set; }
+    public double? TorchPerIterationMs { get; set; }
 }
 
 internal static class Breakdown
 {
     public static List<BreakdownRow> RunAndPrint(Options o, out double measuredStepMs)
     {
-        var spec = ModelSpec.Get("dcgan64");
+        var spec = ModelSpec.Get(o.BreakdownModel);
         GpuGanEngine.SetThreads(o.Threads);
         using var engine = new GpuGanEngine(spec, o.Seed);
         var model = engine.Model;
-        Console.WriteLine($"== breakdown of GpuGan's {spec.Title} iteration ({o.Threads} thread(s))");
+        Console.WriteLine($"== breakdown of GpuGan's {spec.Title} iteration ({o.Threads} thread(s)); each layer timed alone, median of 3");
 
         // Warm up (JIT, buffer pool), then the measured step.
         engine.Step();
@@ -57,11 +61,27 @@ internal static class Breakdown
         var z = Tensor.RandN(model.LatentShape(spec.Batch), gen, Device.Cpu).KeepAlive();
         var img = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), gen, Device.Cpu, -1f, 1f).KeepAlive();
         rows.AddRange(TimeNet("G", ((MainNet)model.G).Main, z, gen, forwards: 1, full: 1, inputOnly: 0));
-        rows.AddRange(TimeNet("D", ((MainNet)model.D).Main, img, gen, forwards: 3, full: 2, inputOnly: 1));
+        int criticSteps = spec.Kind == "wgan-gp" ? 5 : 1;
+        if (spec.Kind == "wgan-gp")
+            Console.WriteLine("   (wgan-gp: the counts below ignore the gradient penalty's double backward; see 'other')");
+        rows.AddRange(TimeNet("D", ((MainNet)model.D).Main, img, gen, forwards: 2 * criticSteps + 1, full: 2 * criticSteps, inputOnly: 1));
 
         // Adam: one step per network (gradients exist after the warm-up steps).
         rows.Add(TimeAdam("G", model.OptG));
         rows.Add(TimeAdam("D", model.OptD));
+
+        // The same layers in TorchSharp, for the side-by-side columns.
+        var torch = TorchBreakdown.Run(spec, o);
+        if (torch.Count != rows.Count)
+            throw new InvalidOperationException($"breakdown: {rows.Count} GpuGan rows but {torch.Count} TorchSharp rows (architectures differ)");
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var r = rows[i];
+            r.TorchForwardMs = torch[i].ForwardMs;
+            r.TorchBackwardFullMs = torch[i].BackwardFullMs;
+            r.TorchBackwardInputMs = torch[i].BackwardInputMs;
+            r.TorchPerIterationMs = r.Forwards * torch[i].ForwardMs + r.FullBackwards * torch[i].BackwardFullMs + r.InputBackwards * torch[i].BackwardInputMs;
+        }
 
         double estimated = rows.Sum(r => r.PerIterationMs);
         Print(rows, measuredStepMs, estimated);
@@ -158,19 +178,24 @@ internal static class Breakdown
 
     private static void Print(List<BreakdownRow> rows, double measured, double estimated)
     {
-        Console.WriteLine($"{"layer",-36} {"input",-14} {"fwd ms",8} {"bwd ms",8} {"bwd-in",8} {"×f/b/bi",8} {"ms/it",8} {"%",6}");
+        Console.WriteLine($"{"",-36} {"",-14} {"---------------- GpuGan ----------------",-42} {"------ TorchSharp ------",-35}");
+        Console.WriteLine($"{"layer",-36} {"input",-14} {"fwd ms",8} {"bwd ms",8} {"bwd-in",8} {"ms/it",8} {"%",6} {"fwd ms",8} {"bwd ms",8} {"bwd-in",8} {"ms/it",8} {"×f/b/bi",8}");
         foreach (var r in rows)
             Console.WriteLine($"{r.Layer,-36} {r.InputShape,-14} {r.ForwardMs,8:F1} {r.BackwardFullMs,8:F1} {r.BackwardInputMs,8:F1} " +
-                              $"{$"{r.Forwards}/{r.FullBackwards}/{r.InputBackwards}",8} {r.PerIterationMs,8:F1} {100 * r.PerIterationMs / measured,6:F1}");
+                              $"{r.PerIterationMs,8:F1} {100 * r.PerIterationMs / measured,6:F1} " +
+                              $"{r.TorchForwardMs,8:F1} {r.TorchBackwardFullMs,8:F1} {r.TorchBackwardInputMs,8:F1} {r.TorchPerIterationMs,8:F1} " +
+                              $"{$"{r.Forwards}/{r.FullBackwards}/{r.InputBackwards}",8}");
         Console.WriteLine();
         Console.WriteLine("by op family (per iteration):");
         foreach (var g in rows.GroupBy(r => r.Family).OrderByDescending(g => g.Sum(r => r.PerIterationMs)))
         {
             double fwd = g.Sum(r => r.Forwards * r.ForwardMs);
             double bwd = g.Sum(r => r.PerIterationMs) - fwd;
-            Console.WriteLine($"  {g.Key,-16} fwd {fwd,8:F1} ms   bwd {bwd,8:F1} ms   total {fwd + bwd,8:F1} ms   {100 * (fwd + bwd) / measured,5:F1}%");
+            double torchTotal = g.Sum(r => r.TorchPerIterationMs ?? 0);
+            Console.WriteLine($"  {g.Key,-16} fwd {fwd,8:F1} ms   bwd {bwd,8:F1} ms   total {fwd + bwd,8:F1} ms   {100 * (fwd + bwd) / measured,5:F1}%" +
+                              $"   TorchSharp {torchTotal,8:F1} ms   ratio {(fwd + bwd) / torchTotal,5:F2}");
         }
-        Console.WriteLine($"  {"sum of layers",-16} {estimated,44:F1} ms   {100 * estimated / measured,5:F1}%");
+        Console.WriteLine($"  {"sum of layers",-16} {estimated,44:F1} ms   {100 * estimated / measured,5:F1}%   TorchSharp {rows.Sum(r => r.TorchPerIterationMs ?? 0),8:F1} ms");
         Console.WriteLine($"  {"measured step",-16} {measured,44:F1} ms   (other: {measured - estimated:F1} ms)");
     }
 }

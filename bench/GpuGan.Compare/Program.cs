@@ -26,7 +26,14 @@ internal static class Program
         catch (ArgumentException e) { Console.Error.WriteLine(e.Message); Console.Error.WriteLine(Options.Usage); return 2; }
 
         if (o.Child is not null) return Child.Run(o);
-        if (o.BreakdownOnly) { Breakdown.RunAndPrint(o, out _); return 0; }
+        if (o.BreakdownOnly)
+        {
+            var rows = Breakdown.RunAndPrint(o, out double measured);
+            if (o.Json is not null)
+                File.WriteAllText(o.Json, JsonSerializer.Serialize(new { model = o.BreakdownModel, threads = o.Threads, measuredStepMs = measured, rows },
+                    new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+            return 0;
+        }
         return Harness.Run(o);
     }
 }
@@ -35,7 +42,7 @@ internal sealed class Options
 {
     public static readonly string Usage =
         "usage: GpuGan.Compare [--json FILE] [--threads N] [--models a,b,c] [--blocks N] [--block-seconds S]\n" +
-        "                      [--warmup N] [--no-memory] [--breakdown] [--breakdown-only]\n" +
+        "                      [--warmup N] [--no-memory] [--breakdown] [--breakdown-only] [--breakdown-model ID]\n" +
         "       GpuGan.Compare --child gpugan|torch --model ID [--threads N] [--iterations N]\n" +
         "models: " + string.Join(", ", ModelSpec.Ids);
 
@@ -48,6 +55,7 @@ internal sealed class Options
     public bool Memory = true;
     public bool Breakdown;
     public bool BreakdownOnly;
+    public string BreakdownModel = "dcgan64";
     public string? Child;
     public string? ChildModel;
     public int ChildIterations = 2;
@@ -70,6 +78,7 @@ internal sealed class Options
                 case "--no-memory": o.Memory = false; break;
                 case "--breakdown": o.Breakdown = true; break;
                 case "--breakdown-only": o.BreakdownOnly = true; break;
+                case "--breakdown-model": o.BreakdownModel = Next(); break;
                 case "--child": o.Child = Next(); break;
                 case "--model": o.ChildModel = Next(); break;
                 case "--iterations": o.ChildIterations = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -80,6 +89,7 @@ internal sealed class Options
         }
         if (o.Threads < 1) throw new ArgumentException("--threads must be ≥ 1");
         foreach (var m in o.Models) ModelSpec.Get(m);
+        ModelSpec.Get(o.BreakdownModel);
         if (o.Child is not null and not ("gpugan" or "torch")) throw new ArgumentException("--child takes gpugan or torch");
         if (o.Child is not null && o.ChildModel is null) throw new ArgumentException("--child needs --model");
         return o;
@@ -176,6 +186,9 @@ internal sealed class Report
     public List<BreakdownRow>? Breakdown { get; set; }
     public double? BreakdownMeasuredStepMs { get; set; }
     public double TotalSeconds { get; set; }
+    /// <summary>/proc/loadavg at the start and the end: how shared the machine was.</summary>
+    public string LoadAverageStart { get; set; } = "";
+    public string LoadAverageEnd { get; set; } = "";
 }
 
 internal static class Harness
@@ -190,7 +203,8 @@ internal static class Harness
             LogicalCores = Environment.ProcessorCount,
             Threads = o.Threads,
             Runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
-            Method = $"warm-up {o.Warmup} iteration(s) per engine, then {o.Blocks} alternating blocks per engine " +
+            LoadAverageStart = LoadAverage(),
+            Method = $"warm-up up to {o.Warmup} iteration(s) (≤ 10 s) per engine, then {o.Blocks} alternating blocks per engine " +
                      $"(GpuGan, TorchSharp, GpuGan, …) of ≈{o.BlockSeconds:F1} s each; median of all timed iterations. " +
                      "Peak RSS (VmHWM) from a separate child process per engine and model.",
         };
@@ -233,9 +247,10 @@ internal static class Harness
         }
 
         report.TotalSeconds = total.Elapsed.TotalSeconds;
+        report.LoadAverageEnd = LoadAverage();
         Console.WriteLine();
         Console.WriteLine(Table(report));
-        Console.WriteLine($"total {report.TotalSeconds:F0} s");
+        Console.WriteLine($"total {report.TotalSeconds:F0} s; load average (1/5/15 min) at start {report.LoadAverageStart}, at end {report.LoadAverageEnd}");
         if (o.Json is not null)
         {
             var json = JsonSerializer.Serialize(report, new JsonSerializerOptions
@@ -350,6 +365,12 @@ internal static class Harness
     {
         var s = xs.OrderBy(x => x).ToArray();
         return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "?"; }
     }
 
     private static string CpuModel()

@@ -48,6 +48,11 @@ internal sealed class TorchEngine : IEngine
 
     public string Name => "TorchSharp";
 
+    public Sequential G => _g;
+    public Sequential D => _d;
+    public optim.Optimizer OptG => _optG;
+    public optim.Optimizer OptD => _optD;
+
     public static void SetThreads(int threads)
     {
         set_num_threads(threads);
