@@ -45,16 +45,26 @@ internal static class Breakdown
         var model = engine.Model;
         Console.WriteLine($"== breakdown of GpuGan's {spec.Title} iteration ({o.Threads} thread(s)); each layer timed alone, median of 3");
 
-        // Warm up (JIT, buffer pool), then the measured step.
+        // Warm up (JIT, buffer pool), then the measured step: 3 steps now and 3 after the layer
+        // timings, so a burst of load on a shared machine does not decide "other" alone.
         engine.Step();
         var steps = new List<double>();
-        for (int i = 0; i < 3; i++)
+        var cpu = new List<double>();
+        void MeasureSteps()
         {
-            long t0 = Stopwatch.GetTimestamp();
-            engine.Step();
-            steps.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            var proc = Process.GetCurrentProcess();
+            for (int i = 0; i < 3; i++)
+            {
+                proc.Refresh();
+                var c0 = proc.TotalProcessorTime;
+                long t0 = Stopwatch.GetTimestamp();
+                engine.Step();
+                steps.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                proc.Refresh();
+                cpu.Add((proc.TotalProcessorTime - c0).TotalMilliseconds);
+            }
         }
-        measuredStepMs = Harness.Median(steps);
+        MeasureSteps();
 
         var rows = new List<BreakdownRow>();
         var gen = new Generator(99);
@@ -69,6 +79,10 @@ internal static class Breakdown
         // Adam: one step per network (gradients exist after the warm-up steps).
         rows.Add(TimeAdam("G", model.OptG));
         rows.Add(TimeAdam("D", model.OptD));
+        MeasureSteps();
+        measuredStepMs = Harness.Median(steps);
+        Console.WriteLine($"   measured TrainStep: wall {string.Join(", ", steps.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms; " +
+                          $"process CPU time {string.Join(", ", cpu.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms");
 
         // The same layers in TorchSharp, for the side-by-side columns.
         var torch = TorchBreakdown.Run(spec, o);
