@@ -56,29 +56,6 @@ public class OptimizerBenchmarks
 /// <summary>Adds a GB/s column: 28 bytes × parameters / mean time.</summary>
 public sealed class GbPerSecondConfig : ManualConfig
 {
-    public GbPerSecondConfig() => AddColumn(new GbPerSecondColumn());
-
-    private sealed class GbPerSecondColumn : IColumn
-    {
-        public string Id => "GBps";
-        public string ColumnName => "GB/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "bytes read + written (28 per parameter) / mean time, 1e9 B/s";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            var stats = summary[benchmarkCase]?.ResultStatistics;
-            if (stats is null) return "-";
-            var model = (string)benchmarkCase.Parameters["Model"];
-            double bytes = OptimizerBenchmarks.BytesPerParameter * (double)OptimizerBenchmarks.ParameterCount(model);
-            return (bytes / stats.Mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture); // B/ns = GB/s
-        }
-    }
+    public GbPerSecondConfig() => AddColumn(new GBPerSecondColumn(c =>
+        OptimizerBenchmarks.BytesPerParameter * (double)OptimizerBenchmarks.ParameterCount((string)c.Parameters["Model"])));
 }

@@ -117,7 +117,9 @@ public static class GpugGanCommand
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            stderr.WriteLine($"gpugan: {parsed.Errors[0].Message} (see gpugan --help)");
+            // Name the offending token when there is one ("Unrecognized command or argument 'x'").
+            var error = parsed.Errors.FirstOrDefault(e => e.Message.Contains('\'')) ?? parsed.Errors[0];
+            stderr.WriteLine($"gpugan: {error.Message} (see gpugan --help)");
             return ExitUsage;
         }
         var code = parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });

@@ -115,6 +115,8 @@ public sealed class BatchNormTests(string deviceName)
     [Test]
     public void SecondOrderGradientIsItselfDifferentiable()
     {
+        if (D.Kind == DeviceKind.IlgpuCpu)
+            Assert.Ignore("third-order finite differences take ~5 minutes on the ILGPU simulator; the kernels involved are covered by kernel parity and gradgradcheck there");
         var gen = new Generator(9);
         var x0 = new float[2 * 3 * 2 * 2];
         gen.FillNormal(x0);

@@ -191,7 +191,7 @@ public sealed class GanModel
                 dFake = meanFake.Item();
                 if (Kind == "wgan-gp")
                 {
-                    var penalty = GradientPenalty(real, fake, labels, noise);
+                    var penalty = GradientPenalty(x => Discriminate(x, labels), real, fake, noise, Device);
                     gp = penalty.Item();
                     loss = loss.Add(penalty);
                 }
@@ -240,18 +240,18 @@ public sealed class GanModel
     /// λ·mean((‖∇x̂ D(x̂)‖ − 1)²), x̂ = α·x + (1 − α)·G(z), one α ~ U[0, 1] per sample. The gradient is
     /// taken with createGraph, so the penalty's own gradient is the true second-order one.
     /// </summary>
-    public Tensor GradientPenalty(Tensor real, Tensor fake, int[]? labels, Generator noise)
+    public static Tensor GradientPenalty(Func<Tensor, Tensor> critic, Tensor real, Tensor fake, Generator noise, Device device)
     {
         int n = real.Shape[0];
         var alphaShape = new int[real.Rank];
         Array.Fill(alphaShape, 1);
         alphaShape[0] = n;
-        var alpha = Tensor.RandU(new Shape(alphaShape), noise, Device);
+        var alpha = Tensor.RandU(new Shape(alphaShape), noise, device);
         Tensor mixed;
         using (Autograd.NoGrad()) mixed = real.Mul(alpha).Add(fake.Mul(alpha.Affine(-1f, 1f)));
         mixed.RequiresGrad = true;
-        var score = Discriminate(mixed, labels);
-        var grad = Autograd.Grad([score], [mixed], [Tensor.Ones(score.Shape, Device)], createGraph: true)[0];
+        var score = critic(mixed);
+        var grad = Autograd.Grad([score], [mixed], [Tensor.Ones(score.Shape, device)], createGraph: true)[0];
         var axes = Enumerable.Range(1, grad.Rank - 1).ToArray();
         var norm = grad.Square().Sum(axes).AddScalar(NormEpsilon).Sqrt();
         return norm.AddScalar(-1f).Square().Mean().MulScalar(PenaltyWeight);

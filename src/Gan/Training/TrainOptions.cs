@@ -8,7 +8,7 @@ public sealed record TrainOptions
 {
     public string Model { get; init; } = "dcgan";
     public string Data { get; init; } = "petri";
-    /// <summary>Square image side; null picks the data set's natural size (petri 64, IDX 28).</summary>
+    /// <summary>Square image side; null picks the data set's natural size (petri 32, IDX 28).</summary>
     public int? ImageSize { get; init; }
     /// <summary>1 or 3; null keeps the data set's channels.</summary>
     public int? Channels { get; init; }

@@ -113,6 +113,7 @@ public static class Trainer
             return (Tensor.FromArray(batch.Data.AsSpan(0, options.Batch * sampleLength), realShape, device), labels);
         }
 
+        double dataDiversity = PixelSpread(dataset.CopySamples(0, Math.Min(dataset.Count, 256)), Math.Min(dataset.Count, 256));
         var clock = Stopwatch.StartNew();
         int collapseStreak = 0;
         bool interrupted = false;
@@ -146,7 +147,9 @@ public static class Trainer
             if (step % options.SampleEvery == 0 || last)
             {
                 double diversity = SaveSamples(model, fixedZ, fixedLabels, Path.Combine(folder, "samples", $"step-{step:D6}.png"));
-                if (diversity < 0.02) observer.Warning($"step {step}: generated samples are nearly identical (mean pixel std {diversity:F4}) — mode collapse?");
+                // An untrained G is nearly constant, so only judge once training is under way.
+                if (step >= Math.Min(500, total / 4) && diversity < 0.1 * dataDiversity)
+                    observer.Warning($"step {step}: generated samples are nearly identical (pixel std across samples {diversity:F4}, data {dataDiversity:F4}) — mode collapse?");
                 CurvesPlot.Save(Path.Combine(folder, "curves.png"), metrics.Rows, $"{options.Model} on {dataset.Name}");
             }
             if (step % options.CheckpointEvery == 0 || last)
@@ -203,7 +206,17 @@ public static class Trainer
         model.G.Eval();
         var images = model.Generate(z, labels).ToArray();
         model.G.Train();
-        int n = z.Shape[0], len = images.Length / n;
+        int n = z.Shape[0];
+        var shape = model.SampleShape;
+        if (shape[1] == 1) CurvesPlot.SaveCurves(path, images, n, shape[2]);   // 1-D data: plot the curves
+        else ImageGrid.Save(path, images, n, shape[0], shape[1], shape[2]);
+        return PixelSpread(images, n);
+    }
+
+    /// <summary>Mean over pixels of the standard deviation across samples: ~0 when all samples are alike.</summary>
+    internal static double PixelSpread(float[] images, int n)
+    {
+        int len = images.Length / n;
         double std = 0;
         for (int j = 0; j < len; j++)
         {
@@ -212,9 +225,6 @@ public static class Trainer
             double mean = s / n;
             std += Math.Sqrt(Math.Max(0, s2 / n - mean * mean));
         }
-        var shape = model.SampleShape;
-        if (shape[1] == 1) CurvesPlot.SaveCurves(path, images, n, shape[2]);   // 1-D data: plot the curves
-        else ImageGrid.Save(path, images, n, shape[0], shape[1], shape[2]);
         return std / len;
     }
 
