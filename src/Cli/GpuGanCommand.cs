@@ -114,6 +114,12 @@ public static class GpugGanCommand
         root.Subcommands.Add(sample);
         root.Subcommands.Add(devices);
 
+        if (args.Length == 0)
+        {
+            // No command: show what there is (and say so in the exit code).
+            root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+            return ExitUsage;
+        }
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -191,6 +191,22 @@ public sealed class AutogradTests
     }
 
     [Test]
+    public void BackwardLeavesNoTemporariesBehind()
+    {
+        var gen = new Generator(13);
+        var w = Param(gen, 16, 8);
+        var x = Tensor.RandN(new Shape(32, 16), gen);
+        using var scope = TensorScope.Begin();
+        var loss = x.MatMul(w).Tanh().Add(x.MatMul(w).Sigmoid()).Square().Mean();
+        int before = scope.Count;
+        loss.Backward();
+        Assert.That(scope.Count, Is.EqualTo(before), "every gradient temporary of the backward pass is released when it ends");
+        var g = Autograd.Grad([x.MatMul(w).Square().Sum()], [w])[0];
+        Assert.That(g.IsDisposed, Is.False, "results of Grad stay alive in the caller's scope");
+        Assert.That(g.ToArray().Any(v => v != 0));
+    }
+
+    [Test]
     public void RandomFillsAgreeAcrossKernelSets()
     {
         var a = Tensor.RandN(new Shape(1000), new Generator(9), Device.Cpu).ToArray();

@@ -98,7 +98,7 @@ public static class Autograd
                 throw new InvalidOperationException($"Grad: input {i} {inputs[i].Describe()} does not require a gradient");
             wanted.TryAdd(inputs[i], i);
         }
-        var result = Run(outputs, gradOutputs, wanted, createGraph, retainGraph ?? createGraph);
+        var result = Run(outputs, gradOutputs, wanted, createGraph, retainGraph ?? createGraph, consume: null)!;
         var grads = new Tensor[inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -112,24 +112,34 @@ public static class Autograd
     /// <summary>Accumulates d(this)/d(leaf) into every leaf's <see cref="Tensor.Grad"/>.</summary>
     internal static void Backward(Tensor output, Tensor? gradOutput, bool retainGraph)
     {
-        var result = Run([output], gradOutput is null ? null : [gradOutput], wanted: null, createGraph: false, retainGraph);
-        foreach (var (leaf, g) in result)
+        // Leaf gradients are copied out before the backward's temporaries are released.
+        Run([output], gradOutput is null ? null : [gradOutput], wanted: null, createGraph: false, retainGraph, consume: result =>
         {
-            if (leaf.Grad is null || leaf.Grad.IsDisposed)
+            foreach (var (leaf, g) in result)
             {
-                var copy = Tensor.Empty(leaf.Shape, leaf.Device).KeepAlive();
-                g.CopyInto(copy);
-                leaf.Grad = copy;
+                if (leaf.Grad is null || leaf.Grad.IsDisposed)
+                {
+                    var copy = Tensor.Empty(leaf.Shape, leaf.Device).KeepAlive();
+                    g.CopyInto(copy);
+                    leaf.Grad = copy;
+                }
+                else
+                {
+                    leaf.Grad.AddInPlace(g);
+                }
             }
-            else
-            {
-                leaf.Grad.AddInPlace(g);
-            }
-        }
+        });
     }
 
-    private static Dictionary<Tensor, Tensor> Run(Tensor[] outputs, Tensor[]? gradOutputs,
-        Dictionary<Tensor, int>? wanted, bool createGraph, bool retainGraph)
+    /// <summary>
+    /// The backward pass. Without createGraph every tensor it creates lives in a private scope:
+    /// gradients are released as soon as the last node that needs them has run (reference counts
+    /// below), and whatever is left goes when the pass ends, except the results (moved to the
+    /// caller's scope, or handed to <paramref name="consume"/> first). With createGraph nothing is
+    /// released early: the recorded backward graph may refer to any of it.
+    /// </summary>
+    private static Dictionary<Tensor, Tensor>? Run(Tensor[] outputs, Tensor[]? gradOutputs,
+        Dictionary<Tensor, int>? wanted, bool createGraph, bool retainGraph, Action<Dictionary<Tensor, Tensor>>? consume)
     {
         if (gradOutputs is not null && gradOutputs.Length != outputs.Length)
             throw new ArgumentException($"Grad: {outputs.Length} outputs but {gradOutputs.Length} output gradients");
@@ -185,70 +195,121 @@ public static class Autograd
         var found = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
 
         using var mode = createGraph ? (IDisposable)new EnableGradScope() : NoGrad();
-
-        void Deliver(Tensor target, Tensor g, string fromOp)
+        var temporaries = createGraph ? null : TensorScope.Begin();
+        try
         {
-            if (g.Shape != target.Shape)
-                throw new InvalidOperationException($"derivative rule of {fromOp} returned a gradient of shape {g.Shape} for an input of shape {target.Shape}");
-            bool isWanted = wanted is null ? target.IsLeaf : wanted.ContainsKey(target);
-            if (isWanted)
-            {
-                found[target] = found.TryGetValue(target, out var prev) ? prev.Add(g) : g;
-                return;
-            }
-            if (target.GradFn is { } node && useful.Contains(node))
-            {
-                if (!nodeGrads.TryGetValue(node, out var slots)) nodeGrads[node] = slots = new Tensor?[node.OutputShapes.Length];
-                var prevSlot = slots[target.OutputIndex];
-                slots[target.OutputIndex] = prevSlot is null ? g : prevSlot.Add(g);
-            }
-        }
+            var holds = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
 
-        for (int i = 0; i < outputs.Length; i++)
+            void Hold(Tensor t) => holds[t] = holds.GetValueOrDefault(t) + 1;
+
+            // Drops one reference; a temporary of this pass with none left is freed at once.
+            void Release(Tensor t)
+            {
+                int left = holds.GetValueOrDefault(t) - 1;
+                if (left > 0) { holds[t] = left; return; }
+                holds.Remove(t);
+                if (temporaries is not null && temporaries.Forget(t)) t.Dispose();
+            }
+
+            void Deliver(Tensor target, Tensor g, string fromOp)
+            {
+                if (g.Shape != target.Shape)
+                    throw new InvalidOperationException($"derivative rule of {fromOp} returned a gradient of shape {g.Shape} for an input of shape {target.Shape}");
+                bool isWanted = wanted is null ? target.IsLeaf : wanted.ContainsKey(target);
+                if (isWanted)
+                {
+                    if (found.TryGetValue(target, out var prev))
+                    {
+                        found[target] = prev.Add(g);
+                        Hold(found[target]);
+                        Release(prev);
+                    }
+                    else
+                    {
+                        found[target] = g;
+                        Hold(g);
+                    }
+                    return;
+                }
+                if (target.GradFn is { } node && useful.Contains(node))
+                {
+                    if (!nodeGrads.TryGetValue(node, out var slots)) nodeGrads[node] = slots = new Tensor?[node.OutputShapes.Length];
+                    var prevSlot = slots[target.OutputIndex];
+                    var next = prevSlot is null ? g : prevSlot.Add(g);
+                    slots[target.OutputIndex] = next;
+                    Hold(next);
+                    if (prevSlot is not null) Release(prevSlot);
+                }
+            }
+
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                var o = outputs[i];
+                Tensor g;
+                if (gradOutputs?[i] is { } given)
+                {
+                    if (given.Shape != o.Shape)
+                        throw new ShapeMismatchException($"Grad: output gradient {i} has shape {given.Shape}, output has {o.Shape}");
+                    g = given;
+                }
+                else
+                {
+                    if (o.Size != 1)
+                        throw new InvalidOperationException($"Grad: output {o.Describe()} is not a scalar; pass gradOutputs");
+                    g = Tensor.Ones(o.Shape, o.Device);
+                }
+                if (!o.RequiresGrad)
+                    throw new InvalidOperationException($"Grad: output {i} {o.Describe()} does not require a gradient (was it computed under NoGrad or from detached tensors?)");
+                Hold(g);
+                Deliver(o, g, "output");
+                Release(g);
+            }
+
+            for (int n = order.Count - 1; n >= 0; n--)
+            {
+                var node = order[n];
+                if (!useful.Contains(node) || !nodeGrads.TryGetValue(node, out var slots)) continue;
+                var gradOut = new Tensor[slots.Length];
+                for (int s = 0; s < slots.Length; s++)
+                {
+                    if (slots[s] is null) Hold(slots[s] = Tensor.Zeros(node.OutputShapes[s], node.Device));
+                    gradOut[s] = slots[s]!;
+                }
+                var needs = new bool[node.Inputs.Length];
+                for (int i = 0; i < needs.Length; i++)
+                {
+                    var input = node.Inputs[i];
+                    needs[i] = input.RequiresGrad && (wanted is null ? (input.IsLeaf || useful.Contains(input.GradFn!)) :
+                        wanted.ContainsKey(input) || (input.GradFn is { } c && useful.Contains(c)));
+                }
+                var inputGrads = node.Rule!(gradOut, needs);
+                if (inputGrads.Length != node.Inputs.Length)
+                    throw new InvalidOperationException($"derivative rule of {node.OpName} returned {inputGrads.Length} gradients for {node.Inputs.Length} inputs");
+                // Hold what the rule returned while delivering: a rule may return one tensor for two inputs.
+                foreach (var gi in inputGrads) if (gi is not null) Hold(gi);
+                for (int i = 0; i < inputGrads.Length; i++)
+                    if (needs[i] && inputGrads[i] is { } gi) Deliver(node.Inputs[i], gi, node.OpName);
+                foreach (var gi in inputGrads) if (gi is not null) Release(gi);
+                foreach (var g in gradOut) Release(g);
+                nodeGrads.Remove(node);
+                if (!retainGraph) node.Free();
+            }
+
+            if (!retainGraph)
+                foreach (var node in order) node.Free();
+            if (temporaries is null) return found;
+            if (consume is not null)
+            {
+                consume(found);
+                return null;
+            }
+            foreach (var g in found.Values) temporaries.MoveToOuter(g, onlyIfOwned: true);
+            return found;
+        }
+        finally
         {
-            var o = outputs[i];
-            Tensor g;
-            if (gradOutputs?[i] is { } given)
-            {
-                if (given.Shape != o.Shape)
-                    throw new ShapeMismatchException($"Grad: output gradient {i} has shape {given.Shape}, output has {o.Shape}");
-                g = given;
-            }
-            else
-            {
-                if (o.Size != 1)
-                    throw new InvalidOperationException($"Grad: output {o.Describe()} is not a scalar; pass gradOutputs");
-                g = Tensor.Ones(o.Shape, o.Device);
-            }
-            if (!o.RequiresGrad)
-                throw new InvalidOperationException($"Grad: output {i} {o.Describe()} does not require a gradient (was it computed under NoGrad or from detached tensors?)");
-            Deliver(o, g, "output");
+            temporaries?.Dispose();
         }
-
-        for (int n = order.Count - 1; n >= 0; n--)
-        {
-            var node = order[n];
-            if (!useful.Contains(node) || !nodeGrads.TryGetValue(node, out var slots)) continue;
-            var gradOut = new Tensor[slots.Length];
-            for (int s = 0; s < slots.Length; s++) gradOut[s] = slots[s] ?? Tensor.Zeros(node.OutputShapes[s], node.Device);
-            var needs = new bool[node.Inputs.Length];
-            for (int i = 0; i < needs.Length; i++)
-            {
-                var input = node.Inputs[i];
-                needs[i] = input.RequiresGrad && (wanted is null ? (input.IsLeaf || useful.Contains(input.GradFn!)) :
-                    wanted.ContainsKey(input) || (input.GradFn is { } c && useful.Contains(c)));
-            }
-            var inputGrads = node.Rule!(gradOut, needs);
-            if (inputGrads.Length != node.Inputs.Length)
-                throw new InvalidOperationException($"derivative rule of {node.OpName} returned {inputGrads.Length} gradients for {node.Inputs.Length} inputs");
-            for (int i = 0; i < inputGrads.Length; i++)
-                if (needs[i] && inputGrads[i] is { } gi) Deliver(node.Inputs[i], gi, node.OpName);
-            nodeGrads.Remove(node);
-        }
-
-        if (!retainGraph)
-            foreach (var node in order) node.Free();
-        return found;
     }
 }
 

@@ -33,12 +33,17 @@ public sealed class TensorScope : IDisposable
     }
 
     /// <summary>Hands a tensor to the enclosing scope (or to nobody at top level).</summary>
-    public Tensor MoveToOuter(Tensor t)
+    public Tensor MoveToOuter(Tensor t) => MoveToOuter(t, onlyIfOwned: false);
+
+    internal Tensor MoveToOuter(Tensor t, bool onlyIfOwned)
     {
-        _tensors.Remove(t);
+        if (!_tensors.Remove(t) && onlyIfOwned) return t;
         _outer?._tensors.Add(t);
         return t;
     }
+
+    /// <summary>Stops tracking a tensor this scope owns (the caller disposes it); false if not owned.</summary>
+    internal bool Forget(Tensor t) => _tensors.Remove(t);
 
     public int Count => _tensors.Count;
 
