@@ -43,6 +43,8 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
     public int HW => H * W;                  // input pixels per sample
     public int Ckk => Cin * KH * KW;         // rows of the column matrix
     public bool Pointwise => KH == 1 && KW == 1 && Stride == 1 && Pad == 0;
+    /// <summary>The kernel covers the whole unpadded input (1×1 output): col is X itself, seen as (N, Ckk).</summary>
+    public bool Dense => Ho == 1 && Wo == 1 && KH == H && KW == W && Pad == 0 && Dil == 1;
     public Shape InputShape => new(N, Cin, H, W);
     public Shape OutputShape => new(N, Cout, Ho, Wo);
     public Shape WeightShape => new(Cout, Cin, KH, KW);
@@ -286,65 +288,69 @@ internal static class ConvKernels
     }
 
     /// <summary>
-    /// x[n0 + s, c] = bias[c] + Σ_{i, j} taps of col (Ckk, gs·P); one (sample, channel) plane per
-    /// work item, taps added in (i, j) order — deterministic for any thread count.
+    /// x[n0 + s, c] = bias[c] + Σ_{i, j} taps of col (Ckk, gs·P). A work item owns the planes of one
+    /// channel for a block of samples and adds the taps in (i, j) order — deterministic for any
+    /// thread count. Taps are the outer loop so each col row is read as one sequential run: col is
+    /// usually far larger than the caches, and reading it plane by plane (16 rows, one cache line
+    /// from each) made col2im latency-bound, costing as much as the GEMM on the deep layers.
     /// </summary>
     public static unsafe void Col2ImCpu(float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
     {
         var geo = g;
-        int planes = gs * g.Cin;
-        int planesPerChunk = Math.Max(1, (1 << 14) / Math.Max(1, g.KH * g.KW * g.P));
-        int chunks = (planes + planesPerChunk - 1) / planesPerChunk;
+        int kk = g.KH * g.KW;
+        int samplesPerItem = Math.Clamp((1 << 14) / Math.Max(1, kk * g.P), 1, Math.Max(1, gs));
+        int blocks = (gs + samplesPerItem - 1) / samplesPerItem;
         nint cp = (nint)col, xp = (nint)x, bp = (nint)bias;
-        CpuParallel.For(chunks, ch =>
+        CpuParallel.For(g.Cin * blocks, item =>
         {
-            int end = Math.Min(planes, (ch + 1) * planesPerChunk);
-            for (int q = ch * planesPerChunk; q < end; q++)
+            int c = item / blocks, s0 = item % blocks * samplesPerItem, s1 = Math.Min(gs, s0 + samplesPerItem);
+            float* planes = (float*)xp + ((long)n0 * geo.Cin + c) * geo.HW;
+            long planeStride = (long)geo.Cin * geo.HW;
+            float init = bp == 0 ? 0f : ((float*)bp)[c];
+            for (int s = s0; s < s1; s++) new Span<float>(planes + s * planeStride, geo.HW).Fill(init);
+            long cols = (long)gs * geo.P;
+            for (int i = 0; i < geo.KH; i++)
+            for (int j = 0; j < geo.KW; j++)
             {
-                int s = q / geo.Cin, c = q % geo.Cin;
-                Col2ImPlane((float*)cp, (float*)xp + ((long)(n0 + s) * geo.Cin + c) * geo.HW, bp == 0 ? 0f : ((float*)bp)[c], geo, s, gs, c);
+                float* row = (float*)cp + ((long)(c * geo.KH + i) * geo.KW + j) * cols;
+                for (int s = s0; s < s1; s++)
+                    Col2ImTap(row + (long)s * geo.P, planes + s * planeStride, geo, i, j);
             }
         });
     }
 
+    /// <summary>plane[ih, iw] += src[oh, ow] for the pixels that tap (i, j) maps output (oh, ow) to.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Col2ImPlane(float* col, float* plane, float init, in ConvGeometry g, int s, int gs, int c)
+    private static unsafe void Col2ImTap(float* src, float* plane, in ConvGeometry g, int i, int j)
     {
-        new Span<float>(plane, g.HW).Fill(init);
         float* planeEnd = plane + g.HW;
-        long cols = (long)gs * g.P;
-        for (int i = 0; i < g.KH; i++)
-        for (int j = 0; j < g.KW; j++)
+        int off = j * g.Dil - g.Pad;
+        var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
+        if (lo >= hi) return;
+        for (int oh = 0; oh < g.Ho; oh++)
         {
-            float* src = col + ((long)(c * g.KH + i) * g.KW + j) * cols + (long)s * g.P;
-            int off = j * g.Dil - g.Pad;
-            var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
-            if (lo >= hi) continue;
-            for (int oh = 0; oh < g.Ho; oh++)
+            int ih = oh * g.Stride - g.Pad + i * g.Dil;
+            if ((uint)ih >= (uint)g.H) continue;
+            float* d = plane + (long)ih * g.W + lo * g.Stride + off;
+            float* v = src + (long)oh * g.Wo + lo;
+            int len = hi - lo, k = 0;
+            if (g.Stride == 1)
             {
-                int ih = oh * g.Stride - g.Pad + i * g.Dil;
-                if ((uint)ih >= (uint)g.H) continue;
-                float* d = plane + (long)ih * g.W + lo * g.Stride + off;
-                float* v = src + (long)oh * g.Wo + lo;
-                int len = hi - lo, k = 0;
-                if (g.Stride == 1)
-                {
-                    for (; k <= len - 8; k += 8) (Vector256.Load(d + k) + Vector256.Load(v + k)).Store(d + k);
-                }
-                else if (g.Stride == 2 && Avx512F.IsSupported)
-                {
-                    // d[2k] += v[k]: spread 16 values over the even lanes of two vectors (odd lanes
-                    // add +0 to pixels of this same plane, which this thread owns).
-                    for (; k <= len - 16 && d + 2 * k + 32 <= planeEnd; k += 16)
-                    {
-                        var vv = Vector512.Load(v + k);
-                        float* dk = d + 2 * k;
-                        (Vector512.Load(dk) + Avx512F.PermuteVar16x32x2(vv, SpreadLo, Vector512<float>.Zero)).Store(dk);
-                        (Vector512.Load(dk + 16) + Avx512F.PermuteVar16x32x2(vv, SpreadHi, Vector512<float>.Zero)).Store(dk + 16);
-                    }
-                }
-                for (; k < len; k++) d[(long)k * g.Stride] += v[k];
+                for (; k <= len - 8; k += 8) (Vector256.Load(d + k) + Vector256.Load(v + k)).Store(d + k);
             }
+            else if (g.Stride == 2 && Avx512F.IsSupported)
+            {
+                // d[2k] += v[k]: spread 16 values over the even lanes of two vectors (odd lanes
+                // add +0 to pixels of this same plane, which this work item owns).
+                for (; k <= len - 16 && d + 2 * k + 32 <= planeEnd; k += 16)
+                {
+                    var vv = Vector512.Load(v + k);
+                    float* dk = d + 2 * k;
+                    (Vector512.Load(dk) + Avx512F.PermuteVar16x32x2(vv, SpreadLo, Vector512<float>.Zero)).Store(dk);
+                    (Vector512.Load(dk + 16) + Avx512F.PermuteVar16x32x2(vv, SpreadHi, Vector512<float>.Zero)).Store(dk + 16);
+                }
+            }
+            for (; k < len; k++) d[(long)k * g.Stride] += v[k];
         }
     }
 
@@ -482,8 +488,16 @@ internal static class ConvKernels
     {
         if (y.Size == 0) return;
         if (g.Ckk == 0) { FillWithBias(y, bias); return; }
-        int gs = GroupSize(g);
         var dev = x.Device;
+        if (dev.IsHost && g.Dense)
+        {
+            // Y (N, Cout) = X (N, Ckk) · Wᵀ: one GEMM, no lowering.
+            float* yp = Ptr(y);
+            MatMulKernels.GemmCpu(false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
+            if (bias is not null) AddBiasCpu(yp, Ptr(bias), g.Cout, 1, 0, g.N);
+            return;
+        }
+        int gs = GroupSize(g);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col.
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);          // (Ckk, gs·P)
@@ -525,8 +539,16 @@ internal static class ConvKernels
     {
         if (dx.Size == 0) return;
         if (g.Cout == 0 || g.P == 0) { FillWithBias(dx, bias); return; }
-        int gs = GroupSize(g);
         var dev = gy.Device;
+        if (dev.IsHost && g.Dense)
+        {
+            // dX (N, Ckk) = G (N, Cout) · W (Cout, Ckk): one GEMM, no col2im.
+            float* xp = Ptr(dx);
+            MatMulKernels.GemmCpu(false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
+            if (bias is not null) AddBiasCpu(xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
+            return;
+        }
+        int gs = GroupSize(g);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
@@ -558,8 +580,14 @@ internal static class ConvKernels
     {
         if (dw.Size == 0) return;
         if (g.N == 0 || g.P == 0) { dw.Fill(0f); return; }
-        int gs = GroupSize(g);
         var dev = x.Device;
+        if (dev.IsHost && g.Dense)
+        {
+            // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
+            MatMulKernels.GemmCpu(true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
+            return;
+        }
+        int gs = GroupSize(g);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
