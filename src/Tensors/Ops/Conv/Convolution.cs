@@ -224,12 +224,56 @@ internal static class ConvKernels
         int rowsPerChunk = Math.Max(1, (1 << 15) / Math.Max(1, cols));
         int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
         nint xp = (nint)x, cp = (nint)col;
+        int taps = g.KH * g.KW, pix = g.P;
+        if (g.Wo < 32 && taps * pix <= 4096 && Avx2.IsSupported)
+        {
+            // Short output rows (the deep layers: Wo = 4..16) made the row-segment loop below pay
+            // its bookkeeping every few floats. Instead, a tap (i, j) reads the same in-plane
+            // offsets for every channel and sample, so tabulate them once and gather P floats per
+            // (row, sample); padding taps are masked to zero.
+            // On the stack (≤ 32 KiB): the parallel loop below completes before this frame returns.
+            int* offsets = stackalloc int[taps * pix];
+            float* masks = stackalloc float[taps * pix];
+            for (int t = 0; t < taps; t++)
+            for (int q = 0; q < pix; q++)
+            {
+                int ih = q / g.Wo * g.Stride - g.Pad + t / g.KW * g.Dil, iw = q % g.Wo * g.Stride - g.Pad + t % g.KW * g.Dil;
+                bool inside = (uint)ih < (uint)g.H && (uint)iw < (uint)g.W;
+                offsets[t * pix + q] = inside ? ih * g.W + iw : 0;
+                masks[t * pix + q] = inside ? -0f : 0f; // sign bit selects the lane
+            }
+            nint op = (nint)offsets, mp = (nint)masks;
+            CpuParallel.For(chunks, ch =>
+            {
+                int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
+                for (int r = ch * rowsPerChunk; r < rEnd; r++)
+                {
+                    int t = r % taps, c = r / taps;
+                    Im2ColGatherRow((float*)xp + ((long)n0 * geo.Cin + c) * geo.HW, (long)geo.Cin * geo.HW,
+                        (float*)cp + (long)r * cols, (int*)op + t * pix, (float*)mp + t * pix, pix, gs);
+                }
+            });
+            return;
+        }
         CpuParallel.For(chunks, ch =>
         {
             int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
             for (int r = ch * rowsPerChunk; r < rEnd; r++)
                 Im2ColRow((float*)xp, (float*)cp + (long)r * cols, geo, r, n0, gs);
         });
+    }
+
+    /// <summary>dst[s·P + q] = plane_s[off[q]] where mask[q] has its sign bit, else 0, for gs planes planeStride apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Im2ColGatherRow(float* plane, long planeStride, float* dst, int* off, float* mask, int pix, int gs)
+    {
+        for (int s = 0; s < gs; s++, plane += planeStride, dst += pix)
+        {
+            int q = 0;
+            for (; q <= pix - 8; q += 8)
+                Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, Avx.LoadVector256(off + q), Avx.LoadVector256(mask + q), 4).Store(dst + q);
+            for (; q < pix; q++) dst[q] = float.IsNegative(mask[q]) ? plane[off[q]] : 0f;
+        }
     }
 
     private static readonly Vector512<int> SpreadLo = Vector512.Create(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
