@@ -20,10 +20,13 @@
 // whole weight per sample. A group's GEMM output is channel-major (Cout, gs, Ho·Wo), so it is
 // permuted into NCHW (with the bias add fused); with gs = 1 (large images) the GEMM writes straight
 // into the output and the permute disappears, and a 1×1/stride-1/unpadded conv skips im2col too.
+// A dense conv (kernel = the whole unpadded input, 1×1 output: DCGAN's first/last layers) is a
+// plain matrix product on the host — X is (N, Cin·kH·kW) — so all three kernels are one GEMM.
 // gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
 // col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
-// taps (i, j) in a fixed order; no atomics, bit-identical for any thread count.
+// taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
+// walks taps outermost over a block of samples of one channel, so col is read row by row.)
 // Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
 // steady-state training allocates nothing.
 using System.Runtime.CompilerServices;
