@@ -10,6 +10,9 @@ switch (args.Length > 0 ? args[0] : "")
     case "gemm-quick":
         GemmQuick.Run(args[1..]);
         return;
+    case "conv-phases":
+        ConvPhases.Run(args[1..]);
+        return;
     case "conv-quick":
         ConvQuick.Run(args[1..]);
         return;

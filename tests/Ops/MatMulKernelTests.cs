@@ -26,6 +26,7 @@ public sealed class MatMulKernelTests
         (129, 70, 257),         // edges in every dimension, two k-slices
         (33, 2100, 40),         // more than one nc block of packed B
         (300, 97, 65),          // more than one mc block of packed A
+        (64, 48, 2600),         // C too small to split: k split into chunks (last one partial)
     };
 
     private static IEnumerable<TestCaseData> CpuCases()
@@ -93,6 +94,7 @@ public sealed class MatMulKernelTests
     [TestCase(true, true, 512, 96, 520)]
     [TestCase(false, true, 64, 4100, 48)]
     [TestCase(true, false, 1100, 40, 130)]
+    [TestCase(false, true, 64, 48, 4100)]   // split-k path
     public void GemmCpu_BitIdenticalAcrossThreadCounts(bool transA, bool transB, int m, int n, int k)
     {
         var rng = new Random(99);

@@ -20,10 +20,13 @@
 // whole weight per sample. A group's GEMM output is channel-major (Cout, gs, Ho·Wo), so it is
 // permuted into NCHW (with the bias add fused); with gs = 1 (large images) the GEMM writes straight
 // into the output and the permute disappears, and a 1×1/stride-1/unpadded conv skips im2col too.
+// A dense conv (kernel = the whole unpadded input, 1×1 output: DCGAN's first/last layers) is a
+// plain matrix product on the host — X is (N, Cin·kH·kW) — so all three kernels are one GEMM.
 // gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
 // col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
-// taps (i, j) in a fixed order; no atomics, bit-identical for any thread count.
+// taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
+// walks taps outermost over a block of samples of one channel, so col is read row by row.)
 // Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
 // steady-state training allocates nothing.
 using System.Runtime.CompilerServices;
@@ -43,6 +46,8 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
     public int HW => H * W;                  // input pixels per sample
     public int Ckk => Cin * KH * KW;         // rows of the column matrix
     public bool Pointwise => KH == 1 && KW == 1 && Stride == 1 && Pad == 0;
+    /// <summary>The kernel covers the whole unpadded input (1×1 output): col is X itself, seen as (N, Ckk).</summary>
+    public bool Dense => Ho == 1 && Wo == 1 && KH == H && KW == W && Pad == 0 && Dil == 1;
     public Shape InputShape => new(N, Cin, H, W);
     public Shape OutputShape => new(N, Cout, Ho, Wo);
     public Shape WeightShape => new(Cout, Cin, KH, KW);
@@ -222,12 +227,56 @@ internal static class ConvKernels
         int rowsPerChunk = Math.Max(1, (1 << 15) / Math.Max(1, cols));
         int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
         nint xp = (nint)x, cp = (nint)col;
+        int taps = g.KH * g.KW, pix = g.P;
+        if (g.Wo < 32 && taps * pix <= 4096 && Avx2.IsSupported)
+        {
+            // Short output rows (the deep layers: Wo = 4..16) made the row-segment loop below pay
+            // its bookkeeping every few floats. Instead, a tap (i, j) reads the same in-plane
+            // offsets for every channel and sample, so tabulate them once and gather P floats per
+            // (row, sample); padding taps are masked to zero.
+            // On the stack (≤ 32 KiB): the parallel loop below completes before this frame returns.
+            int* offsets = stackalloc int[taps * pix];
+            float* masks = stackalloc float[taps * pix];
+            for (int t = 0; t < taps; t++)
+            for (int q = 0; q < pix; q++)
+            {
+                int ih = q / g.Wo * g.Stride - g.Pad + t / g.KW * g.Dil, iw = q % g.Wo * g.Stride - g.Pad + t % g.KW * g.Dil;
+                bool inside = (uint)ih < (uint)g.H && (uint)iw < (uint)g.W;
+                offsets[t * pix + q] = inside ? ih * g.W + iw : 0;
+                masks[t * pix + q] = inside ? -0f : 0f; // sign bit selects the lane
+            }
+            nint op = (nint)offsets, mp = (nint)masks;
+            CpuParallel.For(chunks, ch =>
+            {
+                int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
+                for (int r = ch * rowsPerChunk; r < rEnd; r++)
+                {
+                    int t = r % taps, c = r / taps;
+                    Im2ColGatherRow((float*)xp + ((long)n0 * geo.Cin + c) * geo.HW, (long)geo.Cin * geo.HW,
+                        (float*)cp + (long)r * cols, (int*)op + t * pix, (float*)mp + t * pix, pix, gs);
+                }
+            });
+            return;
+        }
         CpuParallel.For(chunks, ch =>
         {
             int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
             for (int r = ch * rowsPerChunk; r < rEnd; r++)
                 Im2ColRow((float*)xp, (float*)cp + (long)r * cols, geo, r, n0, gs);
         });
+    }
+
+    /// <summary>dst[s·P + q] = plane_s[off[q]] where mask[q] has its sign bit, else 0, for gs planes planeStride apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Im2ColGatherRow(float* plane, long planeStride, float* dst, int* off, float* mask, int pix, int gs)
+    {
+        for (int s = 0; s < gs; s++, plane += planeStride, dst += pix)
+        {
+            int q = 0;
+            for (; q <= pix - 8; q += 8)
+                Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, Avx.LoadVector256(off + q), Avx.LoadVector256(mask + q), 4).Store(dst + q);
+            for (; q < pix; q++) dst[q] = float.IsNegative(mask[q]) ? plane[off[q]] : 0f;
+        }
     }
 
     private static readonly Vector512<int> SpreadLo = Vector512.Create(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
@@ -286,65 +335,69 @@ internal static class ConvKernels
     }
 
     /// <summary>
-    /// x[n0 + s, c] = bias[c] + Σ_{i, j} taps of col (Ckk, gs·P); one (sample, channel) plane per
-    /// work item, taps added in (i, j) order — deterministic for any thread count.
+    /// x[n0 + s, c] = bias[c] + Σ_{i, j} taps of col (Ckk, gs·P). A work item owns the planes of one
+    /// channel for a block of samples and adds the taps in (i, j) order — deterministic for any
+    /// thread count. Taps are the outer loop so each col row is read as one sequential run: col is
+    /// usually far larger than the caches, and reading it plane by plane (16 rows, one cache line
+    /// from each) made col2im latency-bound, costing as much as the GEMM on the deep layers.
     /// </summary>
     public static unsafe void Col2ImCpu(float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
     {
         var geo = g;
-        int planes = gs * g.Cin;
-        int planesPerChunk = Math.Max(1, (1 << 14) / Math.Max(1, g.KH * g.KW * g.P));
-        int chunks = (planes + planesPerChunk - 1) / planesPerChunk;
+        int kk = g.KH * g.KW;
+        int samplesPerItem = Math.Clamp((1 << 14) / Math.Max(1, kk * g.P), 1, Math.Max(1, gs));
+        int blocks = (gs + samplesPerItem - 1) / samplesPerItem;
         nint cp = (nint)col, xp = (nint)x, bp = (nint)bias;
-        CpuParallel.For(chunks, ch =>
+        CpuParallel.For(g.Cin * blocks, item =>
         {
-            int end = Math.Min(planes, (ch + 1) * planesPerChunk);
-            for (int q = ch * planesPerChunk; q < end; q++)
+            int c = item / blocks, s0 = item % blocks * samplesPerItem, s1 = Math.Min(gs, s0 + samplesPerItem);
+            float* planes = (float*)xp + ((long)n0 * geo.Cin + c) * geo.HW;
+            long planeStride = (long)geo.Cin * geo.HW;
+            float init = bp == 0 ? 0f : ((float*)bp)[c];
+            for (int s = s0; s < s1; s++) new Span<float>(planes + s * planeStride, geo.HW).Fill(init);
+            long cols = (long)gs * geo.P;
+            for (int i = 0; i < geo.KH; i++)
+            for (int j = 0; j < geo.KW; j++)
             {
-                int s = q / geo.Cin, c = q % geo.Cin;
-                Col2ImPlane((float*)cp, (float*)xp + ((long)(n0 + s) * geo.Cin + c) * geo.HW, bp == 0 ? 0f : ((float*)bp)[c], geo, s, gs, c);
+                float* row = (float*)cp + ((long)(c * geo.KH + i) * geo.KW + j) * cols;
+                for (int s = s0; s < s1; s++)
+                    Col2ImTap(row + (long)s * geo.P, planes + s * planeStride, geo, i, j);
             }
         });
     }
 
+    /// <summary>plane[ih, iw] += src[oh, ow] for the pixels that tap (i, j) maps output (oh, ow) to.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Col2ImPlane(float* col, float* plane, float init, in ConvGeometry g, int s, int gs, int c)
+    private static unsafe void Col2ImTap(float* src, float* plane, in ConvGeometry g, int i, int j)
     {
-        new Span<float>(plane, g.HW).Fill(init);
         float* planeEnd = plane + g.HW;
-        long cols = (long)gs * g.P;
-        for (int i = 0; i < g.KH; i++)
-        for (int j = 0; j < g.KW; j++)
+        int off = j * g.Dil - g.Pad;
+        var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
+        if (lo >= hi) return;
+        for (int oh = 0; oh < g.Ho; oh++)
         {
-            float* src = col + ((long)(c * g.KH + i) * g.KW + j) * cols + (long)s * g.P;
-            int off = j * g.Dil - g.Pad;
-            var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
-            if (lo >= hi) continue;
-            for (int oh = 0; oh < g.Ho; oh++)
+            int ih = oh * g.Stride - g.Pad + i * g.Dil;
+            if ((uint)ih >= (uint)g.H) continue;
+            float* d = plane + (long)ih * g.W + lo * g.Stride + off;
+            float* v = src + (long)oh * g.Wo + lo;
+            int len = hi - lo, k = 0;
+            if (g.Stride == 1)
             {
-                int ih = oh * g.Stride - g.Pad + i * g.Dil;
-                if ((uint)ih >= (uint)g.H) continue;
-                float* d = plane + (long)ih * g.W + lo * g.Stride + off;
-                float* v = src + (long)oh * g.Wo + lo;
-                int len = hi - lo, k = 0;
-                if (g.Stride == 1)
-                {
-                    for (; k <= len - 8; k += 8) (Vector256.Load(d + k) + Vector256.Load(v + k)).Store(d + k);
-                }
-                else if (g.Stride == 2 && Avx512F.IsSupported)
-                {
-                    // d[2k] += v[k]: spread 16 values over the even lanes of two vectors (odd lanes
-                    // add +0 to pixels of this same plane, which this thread owns).
-                    for (; k <= len - 16 && d + 2 * k + 32 <= planeEnd; k += 16)
-                    {
-                        var vv = Vector512.Load(v + k);
-                        float* dk = d + 2 * k;
-                        (Vector512.Load(dk) + Avx512F.PermuteVar16x32x2(vv, SpreadLo, Vector512<float>.Zero)).Store(dk);
-                        (Vector512.Load(dk + 16) + Avx512F.PermuteVar16x32x2(vv, SpreadHi, Vector512<float>.Zero)).Store(dk + 16);
-                    }
-                }
-                for (; k < len; k++) d[(long)k * g.Stride] += v[k];
+                for (; k <= len - 8; k += 8) (Vector256.Load(d + k) + Vector256.Load(v + k)).Store(d + k);
             }
+            else if (g.Stride == 2 && Avx512F.IsSupported)
+            {
+                // d[2k] += v[k]: spread 16 values over the even lanes of two vectors (odd lanes
+                // add +0 to pixels of this same plane, which this work item owns).
+                for (; k <= len - 16 && d + 2 * k + 32 <= planeEnd; k += 16)
+                {
+                    var vv = Vector512.Load(v + k);
+                    float* dk = d + 2 * k;
+                    (Vector512.Load(dk) + Avx512F.PermuteVar16x32x2(vv, SpreadLo, Vector512<float>.Zero)).Store(dk);
+                    (Vector512.Load(dk + 16) + Avx512F.PermuteVar16x32x2(vv, SpreadHi, Vector512<float>.Zero)).Store(dk + 16);
+                }
+            }
+            for (; k < len; k++) d[(long)k * g.Stride] += v[k];
         }
     }
 
@@ -482,8 +535,16 @@ internal static class ConvKernels
     {
         if (y.Size == 0) return;
         if (g.Ckk == 0) { FillWithBias(y, bias); return; }
-        int gs = GroupSize(g);
         var dev = x.Device;
+        if (dev.IsHost && g.Dense)
+        {
+            // Y (N, Cout) = X (N, Ckk) · Wᵀ: one GEMM, no lowering.
+            float* yp = Ptr(y);
+            MatMulKernels.GemmCpu(false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
+            if (bias is not null) AddBiasCpu(yp, Ptr(bias), g.Cout, 1, 0, g.N);
+            return;
+        }
+        int gs = GroupSize(g);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col.
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);          // (Ckk, gs·P)
@@ -525,8 +586,16 @@ internal static class ConvKernels
     {
         if (dx.Size == 0) return;
         if (g.Cout == 0 || g.P == 0) { FillWithBias(dx, bias); return; }
-        int gs = GroupSize(g);
         var dev = gy.Device;
+        if (dev.IsHost && g.Dense)
+        {
+            // dX (N, Ckk) = G (N, Cout) · W (Cout, Ckk): one GEMM, no col2im.
+            float* xp = Ptr(dx);
+            MatMulKernels.GemmCpu(false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
+            if (bias is not null) AddBiasCpu(xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
+            return;
+        }
+        int gs = GroupSize(g);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
@@ -558,8 +627,14 @@ internal static class ConvKernels
     {
         if (dw.Size == 0) return;
         if (g.N == 0 || g.P == 0) { dw.Fill(0f); return; }
-        int gs = GroupSize(g);
         var dev = x.Device;
+        if (dev.IsHost && g.Dense)
+        {
+            // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
+            MatMulKernels.GemmCpu(true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
+            return;
+        }
+        int gs = GroupSize(g);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)

@@ -203,6 +203,7 @@ internal static class MatMulKernels
     private const int McPanels = 16;     // mc = 16·MR rows of packed A (≤ 128 KiB, stays in L2)
     private const int NcPanels = 64;     // nc = 64·NR columns of packed B (≤ 2 MiB, L2/L3)
     private const long SmallFlops = 32 * 1024; // m·n·k below this: plain loop, no packing, no threads
+    private const int KSplit = 4 * Kc;   // k chunk when C is too small to give every thread a rectangle
 
     private static CpuGemmPath ResolvePath()
     {
@@ -240,23 +241,77 @@ internal static class MatMulKernels
 
         int mr = path == CpuGemmPath.Avx512 ? 8 : 6;
         int nr = path == CpuGemmPath.Avx512 ? 32 : 16;
+        int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
+        if (k >= 2 * KSplit && nPanels < 2 * (256 / nr) && mPanels < 2 * (48 / mr) && 2L * m * n * k >= (1L << 22))
+        {
+            // C too small to split (e.g. the conv weight gradient of a layer with few channels,
+            // whose k is batch·pixels): split k instead. The test above and the chunking depend
+            // on the shapes only, so the result is the same for any thread count.
+            GemmSplitK(transA, transB, m, n, k, alpha, a, b, beta, c, mr, nr, mPanels, nPanels, path);
+            return;
+        }
         var job = new GemmJob(transA, transB, m, n, k, alpha, a, b, beta, c, mr, nr, path);
 
-        // Split C into MR/NR-aligned rectangles. Prefer splitting n (each job packs only its
-        // own columns of B; A is small next to B in this project's conv shapes), then m.
-        // A few more jobs than threads lets Parallel.For balance a loaded machine.
+        // Split C into MR/NR-aligned rectangles (≥ 256 columns and ≥ 48 rows each). Every job
+        // packs all of A for its rows and all of B for its columns, so splitting n repeats the
+        // A packing jobsN times and splitting m repeats B jobsM times: pick the split with the
+        // least repeated packing (n for the forward conv, where A is the small weight; m for the
+        // input gradient, where A = Wᵀ is the large operand). A few more jobs than threads lets
+        // Parallel.For balance a loaded machine. Any split gives the same bits.
         int threads = CpuParallel.Threads;
         long flops = 2L * m * n * k;
         int wanted = threads == 1 || flops < (1L << 22) ? 1 : threads * 3;
-        int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
-        int jobsN = Math.Clamp(nPanels / (256 / nr), 1, wanted);
-        int jobsM = Math.Clamp(wanted / jobsN, 1, Math.Max(1, mPanels / (48 / mr)));
+        int maxN = Math.Clamp(nPanels / (256 / nr), 1, wanted), maxM = Math.Max(1, mPanels / (48 / mr));
+        int target = Math.Min(wanted, maxN * maxM);
+        int jobsN = 1, jobsM = 1;
+        long bestCost = long.MaxValue;
+        for (int jn = maxN; jn >= 1; jn--)
+        {
+            int jm = Math.Min(maxM, (target + jn - 1) / jn);
+            if (jm * jn < target) continue;
+            long cost = (long)jn * m + (long)jm * n;
+            if (cost < bestCost) (bestCost, jobsN, jobsM) = (cost, jn, jm);
+        }
         job.JobsM = jobsM;
         job.JobsN = jobsN;
         job.MPanels = mPanels;
         job.NPanels = nPanels;
         if (jobsM * jobsN == 1) job.Run(0);
         else CpuParallel.For(jobsM * jobsN, job.Run);
+    }
+
+    /// <summary>
+    /// C = alpha·Σ_t A[:, chunk t]·B[chunk t, :] + beta·C with k cut into fixed KSplit chunks:
+    /// each chunk's product is computed by its own job into a partial buffer (in parallel), then
+    /// the partials are added in chunk order.
+    /// </summary>
+    private static unsafe void GemmSplitK(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, float* b, float beta, float* c, int mr, int nr, int mPanels, int nPanels, CpuGemmPath path)
+    {
+        int chunks = (k + KSplit - 1) / KSplit;
+        long mn = (long)m * n;
+        float* partials = (float*)NativeMemory.AlignedAlloc((nuint)(chunks * mn * sizeof(float)), 64);
+        try
+        {
+            var jobs = new GemmJob[chunks];
+            for (int t = 0; t < chunks; t++)
+                jobs[t] = new GemmJob(transA, transB, m, n, k, 1f, a, b, 0f, partials + t * mn, mr, nr, path)
+                {
+                    JobsM = 1, JobsN = 1, MPanels = mPanels, NPanels = nPanels,
+                    K0 = t * KSplit, K1 = Math.Min(k, (t + 1) * KSplit),
+                };
+            CpuParallel.For(chunks, t => jobs[t].Run(0));
+            for (long e = 0; e < mn; e++)
+            {
+                float sum = partials[e];
+                for (int t = 1; t < chunks; t++) sum += partials[t * mn + e];
+                c[e] = beta == 0f ? alpha * sum : MathF.FusedMultiplyAdd(sum, alpha, beta * c[e]);
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(partials);
+        }
     }
 
     private static unsafe void ScaleC(int m, int n, float beta, float* c)
@@ -306,6 +361,7 @@ internal static class MatMulKernels
         float* a, float* b, float beta, float* c, int mr, int nr, CpuGemmPath path)
     {
         public int JobsM, JobsN, MPanels, NPanels;
+        public int K0, K1 = int.MaxValue; // the k range [K0, min(K1, k)) this job sums (all of k except in GemmSplitK)
 
         public void Run(int job)
         {
@@ -335,11 +391,12 @@ internal static class MatMulKernels
             for (int jc = j0; jc < j1; jc += ncMax)
             {
                 int nc = Math.Min(ncMax, j1 - jc);
-                for (int pc = 0; pc < k; pc += Kc)
+                int kEnd = Math.Min(K1, k);
+                for (int pc = K0; pc < kEnd; pc += Kc)
                 {
-                    int kc = Math.Min(Kc, k - pc);
+                    int kc = Math.Min(Kc, kEnd - pc);
                     // First k-slice applies the caller's beta; later slices accumulate onto C.
-                    float sliceBeta = pc == 0 ? beta : 1f;
+                    float sliceBeta = pc == K0 ? beta : 1f;
                     PackB(transB, k, n, b, pc, kc, jc, nc, nr, packB);
                     for (int ic = i0; ic < i1; ic += mcMax)
                     {
@@ -404,6 +461,11 @@ internal static class MatMulKernels
             {
                 // A stored (k, m): the mr rows of one k are contiguous.
                 float* src = a + (long)pc * m + ic + ir;
+                if (rows == 8 && mr == 8 && Avx.IsSupported)
+                {
+                    for (int p = 0; p < kc; p++, src += m, d += 8) Avx.Store(d, Avx.LoadVector256(src));
+                    continue;
+                }
                 for (int p = 0; p < kc; p++, src += m, d += mr)
                 {
                     int r = 0;
