@@ -29,7 +29,7 @@ public static class Trainer
     public static int DefaultSteps(string model, string data) => (model, data) switch
     {
         ("gan", "sines") => 3000,
-        ("dcgan", "petri") => 800,
+        ("dcgan", "petri") => 1200,
         _ => 1000,
     };
 
