@@ -56,7 +56,7 @@ internal sealed class ConvLayerRun : IDisposable
     public ConvLayerRun(ConvGeometry g)
     {
         G = g;
-        var gen = new Generator(42);
+        var gen = new RandomStream(42);
         var d = Device.Cpu;
         _x = Tensor.RandN(g.InputShape, gen, d).KeepAlive();
         _w = Tensor.RandN(g.WeightShape, gen, d, std: 0.05f).KeepAlive();

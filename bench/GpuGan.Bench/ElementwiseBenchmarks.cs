@@ -40,7 +40,7 @@ public class ElementwiseBenchmarks
     public void Setup()
     {
         _device = Device.FromName(Setting.Device);
-        var gen = new Generator(2);
+        var gen = new RandomStream(2);
         _a = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();
         _b = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();
     }

@@ -27,7 +27,7 @@ public class NormalizationBenchmarks
     public void Setup()
     {
         var dims = Shape.Split('x').Select(int.Parse).ToArray();
-        var gen = new Generator(1);
+        var gen = new RandomStream(1);
         var d = Device.Cpu;
         _x = Tensor.RandN(new Shape(dims), gen, d).KeepAlive();
         _g = Tensor.RandN(new Shape(dims), gen, d).KeepAlive();

@@ -42,7 +42,7 @@ public class OptimizerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var gen = new Generator(42);
+        var gen = new RandomStream(42);
         _params = Shapes(Model).Select(s => Parameter.From(Tensor.RandN(new Shape(s), gen, std: 0.02f))).ToArray();
         foreach (var p in _params) p.Grad = Tensor.RandN(p.Shape, gen, std: 1e-3f).KeepAlive();
         _adam = new Adam(_params, lr: 2e-4f, beta1: 0.5);

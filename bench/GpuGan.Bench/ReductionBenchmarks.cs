@@ -34,7 +34,7 @@ public class ReductionBenchmarks
     public void Setup()
     {
         _device = Device.FromName(Setting.Device);
-        var gen = new Generator(3);
+        var gen = new RandomStream(3);
         _x = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();
         _targets = Tensor.RandU(new Shape(Setting.Dims), gen, _device).KeepAlive();
     }

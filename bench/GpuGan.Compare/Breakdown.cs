@@ -67,7 +67,7 @@ internal static class Breakdown
         MeasureSteps();
 
         var rows = new List<BreakdownRow>();
-        var gen = new Generator(99);
+        var gen = new RandomStream(99);
         var z = Tensor.RandN(model.LatentShape(spec.Batch), gen, Device.Cpu).KeepAlive();
         var img = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), gen, Device.Cpu, -1f, 1f).KeepAlive();
         rows.AddRange(TimeNet("G", ((MainNet)model.G).Main, z, gen, forwards: 1, full: 1, inputOnly: 0));
@@ -102,7 +102,7 @@ internal static class Breakdown
         return rows;
     }
 
-    private static IEnumerable<BreakdownRow> TimeNet(string net, Sequential main, Tensor input, Generator gen, int forwards, int full, int inputOnly)
+    private static IEnumerable<BreakdownRow> TimeNet(string net, Sequential main, Tensor input, RandomStream gen, int forwards, int full, int inputOnly)
     {
         var x = input;
         var result = new List<BreakdownRow>();
@@ -143,7 +143,7 @@ internal static class Breakdown
         return result;
     }
 
-    private static double TimeBackward(Module layer, Tensor x, Generator gen, Tensor[] parameters)
+    private static double TimeBackward(Module layer, Tensor x, RandomStream gen, Tensor[] parameters)
     {
         using var scope = TensorScope.Begin();
         var xi = x.Detach();

@@ -10,18 +10,18 @@ internal sealed class GpuGanEngine : IEngine
 {
     private readonly GanModel _model;
     private readonly Tensor[] _real;   // pool of "real" batches (N, C, H, W) in [-1, 1]
-    private readonly Generator _noise;
+    private readonly RandomStream _noise;
     private int _next;
 
     public GpuGanEngine(ModelSpec spec, int seed)
     {
         _model = GanModel.Create(spec.Kind, spec.Channels, spec.Size, spec.Size, classCount: 0,
             latentDim: spec.LatentDim, featureWidth: ModelSpec.Width, lr: null, seed: seed, Device.Cpu);
-        var data = new Generator(unchecked((ulong)seed + 1));
+        var data = new RandomStream(unchecked((ulong)seed + 1));
         _real = new Tensor[4];
         for (int i = 0; i < _real.Length; i++)
             _real[i] = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), data, Device.Cpu, -1f, 1f).KeepAlive();
-        _noise = new Generator(unchecked((ulong)seed + 2));
+        _noise = new RandomStream(unchecked((ulong)seed + 2));
     }
 
     public string Name => "GpuGan";

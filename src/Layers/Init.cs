@@ -1,4 +1,4 @@
-// Weight initialisers, PyTorch's torch.nn.init semantics, all drawn from a seeded Generator.
+// Weight initialisers, PyTorch's torch.nn.init semantics, all drawn from a seeded RandomStream.
 // Values are filled in place on the tensor's device by the counter-based generator, so the
 // same seed gives the same weights on the SIMD set and on any ILGPU device.
 //
@@ -23,17 +23,17 @@ public static class Init
     /// The generator used by layer constructors when none is given (seed 0), so that construction
     /// order alone decides the weights. Pass your own generator for anything reproducible across code changes.
     /// </summary>
-    public static Generator DefaultGenerator { get; set; } = new(0);
+    public static RandomStream DefaultRandom { get; set; } = new(0);
 
     /// <summary>N(mean, std²).</summary>
-    public static Tensor Normal(Tensor t, Generator gen, float mean = 0f, float std = 1f)
+    public static Tensor Normal(Tensor t, RandomStream gen, float mean = 0f, float std = 1f)
     {
         gen.Fill(t, normal: true, mean, std);
         return t;
     }
 
     /// <summary>U[low, high).</summary>
-    public static Tensor Uniform(Tensor t, Generator gen, float low = 0f, float high = 1f)
+    public static Tensor Uniform(Tensor t, RandomStream gen, float low = 0f, float high = 1f)
     {
         gen.Fill(t, normal: false, low, high);
         return t;
@@ -69,7 +69,7 @@ public static class Init
     };
 
     /// <summary>U(±gain·√(6/(fan_in + fan_out))).</summary>
-    public static Tensor XavierUniform(Tensor t, Generator gen, float gain = 1f)
+    public static Tensor XavierUniform(Tensor t, RandomStream gen, float gain = 1f)
     {
         var (fanIn, fanOut) = Fans(t.Shape);
         float a = (float)(gain * Math.Sqrt(6.0 / (fanIn + fanOut)));
@@ -77,21 +77,21 @@ public static class Init
     }
 
     /// <summary>N(0, (gain·√(2/(fan_in + fan_out)))²).</summary>
-    public static Tensor XavierNormal(Tensor t, Generator gen, float gain = 1f)
+    public static Tensor XavierNormal(Tensor t, RandomStream gen, float gain = 1f)
     {
         var (fanIn, fanOut) = Fans(t.Shape);
         return Normal(t, gen, 0f, (float)(gain * Math.Sqrt(2.0 / (fanIn + fanOut))));
     }
 
     /// <summary>U(±gain·√(3/fan)), gain = CalculateGain(nonlinearity, a) (a: the leaky slope).</summary>
-    public static Tensor KaimingUniform(Tensor t, Generator gen, float a = 0f, FanMode mode = FanMode.FanIn, Nonlinearity nonlinearity = Nonlinearity.LeakyRelu)
+    public static Tensor KaimingUniform(Tensor t, RandomStream gen, float a = 0f, FanMode mode = FanMode.FanIn, Nonlinearity nonlinearity = Nonlinearity.LeakyRelu)
     {
         float bound = (float)(Math.Sqrt(3.0) * KaimingStd(t.Shape, a, mode, nonlinearity));
         return Uniform(t, gen, -bound, bound);
     }
 
     /// <summary>N(0, (gain/√fan)²).</summary>
-    public static Tensor KaimingNormal(Tensor t, Generator gen, float a = 0f, FanMode mode = FanMode.FanIn, Nonlinearity nonlinearity = Nonlinearity.LeakyRelu)
+    public static Tensor KaimingNormal(Tensor t, RandomStream gen, float a = 0f, FanMode mode = FanMode.FanIn, Nonlinearity nonlinearity = Nonlinearity.LeakyRelu)
         => Normal(t, gen, 0f, (float)KaimingStd(t.Shape, a, mode, nonlinearity));
 
     private static double KaimingStd(Shape shape, float a, FanMode mode, Nonlinearity nonlinearity)
@@ -107,7 +107,7 @@ public static class Init
     /// PyTorch's default for Linear, Conv2d and ConvTranspose2d: weight kaiming_uniform(a = √5), i.e.
     /// U(±1/√fan_in), and bias U(±1/√fan_in).
     /// </summary>
-    public static void LinearDefault(Tensor weight, Tensor? bias, Generator gen)
+    public static void LinearDefault(Tensor weight, Tensor? bias, RandomStream gen)
     {
         KaimingUniform(weight, gen, a: MathF.Sqrt(5f));
         if (bias is not null)
@@ -119,7 +119,7 @@ public static class Init
     }
 
     /// <summary>Re-initialises every layer of <paramref name="module"/> with PyTorch's defaults, in module order.</summary>
-    public static void PytorchDefault(Module module, Generator gen)
+    public static void PytorchDefault(Module module, RandomStream gen)
     {
         foreach (var m in module.Modules())
             if (m is IResettable r) r.ResetParameters(gen);
@@ -130,7 +130,7 @@ public static class Init
     /// ConvTranspose2d weights N(0, 0.02²); BatchNorm2d γ N(1, 0.02²) and β 0. Biases (if any) and
     /// other layers are left as they are.
     /// </summary>
-    public static void Dcgan(Module module, Generator gen)
+    public static void Dcgan(Module module, RandomStream gen)
     {
         foreach (var m in module.Modules())
         {
@@ -150,5 +150,5 @@ public static class Init
 /// <summary>A layer that can re-draw its parameters with PyTorch's default initialisation.</summary>
 public interface IResettable
 {
-    void ResetParameters(Generator gen);
+    void ResetParameters(RandomStream gen);
 }

@@ -10,7 +10,7 @@ public abstract class ConvTests
 {
     protected abstract Device Device { get; }
 
-    private Tensor Rand(Generator gen, params int[] shape) => Tensor.RandN(new Shape(shape), gen, Device);
+    private Tensor Rand(RandomStream gen, params int[] shape) => Tensor.RandN(new Shape(shape), gen, Device);
 
     private static double Dot(float[] a, float[] b)
     {
@@ -26,7 +26,7 @@ public abstract class ConvTests
     public void ConvInputGradientIsConvTransposeForward(int k, int stride, int padding, int dilation, int h, int w)
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(5);
+        var gen = new RandomStream(5);
         var x = Rand(gen, 2, 3, h, w);
         x.RequiresGrad = true;
         var weight = Rand(gen, 4, 3, k, k);
@@ -77,7 +77,7 @@ public abstract class ConvTests
             foreach (var (k, s, p) in new[] { (3, 2, 1), (1, 1, 0) })
             {
                 using var scope = TensorScope.Begin();
-                var gen = new Generator(9);
+                var gen = new RandomStream(9);
                 var x = Rand(gen, 3, 2, 5, 4);
                 var w = Rand(gen, 3, 2, k, k);
                 var b = Rand(gen, 3);
@@ -107,7 +107,7 @@ public abstract class ConvTests
     public void GradientPenaltyPathIsTwiceDifferentiable()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(3);
+        var gen = new RandomStream(3);
         var x = Rand(gen, 2, 2, 6, 6);
         x.RequiresGrad = true;
         var w = Rand(gen, 3, 2, 4, 4);
@@ -131,7 +131,7 @@ public sealed class CpuConvTests : ConvTests
     public void Dcgan64ShapedForwardMatchesReferenceOnSamples()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(21);
+        var gen = new RandomStream(21);
         var x = Tensor.RandN(new Shape(2, 64, 32, 32), gen, Device);
         var w = Tensor.RandN(new Shape(128, 64, 4, 4), gen, Device);
         var b = Tensor.RandN(new Shape(128), gen, Device);
@@ -192,7 +192,7 @@ public sealed class CpuConvTests : ConvTests
         float[][] Run()
         {
             using var scope = TensorScope.Begin();
-            var gen = new Generator(17);
+            var gen = new RandomStream(17);
             var x = Tensor.RandN(new Shape(8, 16, 16, 16), gen, Device);
             var w = Tensor.RandN(new Shape(32, 16, 4, 4), gen, Device);
             x.RequiresGrad = w.RequiresGrad = true;
@@ -220,14 +220,14 @@ public sealed class CpuConvTests : ConvTests
     [Test]
     public void SteadyStateAllocatesNoBuffers()
     {
-        var gen = new Generator(1);
+        var gen = new RandomStream(1);
         var w = Tensor.RandN(new Shape(8, 4, 4, 4), gen, Device).KeepAlive();
         var wt = Tensor.RandN(new Shape(8, 4, 4, 4), gen, Device).KeepAlive();
         w.RequiresGrad = wt.RequiresGrad = true;
         void Step()
         {
             using var scope = TensorScope.Begin();
-            var x = Tensor.RandN(new Shape(3, 4, 10, 10), new Generator(2), Device);
+            var x = Tensor.RandN(new Shape(3, 4, 10, 10), new RandomStream(2), Device);
             var loss = x.Conv2d(w, null, 2, 1).ConvTranspose2d(wt, null, 2, 1).Square().Sum();
             var g = Autograd.Grad([loss], [w, wt]);
             _ = g[0].ToArray();

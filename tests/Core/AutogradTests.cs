@@ -7,7 +7,7 @@ namespace GpuGan.Tests.Core;
 [TestFixture]
 public sealed class AutogradTests
 {
-    private static Tensor Param(Generator gen, params int[] shape)
+    private static Tensor Param(RandomStream gen, params int[] shape)
     {
         var t = Tensor.RandN(new Shape(shape), gen, std: 0.5f);
         t.RequiresGrad = true;
@@ -21,7 +21,7 @@ public sealed class AutogradTests
     [Test]
     public void MlpSecondOrderGradientMatchesFiniteDifferences()
     {
-        var gen = new Generator(3);
+        var gen = new RandomStream(3);
         const int n = 4, din = 5, hidden = 6;
         var x0 = new float[n * din];
         gen.FillNormal(x0);
@@ -93,7 +93,7 @@ public sealed class AutogradTests
     [Test]
     public void BackwardAccumulatesIntoLeavesAndFreesGraph()
     {
-        var gen = new Generator(1);
+        var gen = new RandomStream(1);
         var w = Param(gen, 3, 2);
         var x = Tensor.RandN(new Shape(4, 3), gen);
         var loss = x.MatMul(w).Square().Sum();
@@ -111,7 +111,7 @@ public sealed class AutogradTests
     [Test]
     public void RetainGraphAllowsSecondBackward()
     {
-        var w = Param(new Generator(2), 5);
+        var w = Param(new RandomStream(2), 5);
         var loss = w.Exp().Sum();
         loss.Backward(retainGraph: true);
         loss.Backward();
@@ -122,7 +122,7 @@ public sealed class AutogradTests
     [Test]
     public void NoGradAndDetachStopRecording()
     {
-        var w = Param(new Generator(4), 3);
+        var w = Param(new RandomStream(4), 3);
         using (Autograd.NoGrad())
         {
             var y = w.Mul(w);
@@ -137,7 +137,7 @@ public sealed class AutogradTests
     [Test]
     public void GradOfUnusedInputIsAnErrorUnlessAllowed()
     {
-        var gen = new Generator(5);
+        var gen = new RandomStream(5);
         var a = Param(gen, 2);
         var b = Param(gen, 2);
         var y = a.Square().Sum();
@@ -175,7 +175,7 @@ public sealed class AutogradTests
     public void ReshapeSharesMemoryAndScopeReleasesToPool()
     {
         var pool = Device.Cpu.Pool;
-        var gen = new Generator(6);
+        var gen = new RandomStream(6);
         var w = Param(gen, 64, 32);
         var x = Tensor.RandN(new Shape(16, 64), gen);
         long before = 0;
@@ -193,7 +193,7 @@ public sealed class AutogradTests
     [Test]
     public void BackwardLeavesNoTemporariesBehind()
     {
-        var gen = new Generator(13);
+        var gen = new RandomStream(13);
         var w = Param(gen, 16, 8);
         var x = Tensor.RandN(new Shape(32, 16), gen);
         using var scope = TensorScope.Begin();
@@ -209,11 +209,11 @@ public sealed class AutogradTests
     [Test]
     public void RandomFillsAgreeAcrossKernelSets()
     {
-        var a = Tensor.RandN(new Shape(1000), new Generator(9), Device.Cpu).ToArray();
-        var b = Tensor.RandN(new Shape(1000), new Generator(9), Device.IlgpuCpu).ToArray();
+        var a = Tensor.RandN(new Shape(1000), new RandomStream(9), Device.Cpu).ToArray();
+        var b = Tensor.RandN(new Shape(1000), new RandomStream(9), Device.IlgpuCpu).ToArray();
         Assert.That(b, Is.EqualTo(a));
-        var u = Tensor.RandU(new Shape(1000), new Generator(9), Device.IlgpuCpu, -1, 1).ToArray();
-        Assert.That(u, Is.EqualTo(Tensor.RandU(new Shape(1000), new Generator(9), Device.Cpu, -1, 1).ToArray()));
+        var u = Tensor.RandU(new Shape(1000), new RandomStream(9), Device.IlgpuCpu, -1, 1).ToArray();
+        Assert.That(u, Is.EqualTo(Tensor.RandU(new Shape(1000), new RandomStream(9), Device.Cpu, -1, 1).ToArray()));
         Assert.That(a.Average(), Is.EqualTo(0).Within(0.1));
         Assert.That(Math.Sqrt(a.Select(v => v * v).Average()), Is.EqualTo(1).Within(0.1));
         Assert.That(u.Min(), Is.GreaterThanOrEqualTo(-1f));
@@ -223,9 +223,9 @@ public sealed class AutogradTests
     [Test]
     public void GeneratorResumesFromOffset()
     {
-        var g = new Generator(12);
+        var g = new RandomStream(12);
         g.FillNormal(new float[10]);
-        var resumed = new Generator(12, g.Offset);
+        var resumed = new RandomStream(12, g.Offset);
         var x = new float[5];
         var y = new float[5];
         g.FillNormal(x);

@@ -14,7 +14,7 @@ public sealed class ModelTests
         using var scope = TensorScope.Begin();
         var m = GanModel.Create(kind, 3, size, size, 4, 16, 4, null, 1, Device.Cpu);
         int[]? labels = m.IsConditional ? [0, 3] : null;
-        var x = m.Generate(Tensor.RandN(m.LatentShape(2), new Generator(1)), labels);
+        var x = m.Generate(Tensor.RandN(m.LatentShape(2), new RandomStream(1)), labels);
         Assert.That(x.Shape, Is.EqualTo(new Shape(2, 3, size, size)));
         Assert.That(m.Discriminate(x, labels).Shape, Is.EqualTo(new Shape(2)));
         Assert.That(x.ToArray().Max(Math.Abs), Is.LessThanOrEqualTo(1f), "Tanh output");
@@ -40,7 +40,7 @@ public sealed class ModelTests
     [Test]
     public void GradientPenaltyGradientMatchesFiniteDifferences()
     {
-        var gen = new Generator(21);
+        var gen = new RandomStream(21);
         var w1 = Tensor.RandN(new Shape(4, 1, 3, 3), gen, std: 0.7f).KeepAlive();   // conv 1→4, k3 s2 p1
         var w2 = Tensor.RandN(new Shape(1, 4, 3, 3), gen, std: 0.7f).KeepAlive();   // conv 4→1, k3 (3×3 → 1×1)
         var b1 = Tensor.RandN(new Shape(4), gen, std: 0.3f).KeepAlive();
@@ -49,7 +49,7 @@ public sealed class ModelTests
         var real = Tensor.RandU(new Shape(3, 1, 6, 6), gen, low: -1, high: 1).KeepAlive();
         var fake = Tensor.RandU(new Shape(3, 1, 6, 6), gen, low: -1, high: 1).KeepAlive();
         Tensor Critic(Tensor x) => x.Conv2d(w1, b1, 2, 1).Tanh().Conv2d(w2).Reshape(x.Shape[0]);
-        Tensor Penalty() => GanModel.GradientPenalty(Critic, real, fake, new Generator(5), Device.Cpu);
+        Tensor Penalty() => GanModel.GradientPenalty(Critic, real, fake, new RandomStream(5), Device.Cpu);
 
         float[][] analytic;
         using (var scope = TensorScope.Begin())
@@ -87,9 +87,9 @@ public sealed class ModelTests
         foreach (var device in new[] { Device.Cpu, Device.IlgpuCpu })
         {
             var model = GanModel.Create("dcgan", 1, 28, 28, 0, 8, 4, null, 9, device);
-            var noise = new Generator(3);
+            var noise = new RandomStream(3);
             var data = new float[4 * 28 * 28];
-            new Generator(8).FillUniform(data, -1, 1);
+            new RandomStream(8).FillUniform(data, -1, 1);
             var rows = new List<double>();
             for (int step = 0; step < 1; step++)
             {

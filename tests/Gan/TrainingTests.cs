@@ -189,7 +189,7 @@ public sealed class TrainingTests
         using var scope = TensorScope.Begin();
         using var noGrad = Autograd.NoGrad();
         model.G.Eval();
-        return model.Generate(Tensor.RandN(model.LatentShape(n), new Generator(99)), null).ToArray();
+        return model.Generate(Tensor.RandN(model.LatentShape(n), new RandomStream(99)), null).ToArray();
     }
 
     private static double NearestDistance(float[] images, float[] reference)

@@ -19,7 +19,7 @@ public sealed class CheckpointTests
     [TearDown]
     public void TearDown() => Directory.Delete(_dir, recursive: true);
 
-    private static Sequential Mlp(int seed) => new(new Linear(2, 8, gen: new Generator(seed)), new LeakyReLU(0.2f), new Linear(8, 1, gen: new Generator(seed + 1)));
+    private static Sequential Mlp(int seed) => new(new Linear(2, 8, gen: new RandomStream(seed)), new LeakyReLU(0.2f), new Linear(8, 1, gen: new RandomStream(seed + 1)));
 
     [Test]
     public void ModuleWeightsRoundTripBitExactWithPyTorchNames()
@@ -39,7 +39,7 @@ public sealed class CheckpointTests
     [Test]
     public void BatchNormBuffersAreSavedAndAnInt64CounterIsAccepted()
     {
-        var net = new Sequential(new Linear(2, 3, gen: new Generator(0)), new BatchNorm2d(3));
+        var net = new Sequential(new Linear(2, 3, gen: new RandomStream(0)), new BatchNorm2d(3));
         net.StateDict()["1.running_mean"].CopyFrom([1f, 2f, 3f]);
         var path = Path.Combine(_dir, "bn.safetensors");
         Checkpoint.SaveModule(path, net);
@@ -47,7 +47,7 @@ public sealed class CheckpointTests
         var entries = SafeTensors.Read(path).Tensors.Values.Where(e => e.Name != "1.num_batches_tracked").ToList();
         entries.Add(SafeTensorEntry.FromInt64("1.num_batches_tracked", [], [12]));
         SafeTensors.Write(path, entries);
-        var fresh = new Sequential(new Linear(2, 3, gen: new Generator(9)), new BatchNorm2d(3));
+        var fresh = new Sequential(new Linear(2, 3, gen: new RandomStream(9)), new BatchNorm2d(3));
         Checkpoint.LoadModule(path, fresh);
         Assert.That(fresh.StateDict()["1.running_mean"].ToArray(), Is.EqualTo(new[] { 1f, 2f, 3f }));
         Assert.That(((BatchNorm2d)fresh[1]).NumBatchesTracked, Is.EqualTo(12));
@@ -68,7 +68,7 @@ public sealed class CheckpointTests
             SafeTensorEntry.FromFloat32("0.weight", [4, 3], w0), SafeTensorEntry.FromFloat32("0.bias", [4], b0),
             SafeTensorEntry.FromFloat32("2.weight", [2, 4], w2), SafeTensorEntry.FromFloat32("2.bias", [2], b2),
         ]);
-        var net = new Sequential(new Linear(3, 4, gen: new Generator(1)), new LeakyReLU(0.2f), new Linear(4, 2, gen: new Generator(2)));
+        var net = new Sequential(new Linear(3, 4, gen: new RandomStream(1)), new LeakyReLU(0.2f), new Linear(4, 2, gen: new RandomStream(2)));
         Checkpoint.LoadModule(path, net);
         float[] x = [1f, 2f, -1f, -0.5f, 0.25f, 3f];
         using var scope = TensorScope.Begin();
@@ -81,7 +81,7 @@ public sealed class CheckpointTests
     public void WrongShapeIsRefusedNamingFileKeyAndShapes()
     {
         var path = Path.Combine(_dir, "bad.safetensors");
-        Checkpoint.SaveModule(path, new Sequential(new Linear(2, 9, gen: new Generator(0)), new LeakyReLU(), new Linear(9, 1, gen: new Generator(0))));
+        Checkpoint.SaveModule(path, new Sequential(new Linear(2, 9, gen: new RandomStream(0)), new LeakyReLU(), new Linear(9, 1, gen: new RandomStream(0))));
         var e = Assert.Throws<StateDictException>(() => Checkpoint.LoadModule(path, Mlp(1)));
         Assert.That(e!.Message, Does.Contain(path).And.Contain("'0.weight'").And.Contain("(9, 2)").And.Contain("(8, 2)"));
     }
@@ -129,17 +129,17 @@ public sealed class CheckpointTests
     private sealed class Run
     {
         // Every generator a run draws from must be in the training state, dropout's included.
-        public readonly Generator DropoutGen = new(70);
-        public readonly Generator Data = new(123);
+        public readonly RandomStream DropoutGen = new(70);
+        public readonly RandomStream Data = new(123);
         public readonly Sequential Model;
         public readonly Optimizer Opt;
         public readonly Sgd Sgd;
-        public readonly Sequential Critic = new(new Linear(1, 4, gen: new Generator(9)));
+        public readonly Sequential Critic = new(new Linear(1, 4, gen: new RandomStream(9)));
         public long Steps;
 
         public Run()
         {
-            Model = new(new Linear(2, 16, gen: new Generator(7)), new Tanh(), new Dropout(0.1f, DropoutGen), new Linear(16, 1, gen: new Generator(8)));
+            Model = new(new Linear(2, 16, gen: new RandomStream(7)), new Tanh(), new Dropout(0.1f, DropoutGen), new Linear(16, 1, gen: new RandomStream(8)));
             Opt = new Adam(Model, lr: 0.01f, weightDecay: 1e-3);
             Sgd = new Sgd(Critic, lr: 0.1f, momentum: 0.9f);
         }
@@ -151,8 +151,8 @@ public sealed class CheckpointTests
             s.Modules.Add("D", Critic);
             s.Optimizers.Add("optG", Opt);
             s.Optimizers.Add("optD", Sgd);
-            s.Generators.Add("data", Data);
-            s.Generators.Add("dropout", DropoutGen);
+            s.RandomStreams.Add("data", Data);
+            s.RandomStreams.Add("dropout", DropoutGen);
             return s;
         }
 
@@ -240,7 +240,7 @@ public sealed class CheckpointTests
         // Different seed for a generator.
         var other = new Run();
         var st = other.State();
-        st.Generators["data"] = new Generator(999);
+        st.RandomStreams["data"] = new RandomStream(999);
         var before = other.Model.StateDict()["0.weight"].ToArray();
         var e = Assert.Throws<StateDictException>(() => Checkpoint.Load(path, st));
         Assert.That(e!.Message, Does.Contain(path).And.Contain("generator 'data' has seed 999"));

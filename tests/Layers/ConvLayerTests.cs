@@ -11,7 +11,7 @@ namespace GpuGan.Tests.Layers;
 [TestFixture, Category("cpu"), Category("NeedsIssue3Ops")]
 public sealed class ConvLayerTests
 {
-    private static float[] Randn(Generator gen, int n)
+    private static float[] Randn(RandomStream gen, int n)
     {
         var v = new float[n];
         gen.FillNormal(v);
@@ -74,7 +74,7 @@ public sealed class ConvLayerTests
     public void Conv2dLayerMatchesFloat64Reference(int stride, int padding, int dilation, bool bias)
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(1);
+        var gen = new RandomStream(1);
         var conv = new Conv2d(3, 4, 3, stride, padding, dilation, bias, gen);
         var x = Randn(gen, 2 * 3 * 7 * 6);
         var y = conv.Forward(Tensor.FromArray(x, new Shape(2, 3, 7, 6)));
@@ -89,7 +89,7 @@ public sealed class ConvLayerTests
     public void ConvTranspose2dLayerMatchesFloat64Reference(int stride, int padding, int outputPadding, bool bias)
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(2);
+        var gen = new RandomStream(2);
         var convT = new ConvTranspose2d(3, 2, 4, stride, padding, outputPadding, 1, bias, gen);
         Assert.That(convT.Weight.Shape, Is.EqualTo(new Shape(3, 2, 4, 4)), "(Cin, Cout, k, k) as PyTorch");
         var x = Randn(gen, 2 * 3 * 3 * 5);
@@ -103,7 +103,7 @@ public sealed class ConvLayerTests
     public void BatchNorm2dTrainingUsesBatchStatisticsAndUpdatesRunningOnes()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(3);
+        var gen = new RandomStream(3);
         int n = 3, c = 2, h = 4, w = 3, m = n * h * w;
         var bn = new BatchNorm2d(c);
         Init.Normal(bn.Weight!, gen, 1f, 0.5f);
@@ -142,7 +142,7 @@ public sealed class ConvLayerTests
     public void LayerNormNormalisesEachSampleOverAllOtherDimensions()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(4);
+        var gen = new RandomStream(4);
         var ln = new LayerNorm([2, 3, 3]);
         Init.Normal(ln.Weight!, gen, 1f, 0.3f);
         var x = Randn(gen, 2 * 18);
@@ -162,7 +162,7 @@ public sealed class ConvLayerTests
     public void InstanceNorm2dNormalisesEachSampleAndChannel()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(5);
+        var gen = new RandomStream(5);
         var inorm = new InstanceNorm2d(3, affine: true);
         Init.Normal(inorm.Weight!, gen, 1f, 0.3f);
         Init.Normal(inorm.Bias!, gen, 0f, 0.3f);
@@ -184,7 +184,7 @@ public sealed class ConvLayerTests
     public void DcganStyleGeneratorProducesImagesAndTrainsOneStep()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(6);
+        var gen = new RandomStream(6);
         var g = new Sequential(
             new ConvTranspose2d(8, 16, 4, 1, 0, bias: false, gen: gen), new BatchNorm2d(16), new ReLU(),
             new ConvTranspose2d(16, 3, 4, 2, 1, bias: false, gen: gen), new Tanh());

@@ -38,10 +38,10 @@ public sealed class InitTests
     public void NormalAndUniformHaveTheRequestedMoments()
     {
         using var scope = TensorScope.Begin();
-        var n = Moments(Init.Normal(Tensor.Zeros(new Shape(100, 100)), new Generator(1), 1f, 0.02f));
+        var n = Moments(Init.Normal(Tensor.Zeros(new Shape(100, 100)), new RandomStream(1), 1f, 0.02f));
         Assert.That(n.Mean, Is.EqualTo(1).Within(5 * 0.02 / 100));
         Assert.That(n.Std, Is.EqualTo(0.02).Within(0.02 * 5 / Math.Sqrt(2 * 10000)));
-        var u = Moments(Init.Uniform(Tensor.Zeros(new Shape(100, 100)), new Generator(2), -3f, 1f));
+        var u = Moments(Init.Uniform(Tensor.Zeros(new Shape(100, 100)), new RandomStream(2), -3f, 1f));
         Assert.That(u.Min, Is.GreaterThanOrEqualTo(-3));
         Assert.That(u.Max, Is.LessThan(1));
         Assert.That(u.Mean, Is.EqualTo(-1).Within(5 * 4 / Math.Sqrt(12) / 100));
@@ -52,16 +52,16 @@ public sealed class InitTests
     {
         using var scope = TensorScope.Begin();
         var shape = new Shape(64, 32, 3, 3); // fan_in 288, fan_out 576
-        var xu = Moments(Init.XavierUniform(Tensor.Zeros(shape), new Generator(3)));
+        var xu = Moments(Init.XavierUniform(Tensor.Zeros(shape), new RandomStream(3)));
         double xb = Math.Sqrt(6.0 / (288 + 576));
         Assert.That(xu.Max, Is.LessThanOrEqualTo(xb).And.GreaterThan(0.99 * xb));
         Assert.That(xu.Min, Is.GreaterThanOrEqualTo(-xb).And.LessThan(-0.99 * xb));
-        var xn = Moments(Init.XavierNormal(Tensor.Zeros(shape), new Generator(4)));
+        var xn = Moments(Init.XavierNormal(Tensor.Zeros(shape), new RandomStream(4)));
         Assert.That(xn.Std, Is.EqualTo(Math.Sqrt(2.0 / 864)).Within(0.02 * Math.Sqrt(2.0 / 864)));
-        var ku = Moments(Init.KaimingUniform(Tensor.Zeros(shape), new Generator(5), nonlinearity: Nonlinearity.Relu));
+        var ku = Moments(Init.KaimingUniform(Tensor.Zeros(shape), new RandomStream(5), nonlinearity: Nonlinearity.Relu));
         double kb = Math.Sqrt(2) * Math.Sqrt(3.0 / 288);
         Assert.That(ku.Max, Is.LessThanOrEqualTo(kb).And.GreaterThan(0.99 * kb));
-        var kn = Moments(Init.KaimingNormal(Tensor.Zeros(shape), new Generator(6), a: 0.2f));
+        var kn = Moments(Init.KaimingNormal(Tensor.Zeros(shape), new RandomStream(6), a: 0.2f));
         double ks = Math.Sqrt(2 / 1.04) / Math.Sqrt(288);
         Assert.That(kn.Std, Is.EqualTo(ks).Within(0.02 * ks));
     }
@@ -70,7 +70,7 @@ public sealed class InitTests
     public void LinearDefaultIsUniformOverOneOverSqrtFanIn()
     {
         using var scope = TensorScope.Begin();
-        var lin = new Linear(400, 300, gen: new Generator(7));
+        var lin = new Linear(400, 300, gen: new RandomStream(7));
         double bound = 1 / Math.Sqrt(400);
         var w = Moments(lin.Weight);
         Assert.That(w.Max, Is.LessThanOrEqualTo(bound).And.GreaterThan(0.99 * bound));
@@ -83,12 +83,12 @@ public sealed class InitTests
     [Test]
     public void SameSeedSameWeightsOnBothDevices()
     {
-        var a = new Linear(9, 5, gen: new Generator(42));
-        var b = new Linear(9, 5, gen: new Generator(42), device: Device.IlgpuCpu);
+        var a = new Linear(9, 5, gen: new RandomStream(42));
+        var b = new Linear(9, 5, gen: new RandomStream(42), device: Device.IlgpuCpu);
         Assert.That(b.Weight.Device, Is.EqualTo(Device.IlgpuCpu));
         Assert.That(b.Weight.ToArray(), Is.EqualTo(a.Weight.ToArray()));
         Assert.That(b.Bias!.ToArray(), Is.EqualTo(a.Bias!.ToArray()));
-        Init.PytorchDefault(a, new Generator(43));
+        Init.PytorchDefault(a, new RandomStream(43));
         Assert.That(a.Weight.ToArray(), Is.Not.EqualTo(b.Weight.ToArray()), "re-initialised from another seed");
     }
 
@@ -97,12 +97,12 @@ public sealed class InitTests
     {
         // Layers are only constructed here (no forward), so this runs without the conv/norm ops.
         var g = new Sequential(
-            new ConvTranspose2d(100, 64, 4, 1, 0, bias: false, gen: new Generator(1)),
+            new ConvTranspose2d(100, 64, 4, 1, 0, bias: false, gen: new RandomStream(1)),
             new BatchNorm2d(64),
             new ReLU(),
-            new Conv2d(64, 32, 4, 2, 1, bias: true, gen: new Generator(2)));
+            new Conv2d(64, 32, 4, 2, 1, bias: true, gen: new RandomStream(2)));
         var biasBefore = ((Conv2d)g[3]).Bias!.ToArray();
-        Init.Dcgan(g, new Generator(3));
+        Init.Dcgan(g, new RandomStream(3));
         var ct = Moments(((ConvTranspose2d)g[0]).Weight);
         Assert.That(ct.Mean, Is.EqualTo(0).Within(5 * 0.02 / Math.Sqrt(100 * 64 * 16)));
         Assert.That(ct.Std, Is.EqualTo(0.02).Within(0.001));

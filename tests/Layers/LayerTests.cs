@@ -37,7 +37,7 @@ public sealed class LayerTests
         return y;
     }
 
-    private static float[] Randn(Generator gen, int n)
+    private static float[] Randn(RandomStream gen, int n)
     {
         var v = new float[n];
         gen.FillNormal(v);
@@ -49,7 +49,7 @@ public sealed class LayerTests
     public void LinearMatchesFloat64Reference(bool bias)
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(1);
+        var gen = new RandomStream(1);
         var lin = new Linear(7, 5, bias, gen);
         Assert.That(lin.Weight.Shape, Is.EqualTo(new Shape(5, 7)), "weight is (out, in) as PyTorch");
         var x = Randn(gen, 3 * 7);
@@ -62,7 +62,7 @@ public sealed class LayerTests
     public void LinearAcceptsHigherRankInput()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(2);
+        var gen = new RandomStream(2);
         var lin = new Linear(4, 3, gen: gen);
         var x = Randn(gen, 2 * 5 * 4);
         var y = lin.Forward(Tensor.FromArray(x, 2, 5, 4));
@@ -74,7 +74,7 @@ public sealed class LayerTests
     public void LinearGradientsMatchHandDerivation()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(3);
+        var gen = new RandomStream(3);
         var lin = new Linear(3, 2, gen: gen);
         var x = Randn(gen, 4 * 3);
         lin.Forward(Tensor.FromArray(x, 4, 3)).Sum().Backward();
@@ -93,7 +93,7 @@ public sealed class LayerTests
     public void LinearShapeErrorNamesBothSizes()
     {
         using var scope = TensorScope.Begin();
-        var lin = new Linear(4, 3, gen: new Generator(0));
+        var lin = new Linear(4, 3, gen: new RandomStream(0));
         var e = Assert.Throws<ShapeMismatchException>(() => lin.Forward(Tensor.Zeros(new Shape(2, 5))));
         Assert.That(e!.Message, Does.Contain("(2, 5)").And.Contain("4"));
     }
@@ -102,7 +102,7 @@ public sealed class LayerTests
     public void EmbeddingLooksUpRowsAndScattersGradients()
     {
         using var scope = TensorScope.Begin();
-        var emb = new Embedding(5, 3, new Generator(4));
+        var emb = new Embedding(5, 3, new RandomStream(4));
         var w = emb.Weight.ToArray();
         int[] labels = [3, 0, 3, 4];
         var y = emb.Forward(labels);
@@ -123,7 +123,7 @@ public sealed class LayerTests
     public void EmbeddingAcceptsFloatLabelTensorAndRejectsOutOfRangeInts()
     {
         using var scope = TensorScope.Begin();
-        var emb = new Embedding(4, 2, new Generator(5));
+        var emb = new Embedding(4, 2, new RandomStream(5));
         var y = emb.Forward(Tensor.FromArray([2f, 1f], 2, 1));
         var w = emb.Weight.ToArray();
         AssertClose(y.ToArray(), [w[4], w[5], w[2], w[3]], 0, 0, "float labels");
@@ -136,7 +136,7 @@ public sealed class LayerTests
     {
         // d/dW of ||dL/dW||² with L = Σ (E(l)·c)²: the one-hot product gives it without a gather rule.
         using var scope = TensorScope.Begin();
-        var emb = new Embedding(3, 2, new Generator(6));
+        var emb = new Embedding(3, 2, new RandomStream(6));
         var y = emb.Forward([1, 1, 2]);
         var loss = y.Square().Sum();
         var g = Autograd.Grad([loss], [emb.Weight], createGraph: true)[0];
@@ -160,7 +160,7 @@ public sealed class LayerTests
     public void ActivationMatchesFloat64Reference(Module act, Func<double, double> reference)
     {
         using var scope = TensorScope.Begin();
-        var x = Randn(new Generator(7), 2 * 3 * 5 * 3).Select(v => 3 * v).ToArray();
+        var x = Randn(new RandomStream(7), 2 * 3 * 5 * 3).Select(v => 3 * v).ToArray();
         var y = act.Forward(Tensor.FromArray(x, new Shape(2, 3, 5, 3)));
         Assert.That(y.Shape, Is.EqualTo(new Shape(2, 3, 5, 3)));
         // tanh/sigmoid through exp in float32: 2e-6 abs + 1e-5 rel.
@@ -186,9 +186,9 @@ public sealed class LayerTests
     {
         using var scope = TensorScope.Begin();
         var x = Tensor.Ones(new Shape(4000));
-        var d1 = new Dropout(0.25f, new Generator(11));
+        var d1 = new Dropout(0.25f, new RandomStream(11));
         var y1 = d1.Forward(x).ToArray();
-        var y2 = new Dropout(0.25f, new Generator(11)).Forward(x).ToArray();
+        var y2 = new Dropout(0.25f, new RandomStream(11)).Forward(x).ToArray();
         Assert.That(y1, Is.EqualTo(y2), "same seed, same mask");
         Assert.That(y1.All(v => v == 0f || Math.Abs(v - 1 / 0.75f) < 1e-6), Is.True, "kept values scaled by 1/(1 − p)");
         double dropped = y1.Count(v => v == 0f) / 4000.0;
@@ -201,7 +201,7 @@ public sealed class LayerTests
     public void SequentialChainsChildrenNamedByIndex()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(8);
+        var gen = new RandomStream(8);
         var l0 = new Linear(3, 4, gen: gen);
         var l2 = new Linear(4, 2, gen: gen);
         var seq = new Sequential(l0, new LeakyReLU(0.2f), l2);
@@ -216,7 +216,7 @@ public sealed class LayerTests
     {
         public Net()
         {
-            Main = RegisterModule("main", new Sequential(new Linear(2, 3, bias: false, gen: new Generator(1)), new BatchNorm2d(3), new Tanh()));
+            Main = RegisterModule("main", new Sequential(new Linear(2, 3, bias: false, gen: new RandomStream(1)), new BatchNorm2d(3), new Tanh()));
         }
         public Sequential Main { get; }
         public override Tensor Forward(Tensor input) => Main.Forward(input);
@@ -276,7 +276,7 @@ public sealed class LayerTests
     {
         var a = new Net();
         var b = new Net();
-        Init.Normal(a.Main[0] is Linear l ? l.Weight : throw new InconclusiveException("layout"), new Generator(99));
+        Init.Normal(a.Main[0] is Linear l ? l.Weight : throw new InconclusiveException("layout"), new RandomStream(99));
         a.StateDict()["main.1.num_batches_tracked"].Fill(7);
         b.LoadStateDict(a.StateDict());
         Assert.That(b.StateDict()["main.0.weight"].ToArray(), Is.EqualTo(a.StateDict()["main.0.weight"].ToArray()));
@@ -300,7 +300,7 @@ public sealed class LayerTests
     [Test]
     public void ToStringLooksLikePyTorch()
     {
-        var seq = new Sequential(new Linear(2, 3, gen: new Generator(0)), new LeakyReLU(0.2f));
+        var seq = new Sequential(new Linear(2, 3, gen: new RandomStream(0)), new LeakyReLU(0.2f));
         Assert.That(seq.ToString(), Is.EqualTo("Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): LeakyReLU(negative_slope=0.2)\n)"));
     }
 }

@@ -167,7 +167,7 @@ public sealed class OptimizerTests
     {
         // 1000 + 37 elements: SIMD main loop, 512- and 256-bit paths and a scalar tail.
         const int n = 1037;
-        var gen = new Generator(5);
+        var gen = new RandomStream(5);
         var p0 = new float[n];
         gen.FillNormal(p0);
         var grads = Enumerable.Range(0, 4).Select(_ => { var g = new float[n]; gen.FillNormal(g); return g; }).ToArray();
@@ -237,7 +237,7 @@ public sealed class OptimizerTests
         // 2-16-1 tanh MLP, full batch of the 4 XOR points, MSE, Adam lr 0.05, fixed seed.
         // Stated target: MSE < 1e-3 within 300 steps (observed: see the assertion message on failure).
         using var outer = TensorScope.Begin();
-        var gen = new Generator(2024);
+        var gen = new RandomStream(2024);
         var mlp = new Sequential(new Linear(2, 16, gen: gen), new Tanh(), new Linear(16, 1, gen: gen));
         var opt = new Adam(mlp, lr: 0.05f);
         var x = Tensor.FromArray([0f, 0f, 0f, 1f, 1f, 0f, 1f, 1f], 4, 2);

@@ -58,7 +58,7 @@ public static partial class OpCases
     public static IEnumerable<OpCase> UnaryCases()
     {
         int[] s = [2, 3, 5, 7];
-        OpCase U(string name, Func<Tensor, Tensor> f, Func<double, double> r, Func<Generator, int, float[]>? inputs = null,
+        OpCase U(string name, Func<Tensor, Tensor> f, Func<double, double> r, Func<RandomStream, int, float[]>? inputs = null,
             double atol = 1e-6, double rtol = 2e-6) => new()
         {
             Name = name, InputShapes = [s], Forward = x => f(x[0]), Reference = x => Ref.Map(x[0], r),

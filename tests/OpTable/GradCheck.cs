@@ -40,7 +40,7 @@ public static class GradCheck
     /// </summary>
     public static void Check(OpCase op, Device device, int seed = 1)
     {
-        var gen = new Generator(seed);
+        var gen = new RandomStream(seed);
         var inputs = op.InputShapes.Select((_, i) => op.Sample(gen, i)).ToArray();
         using var scope = TensorScope.Begin();
         var xs = inputs.Select((v, i) => Tensor.FromArray(v, op.InputShapes[i], device)).ToArray();
@@ -79,7 +79,7 @@ public static class GradCheck
     /// </summary>
     public static void CheckSecondOrder(OpCase op, Device device, int seed = 2, int maxElementwise = 64, int directions = 3)
     {
-        var gen = new Generator(seed);
+        var gen = new RandomStream(seed);
         var inputs = op.InputShapes.Select((_, i) => op.Sample(gen, i)).ToArray();
         var wrt = Enumerable.Range(0, inputs.Length).Where(op.IsDifferentiable).ToArray();
         float[]? u = null;

@@ -11,7 +11,7 @@ namespace GpuGan.Tests.OpTable;
 // derivatives large, so those rows use a step of 5e-3 and a wider atol.
 public static partial class OpCases
 {
-    private static readonly Func<Generator, int, int, float[]> NormalInputs = (g, i, n) => Ref.Uniform(g, n, -2f, 2f);
+    private static readonly Func<RandomStream, int, int, float[]> NormalInputs = (g, i, n) => Ref.Uniform(g, n, -2f, 2f);
 
     public static IEnumerable<OpCase> NormalizationCases()
     {

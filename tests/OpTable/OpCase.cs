@@ -21,7 +21,7 @@ public sealed record OpCase
     public required Func<double[][], double[]> Reference { get; init; }
 
     /// <summary>Input sampler: (generator, input index, element count) → values. Default N(0, 1).</summary>
-    public Func<Generator, int, int, float[]>? Inputs { get; init; }
+    public Func<RandomStream, int, int, float[]>? Inputs { get; init; }
 
     /// <summary>Which inputs are differentiated (default: all).</summary>
     public bool[]? Differentiable { get; init; }
@@ -55,7 +55,7 @@ public sealed record OpCase
 
     public bool IsDifferentiable(int i) => Differentiable is null || Differentiable[i];
 
-    public float[] Sample(Generator gen, int input)
+    public float[] Sample(RandomStream gen, int input)
     {
         int n = InputShapes[input].Aggregate(1, (a, b) => a * b);
         if (Inputs is not null) return Inputs(gen, input, n);

@@ -37,7 +37,7 @@ public abstract class OpTableTests
     [TestCaseSource(typeof(OpCases), nameof(OpCases.Rows))]
     public void ForwardMatchesFloat64Reference(OpCase op)
     {
-        var gen = new Generator(7);
+        var gen = new RandomStream(7);
         var inputs = op.InputShapes.Select((_, i) => op.Sample(gen, i)).ToArray();
         using var scope = TensorScope.Begin();
         var xs = inputs.Select((v, i) => Tensor.FromArray(v, op.InputShapes[i], Device)).ToArray();
@@ -93,7 +93,7 @@ public sealed class KernelParityTests
         var devices = new[] { Device.Cpu, Device.IlgpuCpu };
         for (int d = 0; d < 2; d++)
         {
-            var gen = new Generator(11);
+            var gen = new RandomStream(11);
             var inputs = op.InputShapes.Select((_, i) => op.Sample(gen, i)).ToArray();
             using var scope = TensorScope.Begin();
             var xs = inputs.Select((v, i) => Tensor.FromArray(v, op.InputShapes[i], devices[d])).ToArray();

@@ -34,7 +34,7 @@ public static class Ref
     public static double[] Map(double[] x, Func<double, double> f) => x.Select(f).ToArray();
 
     /// <summary>Values with |v| in [lo, hi] and random sign: keeps inputs off kinks (relu, abs, clamp).</summary>
-    public static float[] AwayFromZero(Tensors.Generator gen, int n, float lo = 0.2f, float hi = 2f)
+    public static float[] AwayFromZero(Tensors.RandomStream gen, int n, float lo = 0.2f, float hi = 2f)
     {
         var v = new float[n];
         gen.FillUniform(v, lo, hi);
@@ -44,7 +44,7 @@ public static class Ref
         return v;
     }
 
-    public static float[] Uniform(Tensors.Generator gen, int n, float lo, float hi)
+    public static float[] Uniform(Tensors.RandomStream gen, int n, float lo, float hi)
     {
         var v = new float[n];
         gen.FillUniform(v, lo, hi);

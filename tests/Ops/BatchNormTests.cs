@@ -85,7 +85,7 @@ public sealed class BatchNormTests(string deviceName)
     public void FusedBackwardEqualsComposedPath(string kind, int n, int c, int h, int w, bool affine)
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(5);
+        var gen = new RandomStream(5);
         var x = Tensor.RandN(new Shape(n, c, h, w), gen, D, mean: 0.7f, std: 1.3f);
         var g = Tensor.RandN(new Shape(n, c, h, w), gen, D);
         var gamma = affine ? Tensor.RandN(new Shape(c), gen, D) : null;
@@ -117,7 +117,7 @@ public sealed class BatchNormTests(string deviceName)
     {
         if (D.Kind == DeviceKind.IlgpuCpu)
             Assert.Ignore("third-order finite differences take ~5 minutes on the ILGPU simulator; the kernels involved are covered by kernel parity and gradgradcheck there");
-        var gen = new Generator(9);
+        var gen = new RandomStream(9);
         var x0 = new float[2 * 3 * 2 * 2];
         gen.FillNormal(x0);
         double H(float[] xv, out float[]? grad)
@@ -151,7 +151,7 @@ public sealed class BatchNormTests(string deviceName)
     public void StatisticsStayAccurateUnderALargeOffset()
     {
         using var scope = TensorScope.Begin();
-        var gen = new Generator(4);
+        var gen = new RandomStream(4);
         var v = new float[4 * 2 * 33 * 33];
         gen.FillNormal(v, 1000f, 0.01f);
         var y = Tensor.FromArray(v, new Shape(4, 2, 33, 33), D).BatchNorm2d(null, null, null, null, training: true);
@@ -165,7 +165,7 @@ public sealed class BatchNormTests(string deviceName)
     public void CpuKernelsAreDeterministicAcrossThreadCounts()
     {
         if (!D.IsHost) Assert.Ignore("thread-count determinism is a property of the SIMD kernel set");
-        var gen = new Generator(6);
+        var gen = new RandomStream(6);
         var v = new float[8 * 16 * 17 * 17];
         gen.FillNormal(v);
         float[][] Run(int threads)

@@ -55,7 +55,7 @@ public sealed class GanModel
     public static GanModel Create(string kind, int channels, int height, int width, int classCount, int latentDim, int featureWidth,
         float? lr, long seed, Device device)
     {
-        var gen = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 17));
+        var gen = new RandomStream(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 17));
         Module g, d;
         int size = height;
         switch (kind)
@@ -143,7 +143,7 @@ public sealed class GanModel
     }
 
     /// <summary>Uniformly random labels for fakes (conditional model); null otherwise.</summary>
-    private int[]? FakeLabels(int n, Generator noise)
+    private int[]? FakeLabels(int n, RandomStream noise)
     {
         if (!IsConditional) return null;
         var labels = new int[n];
@@ -152,7 +152,7 @@ public sealed class GanModel
     }
 
     /// <summary>One generator step (with its critic steps). Runs inside the caller's TensorScope.</summary>
-    public StepMetrics TrainStep(BatchSource nextBatch, Generator noise)
+    public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise)
     {
         G.Train();
         D.Train();
@@ -240,7 +240,7 @@ public sealed class GanModel
     /// λ·mean((‖∇x̂ D(x̂)‖ − 1)²), x̂ = α·x + (1 − α)·G(z), one α ~ U[0, 1] per sample. The gradient is
     /// taken with createGraph, so the penalty's own gradient is the true second-order one.
     /// </summary>
-    public static Tensor GradientPenalty(Func<Tensor, Tensor> critic, Tensor real, Tensor fake, Generator noise, Device device)
+    public static Tensor GradientPenalty(Func<Tensor, Tensor> critic, Tensor real, Tensor fake, RandomStream noise, Device device)
     {
         int n = real.Shape[0];
         var alphaShape = new int[real.Rank];

@@ -55,7 +55,7 @@ public static class Networks
     /// DCGAN generator: (N, nz, 1, 1) → (N, nc, S, S) with ConvT k4 s2 p1 stages, BN, ReLU and Tanh,
     /// no biases. 64: nz→8w→4w→2w→w→nc (pytorch/examples); 32: nz→4w→2w→w→nc; 28: nz→4w (7×7) →2w→nc.
     /// </summary>
-    public static Sequential DcganGenerator(int nz, int w, int nc, int size, Generator gen)
+    public static Sequential DcganGenerator(int nz, int w, int nc, int size, RandomStream gen)
     {
         var s = new Sequential();
         void Stage(int cin, int cout, int k, int stride, int pad, bool last)
@@ -95,7 +95,7 @@ public static class Networks
     /// batch norm after the first (norm: "batch"), layer norm (WGAN-GP option) or none.
     /// Returns the body and the final conv separately so the conditional model can project features.
     /// </summary>
-    public static (Sequential Body, Conv2d Final) DcganDiscriminator(int nc, int w, int size, string norm, Generator gen)
+    public static (Sequential Body, Conv2d Final) DcganDiscriminator(int nc, int w, int size, string norm, RandomStream gen)
     {
         var s = new Sequential();
         int spatial = size;
@@ -132,13 +132,13 @@ public static class Networks
     }
 
     /// <summary>MLP generator for vectors (sines) and flattened small images: nz → 128 → 256 → D, Tanh.</summary>
-    public static Sequential MlpGenerator(int nz, int features, Generator gen) => new(
+    public static Sequential MlpGenerator(int nz, int features, RandomStream gen) => new(
         new Linear(nz, 128, gen: gen), new LeakyReLU(0.2f),
         new Linear(128, 256, gen: gen), new LeakyReLU(0.2f),
         new Linear(256, features, gen: gen), new Tanh());
 
     /// <summary>MLP discriminator: D → 256 → 128 → 1 logit.</summary>
-    public static Sequential MlpDiscriminator(int features, Generator gen) => new(
+    public static Sequential MlpDiscriminator(int features, RandomStream gen) => new(
         new Flatten(),
         new Linear(features, 256, gen: gen), new LeakyReLU(0.2f),
         new Linear(256, 128, gen: gen), new LeakyReLU(0.2f),

@@ -44,7 +44,7 @@ public static class Sampler
             options.LatentDim, options.Width, options.Lr, options.Seed, device);
         if (IsTrainingCheckpoint(weights))
         {
-            Checkpoint.Load(weights, Trainer.BuildState(model, Trainer.NoiseGenerator(options)));
+            Checkpoint.Load(weights, Trainer.BuildState(model, Trainer.NoiseStream(options)));
         }
         else
         {
@@ -60,7 +60,7 @@ public static class Sampler
         using (Autograd.NoGrad())
         {
             model.G.Eval();
-            var z = Tensor.RandN(model.LatentShape(r.Count), new Generator(unchecked((ulong)r.Seed)), device);
+            var z = Tensor.RandN(model.LatentShape(r.Count), new RandomStream(unchecked((ulong)r.Seed)), device);
             images = model.Generate(z, labels).ToArray();
         }
         Directory.CreateDirectory(r.Out);

@@ -69,7 +69,7 @@ public static class Trainer
 
         var model = GanModel.Create(options.Model, dataset.Channels, dataset.Height, dataset.Width, dataset.ClassCount,
             options.LatentDim, options.Width, options.Lr, options.Seed, device);
-        var noise = NoiseGenerator(options);
+        var noise = NoiseStream(options);
         using var loader = new DataLoader(dataset, options.Batch, options.Seed);
         int stepsPerEpoch = Math.Max(1, loader.BatchesPerEpoch / model.CriticSteps);
         long total = options.Steps ?? (options.Epochs is { } e ? (long)e * stepsPerEpoch : DefaultSteps(options.Model, options.Data));
@@ -98,7 +98,7 @@ public static class Trainer
 
         // A fixed latent batch (its own stream, never advanced) so sample grids are comparable across steps.
         int gridCount = Math.Min(64, Math.Max(16, options.Batch));
-        var fixedZ = Tensor.RandN(model.LatentShape(gridCount), new Generator(unchecked((ulong)options.Seed + 0xABCDEF)), device).KeepAlive();
+        var fixedZ = Tensor.RandN(model.LatentShape(gridCount), new RandomStream(unchecked((ulong)options.Seed + 0xABCDEF)), device).KeepAlive();
         int[]? fixedLabels = model.IsConditional ? Enumerable.Range(0, gridCount).Select(i => i % model.ClassCount).ToArray() : null;
 
         int sampleLength = dataset.Channels * dataset.Height * dataset.Width;
@@ -166,17 +166,17 @@ public static class Trainer
     }
 
     /// <summary>The noise stream of a run: its own seed derived from --seed.</summary>
-    internal static Generator NoiseGenerator(TrainOptions options) => new(unchecked((ulong)options.Seed * 0xD1B54A32D192ED03UL + 29));
+    internal static RandomStream NoiseStream(TrainOptions options) => new(unchecked((ulong)options.Seed * 0xD1B54A32D192ED03UL + 29));
 
     /// <summary>What a checkpoint holds: G, D, both optimisers and the noise stream.</summary>
-    internal static TrainingState BuildState(GanModel model, Generator noise)
+    internal static TrainingState BuildState(GanModel model, RandomStream noise)
     {
         var state = new TrainingState();
         state.Modules["G"] = model.G;
         state.Modules["D"] = model.D;
         state.Optimizers["optG"] = model.OptG;
         state.Optimizers["optD"] = model.OptD;
-        state.Generators["noise"] = noise;
+        state.RandomStreams["noise"] = noise;
         return state;
     }
 

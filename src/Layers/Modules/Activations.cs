@@ -62,13 +62,13 @@ public sealed class Reshape : Module
 /// </summary>
 public sealed class Dropout : Module
 {
-    private readonly Generator _gen;
+    private readonly RandomStream _gen;
 
-    public Dropout(float p = 0.5f, Generator? gen = null)
+    public Dropout(float p = 0.5f, RandomStream? gen = null)
     {
         if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1]");
         P = p;
-        _gen = gen ?? Init.DefaultGenerator;
+        _gen = gen ?? Init.DefaultRandom;
     }
 
     public float P { get; }

@@ -9,14 +9,14 @@ namespace GpuGan.Layers;
 public sealed class Conv2d : Module, IResettable
 {
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, int dilation = 1,
-        bool bias = true, Generator? gen = null, Device? device = null)
+        bool bias = true, RandomStream? gen = null, Device? device = null)
     {
         if (inChannels <= 0 || outChannels <= 0 || kernelSize <= 0 || stride <= 0 || padding < 0 || dilation <= 0)
             throw new ArgumentOutOfRangeException(nameof(kernelSize), $"Conv2d({inChannels}, {outChannels}, k={kernelSize}, s={stride}, p={padding}, d={dilation}): invalid arguments");
         (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation) = (inChannels, outChannels, kernelSize, stride, padding, dilation);
         RegisterParameter("weight", Tensor.Zeros(new Shape(outChannels, inChannels, kernelSize, kernelSize), device));
         RegisterParameter("bias", bias ? Tensor.Zeros(new Shape(outChannels), device) : null);
-        ResetParameters(gen ?? Init.DefaultGenerator);
+        ResetParameters(gen ?? Init.DefaultRandom);
     }
 
     public int InChannels { get; }
@@ -30,7 +30,7 @@ public sealed class Conv2d : Module, IResettable
     public Tensor Weight => GetParameter("weight")!;
     public Tensor? Bias => GetParameter("bias");
 
-    public void ResetParameters(Generator gen) => Init.LinearDefault(Weight, Bias, gen);
+    public void ResetParameters(RandomStream gen) => Init.LinearDefault(Weight, Bias, gen);
 
     public override Tensor Forward(Tensor input)
     {
@@ -47,7 +47,7 @@ public sealed class Conv2d : Module, IResettable
 public sealed class ConvTranspose2d : Module, IResettable
 {
     public ConvTranspose2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, int outputPadding = 0,
-        int dilation = 1, bool bias = true, Generator? gen = null, Device? device = null)
+        int dilation = 1, bool bias = true, RandomStream? gen = null, Device? device = null)
     {
         if (inChannels <= 0 || outChannels <= 0 || kernelSize <= 0 || stride <= 0 || padding < 0 || dilation <= 0
             || outputPadding < 0 || (outputPadding >= stride && outputPadding >= dilation))
@@ -55,7 +55,7 @@ public sealed class ConvTranspose2d : Module, IResettable
         (InChannels, OutChannels, KernelSize, Stride, Padding, OutputPadding, Dilation) = (inChannels, outChannels, kernelSize, stride, padding, outputPadding, dilation);
         RegisterParameter("weight", Tensor.Zeros(new Shape(inChannels, outChannels, kernelSize, kernelSize), device));
         RegisterParameter("bias", bias ? Tensor.Zeros(new Shape(outChannels), device) : null);
-        ResetParameters(gen ?? Init.DefaultGenerator);
+        ResetParameters(gen ?? Init.DefaultRandom);
     }
 
     public int InChannels { get; }
@@ -71,7 +71,7 @@ public sealed class ConvTranspose2d : Module, IResettable
     public Tensor? Bias => GetParameter("bias");
 
     /// <summary>PyTorch's default; note fan_in is taken from dimension 1 (Cout·k·k), as PyTorch does.</summary>
-    public void ResetParameters(Generator gen) => Init.LinearDefault(Weight, Bias, gen);
+    public void ResetParameters(RandomStream gen) => Init.LinearDefault(Weight, Bias, gen);
 
     public override Tensor Forward(Tensor input)
     {

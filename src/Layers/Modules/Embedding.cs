@@ -10,14 +10,14 @@ namespace GpuGan.Layers;
 /// <summary>Lookup table of <c>num</c> vectors of size <c>dim</c>, PyTorch's nn.Embedding.</summary>
 public sealed class Embedding : Module, IResettable
 {
-    public Embedding(int numEmbeddings, int embeddingDim, Generator? gen = null, Device? device = null)
+    public Embedding(int numEmbeddings, int embeddingDim, RandomStream? gen = null, Device? device = null)
     {
         if (numEmbeddings <= 0 || embeddingDim <= 0)
             throw new ArgumentOutOfRangeException(nameof(numEmbeddings), $"Embedding({numEmbeddings}, {embeddingDim}): sizes must be positive");
         NumEmbeddings = numEmbeddings;
         EmbeddingDim = embeddingDim;
         RegisterParameter("weight", Tensor.Zeros(new Shape(numEmbeddings, embeddingDim), device));
-        ResetParameters(gen ?? Init.DefaultGenerator);
+        ResetParameters(gen ?? Init.DefaultRandom);
     }
 
     public int NumEmbeddings { get; }
@@ -27,7 +27,7 @@ public sealed class Embedding : Module, IResettable
     public Tensor Weight => GetParameter("weight")!;
 
     /// <summary>PyTorch's default: N(0, 1).</summary>
-    public void ResetParameters(Generator gen) => Init.Normal(Weight, gen);
+    public void ResetParameters(RandomStream gen) => Init.Normal(Weight, gen);
 
     /// <summary>
     /// Rows for labels given as a float tensor of whole numbers, shape (B) or (B, 1). A label outside

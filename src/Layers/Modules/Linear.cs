@@ -7,7 +7,7 @@ namespace GpuGan.Layers;
 /// <summary>Fully connected layer, PyTorch's nn.Linear.</summary>
 public sealed class Linear : Module, IResettable
 {
-    public Linear(int inFeatures, int outFeatures, bool bias = true, Generator? gen = null, Device? device = null)
+    public Linear(int inFeatures, int outFeatures, bool bias = true, RandomStream? gen = null, Device? device = null)
     {
         if (inFeatures <= 0 || outFeatures <= 0)
             throw new ArgumentOutOfRangeException(nameof(inFeatures), $"Linear({inFeatures}, {outFeatures}): feature counts must be positive");
@@ -15,7 +15,7 @@ public sealed class Linear : Module, IResettable
         OutFeatures = outFeatures;
         RegisterParameter("weight", Tensor.Zeros(new Shape(outFeatures, inFeatures), device));
         RegisterParameter("bias", bias ? Tensor.Zeros(new Shape(outFeatures), device) : null);
-        ResetParameters(gen ?? Init.DefaultGenerator);
+        ResetParameters(gen ?? Init.DefaultRandom);
     }
 
     public int InFeatures { get; }
@@ -27,7 +27,7 @@ public sealed class Linear : Module, IResettable
     /// <summary>(out) or null.</summary>
     public Tensor? Bias => GetParameter("bias");
 
-    public void ResetParameters(Generator gen) => Init.LinearDefault(Weight, Bias, gen);
+    public void ResetParameters(RandomStream gen) => Init.LinearDefault(Weight, Bias, gen);
 
     public override Tensor Forward(Tensor input)
     {

@@ -38,7 +38,7 @@ public sealed class BatchNorm2d : Module, IResettable
     public Tensor? RunningVar => GetBuffer("running_var");
     public long NumBatchesTracked => _batchesTracked;
 
-    public void ResetParameters(Generator gen)
+    public void ResetParameters(RandomStream gen)
     {
         if (Weight is not null) Init.Ones(Weight);
         if (Bias is not null) Init.Zeros(Bias);
@@ -94,7 +94,7 @@ public sealed class LayerNorm : Module, IResettable
     public Tensor? Weight => GetParameter("weight");
     public Tensor? Bias => GetParameter("bias");
 
-    public void ResetParameters(Generator gen)
+    public void ResetParameters(RandomStream gen)
     {
         if (Weight is not null) Init.Ones(Weight);
         if (Bias is not null) Init.Zeros(Bias);
@@ -128,7 +128,7 @@ public sealed class InstanceNorm2d : Module, IResettable
     public Tensor? Weight => GetParameter("weight");
     public Tensor? Bias => GetParameter("bias");
 
-    public void ResetParameters(Generator gen)
+    public void ResetParameters(RandomStream gen)
     {
         if (Weight is not null) Init.Ones(Weight);
         if (Bias is not null) Init.Zeros(Bias);

@@ -30,7 +30,7 @@ public sealed class TrainingState
     public OrderedDictionary<string, Optimizer> Optimizers { get; } = new();
 
     /// <summary>Random generators by name ("data", "noise"); loading restores the offset and requires the same seed.</summary>
-    public OrderedDictionary<string, Generator> Generators { get; } = new();
+    public OrderedDictionary<string, RandomStream> RandomStreams { get; } = new();
 
     public long Step { get; set; }
     public long Epoch { get; set; }
@@ -104,7 +104,7 @@ public static class Checkpoint
             meta[$"{prefix}.type"] = opt.GetType().Name;
             foreach (var (k, v) in s.Hyperparameters) meta[$"{prefix}.{k}"] = v.ToString("R", CultureInfo.InvariantCulture);
         }
-        foreach (var (name, gen) in state.Generators)
+        foreach (var (name, gen) in state.RandomStreams)
         {
             entries.Add(SafeTensorEntry.FromInt64($"rng.{name}.seed", [], [unchecked((long)gen.Seed)]));
             entries.Add(SafeTensorEntry.FromInt64($"rng.{name}.offset", [], [unchecked((long)gen.Offset)]));
@@ -171,9 +171,9 @@ public static class Checkpoint
 
         try
         {
-            // Generators and counters.
-            var offsets = new List<(Generator Gen, ulong Offset)>();
-            foreach (var (name, gen) in state.Generators)
+            // Random streams and counters.
+            var offsets = new List<(RandomStream Gen, ulong Offset)>();
+            foreach (var (name, gen) in state.RandomStreams)
             {
                 var seed = ReadI64(file, $"rng.{name}.seed", errors, used);
                 var offset = ReadI64(file, $"rng.{name}.offset", errors, used);
@@ -287,7 +287,7 @@ public static class Checkpoint
                 throw new ArgumentException($"training state: invalid prefix '{n}' (non-empty, no '.', not 'rng' or 'train')");
         var dup = all.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ArgumentException($"training state: prefix '{dup.Key}' is used twice");
-        foreach (var n in state.Generators.Keys)
+        foreach (var n in state.RandomStreams.Keys)
             if (string.IsNullOrEmpty(n) || n.Contains('.')) throw new ArgumentException($"training state: invalid generator name '{n}'");
     }
 

@@ -8,14 +8,14 @@ using ILGPU.Runtime;
 namespace GpuGan.Tensors;
 
 /// <summary>A reproducible random stream: state = (seed, offset).</summary>
-public sealed class Generator(ulong seed, ulong offset = 0)
+public sealed class RandomStream(ulong seed, ulong offset = 0)
 {
     public ulong Seed { get; } = seed;
 
     /// <summary>Counters consumed so far; restoring it resumes the stream exactly.</summary>
     public ulong Offset { get; set; } = offset;
 
-    public Generator(int seed) : this(unchecked((ulong)seed)) { }
+    public RandomStream(int seed) : this(unchecked((ulong)seed)) { }
 
     /// <summary>SplitMix64 finaliser of seed and counter: a good 64-bit hash, cheap on GPUs.</summary>
     internal static ulong Hash(ulong seed, ulong counter)
@@ -99,7 +99,7 @@ public sealed class Generator(ulong seed, ulong offset = 0)
 public sealed partial class Tensor
 {
     /// <summary>N(mean, std²) values from the generator.</summary>
-    public static Tensor RandN(Shape shape, Generator gen, Device? device = null, float mean = 0f, float std = 1f)
+    public static Tensor RandN(Shape shape, RandomStream gen, Device? device = null, float mean = 0f, float std = 1f)
     {
         var t = Empty(shape, device ?? Device.Cpu);
         gen.Fill(t, normal: true, mean, std);
@@ -107,7 +107,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>U[low, high) values from the generator.</summary>
-    public static Tensor RandU(Shape shape, Generator gen, Device? device = null, float low = 0f, float high = 1f)
+    public static Tensor RandU(Shape shape, RandomStream gen, Device? device = null, float low = 0f, float high = 1f)
     {
         var t = Empty(shape, device ?? Device.Cpu);
         gen.Fill(t, normal: false, low, high);
