@@ -28,14 +28,14 @@ public static class Init
     /// <summary>N(mean, std²).</summary>
     public static Tensor Normal(Tensor t, RandomStream gen, float mean = 0f, float std = 1f)
     {
-        gen.Fill(t, normal: true, mean, std);
+        t.FillNormal(gen, mean, std);
         return t;
     }
 
     /// <summary>U[low, high).</summary>
     public static Tensor Uniform(Tensor t, RandomStream gen, float low = 0f, float high = 1f)
     {
-        gen.Fill(t, normal: false, low, high);
+        t.FillUniform(gen, low, high);
         return t;
     }
 

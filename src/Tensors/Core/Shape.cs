@@ -47,7 +47,8 @@ public sealed class Shape : IEquatable<Shape>
     public override string ToString() => Format(_dims);
     public static implicit operator Shape(int[] dims) => new(dims);
 
-    internal static string Format(ReadOnlySpan<int> dims) => "(" + string.Join(", ", dims.ToArray()) + ")";
+    /// <summary>Formats dimensions as a shape is printed, e.g. "(2, 3)", for messages about shapes that are not (yet) a <see cref="Shape"/>.</summary>
+    public static string Format(ReadOnlySpan<int> dims) => "(" + string.Join(", ", dims.ToArray()) + ")";
 
     /// <summary>NumPy broadcasting of two shapes; throws naming the op and both shapes.</summary>
     public static Shape Broadcast(Shape a, Shape b, string op)

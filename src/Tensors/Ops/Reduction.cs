@@ -264,24 +264,8 @@ public sealed partial class Tensor
         var check = Shape.Broadcast(Shape, target, "BroadcastTo");
         if (check != target) throw new ShapeMismatchException($"BroadcastTo: {Describe()} does not broadcast to {target}");
         var y = Empty(target, Device);
-        if (target.Size > 0)
-        {
-            // A broadcast copy is the binary kernel with b = a ignored; it reuses its layout logic.
-            unsafe
-            {
-                if (Device.IsHost)
-                {
-                    var s = ElementwiseKernels.Layout(Shape, Shape, target, merge: true);
-                    fixed (float* ap = HostSpan, yp = y.HostSpan) ElementwiseKernels.BinaryCpu(BinaryOp.Copy, ap, ap, yp, s, 0f);
-                }
-                else
-                {
-                    var s = ElementwiseKernels.Layout(Shape, Shape, target, merge: false);
-                    Device.Kernel(nameof(ElementwiseKernels.BinaryKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Broadcast4, int, float>(ElementwiseKernels.BinaryKernel))
-                        (target.Size, View, View, y.View, s, (int)BinaryOp.Copy, 0f);
-                }
-            }
-        }
+        // A broadcast copy is the binary elementwise kernel with b = a ignored; it reuses its layout logic.
+        BinaryInto<CopyOp>(this, this, y, 0f);
         var source = Shape;
         return Autograd.Record(y, "BroadcastTo", [this], g => [g[0].SumTo(source)]);
     }

@@ -1,0 +1,464 @@
+// Fused optimiser updates: one kernel reads a parameter, its gradient and its state and writes the
+// parameter and the state in one pass, with PyTorch's torch.optim semantics.
+//
+// Adam (Kingma & Ba 2015; weight decay is L2 added to the gradient, not AdamW), step t ≥ 1:
+//   g ← g + λ·p                                 (when λ ≠ 0)
+//   m ← β1·m + (1 − β1)·g
+//   v ← β2·v + (1 − β2)·g²
+//   p ← p − (lr/(1 − β1^t)) · m / (√v/√(1 − β2^t) + ε)
+// The last line is PyTorch's evaluation order (step_size = lr/bc1, denom = √v/√bc2 + ε), equal in
+// exact arithmetic to the textbook lr·m̂/(√v̂ + ε) that the reference computes. PyTorch writes the
+// m update as lerp; same value in exact math. 28 bytes per parameter (p, g, m, v read; p, m, v written).
+//
+// SGD with momentum μ, dampening τ, Nesterov:
+//   d ← g + λ·p                                  (when λ ≠ 0)
+//   b ← d on the first step, else μ·b + (1 − τ)·d (no buffer when μ = 0)
+//   d ← d + μ·b (Nesterov) or b
+//   p ← p − lr·d
+//
+// RMSprop (defaults lr 0.01, α 0.99, ε 1e-8; ε outside the square root, as PyTorch):
+//   d ← g + λ·p                                   (when λ ≠ 0)
+//   s ← α·s + (1 − α)·d²
+//   centered: a ← α·a + (1 − α)·d;  r ← √(s − a²) + ε;   else r ← √s + ε
+//   momentum μ > 0: b ← μ·b + d/r;  p ← p − lr·b;        else p ← p − lr·(d/r)
+//
+// The updates are memory bound. Both kernel sets do plain multiplies and adds (no FMA) in the same
+// order, with scalars folded on the host in double, so the SIMD set and ILGPU's CPU accelerator
+// agree bit for bit (a test holds them to it). Hyperparameters are doubles, as PyTorch's Python
+// floats: 1 − β2 is then 0.001 exactly before the cast to float, where float β2 = 0.999f would make
+// it 0.00099998713 (1.3e-5 relative error in every v update).
+using System.Runtime.Intrinsics;
+using GpuGan.Tensors.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuGan.Tensors;
+
+/// <summary>Adam's hyperparameters (PyTorch's names and defaults; weight decay is L2, not AdamW).</summary>
+public readonly record struct AdamHyperparameters(double LearningRate, double Beta1 = 0.9, double Beta2 = 0.999, double Eps = 1e-8, double WeightDecay = 0);
+
+/// <summary>SGD's hyperparameters (PyTorch's names and defaults; no momentum buffer when Momentum is 0).</summary>
+public readonly record struct SgdHyperparameters(double LearningRate, double Momentum = 0, double Dampening = 0, double WeightDecay = 0, bool Nesterov = false);
+
+/// <summary>RMSprop's hyperparameters (PyTorch's names and defaults; centring is given by passing a grad_avg tensor).</summary>
+public readonly record struct RmsPropHyperparameters(double LearningRate = 1e-2, double Alpha = 0.99, double Eps = 1e-8, double WeightDecay = 0, double Momentum = 0);
+
+/// <summary>Scalars of one Adam update (bias corrections folded in on the host, in double).</summary>
+internal struct AdamArgs
+{
+    public float Beta1, Beta2, OneMinusBeta1, OneMinusBeta2, Eps, WeightDecay, StepSize, Bc2Sqrt;
+
+    public static AdamArgs Create(in AdamHyperparameters h, long step)
+    {
+        double bc1 = 1 - Math.Pow(h.Beta1, step), bc2 = 1 - Math.Pow(h.Beta2, step);
+        return new AdamArgs
+        {
+            Beta1 = (float)h.Beta1, Beta2 = (float)h.Beta2,
+            OneMinusBeta1 = (float)(1 - h.Beta1), OneMinusBeta2 = (float)(1 - h.Beta2),
+            Eps = (float)h.Eps, WeightDecay = (float)h.WeightDecay,
+            StepSize = (float)(h.LearningRate / bc1), Bc2Sqrt = (float)Math.Sqrt(bc2),
+        };
+    }
+}
+
+internal struct SgdArgs
+{
+    public float Lr, Momentum, OneMinusDampening, WeightDecay;
+    public int UseMomentum, Nesterov, First;
+}
+
+internal struct RmsPropArgs
+{
+    public float Lr, Alpha, OneMinusAlpha, Eps, WeightDecay, Momentum;
+    public int Centered, UseMomentum;
+}
+
+/// <summary>
+/// The fused optimiser updates as Tensor-level ops: each updates a parameter and its state tensors
+/// in place (unrecorded) with one kernel launch. The optimiser classes in GpuGan.Layers call these.
+/// </summary>
+public static class OptimizerUpdates
+{
+    // ============================================================ float64 reference
+
+    /// <summary>One Adam step in double, in the textbook form p −= lr·m̂/(√v̂ + ε) (the test oracle).</summary>
+    internal static void AdamReference(double[] p, double[] g, double[] m, double[] v, in AdamHyperparameters h, long step)
+    {
+        for (int i = 0; i < p.Length; i++)
+        {
+            double gi = g[i] + h.WeightDecay * p[i];
+            m[i] = h.Beta1 * m[i] + (1 - h.Beta1) * gi;
+            v[i] = h.Beta2 * v[i] + (1 - h.Beta2) * gi * gi;
+            double mHat = m[i] / (1 - Math.Pow(h.Beta1, step)), vHat = v[i] / (1 - Math.Pow(h.Beta2, step));
+            p[i] -= h.LearningRate * mHat / (Math.Sqrt(vHat) + h.Eps);
+        }
+    }
+
+    /// <summary>One SGD step in double (the test oracle); buf is null without momentum.</summary>
+    internal static void SgdReference(double[] p, double[] g, double[]? buf, in SgdHyperparameters h, bool firstStep)
+    {
+        for (int i = 0; i < p.Length; i++)
+        {
+            double d = g[i] + h.WeightDecay * p[i];
+            if (h.Momentum != 0)
+            {
+                buf![i] = firstStep ? d : h.Momentum * buf[i] + (1 - h.Dampening) * d;
+                d = h.Nesterov ? d + h.Momentum * buf[i] : buf[i];
+            }
+            p[i] -= h.LearningRate * d;
+        }
+    }
+
+    /// <summary>One RMSprop step in double (the test oracle); gradAvg non-null means centered.</summary>
+    internal static void RmsPropReference(double[] p, double[] g, double[] sq, double[]? gradAvg, double[]? buf, in RmsPropHyperparameters h)
+    {
+        for (int i = 0; i < p.Length; i++)
+        {
+            double d = g[i] + h.WeightDecay * p[i];
+            sq[i] = h.Alpha * sq[i] + (1 - h.Alpha) * d * d;
+            double r;
+            if (gradAvg is not null)
+            {
+                gradAvg[i] = h.Alpha * gradAvg[i] + (1 - h.Alpha) * d;
+                r = Math.Sqrt(sq[i] - gradAvg[i] * gradAvg[i]) + h.Eps;
+            }
+            else r = Math.Sqrt(sq[i]) + h.Eps;
+            if (h.Momentum > 0)
+            {
+                buf![i] = h.Momentum * buf[i] + d / r;
+                p[i] -= h.LearningRate * buf[i];
+            }
+            else p[i] -= h.LearningRate * (d / r);
+        }
+    }
+
+    // ============================================================ ILGPU kernels
+
+    [GpuKernel]
+    internal static void AdamStepKernel(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, AdamArgs a)
+    {
+        float pi = p[i];
+        float gi = g[i];
+        if (a.WeightDecay != 0f) gi = gi + a.WeightDecay * pi;
+        float mi = a.Beta1 * m[i] + a.OneMinusBeta1 * gi;
+        float vi = a.Beta2 * v[i] + a.OneMinusBeta2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = MathF.Sqrt(vi) / a.Bc2Sqrt + a.Eps;
+        p[i] = pi - a.StepSize * (mi / denom);
+    }
+
+    /// <summary>buf is ignored (may alias g) when a.UseMomentum is 0.</summary>
+    [GpuKernel]
+    internal static void SgdStepKernel(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> buf, SgdArgs a)
+    {
+        float pi = p[i];
+        float d = g[i];
+        if (a.WeightDecay != 0f) d = d + a.WeightDecay * pi;
+        if (a.UseMomentum != 0)
+        {
+            float b = a.First != 0 ? d : a.Momentum * buf[i] + a.OneMinusDampening * d;
+            buf[i] = b;
+            d = a.Nesterov != 0 ? d + a.Momentum * b : b;
+        }
+        p[i] = pi - a.Lr * d;
+    }
+
+    /// <summary>gAvg and buf are ignored (may alias g) when their flags are 0.</summary>
+    [GpuKernel]
+    internal static void RmsPropStepKernel(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> sq,
+        ArrayView<float> gAvg, ArrayView<float> buf, RmsPropArgs a)
+    {
+        float pi = p[i];
+        float d = g[i];
+        if (a.WeightDecay != 0f) d = d + a.WeightDecay * pi;
+        float s = a.Alpha * sq[i] + a.OneMinusAlpha * d * d;
+        sq[i] = s;
+        float r;
+        if (a.Centered != 0)
+        {
+            float ga = a.Alpha * gAvg[i] + a.OneMinusAlpha * d;
+            gAvg[i] = ga;
+            r = MathF.Sqrt(s - ga * ga) + a.Eps;
+        }
+        else
+        {
+            r = MathF.Sqrt(s) + a.Eps;
+        }
+        if (a.UseMomentum != 0)
+        {
+            float b = a.Momentum * buf[i] + d / r;
+            buf[i] = b;
+            p[i] = pi - a.Lr * b;
+        }
+        else
+        {
+            p[i] = pi - a.Lr * (d / r);
+        }
+    }
+
+    // ============================================================ CPU SIMD kernels
+
+    private const int ChunkSize = 1 << 15; // elements per parallel work item (fixed: results do not depend on threads)
+
+    internal static unsafe void AdamStepCpu(float* p, float* g, float* m, float* v, int n, AdamArgs a)
+    {
+        nint pp = (nint)p, gp = (nint)g, mp = (nint)m, vp = (nint)v;
+        int chunks = (n + ChunkSize - 1) / ChunkSize;
+        CpuParallel.For(chunks, c =>
+        {
+            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize);
+            float* P = (float*)pp, G = (float*)gp, M = (float*)mp, V = (float*)vp;
+            int i = start;
+            bool decay = a.WeightDecay != 0f;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var b1 = Vector512.Create(a.Beta1); var b2 = Vector512.Create(a.Beta2);
+                var c1 = Vector512.Create(a.OneMinusBeta1); var c2 = Vector512.Create(a.OneMinusBeta2);
+                var eps = Vector512.Create(a.Eps); var wd = Vector512.Create(a.WeightDecay);
+                var step = Vector512.Create(a.StepSize); var bc2 = Vector512.Create(a.Bc2Sqrt);
+                for (; i <= end - 16; i += 16)
+                {
+                    var pi = Vector512.Load(P + i);
+                    var gi = Vector512.Load(G + i);
+                    if (decay) gi += wd * pi;
+                    var mi = b1 * Vector512.Load(M + i) + c1 * gi;
+                    var vi = b2 * Vector512.Load(V + i) + c2 * gi * gi;
+                    mi.Store(M + i);
+                    vi.Store(V + i);
+                    var denom = Vector512.Sqrt(vi) / bc2 + eps;
+                    (pi - step * (mi / denom)).Store(P + i);
+                }
+            }
+            {
+                var b1 = Vector256.Create(a.Beta1); var b2 = Vector256.Create(a.Beta2);
+                var c1 = Vector256.Create(a.OneMinusBeta1); var c2 = Vector256.Create(a.OneMinusBeta2);
+                var eps = Vector256.Create(a.Eps); var wd = Vector256.Create(a.WeightDecay);
+                var step = Vector256.Create(a.StepSize); var bc2 = Vector256.Create(a.Bc2Sqrt);
+                for (; i <= end - 8; i += 8)
+                {
+                    var pi = Vector256.Load(P + i);
+                    var gi = Vector256.Load(G + i);
+                    if (decay) gi += wd * pi;
+                    var mi = b1 * Vector256.Load(M + i) + c1 * gi;
+                    var vi = b2 * Vector256.Load(V + i) + c2 * gi * gi;
+                    mi.Store(M + i);
+                    vi.Store(V + i);
+                    var denom = Vector256.Sqrt(vi) / bc2 + eps;
+                    (pi - step * (mi / denom)).Store(P + i);
+                }
+            }
+            for (; i < end; i++)
+            {
+                float pi = P[i], gi = G[i];
+                if (decay) gi = gi + a.WeightDecay * pi;
+                float mi = a.Beta1 * M[i] + a.OneMinusBeta1 * gi;
+                float vi = a.Beta2 * V[i] + a.OneMinusBeta2 * gi * gi;
+                M[i] = mi;
+                V[i] = vi;
+                float denom = MathF.Sqrt(vi) / a.Bc2Sqrt + a.Eps;
+                P[i] = pi - a.StepSize * (mi / denom);
+            }
+        });
+    }
+
+    internal static unsafe void SgdStepCpu(float* p, float* g, float* buf, int n, SgdArgs a)
+    {
+        nint pp = (nint)p, gp = (nint)g, bp = (nint)buf;
+        int chunks = (n + ChunkSize - 1) / ChunkSize;
+        CpuParallel.For(chunks, c =>
+        {
+            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize);
+            float* P = (float*)pp, G = (float*)gp, B = (float*)bp;
+            bool decay = a.WeightDecay != 0f, mom = a.UseMomentum != 0, first = a.First != 0, nesterov = a.Nesterov != 0;
+            var lr = Vector256.Create(a.Lr); var mu = Vector256.Create(a.Momentum);
+            var damp = Vector256.Create(a.OneMinusDampening); var wd = Vector256.Create(a.WeightDecay);
+            int i = start;
+            for (; i <= end - 8; i += 8)
+            {
+                var pi = Vector256.Load(P + i);
+                var d = Vector256.Load(G + i);
+                if (decay) d += wd * pi;
+                if (mom)
+                {
+                    var b = first ? d : mu * Vector256.Load(B + i) + damp * d;
+                    b.Store(B + i);
+                    d = nesterov ? d + mu * b : b;
+                }
+                (pi - lr * d).Store(P + i);
+            }
+            for (; i < end; i++)
+            {
+                float pi = P[i], d = G[i];
+                if (decay) d = d + a.WeightDecay * pi;
+                if (mom)
+                {
+                    float b = first ? d : a.Momentum * B[i] + a.OneMinusDampening * d;
+                    B[i] = b;
+                    d = nesterov ? d + a.Momentum * b : b;
+                }
+                P[i] = pi - a.Lr * d;
+            }
+        });
+    }
+
+    internal static unsafe void RmsPropStepCpu(float* p, float* g, float* sq, float* gAvg, float* buf, int n, RmsPropArgs a)
+    {
+        nint pp = (nint)p, gp = (nint)g, sp = (nint)sq, ap = (nint)gAvg, bp = (nint)buf;
+        int chunks = (n + ChunkSize - 1) / ChunkSize;
+        CpuParallel.For(chunks, c =>
+        {
+            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize);
+            float* P = (float*)pp, G = (float*)gp, S = (float*)sp, A = (float*)ap, B = (float*)bp;
+            bool decay = a.WeightDecay != 0f, centered = a.Centered != 0, mom = a.UseMomentum != 0;
+            var lr = Vector256.Create(a.Lr); var al = Vector256.Create(a.Alpha); var oma = Vector256.Create(a.OneMinusAlpha);
+            var eps = Vector256.Create(a.Eps); var wd = Vector256.Create(a.WeightDecay); var mu = Vector256.Create(a.Momentum);
+            int i = start;
+            for (; i <= end - 8; i += 8)
+            {
+                var pi = Vector256.Load(P + i);
+                var d = Vector256.Load(G + i);
+                if (decay) d += wd * pi;
+                var s = al * Vector256.Load(S + i) + oma * d * d;
+                s.Store(S + i);
+                Vector256<float> r;
+                if (centered)
+                {
+                    var ga = al * Vector256.Load(A + i) + oma * d;
+                    ga.Store(A + i);
+                    r = Vector256.Sqrt(s - ga * ga) + eps;
+                }
+                else r = Vector256.Sqrt(s) + eps;
+                if (mom)
+                {
+                    var b = mu * Vector256.Load(B + i) + d / r;
+                    b.Store(B + i);
+                    (pi - lr * b).Store(P + i);
+                }
+                else (pi - lr * (d / r)).Store(P + i);
+            }
+            for (; i < end; i++)
+            {
+                float pi = P[i], d = G[i];
+                if (decay) d = d + a.WeightDecay * pi;
+                float s = a.Alpha * S[i] + a.OneMinusAlpha * d * d;
+                S[i] = s;
+                float r;
+                if (centered)
+                {
+                    float ga = a.Alpha * A[i] + a.OneMinusAlpha * d;
+                    A[i] = ga;
+                    r = MathF.Sqrt(s - ga * ga) + a.Eps;
+                }
+                else r = MathF.Sqrt(s) + a.Eps;
+                if (mom)
+                {
+                    float b = a.Momentum * B[i] + d / r;
+                    B[i] = b;
+                    P[i] = pi - a.Lr * b;
+                }
+                else P[i] = pi - a.Lr * (d / r);
+            }
+        });
+    }
+
+    // ============================================================ launchers (the public ops)
+
+    /// <summary>
+    /// One Adam step on <paramref name="param"/> in place, with its state <paramref name="expAvg"/>
+    /// (m) and <paramref name="expAvgSq"/> (v) updated in place; <paramref name="step"/> is the
+    /// parameter's step count including this one (1 on the first step), for the bias corrections.
+    /// </summary>
+    /// <exception cref="ShapeMismatchException">The tensors differ in size.</exception>
+    /// <exception cref="DeviceMismatchException">The tensors are on different devices.</exception>
+    public static unsafe void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, AdamHyperparameters h, long step)
+    {
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "Adam: the step count starts at 1");
+        Check("Adam", param, (grad, "gradient"), (expAvg, "exp_avg"), (expAvgSq, "exp_avg_sq"));
+        int n = param.Size;
+        if (n == 0) return;
+        var a = AdamArgs.Create(h, step);
+        if (param.Device.IsHost)
+        {
+            fixed (float* pp = param.HostSpan, gp = grad.HostSpan, mp = expAvg.HostSpan, vp = expAvgSq.HostSpan) AdamStepCpu(pp, gp, mp, vp, n, a);
+        }
+        else
+        {
+            param.Device.Kernel(nameof(AdamStepKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamStepKernel))
+                (n, param.View, grad.View, expAvg.View, expAvgSq.View, a);
+        }
+    }
+
+    /// <summary>
+    /// One SGD step on <paramref name="param"/> in place. With a momentum, <paramref name="momentumBuffer"/>
+    /// is required and updated in place (<paramref name="firstStep"/>: it is set to the gradient, as PyTorch).
+    /// </summary>
+    /// <exception cref="ArgumentException">A momentum without a buffer.</exception>
+    /// <exception cref="ShapeMismatchException">The tensors differ in size.</exception>
+    /// <exception cref="DeviceMismatchException">The tensors are on different devices.</exception>
+    public static unsafe void SgdStep(Tensor param, Tensor grad, Tensor? momentumBuffer, SgdHyperparameters h, bool firstStep)
+    {
+        if (h.Momentum != 0 && momentumBuffer is null) throw new ArgumentException($"SGD: momentum {h.Momentum} needs a momentum buffer", nameof(momentumBuffer));
+        Check("SGD", param, (grad, "gradient"), (momentumBuffer, "momentum_buffer"));
+        int n = param.Size;
+        if (n == 0) return;
+        var a = new SgdArgs
+        {
+            Lr = (float)h.LearningRate, Momentum = (float)h.Momentum, OneMinusDampening = (float)(1 - h.Dampening), WeightDecay = (float)h.WeightDecay,
+            UseMomentum = h.Momentum != 0 ? 1 : 0, Nesterov = h.Nesterov ? 1 : 0, First = firstStep ? 1 : 0,
+        };
+        if (param.Device.IsHost)
+        {
+            fixed (float* pp = param.HostSpan, gp = grad.HostSpan, bp = momentumBuffer is null ? default : momentumBuffer.HostSpan) SgdStepCpu(pp, gp, bp, n, a);
+        }
+        else
+        {
+            param.Device.Kernel(nameof(SgdStepKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>(SgdStepKernel))
+                (n, param.View, grad.View, (momentumBuffer ?? grad).View, a);
+        }
+    }
+
+    /// <summary>
+    /// One RMSprop step on <paramref name="param"/> in place, updating <paramref name="squareAvg"/>;
+    /// centred when <paramref name="gradAvg"/> is given (updated in place too); with a momentum,
+    /// <paramref name="momentumBuffer"/> is required and updated in place.
+    /// </summary>
+    /// <exception cref="ArgumentException">A momentum without a buffer.</exception>
+    /// <exception cref="ShapeMismatchException">The tensors differ in size.</exception>
+    /// <exception cref="DeviceMismatchException">The tensors are on different devices.</exception>
+    public static unsafe void RmsPropStep(Tensor param, Tensor grad, Tensor squareAvg, Tensor? gradAvg, Tensor? momentumBuffer, RmsPropHyperparameters h)
+    {
+        if (h.Momentum > 0 && momentumBuffer is null) throw new ArgumentException($"RMSprop: momentum {h.Momentum} needs a momentum buffer", nameof(momentumBuffer));
+        Check("RMSprop", param, (grad, "gradient"), (squareAvg, "square_avg"), (gradAvg, "grad_avg"), (momentumBuffer, "momentum_buffer"));
+        int n = param.Size;
+        if (n == 0) return;
+        var a = new RmsPropArgs
+        {
+            Lr = (float)h.LearningRate, Alpha = (float)h.Alpha, OneMinusAlpha = (float)(1 - h.Alpha), Eps = (float)h.Eps,
+            WeightDecay = (float)h.WeightDecay, Momentum = (float)h.Momentum,
+            Centered = gradAvg is null ? 0 : 1, UseMomentum = h.Momentum > 0 ? 1 : 0,
+        };
+        if (param.Device.IsHost)
+        {
+            fixed (float* pp = param.HostSpan, gp = grad.HostSpan, sp = squareAvg.HostSpan,
+                   ap = gradAvg is null ? default : gradAvg.HostSpan, bp = momentumBuffer is null ? default : momentumBuffer.HostSpan)
+                RmsPropStepCpu(pp, gp, sp, ap, bp, n, a);
+        }
+        else
+        {
+            param.Device.Kernel(nameof(RmsPropStepKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>(RmsPropStepKernel))
+                (n, param.View, grad.View, squareAvg.View, (gradAvg ?? grad).View, (momentumBuffer ?? grad).View, a);
+        }
+    }
+
+    private static void Check(string op, Tensor param, params (Tensor? T, string Name)[] others)
+    {
+        foreach (var (t, name) in others)
+        {
+            if (t is null) continue;
+            if (t.Size != param.Size)
+                throw new ShapeMismatchException($"{op}: {name} {t.Shape} does not match parameter {param.Describe()}");
+            param.CheckSameDevice(t, op);
+        }
+    }
+}
