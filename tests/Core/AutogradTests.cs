@@ -205,31 +205,4 @@ public sealed class AutogradTests
         Assert.That(g.IsDisposed, Is.False, "results of Grad stay alive in the caller's scope");
         Assert.That(g.ToArray().Any(v => v != 0));
     }
-
-    [Test]
-    public void RandomFillsAgreeAcrossKernelSets()
-    {
-        var a = Tensor.RandN(new Shape(1000), new RandomStream(9), Device.Cpu).ToArray();
-        var b = Tensor.RandN(new Shape(1000), new RandomStream(9), Device.IlgpuCpu).ToArray();
-        Assert.That(b, Is.EqualTo(a));
-        var u = Tensor.RandU(new Shape(1000), new RandomStream(9), Device.IlgpuCpu, -1, 1).ToArray();
-        Assert.That(u, Is.EqualTo(Tensor.RandU(new Shape(1000), new RandomStream(9), Device.Cpu, -1, 1).ToArray()));
-        Assert.That(a.Average(), Is.EqualTo(0).Within(0.1));
-        Assert.That(Math.Sqrt(a.Select(v => v * v).Average()), Is.EqualTo(1).Within(0.1));
-        Assert.That(u.Min(), Is.GreaterThanOrEqualTo(-1f));
-        Assert.That(u.Max(), Is.LessThan(1f));
-    }
-
-    [Test]
-    public void GeneratorResumesFromOffset()
-    {
-        var g = new RandomStream(12);
-        g.FillNormal(new float[10]);
-        var resumed = new RandomStream(12, g.Offset);
-        var x = new float[5];
-        var y = new float[5];
-        g.FillNormal(x);
-        resumed.FillNormal(y);
-        Assert.That(y, Is.EqualTo(x));
-    }
 }

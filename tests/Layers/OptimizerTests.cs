@@ -1,8 +1,10 @@
-// Optimisers: first steps vs hand-computed float64 values, kernel-set parity (SIMD vs ILGPU's CPU
-// accelerator), state save/restore, weight clipping, gradient norm, and an MLP that learns XOR.
+// Optimisers: first steps vs the float64 references of the update ops (OptimizerUpdates.*Reference),
+// state save/restore, weight clipping, gradient norm, and an MLP that learns XOR. The update ops
+// themselves (large sizes, both kernel sets, bit-exact parity) are tested in tests/Ops/Optim.
 using GpuGan.Layers;
 using GpuGan.Layers.Optim;
 using GpuGan.Tensors;
+using GpuGan.Tests.OpTable;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Layers;
@@ -32,10 +34,11 @@ public sealed class OptimizerTests
 
     [TestCase(0f)]
     [TestCase(0.01f)]
-    public void AdamFirstThreeStepsMatchHandComputedValues(float weightDecay)
+    public void AdamFirstThreeStepsMatchTheReference(float weightDecay)
     {
         var p = Param();
         var adam = new Adam([p], lr: 0.01f, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay);
+        var h = new AdamHyperparameters(0.01f, 0.9, 0.999, 1e-8, weightDecay);
         var pr = P0.Select(v => (double)v).ToArray();
         var m = new double[P0.Length];
         var v = new double[P0.Length];
@@ -43,15 +46,7 @@ public sealed class OptimizerTests
         {
             SetGrad(p, Grads[t - 1]);
             adam.Step();
-            // Hand computation in double, textbook form.
-            for (int i = 0; i < pr.Length; i++)
-            {
-                double g = Grads[t - 1][i] + (double)weightDecay * pr[i];
-                m[i] = 0.9 * m[i] + 0.1 * g;
-                v[i] = 0.999 * v[i] + 0.001 * g * g;
-                double mHat = m[i] / (1 - Math.Pow(0.9, t)), vHat = v[i] / (1 - Math.Pow(0.999, t));
-                pr[i] -= 0.01 * mHat / (Math.Sqrt(vHat) + 1e-8);
-            }
+            OptimizerUpdates.AdamReference(pr, GradCheck.ToDouble(Grads[t - 1]), m, v, h, t);
             LayerTests.AssertClose(p.ToArray(), pr, Atol, Rtol, $"Adam step {t}, weight decay {weightDecay}");
         }
         // Step 1 moves every element with a non-zero gradient by exactly lr (m̂/√v̂ = sign g).
@@ -73,23 +68,18 @@ public sealed class OptimizerTests
 
     [TestCase(false)]
     [TestCase(true)]
-    public void SgdMomentumMatchesHandComputedValues(bool nesterov)
+    public void SgdMomentumMatchesTheReference(bool nesterov)
     {
         var p = Param();
         var sgd = new Sgd([p], lr: 0.1f, momentum: 0.9f, weightDecay: 0.01f, nesterov: nesterov);
+        var h = new SgdHyperparameters(0.1f, 0.9f, 0, 0.01f, nesterov);
         var pr = P0.Select(v => (double)v).ToArray();
         var buf = new double[P0.Length];
         for (int t = 0; t < 3; t++)
         {
             SetGrad(p, Grads[t]);
             sgd.Step();
-            for (int i = 0; i < pr.Length; i++)
-            {
-                double d = Grads[t][i] + (double)0.01f * pr[i];
-                buf[i] = t == 0 ? d : (double)0.9f * buf[i] + d;
-                d = nesterov ? d + (double)0.9f * buf[i] : buf[i];
-                pr[i] -= (double)0.1f * d;
-            }
+            OptimizerUpdates.SgdReference(pr, GradCheck.ToDouble(Grads[t]), buf, h, firstStep: t == 0);
             LayerTests.AssertClose(p.ToArray(), pr, Atol, Rtol, $"SGD step {t + 1}");
         }
     }
@@ -107,29 +97,20 @@ public sealed class OptimizerTests
 
     [TestCase(0f, false)]
     [TestCase(0.5f, true)]
-    public void RmsPropMatchesHandComputedValues(float momentum, bool centered)
+    public void RmsPropMatchesTheReference(float momentum, bool centered)
     {
         var p = Param();
         var opt = new RmsProp([p], lr: 0.01f, momentum: momentum, centered: centered, weightDecay: 0.1f);
+        var h = new RmsPropHyperparameters(0.01f, 0.99, 1e-8f, 0.1f, momentum);
         var pr = P0.Select(v => (double)v).ToArray();
         var sq = new double[P0.Length];
         var ga = new double[P0.Length];
         var buf = new double[P0.Length];
-        double alpha = 0.99, eps = 1e-8f, lr = 0.01f, wd = 0.1f, mu = momentum;
         for (int t = 0; t < 3; t++)
         {
             SetGrad(p, Grads[t]);
             opt.Step();
-            for (int i = 0; i < pr.Length; i++)
-            {
-                double d = Grads[t][i] + wd * pr[i];
-                sq[i] = alpha * sq[i] + (1 - alpha) * d * d;
-                double r;
-                if (centered) { ga[i] = alpha * ga[i] + (1 - alpha) * d; r = Math.Sqrt(sq[i] - ga[i] * ga[i]) + eps; }
-                else r = Math.Sqrt(sq[i]) + eps;
-                if (mu > 0) { buf[i] = mu * buf[i] + d / r; pr[i] -= lr * buf[i]; }
-                else pr[i] -= lr * d / r;
-            }
+            OptimizerUpdates.RmsPropReference(pr, GradCheck.ToDouble(Grads[t]), sq, centered ? ga : null, momentum > 0 ? buf : null, h);
             // RMSprop's first step divides by √((1 − α)·g²) = 0.1·|g|: the update is lr·10·sign(g),
             // so float32 rounding of g is amplified 10×; 2e-5 covers it.
             LayerTests.AssertClose(p.ToArray(), pr, 2e-5, 2e-5, $"RMSprop step {t + 1}");
@@ -151,38 +132,8 @@ public sealed class OptimizerTests
         Assert.That(a.Grad, Is.Null);
     }
 
-    // ------------------------------------------------------------ kernel-set parity
-
-    private static IEnumerable<TestCaseData> OptimizerFactories()
-    {
-        yield return new TestCaseData((Func<Tensor, Optimizer>)(p => new Adam([p], lr: 1e-3f, weightDecay: 1e-2f))).SetArgDisplayNames("Adam");
-        yield return new TestCaseData((Func<Tensor, Optimizer>)(p => new Sgd([p], lr: 0.1f, momentum: 0.9f, nesterov: true))).SetArgDisplayNames("SGD-Nesterov");
-        yield return new TestCaseData((Func<Tensor, Optimizer>)(p => new Sgd([p], lr: 0.1f))).SetArgDisplayNames("SGD-plain");
-        yield return new TestCaseData((Func<Tensor, Optimizer>)(p => new RmsProp([p], lr: 1e-2f))).SetArgDisplayNames("RMSprop");
-        yield return new TestCaseData((Func<Tensor, Optimizer>)(p => new RmsProp([p], lr: 1e-2f, momentum: 0.9f, centered: true, weightDecay: 1e-3f))).SetArgDisplayNames("RMSprop-centered-momentum");
-    }
-
-    [TestCaseSource(nameof(OptimizerFactories))]
-    public void SimdAndIlgpuKernelsAgreeBitForBit(Func<Tensor, Optimizer> make)
-    {
-        // 1000 + 37 elements: SIMD main loop, 512- and 256-bit paths and a scalar tail.
-        const int n = 1037;
-        var gen = new RandomStream(5);
-        var p0 = new float[n];
-        gen.FillNormal(p0);
-        var grads = Enumerable.Range(0, 4).Select(_ => { var g = new float[n]; gen.FillNormal(g); return g; }).ToArray();
-        float[] Run(Device d)
-        {
-            var p = Parameter.From(Tensor.FromArray(p0, new Shape(n), d));
-            var opt = make(p);
-            foreach (var g in grads) { SetGrad(p, g); opt.Step(); }
-            return p.ToArray();
-        }
-        var cpu = Run(Device.Cpu);
-        var ilgpu = Run(Device.IlgpuCpu);
-        // Same operations in the same order without FMA on both sets: identical floats.
-        Assert.That(ilgpu, Is.EqualTo(cpu), "ILGPU (CPU accelerator) vs SIMD after 4 steps");
-    }
+    // ------------------------------------------------------------ clipping and norms (the update kernels' own
+    // tests, kernel-set parity included, are in tests/Ops/Optim)
 
     [Test]
     public void ClipWeightsClampsOnBothKernelSets()

@@ -2,7 +2,8 @@ using GpuGan.Tensors;
 
 namespace GpuGan.Tests.OpTable;
 
-// Elementwise rows. Forward tolerances: the SIMD and ILGPU kernels compute in float32, so a
+// Elementwise rows; each row's oracle is its op struct's float64 reference (ElementwiseKernels.
+// UnaryReference / BinaryReference run TOp.Reference with NumPy broadcasting). Forward tolerances: the SIMD and ILGPU kernels compute in float32, so a
 // correctly rounded result is within 6e-8 relative; exp/log/tanh use vectorised approximations
 // accurate to a few ulp, hence rtol 2e-6 (atol 1e-6 for tanh's 1 − 2/(e^2x + 1) near 0).
 public static partial class OpCases
@@ -18,17 +19,20 @@ public static partial class OpCases
         ("batch1", [1, 5, 3, 3], [1, 5, 1, 1]),
     ];
 
+    private static double[] Bin<TOp>(double[][] r, int[] a, int[] b, double alpha = 0) where TOp : IBinaryOp
+        => ElementwiseKernels.BinaryReference<TOp>(r[0], a, r[1], b, alpha);
+
     public static IEnumerable<OpCase> BinaryCases()
     {
         foreach (var (p, a, b) in BroadcastPatterns)
         {
-            yield return new OpCase { Name = $"Add[{p}]", InputShapes = [a, b], Forward = x => x[0].Add(x[1]), Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u + v) };
-            yield return new OpCase { Name = $"Sub[{p}]", InputShapes = [a, b], Forward = x => x[0].Sub(x[1]), Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u - v) };
-            yield return new OpCase { Name = $"Mul[{p}]", InputShapes = [a, b], Forward = x => x[0].Mul(x[1]), Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u * v) };
+            yield return new OpCase { Name = $"Add[{p}]", InputShapes = [a, b], Forward = x => x[0].Add(x[1]), Reference = r => Bin<AddOp>(r, a, b) };
+            yield return new OpCase { Name = $"Sub[{p}]", InputShapes = [a, b], Forward = x => x[0].Sub(x[1]), Reference = r => Bin<SubOp>(r, a, b) };
+            yield return new OpCase { Name = $"Mul[{p}]", InputShapes = [a, b], Forward = x => x[0].Mul(x[1]), Reference = r => Bin<MulOp>(r, a, b) };
             yield return new OpCase
             {
                 Name = $"Div[{p}]", InputShapes = [a, b], Forward = x => x[0].Div(x[1]),
-                Reference = r => Ref.Broadcast(r[0], a, r[1], b, (u, v) => u / v),
+                Reference = r => Bin<DivOp>(r, a, b),
                 Inputs = (g, i, n) => i == 1 ? Ref.AwayFromZero(g, n, 0.5f, 2f) : Ref.AwayFromZero(g, n),
                 Rtol = 2e-6,
             };
@@ -36,7 +40,7 @@ public static partial class OpCases
         yield return new OpCase
         {
             Name = "Maximum[per-channel]", InputShapes = [[2, 3, 4, 5], [1, 3, 1, 1]], Forward = x => x[0].Maximum(x[1]),
-            Reference = r => Ref.Broadcast(r[0], [2, 3, 4, 5], r[1], [1, 3, 1, 1], Math.Max),
+            Reference = r => Bin<MaximumOp>(r, [2, 3, 4, 5], [1, 3, 1, 1]),
             // Inputs on a 0.1 grid offset from each other so no pair is within the 1e-2 gradgrad step.
             Inputs = (g, i, n) => Ref.Uniform(g, n, -2f, 2f).Select(v => MathF.Round(v * 10f) / 10f + (i == 0 ? 0.05f : 0f)).ToArray(),
         };
@@ -50,7 +54,7 @@ public static partial class OpCases
         yield return new OpCase
         {
             Name = "GreaterEqualMask", InputShapes = [[4, 7], [7]], Forward = x => x[0].GreaterEqualMask(x[1]),
-            Reference = r => Ref.Broadcast(r[0], [4, 7], r[1], [7], (u, v) => u >= v ? 1 : 0),
+            Reference = r => Bin<GreaterEqualMaskOp>(r, [4, 7], [7]),
             Differentiable = [false, false], SupportsGradGrad = false,
         };
     }
@@ -58,31 +62,32 @@ public static partial class OpCases
     public static IEnumerable<OpCase> UnaryCases()
     {
         int[] s = [2, 3, 5, 7];
-        OpCase U(string name, Func<Tensor, Tensor> f, Func<double, double> r, Func<RandomStream, int, float[]>? inputs = null,
-            double atol = 1e-6, double rtol = 2e-6) => new()
+        OpCase U<TOp>(string name, Func<Tensor, Tensor> f, double alpha = 0, double beta = 0, Func<RandomStream, int, float[]>? inputs = null,
+            double atol = 1e-6, double rtol = 2e-6) where TOp : IUnaryOp => new()
         {
-            Name = name, InputShapes = [s], Forward = x => f(x[0]), Reference = x => Ref.Map(x[0], r),
+            Name = name, InputShapes = [s], Forward = x => f(x[0]), Reference = x => ElementwiseKernels.UnaryReference<TOp>(x[0], alpha, beta),
             Inputs = inputs is null ? null : (g, _, n) => inputs(g, n), Atol = atol, Rtol = rtol,
         };
-        yield return U("Neg", x => x.Neg(), x => -x);
-        yield return U("Affine", x => x.Affine(-1.5f, 0.25f), x => -1.5 * x + 0.25);
-        yield return U("Exp", x => x.Exp(), Math.Exp);
-        yield return U("Log", x => x.Log(), Math.Log, (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
-        yield return U("Sqrt", x => x.Sqrt(), Math.Sqrt, (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
-        yield return U("Square", x => x.Square(), x => x * x);
-        yield return U("Pow[1.5]", x => x.Pow(1.5f), x => Math.Pow(x, 1.5), (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
-        yield return U("Pow[-2]", x => x.Pow(-2f), x => Math.Pow(x, -2), (g, n) => Ref.Uniform(g, n, 0.5f, 2f));
-        yield return U("Abs", x => x.Abs(), Math.Abs, (g, n) => Ref.AwayFromZero(g, n));
-        yield return U("Clamp", x => x.Clamp(-0.5f, 0.75f), x => Math.Clamp(x, -0.5, 0.75),
+        yield return U<NegOp>("Neg", x => x.Neg());
+        yield return U<AffineOp>("Affine", x => x.Affine(-1.5f, 0.25f), -1.5, 0.25);
+        yield return U<ExpOp>("Exp", x => x.Exp());
+        yield return U<LogOp>("Log", x => x.Log(), inputs: (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
+        yield return U<SqrtOp>("Sqrt", x => x.Sqrt(), inputs: (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
+        yield return U<SquareOp>("Square", x => x.Square());
+        yield return U<PowOp>("Pow[1.5]", x => x.Pow(1.5f), 1.5, inputs: (g, n) => Ref.Uniform(g, n, 0.3f, 3f));
+        yield return U<PowOp>("Pow[-2]", x => x.Pow(-2f), -2, inputs: (g, n) => Ref.Uniform(g, n, 0.5f, 2f));
+        yield return U<AbsOp>("Abs", x => x.Abs(), inputs: (g, n) => Ref.AwayFromZero(g, n));
+        yield return U<ClampOp>("Clamp", x => x.Clamp(-0.5f, 0.75f), -0.5, 0.75,
             (g, n) => Ref.AwayFromZero(g, n).Select(v => MathF.Abs(v + 0.5f) < 0.05f || MathF.Abs(v - 0.75f) < 0.05f ? v + 0.2f : v).ToArray());
-        yield return U("Relu", x => x.Relu(), x => Math.Max(x, 0), (g, n) => Ref.AwayFromZero(g, n));
-        yield return U("LeakyRelu[0.2]", x => x.LeakyRelu(0.2f), x => x > 0 ? x : 0.2 * x, (g, n) => Ref.AwayFromZero(g, n));
-        yield return U("Tanh", x => x.Tanh(), Math.Tanh);
-        yield return U("Sigmoid", x => x.Sigmoid(), x => 1 / (1 + Math.Exp(-x)));
-        yield return U("Tanh[large]", x => x.Tanh(), Math.Tanh, (g, n) => Ref.Uniform(g, n, -30f, 30f));
+        yield return U<ReluOp>("Relu", x => x.Relu(), inputs: (g, n) => Ref.AwayFromZero(g, n));
+        yield return U<LeakyReluOp>("LeakyRelu[0.2]", x => x.LeakyRelu(0.2f), (double)0.2f, inputs: (g, n) => Ref.AwayFromZero(g, n));
+        yield return U<TanhOp>("Tanh", x => x.Tanh());
+        yield return U<SigmoidOp>("Sigmoid", x => x.Sigmoid());
+        yield return U<TanhOp>("Tanh[large]", x => x.Tanh(), inputs: (g, n) => Ref.Uniform(g, n, -30f, 30f));
         yield return new OpCase
         {
-            Name = "GreaterMask", InputShapes = [s], Forward = x => x[0].GreaterMask(0.1f), Reference = x => Ref.Map(x[0], v => v > 0.1 ? 1 : 0),
+            Name = "GreaterMask", InputShapes = [s], Forward = x => x[0].GreaterMask(0.1f),
+            Reference = x => ElementwiseKernels.UnaryReference<GreaterMaskOp>(x[0], (double)0.1f),
             Differentiable = [false], SupportsGradGrad = false,
         };
     }

@@ -2,15 +2,21 @@ using GpuGan.Tensors;
 
 namespace GpuGan.Tests.OpTable;
 
-// Loss rows: a scalar (the mean) per row. The float32 kernels use vectorised exp/log accurate to a
-// few ulps and the mean sums in double across runs, hence atol 1e-6, rtol 1e-5.
+// Loss rows: a scalar (the mean) per row. The oracles: LossKernels.Reference for the fused BCE
+// kernels; Mse and L1 are composed ops, so theirs is the composition of the elementwise references.
+// The float32 kernels use vectorised exp/log accurate to a few ulps and the mean sums in double
+// across runs, hence atol 1e-6, rtol 1e-5.
 public static partial class OpCases
 {
     public static IEnumerable<OpCase> LossCases()
     {
         static double Mean(IEnumerable<double> v) => v.Average();
-        static double BceLogit(double x, double t) => Math.Max(x, 0) - x * t + Math.Log(1 + Math.Exp(-Math.Abs(x)));
-        static double Bce(double p, double t) => -(t * Math.Max(Math.Log(p), -100) + (1 - t) * Math.Max(Math.Log(1 - p), -100));
+        static double BceLogit(double x, double t) => LossKernels.Reference(LossOp.BceWithLogits, x, t);
+        static double Bce(double p, double t) => LossKernels.Reference(LossOp.Bce, p, t);
+        // (x − t) with t a tensor of x's shape or a scalar label, then f elementwise: the composed ops' references.
+        static double[] Diff(double[] x, double[] t) => ElementwiseKernels.BinaryReference<SubOp>(x, [x.Length], t, [t.Length]);
+        static double[] Sq(double[] d) => ElementwiseKernels.UnaryReference<SquareOp>(d);
+        static double[] Abs(double[] d) => ElementwiseKernels.UnaryReference<AbsOp>(d);
 
         yield return new OpCase
         {
@@ -55,14 +61,14 @@ public static partial class OpCases
         {
             Name = "Mse", InputShapes = [[3, 5, 3], [3, 5, 3]],
             Forward = x => Losses.Mse(x[0], x[1]),
-            Reference = r => [Mean(r[0].Select((x, i) => (x - r[1][i]) * (x - r[1][i])))],
+            Reference = r => [Mean(Sq(Diff(r[0], r[1])))],
             Atol = 1e-6, Rtol = 1e-5,
         };
         yield return new OpCase
         {
             Name = "Mse[label]", InputShapes = [[4, 3]],
             Forward = x => Losses.Mse(x[0], 0.5f),
-            Reference = r => [Mean(r[0].Select(x => (x - 0.5) * (x - 0.5)))],
+            Reference = r => [Mean(Sq(Diff(r[0], [0.5])))],
             Atol = 1e-6, Rtol = 1e-5,
         };
         yield return new OpCase
@@ -70,7 +76,7 @@ public static partial class OpCases
             // x − t stays ≥ 0.1 away from the kink at 0 (larger than the gradgrad step).
             Name = "L1", InputShapes = [[3, 5, 3], [3, 5, 3]],
             Forward = x => Losses.L1(x[0], x[1]),
-            Reference = r => [Mean(r[0].Select((x, i) => Math.Abs(x - r[1][i])))],
+            Reference = r => [Mean(Abs(Diff(r[0], r[1])))],
             Inputs = (g, i, n) => i == 0 ? Ref.AwayFromZero(g, n) : Ref.Uniform(g, n, -0.1f, 0.1f),
             Atol = 1e-6, Rtol = 1e-5,
         };

@@ -1,6 +1,8 @@
+using GpuGan.Tensors.Ops;
+
 namespace GpuGan.Tests.OpTable;
 
-// GEMM rows: fp32 products summed over k terms; error ≲ k·6e-8·Σ|a||b|, so atol 1e-4 at k ≤ 40.
+// GEMM rows against MatMulKernels.GemmReference (double). fp32 products summed over k terms; error ≲ k·6e-8·Σ|a||b|, so atol 1e-4 at k ≤ 40.
 public static partial class OpCases
 {
     public static IEnumerable<OpCase> MatMulCases()
@@ -16,15 +18,7 @@ public static partial class OpCases
                 Name = $"MatMul[{m}x{k}x{n}{(ta ? ",Aᵀ" : "")}{(tb ? ",Bᵀ" : "")}]",
                 InputShapes = [sa, sb],
                 Forward = x => x[0].MatMul(x[1], ta, tb),
-                Reference = r =>
-                {
-                    var c = new double[m * n];
-                    for (int i = 0; i < m; i++)
-                    for (int j = 0; j < n; j++)
-                    for (int p = 0; p < k; p++)
-                        c[i * n + j] += (ta ? r[0][p * m + i] : r[0][i * k + p]) * (tb ? r[1][j * k + p] : r[1][p * n + j]);
-                    return c;
-                },
+                Reference = r => MatMulKernels.GemmReference(ta, tb, m, n, k, r[0], r[1]),
                 Atol = 1e-4, Rtol = 1e-5,
                 HeavyOnIlgpu = m * k * n > 500,
             };

@@ -2,8 +2,9 @@ using GpuGan.Tensors;
 
 namespace GpuGan.Tests.OpTable;
 
-// Normalisation rows. The reference below is written independently of the library: plain float64
-// loops over an explicit list of the elements each statistics group holds.
+// Normalisation rows. The oracle is NormalizationKernels.ForwardReference over the (A, B, P, L) view
+// of each op (the layouts are spelled out in NormView below, from Normalization.cs's header);
+// LayerNorm's per-element affine is composed of Mul and Add, so its oracle is composed the same way.
 // Tolerances: outputs are O(1) and the kernels sum in float32 lanes with double across blocks, so
 // the forward is within a few float32 ulps of the reference (atol 2e-5, rtol 1e-5). Gradcheck keeps
 // the table defaults. Gradgradcheck uses float32 central differences of the first gradient with a
@@ -30,7 +31,7 @@ public static partial class OpCases
                 Name = $"BatchNorm2d[{tag}]",
                 InputShapes = affine ? [shape, [c], [c]] : [shape],
                 Forward = x => x[0].BatchNorm2d(affine ? x[1] : null, affine ? x[2] : null, null, null, training: true),
-                Reference = r => NormRef.Normalize(r[0], shape, NormRef.Kind.Batch, affine ? r[1] : null, affine ? r[2] : null, null, null),
+                Reference = r => NormView.Forward(r[0], NormView.Batch(shape), affine ? r[1] : null, affine ? r[2] : null),
                 Inputs = NormalInputs,
                 Atol = 2e-5,
                 HeavyOnIlgpu = heavy,
@@ -47,7 +48,7 @@ public static partial class OpCases
                 InputShapes = [shape, [3], [3]],
                 HeavyOnIlgpu = true,
                 Forward = x => x[0].BatchNorm2d(x[1], x[2], Tensor.FromArray(rm, new Shape(3), x[0].Device), Tensor.FromArray(rv, new Shape(3), x[0].Device), training: false),
-                Reference = r => NormRef.Normalize(r[0], shape, NormRef.Kind.Batch, r[1], r[2], GradCheck.ToDouble(rm), GradCheck.ToDouble(rv)),
+                Reference = r => NormView.Forward(r[0], NormView.Batch(shape), r[1], r[2], GradCheck.ToDouble(rm), GradCheck.ToDouble(rv)),
                 Inputs = NormalInputs,
                 Atol = 2e-5,
             };
@@ -56,7 +57,7 @@ public static partial class OpCases
                 Name = "BatchNorm2d[eval,plain]",
                 InputShapes = [[2, 3, 2, 3]],
                 Forward = x => x[0].BatchNorm2d(null, null, Tensor.FromArray(rm, new Shape(3), x[0].Device), Tensor.FromArray(rv, new Shape(3), x[0].Device), training: false),
-                Reference = r => NormRef.Normalize(r[0], [2, 3, 2, 3], NormRef.Kind.Batch, null, null, GradCheck.ToDouble(rm), GradCheck.ToDouble(rv)),
+                Reference = r => NormView.Forward(r[0], NormView.Batch([2, 3, 2, 3]), null, null, GradCheck.ToDouble(rm), GradCheck.ToDouble(rv)),
                 Inputs = NormalInputs,
                 Atol = 2e-5,
             };
@@ -68,7 +69,7 @@ public static partial class OpCases
             Name = "LayerNorm[affine (C,H,W)]",
             InputShapes = [[3, 3, 3, 3], [3, 3, 3], [3, 3, 3]],
             Forward = x => x[0].LayerNorm(x[1], x[2]),
-            Reference = r => NormRef.Normalize(r[0], [3, 3, 3, 3], NormRef.Kind.Layer, r[1], r[2], null, null),
+            Reference = r => NormView.LayerNorm(r[0], [3, 3, 3, 3], r[1], r[2]),
             Inputs = NormalInputs,
             Atol = 2e-5,
             HeavyOnIlgpu = true,
@@ -78,7 +79,7 @@ public static partial class OpCases
             Name = "LayerNorm[batch1,plain]",
             InputShapes = [[1, 5, 3, 3]],
             Forward = x => x[0].LayerNorm(null, null),
-            Reference = r => NormRef.Normalize(r[0], [1, 5, 3, 3], NormRef.Kind.Layer, null, null, null, null),
+            Reference = r => NormView.LayerNorm(r[0], [1, 5, 3, 3], null, null),
             Inputs = NormalInputs,
             Atol = 2e-5,
         };
@@ -87,7 +88,7 @@ public static partial class OpCases
             Name = "LayerNorm[(N,D)]",
             InputShapes = [[4, 7], [7], [7]],
             Forward = x => x[0].LayerNorm(x[1], x[2]),
-            Reference = r => NormRef.Normalize(r[0], [4, 7], NormRef.Kind.Layer, r[1], r[2], null, null),
+            Reference = r => NormView.LayerNorm(r[0], [4, 7], r[1], r[2]),
             Inputs = NormalInputs,
             Atol = 2e-5,
         };
@@ -98,7 +99,7 @@ public static partial class OpCases
             Name = "InstanceNorm2d[affine]",
             InputShapes = [[3, 5, 3, 3], [5], [5]],
             Forward = x => x[0].InstanceNorm2d(x[1], x[2]),
-            Reference = r => NormRef.Normalize(r[0], [3, 5, 3, 3], NormRef.Kind.Instance, r[1], r[2], null, null),
+            Reference = r => NormView.Forward(r[0], NormView.Instance([3, 5, 3, 3]), r[1], r[2]),
             Inputs = NormalInputs,
             Atol = 2e-5,
             GradGradEps = 5e-3,
@@ -110,54 +111,38 @@ public static partial class OpCases
             Name = "InstanceNorm2d[batch1,plain]",
             InputShapes = [[1, 3, 5, 5]],
             Forward = x => x[0].InstanceNorm2d(null, null),
-            Reference = r => NormRef.Normalize(r[0], [1, 3, 5, 5], NormRef.Kind.Instance, null, null, null, null),
+            Reference = r => NormView.Forward(r[0], NormView.Instance([1, 3, 5, 5]), null, null),
             Inputs = NormalInputs,
             Atol = 2e-5,
         };
     }
 }
 
-/// <summary>Independent float64 reference for the normalisation rows.</summary>
-public static class NormRef
+/// <summary>The (A, B, P, L) views of the normalisation ops, and their oracles from NormalizationKernels.</summary>
+public static class NormView
 {
-    public enum Kind { Batch, Layer, Instance }
+    private const float Eps = 1e-5f; // the ops' default, as the kernels see it (float)
 
-    /// <summary>
-    /// Normalises x (shape (N, C, ...) ) over the elements of each group: batch = same channel,
-    /// layer = same sample, instance = same sample and channel. Eval batch norm when runningMean is given.
-    /// gamma/beta: per channel for batch/instance, per feature element for layer.
-    /// </summary>
-    public static double[] Normalize(double[] x, int[] shape, Kind kind, double[]? gamma, double[]? beta, double[]? runningMean, double[]? runningVar, double eps = 1e-5)
+    /// <summary>BatchNorm2d (N, C, ...): A = N, B = 1, P = C, L = the rest.</summary>
+    internal static NormParams Batch(int[] shape) => new() { A = shape[0], B = 1, P = shape[1], L = shape[2..].Aggregate(1, (a, b) => a * b), Eps = Eps };
+
+    /// <summary>InstanceNorm2d (N, C, H, W): A = 1, B = N, P = C, L = H·W.</summary>
+    internal static NormParams Instance(int[] shape) => new() { A = 1, B = shape[0], P = shape[1], L = shape[2] * shape[3], Eps = Eps };
+
+    /// <summary>LayerNorm (N, ...): A = 1, B = N, P = 1, L = the rest.</summary>
+    internal static NormParams Layer(int[] shape) => new() { A = 1, B = shape[0], P = 1, L = shape[1..].Aggregate(1, (a, b) => a * b), Eps = Eps };
+
+    /// <summary>The normalised output (per-group γ/β; running statistics for eval batch norm).</summary>
+    internal static double[] Forward(double[] x, NormParams s, double[]? gamma, double[]? beta, double[]? runningMean = null, double[]? runningVar = null)
+        => NormalizationKernels.ForwardReference(x, s, gamma, beta, runningMean, runningVar).Y;
+
+    /// <summary>LayerNorm: the plain normalisation, then γ and β (shaped like one sample) by broadcast Mul and Add.</summary>
+    internal static double[] LayerNorm(double[] x, int[] shape, double[]? gamma, double[]? beta)
     {
-        int n = shape[0], c = shape[1], inner = x.Length / (n * c), perSample = c * inner;
-        int Key(int i) => kind switch
-        {
-            Kind.Batch => i / inner % c,
-            Kind.Layer => i / perSample,
-            _ => i / inner, // (sample, channel)
-        };
-        var members = new Dictionary<int, List<int>>();
-        for (int i = 0; i < x.Length; i++)
-        {
-            if (!members.TryGetValue(Key(i), out var list)) members[Key(i)] = list = [];
-            list.Add(i);
-        }
-        var y = new double[x.Length];
-        foreach (var (key, idx) in members)
-        {
-            double mean, variance;
-            if (runningMean is not null) { mean = runningMean[key]; variance = runningVar![key]; }
-            else
-            {
-                mean = idx.Sum(i => x[i]) / idx.Count;
-                variance = idx.Sum(i => (x[i] - mean) * (x[i] - mean)) / idx.Count;
-            }
-            foreach (int i in idx)
-            {
-                int p = kind == Kind.Layer ? i % perSample : i / inner % c;
-                y[i] = (x[i] - mean) / Math.Sqrt(variance + eps) * (gamma?[p] ?? 1) + (beta?[p] ?? 0);
-            }
-        }
+        var y = Forward(x, Layer(shape), null, null);
+        int[] features = shape[1..];
+        if (gamma is not null) y = ElementwiseKernels.BinaryReference<MulOp>(y, shape, gamma, features);
+        if (beta is not null) y = ElementwiseKernels.BinaryReference<AddOp>(y, shape, beta, features);
         return y;
     }
 }

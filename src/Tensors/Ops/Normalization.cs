@@ -60,8 +60,13 @@ internal static class NormalizationKernels
 
     // ============================================================ float64 reference
 
-    /// <summary>Training-mode normalisation over the (A, B, P, L) view: y, and per group μ and biased σ².</summary>
-    public static (double[] Y, double[] Mean, double[] Var) ForwardReference(double[] x, NormParams s, double[]? gamma, double[]? beta)
+    /// <summary>
+    /// Normalisation over the (A, B, P, L) view in double (the test oracle): y, and per group μ and
+    /// biased σ². Training mode computes the statistics of each group; eval-mode batch norm passes
+    /// the running statistics per group (<paramref name="runningMean"/>, <paramref name="runningVar"/>), which are then returned.
+    /// </summary>
+    public static (double[] Y, double[] Mean, double[] Var) ForwardReference(double[] x, NormParams s, double[]? gamma, double[]? beta,
+        double[]? runningMean = null, double[]? runningVar = null)
     {
         int G = s.B * s.P, M = s.A * s.L;
         var y = new double[x.Length];
@@ -69,11 +74,20 @@ internal static class NormalizationKernels
         var variance = new double[G];
         for (int g = 0; g < G; g++)
         {
-            double sum = 0, sq = 0;
-            for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) sum += x[((long)a * G + g) * s.L + l];
-            double mu = sum / M;
-            for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) { double d = x[((long)a * G + g) * s.L + l] - mu; sq += d * d; }
-            double v = sq / M, istd = 1 / Math.Sqrt(v + s.Eps);
+            double mu, v;
+            if (runningMean is not null)
+            {
+                (mu, v) = (runningMean[g], runningVar![g]);
+            }
+            else
+            {
+                double sum = 0, sq = 0;
+                for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) sum += x[((long)a * G + g) * s.L + l];
+                mu = sum / M;
+                for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) { double d = x[((long)a * G + g) * s.L + l] - mu; sq += d * d; }
+                v = sq / M;
+            }
+            double istd = 1 / Math.Sqrt(v + s.Eps);
             int p = g % s.P;
             for (int a = 0; a < s.A; a++)
                 for (int l = 0; l < s.L; l++)

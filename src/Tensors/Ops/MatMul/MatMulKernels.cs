@@ -23,25 +23,37 @@ internal static class MatMulKernels
     // float64 reference
     // ------------------------------------------------------------------------------------
 
-    /// <summary>Naive GEMM accumulated in double; the test oracle for every GEMM kernel.</summary>
-    internal static void GemmReference(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, ReadOnlySpan<float> b, float beta, Span<float> c)
+    /// <summary>Naive C = op(A)·op(B) in double, A (m, k) and B (k, n) row-major (Aᵀ, Bᵀ when transposed): the MatMul op's oracle.</summary>
+    internal static double[] GemmReference(bool transA, bool transB, int m, int n, int k, ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {
-        CheckSizes(m, n, k, a.Length, b.Length, c.Length);
+        CheckSizes(m, n, k, a.Length, b.Length, (long)m * n);
+        var c = new double[m * n];
         for (int i = 0; i < m; i++)
         {
             for (int j = 0; j < n; j++)
             {
                 double sum = 0;
-                for (int p = 0; p < k; p++)
-                {
-                    double av = transA ? a[p * m + i] : a[i * k + p];
-                    double bv = transB ? b[j * k + p] : b[p * n + j];
-                    sum += av * bv;
-                }
-                double old = beta == 0f ? 0.0 : (double)beta * c[i * n + j];
-                c[i * n + j] = (float)(alpha * sum + old);
+                for (int p = 0; p < k; p++) sum += (transA ? a[p * m + i] : a[i * k + p]) * (transB ? b[j * k + p] : b[p * n + j]);
+                c[i * n + j] = sum;
             }
+        }
+        return c;
+    }
+
+    /// <summary>C = α·op(A)·op(B) + β·C with the product in double (above), rounded once to float; the test oracle for every GEMM kernel.</summary>
+    internal static void GemmReference(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, ReadOnlySpan<float> b, float beta, Span<float> c)
+    {
+        CheckSizes(m, n, k, a.Length, b.Length, c.Length);
+        var a64 = new double[a.Length];
+        var b64 = new double[b.Length];
+        for (int i = 0; i < a.Length; i++) a64[i] = a[i];
+        for (int i = 0; i < b.Length; i++) b64[i] = b[i];
+        var product = GemmReference(transA, transB, m, n, k, a64, b64);
+        for (int i = 0; i < m * n; i++)
+        {
+            double old = beta == 0f ? 0.0 : (double)beta * c[i];
+            c[i] = (float)(alpha * product[i] + old);
         }
     }
 
