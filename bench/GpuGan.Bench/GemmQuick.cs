@@ -1,5 +1,5 @@
 // Stopwatch GEMM sweep for fast iteration while tuning (`-- gemm-quick [threads]`); the
-// numbers to quote come from GemmBenchmarks under BenchmarkDotNet.
+// numbers to quote come from MatMulBenchmarks under BenchmarkDotNet.
 
 using System.Diagnostics;
 using GpuGan.Tensors.Kernels;
@@ -12,10 +12,10 @@ internal static class GemmQuick
     public static unsafe void Run(string[] args)
     {
                 int[] threadCounts = args.Length > 0 ? args.Select(int.Parse).ToArray() : new[] { 1, 2 };
-        var shapes = Environment.GetEnvironmentVariable("GEMM_SHAPES")?.Split(';') ?? GemmBenchmarks.Shapes;
+        var shapes = Environment.GetEnvironmentVariable("GEMM_SHAPES")?.Split(';') ?? MatMulBenchmarks.Shapes;
         foreach (var shape in shapes)
         {
-            var (ta, tb, m, n, k) = GemmBenchmarks.Parse(shape);
+            var (ta, tb, m, n, k) = MatMulBenchmarks.Parse(shape);
             var rng = new Random(1);
             var a = new float[(long)m * k]; var b = new float[(long)k * n]; var c = new float[(long)m * n];
             for (long i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f;

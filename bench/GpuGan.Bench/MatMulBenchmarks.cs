@@ -1,4 +1,4 @@
-// GEMM benchmarks: the CPU SIMD kernel on square, odd and DCGAN-64 im2col shapes (batch 64),
+// The matmul family (src/Tensors/Ops/MatMul), GEMM benchmarks: the CPU SIMD kernel on square, odd and DCGAN-64 im2col shapes (batch 64),
 // on 1 and 2 threads, and the ILGPU tiled kernel on ILGPU's CPU accelerator (a simulator, so
 // one small size). The GFLOP/s column divides 2·m·n·k by the mean time; compare it with
 // `-- peak` (the machine's FMA roof).
@@ -29,7 +29,7 @@ public class GemmConfig : ManualConfig
 }
 
 [Config(typeof(GemmConfig))]
-public unsafe class GemmBenchmarks
+public unsafe class MatMulBenchmarks
 {
     public static readonly string[] Shapes =
     {
@@ -109,7 +109,7 @@ public class GemmIlgpuCpuBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        (_ta, _tb, _m, _n, _k) = GemmBenchmarks.Parse(Shape);
+        (_ta, _tb, _m, _n, _k) = MatMulBenchmarks.Parse(Shape);
         _context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
         _acc = _context.CreateCPUAccelerator(0);
         var rng = new Random(1);
@@ -161,7 +161,7 @@ public sealed class GflopsColumn(bool best) : IColumn
         var report = summary[benchmarkCase];
         var shape = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Shape")?.Value as string;
         if (report?.ResultStatistics is null || shape is null) return "-";
-        var (_, _, m, n, k) = GemmBenchmarks.Parse(shape);
+        var (_, _, m, n, k) = MatMulBenchmarks.Parse(shape);
         double seconds = (best ? report.ResultStatistics.Min : report.ResultStatistics.Median) / 1e9;
         double gflops = 2.0 * m * n * k / seconds / 1e9;
         return gflops >= 10 ? gflops.ToString("F1") : gflops.ToString("G3");

@@ -1,7 +1,7 @@
-// Reductions and losses in GB/s (bytes read; outputs are tiny): sum over everything, the
-// per-channel sum over (N, H, W) that bias gradients and batch statistics need, the per-sample
-// sum over (C, H, W) of the gradient-penalty norm, and BCE-with-logits over a logit batch.
-// SIMD set at the DCGAN activation size; ILGPU on its CPU simulator only at a small size.
+// The reduction family (src/Tensors/Ops/Reduction.cs) in GB/s (bytes read; outputs are tiny): sum
+// over everything, the per-channel sum over (N, H, W) that bias gradients and batch statistics
+// need, and the per-sample sum over (C, H, W) of the gradient-penalty norm. SIMD set at the DCGAN
+// activation size; ILGPU on its CPU simulator only at a small size.
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using GpuGan.Tensors;
@@ -27,7 +27,7 @@ public class ReductionBenchmarks
     [ParamsSource(nameof(Settings))]
     public ElementwiseBenchmarks.Case Setting { get; set; } = null!;
 
-    private Tensor _x = null!, _targets = null!;
+    private Tensor _x = null!;
     private Device _device = null!;
 
     [GlobalSetup]
@@ -36,7 +36,6 @@ public class ReductionBenchmarks
         _device = Device.FromName(Setting.Device);
         var gen = new RandomStream(3);
         _x = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();
-        _targets = Tensor.RandU(new Shape(Setting.Dims), gen, _device).KeepAlive();
     }
 
     private float Run(Func<Tensor> op)
@@ -50,5 +49,4 @@ public class ReductionBenchmarks
     [Benchmark] public float SumAll() => Run(() => _x.Sum());
     [Benchmark] public float SumPerChannel() => Run(() => _x.Sum([0, 2, 3], keepDim: true));
     [Benchmark] public float SumPerSample() => Run(() => _x.Sum([1, 2, 3]));
-    [Benchmark] public float BceWithLogits() => Run(() => Losses.BceWithLogits(_x, _targets));
 }

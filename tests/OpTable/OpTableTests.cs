@@ -1,12 +1,13 @@
 using System.Reflection;
 using GpuGan.Tensors;
+using GpuGan.Tests.Ops;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.OpTable;
 
 /// <summary>
 /// The op table: every static method of <see cref="OpCases"/> that returns IEnumerable&lt;OpCase&gt;
-/// contributes rows (one file per op family, see *Cases.cs).
+/// contributes rows (one file per op family, tests/Ops/&lt;Family&gt;/*Cases.cs).
 /// </summary>
 public static partial class OpCases
 {
@@ -22,10 +23,8 @@ public static partial class OpCases
 }
 
 /// <summary>Backend tests written once; one subclass per device (STYLE 8).</summary>
-public abstract class OpTableTests
+public abstract class OpTableTests : DeviceFixture
 {
-    protected abstract Device Device { get; }
-
     protected virtual bool SkipHeavy(OpCase op) => false;
 
     /// <summary>Inputs up to this size get the per-element second-order check; larger ones the random-direction check.</summary>
@@ -65,7 +64,7 @@ public abstract class OpTableTests
 [TestFixture, Category("cpu")]
 public sealed class CpuOpTableTests : OpTableTests
 {
-    protected override Device Device => Device.Cpu;
+    protected override string DeviceName => "cpu";
 }
 
 /// <summary>
@@ -75,7 +74,7 @@ public sealed class CpuOpTableTests : OpTableTests
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuOpTableTests : OpTableTests
 {
-    protected override Device Device => Device.IlgpuCpu;
+    protected override string DeviceName => "ilgpu-cpu";
     protected override bool SkipHeavy(OpCase op) => op.HeavyOnIlgpu;
     protected override int MaxElementwiseSecondOrder => 0;
     // One direction per input on the simulator keeps the suite inside its time budget.

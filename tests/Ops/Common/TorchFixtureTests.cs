@@ -16,10 +16,8 @@ using NUnit.Framework;
 namespace GpuGan.Tests.Ops;
 
 /// <summary>Backend tests written once; one subclass per device (STYLE 8).</summary>
-public abstract class TorchFixtureTests
+public abstract class TorchFixtureTests : DeviceFixture
 {
-    protected abstract Device Device { get; }
-
     private static readonly string FixtureDir = Path.Combine(AppContext.BaseDirectory, "fixtures", "torch");
 
     /// <summary>Every committed fixture. A missing folder is a failure, never an empty, silently passing suite.</summary>
@@ -137,14 +135,14 @@ public abstract class TorchFixtureTests
         float.Parse(meta[key], System.Globalization.CultureInfo.InvariantCulture);
 }
 
-[TestFixture]
+[TestFixture, Category("cpu")]
 public sealed class CpuTorchFixtureTests : TorchFixtureTests
 {
-    protected override Device Device => Device.Cpu;
+    protected override string DeviceName => "cpu";
 }
 
-[TestFixture]
+[TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuTorchFixtureTests : TorchFixtureTests
 {
-    protected override Device Device => Device.IlgpuCpu;
+    protected override string DeviceName => "ilgpu-cpu";
 }

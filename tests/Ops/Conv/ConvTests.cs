@@ -3,13 +3,11 @@ using GpuGan.Tensors.Kernels;
 using GpuGan.Tests.OpTable;
 using NUnit.Framework;
 
-namespace GpuGan.Tests.Conv;
+namespace GpuGan.Tests.Ops.Conv;
 
 /// <summary>Convolution properties beyond the op table, written once per device (STYLE 8).</summary>
-public abstract class ConvTests
+public abstract class ConvTests : DeviceFixture
 {
-    protected abstract Device Device { get; }
-
     private Tensor Rand(RandomStream gen, params int[] shape) => Tensor.RandN(new Shape(shape), gen, Device);
 
     private static double Dot(float[] a, float[] b)
@@ -124,7 +122,7 @@ public abstract class ConvTests
 [TestFixture, Category("cpu")]
 public sealed class CpuConvTests : ConvTests
 {
-    protected override Device Device => Device.Cpu;
+    protected override string DeviceName => "cpu";
 
     /// <summary>DCGAN-64 discriminator layer (2, 64, 32, 32) → k4 s2 p1 → 128, and its transposed mirror, against the float64 reference.</summary>
     [Test]
@@ -216,5 +214,5 @@ public sealed class CpuConvTests : ConvTests
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuConvTests : ConvTests
 {
-    protected override Device Device => Device.IlgpuCpu;
+    protected override string DeviceName => "ilgpu-cpu";
 }

@@ -5,7 +5,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using NUnit.Framework;
 
-namespace GpuGan.Tests.Ops;
+namespace GpuGan.Tests.Ops.MatMul;
 
 /// <summary>Raw GEMM kernels (CPU SIMD and ILGPU) against the float64 reference.</summary>
 [TestFixture]

@@ -3,14 +3,11 @@ using GpuGan.Tensors.Kernels;
 using GpuGan.Tests.OpTable;
 using NUnit.Framework;
 
-namespace GpuGan.Tests.Ops;
+namespace GpuGan.Tests.Ops.Normalization;
 
 /// <summary>Batch-norm semantics (running statistics, eval mode, fused vs composed backward) and loss edge cases, on both kernel sets.</summary>
-[TestFixture("cpu"), TestFixture("ilgpu-cpu")]
-public sealed class BatchNormTests(string deviceName)
+public abstract class BatchNormTests : DeviceFixture
 {
-    private Device D => Device.FromName(deviceName);
-
     // x (N=2, C=2, H=1, W=2): channel 0 holds 1, 2, 3, 4; channel 1 holds 0, 0, 2, 6.
     private static readonly float[] X = [1, 2, 0, 0, 3, 4, 2, 6];
 
@@ -18,9 +15,9 @@ public sealed class BatchNormTests(string deviceName)
     public void TrainingUpdatesRunningStatisticsLikePyTorch()
     {
         using var scope = TensorScope.Begin();
-        var x = Tensor.FromArray(X, new Shape(2, 2, 1, 2), D);
-        var rm = Tensor.FromArray([0f, 1f], new Shape(2), D);
-        var rv = Tensor.FromArray([1f, 2f], new Shape(2), D);
+        var x = Tensor.FromArray(X, new Shape(2, 2, 1, 2), Device);
+        var rm = Tensor.FromArray([0f, 1f], new Shape(2), Device);
+        var rv = Tensor.FromArray([1f, 2f], new Shape(2), Device);
         var y = x.BatchNorm2d(null, null, rm, rv, training: true, momentum: 0.1f);
         // Channel 0: mean 2.5, biased var 1.25, unbiased 5/3. Channel 1: mean 2, biased var 6, unbiased 8.
         Assert.That(rm.ToArray(), Is.EqualTo(new[] { 0.9f * 0f + 0.1f * 2.5f, 0.9f * 1f + 0.1f * 2f }).Within(1e-6f));
@@ -38,11 +35,11 @@ public sealed class BatchNormTests(string deviceName)
     public void EvalUsesRunningStatisticsAndLeavesThemAlone()
     {
         using var scope = TensorScope.Begin();
-        var x = Tensor.FromArray(X, new Shape(2, 2, 1, 2), D);
-        var rm = Tensor.FromArray([0.5f, -1f], new Shape(2), D);
-        var rv = Tensor.FromArray([4f, 0.25f], new Shape(2), D);
-        var gamma = Tensor.FromArray([2f, -1f], new Shape(2), D);
-        var beta = Tensor.FromArray([0.1f, 0.2f], new Shape(2), D);
+        var x = Tensor.FromArray(X, new Shape(2, 2, 1, 2), Device);
+        var rm = Tensor.FromArray([0.5f, -1f], new Shape(2), Device);
+        var rv = Tensor.FromArray([4f, 0.25f], new Shape(2), Device);
+        var gamma = Tensor.FromArray([2f, -1f], new Shape(2), Device);
+        var beta = Tensor.FromArray([0.1f, 0.2f], new Shape(2), Device);
         var y = x.BatchNorm2d(gamma, beta, rm, rv, training: false);
         var expected = new double[8];
         for (int i = 0; i < 8; i++)
@@ -59,9 +56,9 @@ public sealed class BatchNormTests(string deviceName)
     public void TrainAndEvalDiffer()
     {
         using var scope = TensorScope.Begin();
-        var x = Tensor.FromArray(X, new Shape(2, 2, 1, 2), D);
-        var rm = Tensor.Zeros(new Shape(2), D);
-        var rv = Tensor.Ones(new Shape(2), D);
+        var x = Tensor.FromArray(X, new Shape(2, 2, 1, 2), Device);
+        var rm = Tensor.Zeros(new Shape(2), Device);
+        var rv = Tensor.Ones(new Shape(2), Device);
         var eval = x.BatchNorm2d(null, null, rm, rv, training: false).ToArray();
         var train = x.BatchNorm2d(null, null, rm, rv, training: true).ToArray();
         Assert.That(eval[0], Is.EqualTo(1f / MathF.Sqrt(1f + 1e-5f)).Within(1e-6f));
@@ -73,7 +70,7 @@ public sealed class BatchNormTests(string deviceName)
     public void TrainingRequiresMoreThanOneValuePerChannel()
     {
         using var scope = TensorScope.Begin();
-        var x = Tensor.Ones(new Shape(1, 3, 1, 1), D);
+        var x = Tensor.Ones(new Shape(1, 3, 1, 1), Device);
         Assert.Throws<ArgumentException>(() => x.BatchNorm2d(null, null, null, null, training: true));
     }
 
@@ -86,9 +83,9 @@ public sealed class BatchNormTests(string deviceName)
     {
         using var scope = TensorScope.Begin();
         var gen = new RandomStream(5);
-        var x = Tensor.RandN(new Shape(n, c, h, w), gen, D, mean: 0.7f, std: 1.3f);
-        var g = Tensor.RandN(new Shape(n, c, h, w), gen, D);
-        var gamma = affine ? Tensor.RandN(new Shape(c), gen, D) : null;
+        var x = Tensor.RandN(new Shape(n, c, h, w), gen, Device, mean: 0.7f, std: 1.3f);
+        var g = Tensor.RandN(new Shape(n, c, h, w), gen, Device);
+        var gamma = affine ? Tensor.RandN(new Shape(c), gen, Device) : null;
         x.RequiresGrad = true;
         if (gamma is not null) gamma.RequiresGrad = true;
         var y = kind switch
@@ -115,7 +112,7 @@ public sealed class BatchNormTests(string deviceName)
     [Test]
     public void SecondOrderGradientIsItselfDifferentiable()
     {
-        if (D.Kind == DeviceKind.IlgpuCpu)
+        if (Device.Kind == DeviceKind.IlgpuCpu)
             Assert.Ignore("third-order finite differences take ~5 minutes on the ILGPU simulator; the kernels involved are covered by kernel parity and gradgradcheck there");
         var gen = new RandomStream(9);
         var x0 = new float[2 * 3 * 2 * 2];
@@ -123,7 +120,7 @@ public sealed class BatchNormTests(string deviceName)
         double H(float[] xv, out float[]? grad)
         {
             using var scope = TensorScope.Begin();
-            var x = Tensor.FromArray(xv, new Shape(2, 3, 2, 2), D);
+            var x = Tensor.FromArray(xv, new Shape(2, 3, 2, 2), Device);
             x.RequiresGrad = true;
             var y = x.BatchNorm2d(null, null, null, null, training: true).Tanh().Sum();
             var g1 = Autograd.Grad([y], [x], createGraph: true)[0];
@@ -154,7 +151,7 @@ public sealed class BatchNormTests(string deviceName)
         var gen = new RandomStream(4);
         var v = new float[4 * 2 * 33 * 33];
         gen.FillNormal(v, 1000f, 0.01f);
-        var y = Tensor.FromArray(v, new Shape(4, 2, 33, 33), D).BatchNorm2d(null, null, null, null, training: true);
+        var y = Tensor.FromArray(v, new Shape(4, 2, 33, 33), Device).BatchNorm2d(null, null, null, null, training: true);
         var expected = NormView.Forward(GradCheck.ToDouble(v), NormView.Batch([4, 2, 33, 33]), null, null);
         // float32 values near 1000 are spaced 6e-5 apart (6e-3 standard deviations): μ rounded to float32 is off by up
         // to 3e-3 σ, so that is the best any float32 output can do. A kernel computing x·scale − μ·scale loses ~1 σ.
@@ -164,7 +161,7 @@ public sealed class BatchNormTests(string deviceName)
     [Test]
     public void CpuKernelsAreDeterministicAcrossThreadCounts()
     {
-        if (!D.IsHost) Assert.Ignore("thread-count determinism is a property of the SIMD kernel set");
+        if (!Device.IsHost) Assert.Ignore("thread-count determinism is a property of the SIMD kernel set");
         var gen = new RandomStream(6);
         var v = new float[8 * 16 * 17 * 17];
         gen.FillNormal(v);
@@ -175,7 +172,7 @@ public sealed class BatchNormTests(string deviceName)
             try
             {
                 using var scope = TensorScope.Begin();
-                var x = Tensor.FromArray(v, new Shape(8, 16, 17, 17), D);
+                var x = Tensor.FromArray(v, new Shape(8, 16, 17, 17), Device);
                 x.RequiresGrad = true;
                 var y = x.BatchNorm2d(null, null, null, null, training: true);
                 var g = Autograd.Grad([y], [x], [y.Detach().Tanh()])[0];
@@ -195,8 +192,8 @@ public sealed class BatchNormTests(string deviceName)
     public void BceWithLogitsIsFiniteAndExactAtLargeLogits()
     {
         using var scope = TensorScope.Begin();
-        var x = Tensor.FromArray([1e4f, -1e4f, 1e4f, -1e4f], new Shape(4), D);
-        var t = Tensor.FromArray([1f, 0f, 0f, 1f], new Shape(4), D);
+        var x = Tensor.FromArray([1e4f, -1e4f, 1e4f, -1e4f], new Shape(4), Device);
+        var t = Tensor.FromArray([1f, 0f, 0f, 1f], new Shape(4), Device);
         x.RequiresGrad = true;
         var loss = Losses.BceWithLogits(x, t);
         Assert.That(loss.Item(), Is.EqualTo(5000f).Within(1e-3f), "(0 + 0 + 1e4 + 1e4) / 4");
@@ -209,8 +206,8 @@ public sealed class BatchNormTests(string deviceName)
     public void BceClampsTheLogAtMinus100()
     {
         using var scope = TensorScope.Begin();
-        var p = Tensor.FromArray([0f, 1f, 0f, 1f], new Shape(4), D);
-        var t = Tensor.FromArray([0f, 1f, 1f, 0f], new Shape(4), D);
+        var p = Tensor.FromArray([0f, 1f, 0f, 1f], new Shape(4), Device);
+        var t = Tensor.FromArray([0f, 1f, 1f, 0f], new Shape(4), Device);
         p.RequiresGrad = true;
         var loss = Losses.Bce(p, t);
         Assert.That(loss.Item(), Is.EqualTo(50f).Within(1e-4f), "(0 + 0 + 100 + 100) / 4");
@@ -220,4 +217,16 @@ public sealed class BatchNormTests(string deviceName)
         Assert.That(g[2], Is.EqualTo(-0.25e12f).Within(1e6f), "PyTorch: (p − t)/max(p(1 − p), 1e-12)/n");
         Assert.That(Losses.Bce(p, 1f).Item(), Is.EqualTo(50f).Within(1e-4f));
     }
+}
+
+[TestFixture, Category("cpu")]
+public sealed class CpuBatchNormTests : BatchNormTests
+{
+    protected override string DeviceName => "cpu";
+}
+
+[TestFixture, Category("ilgpu-cpu")]
+public sealed class IlgpuCpuBatchNormTests : BatchNormTests
+{
+    protected override string DeviceName => "ilgpu-cpu";
 }
