@@ -195,8 +195,10 @@ internal static class MatMulKernels
     // the micro-kernel always runs full tiles (partial tiles go through a scratch tile).
     //
     // Determinism: every C element sums its k terms in the same order (kc-slices ascending,
-    // then p ascending within the slice, one FMA chain) whatever the thread count, because
-    // threads only split C into MR/NR-aligned rectangles; k is never split.
+    // then p ascending within the slice, one FMA chain) whatever the thread count. Threads split
+    // C into MR/NR-aligned rectangles; only when C is too small to share (GemmSplitK) is k split,
+    // into fixed chunks of KSplit whose partial products are added in chunk order, so the order
+    // still depends on the shapes alone.
     //
     // Micro-kernels: AVX-512 8×32 (16 zmm accumulators, 2 B loads and 8 broadcasts per k);
     // AVX2+FMA 6×16 (12 ymm accumulators). Without either, the plain loop below is used.
