@@ -1,8 +1,9 @@
 // Optimiser base: a named parameter list, per-parameter state tensors created on first use on
 // the parameter's device, a per-parameter step counter (PyTorch keeps "step" per parameter too),
 // and save/restore of that state as named tensors "<param>.<state>" plus counters "<param>.step".
-// Each subclass launches ONE fused update kernel per parameter per step (see Adam.cs, Sgd.cs,
-// RmsProp.cs: reference, ILGPU kernel, SIMD kernel and launcher in one file).
+// Each subclass runs ONE fused update op per parameter per step: OptimizerUpdates.AdamStep,
+// SgdStep, RmsPropStep (src/Tensors/Ops/Optim/OptimizerUpdates.cs: reference, ILGPU kernel, SIMD
+// kernel and launcher in one file).
 using GpuGan.Tensors;
 
 namespace GpuGan.Layers.Optim;

@@ -74,16 +74,17 @@ internal static class ElementwiseKernels
 
     // ============================================================ ILGPU kernels
 
+    /// <summary>y = value (Tensor.Fill on an ILGPU device; the host fills its span).</summary>
     [GpuKernel]
     public static void FillKernel(Index1D i, ArrayView<float> y, float value) => y[i] = value;
+
+    public static void FillIlgpu(Device d, ArrayView<float> y, int n, float value)
+        => d.Kernel(nameof(FillKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(FillKernel))(n, y, value);
 
     /// <summary>y = TOp(x; α, β); y may be x (in place: each thread reads before it writes its own element).</summary>
     [GpuKernel]
     public static void UnaryKernel<TOp>(Index1D i, ArrayView<float> x, ArrayView<float> y, float alpha, float beta) where TOp : struct, IUnaryOp
         => y[i] = TOp.Apply(x[i], alpha, beta);
-
-    public static void FillIlgpu(Device d, ArrayView<float> y, int n, float value)
-        => d.Kernel(nameof(FillKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(FillKernel))(n, y, value);
 
     /// <summary>y = TOp(a, b; α) over the 4-D broadcast layout s; y may be a (same shape, in place).</summary>
     [GpuKernel]
