@@ -199,167 +199,171 @@ public static class OptimizerUpdates
 
     // ============================================================ CPU SIMD kernels
 
+    // Each update's loop body is written once, generic over the lane width (ILanes below), and run
+    // at 16 lanes (AVX-512), then 8, then 1 for the tail: the same operations in the same order at
+    // every width, so the tail and the vector paths agree with each other and with the ILGPU kernel.
+
     private const int ChunkSize = 1 << 15; // elements per parallel work item (fixed: results do not depend on threads)
 
     internal static unsafe void AdamStepCpu(float* p, float* g, float* m, float* v, int n, AdamArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, mp = (nint)m, vp = (nint)v;
-        int chunks = (n + ChunkSize - 1) / ChunkSize;
-        CpuParallel.For(chunks, c =>
+        CpuParallel.For((n + ChunkSize - 1) / ChunkSize, c =>
         {
-            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize);
-            float* P = (float*)pp, G = (float*)gp, M = (float*)mp, V = (float*)vp;
-            int i = start;
-            bool decay = a.WeightDecay != 0f;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var b1 = Vector512.Create(a.Beta1); var b2 = Vector512.Create(a.Beta2);
-                var c1 = Vector512.Create(a.OneMinusBeta1); var c2 = Vector512.Create(a.OneMinusBeta2);
-                var eps = Vector512.Create(a.Eps); var wd = Vector512.Create(a.WeightDecay);
-                var step = Vector512.Create(a.StepSize); var bc2 = Vector512.Create(a.Bc2Sqrt);
-                for (; i <= end - 16; i += 16)
-                {
-                    var pi = Vector512.Load(P + i);
-                    var gi = Vector512.Load(G + i);
-                    if (decay) gi += wd * pi;
-                    var mi = b1 * Vector512.Load(M + i) + c1 * gi;
-                    var vi = b2 * Vector512.Load(V + i) + c2 * gi * gi;
-                    mi.Store(M + i);
-                    vi.Store(V + i);
-                    var denom = Vector512.Sqrt(vi) / bc2 + eps;
-                    (pi - step * (mi / denom)).Store(P + i);
-                }
-            }
-            {
-                var b1 = Vector256.Create(a.Beta1); var b2 = Vector256.Create(a.Beta2);
-                var c1 = Vector256.Create(a.OneMinusBeta1); var c2 = Vector256.Create(a.OneMinusBeta2);
-                var eps = Vector256.Create(a.Eps); var wd = Vector256.Create(a.WeightDecay);
-                var step = Vector256.Create(a.StepSize); var bc2 = Vector256.Create(a.Bc2Sqrt);
-                for (; i <= end - 8; i += 8)
-                {
-                    var pi = Vector256.Load(P + i);
-                    var gi = Vector256.Load(G + i);
-                    if (decay) gi += wd * pi;
-                    var mi = b1 * Vector256.Load(M + i) + c1 * gi;
-                    var vi = b2 * Vector256.Load(V + i) + c2 * gi * gi;
-                    mi.Store(M + i);
-                    vi.Store(V + i);
-                    var denom = Vector256.Sqrt(vi) / bc2 + eps;
-                    (pi - step * (mi / denom)).Store(P + i);
-                }
-            }
-            for (; i < end; i++)
-            {
-                float pi = P[i], gi = G[i];
-                if (decay) gi = gi + a.WeightDecay * pi;
-                float mi = a.Beta1 * M[i] + a.OneMinusBeta1 * gi;
-                float vi = a.Beta2 * V[i] + a.OneMinusBeta2 * gi * gi;
-                M[i] = mi;
-                V[i] = vi;
-                float denom = MathF.Sqrt(vi) / a.Bc2Sqrt + a.Eps;
-                P[i] = pi - a.StepSize * (mi / denom);
-            }
+            int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
+            if (Vector512.IsHardwareAccelerated) AdamRange<Lanes512>((float*)pp, (float*)gp, (float*)mp, (float*)vp, ref i, end, a);
+            AdamRange<Lanes256>((float*)pp, (float*)gp, (float*)mp, (float*)vp, ref i, end, a);
+            AdamRange<Lane1>((float*)pp, (float*)gp, (float*)mp, (float*)vp, ref i, end, a);
         });
+    }
+
+    private static unsafe void AdamRange<TV>(float* p, float* g, float* m, float* v, ref int i, int end, in AdamArgs a) where TV : struct, ILanes<TV>
+    {
+        TV b1 = TV.Splat(a.Beta1), b2 = TV.Splat(a.Beta2), c1 = TV.Splat(a.OneMinusBeta1), c2 = TV.Splat(a.OneMinusBeta2);
+        TV eps = TV.Splat(a.Eps), wd = TV.Splat(a.WeightDecay), step = TV.Splat(a.StepSize), bc2 = TV.Splat(a.Bc2Sqrt);
+        bool decay = a.WeightDecay != 0f;
+        for (; i <= end - TV.Count; i += TV.Count)
+        {
+            var pi = TV.Load(p + i);
+            var gi = TV.Load(g + i);
+            if (decay) gi = gi + wd * pi;
+            var mi = b1 * TV.Load(m + i) + c1 * gi;
+            var vi = b2 * TV.Load(v + i) + c2 * gi * gi;
+            mi.Store(m + i);
+            vi.Store(v + i);
+            var denom = TV.Sqrt(vi) / bc2 + eps;
+            (pi - step * (mi / denom)).Store(p + i);
+        }
     }
 
     internal static unsafe void SgdStepCpu(float* p, float* g, float* buf, int n, SgdArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, bp = (nint)buf;
-        int chunks = (n + ChunkSize - 1) / ChunkSize;
-        CpuParallel.For(chunks, c =>
+        CpuParallel.For((n + ChunkSize - 1) / ChunkSize, c =>
         {
-            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize);
-            float* P = (float*)pp, G = (float*)gp, B = (float*)bp;
-            bool decay = a.WeightDecay != 0f, mom = a.UseMomentum != 0, first = a.First != 0, nesterov = a.Nesterov != 0;
-            var lr = Vector256.Create(a.Lr); var mu = Vector256.Create(a.Momentum);
-            var damp = Vector256.Create(a.OneMinusDampening); var wd = Vector256.Create(a.WeightDecay);
-            int i = start;
-            for (; i <= end - 8; i += 8)
-            {
-                var pi = Vector256.Load(P + i);
-                var d = Vector256.Load(G + i);
-                if (decay) d += wd * pi;
-                if (mom)
-                {
-                    var b = first ? d : mu * Vector256.Load(B + i) + damp * d;
-                    b.Store(B + i);
-                    d = nesterov ? d + mu * b : b;
-                }
-                (pi - lr * d).Store(P + i);
-            }
-            for (; i < end; i++)
-            {
-                float pi = P[i], d = G[i];
-                if (decay) d = d + a.WeightDecay * pi;
-                if (mom)
-                {
-                    float b = first ? d : a.Momentum * B[i] + a.OneMinusDampening * d;
-                    B[i] = b;
-                    d = nesterov ? d + a.Momentum * b : b;
-                }
-                P[i] = pi - a.Lr * d;
-            }
+            int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
+            if (Vector512.IsHardwareAccelerated) SgdRange<Lanes512>((float*)pp, (float*)gp, (float*)bp, ref i, end, a);
+            SgdRange<Lanes256>((float*)pp, (float*)gp, (float*)bp, ref i, end, a);
+            SgdRange<Lane1>((float*)pp, (float*)gp, (float*)bp, ref i, end, a);
         });
+    }
+
+    private static unsafe void SgdRange<TV>(float* p, float* g, float* buf, ref int i, int end, in SgdArgs a) where TV : struct, ILanes<TV>
+    {
+        TV lr = TV.Splat(a.Lr), mu = TV.Splat(a.Momentum), damp = TV.Splat(a.OneMinusDampening), wd = TV.Splat(a.WeightDecay);
+        bool decay = a.WeightDecay != 0f, momentum = a.UseMomentum != 0, first = a.First != 0, nesterov = a.Nesterov != 0;
+        for (; i <= end - TV.Count; i += TV.Count)
+        {
+            var pi = TV.Load(p + i);
+            var d = TV.Load(g + i);
+            if (decay) d = d + wd * pi;
+            if (momentum)
+            {
+                var b = first ? d : mu * TV.Load(buf + i) + damp * d;
+                b.Store(buf + i);
+                d = nesterov ? d + mu * b : b;
+            }
+            (pi - lr * d).Store(p + i);
+        }
     }
 
     internal static unsafe void RmsPropStepCpu(float* p, float* g, float* sq, float* gAvg, float* buf, int n, RmsPropArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, sp = (nint)sq, ap = (nint)gAvg, bp = (nint)buf;
-        int chunks = (n + ChunkSize - 1) / ChunkSize;
-        CpuParallel.For(chunks, c =>
+        CpuParallel.For((n + ChunkSize - 1) / ChunkSize, c =>
         {
-            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize);
-            float* P = (float*)pp, G = (float*)gp, S = (float*)sp, A = (float*)ap, B = (float*)bp;
-            bool decay = a.WeightDecay != 0f, centered = a.Centered != 0, mom = a.UseMomentum != 0;
-            var lr = Vector256.Create(a.Lr); var al = Vector256.Create(a.Alpha); var oma = Vector256.Create(a.OneMinusAlpha);
-            var eps = Vector256.Create(a.Eps); var wd = Vector256.Create(a.WeightDecay); var mu = Vector256.Create(a.Momentum);
-            int i = start;
-            for (; i <= end - 8; i += 8)
-            {
-                var pi = Vector256.Load(P + i);
-                var d = Vector256.Load(G + i);
-                if (decay) d += wd * pi;
-                var s = al * Vector256.Load(S + i) + oma * d * d;
-                s.Store(S + i);
-                Vector256<float> r;
-                if (centered)
-                {
-                    var ga = al * Vector256.Load(A + i) + oma * d;
-                    ga.Store(A + i);
-                    r = Vector256.Sqrt(s - ga * ga) + eps;
-                }
-                else r = Vector256.Sqrt(s) + eps;
-                if (mom)
-                {
-                    var b = mu * Vector256.Load(B + i) + d / r;
-                    b.Store(B + i);
-                    (pi - lr * b).Store(P + i);
-                }
-                else (pi - lr * (d / r)).Store(P + i);
-            }
-            for (; i < end; i++)
-            {
-                float pi = P[i], d = G[i];
-                if (decay) d = d + a.WeightDecay * pi;
-                float s = a.Alpha * S[i] + a.OneMinusAlpha * d * d;
-                S[i] = s;
-                float r;
-                if (centered)
-                {
-                    float ga = a.Alpha * A[i] + a.OneMinusAlpha * d;
-                    A[i] = ga;
-                    r = MathF.Sqrt(s - ga * ga) + a.Eps;
-                }
-                else r = MathF.Sqrt(s) + a.Eps;
-                if (mom)
-                {
-                    float b = a.Momentum * B[i] + d / r;
-                    B[i] = b;
-                    P[i] = pi - a.Lr * b;
-                }
-                else P[i] = pi - a.Lr * (d / r);
-            }
+            int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
+            if (Vector512.IsHardwareAccelerated) RmsPropRange<Lanes512>((float*)pp, (float*)gp, (float*)sp, (float*)ap, (float*)bp, ref i, end, a);
+            RmsPropRange<Lanes256>((float*)pp, (float*)gp, (float*)sp, (float*)ap, (float*)bp, ref i, end, a);
+            RmsPropRange<Lane1>((float*)pp, (float*)gp, (float*)sp, (float*)ap, (float*)bp, ref i, end, a);
         });
+    }
+
+    private static unsafe void RmsPropRange<TV>(float* p, float* g, float* sq, float* gAvg, float* buf, ref int i, int end, in RmsPropArgs a) where TV : struct, ILanes<TV>
+    {
+        TV lr = TV.Splat(a.Lr), alpha = TV.Splat(a.Alpha), oneMinusAlpha = TV.Splat(a.OneMinusAlpha);
+        TV eps = TV.Splat(a.Eps), wd = TV.Splat(a.WeightDecay), mu = TV.Splat(a.Momentum);
+        bool decay = a.WeightDecay != 0f, centered = a.Centered != 0, momentum = a.UseMomentum != 0;
+        for (; i <= end - TV.Count; i += TV.Count)
+        {
+            var pi = TV.Load(p + i);
+            var d = TV.Load(g + i);
+            if (decay) d = d + wd * pi;
+            var s = alpha * TV.Load(sq + i) + oneMinusAlpha * d * d;
+            s.Store(sq + i);
+            TV r;
+            if (centered)
+            {
+                var ga = alpha * TV.Load(gAvg + i) + oneMinusAlpha * d;
+                ga.Store(gAvg + i);
+                r = TV.Sqrt(s - ga * ga) + eps;
+            }
+            else r = TV.Sqrt(s) + eps;
+            if (momentum)
+            {
+                var b = mu * TV.Load(buf + i) + d / r;
+                b.Store(buf + i);
+                (pi - lr * b).Store(p + i);
+            }
+            else (pi - lr * (d / r)).Store(p + i);
+        }
+    }
+
+    /// <summary>float lanes of one width: the update bodies above are generic over it.</summary>
+    private unsafe interface ILanes<TSelf> where TSelf : struct, ILanes<TSelf>
+    {
+        static abstract int Count { get; }
+        static abstract TSelf Load(float* p);
+        static abstract TSelf Splat(float value);
+        static abstract TSelf Sqrt(TSelf x);
+        static abstract TSelf operator +(TSelf a, TSelf b);
+        static abstract TSelf operator -(TSelf a, TSelf b);
+        static abstract TSelf operator *(TSelf a, TSelf b);
+        static abstract TSelf operator /(TSelf a, TSelf b);
+        void Store(float* p);
+    }
+
+    private readonly unsafe struct Lanes512(Vector512<float> v) : ILanes<Lanes512>
+    {
+        private readonly Vector512<float> _v = v;
+        public static int Count => Vector512<float>.Count;
+        public static Lanes512 Load(float* p) => new(Vector512.Load(p));
+        public static Lanes512 Splat(float value) => new(Vector512.Create(value));
+        public static Lanes512 Sqrt(Lanes512 x) => new(Vector512.Sqrt(x._v));
+        public static Lanes512 operator +(Lanes512 a, Lanes512 b) => new(a._v + b._v);
+        public static Lanes512 operator -(Lanes512 a, Lanes512 b) => new(a._v - b._v);
+        public static Lanes512 operator *(Lanes512 a, Lanes512 b) => new(a._v * b._v);
+        public static Lanes512 operator /(Lanes512 a, Lanes512 b) => new(a._v / b._v);
+        public void Store(float* p) => _v.Store(p);
+    }
+
+    private readonly unsafe struct Lanes256(Vector256<float> v) : ILanes<Lanes256>
+    {
+        private readonly Vector256<float> _v = v;
+        public static int Count => Vector256<float>.Count;
+        public static Lanes256 Load(float* p) => new(Vector256.Load(p));
+        public static Lanes256 Splat(float value) => new(Vector256.Create(value));
+        public static Lanes256 Sqrt(Lanes256 x) => new(Vector256.Sqrt(x._v));
+        public static Lanes256 operator +(Lanes256 a, Lanes256 b) => new(a._v + b._v);
+        public static Lanes256 operator -(Lanes256 a, Lanes256 b) => new(a._v - b._v);
+        public static Lanes256 operator *(Lanes256 a, Lanes256 b) => new(a._v * b._v);
+        public static Lanes256 operator /(Lanes256 a, Lanes256 b) => new(a._v / b._v);
+        public void Store(float* p) => _v.Store(p);
+    }
+
+    /// <summary>One lane: the scalar tail, with exactly the float operations of the ILGPU kernel.</summary>
+    private readonly unsafe struct Lane1(float v) : ILanes<Lane1>
+    {
+        private readonly float _v = v;
+        public static int Count => 1;
+        public static Lane1 Load(float* p) => new(*p);
+        public static Lane1 Splat(float value) => new(value);
+        public static Lane1 Sqrt(Lane1 x) => new(MathF.Sqrt(x._v));
+        public static Lane1 operator +(Lane1 a, Lane1 b) => new(a._v + b._v);
+        public static Lane1 operator -(Lane1 a, Lane1 b) => new(a._v - b._v);
+        public static Lane1 operator *(Lane1 a, Lane1 b) => new(a._v * b._v);
+        public static Lane1 operator /(Lane1 a, Lane1 b) => new(a._v / b._v);
+        public void Store(float* p) => *p = _v;
     }
 
     // ============================================================ launchers (the public ops)
