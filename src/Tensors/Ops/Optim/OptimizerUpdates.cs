@@ -217,11 +217,12 @@ public static class OptimizerUpdates
         });
     }
 
-    private static unsafe void AdamRange<TV>(float* p, float* g, float* m, float* v, ref int i, int end, in AdamArgs a) where TV : struct, ILanes<TV>
+    private static unsafe void AdamRange<TV>(float* p, float* g, float* m, float* v, ref int next, int end, in AdamArgs a) where TV : struct, ILanes<TV>
     {
         TV b1 = TV.Splat(a.Beta1), b2 = TV.Splat(a.Beta2), c1 = TV.Splat(a.OneMinusBeta1), c2 = TV.Splat(a.OneMinusBeta2);
         TV eps = TV.Splat(a.Eps), wd = TV.Splat(a.WeightDecay), step = TV.Splat(a.StepSize), bc2 = TV.Splat(a.Bc2Sqrt);
         bool decay = a.WeightDecay != 0f;
+        int i = next; // a local: stores through the float pointers would otherwise make the JIT reload it
         for (; i <= end - TV.Count; i += TV.Count)
         {
             var pi = TV.Load(p + i);
@@ -234,6 +235,7 @@ public static class OptimizerUpdates
             var denom = TV.Sqrt(vi) / bc2 + eps;
             (pi - step * (mi / denom)).Store(p + i);
         }
+        next = i;
     }
 
     internal static unsafe void SgdStepCpu(float* p, float* g, float* buf, int n, SgdArgs a)
@@ -248,10 +250,11 @@ public static class OptimizerUpdates
         });
     }
 
-    private static unsafe void SgdRange<TV>(float* p, float* g, float* buf, ref int i, int end, in SgdArgs a) where TV : struct, ILanes<TV>
+    private static unsafe void SgdRange<TV>(float* p, float* g, float* buf, ref int next, int end, in SgdArgs a) where TV : struct, ILanes<TV>
     {
         TV lr = TV.Splat(a.Lr), mu = TV.Splat(a.Momentum), damp = TV.Splat(a.OneMinusDampening), wd = TV.Splat(a.WeightDecay);
         bool decay = a.WeightDecay != 0f, momentum = a.UseMomentum != 0, first = a.First != 0, nesterov = a.Nesterov != 0;
+        int i = next; // a local: stores through the float pointers would otherwise make the JIT reload it
         for (; i <= end - TV.Count; i += TV.Count)
         {
             var pi = TV.Load(p + i);
@@ -265,6 +268,7 @@ public static class OptimizerUpdates
             }
             (pi - lr * d).Store(p + i);
         }
+        next = i;
     }
 
     internal static unsafe void RmsPropStepCpu(float* p, float* g, float* sq, float* gAvg, float* buf, int n, RmsPropArgs a)
@@ -279,11 +283,12 @@ public static class OptimizerUpdates
         });
     }
 
-    private static unsafe void RmsPropRange<TV>(float* p, float* g, float* sq, float* gAvg, float* buf, ref int i, int end, in RmsPropArgs a) where TV : struct, ILanes<TV>
+    private static unsafe void RmsPropRange<TV>(float* p, float* g, float* sq, float* gAvg, float* buf, ref int next, int end, in RmsPropArgs a) where TV : struct, ILanes<TV>
     {
         TV lr = TV.Splat(a.Lr), alpha = TV.Splat(a.Alpha), oneMinusAlpha = TV.Splat(a.OneMinusAlpha);
         TV eps = TV.Splat(a.Eps), wd = TV.Splat(a.WeightDecay), mu = TV.Splat(a.Momentum);
         bool decay = a.WeightDecay != 0f, centered = a.Centered != 0, momentum = a.UseMomentum != 0;
+        int i = next; // a local: stores through the float pointers would otherwise make the JIT reload it
         for (; i <= end - TV.Count; i += TV.Count)
         {
             var pi = TV.Load(p + i);
@@ -307,6 +312,7 @@ public static class OptimizerUpdates
             }
             else (pi - lr * (d / r)).Store(p + i);
         }
+        next = i;
     }
 
     /// <summary>float lanes of one width: the update bodies above are generic over it.</summary>
