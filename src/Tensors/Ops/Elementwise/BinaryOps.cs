@@ -21,6 +21,9 @@ internal interface IBinaryOp
     /// <summary>Name on the autograd tape and in error messages.</summary>
     static abstract string Name { get; }
 
+    /// <summary>Floating-point operations per element, as LaunchCost counts them (an exp or a comparison is one).</summary>
+    static abstract int Flops { get; }
+
     /// <summary>The float64 reference (the test oracle).</summary>
     static abstract double Reference(double a, double b, double alpha);
 
@@ -45,6 +48,7 @@ internal interface IDifferentiableBinaryOp : IBinaryOp
 internal readonly struct AddOp : IDifferentiableBinaryOp
 {
     public static string Name => "Add";
+    public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a + b;
     public static float Apply(float a, float b, float s) => a + b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a + b;
@@ -55,6 +59,7 @@ internal readonly struct AddOp : IDifferentiableBinaryOp
 internal readonly struct SubOp : IDifferentiableBinaryOp
 {
     public static string Name => "Sub";
+    public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a - b;
     public static float Apply(float a, float b, float s) => a - b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a - b;
@@ -66,6 +71,7 @@ internal readonly struct SubOp : IDifferentiableBinaryOp
 internal readonly struct MulOp : IDifferentiableBinaryOp
 {
     public static string Name => "Mul";
+    public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a * b;
     public static float Apply(float a, float b, float s) => a * b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a * b;
@@ -78,6 +84,7 @@ internal readonly struct MulOp : IDifferentiableBinaryOp
 internal readonly struct DivOp : IDifferentiableBinaryOp
 {
     public static string Name => "Div";
+    public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a / b;
     public static float Apply(float a, float b, float s) => a / b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a / b;
@@ -90,6 +97,7 @@ internal readonly struct DivOp : IDifferentiableBinaryOp
 internal readonly struct MaximumOp : IDifferentiableBinaryOp
 {
     public static string Name => "Maximum";
+    public static int Flops => 1;
     public static double Reference(double a, double b, double s) => Math.Max(a, b);
     public static float Apply(float a, float b, float s) => a >= b ? a : b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, b), a, b);
@@ -111,6 +119,7 @@ internal readonly struct MaximumOp : IDifferentiableBinaryOp
 internal readonly struct TanhBackwardOp : IDifferentiableBinaryOp
 {
     public static string Name => "TanhBackward";
+    public static int Flops => 3;
     public static double Reference(double g, double y, double s) => g * (1 - y * y);
     public static float Apply(float g, float y, float s) => g * (1f - y * y);
     public static Vector256<float> Apply(Vector256<float> g, Vector256<float> y, Vector256<float> s) => g * (Vector256<float>.One - y * y);
@@ -123,6 +132,7 @@ internal readonly struct TanhBackwardOp : IDifferentiableBinaryOp
 internal readonly struct SigmoidBackwardOp : IDifferentiableBinaryOp
 {
     public static string Name => "SigmoidBackward";
+    public static int Flops => 3;
     public static double Reference(double g, double y, double s) => g * y * (1 - y);
     public static float Apply(float g, float y, float s) => g * y * (1f - y);
     public static Vector256<float> Apply(Vector256<float> g, Vector256<float> y, Vector256<float> s) => g * y * (Vector256<float>.One - y);
@@ -135,6 +145,7 @@ internal readonly struct SigmoidBackwardOp : IDifferentiableBinaryOp
 internal readonly struct LeakyBackwardOp : IDifferentiableBinaryOp
 {
     public static string Name => "LeakyBackward";
+    public static int Flops => 2;
     public static double Reference(double g, double x, double s) => x > 0 ? g : s * g;
     public static float Apply(float g, float x, float s) => x > 0 ? g : s * g;
     public static Vector256<float> Apply(Vector256<float> g, Vector256<float> x, Vector256<float> s)
@@ -151,6 +162,7 @@ internal readonly struct LeakyBackwardOp : IDifferentiableBinaryOp
 internal readonly struct GreaterEqualMaskOp : IBinaryOp
 {
     public static string Name => "GreaterEqualMask";
+    public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a >= b ? 1 : 0;
     public static float Apply(float a, float b, float s) => a >= b ? 1f : 0f;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => Vector256.GreaterThanOrEqual(a, b) & Vector256<float>.One;
@@ -161,6 +173,7 @@ internal readonly struct GreaterEqualMaskOp : IBinaryOp
 internal readonly struct CopyOp : IBinaryOp
 {
     public static string Name => "BroadcastTo";
+    public static int Flops => 0;
     public static double Reference(double a, double b, double s) => a;
     public static float Apply(float a, float b, float s) => a;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a;
@@ -171,6 +184,7 @@ internal readonly struct CopyOp : IBinaryOp
 internal readonly struct AxpyOp : IBinaryOp
 {
     public static string Name => "AddInPlace";
+    public static int Flops => 2;
     public static double Reference(double a, double b, double s) => a + s * b;
     public static float Apply(float a, float b, float s) => a + s * b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => Vector256.FusedMultiplyAdd(s, b, a);

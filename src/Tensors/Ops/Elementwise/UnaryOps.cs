@@ -18,6 +18,9 @@ internal interface IUnaryOp
     /// <summary>Name on the autograd tape and in error messages.</summary>
     static abstract string Name { get; }
 
+    /// <summary>Floating-point operations per element, as LaunchCost counts them (an exp or a comparison is one).</summary>
+    static abstract int Flops { get; }
+
     /// <summary>The float64 reference (the test oracle).</summary>
     static abstract double Reference(double x, double alpha, double beta);
 
@@ -40,6 +43,7 @@ internal interface IDifferentiableUnaryOp : IUnaryOp
 internal readonly struct AffineOp : IDifferentiableUnaryOp
 {
     public static string Name => "Affine";
+    public static int Flops => 2;
     public static double Reference(double x, double a, double b) => a * x + b;
     public static float Apply(float x, float a, float b) => a * x + b;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.FusedMultiplyAdd(a, x, b);
@@ -50,6 +54,7 @@ internal readonly struct AffineOp : IDifferentiableUnaryOp
 internal readonly struct NegOp : IDifferentiableUnaryOp
 {
     public static string Name => "Neg";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => -x;
     public static float Apply(float x, float a, float b) => -x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => -x;
@@ -61,6 +66,7 @@ internal readonly struct NegOp : IDifferentiableUnaryOp
 internal readonly struct ExpOp : IDifferentiableUnaryOp
 {
     public static string Name => "Exp";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Exp(x);
     public static float Apply(float x, float a, float b) => MathF.Exp(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Exp(x);
@@ -72,6 +78,7 @@ internal readonly struct ExpOp : IDifferentiableUnaryOp
 internal readonly struct LogOp : IDifferentiableUnaryOp
 {
     public static string Name => "Log";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Log(x);
     public static float Apply(float x, float a, float b) => MathF.Log(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Log(x);
@@ -83,6 +90,7 @@ internal readonly struct LogOp : IDifferentiableUnaryOp
 internal readonly struct SqrtOp : IDifferentiableUnaryOp
 {
     public static string Name => "Sqrt";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Sqrt(x);
     public static float Apply(float x, float a, float b) => MathF.Sqrt(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Sqrt(x);
@@ -94,6 +102,7 @@ internal readonly struct SqrtOp : IDifferentiableUnaryOp
 internal readonly struct SquareOp : IDifferentiableUnaryOp
 {
     public static string Name => "Square";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => x * x;
     public static float Apply(float x, float a, float b) => x * x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => x * x;
@@ -105,6 +114,7 @@ internal readonly struct SquareOp : IDifferentiableUnaryOp
 internal readonly struct PowOp : IDifferentiableUnaryOp
 {
     public static string Name => "Pow";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Pow(x, a);
     public static float Apply(float x, float a, float b) => MathF.Pow(x, a);
 
@@ -128,6 +138,7 @@ internal readonly struct PowOp : IDifferentiableUnaryOp
 internal readonly struct AbsOp : IDifferentiableUnaryOp
 {
     public static string Name => "Abs";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Abs(x);
     public static float Apply(float x, float a, float b) => MathF.Abs(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Abs(x);
@@ -145,6 +156,7 @@ internal readonly struct AbsOp : IDifferentiableUnaryOp
 internal readonly struct ClampOp : IDifferentiableUnaryOp
 {
     public static string Name => "Clamp";
+    public static int Flops => 2;
     public static double Reference(double x, double a, double b) => Math.Min(Math.Max(x, a), b);
     public static float Apply(float x, float a, float b) => x < a ? a : x > b ? b : x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
@@ -164,6 +176,7 @@ internal readonly struct ClampOp : IDifferentiableUnaryOp
 internal readonly struct ReluOp : IDifferentiableUnaryOp
 {
     public static string Name => "Relu";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => x > 0 ? x : 0;
     public static float Apply(float x, float a, float b) => x > 0 ? x : 0f;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(x, Vector256<float>.Zero) & x;
@@ -175,6 +188,7 @@ internal readonly struct ReluOp : IDifferentiableUnaryOp
 internal readonly struct LeakyReluOp : IDifferentiableUnaryOp
 {
     public static string Name => "LeakyRelu";
+    public static int Flops => 2;
     public static double Reference(double x, double a, double b) => x > 0 ? x : a * x;
     public static float Apply(float x, float a, float b) => x > 0 ? x : a * x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
@@ -188,6 +202,7 @@ internal readonly struct LeakyReluOp : IDifferentiableUnaryOp
 internal readonly struct TanhOp : IDifferentiableUnaryOp
 {
     public static string Name => "Tanh";
+    public static int Flops => 5;
     public static double Reference(double x, double a, double b) => Math.Tanh(x);
     public static float Apply(float x, float a, float b) => 1f - 2f / (MathF.Exp(2f * x) + 1f);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
@@ -201,6 +216,7 @@ internal readonly struct TanhOp : IDifferentiableUnaryOp
 internal readonly struct SigmoidOp : IDifferentiableUnaryOp
 {
     public static string Name => "Sigmoid";
+    public static int Flops => 4;
     public static double Reference(double x, double a, double b) => 1 / (1 + Math.Exp(-x));
     public static float Apply(float x, float a, float b) => 1f / (1f + MathF.Exp(-x));
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
@@ -216,6 +232,7 @@ internal readonly struct SigmoidOp : IDifferentiableUnaryOp
 internal readonly struct SignOp : IUnaryOp
 {
     public static string Name => "Sign";
+    public static int Flops => 2;
     public static double Reference(double x, double a, double b) => Math.Sign(x);
     public static float Apply(float x, float a, float b) => x > 0 ? 1f : x < 0 ? -1f : 0f;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
@@ -228,6 +245,7 @@ internal readonly struct SignOp : IUnaryOp
 internal readonly struct InRangeMaskOp : IUnaryOp
 {
     public static string Name => "InRangeMask";
+    public static int Flops => 2;
     public static double Reference(double x, double a, double b) => x >= a && x <= b ? 1 : 0;
     public static float Apply(float x, float a, float b) => x >= a && x <= b ? 1f : 0f;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
@@ -240,6 +258,7 @@ internal readonly struct InRangeMaskOp : IUnaryOp
 internal readonly struct GreaterMaskOp : IUnaryOp
 {
     public static string Name => "GreaterMask";
+    public static int Flops => 1;
     public static double Reference(double x, double a, double b) => x > a ? 1 : 0;
     public static float Apply(float x, float a, float b) => x > a ? 1f : 0f;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(x, a) & Vector256<float>.One;
