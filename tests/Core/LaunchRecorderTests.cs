@@ -117,11 +117,13 @@ public sealed class LaunchRecorderTests
             item = scalar.Item();                                 // copy D2H 4 B + sync + read-back; returns 0
             downloaded = a.ToArray();                             // copy D2H 24 B + sync + read-back; zeros
             c.Clone();                                            // copy D2D 32 B, skipped
+            c.Fill(3f);                                           // launch (the fill kernel), skipped
             Ilgpu.Synchronize();                                  // explicit sync, recorded
         }
 
-        Assert.That(recorder.Launches, Has.Count.EqualTo(2));
-        Assert.That(recorder.Launches.All(l => l.Kernel == "MatMulKernels.GemmTiledKernel"));
+        Assert.That(recorder.Launches, Has.Count.EqualTo(3));
+        Assert.That(recorder.Launches.Take(2).All(l => l.Kernel == "MatMulKernels.GemmTiledKernel"));
+        Assert.That(recorder.Launches[2].Op, Is.EqualTo("Fill"));
         Assert.That(recorder.Copies.Select(x => (x.Direction, x.Bytes)), Is.EqualTo(new[]
         {
             (CopyDirection.HostToDevice, 12L), (CopyDirection.DeviceToHost, 4L), (CopyDirection.DeviceToHost, 24L), (CopyDirection.DeviceToDevice, 32L),
@@ -133,7 +135,7 @@ public sealed class LaunchRecorderTests
         Assert.That(item, Is.EqualTo(0f), "Item() returns 0 when nothing runs");
         Assert.That(downloaded, Is.All.EqualTo(0f));
         // Detached again: the device state shows that nothing ran.
-        Assert.That(c.ToArray(), Is.All.EqualTo(7f), "the skipped GEMM left its output untouched");
+        Assert.That(c.ToArray(), Is.All.EqualTo(7f), "the skipped GEMM and fill left their output untouched");
         Assert.That(target.ToArray(), Is.All.EqualTo(1f), "the skipped upload left the buffer untouched");
         Assert.That(scalar.Item(), Is.EqualTo(5f));
         Tensor.Gemm(a, b, c, transA: false, transB: false);
