@@ -79,7 +79,7 @@ internal static class ElementwiseKernels
     public static void FillKernel(Index1D i, ArrayView<float> y, float value) => y[i] = value;
 
     public static void FillIlgpu(Device d, ArrayView<float> y, int n, float value)
-        => d.Kernel(nameof(FillKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(FillKernel))(n, y, value);
+        => d.Launch(FillKernel, n, LaunchCost.Elementwise(n, flopsPerElement: 0, readsPerElement: 0), y, value);
 
     /// <summary>y = TOp(x; α, β); y may be x (in place: each thread reads before it writes its own element).</summary>
     [GpuKernel]
@@ -295,26 +295,21 @@ public sealed partial class Tensor
 {
     // ============================================================ launchers
 
-    /// <summary>Kernel-cache keys, one object per op struct (no allocation per launch).</summary>
-    private static class ElementwiseKey<TOp>
-    {
-        public static readonly object Unary = new(), Binary = new();
-    }
-
     /// <summary>y = TOp(x; α, β) into an existing tensor of x's size (y may be x); unrecorded.</summary>
     internal static unsafe void UnaryInto<TOp>(Tensor x, Tensor y, float alpha, float beta) where TOp : struct, IUnaryOp
     {
         x.CheckSameDevice(y, TOp.Name);
         if (y.Size != x.Size) throw new ShapeMismatchException($"{TOp.Name}: {x.Describe()} into {y.Describe()}");
         if (x.Size == 0) return;
+        using var _ = x.Device.BeginOp(TOp.Name);
         if (x.Device.IsHost)
         {
             fixed (float* xp = x.HostSpan, yp = y.HostSpan) ElementwiseKernels.UnaryCpu<TOp>(xp, yp, x.Size, alpha, beta);
         }
         else
         {
-            x.Device.Kernel(ElementwiseKey<TOp>.Unary, acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float, float>(ElementwiseKernels.UnaryKernel<TOp>))
-                (x.Size, x.View, y.View, alpha, beta);
+            x.Device.Launch(ElementwiseKernels.UnaryKernel<TOp>, x.Size, LaunchCost.Elementwise(x.Size, TOp.Flops, readsPerElement: 1),
+                x.View, y.View, alpha, beta);
         }
     }
 
@@ -324,6 +319,7 @@ public sealed partial class Tensor
         a.CheckSameDevice(b, TOp.Name);
         a.CheckSameDevice(y, TOp.Name);
         if (y.Size == 0) return;
+        using var _ = a.Device.BeginOp(TOp.Name);
         if (a.Device.IsHost)
         {
             var s = ElementwiseKernels.Layout(a.Shape, b.Shape, y.Shape, merge: true);
@@ -332,8 +328,12 @@ public sealed partial class Tensor
         else
         {
             var s = ElementwiseKernels.Layout(a.Shape, b.Shape, y.Shape, merge: false);
-            a.Device.Kernel(ElementwiseKey<TOp>.Binary, acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Broadcast4, float>(ElementwiseKernels.BinaryKernel<TOp>))
-                (y.Size, a.View, b.View, y.View, s, alpha);
+            // Compulsory traffic: each distinct operand once (a broadcast operand is re-read from cache;
+            // BroadcastTo passes a as both), y once.
+            long read = a.Size + (ReferenceEquals(a, b) ? 0L : b.Size);
+            var cost = new LaunchCost(Flops: (long)y.Size * TOp.Flops, BytesRead: read * sizeof(float),
+                BytesWritten: (long)y.Size * sizeof(float), SerialLoop: 1);
+            a.Device.Launch(ElementwiseKernels.BinaryKernel<TOp>, y.Size, cost, a.View, b.View, y.View, s, alpha);
         }
     }
 

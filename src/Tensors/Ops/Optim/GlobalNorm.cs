@@ -30,13 +30,16 @@ public sealed partial class Tensor
     /// <exception cref="DeviceMismatchException">The tensors are on different devices.</exception>
     public static Tensor GlobalNorm(IEnumerable<Tensor> tensors, Device? device = null)
     {
+        var list = tensors as IReadOnlyList<Tensor> ?? tensors.ToList();
+        if (list.Count == 0) return Scalar(0f, device);
+        using var _ = list[0].Device.BeginOp("GlobalNorm");
         Tensor? total = null;
-        foreach (var t in tensors)
+        foreach (var t in list)
         {
             if (total is not null) total.CheckSameDevice(t, "GlobalNorm");
             var s = t.Square().Sum();
             total = total is null ? s : total.Add(s);
         }
-        return total is null ? Scalar(0f, device) : total.Sqrt();
+        return total!.Sqrt();
     }
 }

@@ -387,6 +387,7 @@ public static class OptimizerUpdates
         Check("Adam", param, (grad, "gradient"), (expAvg, "exp_avg"), (expAvgSq, "exp_avg_sq"));
         int n = param.Size;
         if (n == 0) return;
+        using var _ = param.Device.BeginOp("AdamStep");
         var a = AdamArgs.Create(h, step);
         if (param.Device.IsHost)
         {
@@ -394,8 +395,9 @@ public static class OptimizerUpdates
         }
         else
         {
-            param.Device.Kernel(nameof(AdamStepKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamStepKernel))
-                (n, param.View, grad.View, expAvg.View, expAvgSq.View, a);
+            // Per element: decay 2, m 3, v 4, denominator 3 (√, /, +), p 3 (/, ·, −); p, g, m, v read, p, m, v written.
+            param.Device.Launch(AdamStepKernel, n, LaunchCost.Elementwise(n, h.WeightDecay != 0 ? 15 : 13, readsPerElement: 4, writesPerElement: 3),
+                param.View, grad.View, expAvg.View, expAvgSq.View, a);
         }
     }
 
@@ -412,6 +414,7 @@ public static class OptimizerUpdates
         Check("SGD", param, (grad, "gradient"), (momentumBuffer, "momentum_buffer"));
         int n = param.Size;
         if (n == 0) return;
+        using var _ = param.Device.BeginOp("SgdStep");
         var a = new SgdArgs
         {
             Lr = (float)h.LearningRate, Momentum = (float)h.Momentum, OneMinusDampening = (float)(1 - h.Dampening), WeightDecay = (float)h.WeightDecay,
@@ -423,8 +426,12 @@ public static class OptimizerUpdates
         }
         else
         {
-            param.Device.Kernel(nameof(SgdStepKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>(SgdStepKernel))
-                (n, param.View, grad.View, (momentumBuffer ?? grad).View, a);
+            // Per element: decay 2, buffer 3 (0 on the first step), Nesterov 2, p 2; p, g (and b) read, p (and b) written.
+            bool mom = a.UseMomentum != 0;
+            int flops = (a.WeightDecay != 0f ? 2 : 0) + (mom ? (firstStep ? 0 : 3) + (h.Nesterov ? 2 : 0) : 0) + 2;
+            int reads = mom && !firstStep ? 3 : 2;
+            param.Device.Launch(SgdStepKernel, n, LaunchCost.Elementwise(n, flops, reads, writesPerElement: mom ? 2 : 1),
+                param.View, grad.View, (momentumBuffer ?? grad).View, a);
         }
     }
 
@@ -442,6 +449,7 @@ public static class OptimizerUpdates
         Check("RMSprop", param, (grad, "gradient"), (squareAvg, "square_avg"), (gradAvg, "grad_avg"), (momentumBuffer, "momentum_buffer"));
         int n = param.Size;
         if (n == 0) return;
+        using var _ = param.Device.BeginOp("RmsPropStep");
         var a = new RmsPropArgs
         {
             Lr = (float)h.LearningRate, Alpha = (float)h.Alpha, OneMinusAlpha = (float)(1 - h.Alpha), Eps = (float)h.Eps,
@@ -456,8 +464,13 @@ public static class OptimizerUpdates
         }
         else
         {
-            param.Device.Kernel(nameof(RmsPropStepKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>(RmsPropStepKernel))
-                (n, param.View, grad.View, squareAvg.View, (gradAvg ?? grad).View, (momentumBuffer ?? grad).View, a);
+            // Per element: decay 2, s 4, r 2 (√, +; centred: a 3 and s − a² 2 more), p 3 (/, ·, −; with
+            // momentum: b 3, p 2); p, g, s (and a, b) read, p, s (and a, b) written.
+            bool centered = gradAvg is not null, mom = a.UseMomentum != 0;
+            int flops = (a.WeightDecay != 0f ? 2 : 0) + 4 + (centered ? 7 : 2) + (mom ? 5 : 3);
+            int extra = (centered ? 1 : 0) + (mom ? 1 : 0);
+            param.Device.Launch(RmsPropStepKernel, n, LaunchCost.Elementwise(n, flops, readsPerElement: 3 + extra, writesPerElement: 2 + extra),
+                param.View, grad.View, squareAvg.View, (gradAvg ?? grad).View, (momentumBuffer ?? grad).View, a);
         }
     }
 

@@ -131,6 +131,7 @@ internal static class RandomFill
     public static unsafe void Fill(Tensor t, RandomStream stream, bool normal, float a, float b)
     {
         if (t.Size == 0) return;
+        using var _ = t.Device.BeginOp(normal ? "FillNormal" : "FillUniform");
         ulong start = stream.Advance(t.Size);
         if (t.Device.IsHost)
         {
@@ -138,8 +139,10 @@ internal static class RandomFill
         }
         else
         {
-            t.Device.Kernel(nameof(FillRandomKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, int, float, float>(FillRandomKernel))
-                (t.Size, t.View, stream.Seed, start, normal ? 1 : 0, a, b);
+            // Writes only. Flops (the integer hashing is not counted): uniform = the 2^-24 scale and the
+            // affine map (4); normal = Box–Muller in double (log, sqrt, cos and 5 multiplies) and mean + std·z (10).
+            t.Device.Launch(FillRandomKernel, t.Size, LaunchCost.Elementwise(t.Size, normal ? 10 : 4, readsPerElement: 0),
+                t.View, stream.Seed, start, normal ? 1 : 0, a, b);
         }
     }
 }
