@@ -7,7 +7,6 @@ using GpuGan.Layers;
 using GpuGan.Layers.Optim;
 using GpuGan.Layers.Serialization;
 using GpuGan.Tensors;
-using GpuGan.Tensors.Kernels;
 
 namespace GpuGan.Gan.Training;
 
@@ -54,8 +53,9 @@ public static class Trainer
             throw new ArgumentException($"--out: {folder} already holds a run; use --resume to continue it or choose another folder (nothing was overwritten)");
         }
 
-        if (options.Threads > 0) CpuParallel.Threads = options.Threads;
-        var device = Device.FromName(options.Device);
+        var device = options.Threads > 0 && options.Device == "cpu"
+            ? Device.CreateCpu(new CpuKernelOptions { Threads = options.Threads })
+            : Device.FromName(options.Device);
         var dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.SyntheticCount, options.Seed);
         if (dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
         {
