@@ -125,11 +125,11 @@ internal static class ElementwiseKernels
     private const int ChunkSize = 1 << 15; // elements per parallel work item (fixed: results do not depend on threads)
 
     /// <summary>y = TOp(x) over n elements; y may be x.</summary>
-    public static unsafe void UnaryCpu<TOp>(float* x, float* y, int n, float alpha, float beta) where TOp : struct, IUnaryOp
+    public static unsafe void UnaryCpu<TOp>(CpuParallel parallel, float* x, float* y, int n, float alpha, float beta) where TOp : struct, IUnaryOp
     {
         int chunks = (n + ChunkSize - 1) / ChunkSize;
         nint xp = (nint)x, yp = (nint)y;
-        CpuParallel.For(chunks, c =>
+        parallel.ForEach(chunks, c =>
         {
             int start = c * ChunkSize;
             UnaryRange<TOp>((float*)xp + start, (float*)yp + start, Math.Min(n - start, ChunkSize), alpha, beta);
@@ -157,7 +157,7 @@ internal static class ElementwiseKernels
     /// one SIMD loop whose operands are each either contiguous (stride 1) or a repeated scalar
     /// (stride 0). y may be a when both have the output's shape.
     /// </summary>
-    public static unsafe void BinaryCpu<TOp>(float* a, float* b, float* y, in Broadcast4 s, float alpha) where TOp : struct, IBinaryOp
+    public static unsafe void BinaryCpu<TOp>(CpuParallel parallel, float* a, float* b, float* y, in Broadcast4 s, float alpha) where TOp : struct, IBinaryOp
     {
         int rows = s.D0 * s.D1 * s.D2, len = s.D3;
         if (rows == 0 || len == 0) return;
@@ -165,7 +165,7 @@ internal static class ElementwiseKernels
         int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
         nint ap = (nint)a, bp = (nint)b, yp = (nint)y;
         var l = s;
-        CpuParallel.For(chunks, c =>
+        parallel.ForEach(chunks, c =>
         {
             int rEnd = Math.Min(rows, (c + 1) * rowsPerChunk);
             for (int r = c * rowsPerChunk; r < rEnd; r++)
@@ -304,7 +304,7 @@ public sealed partial class Tensor
         using var _ = x.Device.BeginOp(TOp.Name);
         if (x.Device.IsHost)
         {
-            fixed (float* xp = x.HostSpan, yp = y.HostSpan) ElementwiseKernels.UnaryCpu<TOp>(xp, yp, x.Size, alpha, beta);
+            fixed (float* xp = x.HostSpan, yp = y.HostSpan) ElementwiseKernels.UnaryCpu<TOp>(x.Device.Parallel, xp, yp, x.Size, alpha, beta);
         }
         else
         {
@@ -323,7 +323,7 @@ public sealed partial class Tensor
         if (a.Device.IsHost)
         {
             var s = ElementwiseKernels.Layout(a.Shape, b.Shape, y.Shape, merge: true);
-            fixed (float* ap = a.HostSpan, bp = b.HostSpan, yp = y.HostSpan) ElementwiseKernels.BinaryCpu<TOp>(ap, bp, yp, s, alpha);
+            fixed (float* ap = a.HostSpan, bp = b.HostSpan, yp = y.HostSpan) ElementwiseKernels.BinaryCpu<TOp>(a.Device.Parallel, ap, bp, yp, s, alpha);
         }
         else
         {

@@ -205,10 +205,10 @@ public static class OptimizerUpdates
 
     private const int ChunkSize = 1 << 15; // elements per parallel work item (fixed: results do not depend on threads)
 
-    internal static unsafe void AdamStepCpu(float* p, float* g, float* m, float* v, int n, AdamArgs a)
+    internal static unsafe void AdamStepCpu(CpuParallel parallel, float* p, float* g, float* m, float* v, int n, AdamArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, mp = (nint)m, vp = (nint)v;
-        CpuParallel.For((n + ChunkSize - 1) / ChunkSize, c =>
+        parallel.ForEach((n + ChunkSize - 1) / ChunkSize, c =>
         {
             int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
             if (Vector512.IsHardwareAccelerated) AdamRange<Lanes512>((float*)pp, (float*)gp, (float*)mp, (float*)vp, ref i, end, a);
@@ -238,10 +238,10 @@ public static class OptimizerUpdates
         next = i;
     }
 
-    internal static unsafe void SgdStepCpu(float* p, float* g, float* buf, int n, SgdArgs a)
+    internal static unsafe void SgdStepCpu(CpuParallel parallel, float* p, float* g, float* buf, int n, SgdArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, bp = (nint)buf;
-        CpuParallel.For((n + ChunkSize - 1) / ChunkSize, c =>
+        parallel.ForEach((n + ChunkSize - 1) / ChunkSize, c =>
         {
             int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
             if (Vector512.IsHardwareAccelerated) SgdRange<Lanes512>((float*)pp, (float*)gp, (float*)bp, ref i, end, a);
@@ -271,10 +271,10 @@ public static class OptimizerUpdates
         next = i;
     }
 
-    internal static unsafe void RmsPropStepCpu(float* p, float* g, float* sq, float* gAvg, float* buf, int n, RmsPropArgs a)
+    internal static unsafe void RmsPropStepCpu(CpuParallel parallel, float* p, float* g, float* sq, float* gAvg, float* buf, int n, RmsPropArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, sp = (nint)sq, ap = (nint)gAvg, bp = (nint)buf;
-        CpuParallel.For((n + ChunkSize - 1) / ChunkSize, c =>
+        parallel.ForEach((n + ChunkSize - 1) / ChunkSize, c =>
         {
             int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
             if (Vector512.IsHardwareAccelerated) RmsPropRange<Lanes512>((float*)pp, (float*)gp, (float*)sp, (float*)ap, (float*)bp, ref i, end, a);
@@ -391,7 +391,7 @@ public static class OptimizerUpdates
         var a = AdamArgs.Create(h, step);
         if (param.Device.IsHost)
         {
-            fixed (float* pp = param.HostSpan, gp = grad.HostSpan, mp = expAvg.HostSpan, vp = expAvgSq.HostSpan) AdamStepCpu(pp, gp, mp, vp, n, a);
+            fixed (float* pp = param.HostSpan, gp = grad.HostSpan, mp = expAvg.HostSpan, vp = expAvgSq.HostSpan) AdamStepCpu(param.Device.Parallel, pp, gp, mp, vp, n, a);
         }
         else
         {
@@ -422,7 +422,7 @@ public static class OptimizerUpdates
         };
         if (param.Device.IsHost)
         {
-            fixed (float* pp = param.HostSpan, gp = grad.HostSpan, bp = momentumBuffer is null ? default : momentumBuffer.HostSpan) SgdStepCpu(pp, gp, bp, n, a);
+            fixed (float* pp = param.HostSpan, gp = grad.HostSpan, bp = momentumBuffer is null ? default : momentumBuffer.HostSpan) SgdStepCpu(param.Device.Parallel, pp, gp, bp, n, a);
         }
         else
         {
@@ -460,7 +460,7 @@ public static class OptimizerUpdates
         {
             fixed (float* pp = param.HostSpan, gp = grad.HostSpan, sp = squareAvg.HostSpan,
                    ap = gradAvg is null ? default : gradAvg.HostSpan, bp = momentumBuffer is null ? default : momentumBuffer.HostSpan)
-                RmsPropStepCpu(pp, gp, sp, ap, bp, n, a);
+                RmsPropStepCpu(param.Device.Parallel, pp, gp, sp, ap, bp, n, a);
         }
         else
         {

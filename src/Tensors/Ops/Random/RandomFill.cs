@@ -78,11 +78,11 @@ internal static class RandomFill
 
     private const int ChunkSize = 1 << 14; // elements per parallel work item; values depend on the counter only
 
-    public static unsafe void FillCpu(float* y, int n, ulong seed, ulong start, bool normal, float a, float b)
+    public static unsafe void FillCpu(CpuParallel parallel, float* y, int n, ulong seed, ulong start, bool normal, float a, float b)
     {
         nint yp = (nint)y;
         int chunks = (n + ChunkSize - 1) / ChunkSize;
-        CpuParallel.For(chunks, c =>
+        parallel.ForEach(chunks, c =>
         {
             int from = c * ChunkSize, to = Math.Min(n, from + ChunkSize);
             float* ys = (float*)yp;
@@ -135,7 +135,7 @@ internal static class RandomFill
         ulong start = stream.Advance(t.Size);
         if (t.Device.IsHost)
         {
-            fixed (float* yp = t.HostSpan) FillCpu(yp, t.Size, stream.Seed, start, normal, a, b);
+            fixed (float* yp = t.HostSpan) FillCpu(t.Device.Parallel, yp, t.Size, stream.Seed, start, normal, a, b);
         }
         else
         {
