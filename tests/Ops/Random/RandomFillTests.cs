@@ -10,7 +10,7 @@ namespace GpuGan.Tests.Ops.Randomness;
 
 public abstract class RandomFillTests : DeviceFixture
 {
-    private const int N = 40_003; // 2 chunks of 16,384 and a ragged end (16·k + 3)
+    private const int N = 40_003; // past one chunk of both fills (8,192 normal, 32,768 uniform), a ragged end (16·k + 3)
 
     [TestCase(false, -1f, 3f)]
     [TestCase(true, 0.5f, 2f)]

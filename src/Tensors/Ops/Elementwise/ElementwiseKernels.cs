@@ -122,18 +122,12 @@ internal static class ElementwiseKernels
 
     // ============================================================ CPU SIMD kernels
 
-    private const int ChunkSize = 1 << 15; // elements per parallel work item (fixed: results do not depend on threads)
-
-    /// <summary>y = TOp(x) over n elements; y may be x.</summary>
+    /// <summary>y = TOp(x) over n elements, in the device's fixed chunks; y may be x.</summary>
     public static unsafe void UnaryCpu<TOp>(CpuParallel parallel, float* x, float* y, int n, float alpha, float beta) where TOp : struct, IUnaryOp
     {
-        int chunks = (n + ChunkSize - 1) / ChunkSize;
         nint xp = (nint)x, yp = (nint)y;
-        parallel.ForEach(chunks, c =>
-        {
-            int start = c * ChunkSize;
-            UnaryRange<TOp>((float*)xp + start, (float*)yp + start, Math.Min(n - start, ChunkSize), alpha, beta);
-        });
+        parallel.ForChunks(n, CpuParallel.Grain(1), (start, end) =>
+            UnaryRange<TOp>((float*)xp + start, (float*)yp + start, end - start, alpha, beta));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -161,14 +155,11 @@ internal static class ElementwiseKernels
     {
         int rows = s.D0 * s.D1 * s.D2, len = s.D3;
         if (rows == 0 || len == 0) return;
-        int rowsPerChunk = Math.Max(1, ChunkSize / len);
-        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
         nint ap = (nint)a, bp = (nint)b, yp = (nint)y;
         var l = s;
-        parallel.ForEach(chunks, c =>
+        parallel.ForChunks(rows, CpuParallel.Grain(len), (rStart, rEnd) =>
         {
-            int rEnd = Math.Min(rows, (c + 1) * rowsPerChunk);
-            for (int r = c * rowsPerChunk; r < rEnd; r++)
+            for (int r = rStart; r < rEnd; r++)
             {
                 int i2 = r % l.D2, q = r / l.D2, i1 = q % l.D1, i0 = q / l.D1;
                 float* ar = (float*)ap + i0 * l.A0 + i1 * l.A1 + i2 * l.A2;

@@ -203,14 +203,12 @@ public static class OptimizerUpdates
     // at 16 lanes (AVX-512), then 8, then 1 for the tail: the same operations in the same order at
     // every width, so the tail and the vector paths agree with each other and with the ILGPU kernel.
 
-    private const int ChunkSize = 1 << 15; // elements per parallel work item (fixed: results do not depend on threads)
-
     internal static unsafe void AdamStepCpu(CpuParallel parallel, float* p, float* g, float* m, float* v, int n, AdamArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, mp = (nint)m, vp = (nint)v;
-        parallel.ForEach((n + ChunkSize - 1) / ChunkSize, c =>
+        parallel.ForChunks(n, CpuParallel.Grain(1), (start, end) =>
         {
-            int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
+            int i = start;
             if (Vector512.IsHardwareAccelerated) AdamRange<Lanes512>((float*)pp, (float*)gp, (float*)mp, (float*)vp, ref i, end, a);
             AdamRange<Lanes256>((float*)pp, (float*)gp, (float*)mp, (float*)vp, ref i, end, a);
             AdamRange<Lane1>((float*)pp, (float*)gp, (float*)mp, (float*)vp, ref i, end, a);
@@ -241,9 +239,9 @@ public static class OptimizerUpdates
     internal static unsafe void SgdStepCpu(CpuParallel parallel, float* p, float* g, float* buf, int n, SgdArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, bp = (nint)buf;
-        parallel.ForEach((n + ChunkSize - 1) / ChunkSize, c =>
+        parallel.ForChunks(n, CpuParallel.Grain(1), (start, end) =>
         {
-            int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
+            int i = start;
             if (Vector512.IsHardwareAccelerated) SgdRange<Lanes512>((float*)pp, (float*)gp, (float*)bp, ref i, end, a);
             SgdRange<Lanes256>((float*)pp, (float*)gp, (float*)bp, ref i, end, a);
             SgdRange<Lane1>((float*)pp, (float*)gp, (float*)bp, ref i, end, a);
@@ -274,9 +272,9 @@ public static class OptimizerUpdates
     internal static unsafe void RmsPropStepCpu(CpuParallel parallel, float* p, float* g, float* sq, float* gAvg, float* buf, int n, RmsPropArgs a)
     {
         nint pp = (nint)p, gp = (nint)g, sp = (nint)sq, ap = (nint)gAvg, bp = (nint)buf;
-        parallel.ForEach((n + ChunkSize - 1) / ChunkSize, c =>
+        parallel.ForChunks(n, CpuParallel.Grain(1), (start, end) =>
         {
-            int i = c * ChunkSize, end = Math.Min(n, i + ChunkSize);
+            int i = start;
             if (Vector512.IsHardwareAccelerated) RmsPropRange<Lanes512>((float*)pp, (float*)gp, (float*)sp, (float*)ap, (float*)bp, ref i, end, a);
             RmsPropRange<Lanes256>((float*)pp, (float*)gp, (float*)sp, (float*)ap, (float*)bp, ref i, end, a);
             RmsPropRange<Lane1>((float*)pp, (float*)gp, (float*)sp, (float*)ap, (float*)bp, ref i, end, a);

@@ -76,15 +76,13 @@ internal static class RandomFill
 
     // ============================================================ CPU SIMD kernels
 
-    private const int ChunkSize = 1 << 14; // elements per parallel work item; values depend on the counter only
-
     public static unsafe void FillCpu(CpuParallel parallel, float* y, int n, ulong seed, ulong start, bool normal, float a, float b)
     {
         nint yp = (nint)y;
-        int chunks = (n + ChunkSize - 1) / ChunkSize;
-        parallel.ForEach(chunks, c =>
+        // A chunk's values depend on their counters only, so the cut changes nothing. The normal
+        // fill costs a log, a sqrt and a cos per element: chunks of a quarter of the usual work.
+        parallel.ForChunks(n, CpuParallel.Grain(normal ? 4 : 1), (from, to) =>
         {
-            int from = c * ChunkSize, to = Math.Min(n, from + ChunkSize);
             float* ys = (float*)yp;
             if (normal)
             {
