@@ -60,7 +60,7 @@ public class OptimizerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _device = Device.FromName(Setting.Device);
+        _device = Device.Open(Setting.Device == "cpu" ? DeviceKind.Cpu : DeviceKind.IlgpuCpu);
         var gen = new RandomStream(42);
         _params = Setting.Shapes.Select(s => (
             Tensor.RandN(new Shape(s), gen, _device, std: 0.02f).KeepAlive(),

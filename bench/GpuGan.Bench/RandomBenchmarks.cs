@@ -38,7 +38,7 @@ public class RandomBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _device = Device.FromName(Setting.Device);
+        _device = Device.Open(Setting.Device == "cpu" ? DeviceKind.Cpu : DeviceKind.IlgpuCpu);
         _t = Tensor.Zeros(new Shape(Setting.Dims), _device).KeepAlive();
     }
 

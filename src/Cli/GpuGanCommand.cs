@@ -107,7 +107,11 @@ public static class GpugGanCommand
         var devices = new Command("devices", "list devices and kernel sets");
         devices.SetAction(_ => exit = Guard(stderr, () =>
         {
-            foreach (var (name, description) in Device.List()) stdout.WriteLine($"{name,-10} {description}");
+            foreach (var d in Device.List())
+            {
+                string name = d.Kind switch { DeviceKind.Cpu => "cpu", DeviceKind.IlgpuCpu => "ilgpu-cpu", DeviceKind.Cuda => "cuda", _ => "opencl" };
+                stdout.WriteLine($"{name,-10} {(d.Problem is null ? d.Description : "probe failed: " + d.Problem)}");
+            }
         }));
 
         root.Subcommands.Add(train);

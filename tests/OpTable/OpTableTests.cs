@@ -64,7 +64,7 @@ public abstract class OpTableTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuOpTableTests : OpTableTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
 /// <summary>
@@ -74,7 +74,7 @@ public sealed class CpuOpTableTests : OpTableTests
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuOpTableTests : OpTableTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
     protected override bool SkipHeavy(OpCase op) => op.HeavyOnIlgpu;
     protected override int MaxElementwiseSecondOrder => 0;
     // One direction per input on the simulator keeps the suite inside its time budget.

@@ -39,7 +39,7 @@ public static class Sampler
 
         // The data set is only asked for its shape and classes (synthetic sets are cheap to describe).
         var shapeSource = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, 1, Math.Max(options.Batch, 1), options.Seed);
-        var device = Tensors.Device.FromName(r.Device);
+        var device = Tensors.Device.Open(Trainer.DeviceKindOf(r.Device));
         var model = GanModel.Create(options.Model, shapeSource.Channels, shapeSource.Height, shapeSource.Width, shapeSource.ClassCount,
             options.LatentDim, options.Width, options.Lr, options.Seed, device);
         if (IsTrainingCheckpoint(weights))

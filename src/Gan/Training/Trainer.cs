@@ -53,9 +53,7 @@ public static class Trainer
             throw new ArgumentException($"--out: {folder} already holds a run; use --resume to continue it or choose another folder (nothing was overwritten)");
         }
 
-        var device = options.Threads > 0 && options.Device == "cpu"
-            ? Device.CreateCpu(new CpuKernelOptions { Threads = options.Threads })
-            : Device.FromName(options.Device);
+        var device = Device.Open(DeviceKindOf(options.Device), options.Threads > 0 ? new CpuKernelOptions { Threads = options.Threads } : null);
         var dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.SyntheticCount, options.Seed);
         if (dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
         {
@@ -166,6 +164,17 @@ public static class Trainer
     }
 
     /// <summary>The noise stream of a run: its own seed derived from --seed.</summary>
+    /// <summary>The device names TrainOptions and SampleRequest carry (validated there): "auto" is null, the best present.</summary>
+    internal static DeviceKind? DeviceKindOf(string name) => name switch
+    {
+        "auto" => null,
+        "cpu" => DeviceKind.Cpu,
+        "ilgpu-cpu" => DeviceKind.IlgpuCpu,
+        "cuda" => DeviceKind.Cuda,
+        "opencl" => DeviceKind.OpenCL,
+        _ => throw new ArgumentException($"unknown device '{name}': expected auto, cpu, ilgpu-cpu, cuda or opencl"),
+    };
+
     internal static RandomStream NoiseStream(TrainOptions options) => new(unchecked((ulong)options.Seed * 0xD1B54A32D192ED03UL + 29));
 
     /// <summary>What a checkpoint holds: G, D, both optimisers and the noise stream.</summary>

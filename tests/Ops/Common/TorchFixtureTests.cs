@@ -138,11 +138,11 @@ public abstract class TorchFixtureTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuTorchFixtureTests : TorchFixtureTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuTorchFixtureTests : TorchFixtureTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 }

@@ -116,7 +116,7 @@ public abstract class ConvTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuConvTests : ConvTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 
     /// <summary>DCGAN-64 discriminator layer (2, 64, 32, 32) → k4 s2 p1 → 128, and its transposed mirror, against the float64 reference.</summary>
     [Test]
@@ -203,5 +203,5 @@ public sealed class CpuConvTests : ConvTests
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuConvTests : ConvTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 }

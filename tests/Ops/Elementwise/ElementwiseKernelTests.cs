@@ -162,11 +162,11 @@ public abstract class ElementwiseKernelTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuElementwiseKernelTests : ElementwiseKernelTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuElementwiseKernelTests : ElementwiseKernelTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 }

@@ -217,11 +217,11 @@ public abstract class BatchNormTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuBatchNormTests : BatchNormTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuBatchNormTests : BatchNormTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 }

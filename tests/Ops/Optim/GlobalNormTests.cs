@@ -40,11 +40,11 @@ public abstract class GlobalNormTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuGlobalNormTests : GlobalNormTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuGlobalNormTests : GlobalNormTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 }

@@ -108,13 +108,13 @@ public abstract class OptimizerUpdateTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuOptimizerUpdateTests : OptimizerUpdateTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuOptimizerUpdateTests : OptimizerUpdateTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 }
 
 /// <summary>Both kernel sets do the same float32 operations in the same order without FMA: identical results.</summary>

@@ -58,13 +58,13 @@ public abstract class RandomFillTests : DeviceFixture
 [TestFixture, Category("cpu")]
 public sealed class CpuRandomFillTests : RandomFillTests
 {
-    protected override string DeviceName => "cpu";
+    protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuRandomFillTests : RandomFillTests
 {
-    protected override string DeviceName => "ilgpu-cpu";
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 }
 
 /// <summary>The fills are functions of (seed, counter): both kernel sets and the host-span fills give the same floats.</summary>

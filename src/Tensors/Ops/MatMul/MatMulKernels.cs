@@ -194,11 +194,14 @@ internal static class MatMulKernels
     // in either orientation, so transposes cost nothing extra, and pads edges with zeros, so
     // the micro-kernel always runs full tiles (partial tiles go through a scratch tile).
     //
-    // Determinism: every C element sums its k terms in the same order (kc-slices ascending,
-    // then p ascending within the slice, one FMA chain) whatever the thread count. Threads split
-    // C into MR/NR-aligned rectangles; only when C is too small to share (GemmSplitK) is k split,
-    // into fixed chunks of KSplit whose partial products are added in chunk order, so the order
-    // still depends on the shapes alone.
+    // Determinism: every C element sums its k terms in an order fixed by the shapes alone,
+    // whatever the thread count. Usually threads split C into MR/NR-aligned rectangles and each
+    // element sums all of k itself (kc-slices ascending, then p ascending within the slice, one
+    // FMA chain). When C is too small to give every thread a rectangle and k is long (the conv
+    // weight gradient of a layer with few channels, whose k is batch·pixels), k is split instead
+    // (GemmSplitK): fixed chunks of KSplit = 4·KC, each summed as above into its own partial
+    // buffer, then the partials added in chunk order. Whether k is split, and where, depends on
+    // m, n and k only. (The ILGPU kernel above never splits k: one group owns a C tile.)
     //
     // Micro-kernels: AVX-512 8×32 (16 zmm accumulators, 2 B loads and 8 broadcasts per k);
     // AVX2+FMA 6×16 (12 ymm accumulators). Without either, the plain loop below is used.
