@@ -148,12 +148,13 @@ public sealed class LayerTests
         AssertClose(gg.ToArray(), expected, 1e-5, 1e-5, "second order");
     }
 
+    // The oracles are the activations' op-struct references in src (Ops/Elementwise/UnaryOps.cs).
     private static IEnumerable<TestCaseData> Activations()
     {
-        yield return new TestCaseData(new ReLU(), (Func<double, double>)(x => Math.Max(x, 0))).SetArgDisplayNames("ReLU");
-        yield return new TestCaseData(new LeakyReLU(0.2f), (Func<double, double>)(x => x > 0 ? x : (double)0.2f * x)).SetArgDisplayNames("LeakyReLU(0.2)");
-        yield return new TestCaseData(new Tanh(), (Func<double, double>)Math.Tanh).SetArgDisplayNames("Tanh");
-        yield return new TestCaseData(new Sigmoid(), (Func<double, double>)(x => 1 / (1 + Math.Exp(-x)))).SetArgDisplayNames("Sigmoid");
+        yield return new TestCaseData(new ReLU(), (Func<double, double>)(x => ReluOp.Reference(x, 0, 0))).SetArgDisplayNames("ReLU");
+        yield return new TestCaseData(new LeakyReLU(0.2f), (Func<double, double>)(x => LeakyReluOp.Reference(x, 0.2f, 0))).SetArgDisplayNames("LeakyReLU(0.2)");
+        yield return new TestCaseData(new Tanh(), (Func<double, double>)(x => TanhOp.Reference(x, 0, 0))).SetArgDisplayNames("Tanh");
+        yield return new TestCaseData(new Sigmoid(), (Func<double, double>)(x => SigmoidOp.Reference(x, 0, 0))).SetArgDisplayNames("Sigmoid");
     }
 
     [TestCaseSource(nameof(Activations))]
