@@ -10,7 +10,7 @@ public sealed class CliTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = GpugGanCommand.Run(args, o, e);
+        int code = GpuGanCommand.Run(args, o, e);
         return (code, o.ToString(), e.ToString());
     }
 

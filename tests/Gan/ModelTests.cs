@@ -8,22 +8,22 @@ namespace GpuGan.Tests.Gan;
 [TestFixture]
 public sealed class ModelTests
 {
-    [TestCase("dcgan", 64), TestCase("dcgan", 32), TestCase("dcgan", 28), TestCase("wgan-gp", 28), TestCase("cdcgan", 32)]
-    public void NetworksProduceTheRightShapes(string kind, int size)
+    [TestCase(ModelFamily.Dcgan, 64), TestCase(ModelFamily.Dcgan, 32), TestCase(ModelFamily.Dcgan, 28), TestCase(ModelFamily.WganGp, 28), TestCase(ModelFamily.Cdcgan, 32)]
+    public void NetworksProduceTheRightShapes(ModelFamily kind, int size)
     {
         using var scope = TensorScope.Begin();
-        var m = GanModel.Create(kind, 3, size, size, 4, 16, 4, null, 1, Device.Cpu);
-        int[]? labels = m.IsConditional ? [0, 3] : null;
-        var x = m.Generate(Tensor.RandN(m.LatentShape(2), new RandomStream(1)), labels);
+        var m = GanModel.Create(GanSpec.Canonical(kind, new ImageShape(3, size, size), 16, 4, 4), 1, Device.Cpu);
+        int[]? labels = m.Spec.IsConditional ? [0, 3] : null;
+        var x = m.G.Generate(Tensor.RandN(m.G.LatentShape(2), new RandomStream(1)), labels);
         Assert.That(x.Shape, Is.EqualTo(new Shape(2, 3, size, size)));
-        Assert.That(m.Discriminate(x, labels).Shape, Is.EqualTo(new Shape(2)));
+        Assert.That(m.D.Score(x, labels).Shape, Is.EqualTo(new Shape(2)));
         Assert.That(x.ToArray().Max(Math.Abs), Is.LessThanOrEqualTo(1f), "Tanh output");
     }
 
     [Test]
     public void CanonicalDcgan64HasPytorchParameterNamesAndCounts()
     {
-        var m = GanModel.Create("dcgan", 3, 64, 64, 0, 100, 64, null, 1, Device.Cpu);
+        var m = GanModel.Create(GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(3, 64, 64), 100, 64, 0), 1, Device.Cpu);
         var names = m.G.StateDict().Keys.ToList();
         Assert.That(names, Does.Contain("main.0.weight").And.Contain("main.1.running_var").And.Contain("main.12.weight"));
         // pytorch/examples DCGAN: netG 3,576,704 parameters, netD 2,765,568.
@@ -49,7 +49,7 @@ public sealed class ModelTests
         var real = Tensor.RandU(new Shape(3, 1, 6, 6), gen, low: -1, high: 1).KeepAlive();
         var fake = Tensor.RandU(new Shape(3, 1, 6, 6), gen, low: -1, high: 1).KeepAlive();
         Tensor Critic(Tensor x) => x.Conv2d(w1, b1, 2, 1).Tanh().Conv2d(w2).Reshape(x.Shape[0]);
-        Tensor Penalty() => GanModel.GradientPenalty(Critic, real, fake, new RandomStream(5), Device.Cpu);
+        Tensor Penalty() => WassersteinGradientPenalty.GradientPenalty(Critic, real, fake, new RandomStream(5), Device.Cpu);
 
         float[][] analytic;
         using (var scope = TensorScope.Begin())
@@ -86,7 +86,7 @@ public sealed class ModelTests
         var results = new List<double[]>();
         foreach (var device in new[] { Device.Cpu, Device.IlgpuCpu })
         {
-            var model = GanModel.Create("dcgan", 1, 28, 28, 0, 8, 4, null, 9, device);
+            var model = GanModel.Create(GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 8, 4, 0), 9, device);
             var noise = new RandomStream(3);
             var data = new float[4 * 28 * 28];
             new RandomStream(8).FillUniform(data, -1, 1);
