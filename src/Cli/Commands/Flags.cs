@@ -65,7 +65,7 @@ internal static class Flags
     {
         string token = Token(r);
         if (int.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)) return v;
-        r.AddError($"{Name(r)}: '{token}' is not an integer" + (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? " (a whole number within ±2147483647)" : ""));
+        r.AddError($"{Name(r)}: '{token}' is not an integer" + (long.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) ? " (at most 2147483647)" : ""));
         return null;
     }
 
