@@ -24,7 +24,7 @@ internal static class SampleCommand
         {
             run, checkpoint, count, outDir, format, cls, seed, grid, device,
         };
-        command.SetAction(r => cli.Execute("sample", () => null, () =>
+        command.SetAction(r => cli.Execute("sample", () => r.GetValue(run), () =>
         {
             string? runFolder = r.GetValue(run), file = r.GetValue(checkpoint);
             if ((runFolder is null) == (file is null))
