@@ -146,4 +146,24 @@ public sealed class CliTests
         Assert.That(err, Does.Not.Contain("internal error"));
         Assert.That(Directory.Exists("/tmp/gpugan-cli-never"), Is.False, "nothing is created for a refused command");
     }
+
+    [Test]
+    public void ResumeSaysWhichFlagsItIgnores()
+    {
+        var dir = Directory.CreateTempSubdirectory("gpugan-cli-resume-").FullName;
+        try
+        {
+            string run = Path.Combine(dir, "run");
+            TinyRuns.Train(TinyRuns.Options(GpuGan.Gan.Models.ModelFamily.Dcgan, GpuGan.Gan.Data.DataSource.Petri(16), run, 1));
+            var (code, output, err) = TinyRuns.Cli("train", "--out", run, "--resume", "--steps", "2", "--batch", "8", "--model", "wgan", "--checkpoint-every", "5");
+            Assert.That(code, Is.EqualTo(0), err);
+            Assert.That(err, Does.Contain("warning: --model, --batch are ignored with --resume"));
+            Assert.That(output, Does.Contain("resumed").And.Contain("done: 2 steps"));
+        }
+        finally
+        {
+            CpuParallel.Threads = Environment.ProcessorCount;
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

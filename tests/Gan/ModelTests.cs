@@ -101,4 +101,71 @@ public sealed class ModelTests
         }
         GradCheck.AssertClose(results[1].Select(v => (float)v).ToArray(), results[0], 1e-4, 1e-3, "DCGAN step metrics, ilgpu-cpu vs cpu");
     }
+
+    [Test]
+    public void SpecRoundTripsThroughJsonAndRefusesCraftedValues()
+    {
+        var spec = GanSpec.Canonical(ModelFamily.Cdcgan, new ImageShape(1, 28, 28), 32, 16, 10);
+        Assert.That(GanSpec.FromJson(spec.ToJson(), "f"), Is.EqualTo(spec));
+        Assert.That(spec.ToJson(), Does.Contain("\"family\":\"cdcgan\"").And.Contain("\"discriminator-norm\":\"batch\""));
+        Assert.That(GanSpec.Canonical(ModelFamily.WganGp, new ImageShape(3, 64, 64), 100, 64, 10),
+            Has.Property(nameof(GanSpec.DiscriminatorNorm)).EqualTo(NormKind.None).And.Property(nameof(GanSpec.ClassCount)).EqualTo(0));
+
+        // A file could claim anything: every size is bounded before a network is built.
+        foreach (var (crafted, problem) in new[]
+        {
+            (spec with { LatentDim = 1_000_000_000 }, "latent size"),
+            (spec with { Image = new ImageShape(1, 48, 48) }, "square images of 28, 32, 64"),
+            (spec with { Image = new ImageShape(2, 28, 28) }, "channels"),
+            (spec with { ClassCount = 1 }, "classes"),
+            (spec with { GeneratorWidth = 0 }, "widths"),
+            (GanSpec.Canonical(ModelFamily.Gan, new ImageShape(3, 512, 512), 8, 4, 0), "too large"),
+        })
+        {
+            var e = Assert.Throws<GpuGan.Gan.ArchitectureRecordException>(() => GanSpec.FromJson(crafted.ToJson(), "crafted.safetensors"));
+            Assert.That(e!.Message, Does.StartWith("crafted.safetensors: ").And.Contain(problem));
+        }
+        Assert.Throws<GpuGan.Gan.ArchitectureRecordException>(() => GanSpec.FromJson("{\"family\":\"vae\"}", "f"));
+        Assert.Throws<GpuGan.Gan.ArchitectureRecordException>(() => GanSpec.FromJson("not json", "f"));
+    }
+
+    /// <summary>An objective written outside the library drives the step: its critic steps, its losses, its hook after each critic update.</summary>
+    [Test]
+    public void TrainStepFollowsTheObjective()
+    {
+        var objective = new CountingObjective();
+        var model = GanModel.Create(GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 8, 4, 0), 9, Device.Cpu, objective: objective);
+        var data = new float[2 * 28 * 28];
+        new RandomStream(8).FillUniform(data, -1, 1);
+        int batches = 0;
+        using var scope = TensorScope.Begin();
+        var m = model.TrainStep(() => { batches++; return (Tensor.FromArray(data, new Shape(2, 1, 28, 28)), new int[2]); }, new RandomStream(3));
+        Assert.That((batches, objective.CriticCalls, objective.Updates, objective.GeneratorCalls), Is.EqualTo((3, 3, 3, 1)));
+        Assert.That(m.DLoss, Is.EqualTo(objective.LastCriticLoss), "the logged D loss is the objective's");
+        Assert.That(m.GradientPenalty, Is.EqualTo(0.25), "the logged penalty is the objective's");
+    }
+
+    private sealed class CountingObjective : IGanObjective
+    {
+        public int CriticCalls, Updates, GeneratorCalls;
+        public double LastCriticLoss;
+        public int CriticSteps => 3;
+        public bool GeneratorReusesCriticFakes => false;
+
+        public CriticLoss CriticLoss(in CriticBatch b)
+        {
+            CriticCalls++;
+            var loss = b.FakeScores.Mean().Sub(b.RealScores.Mean()).MulScalar(0.5f);
+            LastCriticLoss = loss.Item();
+            return new CriticLoss(loss, 0, 0, 0.25);
+        }
+
+        public void AfterCriticUpdate(Discriminator critic) => Updates++;
+
+        public Tensor GeneratorLoss(Tensor fakeScores)
+        {
+            GeneratorCalls++;
+            return fakeScores.Mean().Neg();
+        }
+    }
 }

@@ -52,16 +52,17 @@ public sealed class GanModel
 
     /// <summary>
     /// Builds the model of <paramref name="spec"/>, initialised from <paramref name="seed"/>, on <paramref name="device"/>, with the
-    /// family's objective and optimisers (<paramref name="learningRate"/> null takes the family's canonical rate).
+    /// family's optimisers (<paramref name="learningRate"/> null takes the family's canonical rate) and the family's objective,
+    /// or <paramref name="objective"/> when given (a new loss is a new <see cref="IGanObjective"/>).
     /// </summary>
-    public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null)
+    public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, IGanObjective? objective = null)
     {
         spec.Validate();
         var (g, d) = BuildNetworks(spec, seed);
         g.To(device);
         d.To(device);
         var (optG, optD) = CreateOptimizers(spec.Family, g, d, learningRate);
-        return new GanModel(spec, g, d, CreateObjective(spec.Family), optG, optD, device);
+        return new GanModel(spec, g, d, objective ?? CreateObjective(spec.Family), optG, optD, device);
     }
 
     /// <summary>The generator of <paramref name="spec"/> alone (for sampling: its weights are loaded afterwards).</summary>
