@@ -10,7 +10,7 @@ internal static class Flags
 {
     public static Option<int> Int(string name, string description, int defaultValue) => new(name)
     {
-        Description = $"{description} (default {defaultValue})",
+        Description = description,
         DefaultValueFactory = _ => defaultValue,
         CustomParser = r => ParseInt(r) ?? defaultValue,
     };
@@ -23,7 +23,7 @@ internal static class Flags
 
     public static Option<long> Long(string name, string description, long defaultValue) => new(name)
     {
-        Description = $"{description} (default {defaultValue})",
+        Description = description,
         DefaultValueFactory = _ => defaultValue,
         CustomParser = r =>
         {
@@ -46,20 +46,23 @@ internal static class Flags
         },
     };
 
-    /// <summary>An option whose words map to typed values (a table in <see cref="Words"/>).</summary>
-    public static Option<T> Choice<T>(string name, string description, IReadOnlyList<(string Word, T Value)> table, string defaultWord) => new(name)
+    /// <summary>An option whose words map to typed values (a table in <see cref="Words"/>); help shows the words.</summary>
+    public static ChoiceOption<T> Choice<T>(string name, string description, IReadOnlyList<(string Word, T Value)> table, string defaultWord)
     {
-        Description = $"{Words.Alternatives(table.Select(t => t.Word))} — {description} (default {defaultWord})",
-        DefaultValueFactory = _ => table.First(t => t.Word == defaultWord).Value,
-        CustomParser = r =>
+        var option = new Option<string>(name)
+        {
+            Description = description,
+            HelpName = string.Join("|", table.Select(t => t.Word)),
+            DefaultValueFactory = _ => defaultWord,
+        };
+        option.Validators.Add(r =>
         {
             string token = Token(r);
-            foreach (var (word, value) in table)
-                if (word == token) return value;
-            r.AddError($"{Name(r)}: unknown value '{token}' (expected {Words.OneOf(table.Select(t => t.Word))})");
-            return table.First(t => t.Word == defaultWord).Value;
-        },
-    };
+            if (r.Tokens.Count > 0 && !table.Any(t => t.Word == token))
+                r.AddError($"{name}: unknown value '{token}' (expected {Words.OneOf(table.Select(t => t.Word))})");
+        });
+        return new ChoiceOption<T>(option, table);
+    }
 
     private static int? ParseInt(ArgumentResult r)
     {
@@ -71,8 +74,22 @@ internal static class Flags
 
     private static string Token(ArgumentResult r) => r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
 
+    private static string Token(OptionResult r) => r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
+
     private static string Name(ArgumentResult r) => (r.Parent as OptionResult)?.Option.Name ?? "option";
 
     /// <summary>True when the user typed the option (not its default).</summary>
     public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+}
+
+/// <summary>A word option and its table: <see cref="Value"/> gives the typed value of the parsed word.</summary>
+internal sealed class ChoiceOption<T>(Option<string> option, IReadOnlyList<(string Word, T Value)> table)
+{
+    public Option<string> Option { get; } = option;
+
+    public T Value(ParseResult parse)
+    {
+        string word = parse.GetValue(Option)!;
+        return table.First(t => t.Word == word).Value;
+    }
 }

@@ -22,7 +22,7 @@ internal static class SampleCommand
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.SampleDevice);
         var command = new Command("sample", "generate images (or curves for sines) from a trained generator")
         {
-            run, checkpoint, count, outDir, format, cls, seed, grid, device,
+            run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option,
         };
         command.SetAction(r => cli.Execute("sample", () => r.GetValue(run), () =>
         {
@@ -30,11 +30,11 @@ internal static class SampleCommand
             if ((runFolder is null) == (file is null))
                 throw new UsageException($"give exactly one of {Words.Run} DIR or {Words.Checkpoint} FILE");
             string path = file ?? Path.Combine(runFolder!, RunLayout.GeneratorFile);
-            var chosen = r.GetValue(format);
+            var chosen = format.Value(r);
             if (chosen == SampleFormat.Png && r.GetValue(grid)) chosen = SampleFormat.Grid;
             string output = r.GetValue(outDir)!;
 
-            var sampler = Sampler.Load(path, DeviceSelection.Open(r.GetValue(device), threads: null));
+            var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null));
             SampleWriter.Check(sampler.Spec.Image, chosen);
             var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls));
             var written = SampleWriter.Write(samples, output, chosen);

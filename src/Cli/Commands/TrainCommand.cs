@@ -16,7 +16,7 @@ internal static class TrainCommand
         var model = Flags.Choice(Words.Model, "model", Words.Models, Defaults.Model);
         var data = new Option<string>(Words.Data)
         {
-            Description = $"{Words.Alternatives([Words.Petri, Words.Sines, Words.FashionMnist, Words.MnistPrefix + "DIR"])} | a folder of IDX files or images (default {Defaults.Data})",
+            Description = $"{Words.Alternatives([Words.Petri, Words.Sines, Words.FashionMnist, Words.MnistPrefix + "DIR"])} | a folder of IDX files or images",
             DefaultValueFactory = _ => Defaults.Data,
         };
         var imageSize = Flags.OptionalInt(Words.ImageSize, $"{Words.Alternatives(GanSpec.ConvolutionalSizes.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)))} (default: the data set's size)");
@@ -35,7 +35,7 @@ internal static class TrainCommand
         var limit = Flags.OptionalInt(Words.Limit, "use at most N images of the data set");
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
-            model, data, imageSize, channels, epochs, steps, batch, lr, seed, device, outDir, resume, sampleEvery, checkpointEvery, threads, limit,
+            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, threads, limit,
         };
 
         command.SetAction(r =>
@@ -50,13 +50,13 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model, data, imageSize, channels, batch, lr, seed, limit }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
                     {
                         Folder = folder,
-                        Steps = r.GetValue(steps), Epochs = r.GetValue(epochs), Device = r.GetValue(device),
+                        Steps = r.GetValue(steps), Epochs = r.GetValue(epochs), Device = device.Value(r),
                         Threads = Flags.Given(r, threads) ? threadOption : null,
                         SampleEvery = Flags.Given(r, sampleEvery) ? r.GetValue(sampleEvery) : null,
                         CheckpointEvery = Flags.Given(r, checkpointEvery) ? r.GetValue(checkpointEvery) : null,
@@ -65,7 +65,7 @@ internal static class TrainCommand
                 }
                 else
                 {
-                    var family = r.GetValue(model);
+                    var family = model.Value(r);
                     string dataWord = r.GetValue(data)!;
                     var source = ParseData(dataWord);
                     folder ??= Defaults.RunFolder(Words.Of(family), dataWord, DateTime.Now);
@@ -74,7 +74,7 @@ internal static class TrainCommand
                     {
                         Model = family, Data = source, ImageSize = r.GetValue(imageSize), Channels = r.GetValue(channels),
                         Epochs = e, Steps = s ?? (e is null ? Defaults.Steps(family, source.Kind) : null),
-                        Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seed = r.GetValue(seed), Device = r.GetValue(device), Out = folder,
+                        Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seed = r.GetValue(seed), Device = device.Value(r), Out = folder,
                         SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), Threads = threadOption,
                         Limit = r.GetValue(limit), LatentDim = Defaults.LatentDim, Width = Defaults.Width,
                     };
