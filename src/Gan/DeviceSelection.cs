@@ -1,5 +1,4 @@
 using GpuGan.Tensors;
-using GpuGan.Tensors.Kernels;
 
 namespace GpuGan.Gan;
 
@@ -13,11 +12,10 @@ public static class DeviceSelection
     /// <exception cref="DeviceNotFoundException">No device of that kind can be used here.</exception>
     public static Device Open(DeviceKind? kind, int? threads)
     {
-        // Until devices carry their own kernel options, the CPU kernels' thread count is process-wide.
-        CpuParallel.Threads = threads ?? Environment.ProcessorCount;
+        Device device;
         try
         {
-            return kind switch
+            device = kind switch
             {
                 null => Device.Auto(),
                 DeviceKind.Cpu => Device.Cpu,
@@ -31,5 +29,7 @@ public static class DeviceSelection
         {
             throw new DeviceNotFoundException(kind!.Value, "none found", e);
         }
+        // The thread count is a setting of the host device (Device.Cpu uses every core).
+        return device.Kind == DeviceKind.Cpu && threads is { } n ? Device.CreateCpu(new CpuKernelOptions { Threads = n }) : device;
     }
 }

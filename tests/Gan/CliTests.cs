@@ -1,6 +1,5 @@
 using GpuGan.Cli;
 using GpuGan.Gan.Training;
-using GpuGan.Tensors.Kernels;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Gan;
@@ -110,8 +109,7 @@ public sealed class CliTests
         }
         finally
         {
-            CpuParallel.Threads = Environment.ProcessorCount;
-            Directory.Delete(dir, recursive: true);
+                Directory.Delete(dir, recursive: true);
         }
     }
 
@@ -162,8 +160,7 @@ public sealed class CliTests
         }
         finally
         {
-            CpuParallel.Threads = Environment.ProcessorCount;
-            Directory.Delete(dir, recursive: true);
+                Directory.Delete(dir, recursive: true);
         }
     }
 }

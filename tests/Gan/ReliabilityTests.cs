@@ -5,7 +5,6 @@ using GpuGan.Gan.Models;
 using GpuGan.Gan.Training;
 using GpuGan.Layers.Serialization;
 using GpuGan.Tensors;
-using GpuGan.Tensors.Kernels;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Gan;
@@ -26,7 +25,6 @@ public sealed class ReliabilityTests
     [TearDown]
     public void TearDown()
     {
-        CpuParallel.Threads = Environment.ProcessorCount;
         Directory.Delete(_root, recursive: true);
     }
 

@@ -1,7 +1,6 @@
 using GpuGan.Gan.Data;
 using GpuGan.Gan.Models;
 using GpuGan.Gan.Training;
-using GpuGan.Tensors.Kernels;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Gan;
@@ -21,7 +20,6 @@ public sealed class SampleWithoutDataTests
     [TearDown]
     public void TearDown()
     {
-        CpuParallel.Threads = Environment.ProcessorCount;
         Directory.Delete(_root, recursive: true);
     }
 

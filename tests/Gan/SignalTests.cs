@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Text;
 using GpuGan.Gan.Training;
 using GpuGan.Layers.Serialization;
-using GpuGan.Tensors.Kernels;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Gan;
@@ -32,7 +31,6 @@ public sealed class SignalTests
     [TearDown]
     public void TearDown()
     {
-        CpuParallel.Threads = Environment.ProcessorCount;
         if (_root.Length > 0) Directory.Delete(_root, recursive: true);
     }
 

@@ -21,7 +21,6 @@ public sealed class TrainingTests
     [TearDown]
     public void TearDown()
     {
-        CpuParallel.Threads = Environment.ProcessorCount;
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
 

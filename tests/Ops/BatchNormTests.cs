@@ -170,18 +170,13 @@ public sealed class BatchNormTests(string deviceName)
         gen.FillNormal(v);
         float[][] Run(int threads)
         {
-            int saved = CpuParallel.Threads;
-            CpuParallel.Threads = threads;
-            try
-            {
-                using var scope = TensorScope.Begin();
-                var x = Tensor.FromArray(v, new Shape(8, 16, 17, 17), D);
-                x.RequiresGrad = true;
-                var y = x.BatchNorm2d(null, null, null, null, training: true);
-                var g = Autograd.Grad([y], [x], [y.Detach().Tanh()])[0];
-                return [y.ToArray(), g.ToArray()];
-            }
-            finally { CpuParallel.Threads = saved; }
+            using var device = Device.CreateCpu(new CpuKernelOptions { Threads = threads });
+            using var scope = TensorScope.Begin();
+            var x = Tensor.FromArray(v, new Shape(8, 16, 17, 17), device);
+            x.RequiresGrad = true;
+            var y = x.BatchNorm2d(null, null, null, null, training: true);
+            var g = Autograd.Grad([y], [x], [y.Detach().Tanh()])[0];
+            return [y.ToArray(), g.ToArray()];
         }
         var one = Run(1);
         var two = Run(2);

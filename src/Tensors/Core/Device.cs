@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using GpuGan.Tensors.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -32,14 +33,29 @@ public sealed partial class Device : IDisposable
     private readonly ConcurrentDictionary<object, object> _legacyKernels = new();
     private readonly Context? _context;
 
-    private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name)
+    private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name, CpuKernelOptions? cpuOptions = null, GpuKernelOptions? gpuOptions = null)
     {
         Kind = kind;
         _context = context;
         Accelerator = accelerator;
         Name = name;
+        CpuOptions = cpuOptions ?? CpuKernelOptions.Default;
+        GpuOptions = gpuOptions ?? GpuKernelOptions.Default;
+        Parallel = new CpuParallel(CpuOptions);
         Pool = new BufferPool(this);
     }
+
+    /// <summary>Settings of the SIMD kernel set (used by the host device only).</summary>
+    public CpuKernelOptions CpuOptions { get; }
+
+    /// <summary>Settings of the ILGPU kernel set (used by ILGPU devices only).</summary>
+    public GpuKernelOptions GpuOptions { get; }
+
+    /// <summary>The parallel loops of the SIMD kernels, with <see cref="CpuOptions"/>' thread count.</summary>
+    internal CpuParallel Parallel { get; }
+
+    /// <summary>How this device's kernel set lowers convolutions.</summary>
+    internal ConvLoweringOptions ConvLowering => IsHost ? CpuOptions.Conv : GpuOptions.Conv;
 
     public DeviceKind Kind { get; }
     public string Name { get; }
@@ -52,8 +68,18 @@ public sealed partial class Device : IDisposable
 
     internal BufferPool Pool { get; }
 
-    /// <summary>The host device with the SIMD kernel set.</summary>
+    /// <summary>The host device with the SIMD kernel set on all cores, shared by the process.</summary>
     public static Device Cpu => s_cpu.Value;
+
+    /// <summary>
+    /// A new host device with the SIMD kernel set and the given settings (e.g. a thread count).
+    /// Tensors on it and on <see cref="Cpu"/> are on different devices: move them with To(device).
+    /// </summary>
+    public static Device CreateCpu(CpuKernelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new Device(DeviceKind.Cpu, null, null, $"cpu (SIMD kernels, {options.Threads} thread{(options.Threads == 1 ? "" : "s")})", options);
+    }
 
     /// <summary>
     /// ILGPU's CPU accelerator, shared process-wide. Groups of 256 threads (32×8) so the
@@ -65,16 +91,27 @@ public sealed partial class Device : IDisposable
         {
             lock (s_lock)
             {
-                if (s_ilgpuCpu is null)
-                {
-                    var cpuDevice = new CPUDevice(32, 8, 1);
-                    var context = Context.Create(b => b.CPU(cpuDevice).EnableAlgorithms().Math(MathMode.Default));
-                    var acc = context.GetCPUDevices()[0].CreateAccelerator(context);
-                    s_ilgpuCpu = new Device(DeviceKind.IlgpuCpu, context, acc, "ilgpu-cpu (ILGPU CPU accelerator, 32x8 threads per group)");
-                }
-                return s_ilgpuCpu;
+                return s_ilgpuCpu ??= NewIlgpuCpu(GpuKernelOptions.Default);
             }
         }
+    }
+
+    /// <summary>
+    /// A new, private ILGPU CPU accelerator (its own context and kernel cache) with the given
+    /// settings; dispose it when done. <see cref="IlgpuCpu"/> is the shared one.
+    /// </summary>
+    public static Device CreateIlgpuCpu(GpuKernelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return NewIlgpuCpu(options);
+    }
+
+    private static Device NewIlgpuCpu(GpuKernelOptions options)
+    {
+        var cpuDevice = new CPUDevice(32, 8, 1);
+        var context = Context.Create(b => b.CPU(cpuDevice).EnableAlgorithms().Math(MathMode.Default));
+        var acc = context.GetCPUDevices()[0].CreateAccelerator(context);
+        return new Device(DeviceKind.IlgpuCpu, context, acc, "ilgpu-cpu (ILGPU CPU accelerator, 32x8 threads per group)", gpuOptions: options);
     }
 
     /// <summary>
@@ -307,8 +344,8 @@ public sealed partial class Device : IDisposable
 
     public void Dispose()
     {
-        // The shared devices live for the process; only GPU devices created by Auto/FromName are released.
-        if (Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu) return;
+        // The shared devices (Cpu, IlgpuCpu) live for the process; devices created for a caller are released.
+        if ((s_cpu.IsValueCreated && ReferenceEquals(this, s_cpu.Value)) || ReferenceEquals(this, s_ilgpuCpu)) return;
         Pool.Trim();
         Accelerator?.Dispose();
         _context?.Dispose();

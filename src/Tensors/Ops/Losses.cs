@@ -56,11 +56,11 @@ internal static class LossKernels
 
     private const int ChunkSize = 1 << 15;
 
-    public static unsafe void LossCpu(LossOp op, float* x, float* t, float* y, int n, int targetStride)
+    public static unsafe void LossCpu(CpuParallel cpu, LossOp op, float* x, float* t, float* y, int n, int targetStride)
     {
         int chunks = (n + ChunkSize - 1) / ChunkSize;
         nint xp = (nint)x, tp = (nint)t, yp = (nint)y;
-        CpuParallel.For(chunks, c =>
+        cpu.ForEach(chunks, c =>
         {
             float* xs = (float*)xp, ts = (float*)tp, ys = (float*)yp;
             int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize), i = start;
@@ -99,7 +99,7 @@ internal static class LossKernels
         if (x.Size == 0) return y;
         if (x.Device.IsHost)
         {
-            fixed (float* xp = x.HostSpan, tp = t.HostSpan, yp = y.HostSpan) LossCpu(op, xp, tp, yp, x.Size, stride);
+            fixed (float* xp = x.HostSpan, tp = t.HostSpan, yp = y.HostSpan) LossCpu(x.Device.Parallel, op, xp, tp, yp, x.Size, stride);
         }
         else
         {
