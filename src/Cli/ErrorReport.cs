@@ -7,6 +7,7 @@ using GpuGan.Gan.Data;
 using GpuGan.Gan.Training;
 using GpuGan.Layers;
 using GpuGan.Layers.Serialization;
+using GpuGan.Tensors;
 
 namespace GpuGan.Cli;
 
@@ -48,7 +49,7 @@ internal static class ErrorReport
         ClassOutOfRangeException c => ($"{Words.Class}: {c.Requested} is outside [0, {c.ClassCount})", ExitCodes.Usage),
         ModelNotConditionalException m => ($"{Words.Class}: the generator is a {Words.Of(m.Family)} model, not class-conditional (cdcgan is)", ExitCodes.Usage),
         SampleFormatException s => ($"{Words.Format} {Words.Idx} holds grey images; this generator makes {s.Channels}-channel images (use {Words.Png})", ExitCodes.Usage),
-        DeviceNotFoundException d => ($"{Words.Device} {Words.Of(d.Kind)}: {d.Reason}; {Words.Device} cpu always works (gpugan devices lists what is here)", ExitCodes.Failure),
+        DeviceUnavailableException d => ($"{Words.Device} {Words.Of(d.Kind)}: {(d.Problem is null ? "no such device here" : "the device cannot be used: " + d.Problem)}; {Words.Device} cpu always works (gpugan devices lists what is here)", ExitCodes.Failure),
         TrainingDivergedException t => (t.Message + $". Try a lower {Words.Lr} or another {Words.Seed}.", ExitCodes.Failure),
         StateDictException s => (Mismatch(s), ExitCodes.Failure),
         GanException g => (g.Message, ExitCodes.Failure),            // files and data: DataFormatException, RunFileException, ArchitectureRecordException

@@ -7,29 +7,9 @@ public static class DeviceSelection
 {
     /// <summary>
     /// The device of <paramref name="kind"/> (null: CUDA, else OpenCL, else the SIMD CPU set), with the CPU kernels
-    /// on <paramref name="threads"/> threads (null: every core).
+    /// on <paramref name="threads"/> threads when it is the host (null: the shared all-cores device).
     /// </summary>
-    /// <exception cref="DeviceNotFoundException">No device of that kind can be used here.</exception>
-    public static Device Open(DeviceKind? kind, int? threads)
-    {
-        Device device;
-        try
-        {
-            device = kind switch
-            {
-                null => Device.Auto(),
-                DeviceKind.Cpu => Device.Cpu,
-                DeviceKind.IlgpuCpu => Device.IlgpuCpu,
-                DeviceKind.Cuda => Device.FromName("cuda"),
-                DeviceKind.OpenCL => Device.FromName("opencl"),
-                _ => throw new InvalidOptionException("Device", kind, "is not a known device kind"),
-            };
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new DeviceNotFoundException(kind!.Value, "none found", e);
-        }
-        // The thread count is a setting of the host device (Device.Cpu uses every core).
-        return device.Kind == DeviceKind.Cpu && threads is { } n ? Device.CreateCpu(new CpuKernelOptions { Threads = n }) : device;
-    }
+    /// <exception cref="DeviceUnavailableException">CUDA or OpenCL was asked for and none can be used here.</exception>
+    public static Device Open(DeviceKind? kind, int? threads) =>
+        Device.Open(kind, threads is { } n ? new CpuKernelOptions { Threads = n } : null);
 }

@@ -199,14 +199,3 @@ public sealed class ConflictingOptionsException(string option, string otherOptio
     /// <summary>The saved configuration the values came from; null when the caller passed them.</summary>
     public string? ConfigFile { get; } = configFile;
 }
-
-/// <summary>The device kind asked for is not present or cannot be started here.</summary>
-public sealed class DeviceNotFoundException(GpuGan.Tensors.DeviceKind kind, string reason, Exception? inner = null)
-    : GanException($"no usable {kind} device: {reason}", inner)
-{
-    /// <summary>The kind asked for.</summary>
-    public GpuGan.Tensors.DeviceKind Kind { get; } = kind;
-
-    /// <summary>Why it cannot be used.</summary>
-    public string Reason { get; } = reason;
-}

@@ -163,4 +163,16 @@ public sealed class CliTests
                 Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Test]
+    public void AnAbsentGpuIsAOneLineFailure()
+    {
+        if (GpuGan.Tensors.Device.List().Any(d => d.Kind == GpuGan.Tensors.DeviceKind.Cuda && d.Problem is null))
+            Assert.Ignore("a CUDA device is present here");
+        var (code, _, err) = TinyRuns.Cli("train", "--device", "cuda", "--steps", "1", "--out", "/tmp/gpugan-cli-never");
+        Assert.That(code, Is.EqualTo(ExitCodes.Failure), err);
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Contain("--device cuda").And.Not.Contain("internal error"));
+        Assert.That(Directory.Exists("/tmp/gpugan-cli-never"), Is.False);
+    }
 }

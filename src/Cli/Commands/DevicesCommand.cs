@@ -11,8 +11,11 @@ internal static class DevicesCommand
         var command = new Command("devices", "list devices and kernel sets");
         command.SetAction(_ => cli.Execute("devices", () => null, () =>
         {
-            foreach (var (name, description) in Device.List()) cli.Out.WriteLine($"{name,-10} {description}");
+            foreach (var d in Device.List())
+                cli.Out.WriteLine($"{Words.Of(d.Kind),-10} {(d.Problem is null ? d.Description : "probe failed: " + OneLine(d.Problem))}");
         }));
         return command;
     }
+
+    private static string OneLine(string s) => string.Join(" ", s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -16,7 +16,9 @@ public enum DeviceKind
     Cpu,
     /// <summary>The ILGPU kernels on ILGPU's CPU accelerator: a simulator for checking GPU code.</summary>
     IlgpuCpu,
+    /// <summary>The ILGPU kernels on an NVIDIA GPU.</summary>
     Cuda,
+    /// <summary>The ILGPU kernels on an OpenCL device that ILGPU supports.</summary>
     OpenCL,
 }
 
@@ -115,66 +117,78 @@ public sealed partial class Device : IDisposable
     }
 
     /// <summary>
-    /// Picks CUDA, else an OpenCL device ILGPU accepts, else the SIMD CPU device. ILGPU's own
-    /// preferred-device choice orders by memory size, which can pick a CPU OpenCL driver, so the
-    /// order here is explicit.
+    /// Opens a device of the given kind; null picks the best present: CUDA, else an OpenCL device
+    /// ILGPU accepts, else the host (ILGPU's own preferred-device choice orders by memory size,
+    /// which can pick a CPU OpenCL driver, so the order here is explicit).
+    /// <paramref name="cpu"/> applies when the result is the host device (null: <see cref="Cpu"/>,
+    /// the shared all-cores device), <paramref name="gpu"/> when it is an ILGPU device (null: the
+    /// defaults; for <see cref="DeviceKind.IlgpuCpu"/>, the shared <see cref="IlgpuCpu"/>).
+    /// A GPU device is the caller's to dispose; disposing a shared device does nothing.
     /// </summary>
-    public static Device Auto()
+    /// <exception cref="DeviceUnavailableException">CUDA or OpenCL was asked for and none can be used here.</exception>
+    public static Device Open(DeviceKind? kind, CpuKernelOptions? cpu = null, GpuKernelOptions? gpu = null)
     {
-        foreach (var kind in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
+        switch (kind)
         {
-            var d = TryCreateGpu(kind);
-            if (d is not null) return d;
+            case null:
+                return TryCreateGpu(DeviceKind.Cuda, gpu, out _) ?? TryCreateGpu(DeviceKind.OpenCL, gpu, out _) ?? Open(DeviceKind.Cpu, cpu, gpu);
+            case DeviceKind.Cpu:
+                return cpu is null ? Cpu : CreateCpu(cpu);
+            case DeviceKind.IlgpuCpu:
+                return gpu is null ? IlgpuCpu : CreateIlgpuCpu(gpu);
+            case DeviceKind.Cuda or DeviceKind.OpenCL:
+                return TryCreateGpu(kind.Value, gpu, out var problem) ?? throw new DeviceUnavailableException(kind.Value, problem);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown device kind");
         }
-        return Cpu;
     }
 
-    /// <summary>Creates a device by its command-line name: auto, cpu, ilgpu-cpu, cuda, opencl.</summary>
-    public static Device FromName(string name) => name switch
+    /// <summary>What can be used here: both CPU kernel sets, then every CUDA and OpenCL device ILGPU finds (or why a probe failed).</summary>
+    public static IReadOnlyList<DeviceInfo> List()
     {
-        "auto" => Auto(),
-        "cpu" => Cpu,
-        "ilgpu-cpu" => IlgpuCpu,
-        "cuda" => TryCreateGpu(DeviceKind.Cuda) ?? throw new InvalidOperationException("--device cuda: no CUDA device found"),
-        "opencl" => TryCreateGpu(DeviceKind.OpenCL) ?? throw new InvalidOperationException("--device opencl: no OpenCL device that ILGPU supports was found"),
-        _ => throw new ArgumentException($"unknown device '{name}': expected auto, cpu, ilgpu-cpu, cuda or opencl"),
-    };
-
-    /// <summary>Lists what can be used here: (name, description) pairs.</summary>
-    public static IReadOnlyList<(string Name, string Description)> List()
-    {
-        var list = new List<(string, string)>
+        var list = new List<DeviceInfo>
         {
-            ("cpu", $"SIMD kernels on {Environment.ProcessorCount} threads (AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, FMA: {System.Runtime.Intrinsics.X86.Fma.IsSupported})"),
-            ("ilgpu-cpu", "ILGPU kernels on ILGPU's CPU accelerator (a simulator for checking GPU code; slow)"),
+            new(DeviceKind.Cpu, $"SIMD kernels on {Environment.ProcessorCount} threads (AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, FMA: {System.Runtime.Intrinsics.X86.Fma.IsSupported})"),
+            new(DeviceKind.IlgpuCpu, "ILGPU kernels on ILGPU's CPU accelerator (a simulator for checking GPU code; slow)"),
         };
-        try
+        foreach (var kind in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
         {
-            using var context = Context.Create(b => b.Cuda().OpenCL());
-            foreach (var d in context)
-                if (d.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.OpenCL)
-                    list.Add((d.AcceleratorType == AcceleratorType.Cuda ? "cuda" : "opencl", $"{d.Name}, {d.MemorySize / (1 << 20)} MiB"));
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            list.Add(("(gpu)", "GPU probe failed: " + e.Message));
+            try
+            {
+                using var context = Context.Create(b => { if (kind == DeviceKind.Cuda) b.Cuda(); else b.OpenCL(); });
+                foreach (var d in context)
+                    if (d.AcceleratorType == (kind == DeviceKind.Cuda ? AcceleratorType.Cuda : AcceleratorType.OpenCL))
+                        list.Add(new DeviceInfo(kind, $"{d.Name}, {d.MemorySize / (1 << 20)} MiB"));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                list.Add(new DeviceInfo(kind, "", Problem: e.Message));
+            }
         }
         return list;
     }
 
-    private static Device? TryCreateGpu(DeviceKind kind)
+    private static Device? TryCreateGpu(DeviceKind kind, GpuKernelOptions? options, out string? problem)
     {
+        problem = null;
+        Context? context = null;
         try
         {
-            var context = Context.Create(b => (kind == DeviceKind.Cuda ? b.Cuda() : b.OpenCL()).EnableAlgorithms());
+            context = Context.Create(b => (kind == DeviceKind.Cuda ? b.Cuda() : b.OpenCL()).EnableAlgorithms());
             var type = kind == DeviceKind.Cuda ? AcceleratorType.Cuda : AcceleratorType.OpenCL;
             var dev = context.Devices.FirstOrDefault(d => d.AcceleratorType == type);
-            if (dev is null) { context.Dispose(); return null; }
+            if (dev is null)
+            {
+                context.Dispose();
+                return null;
+            }
             var acc = dev.CreateAccelerator(context);
-            return new Device(kind, context, acc, $"{kind.ToString().ToLowerInvariant()} ({dev.Name})");
+            return new Device(kind, context, acc, $"{kind.ToString().ToLowerInvariant()} ({dev.Name})", gpuOptions: options);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            context?.Dispose();
+            problem = e.Message;
             return null;
         }
     }
@@ -350,4 +364,23 @@ public sealed partial class Device : IDisposable
         Accelerator?.Dispose();
         _context?.Dispose();
     }
+}
+
+/// <summary>One entry of <see cref="Device.List"/>.</summary>
+/// <param name="Kind">The kernel set / device kind.</param>
+/// <param name="Description">The device's name and size, or what the kernel set is.</param>
+/// <param name="Problem">Set when probing this kind failed (the driver's message); the entry then names no device.</param>
+public sealed record DeviceInfo(DeviceKind Kind, string Description, string? Problem = null);
+
+/// <summary>Thrown by <see cref="Device.Open"/> when the requested GPU kind is not present or cannot be used.</summary>
+public sealed class DeviceUnavailableException(DeviceKind kind, string? problem = null)
+    : InvalidOperationException(problem is null ? $"no {Label(kind)} device found" : $"no usable {Label(kind)} device: {problem}")
+{
+    private static string Label(DeviceKind kind) => kind == DeviceKind.Cuda ? "CUDA" : kind.ToString();
+
+    /// <summary>The kind that was asked for.</summary>
+    public DeviceKind Kind { get; } = kind;
+
+    /// <summary>The driver's message when a device was found but could not be opened; null when none was found.</summary>
+    public string? Problem { get; } = problem;
 }

@@ -54,16 +54,13 @@ internal static class LossKernels
 
     // ============================================================ CPU SIMD kernels
 
-    private const int ChunkSize = 1 << 15;
-
     public static unsafe void LossCpu(CpuParallel cpu, LossOp op, float* x, float* t, float* y, int n, int targetStride)
     {
-        int chunks = (n + ChunkSize - 1) / ChunkSize;
         nint xp = (nint)x, tp = (nint)t, yp = (nint)y;
-        cpu.ForEach(chunks, c =>
+        cpu.ForChunks(n, CpuParallel.ChunkWork, (start, end) =>
         {
             float* xs = (float*)xp, ts = (float*)tp, ys = (float*)yp;
-            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize), i = start;
+            int i = start;
             var one = Vector256.Create(1f);
             var floor = Vector256.Create(-100f);
             for (; i <= end - 8; i += 8)

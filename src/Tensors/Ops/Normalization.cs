@@ -266,17 +266,16 @@ internal static class NormalizationKernels
 
     // ============================================================ CPU SIMD kernels
 
-    /// <summary>Work items of whole groups, about 32K elements each: a split fixed by the shapes alone.</summary>
-    private static int GroupsPerItem(in NormParams s) => Math.Max(1, (1 << 15) / Math.Max(1, s.A * s.L));
+    /// <summary>Chunks of whole groups, about 32K elements each: a split fixed by the shapes alone.</summary>
+    private static int GroupsPerItem(in NormParams s) => CpuParallel.Grain((long)s.A * s.L);
 
     public static unsafe void ForwardCpu(CpuParallel cpu, float* x, float* y, float* gamma, float* beta, float* mean, float* invstd, float* variance, NormParams s)
     {
         int groups = s.B * s.P, per = GroupsPerItem(s);
         nint xp = (nint)x, yp = (nint)y, gp = (nint)gamma, bp = (nint)beta, mp = (nint)mean, ip = (nint)invstd, vp = (nint)variance;
-        cpu.ForEach((groups + per - 1) / per, item =>
+        cpu.ForChunks(groups, per, (start, end) =>
         {
-            int end = Math.Min(groups, (item + 1) * per);
-            for (int g = item * per; g < end; g++)
+            for (int g = start; g < end; g++)
             {
                 var (mu, var) = GroupStatistics((float*)xp, s, g);
                 float istd = (float)(1.0 / Math.Sqrt(var + s.Eps));
@@ -292,10 +291,9 @@ internal static class NormalizationKernels
     {
         int groups = s.B * s.P, per = GroupsPerItem(s);
         nint xp = (nint)x, yp = (nint)y, gp = (nint)gamma, bp = (nint)beta, mp = (nint)mean, ip = (nint)invstd;
-        cpu.ForEach((groups + per - 1) / per, item =>
+        cpu.ForChunks(groups, per, (start, end) =>
         {
-            int end = Math.Min(groups, (item + 1) * per);
-            for (int g = item * per; g < end; g++)
+            for (int g = start; g < end; g++)
                 ApplyGroup((float*)xp, (float*)yp, (float*)gp, (float*)bp, ((float*)mp)[g], ((float*)ip)[g], s, g);
         });
     }
@@ -366,10 +364,9 @@ internal static class NormalizationKernels
     {
         int groups = s.B * s.P, per = GroupsPerItem(s), count = s.A * s.L;
         nint gyp = (nint)gy, xp = (nint)x, gp = (nint)gamma, mp = (nint)mean, ip = (nint)invstd, dp = (nint)dx, sgp = (nint)sumG, sxp = (nint)sumGX;
-        cpu.ForEach((groups + per - 1) / per, item =>
+        cpu.ForChunks(groups, per, (start, end) =>
         {
-            int end = Math.Min(groups, (item + 1) * per);
-            for (int g = item * per; g < end; g++)
+            for (int g = start; g < end; g++)
             {
                 float* gys = (float*)gyp, xs = (float*)xp, dxs = (float*)dp;
                 float mu = ((float*)mp)[g], istd = ((float*)ip)[g];

@@ -105,13 +105,10 @@ internal static class ReductionKernels
             var kept = groups.Where(g => !g.Reduced).ToArray();
             var outer = groups[..^1].Where(g => g.Reduced).ToArray();
             int runs = outer.Aggregate(1, (p, g) => p * g.Length);
-            int perChunk = Math.Max(1, (1 << 16) / Math.Max(1, L * runs));
-            int chunks = (outCount + perChunk - 1) / perChunk;
-            cpu.ForEach(chunks, c =>
+            cpu.ForChunks(outCount, CpuParallel.Grain((long)L * runs, 1 << 16), (start, end) =>
             {
                 float* xs = (float*)xp, ys = (float*)yp;
-                int end = Math.Min(outCount, (c + 1) * perChunk);
-                for (int o = c * perChunk; o < end; o++)
+                for (int o = start; o < end; o++)
                 {
                     long baseOff = Offset(kept, o);
                     double acc = 0;

@@ -223,9 +223,8 @@ internal static class ConvKernels
     {
         var geo = g;
         int cols = gs * g.P, rows = g.Ckk;
-        // Chunks of whole rows, ≥ 32K floats each; writes are disjoint, so any split is deterministic.
-        int rowsPerChunk = Math.Max(1, (1 << 15) / Math.Max(1, cols));
-        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        // Chunks of whole rows, about 32K floats each; writes are disjoint, so any split is deterministic.
+        int rowsPerChunk = CpuParallel.Grain(cols);
         nint xp = (nint)x, cp = (nint)col;
         int taps = g.KH * g.KW, pix = g.P;
         if (g.Wo < 32 && taps * pix <= 4096 && Avx2.IsSupported)
@@ -246,10 +245,9 @@ internal static class ConvKernels
                 masks[t * pix + q] = inside ? -0f : 0f; // sign bit selects the lane
             }
             nint op = (nint)offsets, mp = (nint)masks;
-            cpu.ForEach(chunks, ch =>
+            cpu.ForChunks(rows, rowsPerChunk, (r0, r1) =>
             {
-                int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
-                for (int r = ch * rowsPerChunk; r < rEnd; r++)
+                for (int r = r0; r < r1; r++)
                 {
                     int t = r % taps, c = r / taps;
                     Im2ColGatherRow((float*)xp + ((long)n0 * geo.Cin + c) * geo.HW, (long)geo.Cin * geo.HW,
@@ -258,10 +256,9 @@ internal static class ConvKernels
             });
             return;
         }
-        cpu.ForEach(chunks, ch =>
+        cpu.ForChunks(rows, rowsPerChunk, (r0, r1) =>
         {
-            int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
-            for (int r = ch * rowsPerChunk; r < rEnd; r++)
+            for (int r = r0; r < r1; r++)
                 Im2ColRow((float*)xp, (float*)cp + (long)r * cols, geo, r, n0, gs);
         });
     }
@@ -406,12 +403,9 @@ internal static class ConvKernels
     {
         nint sp = (nint)src, dp = (nint)dst;
         int rows = c * gs;
-        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
-        int chunks = (rows + perChunk - 1) / perChunk;
-        cpu.ForEach(chunks, ch =>
+        cpu.ForChunks(rows, CpuParallel.Grain(p), (start, end) =>
         {
-            int end = Math.Min(rows, (ch + 1) * perChunk);
-            for (int q = ch * perChunk; q < end; q++)
+            for (int q = start; q < end; q++)
             {
                 int cc = q / gs, s = q % gs;
                 Buffer.MemoryCopy((float*)sp + ((long)(n0 + s) * c + cc) * p, (float*)dp + (long)q * p, (long)p * 4, (long)p * 4);
@@ -424,12 +418,9 @@ internal static class ConvKernels
     {
         nint sp = (nint)src, dp = (nint)dst, bp = (nint)bias;
         int rows = c * gs;
-        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
-        int chunks = (rows + perChunk - 1) / perChunk;
-        cpu.ForEach(chunks, ch =>
+        cpu.ForChunks(rows, CpuParallel.Grain(p), (start, end) =>
         {
-            int end = Math.Min(rows, (ch + 1) * perChunk);
-            for (int q = ch * perChunk; q < end; q++)
+            for (int q = start; q < end; q++)
             {
                 int s = q / c, cc = q % c;
                 float* from = (float*)sp + ((long)cc * gs + s) * p;
@@ -444,12 +435,9 @@ internal static class ConvKernels
     {
         nint yp = (nint)y, bp = (nint)bias;
         int rows = c * gs;
-        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
-        int chunks = (rows + perChunk - 1) / perChunk;
-        cpu.ForEach(chunks, ch =>
+        cpu.ForChunks(rows, CpuParallel.Grain(p), (start, end) =>
         {
-            int end = Math.Min(rows, (ch + 1) * perChunk);
-            for (int q = ch * perChunk; q < end; q++)
+            for (int q = start; q < end; q++)
             {
                 float* row = (float*)yp + ((long)n0 * c + q) * p;
                 AddRow(row, row, p, ((float*)bp)[q % c]);
