@@ -67,13 +67,13 @@ internal static class Breakdown
 
         var rows = new List<BreakdownRow>();
         var gen = new RandomStream(99);
-        var z = Tensor.RandN(model.LatentShape(spec.Batch), gen, model.Device).KeepAlive();
+        var z = Tensor.RandN(model.G.LatentShape(spec.Batch), gen, model.Device).KeepAlive();
         var img = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), gen, model.Device, -1f, 1f).KeepAlive();
-        rows.AddRange(TimeNet("G", ((MainNet)model.G).Main, z, gen, forwards: 1, full: 1, inputOnly: 0));
+        rows.AddRange(TimeNet("G", model.G.Main, z, gen, forwards: 1, full: 1, inputOnly: 0));
         int criticSteps = spec.Kind == "wgan-gp" ? 5 : 1;
         if (spec.Kind == "wgan-gp")
             Console.WriteLine("   (wgan-gp: the counts below ignore the gradient penalty's double backward; see 'other')");
-        rows.AddRange(TimeNet("D", ((MainNet)model.D).Main, img, gen, forwards: 2 * criticSteps + 1, full: 2 * criticSteps, inputOnly: 1));
+        rows.AddRange(TimeNet("D", ((DcganDiscriminator)model.D).Main, img, gen, forwards: 2 * criticSteps + 1, full: 2 * criticSteps, inputOnly: 1));
 
         // Adam: one step per network (gradients exist after the warm-up steps).
         rows.Add(TimeAdam("G", model.OptG));

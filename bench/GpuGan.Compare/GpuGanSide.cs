@@ -18,8 +18,14 @@ internal sealed class GpuGanEngine : IEngine
     public GpuGanEngine(ModelSpec spec, int seed, int threads)
     {
         _device = Device.CreateCpu(new CpuKernelOptions { Threads = threads });
-        _model = GanModel.Create(spec.Kind, spec.Channels, spec.Size, spec.Size, classCount: 0,
-            latentDim: spec.LatentDim, featureWidth: ModelSpec.Width, lr: null, seed: seed, _device);
+        var family = spec.Kind switch
+        {
+            "dcgan" => ModelFamily.Dcgan,
+            "wgan-gp" => ModelFamily.WganGp,
+            _ => throw new ArgumentException($"no GpuGan model family for '{spec.Kind}'", nameof(spec)),
+        };
+        var architecture = GanSpec.Canonical(family, new ImageShape(spec.Channels, spec.Size, spec.Size), spec.LatentDim, ModelSpec.Width, classCount: 0);
+        _model = GanModel.Create(architecture, seed, _device);
         var data = new RandomStream(unchecked((ulong)seed + 1));
         _real = new Tensor[4];
         for (int i = 0; i < _real.Length; i++)
