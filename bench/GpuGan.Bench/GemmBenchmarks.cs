@@ -12,11 +12,12 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using GpuGan.Tensors;
+using Device = GpuGan.Tensors.Device;
 using GpuGan.Tensors.Kernels;
 using GpuGan.Tensors.Ops;
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 
 namespace GpuGan.Bench;
 
@@ -100,7 +101,7 @@ public class GemmIlgpuCpuBenchmarks
     [Params("NN 128x128x128")]
     public string Shape { get; set; } = "NN 128x128x128";
 
-    private Context? _context;
+    private Device? _device;
     private Accelerator? _acc;
     private MemoryBuffer1D<float, Stride1D.Dense>? _a, _b, _c;
     private int _m, _n, _k;
@@ -110,8 +111,8 @@ public class GemmIlgpuCpuBenchmarks
     public void Setup()
     {
         (_ta, _tb, _m, _n, _k) = GemmBenchmarks.Parse(Shape);
-        _context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
-        _acc = _context.CreateCPUAccelerator(0);
+        _device = Device.IlgpuCpu; // groups of 32x8 threads, as the tiled kernel needs
+        _acc = _device.Accelerator!;
         var rng = new Random(1);
         float[] Rand(int len) => Enumerable.Range(0, len).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
         _a = _acc.Allocate1D(Rand(_m * _k));
@@ -124,14 +125,12 @@ public class GemmIlgpuCpuBenchmarks
     public void Cleanup()
     {
         _a?.Dispose(); _b?.Dispose(); _c?.Dispose();
-        _acc?.Dispose();
-        _context?.Dispose();
     }
 
     [Benchmark(Description = "GemmIlgpu (CPU accelerator)")]
     public void Run()
     {
-        MatMulKernels.GemmIlgpu(_acc!, _ta, _tb, _m, _n, _k, 1f, _a!.View, _b!.View, 0f, _c!.View);
+        MatMulKernels.GemmIlgpu(_device!, _ta, _tb, _m, _n, _k, 1f, _a!.View, _b!.View, 0f, _c!.View);
         _acc!.Synchronize();
     }
 }

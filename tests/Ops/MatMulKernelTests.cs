@@ -1,8 +1,9 @@
+using GpuGan.Tensors;
+using Device = GpuGan.Tensors.Device;
 using GpuGan.Tensors.Kernels;
 using GpuGan.Tensors.Ops;
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Ops;
@@ -123,28 +124,13 @@ public sealed class MatMulKernelTests
                     .SetArgDisplayNames(t >= 2 ? "At" : "A", t % 2 == 1 ? "Bt" : "B", $"{m}x{n}x{k}");
     }
 
-    private Context? _context;
-    private Accelerator? _cpuAccelerator;
-
-    [OneTimeSetUp]
-    public void CreateAccelerator()
-    {
-        // 8 warps of 32 threads: groups of 256 so the kernel's 16×16 groups fit.
-        _context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
-        _cpuAccelerator = _context.CreateCPUAccelerator(0);
-    }
-
-    [OneTimeTearDown]
-    public void DisposeAccelerator()
-    {
-        _cpuAccelerator?.Dispose();
-        _context?.Dispose();
-    }
+    // The shared ILGPU CPU device: 8 warps of 32 threads, so the kernel's 16×16 groups fit.
+    private static Device Ilgpu => Device.IlgpuCpu;
 
     [TestCaseSource(nameof(IlgpuCases))]
     public void GemmIlgpu_OnCpuAccelerator_MatchesReference(bool transA, bool transB, int m, int n, int k)
     {
-        var acc = _cpuAccelerator!;
+        var acc = Ilgpu.Accelerator!;
         var rng = new Random(4321 + m + n + k);
         var a = RandomArray(rng, m * k);
         var b = RandomArray(rng, k * n);
@@ -156,7 +142,7 @@ public sealed class MatMulKernelTests
         using var da = acc.Allocate1D(a);
         using var db = acc.Allocate1D(b);
         using var dc = acc.Allocate1D(c);
-        MatMulKernels.GemmIlgpu(acc, transA, transB, m, n, k, alpha, da.View, db.View, beta, dc.View);
+        MatMulKernels.GemmIlgpu(Ilgpu, transA, transB, m, n, k, alpha, da.View, db.View, beta, dc.View);
         acc.Synchronize();
         AssertClose(expected, dc.GetAsArray1D(), Atol(k, alpha, beta), RtolBase, "ILGPU CPU accelerator");
     }
@@ -164,7 +150,7 @@ public sealed class MatMulKernelTests
     [Test]
     public void GemmIlgpu_BetaZeroIgnoresNaNInC()
     {
-        var acc = _cpuAccelerator!;
+        var acc = Ilgpu.Accelerator!;
         const int m = 9, n = 70, k = 20;
         var rng = new Random(5);
         var a = RandomArray(rng, m * k);
@@ -174,7 +160,7 @@ public sealed class MatMulKernelTests
         using var da = acc.Allocate1D(a);
         using var db = acc.Allocate1D(b);
         using var dc = acc.Allocate1D(Enumerable.Repeat(float.NaN, m * n).ToArray());
-        MatMulKernels.GemmIlgpu(acc, false, false, m, n, k, 1f, da.View, db.View, 0f, dc.View);
+        MatMulKernels.GemmIlgpu(Ilgpu, false, false, m, n, k, 1f, da.View, db.View, 0f, dc.View);
         acc.Synchronize();
         AssertClose(expected, dc.GetAsArray1D(), Atol(k, 1f, 0f), RtolBase, "beta = 0 over NaN");
     }

@@ -282,7 +282,8 @@ public static class Autograd
                     needs[i] = input.RequiresGrad && (wanted is null ? (input.IsLeaf || useful.Contains(input.GradFn!)) :
                         wanted.ContainsKey(input) || (input.GradFn is { } c && useful.Contains(c)));
                 }
-                var inputGrads = node.Rule!(gradOut, needs);
+                Tensor?[] inputGrads;
+                using (node.Device.BeginBackward(node.OpName)) inputGrads = node.Rule!(gradOut, needs);
                 if (inputGrads.Length != node.Inputs.Length)
                     throw new InvalidOperationException($"derivative rule of {node.OpName} returned {inputGrads.Length} gradients for {node.Inputs.Length} inputs");
                 // Hold what the rule returned while delivering: a rule may return one tensor for two inputs.

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -22,13 +23,13 @@ public enum DeviceKind
 /// A compute device: the host with the SIMD kernel set, or one ILGPU accelerator running the
 /// ILGPU kernel set. Owns a buffer pool so steady-state training allocates nothing new.
 /// </summary>
-public sealed class Device : IDisposable
+public sealed partial class Device : IDisposable
 {
     private static readonly Lazy<Device> s_cpu = new(() => new Device(DeviceKind.Cpu, null, null, "cpu (SIMD kernels)"));
     private static readonly object s_lock = new();
     private static Device? s_ilgpuCpu;
 
-    private readonly ConcurrentDictionary<object, object> _kernels = new();
+    private readonly ConcurrentDictionary<object, object> _legacyKernels = new();
     private readonly Context? _context;
 
     private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name)
@@ -141,12 +142,163 @@ public sealed class Device : IDisposable
         }
     }
 
-    /// <summary>Loads a kernel once per accelerator and caches its typed launcher delegate.</summary>
-    internal TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : class
-        => (TDelegate)_kernels.GetOrAdd(key, _ => load(Accelerator ?? throw new InvalidOperationException($"{Name} has no ILGPU accelerator")));
+    /// <summary>
+    /// The old string-keyed loader, kept only until the elementwise, random-fill and optimiser
+    /// kernels move to <see cref="Launch{T1}(Action{Index1D, T1}, int, in LaunchCost, T1)"/>.
+    /// While a recorder is attached the launcher is wrapped so its launches are recorded (named
+    /// "key (legacy)", cost unknown: zero) and skipped in SkipExecution mode.
+    /// </summary>
+    internal TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
+    {
+        var launcher = (TDelegate)_legacyKernels.GetOrAdd(key, _ => load(AcceleratorOrThrow()));
+        if (ActiveRecorder is not { } r) return launcher;
+        string name = $"{key} (legacy)";
+        return LegacyWrapper<TDelegate>.Wrap(launcher, first => BeforeLegacyLaunch(r, name, first));
+    }
+
+    private bool BeforeLegacyLaunch(LaunchRecorder r, string name, object first)
+    {
+        switch (first)
+        {
+            case Index1D extent:
+                if (extent.X == 0) return false;
+                int group = Accelerator!.WarpSize;
+                r.AddLaunch(name, extent.X, new Dim3((extent.X + group - 1) / group, 1, 1), new Dim3(group, 1, 1), 0, autoGrouped: true, default);
+                break;
+            case KernelConfig config:
+                var grid = new Dim3(config.GridDim.X, config.GridDim.Y, config.GridDim.Z);
+                var dims = new Dim3(config.GroupDim.X, config.GroupDim.Y, config.GroupDim.Z);
+                r.AddLaunch(name, grid.Size * dims.Size, grid, dims, config.SharedMemoryConfig.ArraySize, autoGrouped: false, default);
+                break;
+            default:
+                throw new InvalidOperationException($"{name}: unexpected first launcher argument {first.GetType().Name}");
+        }
+        return r.Executes;
+    }
+
+    /// <summary>Builds, once per launcher type, (launcher, hook) → a launcher that runs only when hook(first argument) says so.</summary>
+    private static class LegacyWrapper<TDelegate> where TDelegate : Delegate
+    {
+        private static readonly Func<TDelegate, Func<object, bool>, TDelegate> s_wrap = Build();
+
+        public static TDelegate Wrap(TDelegate launcher, Func<object, bool> hook) => s_wrap(launcher, hook);
+
+        private static Func<TDelegate, Func<object, bool>, TDelegate> Build()
+        {
+            var invoke = typeof(TDelegate).GetMethod("Invoke")!;
+            var args = invoke.GetParameters().Select(p => System.Linq.Expressions.Expression.Parameter(p.ParameterType, p.Name)).ToArray();
+            var launcher = System.Linq.Expressions.Expression.Parameter(typeof(TDelegate), "launcher");
+            var hook = System.Linq.Expressions.Expression.Parameter(typeof(Func<object, bool>), "hook");
+            var body = System.Linq.Expressions.Expression.IfThen(
+                System.Linq.Expressions.Expression.Invoke(hook, System.Linq.Expressions.Expression.Convert(args[0], typeof(object))),
+                System.Linq.Expressions.Expression.Invoke(launcher, args));
+            var inner = System.Linq.Expressions.Expression.Lambda<TDelegate>(body, args);
+            return System.Linq.Expressions.Expression.Lambda<Func<TDelegate, Func<object, bool>, TDelegate>>(inner, launcher, hook).Compile();
+        }
+    }
 
     /// <summary>Waits for queued kernels to finish (no-op on the host device).</summary>
-    public void Synchronize() => Accelerator?.Synchronize();
+    public void Synchronize()
+    {
+        var r = ActiveRecorder;
+        r?.AddSync(SyncReason.Explicit);
+        if (r is null || r.Executes) Accelerator?.Synchronize();
+    }
+
+    // ============================================================ accounting
+
+    private LaunchRecorder? _recorder;
+
+    /// <summary>The recorder attached to this device, or null.</summary>
+    public LaunchRecorder? Recorder => _recorder;
+
+    /// <summary>The attached recorder if the calling thread is the one it records; null otherwise (one field read when none is attached).</summary>
+    internal LaunchRecorder? ActiveRecorder
+    {
+        get
+        {
+            var r = _recorder;
+            return r is not null && r.OwnerThread == Environment.CurrentManagedThreadId ? r : null;
+        }
+    }
+
+    /// <summary>
+    /// Attaches <paramref name="recorder"/>: from now on every launch, copy, synchronisation and
+    /// read-back that the calling thread causes on this device is recorded (and, in
+    /// <see cref="RecordingMode.SkipExecution"/>, not run). Dispose the result to detach.
+    /// One recorder per device; only ILGPU devices launch kernels, so the host device refuses.
+    /// </summary>
+    public RecorderAttachment Attach(LaunchRecorder recorder)
+    {
+        ArgumentNullException.ThrowIfNull(recorder);
+        if (IsHost) throw new ArgumentException($"{Name} runs the SIMD kernel set and launches no kernels: attach the recorder to an ILGPU device (ilgpu-cpu records the GPU plan)", nameof(recorder));
+        lock (s_lock)
+        {
+            if (_recorder is not null) throw new InvalidOperationException($"{Name} already has a recorder attached");
+            recorder.Bind(this);
+            _recorder = recorder;
+        }
+        return new RecorderAttachment(this);
+    }
+
+    internal void Detach()
+    {
+        lock (s_lock)
+        {
+            _recorder?.Unbind();
+            _recorder = null;
+        }
+    }
+
+    /// <summary>
+    /// Opens an op scope: records made until it is disposed name <paramref name="name"/> as their
+    /// op. Public ops open one around their launches (<c>using var _ = device.BeginOp("Conv2d");</c>);
+    /// callers may open their own to label phases. Without a recorder attached it returns a no-op
+    /// value and allocates nothing.
+    /// </summary>
+    public OpScope BeginOp(string name) => ActiveRecorder is { } r ? r.Push(name, backward: false) : default;
+
+    /// <summary>The scope autograd opens around the derivative rule of <paramref name="opName"/> ("Conv2d.backward").</summary>
+    internal OpScope BeginBackward(string opName) => ActiveRecorder is { } r ? r.Push(opName, backward: true) : default;
+
+    /// <summary>Host → device copy from pageable memory (recorded; skipped in SkipExecution mode).</summary>
+    internal void Upload(ReadOnlySpan<float> source, ArrayView<float> target)
+    {
+        var r = ActiveRecorder;
+        if (r is not null)
+        {
+            r.AddCopy(CopyDirection.HostToDevice, (long)source.Length * sizeof(float), pinned: false);
+            r.AddSync(SyncReason.PageableCopy);
+            if (!r.Executes) return;
+        }
+        target.SubView(0, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+    }
+
+    /// <summary>Device → host copy into pageable memory, a read-back of <paramref name="kind"/> (recorded; zeros in SkipExecution mode).</summary>
+    internal void Download(ArrayView<float> source, Span<float> target, ReadBackKind kind)
+    {
+        var r = ActiveRecorder;
+        if (r is not null)
+        {
+            r.AddCopy(CopyDirection.DeviceToHost, (long)target.Length * sizeof(float), pinned: false);
+            r.AddSync(SyncReason.PageableCopy);
+            r.AddReadBack(kind, target.Length);
+            if (!r.Executes) { target.Clear(); return; }
+        }
+        source.SubView(0, target.Length).CopyToCPU(ref MemoryMarshal.GetReference(target), target.Length);
+    }
+
+    /// <summary>Device → device copy of <paramref name="length"/> elements, queued on the stream (recorded; skipped in SkipExecution mode).</summary>
+    internal void CopyWithin(ArrayView1D<float, Stride1D.Dense> source, ArrayView1D<float, Stride1D.Dense> target, int length)
+    {
+        var r = ActiveRecorder;
+        if (r is not null)
+        {
+            r.AddCopy(CopyDirection.DeviceToDevice, (long)length * sizeof(float), pinned: false);
+            if (!r.Executes) return;
+        }
+        source.SubView(0, length).CopyTo(target.SubView(0, length));
+    }
 
     /// <summary>Returns pooled buffers to the allocator.</summary>
     public void TrimPool() => Pool.Trim();

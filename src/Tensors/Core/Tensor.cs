@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -93,7 +92,11 @@ public sealed partial class Tensor : IDisposable
     {
         if (data.Length != Size) throw new ShapeMismatchException($"CopyFrom: {data.Length} values for tensor {Describe()}");
         if (Device.IsHost) data.CopyTo(HostSpan);
-        else if (Size > 0) View.SubView(0, Size).CopyFromCPU(ref MemoryMarshal.GetReference(data), Size);
+        else if (Size > 0)
+        {
+            using var _ = Device.BeginOp("CopyFrom");
+            Device.Upload(data, View);
+        }
     }
 
     /// <summary>Copies the contents into a new host array (an explicit download).</summary>
@@ -101,21 +104,30 @@ public sealed partial class Tensor : IDisposable
     {
         var result = new float[Size];
         if (Device.IsHost) HostSpan.CopyTo(result);
-        else if (Size > 0) View.SubView(0, Size).CopyToCPU(ref result[0], Size);
+        else if (Size > 0)
+        {
+            using var _ = Device.BeginOp("ToArray");
+            Device.Download(View, result, ReadBackKind.Array);
+        }
         return result;
     }
 
-    /// <summary>The value of a one-element tensor.</summary>
+    /// <summary>The value of a one-element tensor (on an ILGPU device: a read-back that waits for the device).</summary>
     public float Item()
     {
         if (Size != 1) throw new ShapeMismatchException($"Item: tensor {Describe()} has {Size} elements, expected 1");
-        return Device.IsHost ? HostSpan[0] : ToArray()[0];
+        if (Device.IsHost) return HostSpan[0];
+        using var _ = Device.BeginOp("Item");
+        Span<float> value = stackalloc float[1];
+        Device.Download(View, value, ReadBackKind.Scalar);
+        return value[0];
     }
 
     /// <summary>Copy to another device; differentiable (the gradient is copied back).</summary>
     public Tensor To(Device device)
     {
         if (device == Device) return this;
+        using var _ = Device.BeginOp("To");
         var result = FromArray(ToArray(), Shape, device);
         var source = this;
         return Autograd.Record(result, "To", [this], g => [g[0].To(source.Device)]);
@@ -126,6 +138,7 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A new tensor sharing no memory and no history with this one.</summary>
     public Tensor Clone()
     {
+        using var _ = Device.BeginOp("Clone");
         var t = Empty(Shape, Device);
         CopyInto(t);
         return Autograd.Record(t, "Clone", [this], g => [g[0]]);
@@ -136,14 +149,18 @@ public sealed partial class Tensor : IDisposable
         if (destination.Shape.Size != Size) throw new ShapeMismatchException($"copy: {Describe()} into {destination.Describe()}");
         if (Device != destination.Device) throw new DeviceMismatchException($"copy from {Device} to {destination.Device}: use To(device)");
         if (Device.IsHost) HostSpan.CopyTo(destination.HostSpan);
-        else if (Size > 0) Storage.View1D.SubView(0, Size).CopyTo(destination.Storage.View1D.SubView(0, Size));
+        else if (Size > 0) Device.CopyWithin(Storage.View1D, destination.Storage.View1D, Size);
     }
 
     /// <summary>Sets every element, in place (not recorded by autograd).</summary>
     public void Fill(float value)
     {
         if (Device.IsHost) HostSpan.Fill(value);
-        else if (Size > 0) ElementwiseKernels.FillIlgpu(Device, View, Size, value);
+        else if (Size > 0)
+        {
+            using var _ = Device.BeginOp("Fill");
+            ElementwiseKernels.FillIlgpu(Device, View, Size, value);
+        }
     }
 
     // ---------------------------------------------------------------- views

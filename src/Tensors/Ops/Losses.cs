@@ -103,8 +103,11 @@ internal static class LossKernels
         }
         else
         {
-            x.Device.Kernel(nameof(LossKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(LossKernel))
-                (x.Size, x.View, t.View, y.View, stride, (int)op);
+            // Per element: BCE with logits is 8 operations (max, mul, sub, abs, exp, add, log, add), BCE 10.
+            long n = x.Size;
+            var cost = new LaunchCost(Flops: n * (op == LossOp.BceWithLogits ? 8 : 10), BytesRead: (n + (stride == 1 ? n : 1)) * sizeof(float),
+                BytesWritten: n * sizeof(float), SerialLoop: 1);
+            x.Device.Launch(LossKernel, x.Size, cost, x.View, t.View, y.View, stride, (int)op);
         }
         return y;
     }
@@ -116,26 +119,50 @@ public static class Losses
     // ============================================================ ops and derivative rules
 
     /// <summary>Mean of max(x, 0) − x·t + log(1 + e^−|x|): stable for any |x|.</summary>
-    public static Tensor BceWithLogits(Tensor logits, Tensor targets) => BceWithLogitsElementwise(logits, targets).Mean();
+    public static Tensor BceWithLogits(Tensor logits, Tensor targets)
+    {
+        using var _ = logits.Device.BeginOp("BceWithLogits");
+        return BceWithLogitsElementwise(logits, targets).Mean();
+    }
 
     /// <summary>BCE with logits against one label for every element (GAN real = 1, fake = 0).</summary>
     public static Tensor BceWithLogits(Tensor logits, float target) => BceWithLogits(logits, Tensor.Scalar(target, logits.Device));
 
     /// <summary>Mean of −[t·log p + (1 − t)·log(1 − p)], with the logs clamped at −100 as PyTorch does.</summary>
-    public static Tensor Bce(Tensor probabilities, Tensor targets) => BceElementwise(probabilities, targets).Mean();
+    public static Tensor Bce(Tensor probabilities, Tensor targets)
+    {
+        using var _ = probabilities.Device.BeginOp("Bce");
+        return BceElementwise(probabilities, targets).Mean();
+    }
 
     /// <summary>BCE against one label for every element.</summary>
     public static Tensor Bce(Tensor probabilities, float target) => Bce(probabilities, Tensor.Scalar(target, probabilities.Device));
 
     /// <summary>Mean of (x − t)².</summary>
-    public static Tensor Mse(Tensor input, Tensor target) => input.Sub(CheckTarget(input, target, "Mse")).Square().Mean();
+    public static Tensor Mse(Tensor input, Tensor target)
+    {
+        using var _ = input.Device.BeginOp("Mse");
+        return input.Sub(CheckTarget(input, target, "Mse")).Square().Mean();
+    }
 
-    public static Tensor Mse(Tensor input, float target) => input.AddScalar(-target).Square().Mean();
+    public static Tensor Mse(Tensor input, float target)
+    {
+        using var _ = input.Device.BeginOp("Mse");
+        return input.AddScalar(-target).Square().Mean();
+    }
 
     /// <summary>Mean of |x − t|.</summary>
-    public static Tensor L1(Tensor input, Tensor target) => input.Sub(CheckTarget(input, target, "L1")).Abs().Mean();
+    public static Tensor L1(Tensor input, Tensor target)
+    {
+        using var _ = input.Device.BeginOp("L1");
+        return input.Sub(CheckTarget(input, target, "L1")).Abs().Mean();
+    }
 
-    public static Tensor L1(Tensor input, float target) => input.AddScalar(-target).Abs().Mean();
+    public static Tensor L1(Tensor input, float target)
+    {
+        using var _ = input.Device.BeginOp("L1");
+        return input.AddScalar(-target).Abs().Mean();
+    }
 
     private static Tensor CheckTarget(Tensor input, Tensor target, string op)
     {

@@ -58,6 +58,33 @@ internal static class NormalizationKernels
     }
     private const int Block = 2048;   // CPU: elements per float-lane block before folding into double
 
+    /// <summary>
+    /// Cost of <see cref="NormForwardKernel"/>: per element 7 operations of Welford and 3 of the apply;
+    /// x is read twice but counted once (compulsory traffic). Each thread walks its ⌈M/threads⌉
+    /// strided elements twice and the tree's log2(threads) steps.
+    /// </summary>
+    public static LaunchCost ForwardCost(in NormParams s, int threads)
+    {
+        long groups = (long)s.B * s.P, m = (long)s.A * s.L, n = groups * m;
+        long affine = (s.HasGamma + s.HasBeta) * (long)s.P;
+        return new LaunchCost(Flops: 10 * n, BytesRead: (n + affine) * sizeof(float), BytesWritten: (n + 3 * groups) * sizeof(float),
+            SerialLoop: 2 * ((m + threads - 1) / threads) + Log2(threads));
+    }
+
+    /// <summary>
+    /// Cost of <see cref="NormBackwardKernel"/>: 4 operations per element for the two sums, 5 for dx;
+    /// reads g and x (and γ, μ, invstd), writes dx and the two group sums.
+    /// </summary>
+    public static LaunchCost BackwardCost(in NormParams s, int threads)
+    {
+        long groups = (long)s.B * s.P, m = (long)s.A * s.L, n = groups * m;
+        long vectors = s.HasGamma * (long)s.P + 2 * groups;
+        return new LaunchCost(Flops: 9 * n, BytesRead: (2 * n + vectors) * sizeof(float), BytesWritten: (n + 2 * groups) * sizeof(float),
+            SerialLoop: 2 * ((m + threads - 1) / threads) + Log2(threads));
+    }
+
+    private static int Log2(int powerOfTwo) => System.Numerics.BitOperations.Log2((uint)powerOfTwo);
+
     // ============================================================ float64 reference
 
     /// <summary>Training-mode normalisation over the (A, B, P, L) view: y, and per group μ and biased σ².</summary>
@@ -439,9 +466,9 @@ public sealed partial class Tensor
         }
         else
         {
-            Device.Kernel(nameof(NormalizationKernels.NormForwardKernel), acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormForwardKernel))
-                (new KernelConfig(groups, NormalizationKernels.GroupThreads(s)), View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s);
+            int threads = NormalizationKernels.GroupThreads(s);
+            Device.Launch(NormalizationKernels.NormForwardKernel, new KernelConfig(groups, threads), NormalizationKernels.ForwardCost(s, threads),
+                View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s);
         }
         return (y, mean, invstd, variance);
     }
@@ -460,9 +487,10 @@ public sealed partial class Tensor
         }
         else
         {
-            Device.Kernel(nameof(NormalizationKernels.NormApplyKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormApplyKernel))
-                (Size, View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, s);
+            // Per element: (x − μ)·(γ·invstd) + β, 4 operations; the per-group and per-channel vectors are read once.
+            long n = Size, vectors = 2L * s.B * s.P + (s.HasGamma + s.HasBeta) * (long)s.P;
+            var cost = new LaunchCost(Flops: 4 * n, BytesRead: (n + vectors) * sizeof(float), BytesWritten: n * sizeof(float), SerialLoop: 1);
+            Device.Launch(NormalizationKernels.NormApplyKernel, Size, cost, View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, s);
         }
         return y;
     }
@@ -489,11 +517,12 @@ public sealed partial class Tensor
         else
         {
             var d = x.Device;
-            d.Kernel(nameof(NormalizationKernels.NormBackwardKernel), acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormBackwardKernel))
-                (new KernelConfig(groups, NormalizationKernels.GroupThreads(s)), gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, dx.View, sumG.View, sumGX.View, s);
-            d.Kernel(nameof(NormalizationKernels.NormParamGradKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormParams>(NormalizationKernels.NormParamGradKernel))
-                (s.P, sumG.View, sumGX.View, dgamma.View, dbeta.View, s);
+            int threads = NormalizationKernels.GroupThreads(s);
+            d.Launch(NormalizationKernels.NormBackwardKernel, new KernelConfig(groups, threads), NormalizationKernels.BackwardCost(s, threads),
+                gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, dx.View, sumG.View, sumGX.View, s);
+            // One thread per channel adds its B group sums of Σg and Σg·x̂ in b order.
+            var paramCost = new LaunchCost(Flops: 2L * groups, BytesRead: 2L * groups * sizeof(float), BytesWritten: 2L * s.P * sizeof(float), SerialLoop: s.B);
+            d.Launch(NormalizationKernels.NormParamGradKernel, s.P, paramCost, sumG.View, sumGX.View, dgamma.View, dbeta.View, s);
         }
         return [dx, dgamma, dbeta];
     }
@@ -512,9 +541,9 @@ public sealed partial class Tensor
         }
         else
         {
-            runningMean.Device.Kernel(nameof(NormalizationKernels.UpdateRunningStatsKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, float, float>(NormalizationKernels.UpdateRunningStatsKernel))
-                (c, mean.View, variance.View, runningMean.View, runningVar.View, momentum, unbias);
+            // Per channel: two blends (4 and 5 operations), four vectors read, two written.
+            runningMean.Device.Launch(NormalizationKernels.UpdateRunningStatsKernel, c, LaunchCost.Elementwise(c, 9, 4, 2),
+                mean.View, variance.View, runningMean.View, runningVar.View, momentum, unbias);
         }
     }
 
@@ -528,8 +557,7 @@ public sealed partial class Tensor
         }
         else
         {
-            variance.Device.Kernel(nameof(NormalizationKernels.InvStdKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(NormalizationKernels.InvStdKernel))
-                (variance.Size, variance.View, invstd.View, eps);
+            variance.Device.Launch(NormalizationKernels.InvStdKernel, variance.Size, LaunchCost.Elementwise(variance.Size, 3, 1), variance.View, invstd.View, eps);
         }
         return invstd;
     }
@@ -545,6 +573,7 @@ public sealed partial class Tensor
     public Tensor BatchNorm2d(Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar, bool training, float momentum = 0.1f, float eps = 1e-5f)
     {
         if (Rank != 2 && Rank != 4) throw new ShapeMismatchException($"BatchNorm2d: expects (N, C, H, W) or (N, C), got {Describe()}");
+        using var _ = Device.BeginOp("BatchNorm2d");
         if ((runningMean is null) != (runningVar is null)) throw new ArgumentException("BatchNorm2d: give both runningMean and runningVar, or neither");
         int n = Shape[0], c = Shape[1], hw = Rank == 4 ? Shape[2] * Shape[3] : 1;
         CheckPerChannel(gamma, c, "BatchNorm2d", "gamma");
@@ -568,6 +597,7 @@ public sealed partial class Tensor
     public Tensor LayerNorm(Tensor? gamma, Tensor? beta, float eps = 1e-5f)
     {
         if (Rank < 2) throw new ShapeMismatchException($"LayerNorm: expects (N, ...) with at least one feature dimension, got {Describe()}");
+        using var scope = Device.BeginOp("LayerNorm");
         var features = new Shape(Shape.ToArray()[1..]);
         foreach (var (p, name) in new[] { (gamma, "gamma"), (beta, "beta") })
         {
@@ -587,6 +617,7 @@ public sealed partial class Tensor
     public Tensor InstanceNorm2d(Tensor? gamma, Tensor? beta, float eps = 1e-5f)
     {
         if (Rank != 4) throw new ShapeMismatchException($"InstanceNorm2d: expects (N, C, H, W), got {Describe()}");
+        using var scope = Device.BeginOp("InstanceNorm2d");
         CheckPerChannel(gamma, Shape[1], "InstanceNorm2d", "gamma");
         CheckPerChannel(beta, Shape[1], "InstanceNorm2d", "beta");
         var s = new NormParams { A = 1, B = Shape[0], P = Shape[1], L = Shape[2] * Shape[3], Eps = eps };
@@ -630,6 +661,7 @@ public sealed partial class Tensor
     /// </summary>
     internal static Tensor[] NormBackward(Tensor g, Tensor x, Tensor? gamma, Tensor mean, Tensor invstd, NormParams s)
     {
+        using var _ = x.Device.BeginOp("NormBackward");
         var outputs = NormBackwardRaw(g, x, gamma, mean, invstd, s);
         Tensor[] inputs = gamma is null ? [g, x] : [g, x, gamma];
         Autograd.Record(outputs, "NormBackward", inputs, (gg, need) =>

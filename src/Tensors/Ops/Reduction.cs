@@ -198,8 +198,10 @@ public sealed partial class Tensor
         }
         else
         {
-            Device.Kernel(nameof(ReductionKernels.SumKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Reduce4>(ReductionKernels.SumKernel))
-                (outShape.Size, View, y.View, s);
+            // One thread per output walks its Size / outputs reduced elements in sequence.
+            long outputs = outShape.Size;
+            var cost = new LaunchCost(Flops: Size, BytesRead: (long)Size * sizeof(float), BytesWritten: outputs * sizeof(float), SerialLoop: Size / outputs);
+            Device.Launch(ReductionKernels.SumKernel, outShape.Size, cost, View, y.View, s);
         }
         return y;
     }
@@ -212,6 +214,7 @@ public sealed partial class Tensor
     /// <summary>Sum over the given axes (negative counts from the end).</summary>
     public Tensor Sum(int[] axes, bool keepDim = false)
     {
+        using var _ = Device.BeginOp("Sum");
         var keep = Shape.ToArray();
         var reduced = new bool[Rank];
         foreach (int a0 in axes)
@@ -230,10 +233,15 @@ public sealed partial class Tensor
         return y.Reshape(squeezed);
     }
 
-    public Tensor Mean() => Sum().MulScalar(1f / Math.Max(1, Size));
+    public Tensor Mean()
+    {
+        using var _ = Device.BeginOp("Mean");
+        return Sum().MulScalar(1f / Math.Max(1, Size));
+    }
 
     public Tensor Mean(int[] axes, bool keepDim = false)
     {
+        using var _ = Device.BeginOp("Mean");
         long count = 1;
         foreach (int a in axes) count *= Shape[a];
         return Sum(axes, keepDim).MulScalar(1f / Math.Max(1, count));
@@ -261,6 +269,7 @@ public sealed partial class Tensor
     public Tensor BroadcastTo(Shape target)
     {
         if (target == Shape) return this;
+        using var _ = Device.BeginOp("BroadcastTo");
         var check = Shape.Broadcast(Shape, target, "BroadcastTo");
         if (check != target) throw new ShapeMismatchException($"BroadcastTo: {Describe()} does not broadcast to {target}");
         var y = Empty(target, Device);
@@ -277,8 +286,8 @@ public sealed partial class Tensor
                 else
                 {
                     var s = ElementwiseKernels.Layout(Shape, Shape, target, merge: false);
-                    Device.Kernel(nameof(ElementwiseKernels.BinaryKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Broadcast4, int, float>(ElementwiseKernels.BinaryKernel))
-                        (target.Size, View, View, y.View, s, (int)BinaryOp.Copy, 0f);
+                    var cost = new LaunchCost(Flops: 0, BytesRead: (long)Size * sizeof(float), BytesWritten: (long)target.Size * sizeof(float), SerialLoop: 1);
+                    Device.Launch(ElementwiseKernels.BinaryKernel, target.Size, cost, View, View, y.View, s, (int)BinaryOp.Copy, 0f);
                 }
             }
         }

@@ -514,21 +514,36 @@ internal static class ConvKernels
         N0 = n0, Gs = gs, Cin = g.Cin, H = g.H, W = g.W, KH = g.KH, KW = g.KW, Ho = g.Ho, Wo = g.Wo, S = g.Stride, Pad = g.Pad, D = g.Dil,
     };
 
+    // The ILGPU launchers. Costs follow LaunchCost's conventions (compulsory traffic, one FLOP per add).
+
+    /// <summary>col (Ckk, gs·P) of samples [n0, n0 + gs): one thread per col element, each reading one x element or padding.</summary>
     private static void Im2ColIlgpu(Device d, ArrayView<float> x, ArrayView<float> col, in ConvGeometry g, int n0, int gs)
-        => d.Kernel(nameof(Im2ColKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ConvParams>(Im2ColKernel))
-            (g.Ckk * gs * g.P, x, col, Params(g, n0, gs));
+    {
+        long elements = (long)g.Ckk * gs * g.P, inputs = Math.Min(elements, (long)gs * g.Cin * g.HW);
+        var cost = new LaunchCost(Flops: 0, BytesRead: inputs * sizeof(float), BytesWritten: elements * sizeof(float), SerialLoop: 1);
+        d.Launch(Im2ColKernel, g.Ckk * gs * g.P, cost, x, col, Params(g, n0, gs));
+    }
 
+    /// <summary>One thread per input pixel gathers its kH·kW taps from col: every col element is added once.</summary>
     private static void Col2ImIlgpu(Device d, ArrayView<float> col, ArrayView<float> x, ArrayView<float> bias, bool hasBias, in ConvGeometry g, int n0, int gs)
-        => d.Kernel(nameof(Col2ImKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ConvParams>(Col2ImKernel))
-            (gs * g.Cin * g.HW, col, x, bias, hasBias ? 1 : 0, Params(g, n0, gs));
+    {
+        long pixels = (long)gs * g.Cin * g.HW, cols = (long)g.Ckk * gs * g.P;
+        var cost = new LaunchCost(Flops: cols, BytesRead: (cols + (hasBias ? g.Cin : 0)) * sizeof(float), BytesWritten: pixels * sizeof(float),
+            SerialLoop: (long)g.KH * g.KW);
+        d.Launch(Col2ImKernel, gs * g.Cin * g.HW, cost, col, x, bias, hasBias ? 1 : 0, Params(g, n0, gs));
+    }
 
+    /// <summary>A pure permute: one thread per element.</summary>
     private static void NcpToCnpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, int c, int p, int n0, int gs)
-        => d.Kernel(nameof(NcpToCnpKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, PermuteParams>(NcpToCnpKernel))
-            (c * gs * p, src, dst, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
+        => d.Launch(NcpToCnpKernel, c * gs * p, LaunchCost.Elementwise((long)c * gs * p, 0, 1), src, dst, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
 
+    /// <summary>A permute with the bias add fused: one thread per element.</summary>
     private static void CnpToNcpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, ArrayView<float> bias, bool hasBias, int c, int p, int n0, int gs)
-        => d.Kernel(nameof(CnpToNcpKernel), acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PermuteParams>(CnpToNcpKernel))
-            (c * gs * p, src, dst, bias, hasBias ? 1 : 0, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
+    {
+        long elements = (long)c * gs * p;
+        var cost = new LaunchCost(Flops: hasBias ? elements : 0, BytesRead: (elements + (hasBias ? c : 0)) * sizeof(float), BytesWritten: elements * sizeof(float), SerialLoop: 1);
+        d.Launch(CnpToNcpKernel, c * gs * p, cost, src, dst, bias, hasBias ? 1 : 0, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
+    }
 
     /// <summary>y (N, Cout, Ho, Wo) = Conv(x, w) + bias.</summary>
     public static unsafe void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g)
@@ -567,7 +582,7 @@ internal static class ConvKernels
             {
                 // ILGPU: always through the channel-major workspace; the permute kernel adds the bias.
                 Im2ColIlgpu(dev, x.View, col.View, g, n0, cnt);
-                MatMulKernels.GemmIlgpu(dev.Accelerator!, false, false, g.Cout, cols, g.Ckk, 1f, w.View, col.View, 0f, tmp.View);
+                MatMulKernels.GemmIlgpu(dev, false, false, g.Cout, cols, g.Ckk, 1f, w.View, col.View, 0f, tmp.View);
                 CnpToNcpIlgpu(dev, tmp.View, y.View, bias is null ? y.View : bias.View, bias is not null, g.Cout, g.P, n0, cnt);
             }
         }
@@ -616,7 +631,7 @@ internal static class ConvKernels
             else
             {
                 NcpToCnpIlgpu(dev, gy.View, gbuf.View, g.Cout, g.P, n0, cnt);
-                MatMulKernels.GemmIlgpu(dev.Accelerator!, true, false, g.Ckk, cols, g.Cout, 1f, w.View, gbuf.View, 0f, col.View);
+                MatMulKernels.GemmIlgpu(dev, true, false, g.Ckk, cols, g.Cout, 1f, w.View, gbuf.View, 0f, col.View);
                 Col2ImIlgpu(dev, col.View, dx.View, bias is null ? dx.View : bias.View, bias is not null, g, n0, cnt);
             }
         }
@@ -656,7 +671,7 @@ internal static class ConvKernels
             {
                 Im2ColIlgpu(dev, x.View, col.View, g, n0, cnt);
                 NcpToCnpIlgpu(dev, gy.View, gbuf.View, g.Cout, g.P, n0, cnt);
-                MatMulKernels.GemmIlgpu(dev.Accelerator!, false, true, g.Cout, g.Ckk, cols, 1f, gbuf.View, col.View, beta, dw.View);
+                MatMulKernels.GemmIlgpu(dev, false, true, g.Cout, g.Ckk, cols, 1f, gbuf.View, col.View, beta, dw.View);
             }
         }
     }
@@ -755,6 +770,7 @@ public sealed partial class Tensor
     /// <summary>Y = Conv(X, W) + b. Rule: dX = Convᵀ(G, W), dW = WGrad(X, G), db = Σ_{n,h,w} G.</summary>
     private static Tensor Conv2dCore(Tensor x, Tensor w, Tensor? bias, ConvGeometry g)
     {
+        using var _ = x.Device.BeginOp("Conv2d");
         var y = Empty(g.OutputShape, x.Device);
         ConvKernels.Forward(x, w, bias, y, g);
         Tensor[] inputs = bias is null ? [x, w] : [x, w, bias];
@@ -773,6 +789,7 @@ public sealed partial class Tensor
     /// </summary>
     private static Tensor ConvTransposeCore(Tensor y, Tensor w, Tensor? bias, ConvGeometry g)
     {
+        using var _ = y.Device.BeginOp("ConvTranspose2d");
         var x = Empty(g.InputShape, y.Device);
         ConvKernels.BackwardInput(y, w, bias, x, g);
         Tensor[] inputs = bias is null ? [y, w] : [y, w, bias];
@@ -791,6 +808,7 @@ public sealed partial class Tensor
     /// </summary>
     private static Tensor WeightGradCore(Tensor x, Tensor gy, ConvGeometry g)
     {
+        using var _ = x.Device.BeginOp("Conv2dWeightGrad");
         var dw = Empty(g.WeightShape, x.Device);
         ConvKernels.WeightGrad(x, gy, dw, g);
         return Autograd.Record(dw, "Conv2dWeightGrad", [x, gy], (gr, need) =>

@@ -26,7 +26,7 @@ public sealed partial class Tensor
         }
         else
         {
-            MatMulKernels.GemmIlgpu(a.Device.Accelerator!, transA, transB, m, n, k, alpha, a.View, b.View, beta, c.View);
+            MatMulKernels.GemmIlgpu(a.Device, transA, transB, m, n, k, alpha, a.View, b.View, beta, c.View);
         }
     }
 
@@ -36,6 +36,7 @@ public sealed partial class Tensor
     public Tensor MatMul(Tensor b, bool transA = false, bool transB = false)
     {
         CheckSameDevice(b, "MatMul");
+        using var _ = Device.BeginOp("MatMul");
         if (Rank != 2 || b.Rank != 2)
             throw new ShapeMismatchException($"MatMul: expects rank-2 tensors, got {Describe()} and {b.Describe()}");
         int m = transA ? Shape[1] : Shape[0], n = transB ? b.Shape[0] : b.Shape[1];

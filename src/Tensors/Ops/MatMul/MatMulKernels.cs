@@ -150,26 +150,26 @@ internal static class MatMulKernels
         c[index] = beta == 0f ? alpha * v : alpha * v + beta * c[index];
     }
 
-    private static readonly ConditionalWeakTable<Accelerator,
-        Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            int, int, int, int, int, float, float>> s_tiledKernels = new();
-
     /// <summary>
-    /// Launches <see cref="GemmTiledKernel"/> on the accelerator's default stream (asynchronous:
-    /// the caller synchronises). The kernel is compiled once per accelerator.
+    /// Launches <see cref="GemmTiledKernel"/> on the device's default stream (asynchronous: the
+    /// caller synchronises). Each thread walks all of k; the traffic counted is A, B (and C when
+    /// beta ≠ 0) read once and C written once, though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
     /// </summary>
-    internal static void GemmIlgpu(Accelerator acc, bool transA, bool transB, int m, int n, int k, float alpha,
+    internal static void GemmIlgpu(Device device, bool transA, bool transB, int m, int n, int k, float alpha,
         ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
     {
         CheckSizes(m, n, k, a.Length, b.Length, c.Length);
         if (m == 0 || n == 0) return;
-        var kernel = s_tiledKernels.GetValue(acc, static x =>
-            x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                int, int, int, int, int, float, float>(GemmTiledKernel));
+        long mn = (long)m * n;
+        var cost = new LaunchCost(
+            Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
+            BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
+            BytesWritten: mn * sizeof(float),
+            SerialLoop: k);
         var config = new KernelConfig(
             new Index2D((n + IlTile - 1) / IlTile, (m + IlTile - 1) / IlTile),
             new Index2D(IlGroup, IlGroup));
-        kernel(config, a, b, c, m, n, k, transA ? 1 : 0, transB ? 1 : 0, alpha, beta);
+        device.Launch(GemmTiledKernel, config, cost, a, b, c, m, n, k, transA ? 1 : 0, transB ? 1 : 0, alpha, beta);
     }
 
     // ------------------------------------------------------------------------------------
