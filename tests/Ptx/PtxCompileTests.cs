@@ -1,4 +1,4 @@
-// Compiles every [GpuKernel] in the library to PTX and, where ptxas is at hand, assembles that PTX
+// Compiles every [GpuKernel] in the library (GpuGan.Tensors, .Layers, .Gan, gpugan) to PTX and, where ptxas is at hand, assembles that PTX
 // with `ptxas -v` for sm_75 (Turing, the oldest architecture we promise) and sm_90 (Hopper, what the
 // device kit runs on). No CUDA device or driver is needed: ILGPU's PTX backend is constructed
 // directly with a capability context for the target architecture.
@@ -27,7 +27,10 @@
 // index or view parameter, or (b) a static method whose first parameter is an ILGPU index
 // (implicitly grouped kernels, however they are loaded). Explicitly grouped kernels take views
 // first and are found by (a). Every such method must carry [GpuKernel]; otherwise this PTX test
-// would never see it.
+// would never see it. The dynamic half (EveryKernelTheLibraryLoadsIsMarkedAndCompiled) records a
+// representative op sequence on ilgpu-cpu without executing it and checks every kernel the device's
+// kernel cache loaded: marked, and compiled here. A generic kernel is compiled per closed
+// instantiation, listed by its declaring type's static Instantiations().
 //
 // ptxas is looked up in: $GPUGAN_PTXAS, then `ptxas` on PATH, then .tools/cuda/usr/bin/ptxas
 // (or .tools/cuda/usr/lib/nvidia-cuda-toolkit/bin/ptxas) under the repository root, which
@@ -40,12 +43,14 @@ using System.Reflection;
 using System.Reflection.Emit;
 using System.Text;
 using System.Text.RegularExpressions;
+using GpuGan.Tensors;
 using GpuGan.Tensors.Kernels;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using Device = GpuGan.Tensors.Device;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Ptx;
@@ -66,9 +71,6 @@ public sealed class PtxCompileTests
     private static readonly Type[] IndexTypes =
         [typeof(Index1D), typeof(Index2D), typeof(Index3D), typeof(LongIndex1D), typeof(LongIndex2D), typeof(LongIndex3D)];
 
-    /// <summary>Assemblies that hold kernels: the engine and the layers (optimiser updates, weight clipping).</summary>
-    private static readonly Assembly[] KernelAssemblies = [typeof(GpuKernelAttribute).Assembly, typeof(GpuGan.Layers.Module).Assembly];
-
     /// <summary>
     /// Every library assembly (src/: GpuGan.Tensors, .Layers, .Gan and the CLI, gpugan), scanned for
     /// kernels that lack the attribute. Loaded by name so that a type renamed in src/ cannot break it.
@@ -83,21 +85,50 @@ public sealed class PtxCompileTests
     /// <summary>ptxas figures by kernel, filled by the compile cases and printed once at the end.</summary>
     private static readonly ConcurrentDictionary<string, PtxasReport[]> s_reports = new(StringComparer.Ordinal);
 
-    /// <summary>Every method in the kernel assemblies marked [GpuKernel], static or not (non-static fails).</summary>
+    /// <summary>Every method in the library assemblies marked [GpuKernel], static or not (non-static fails).</summary>
     public static IReadOnlyList<MethodInfo> FindKernels()
-        => KernelAssemblies.SelectMany(a => a.GetTypes())
+        => LibraryAssemblies.SelectMany(a => a.GetTypes())
             .SelectMany(t => t.GetMethods(AllDeclared))
             .Where(m => m.GetCustomAttribute<GpuKernelAttribute>() is not null)
             .OrderBy(m => m.DeclaringType!.FullName, StringComparer.Ordinal)
             .ThenBy(m => m.Name, StringComparer.Ordinal)
             .ToList();
 
-    public static IEnumerable<TestCaseData> KernelCases() =>
-        FindKernels().Select(m => new TestCaseData(m).SetArgDisplayNames(KernelName(m)));
+    /// <summary>
+    /// What the PTX test compiles: every non-generic [GpuKernel], and every closed instantiation of
+    /// a generic one (a generic method definition cannot be compiled). A generic kernel's declaring
+    /// type lists its instantiations in a static method <c>Instantiations()</c> returning
+    /// IReadOnlyList&lt;MethodInfo&gt; (ElementwiseKernels does); a generic kernel whose type has
+    /// none is returned as its definition, and its compile case fails saying so.
+    /// </summary>
+    public static IReadOnlyList<MethodInfo> CompiledKernels() => ExpandGenerics(FindKernels());
 
-    private static string KernelName(MethodInfo m)
+    internal static IReadOnlyList<MethodInfo> ExpandGenerics(IEnumerable<MethodInfo> kernels)
+    {
+        var result = new List<MethodInfo>();
+        foreach (var m in kernels)
+        {
+            if (!m.IsGenericMethodDefinition) { result.Add(m); continue; }
+            var list = m.DeclaringType!.GetMethod(InstantiationsMethod, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static, Type.EmptyTypes);
+            var closed = list?.Invoke(null, null) is IEnumerable<MethodInfo> all
+                ? all.Where(c => c.IsGenericMethod && !c.ContainsGenericParameters && c.GetGenericMethodDefinition() == m).ToList()
+                : [];
+            if (closed.Count == 0) result.Add(m);
+            else result.AddRange(closed.OrderBy(KernelName, StringComparer.Ordinal));
+        }
+        return result;
+    }
+
+    private const string InstantiationsMethod = "Instantiations";
+
+    public static IEnumerable<TestCaseData> KernelCases() =>
+        CompiledKernels().Select(m => new TestCaseData(m).SetArgDisplayNames(KernelName(m)));
+
+    internal static string KernelName(MethodInfo m)
     {
         var name = $"{m.DeclaringType!.Name}.{m.Name}";
+        if (m.IsGenericMethod && !m.ContainsGenericParameters)
+            return $"{name}<{string.Join(",", m.GetGenericArguments().Select(t => t.Name))}>";
         // Overloads get their parameter count so that test names stay unique.
         int overloads = m.DeclaringType.GetMethods(AllDeclared)
             .Count(o => o.Name == m.Name && o.GetCustomAttribute<GpuKernelAttribute>() is not null);
@@ -108,9 +139,9 @@ public sealed class PtxCompileTests
     public void AtLeastOneKernelIsMarked()
     {
         Assert.That(FindKernels(), Is.Not.Empty,
-            "no [GpuKernel] method found in GpuGan.Tensors: the PTX test would check nothing");
-        Assert.That(FindKernels().Any(m => m.DeclaringType!.Assembly == typeof(GpuGan.Layers.Module).Assembly), Is.True,
-            "no [GpuKernel] method found in GpuGan.Layers: the optimiser kernels are not scanned");
+            "no [GpuKernel] method found in the library: the PTX test would check nothing");
+        Assert.That(FindKernels(), Has.Some.Matches<MethodInfo>(m => m.Name == "GemmTiledKernel"),
+            "the GEMM kernel is not found: the library assemblies are not all scanned");
     }
 
     [TestCaseSource(nameof(KernelCases))]
@@ -237,8 +268,54 @@ public sealed class PtxCompileTests
     {
         var found = FindKernelShapedMethods([typeof(UnmarkedKernelProbes)]);
         var names = found.Keys.Select(m => m.Name).Order(StringComparer.Ordinal).ToList();
-        Assert.That(names, Is.EqualTo(new[] { nameof(UnmarkedKernelProbes.ExplicitlyGroupedProbe), nameof(UnmarkedKernelProbes.ImplicitlyGroupedProbe) }),
-            "the rule must find an index-first kernel and a delegate-loaded view kernel, and not their host helpers");
+        Assert.That(names, Is.EqualTo(new[]
+            {
+                nameof(UnmarkedKernelProbes.ExplicitlyGroupedProbe), nameof(UnmarkedKernelProbes.ImplicitlyGroupedProbe),
+                nameof(UnmarkedKernelProbes.UnlistedGenericProbe),
+            }),
+            "the rule must find index-first kernels (generic ones too) and a delegate-loaded view kernel, and not their host helpers");
+    }
+
+    [Test]
+    public void GenericKernelsCompilePerInstantiation()
+    {
+        var definition = typeof(GenericKernelProbes).GetMethod(nameof(GenericKernelProbes.ScaleKernel))!;
+        var closed = ExpandGenerics([definition]);
+        Assert.That(closed.Select(KernelName), Is.EqualTo(new[] { "GenericKernelProbes.ScaleKernel<DoubleIt>", "GenericKernelProbes.ScaleKernel<Halve>" }));
+        foreach (var k in closed)
+            Assert.That(CompileToPtx(k), Does.Contain(".entry"), $"{KernelName(k)} did not compile");
+        var unlisted = typeof(UnmarkedKernelProbes).GetMethod(nameof(UnmarkedKernelProbes.UnlistedGenericProbe))!;
+        Assert.That(ExpandGenerics([unlisted]), Is.EqualTo(new[] { unlisted }),
+            "a generic kernel without an instantiation list stays a definition, whose compile case fails");
+    }
+
+    /// <summary>
+    /// The dynamic half of the cross-check: a representative op sequence (every op-table row's
+    /// forward, first and second derivatives, the optimisers, clipping, gradient norms, random
+    /// fills) on ilgpu-cpu, recorded without executing (fast), then every kernel the device cache
+    /// loaded must carry [GpuKernel] and be one the PTX test compiles (for a generic kernel: that
+    /// very instantiation). Launches still made through a string-keyed legacy loader are listed.
+    /// </summary>
+    [Test, NonParallelizable]
+    public void EveryKernelTheLibraryLoadsIsMarkedAndCompiled()
+    {
+        var device = Device.IlgpuCpu;
+        var recorder = new LaunchRecorder(RecordingMode.SkipExecution);
+        using (device.Attach(recorder))
+            RepresentativeOps.Run(device);
+
+        var loaded = device.LoadedKernels.ToList();
+        Assert.That(loaded, Is.Not.Empty, "the representative sequence loaded no kernel through the device cache");
+        var compiled = CompiledKernels().ToHashSet();
+        var unmarked = loaded.Where(m => (m.IsGenericMethod ? m.GetGenericMethodDefinition() : m).GetCustomAttribute<GpuKernelAttribute>() is null).ToList();
+        var uncompiled = loaded.Where(m => !compiled.Contains(m)).ToList();
+        TestContext.Out.WriteLine($"{loaded.Count} kernels loaded through the device cache:");
+        foreach (var m in loaded.OrderBy(KernelName, StringComparer.Ordinal)) TestContext.Out.WriteLine($"  {KernelName(m)}");
+        var legacy = recorder.Launches.Select(l => l.Kernel).Where(k => k.EndsWith("(legacy)", StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (legacy.Count > 0)
+            TestContext.Out.WriteLine($"launched through the legacy string-keyed loader (found by the static rule only): {string.Join(", ", legacy)}");
+        Assert.That(unmarked.Select(KernelName), Is.Empty, "kernels loaded without [GpuKernel]");
+        Assert.That(uncompiled.Select(KernelName), Is.Empty, "kernels loaded that the PTX test does not compile");
     }
 
     /// <summary>Kernel-shaped methods without the attribute, for the rule's own test (never loaded).</summary>
@@ -256,6 +333,9 @@ public sealed class PtxCompileTests
 
         /// <summary>Takes the explicitly grouped probe's address the way a launcher does.</summary>
         public static Delegate Loader() => (Action<ArrayView<float>, int>)ExplicitlyGroupedProbe;
+
+        /// <summary>A generic kernel whose type lists no instantiations (found by the rule too).</summary>
+        public static void UnlistedGenericProbe<T>(Index1D i, ArrayView<float> x) where T : struct => x[i] = 2f;
     }
 
     private static bool IsIndexType(Type t) => IndexTypes.Contains(t);
@@ -274,10 +354,11 @@ public sealed class PtxCompileTests
     /// <summary>Compiles one kernel to PTX in a fresh context: a failed compile poisons a context.</summary>
     private static string CompileToPtx(MethodInfo kernel)
     {
-        var attribute = kernel.GetCustomAttribute<GpuKernelAttribute>()!;
+        var definition = kernel.IsGenericMethod ? kernel.GetGenericMethodDefinition() : kernel;
+        var attribute = definition.GetCustomAttribute<GpuKernelAttribute>()!;
         Assert.That(kernel.IsStatic, Is.True, "a [GpuKernel] must be static");
         Assert.That(kernel.ContainsGenericParameters, Is.False,
-            "a [GpuKernel] must not be generic: the test cannot pick type arguments");
+            $"a generic [GpuKernel] is compiled per instantiation: {kernel.DeclaringType!.Name} must list them in a static {InstantiationsMethod}() (IReadOnlyList<MethodInfo>)");
         var parameters = kernel.GetParameters();
         bool indexFirst = parameters.Length > 0 && IsIndexType(parameters[0].ParameterType);
         if (attribute.ExplicitlyGrouped)
@@ -498,6 +579,82 @@ internal static class IlScanner
             try { target = method.Module.ResolveMethod(BitConverter.ToInt32(il, operand), typeArgs, methodArgs); }
             catch (ArgumentException) { }
             if (target is not null) yield return target;
+        }
+    }
+}
+
+/// <summary>Op structs for the generic probe kernel (the pattern of the elementwise kernels).</summary>
+internal interface IProbeOp
+{
+    static abstract float Apply(float x);
+}
+
+internal readonly struct DoubleIt : IProbeOp
+{
+    public static float Apply(float x) => 2f * x;
+}
+
+internal readonly struct Halve : IProbeOp
+{
+    public static float Apply(float x) => 0.5f * x;
+}
+
+/// <summary>A generic kernel and its instantiation list, compiled by GenericKernelsCompilePerInstantiation.</summary>
+internal static class GenericKernelProbes
+{
+    [GpuKernel]
+    public static void ScaleKernel<TOp>(Index1D i, ArrayView<float> x) where TOp : struct, IProbeOp => x[i] = TOp.Apply(x[i]);
+
+    public static IReadOnlyList<MethodInfo> Instantiations() =>
+    [
+        typeof(GenericKernelProbes).GetMethod(nameof(ScaleKernel))!.MakeGenericMethod(typeof(Halve)),
+        typeof(GenericKernelProbes).GetMethod(nameof(ScaleKernel))!.MakeGenericMethod(typeof(DoubleIt)),
+    ];
+}
+
+/// <summary>Runs what a user of the library runs, to load the kernels behind it (values do not matter).</summary>
+internal static class RepresentativeOps
+{
+    public static void Run(Device device)
+    {
+        var gen = new RandomStream(3);
+        foreach (var op in GpuGan.Tests.OpTable.OpCases.All())
+        {
+            using var scope = TensorScope.Begin();
+            var xs = op.InputShapes.Select((shape, i) => Tensor.FromArray(op.Sample(gen, i), shape, device)).ToArray();
+            var wrt = Enumerable.Range(0, xs.Length).Where(op.IsDifferentiable).Select(i => xs[i]).ToArray();
+            foreach (var x in wrt) x.RequiresGrad = true;
+            var y = op.Forward(xs);
+            if (wrt.Length == 0) continue;
+            var grads = Autograd.Grad([y], wrt, [Tensor.RandN(y.Shape, gen, device)], createGraph: op.SupportsGradGrad, allowUnused: true);
+            if (!op.SupportsGradGrad) continue;
+            Tensor? total = null;
+            foreach (var g in grads)
+            {
+                var term = g.Mul(Tensor.RandN(g.Shape, gen, device)).Sum();
+                total = total is null ? term : total.Add(term);
+            }
+            if (total!.RequiresGrad) Autograd.Grad([total], wrt, allowUnused: true);
+        }
+
+        using (TensorScope.Begin())
+        {
+            Tensor Param()
+            {
+                var p = Tensor.RandN(new Shape(3, 5), gen, device).KeepAlive();
+                p.RequiresGrad = true;
+                p.Grad = Tensor.RandU(new Shape(3, 5), gen, device, -1f, 1f).KeepAlive();
+                return p;
+            }
+            Tensor[] ps = [Param(), Param(), Param(), Param()];
+            new GpuGan.Layers.Optim.Adam([ps[0]], 1e-3f, weightDecay: 0.01).Step();
+            new GpuGan.Layers.Optim.RmsProp([ps[1]], 1e-3f, momentum: 0.9f, centered: true).Step();
+            new GpuGan.Layers.Optim.Sgd([ps[2]], 0.1f, momentum: 0.9f, nesterov: true).Step();
+            new GpuGan.Layers.Optim.Sgd([ps[3]], 0.1f).Step();
+            GpuGan.Layers.Optim.ParameterOps.ClipWeights(ps, 0.01f);
+            _ = GpuGan.Layers.Optim.ParameterOps.GradNorm(ps);
+            Tensor.Zeros(new Shape(7), device).Fill(2f);
+            foreach (var p in ps) { p.Grad!.Dispose(); p.Dispose(); }
         }
     }
 }
