@@ -3,9 +3,10 @@
 // critic steps with the gradient penalty and one G step). When the GAN API changes, only this file
 // changes with it.
 //
-// Real batches are a pool of four random (N, C, H, W) tensors in [−1, 1] made on the device once,
-// as bench/GpuGan.Compare does: the iteration's work does not depend on the values, and the upload
-// of a batch is the data loader's cost, not the step's.
+// Real batches come from a pool of four random (N, C, H, W) host arrays in [−1, 1] (the work does
+// not depend on the values) and are uploaded when the step asks for them, from pageable memory, as
+// the Trainer does with Tensor.FromArray; torch_check.py does the same with .to(device), as
+// pytorch/examples does.
 using System.Globalization;
 using GpuGan.Gan.Models;
 using GpuGan.Layers;
@@ -17,14 +18,18 @@ namespace GpuGan.GpuCheck;
 internal sealed class GanAdapter : IDisposable
 {
     private readonly GanModel _model;
-    private readonly Tensor[] _real;
+    private readonly float[][] _real;   // host pool, each (N, C, H, W) row-major
+    private readonly Shape _realShape;
+    private readonly Device _device;
     private readonly RandomStream _noise;
     private int _next;
 
-    private GanAdapter(GanModel model, Tensor[] real, RandomStream noise)
+    private GanAdapter(GanModel model, float[][] real, Shape realShape, Device device, RandomStream noise)
     {
         _model = model;
         _real = real;
+        _realShape = realShape;
+        _device = device;
         _noise = noise;
     }
 
@@ -34,17 +39,21 @@ internal sealed class GanAdapter : IDisposable
         var model = GanModel.Create(spec.Kind, spec.Channels, spec.Size, spec.Size, classCount: 0,
             latentDim: scale.Nz, featureWidth: scale.Width, lr: null, seed: seed, device);
         var data = new RandomStream(unchecked((ulong)seed + 1));
-        var real = new Tensor[4];
+        var shape = new Shape(scale.Batch, spec.Channels, spec.Size, spec.Size);
+        var real = new float[4][];
         for (int i = 0; i < real.Length; i++)
-            real[i] = Tensor.RandU(new Shape(scale.Batch, spec.Channels, spec.Size, spec.Size), data, device, -1f, 1f).KeepAlive();
-        return new GanAdapter(model, real, new RandomStream(unchecked((ulong)seed + 2)));
+        {
+            real[i] = new float[shape.Size];
+            data.FillUniform(real[i], -1f, 1f);
+        }
+        return new GanAdapter(model, real, shape, device, new RandomStream(unchecked((ulong)seed + 2)));
     }
 
-    /// <summary>One training iteration, its temporaries released at the end. Asynchronous where the model is.</summary>
+    /// <summary>One training iteration (uploads included), its temporaries released at the end. Asynchronous where the model is.</summary>
     public void Step()
     {
         using var scope = TensorScope.Begin();
-        _model.TrainStep(() => (_real[_next++ % _real.Length], []), _noise);
+        _model.TrainStep(() => (Tensor.FromArray(_real[_next++ % _real.Length], _realShape, _device), []), _noise);
     }
 
     /// <summary>The generator's layers in the notation of <see cref="LayerPlan.ExpectedSequence"/>.</summary>
@@ -89,8 +98,6 @@ internal sealed class GanAdapter : IDisposable
         return seq;
     }
 
-    public void Dispose()
-    {
-        foreach (var t in _real) t.Dispose();
-    }
+    /// <summary>Nothing of its own to release (the pool is host memory); kept so a model with device state can free it.</summary>
+    public void Dispose() { }
 }

@@ -13,7 +13,8 @@ The iteration mirrors GpuGan's GanModel.TrainStep the way bench/GpuGan.Compare/T
            fresh noise with loss -mean(D(G(z))).
 Networks: no biases, BatchNorm2d, ReLU / LeakyReLU(0.2) in place (as pytorch/examples), Tanh;
 DCGAN init (conv weights N(0, 0.02), BN weight N(1, 0.02), bias 0); Adam with models.json's
-hyperparameters. Real batches: a pool of four random tensors in [-1, 1] on the device, as GpuGan's side.
+hyperparameters. Real batches: a pool of four random host tensors in [-1, 1], each uploaded with
+.to(device) when the step takes it (pageable, as pytorch/examples; GpuGan's side uploads the same way).
 One difference from TorchSide.cs, on purpose: a gradient norm is read back with one .item() per
 network (torch.stack of per-parameter norms), as a PyTorch user writes it, not one per parameter.
 
@@ -104,7 +105,7 @@ class Model:
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o["lr"], betas=betas, eps=o["eps"])
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o["lr"], betas=betas, eps=o["eps"])
         size = spec["size"]
-        self.real = [torch.rand(self.n, nc, size, size, device=device) * 2 - 1 for _ in range(4)]
+        self.real = [torch.rand(self.n, nc, size, size) * 2 - 1 for _ in range(4)]
         self.ones = torch.ones(self.n, device=device)
         self.zeros = torch.zeros(self.n, device=device)
         self.next = 0
@@ -112,7 +113,7 @@ class Model:
     def next_real(self):
         x = self.real[self.next % len(self.real)]
         self.next += 1
-        return x
+        return x.to(self.device)
 
     def noise(self):
         return torch.randn(self.n, self.nz, 1, 1, device=self.device)
