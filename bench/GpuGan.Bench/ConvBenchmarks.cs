@@ -51,13 +51,15 @@ public static class ConvLayers
 internal sealed class ConvLayerRun : IDisposable
 {
     private readonly Tensor _x, _w, _y, _gy, _dx, _dw;
+    private readonly Device _device;
     public ConvGeometry G { get; }
 
-    public ConvLayerRun(ConvGeometry g)
+    /// <param name="device">A host device (default <see cref="Device.Cpu"/>); its options set threads and lowering.</param>
+    public ConvLayerRun(ConvGeometry g, Device? device = null)
     {
         G = g;
         var gen = new RandomStream(42);
-        var d = Device.Cpu;
+        var d = _device = device ?? Device.Cpu;
         _x = Tensor.RandN(g.InputShape, gen, d).KeepAlive();
         _w = Tensor.RandN(g.WeightShape, gen, d, std: 0.05f).KeepAlive();
         _gy = Tensor.RandN(g.OutputShape, gen, d).KeepAlive();
@@ -74,7 +76,7 @@ internal sealed class ConvLayerRun : IDisposable
     public unsafe void GemmOnly(string kernel)
     {
         var g = G;
-        int gs = ConvKernels.GroupSize(g);
+        int gs = ConvKernels.GroupSize(g, _device.ConvLowering);
         long cols = (long)gs * g.P;
         _scratch ??= new float[Math.Max((long)g.Ckk * cols, Math.Max((long)g.Cout * cols, (long)g.Cout * g.Ckk)) * 3];
         fixed (float* s = _scratch)
@@ -83,9 +85,9 @@ internal sealed class ConvLayerRun : IDisposable
             for (int n0 = 0; n0 < g.N; n0 += gs)
             {
                 int cn = Math.Min(gs, g.N - n0) * g.P;
-                if (kernel == "Forward") GpuGan.Tensors.Ops.MatMulKernels.GemmCpu(false, false, g.Cout, cn, g.Ckk, 1f, a, b, 0f, c);
-                else if (kernel == "InputGrad") GpuGan.Tensors.Ops.MatMulKernels.GemmCpu(true, false, g.Ckk, cn, g.Cout, 1f, a, b, 0f, c);
-                else GpuGan.Tensors.Ops.MatMulKernels.GemmCpu(false, true, g.Cout, g.Ckk, cn, 1f, a, b, n0 == 0 ? 0f : 1f, c);
+                if (kernel == "Forward") GpuGan.Tensors.Ops.MatMulKernels.GemmCpu(_device.Parallel, false, false, g.Cout, cn, g.Ckk, 1f, a, b, 0f, c);
+                else if (kernel == "InputGrad") GpuGan.Tensors.Ops.MatMulKernels.GemmCpu(_device.Parallel, true, false, g.Ckk, cn, g.Cout, 1f, a, b, 0f, c);
+                else GpuGan.Tensors.Ops.MatMulKernels.GemmCpu(_device.Parallel, false, true, g.Cout, g.Ckk, cn, 1f, a, b, n0 == 0 ? 0f : 1f, c);
             }
         }
     }
@@ -159,14 +161,16 @@ internal static class ConvQuick
     {
         double seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
         var filter = args.Length > 1 ? args[1] : "";
-        if (Environment.GetEnvironmentVariable("CONV_TARGET") is { } t) ConvKernels.ColumnTarget = int.Parse(t);
-        if (Environment.GetEnvironmentVariable("CONV_BUDGET") is { } b) ConvKernels.WorkspaceBudget = long.Parse(b);
-        Console.WriteLine($"column target {ConvKernels.ColumnTarget}, workspace budget {ConvKernels.WorkspaceBudget} floats, {GpuGan.Tensors.Kernels.CpuParallel.Threads} threads");
+        var lowering = new ConvLoweringOptions();
+        if (Environment.GetEnvironmentVariable("CONV_TARGET") is { } t) lowering = lowering with { ColumnTarget = int.Parse(t) };
+        if (Environment.GetEnvironmentVariable("CONV_BUDGET") is { } b) lowering = lowering with { WorkspaceBudget = long.Parse(b) };
+        using var device = Device.CreateCpu(new CpuKernelOptions { Conv = lowering });
+        Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads");
         Console.WriteLine($"{"layer",-22} {"op",-8} {"kernel",-10} {"GFLOP",7} {"median ms",10} {"best ms",9} {"GFLOP/s med",12} {"best",7}");
         var sums = new Dictionary<string, (double Flops, double Med, double Best)>();
         foreach (var (name, op, g) in ConvLayers.All.Where(l => l.Name.Contains(filter)))
         {
-            using var run = new ConvLayerRun(g);
+            using var run = new ConvLayerRun(g, device);
             foreach (var (kernel, act) in new (string, Action)[] { ("Forward", run.Forward), ("InputGrad", run.InputGrad), ("WeightGrad", run.WeightGrad) })
             {
                 act(); act();

@@ -39,7 +39,7 @@ public class ElementwiseBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _device = Device.FromName(Setting.Device);
+        _device = Device.Open(Setting.Device == "cpu" ? DeviceKind.Cpu : DeviceKind.IlgpuCpu);
         var gen = new RandomStream(2);
         _a = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();
         _b = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();

@@ -54,6 +54,7 @@ public unsafe class GemmBenchmarks
     public int Threads { get; set; }
 
     private float* _a, _b, _c;
+    private CpuParallel _cpu = null!;
     private bool _ta, _tb;
     private int _m, _n, _k;
 
@@ -68,7 +69,7 @@ public unsafe class GemmBenchmarks
     public void Setup()
     {
         (_ta, _tb, _m, _n, _k) = Parse(Shape);
-        CpuParallel.Threads = Threads;
+        _cpu = new CpuParallel(new CpuKernelOptions { Threads = Threads });
         _a = Alloc((long)_m * _k, 1);
         _b = Alloc((long)_k * _n, 2);
         _c = Alloc((long)_m * _n, 3);
@@ -88,11 +89,10 @@ public unsafe class GemmBenchmarks
         System.Runtime.InteropServices.NativeMemory.AlignedFree(_a);
         System.Runtime.InteropServices.NativeMemory.AlignedFree(_b);
         System.Runtime.InteropServices.NativeMemory.AlignedFree(_c);
-        CpuParallel.Threads = Environment.ProcessorCount;
     }
 
     [Benchmark(Description = "GemmCpu")]
-    public void CpuSimd() => MatMulKernels.GemmCpu(_ta, _tb, _m, _n, _k, 1f, _a, _b, 0f, _c);
+    public void CpuSimd() => MatMulKernels.GemmCpu(_cpu, _ta, _tb, _m, _n, _k, 1f, _a, _b, 0f, _c);
 }
 
 [Config(typeof(GemmConfig))]

@@ -2,6 +2,7 @@
 // numbers to quote come from GemmBenchmarks under BenchmarkDotNet.
 
 using System.Diagnostics;
+using GpuGan.Tensors;
 using GpuGan.Tensors.Kernels;
 using GpuGan.Tensors.Ops;
 
@@ -23,7 +24,7 @@ internal static class GemmQuick
             double flops = 2.0 * m * n * k;
             foreach (int threads in threadCounts)
             {
-                CpuParallel.Threads = threads;
+                var cpu = new CpuParallel(new CpuKernelOptions { Threads = threads });
                 fixed (float* pa = a, pb = b, pc = c)
                 {
                     var samples = new List<double>();
@@ -31,7 +32,7 @@ internal static class GemmQuick
                     for (int run = 0; run < 5 || (total.Elapsed.TotalSeconds < 3 && run < 300); run++)
                     {
                         var sw = Stopwatch.StartNew();
-                        MatMulKernels.GemmCpu(ta, tb, m, n, k, 1f, pa, pb, 0f, pc);
+                        MatMulKernels.GemmCpu(cpu, ta, tb, m, n, k, 1f, pa, pb, 0f, pc);
                         samples.Add(sw.Elapsed.TotalSeconds);
                     }
                     samples.Sort();

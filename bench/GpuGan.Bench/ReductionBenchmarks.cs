@@ -33,7 +33,7 @@ public class ReductionBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _device = Device.FromName(Setting.Device);
+        _device = Device.Open(Setting.Device == "cpu" ? DeviceKind.Cpu : DeviceKind.IlgpuCpu);
         var gen = new RandomStream(3);
         _x = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();
         _targets = Tensor.RandU(new Shape(Setting.Dims), gen, _device).KeepAlive();

@@ -40,8 +40,7 @@ internal static class Breakdown
     public static List<BreakdownRow> RunAndPrint(Options o, out double measuredStepMs)
     {
         var spec = ModelSpec.Get(o.BreakdownModel);
-        GpuGanEngine.SetThreads(o.Threads);
-        using var engine = new GpuGanEngine(spec, o.Seed);
+        using var engine = new GpuGanEngine(spec, o.Seed, o.Threads);
         var model = engine.Model;
         Console.WriteLine($"== breakdown of GpuGan's {spec.Title} iteration ({o.Threads} thread(s)); each layer timed alone, median of 3");
 
@@ -68,13 +67,13 @@ internal static class Breakdown
 
         var rows = new List<BreakdownRow>();
         var gen = new RandomStream(99);
-        var z = Tensor.RandN(model.LatentShape(spec.Batch), gen, Device.Cpu).KeepAlive();
-        var img = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), gen, Device.Cpu, -1f, 1f).KeepAlive();
-        rows.AddRange(TimeNet("G", ((MainNet)model.G).Main, z, gen, forwards: 1, full: 1, inputOnly: 0));
+        var z = Tensor.RandN(model.G.LatentShape(spec.Batch), gen, model.Device).KeepAlive();
+        var img = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), gen, model.Device, -1f, 1f).KeepAlive();
+        rows.AddRange(TimeNet("G", model.G.Main, z, gen, forwards: 1, full: 1, inputOnly: 0));
         int criticSteps = spec.Kind == "wgan-gp" ? 5 : 1;
         if (spec.Kind == "wgan-gp")
             Console.WriteLine("   (wgan-gp: the counts below ignore the gradient penalty's double backward; see 'other')");
-        rows.AddRange(TimeNet("D", ((MainNet)model.D).Main, img, gen, forwards: 2 * criticSteps + 1, full: 2 * criticSteps, inputOnly: 1));
+        rows.AddRange(TimeNet("D", ((DcganDiscriminator)model.D).Main, img, gen, forwards: 2 * criticSteps + 1, full: 2 * criticSteps, inputOnly: 1));
 
         // Adam: one step per network (gradients exist after the warm-up steps).
         rows.Add(TimeAdam("G", model.OptG));
@@ -149,7 +148,7 @@ internal static class Breakdown
         var xi = x.Detach();
         xi.RequiresGrad = true;
         var y = layer.Forward(xi);
-        var u = Tensor.RandN(y.Shape, gen, Device.Cpu);
+        var u = Tensor.RandN(y.Shape, gen, x.Device);
         long t0 = Stopwatch.GetTimestamp();
         Autograd.Grad([y], [xi, .. parameters], [u]);
         return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;

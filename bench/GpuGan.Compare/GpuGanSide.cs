@@ -1,8 +1,8 @@
-// The GpuGan side: GanModel.Create with the canonical settings of the kind on Device.Cpu (the SIMD
-// kernel set), and GanModel.TrainStep as the iteration, each inside its own TensorScope.
+// The GpuGan side: GanModel.Create with the canonical settings of the kind on a host device (the
+// SIMD kernel set) with the requested thread count, and GanModel.TrainStep as the iteration, each
+// inside its own TensorScope.
 using GpuGan.Gan.Models;
 using GpuGan.Tensors;
-using GpuGan.Tensors.Kernels;
 
 namespace GpuGan.Compare;
 
@@ -13,22 +13,29 @@ internal sealed class GpuGanEngine : IEngine
     private readonly RandomStream _noise;
     private int _next;
 
-    public GpuGanEngine(ModelSpec spec, int seed)
+    private readonly Device _device;
+
+    public GpuGanEngine(ModelSpec spec, int seed, int threads)
     {
-        _model = GanModel.Create(spec.Kind, spec.Channels, spec.Size, spec.Size, classCount: 0,
-            latentDim: spec.LatentDim, featureWidth: ModelSpec.Width, lr: null, seed: seed, Device.Cpu);
+        _device = Device.CreateCpu(new CpuKernelOptions { Threads = threads });
+        var family = spec.Kind switch
+        {
+            "dcgan" => ModelFamily.Dcgan,
+            "wgan-gp" => ModelFamily.WganGp,
+            _ => throw new ArgumentException($"no GpuGan model family for '{spec.Kind}'", nameof(spec)),
+        };
+        var architecture = GanSpec.Canonical(family, new ImageShape(spec.Channels, spec.Size, spec.Size), spec.LatentDim, ModelSpec.Width, classCount: 0);
+        _model = GanModel.Create(architecture, seed, _device);
         var data = new RandomStream(unchecked((ulong)seed + 1));
         _real = new Tensor[4];
         for (int i = 0; i < _real.Length; i++)
-            _real[i] = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), data, Device.Cpu, -1f, 1f).KeepAlive();
+            _real[i] = Tensor.RandU(new Shape(spec.Batch, spec.Channels, spec.Size, spec.Size), data, _device, -1f, 1f).KeepAlive();
         _noise = new RandomStream(unchecked((ulong)seed + 2));
     }
 
     public string Name => "GpuGan";
 
     public GanModel Model => _model;
-
-    public static void SetThreads(int threads) => CpuParallel.Threads = threads;
 
     public void Step()
     {
@@ -39,6 +46,7 @@ internal sealed class GpuGanEngine : IEngine
     public void Dispose()
     {
         foreach (var t in _real) t.Dispose();
+        _device.Dispose();
     }
 }
 
@@ -46,7 +54,6 @@ internal static class GpuGanSide
 {
     public static IEngine Create(ModelSpec spec, int seed, int threads)
     {
-        GpuGanEngine.SetThreads(threads);
-        return new GpuGanEngine(spec, seed);
+        return new GpuGanEngine(spec, seed, threads);
     }
 }

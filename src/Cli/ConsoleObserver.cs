@@ -22,17 +22,17 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
 
     public void Attach(ProgressTask task) => _task = task;
 
-    public void Started(string runFolder, string device, long startStep, long totalSteps, int stepsPerEpoch)
+    public void Started(TrainingStarted started)
     {
-        _startStep = startStep;
-        _stepsPerEpoch = Math.Max(1, stepsPerEpoch);
-        var line = $"run folder {runFolder}; device {device}; steps {startStep}→{totalSteps} ({stepsPerEpoch} per epoch)";
+        _startStep = started.StartStep;
+        _stepsPerEpoch = Math.Max(1, started.StepsPerEpoch);
+        var line = $"run folder {started.RunFolder}; device {started.DeviceName}; model {Describe(started.Spec)}; steps {started.StartStep}→{started.TotalSteps} ({started.StepsPerEpoch} per epoch)";
         if (_task is not null) AnsiConsole.MarkupLine(Markup.Escape(line));
         else stdout.WriteLine(line);
         if (_task is not null)
         {
-            _task.MaxValue = totalSteps;
-            _task.Value = startStep;
+            _task.MaxValue = started.TotalSteps;
+            _task.Value = started.StartStep;
         }
     }
 
@@ -57,16 +57,58 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
         }
     }
 
-    public void Info(string message)
+    public void Notice(TrainingNotice notice)
+    {
+        switch (notice)
+        {
+            case SkippedFilesNotice skipped:
+                foreach (var f in skipped.Files.Take(10)) Warning($"skipped {f.Path}: {f.Reason}");
+                Warning($"{skipped.Files.Count} unreadable file(s) skipped in {skipped.DataName}");
+                break;
+            case ResumedNotice r:
+                Info($"resumed {r.RunFolder} at step {r.Step} (epoch {r.Epoch}, batch {r.BatchIndex})");
+                break;
+            case AlreadyCompleteNotice a:
+                Warning($"the run is already at step {a.Step} of {a.TotalSteps}: nothing to do (pass a larger {Words.Steps})");
+                break;
+            case MetricsRepairedNotice m:
+                var what = new List<string>();
+                if (m.DroppedTornRow) what.Add("a torn last row (an append was cut off)");
+                if (m.DroppedRows > 0) what.Add($"{m.DroppedRows} row(s) after the checkpoint's step {m.CheckpointStep}");
+                (m.IsWarning ? (Action<string>)Warning : Info)($"{m.Path}: dropped {string.Join(" and ", what)}");
+                break;
+            case DiscriminatorWinsNotice d:
+                Warning($"step {d.Step}: D(G(z)) has stayed below 0.01 for {d.Steps} steps — the generator may have collapsed");
+                break;
+            case LowDiversityNotice l:
+                Warning($"step {l.Step}: generated samples are nearly identical (pixel std across samples {l.SampleSpread:F4}, data {l.DataSpread:F4}) — mode collapse?");
+                break;
+            default:
+                (notice.IsWarning ? (Action<string>)Warning : Info)(notice.ToString());
+                break;
+        }
+    }
+
+    private void Info(string message)
     {
         if (_task is not null) AnsiConsole.MarkupLine(Markup.Escape(message));
         else stdout.WriteLine(message);
     }
 
-    public void Warning(string message)
+    private void Warning(string message)
     {
         if (_task is not null) AnsiConsole.MarkupLine("[yellow]warning:[/] " + Markup.Escape(message));
         else stderr.WriteLine("warning: " + message);
+    }
+
+    /// <summary>"dcgan 3x32x32, nz 100, width 64, batch norm".</summary>
+    public static string Describe(GpuGan.Gan.Models.GanSpec spec)
+    {
+        string width = spec.GeneratorWidth == spec.DiscriminatorWidth ? $"{spec.GeneratorWidth}" : $"{spec.GeneratorWidth}/{spec.DiscriminatorWidth}";
+        string norm = spec.DiscriminatorNorm switch { GpuGan.Gan.Models.NormKind.Batch => "batch norm", GpuGan.Gan.Models.NormKind.Layer => "layer norm", _ => "no norm" };
+        return spec.IsConvolutional
+            ? $"{Words.Of(spec.Family)} {spec.Image}, nz {spec.LatentDim}, width {width}, D {norm}" + (spec.IsConditional ? $", {spec.ClassCount} classes" : "")
+            : $"{Words.Of(spec.Family)} {spec.Image}, nz {spec.LatentDim}";
     }
 
     private static string FormatEta(double seconds) => double.IsFinite(seconds) ? TimeSpan.FromSeconds(Math.Round(seconds)).ToString() : "?";

@@ -68,37 +68,31 @@ public abstract class ConvTests
     [TestCase(1 << 20, 1L << 30)] // the whole batch in one GEMM
     public void AnyGroupingMatchesReference(int columnTarget, long budget)
     {
-        int savedTarget = ConvKernels.ColumnTarget;
-        long savedBudget = ConvKernels.WorkspaceBudget;
-        try
+        // A device of this fixture's kernel set with the given lowering.
+        var lowering = new ConvLoweringOptions { ColumnTarget = columnTarget, WorkspaceBudget = budget };
+        using var device = Device.IsHost
+            ? Device.CreateCpu(new CpuKernelOptions { Conv = lowering })
+            : Device.CreateIlgpuCpu(new GpuKernelOptions { Conv = lowering });
+        Tensor Rand(RandomStream gen, params int[] shape) => Tensor.RandN(new Shape(shape), gen, device);
+        foreach (var (k, s, p) in new[] { (3, 2, 1), (1, 1, 0) })
         {
-            ConvKernels.ColumnTarget = columnTarget;
-            ConvKernels.WorkspaceBudget = budget;
-            foreach (var (k, s, p) in new[] { (3, 2, 1), (1, 1, 0) })
-            {
-                using var scope = TensorScope.Begin();
-                var gen = new RandomStream(9);
-                var x = Rand(gen, 3, 2, 5, 4);
-                var w = Rand(gen, 3, 2, k, k);
-                var b = Rand(gen, 3);
-                x.RequiresGrad = w.RequiresGrad = true;
-                var y = x.Conv2d(w, b, s, p);
-                var u = Rand(gen, y.Shape.ToArray());
-                var grads = Autograd.Grad([y], [x, w], [u]);
-                var g = new ConvGeometry(3, 2, 5, 4, 3, k, k, y.Shape[2], y.Shape[3], s, p, 1);
-                var x64 = GradCheck.ToDouble(x.ToArray());
-                var w64 = GradCheck.ToDouble(w.ToArray());
-                var u64 = GradCheck.ToDouble(u.ToArray());
-                string what = $"k{k} s{s} target {columnTarget} budget {budget}";
-                GradCheck.AssertClose(y.ToArray(), ConvKernels.Conv2dReference(x64, w64, GradCheck.ToDouble(b.ToArray()), g), 2e-5, 1e-5, what + " forward");
-                GradCheck.AssertClose(grads[0].ToArray(), ConvKernels.ConvTranspose2dReference(u64, w64, null, g), 2e-5, 1e-5, what + " input grad");
-                GradCheck.AssertClose(grads[1].ToArray(), ConvKernels.Conv2dWeightGradReference(x64, u64, g), 2e-5, 1e-5, what + " weight grad");
-            }
-        }
-        finally
-        {
-            ConvKernels.ColumnTarget = savedTarget;
-            ConvKernels.WorkspaceBudget = savedBudget;
+            using var scope = TensorScope.Begin();
+            var gen = new RandomStream(9);
+            var x = Rand(gen, 3, 2, 5, 4);
+            var w = Rand(gen, 3, 2, k, k);
+            var b = Rand(gen, 3);
+            x.RequiresGrad = w.RequiresGrad = true;
+            var y = x.Conv2d(w, b, s, p);
+            var u = Rand(gen, y.Shape.ToArray());
+            var grads = Autograd.Grad([y], [x, w], [u]);
+            var g = new ConvGeometry(3, 2, 5, 4, 3, k, k, y.Shape[2], y.Shape[3], s, p, 1);
+            var x64 = GradCheck.ToDouble(x.ToArray());
+            var w64 = GradCheck.ToDouble(w.ToArray());
+            var u64 = GradCheck.ToDouble(u.ToArray());
+            string what = $"k{k} s{s} target {columnTarget} budget {budget}";
+            GradCheck.AssertClose(y.ToArray(), ConvKernels.Conv2dReference(x64, w64, GradCheck.ToDouble(b.ToArray()), g), 2e-5, 1e-5, what + " forward");
+            GradCheck.AssertClose(grads[0].ToArray(), ConvKernels.ConvTranspose2dReference(u64, w64, null, g), 2e-5, 1e-5, what + " input grad");
+            GradCheck.AssertClose(grads[1].ToArray(), ConvKernels.Conv2dWeightGradReference(x64, u64, g), 2e-5, 1e-5, what + " weight grad");
         }
     }
 
@@ -185,35 +179,30 @@ public sealed class CpuConvTests : ConvTests
         }
     }
 
-    /// <summary>Same inputs, 1 or 2 threads: bit-identical forward and both gradients (fixed-order sums).</summary>
+    /// <summary>
+    /// Same inputs, 1 or 2 threads (host devices created with those settings): bit-identical forward and both
+    /// gradients (fixed-order sums). The ILGPU kernels have no thread setting: two runs must agree bit for bit.
+    /// </summary>
     [Test]
     public void ResultsDoNotDependOnThreadCount()
     {
-        float[][] Run()
+        float[][] Run(Device device)
         {
             using var scope = TensorScope.Begin();
             var gen = new RandomStream(17);
-            var x = Tensor.RandN(new Shape(8, 16, 16, 16), gen, Device);
-            var w = Tensor.RandN(new Shape(32, 16, 4, 4), gen, Device);
+            var x = Tensor.RandN(new Shape(8, 16, 16, 16), gen, device);
+            var w = Tensor.RandN(new Shape(32, 16, 4, 4), gen, device);
             x.RequiresGrad = w.RequiresGrad = true;
             var y = x.Conv2d(w, null, 2, 1);
-            var u = Tensor.RandN(y.Shape, gen, Device);
+            var u = Tensor.RandN(y.Shape, gen, device);
             var g = Autograd.Grad([y], [x, w], [u]);
             return [y.ToArray(), g[0].ToArray(), g[1].ToArray()];
         }
-        int saved = CpuParallel.Threads;
-        try
-        {
-            CpuParallel.Threads = 1;
-            var one = Run();
-            CpuParallel.Threads = 2;
-            var two = Run();
-            for (int k = 0; k < 3; k++) Assert.That(two[k], Is.EqualTo(one[k]), $"output {k}");
-        }
-        finally
-        {
-            CpuParallel.Threads = saved;
-        }
+        using var first = Device.IsHost ? Device.CreateCpu(new CpuKernelOptions { Threads = 1 }) : null;
+        using var second = Device.IsHost ? Device.CreateCpu(new CpuKernelOptions { Threads = 2 }) : null;
+        var one = Run(first ?? Device);
+        var two = Run(second ?? Device);
+        for (int k = 0; k < 3; k++) Assert.That(two[k], Is.EqualTo(one[k]), $"output {k}");
     }
 
     /// <summary>Workspaces come from the pool: after a warm-up step, a training-like step allocates no new buffers.</summary>

@@ -1,4 +1,5 @@
 using GpuGan.Cli;
+using GpuGan.Gan.Training;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Gan;
@@ -10,7 +11,7 @@ public sealed class CliTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = GpugGanCommand.Run(args, o, e);
+        int code = GpuGanCommand.Run(args, o, e);
         return (code, o.ToString(), e.ToString());
     }
 
@@ -77,5 +78,101 @@ public sealed class CliTests
         var (c4, _, e4) = Run("sample", "--checkpoint", Path.Combine(dir, "cut.safetensors"), "--out", Path.Combine(dir, "cut"));
         Assert.That(c4, Is.Not.EqualTo(0));
         Assert.That(e4, Does.Contain("cut.safetensors"));
+    }
+
+    /// <summary>An observer that fails on the first step, the way a bug deep in the library would.</summary>
+    private sealed class FailingObserver(ITrainingObserver inner) : ITrainingObserver
+    {
+        public void Started(TrainingStarted started) => inner.Started(started);
+        public void Step(StepMetrics metrics, long totalSteps) => throw new InvalidOperationException("injected failure for the test");
+        public void Notice(TrainingNotice notice) => inner.Notice(notice);
+    }
+
+    [Test]
+    public void InternalErrorExits70AndNamesALogInTheRunFolder()
+    {
+        var dir = Directory.CreateTempSubdirectory("gpugan-cli-internal-").FullName;
+        try
+        {
+            string run = Path.Combine(dir, "run");
+            var hooks = new CliHooks(WrapObserver: o => new FailingObserver(o));
+            var (code, _, err) = TinyRuns.Cli(hooks, "train", "--image-size", "28", "--batch", "4", "--steps", "2", "--out", run, "--device", "cpu", "--threads", "1");
+            Assert.That(code, Is.EqualTo(ExitCodes.Internal));
+            var lines = TinyRuns.Lines(err);
+            Assert.That(lines, Has.Length.EqualTo(1), err);
+            Assert.That(err, Does.Contain("internal error").And.Contain("InvalidOperationException").And.Contain("injected failure"));
+            Assert.That(err, Does.Not.Contain("   at "), "the stack trace goes to the log, not the terminal");
+            var log = System.Text.RegularExpressions.Regex.Match(err, @"the stack trace is in (\S+\.log)").Groups[1].Value;
+            Assert.That(log, Does.StartWith(Path.GetFullPath(run)), "the log is written into the run folder");
+            Assert.That(File.Exists(log), log);
+            Assert.That(File.ReadAllText(log), Does.Contain("injected failure").And.Contain("   at ").And.Contain("--steps 2"));
+        }
+        finally
+        {
+                Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void InternalErrorWithoutARunFolderLogsToTheTempFolder()
+    {
+        var hooks = new CliHooks(BeforeCommand: name => throw new NullReferenceException($"injected in {name}"));
+        var (code, output, err) = TinyRuns.Cli(hooks, "devices");
+        Assert.That(code, Is.EqualTo(ExitCodes.Internal));
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        var log = System.Text.RegularExpressions.Regex.Match(err, @"the stack trace is in (\S+\.log)").Groups[1].Value;
+        Assert.That(Path.GetDirectoryName(log), Is.EqualTo(Path.TrimEndingDirectorySeparator(Path.GetTempPath())));
+        Assert.That(File.ReadAllText(log), Does.Contain("injected in devices").And.Contain("   at "));
+        File.Delete(log);
+    }
+
+    /// <summary>Exit codes: 2 for a bad command line, 1 for bad files and data, one line each, never 70.</summary>
+    [TestCase(new[] { "train", "--batch", "0", "--out", "/tmp/gpugan-cli-never" }, ExitCodes.Usage, "--batch")]
+    [TestCase(new[] { "train", "--steps", "1e9", "--out", "/tmp/gpugan-cli-never" }, ExitCodes.Usage, "not an integer")]
+    [TestCase(new[] { "train", "--threads", "-1", "--out", "/tmp/gpugan-cli-never" }, ExitCodes.Usage, "--threads")]
+    [TestCase(new[] { "train", "--resume" }, ExitCodes.Usage, "--out")]
+    [TestCase(new[] { "train", "--resume", "--out", "/tmp/gpugan-cli-never" }, ExitCodes.Usage, "not a run folder")]
+    [TestCase(new[] { "train", "--model", "cdcgan", "--data", "sines", "--out", "/tmp/gpugan-cli-never" }, ExitCodes.Usage, "labelled data")]
+    [TestCase(new[] { "train", "--model", "dcgan", "--data", "sines", "--out", "/tmp/gpugan-cli-never" }, ExitCodes.Usage, "square images")]
+    [TestCase(new[] { "sample", "--checkpoint", "/nonexistent/g.safetensors", "--out", "/tmp/gpugan-cli-never" }, ExitCodes.Failure, "/nonexistent/g.safetensors")]
+    public void UserErrorsKeepTheirExitCodeAndOneLine(string[] args, int expected, string mentioned)
+    {
+        var (code, _, err) = TinyRuns.Cli(args);
+        Assert.That(code, Is.EqualTo(expected), err);
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Contain(mentioned));
+        Assert.That(err, Does.Not.Contain("internal error"));
+        Assert.That(Directory.Exists("/tmp/gpugan-cli-never"), Is.False, "nothing is created for a refused command");
+    }
+
+    [Test]
+    public void ResumeSaysWhichFlagsItIgnores()
+    {
+        var dir = Directory.CreateTempSubdirectory("gpugan-cli-resume-").FullName;
+        try
+        {
+            string run = Path.Combine(dir, "run");
+            TinyRuns.Train(TinyRuns.Options(GpuGan.Gan.Models.ModelFamily.Dcgan, GpuGan.Gan.Data.DataSource.Petri(16), run, 1));
+            var (code, output, err) = TinyRuns.Cli("train", "--out", run, "--resume", "--steps", "2", "--batch", "8", "--model", "wgan", "--checkpoint-every", "5");
+            Assert.That(code, Is.EqualTo(0), err);
+            Assert.That(err, Does.Contain("warning: --model, --batch are ignored with --resume"));
+            Assert.That(output, Does.Contain("resumed").And.Contain("done: 2 steps"));
+        }
+        finally
+        {
+                Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void AnAbsentGpuIsAOneLineFailure()
+    {
+        if (GpuGan.Tensors.Device.List().Any(d => d.Kind == GpuGan.Tensors.DeviceKind.Cuda && d.Problem is null))
+            Assert.Ignore("a CUDA device is present here");
+        var (code, _, err) = TinyRuns.Cli("train", "--device", "cuda", "--steps", "1", "--out", "/tmp/gpugan-cli-never");
+        Assert.That(code, Is.EqualTo(ExitCodes.Failure), err);
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Contain("--device cuda").And.Not.Contain("internal error"));
+        Assert.That(Directory.Exists("/tmp/gpugan-cli-never"), Is.False);
     }
 }

@@ -8,22 +8,22 @@ namespace GpuGan.Tests.Gan;
 [TestFixture]
 public sealed class ModelTests
 {
-    [TestCase("dcgan", 64), TestCase("dcgan", 32), TestCase("dcgan", 28), TestCase("wgan-gp", 28), TestCase("cdcgan", 32)]
-    public void NetworksProduceTheRightShapes(string kind, int size)
+    [TestCase(ModelFamily.Dcgan, 64), TestCase(ModelFamily.Dcgan, 32), TestCase(ModelFamily.Dcgan, 28), TestCase(ModelFamily.WganGp, 28), TestCase(ModelFamily.Cdcgan, 32)]
+    public void NetworksProduceTheRightShapes(ModelFamily kind, int size)
     {
         using var scope = TensorScope.Begin();
-        var m = GanModel.Create(kind, 3, size, size, 4, 16, 4, null, 1, Device.Cpu);
-        int[]? labels = m.IsConditional ? [0, 3] : null;
-        var x = m.Generate(Tensor.RandN(m.LatentShape(2), new RandomStream(1)), labels);
+        var m = GanModel.Create(GanSpec.Canonical(kind, new ImageShape(3, size, size), 16, 4, 4), 1, Device.Cpu);
+        int[]? labels = m.Spec.IsConditional ? [0, 3] : null;
+        var x = m.G.Generate(Tensor.RandN(m.G.LatentShape(2), new RandomStream(1)), labels);
         Assert.That(x.Shape, Is.EqualTo(new Shape(2, 3, size, size)));
-        Assert.That(m.Discriminate(x, labels).Shape, Is.EqualTo(new Shape(2)));
+        Assert.That(m.D.Score(x, labels).Shape, Is.EqualTo(new Shape(2)));
         Assert.That(x.ToArray().Max(Math.Abs), Is.LessThanOrEqualTo(1f), "Tanh output");
     }
 
     [Test]
     public void CanonicalDcgan64HasPytorchParameterNamesAndCounts()
     {
-        var m = GanModel.Create("dcgan", 3, 64, 64, 0, 100, 64, null, 1, Device.Cpu);
+        var m = GanModel.Create(GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(3, 64, 64), 100, 64, 0), 1, Device.Cpu);
         var names = m.G.StateDict().Keys.ToList();
         Assert.That(names, Does.Contain("main.0.weight").And.Contain("main.1.running_var").And.Contain("main.12.weight"));
         // pytorch/examples DCGAN: netG 3,576,704 parameters, netD 2,765,568.
@@ -49,7 +49,7 @@ public sealed class ModelTests
         var real = Tensor.RandU(new Shape(3, 1, 6, 6), gen, low: -1, high: 1).KeepAlive();
         var fake = Tensor.RandU(new Shape(3, 1, 6, 6), gen, low: -1, high: 1).KeepAlive();
         Tensor Critic(Tensor x) => x.Conv2d(w1, b1, 2, 1).Tanh().Conv2d(w2).Reshape(x.Shape[0]);
-        Tensor Penalty() => GanModel.GradientPenalty(Critic, real, fake, new RandomStream(5), Device.Cpu);
+        Tensor Penalty() => WassersteinGradientPenalty.GradientPenalty(Critic, real, fake, new RandomStream(5), Device.Cpu);
 
         float[][] analytic;
         using (var scope = TensorScope.Begin())
@@ -86,7 +86,7 @@ public sealed class ModelTests
         var results = new List<double[]>();
         foreach (var device in new[] { Device.Cpu, Device.IlgpuCpu })
         {
-            var model = GanModel.Create("dcgan", 1, 28, 28, 0, 8, 4, null, 9, device);
+            var model = GanModel.Create(GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 8, 4, 0), 9, device);
             var noise = new RandomStream(3);
             var data = new float[4 * 28 * 28];
             new RandomStream(8).FillUniform(data, -1, 1);
@@ -100,5 +100,72 @@ public sealed class ModelTests
             results.Add(rows.ToArray());
         }
         GradCheck.AssertClose(results[1].Select(v => (float)v).ToArray(), results[0], 1e-4, 1e-3, "DCGAN step metrics, ilgpu-cpu vs cpu");
+    }
+
+    [Test]
+    public void SpecRoundTripsThroughJsonAndRefusesCraftedValues()
+    {
+        var spec = GanSpec.Canonical(ModelFamily.Cdcgan, new ImageShape(1, 28, 28), 32, 16, 10);
+        Assert.That(GanSpec.FromJson(spec.ToJson(), "f"), Is.EqualTo(spec));
+        Assert.That(spec.ToJson(), Does.Contain("\"family\":\"cdcgan\"").And.Contain("\"discriminator-norm\":\"batch\""));
+        Assert.That(GanSpec.Canonical(ModelFamily.WganGp, new ImageShape(3, 64, 64), 100, 64, 10),
+            Has.Property(nameof(GanSpec.DiscriminatorNorm)).EqualTo(NormKind.None).And.Property(nameof(GanSpec.ClassCount)).EqualTo(0));
+
+        // A file could claim anything: every size is bounded before a network is built.
+        foreach (var (crafted, problem) in new[]
+        {
+            (spec with { LatentDim = 1_000_000_000 }, "latent size"),
+            (spec with { Image = new ImageShape(1, 48, 48) }, "square images of 28, 32, 64"),
+            (spec with { Image = new ImageShape(2, 28, 28) }, "channels"),
+            (spec with { ClassCount = 1 }, "classes"),
+            (spec with { GeneratorWidth = 0 }, "widths"),
+            (GanSpec.Canonical(ModelFamily.Gan, new ImageShape(3, 512, 512), 8, 4, 0), "too large"),
+        })
+        {
+            var e = Assert.Throws<GpuGan.Gan.ArchitectureRecordException>(() => GanSpec.FromJson(crafted.ToJson(), "crafted.safetensors"));
+            Assert.That(e!.Message, Does.StartWith("crafted.safetensors: ").And.Contain(problem));
+        }
+        Assert.Throws<GpuGan.Gan.ArchitectureRecordException>(() => GanSpec.FromJson("{\"family\":\"vae\"}", "f"));
+        Assert.Throws<GpuGan.Gan.ArchitectureRecordException>(() => GanSpec.FromJson("not json", "f"));
+    }
+
+    /// <summary>An objective written outside the library drives the step: its critic steps, its losses, its hook after each critic update.</summary>
+    [Test]
+    public void TrainStepFollowsTheObjective()
+    {
+        var objective = new CountingObjective();
+        var model = GanModel.Create(GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 8, 4, 0), 9, Device.Cpu, objective: objective);
+        var data = new float[2 * 28 * 28];
+        new RandomStream(8).FillUniform(data, -1, 1);
+        int batches = 0;
+        using var scope = TensorScope.Begin();
+        var m = model.TrainStep(() => { batches++; return (Tensor.FromArray(data, new Shape(2, 1, 28, 28)), new int[2]); }, new RandomStream(3));
+        Assert.That((batches, objective.CriticCalls, objective.Updates, objective.GeneratorCalls), Is.EqualTo((3, 3, 3, 1)));
+        Assert.That(m.DLoss, Is.EqualTo(objective.LastCriticLoss), "the logged D loss is the objective's");
+        Assert.That(m.GradientPenalty, Is.EqualTo(0.25), "the logged penalty is the objective's");
+    }
+
+    private sealed class CountingObjective : IGanObjective
+    {
+        public int CriticCalls, Updates, GeneratorCalls;
+        public double LastCriticLoss;
+        public int CriticSteps => 3;
+        public bool GeneratorReusesCriticFakes => false;
+
+        public CriticLoss CriticLoss(in CriticBatch b)
+        {
+            CriticCalls++;
+            var loss = b.FakeScores.Mean().Sub(b.RealScores.Mean()).MulScalar(0.5f);
+            LastCriticLoss = loss.Item();
+            return new CriticLoss(loss, 0, 0, 0.25);
+        }
+
+        public void AfterCriticUpdate(Discriminator critic) => Updates++;
+
+        public Tensor GeneratorLoss(Tensor fakeScores)
+        {
+            GeneratorCalls++;
+            return fakeScores.Mean().Neg();
+        }
     }
 }

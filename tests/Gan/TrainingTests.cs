@@ -1,9 +1,11 @@
+using GpuGan.Gan;
 using GpuGan.Gan.Data;
 using GpuGan.Gan.Models;
+using GpuGan.Gan.Sampling;
 using GpuGan.Gan.Training;
-using GpuGan.Layers;
 using GpuGan.Tensors;
 using GpuGan.Tensors.Kernels;
+using GpuGan.Tests.Data;
 using NUnit.Framework;
 
 namespace GpuGan.Tests.Gan;
@@ -19,42 +21,52 @@ public sealed class TrainingTests
     [TearDown]
     public void TearDown()
     {
-        CpuParallel.Threads = Environment.ProcessorCount;
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
 
     private sealed class Rows : ITrainingObserver
     {
         public readonly List<StepMetrics> Steps = new();
-        public readonly List<string> Warnings = new();
-        public void Started(string runFolder, string device, long startStep, long totalSteps, int stepsPerEpoch) { }
+        public readonly List<TrainingNotice> Notices = new();
+        public void Started(TrainingStarted started) { }
         public void Step(StepMetrics metrics, long totalSteps) => Steps.Add(metrics);
-        public void Info(string message) { }
-        public void Warning(string message) => Warnings.Add(message);
+        public void Notice(TrainingNotice notice) => Notices.Add(notice);
     }
 
     private static TrainOptions SmallDcgan(string outDir, int steps) => new()
     {
-        Model = "dcgan", Data = "petri", ImageSize = 32, Width = 8, Batch = 8, Steps = steps, Seed = 5, Device = "cpu",
-        Out = outDir, SampleEvery = 3, CheckpointEvery = 3, SyntheticCount = 64, LatentDim = 16, Threads = 2,
+        Model = ModelFamily.Dcgan, Data = DataSource.Petri(64), ImageSize = 32, Width = 8, Batch = 8, Steps = steps, Seed = 5, Device = DeviceKind.Cpu,
+        Out = outDir, SampleEvery = 3, CheckpointEvery = 3, LatentDim = 16, Threads = 2,
     };
 
-    private static string[] MetricRowsWithoutSpeed(string folder) => File.ReadAllLines(Path.Combine(folder, Trainer.MetricsFile))
+    private static TrainResult Train(TrainOptions options, ITrainingObserver? observer = null, CancellationToken cancel = default)
+    {
+        using var trainer = Trainer.Start(options, observer);
+        return trainer.Run(cancel);
+    }
+
+    private static TrainResult Resume(string folder, int steps)
+    {
+        using var trainer = Trainer.Resume(new ResumeOptions { Folder = folder, Steps = steps, Device = DeviceKind.Cpu });
+        return trainer.Run();
+    }
+
+    private static string[] MetricRowsWithoutSpeed(string folder) => File.ReadAllLines(Path.Combine(folder, RunLayout.MetricsFile))
         .Select(l => string.Join(",", l.Split(',')[..^1])).ToArray();
 
     [Test]
     public void ResumedRunMatchesUninterruptedRunBitForBit()
     {
         string straight = Path.Combine(_root, "straight"), split = Path.Combine(_root, "split");
-        Trainer.Run(SmallDcgan(straight, 6), resume: false, NullObserver.Instance, CancellationToken.None);
-        Trainer.Run(SmallDcgan(split, 3), resume: false, NullObserver.Instance, CancellationToken.None);
-        Trainer.Run(SmallDcgan(split, 6) with { Seed = 999 /* ignored: the saved config wins */ }, resume: true, NullObserver.Instance, CancellationToken.None);
+        Train(SmallDcgan(straight, 6));
+        Train(SmallDcgan(split, 3));
+        Resume(split, 6);   // the saved configuration (seed, sizes, threads) wins; only the length changes
 
         var a = MetricRowsWithoutSpeed(straight);
         var b = MetricRowsWithoutSpeed(split);
         Assert.That(a, Has.Length.EqualTo(7), "header + 6 rows");
         Assert.That(b, Is.EqualTo(a), "metrics rows (all columns but images/s, which is a timing)");
-        Assert.That(File.ReadAllBytes(Path.Combine(split, Trainer.GeneratorFile)), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, Trainer.GeneratorFile))),
+        Assert.That(File.ReadAllBytes(Path.Combine(split, RunLayout.GeneratorFile)), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, RunLayout.GeneratorFile))),
             "generator weights must be bit-identical");
         Assert.That(File.Exists(Path.Combine(split, "samples", "step-000006.png")));
         Assert.That(File.Exists(Path.Combine(split, "curves.png")));
@@ -66,29 +78,28 @@ public sealed class TrainingTests
         string folder = Path.Combine(_root, "cancel");
         using var cts = new CancellationTokenSource();
         var observer = new CancelAfter(cts, 2);
-        string summary = Trainer.Run(SmallDcgan(folder, 6), resume: false, observer, cts.Token);
-        Assert.That(summary, Does.Contain("interrupted at step 2"));
-        Trainer.Run(SmallDcgan(folder, 4), resume: true, NullObserver.Instance, CancellationToken.None);
-        Assert.That(File.ReadAllLines(Path.Combine(folder, Trainer.MetricsFile)), Has.Length.EqualTo(5));
+        var result = Train(SmallDcgan(folder, 6), observer, cts.Token);
+        Assert.That((result.Interrupted, result.Step), Is.EqualTo((true, 2L)), "interrupted at step 2");
+        Resume(folder, 4);
+        Assert.That(File.ReadAllLines(Path.Combine(folder, RunLayout.MetricsFile)), Has.Length.EqualTo(5));
     }
 
     private sealed class CancelAfter(CancellationTokenSource cts, int steps) : ITrainingObserver
     {
-        public void Started(string runFolder, string device, long startStep, long totalSteps, int stepsPerEpoch) { }
+        public void Started(TrainingStarted started) { }
         public void Step(StepMetrics metrics, long totalSteps) { if (metrics.Step >= steps) cts.Cancel(); }
-        public void Info(string message) { }
-        public void Warning(string message) { }
+        public void Notice(TrainingNotice notice) { }
     }
 
     [Test]
     public void ExistingRunIsNeverOverwritten()
     {
         string folder = Path.Combine(_root, "existing");
-        Trainer.Run(SmallDcgan(folder, 1), resume: false, NullObserver.Instance, CancellationToken.None);
-        var before = File.ReadAllBytes(Path.Combine(folder, Trainer.GeneratorFile));
-        var ex = Assert.Throws<ArgumentException>(() => Trainer.Run(SmallDcgan(folder, 1), resume: false, NullObserver.Instance, CancellationToken.None));
+        Train(SmallDcgan(folder, 1));
+        var before = File.ReadAllBytes(Path.Combine(folder, RunLayout.GeneratorFile));
+        var ex = Assert.Throws<RunFolderExistsException>(() => Train(SmallDcgan(folder, 1)));
         Assert.That(ex!.Message, Does.Contain("already holds a run"));
-        Assert.That(File.ReadAllBytes(Path.Combine(folder, Trainer.GeneratorFile)), Is.EqualTo(before));
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, RunLayout.GeneratorFile)), Is.EqualTo(before));
     }
 
     [Test]
@@ -97,10 +108,10 @@ public sealed class TrainingTests
         string folder = Path.Combine(_root, "nan");
         // A learning rate of 1e30 throws the weights to ±1e30 at once; the products overflow a step later.
         var options = SmallDcgan(folder, 20) with { Lr = 1e30f, CheckpointEvery = 1 };
-        var ex = Assert.Throws<TrainingDivergedException>(() => Trainer.Run(options, resume: false, NullObserver.Instance, CancellationToken.None));
+        var ex = Assert.Throws<TrainingDivergedException>(() => Train(options));
         TestContext.Out.WriteLine(ex!.Message);
         Assert.That(ex.Message, Does.Match("step [0-9]+"));
-        string checkpoint = Path.Combine(folder, Trainer.CheckpointFile);
+        string checkpoint = Path.Combine(folder, RunLayout.CheckpointFile);
         if (ex.Message.Contains("last good checkpoint"))
         {
             // The kept checkpoint is readable and holds finite weights.
@@ -108,7 +119,7 @@ public sealed class TrainingTests
             foreach (var (name, entry) in file.Tensors.Where(t => t.Key.StartsWith("G.", StringComparison.Ordinal) && t.Value.Dtype == GpuGan.Layers.Serialization.SafeTensorDtype.F32))
                 Assert.That(entry.ToFloat32Array().All(float.IsFinite), name);
         }
-        Assert.That(File.ReadAllLines(Path.Combine(folder, Trainer.MetricsFile)).Skip(1).All(l => !l.Contains("NaN")), "no NaN row is logged");
+        Assert.That(File.ReadAllLines(Path.Combine(folder, RunLayout.MetricsFile)).Skip(1).All(l => !l.Contains("NaN")), "no NaN row is logged");
     }
 
     /// <summary>
@@ -121,11 +132,11 @@ public sealed class TrainingTests
         string folder = Path.Combine(_root, "sines");
         var options = new TrainOptions
         {
-            Model = "gan", Data = "sines", Steps = 1500, Batch = 64, Seed = 3, Device = "cpu", Out = folder,
-            SampleEvery = 100000, CheckpointEvery = 100000, SyntheticCount = 4096, LatentDim = 16, Threads = 2,
+            Model = ModelFamily.Gan, Data = DataSource.Sines(4096), Steps = 1500, Batch = 64, Seed = 3, Device = DeviceKind.Cpu, Out = folder,
+            SampleEvery = 100000, CheckpointEvery = 100000, LatentDim = 16, Width = 64, Threads = 2,
             Lr = 1e-3f,
         };
-        Trainer.Run(options, resume: false, NullObserver.Instance, CancellationToken.None);
+        Train(options);
         var curves = Generate(folder, 200);
         var fits = curves.Select(c => SineFit.Fit(c)).ToArray();
         double good = fits.Count(f => f.RmsResidual < 0.12) / (double)fits.Length;
@@ -140,7 +151,8 @@ public sealed class TrainingTests
     private static float[][] Generate(string folder, int count)
     {
         var outDir = Path.Combine(folder, "gen");
-        Sampler.Run(new SampleRequest { Run = folder, Count = count, Out = outDir, Seed = 77 }).ToList();
+        var sampler = Sampler.Load(Path.Combine(folder, RunLayout.GeneratorFile), Device.Cpu);
+        SampleWriter.Write(sampler.Generate(count, seed: 77), outDir, SampleFormat.Png);
         return File.ReadAllLines(Path.Combine(outDir, "curves.csv")).Skip(1)
             .Select(l => l.Split(',').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToArray();
     }
@@ -165,17 +177,18 @@ public sealed class TrainingTests
         string folder = Path.Combine(_root, "fmnist");
         var options = new TrainOptions
         {
-            Model = "dcgan", Data = "fashion-mnist", Limit = 3000, Steps = 160, Batch = 32, Width = 16, Seed = 2, Device = "cpu",
+            Model = ModelFamily.Dcgan, Data = DataSource.FashionMnist(), Limit = 3000, Steps = 160, Batch = 32, Width = 16, Seed = 2, Device = DeviceKind.Cpu,
             Out = folder, SampleEvery = 160, CheckpointEvery = 160, LatentDim = 32, Threads = 2,
         };
         var test = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: false, limit: 1000);
         var real = test.CopySamples(0, 1000);
 
-        var untrained = GanModel.Create("dcgan", 1, 28, 28, 10, 32, 16, null, options.Seed, Device.Cpu);
+        var spec = GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 32, 16, 10);
+        var untrained = GanModel.Create(spec, options.Seed, Device.Cpu);
         double before = NearestDistance(GenerateImages(untrained, 64), real);
-        Trainer.Run(options, resume: false, NullObserver.Instance, CancellationToken.None);
-        var trained = GanModel.Create("dcgan", 1, 28, 28, 10, 32, 16, null, options.Seed, Device.Cpu);
-        GpuGan.Layers.Serialization.Checkpoint.LoadModule(Path.Combine(folder, Trainer.GeneratorFile), trained.G);
+        Train(options);
+        var trained = GanModel.Create(spec, options.Seed, Device.Cpu);
+        GpuGan.Layers.Serialization.Checkpoint.LoadModule(Path.Combine(folder, RunLayout.GeneratorFile), trained.G);
         double after = NearestDistance(GenerateImages(trained, 64), real);
         var train = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit: 64);
         double realBaseline = NearestDistance(train.CopySamples(0, 64), real);
@@ -189,7 +202,7 @@ public sealed class TrainingTests
         using var scope = TensorScope.Begin();
         using var noGrad = Autograd.NoGrad();
         model.G.Eval();
-        return model.Generate(Tensor.RandN(model.LatentShape(n), new RandomStream(99)), null).ToArray();
+        return model.G.Generate(Tensor.RandN(model.G.LatentShape(n), new RandomStream(99)), null).ToArray();
     }
 
     private static double NearestDistance(float[] images, float[] reference)

@@ -6,10 +6,10 @@ using NUnit.Framework;
 namespace GpuGan.Tests.Ops;
 
 /// <summary>Batch-norm semantics (running statistics, eval mode, fused vs composed backward) and loss edge cases, on both kernel sets.</summary>
-[TestFixture("cpu"), TestFixture("ilgpu-cpu")]
-public sealed class BatchNormTests(string deviceName)
+[TestFixture(DeviceKind.Cpu), TestFixture(DeviceKind.IlgpuCpu)]
+public sealed class BatchNormTests(DeviceKind kind)
 {
-    private Device D => Device.FromName(deviceName);
+    private Device D => Device.Open(kind);
 
     // x (N=2, C=2, H=1, W=2): channel 0 holds 1, 2, 3, 4; channel 1 holds 0, 0, 2, 6.
     private static readonly float[] X = [1, 2, 0, 0, 3, 4, 2, 6];
@@ -170,18 +170,13 @@ public sealed class BatchNormTests(string deviceName)
         gen.FillNormal(v);
         float[][] Run(int threads)
         {
-            int saved = CpuParallel.Threads;
-            CpuParallel.Threads = threads;
-            try
-            {
-                using var scope = TensorScope.Begin();
-                var x = Tensor.FromArray(v, new Shape(8, 16, 17, 17), D);
-                x.RequiresGrad = true;
-                var y = x.BatchNorm2d(null, null, null, null, training: true);
-                var g = Autograd.Grad([y], [x], [y.Detach().Tanh()])[0];
-                return [y.ToArray(), g.ToArray()];
-            }
-            finally { CpuParallel.Threads = saved; }
+            using var device = Device.CreateCpu(new CpuKernelOptions { Threads = threads });
+            using var scope = TensorScope.Begin();
+            var x = Tensor.FromArray(v, new Shape(8, 16, 17, 17), device);
+            x.RequiresGrad = true;
+            var y = x.BatchNorm2d(null, null, null, null, training: true);
+            var g = Autograd.Grad([y], [x], [y.Detach().Tanh()])[0];
+            return [y.ToArray(), g.ToArray()];
         }
         var one = Run(1);
         var two = Run(2);

@@ -32,26 +32,19 @@ public sealed class MatMulKernelTests
 
     private static IEnumerable<TestCaseData> CpuCases()
     {
-        foreach (var path in new[] { MatMulKernels.CpuGemmPath.Auto, MatMulKernels.CpuGemmPath.Avx2, MatMulKernels.CpuGemmPath.Scalar })
+        foreach (var path in new[] { CpuGemmKernel.Auto, CpuGemmKernel.Avx2, CpuGemmKernel.Scalar })
             foreach (var (m, n, k) in Shapes)
                 for (int t = 0; t < 4; t++)
                     yield return new TestCaseData(path.ToString(), t >= 2, t % 2 == 1, m, n, k)
                         .SetArgDisplayNames(path.ToString(), t >= 2 ? "At" : "A", t % 2 == 1 ? "Bt" : "B", $"{m}x{n}x{k}");
     }
 
-    [TearDown]
-    public void ResetGlobals()
-    {
-        MatMulKernels.PathOverride = MatMulKernels.CpuGemmPath.Auto;
-        CpuParallel.Threads = Environment.ProcessorCount;
-    }
-
     [TestCaseSource(nameof(CpuCases))]
     public void GemmCpu_MatchesReference(string pathName, bool transA, bool transB, int m, int n, int k)
     {
-        var path = Enum.Parse<MatMulKernels.CpuGemmPath>(pathName);
+        var path = Enum.Parse<CpuGemmKernel>(pathName);
         RequirePath(path);
-        MatMulKernels.PathOverride = path;
+        var cpu = new CpuParallel(new CpuKernelOptions { Gemm = path });
         foreach (var (alpha, beta) in new[] { (1f, 0f), (0.75f, -1.5f), (-2f, 1f) })
         {
             var rng = new Random(1234 + m * 31 + n * 7 + k);
@@ -60,7 +53,7 @@ public sealed class MatMulKernelTests
             var c = RandomArray(rng, m * n);
             var expected = (float[])c.Clone();
             MatMulKernels.GemmReference(transA, transB, m, n, k, alpha, a, b, beta, expected);
-            RunCpu(transA, transB, m, n, k, alpha, a, b, beta, c);
+            RunCpu(cpu, transA, transB, m, n, k, alpha, a, b, beta, c);
             AssertClose(expected, c, Atol(k, alpha, beta), RtolBase, $"alpha={alpha} beta={beta}");
         }
     }
@@ -105,9 +98,9 @@ public sealed class MatMulKernelTests
         float[]? first = null;
         foreach (int threads in new[] { 1, 2, 3, 2 })
         {
-            CpuParallel.Threads = threads;
+            var cpu = new CpuParallel(new CpuKernelOptions { Threads = threads });
             var c = (float[])c0.Clone();
-            RunCpu(transA, transB, m, n, k, 0.5f, a, b, 0.25f, c);
+            RunCpu(cpu, transA, transB, m, n, k, 0.5f, a, b, 0.25f, c);
             if (first is null) first = c;
             else Assert.That(c, Is.EqualTo(first), $"threads = {threads} differs from threads = 1");
         }
@@ -165,17 +158,21 @@ public sealed class MatMulKernelTests
         AssertClose(expected, dc.GetAsArray1D(), Atol(k, 1f, 0f), RtolBase, "beta = 0 over NaN");
     }
 
-    private static void RequirePath(MatMulKernels.CpuGemmPath path)
+    private static void RequirePath(CpuGemmKernel path)
     {
-        if (path == MatMulKernels.CpuGemmPath.Avx2 && !(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported))
+        if (path == CpuGemmKernel.Avx2 && !(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported))
             Assert.Ignore("AVX2+FMA not supported on this CPU");
     }
 
-    private static unsafe void RunCpu(bool transA, bool transB, int m, int n, int k, float alpha,
+    private static void RunCpu(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, float[] b, float beta, float[] c)
+        => RunCpu(Device.Cpu.Parallel, transA, transB, m, n, k, alpha, a, b, beta, c);
+
+    private static unsafe void RunCpu(CpuParallel cpu, bool transA, bool transB, int m, int n, int k, float alpha,
         float[] a, float[] b, float beta, float[] c)
     {
         fixed (float* pa = a, pb = b, pc = c)
-            MatMulKernels.GemmCpu(transA, transB, m, n, k, alpha, pa, pb, beta, pc);
+            MatMulKernels.GemmCpu(cpu, transA, transB, m, n, k, alpha, pa, pb, beta, pc);
     }
 
     private static float[] RandomArray(Random rng, int length)

@@ -4,7 +4,7 @@ namespace GpuGan.Gan.Data;
 /// A data file is missing, truncated or not in the expected format. The message starts with
 /// the file's name and says what is wrong with it.
 /// </summary>
-public sealed class DataFormatException : Exception
+public sealed class DataFormatException : GanException
 {
     /// <summary>Creates the exception for <paramref name="path"/>; the message is "name: problem".</summary>
     public DataFormatException(string path, string problem, Exception? inner = null)

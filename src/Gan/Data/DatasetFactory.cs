@@ -1,51 +1,74 @@
 namespace GpuGan.Gan.Data;
 
-/// <summary>Resolves the --data argument into a data set.</summary>
+/// <summary>Opens a <see cref="DataSource"/> as a data set.</summary>
 public static class DatasetFactory
 {
     /// <summary>
-    /// petri | sines | fashion-mnist | mnist:DIR | DIR (IDX files, else an image folder).
-    /// imageSize null keeps the natural size (petri 32, IDX 28); channels null keeps the set's own.
+    /// Opens <paramref name="source"/>. <paramref name="imageSize"/> null keeps the set's natural size (petri 32,
+    /// IDX 28, image folders 64); <paramref name="channels"/> null keeps the set's own; <paramref name="limit"/>
+    /// caps the images read from IDX files (null = all).
     /// </summary>
-    public static IDataset Create(string data, int? imageSize, int? channels, int? limit, int syntheticCount, long seed)
+    /// <exception cref="InvalidOptionException">An option that does not apply to the source (an image size for curves) or a source without its folder or size.</exception>
+    /// <exception cref="DataFormatException">A data file or folder is missing or unreadable.</exception>
+    public static IDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed)
     {
         IDataset set;
-        // Petri dishes default to 32×32: the DCGAN-32 main job fits in minutes on a 2-core CPU; --image-size 64 gives the canonical DCGAN-64.
-        if (data == "petri") set = new PetriDataset(syntheticCount, imageSize ?? 32, seed);
-        else if (data == "sines")
+        switch (source.Kind)
         {
-            if (imageSize is not null) throw new ArgumentException("--image-size does not apply to sines (curves of 64 points)");
-            set = new SinesDataset(syntheticCount, seed);
+            // Petri dishes default to 32×32: the DCGAN-32 main job fits in minutes on a 2-core CPU; 64 gives the canonical DCGAN-64.
+            case DataSourceKind.Petri:
+                set = new PetriDataset(SyntheticCount(source), imageSize ?? 32, seed);
+                break;
+            case DataSourceKind.Sines:
+                if (imageSize is not null)
+                    throw new InvalidOptionException(nameof(Training.TrainOptions.ImageSize), imageSize, "does not apply to sines (curves of 64 points)");
+                set = new SinesDataset(SyntheticCount(source), seed);
+                break;
+            case DataSourceKind.FashionMnist:
+                if (!Directory.Exists(IdxDataset.FashionMnistDirectory))
+                    throw new DataFormatException(IdxDataset.FashionMnistDirectory, "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist");
+                set = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize);
+                break;
+            case DataSourceKind.Idx:
+                set = IdxDataset.Load(FolderOf(source), train: true, limit, imageSize);
+                break;
+            case DataSourceKind.ImageFolder:
+                set = ImageFolderDataset.Load(FolderOf(source), imageSize ?? 64, channels ?? 3);
+                break;
+            default:
+                throw new InvalidOptionException(nameof(Training.TrainOptions.Data), source.Kind, "is not a known data source");
         }
-        else if (data == "fashion-mnist")
-        {
-            if (!Directory.Exists(IdxDataset.FashionMnistDirectory))
-                throw new DataFormatException(IdxDataset.FashionMnistDirectory, "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist");
-            set = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize);
-        }
-        else if (data.StartsWith("mnist:", StringComparison.Ordinal)) set = IdxDataset.Load(data["mnist:".Length..], train: true, limit, imageSize);
-        else if (Directory.Exists(data))
-        {
-            bool hasIdx = Directory.EnumerateFiles(data).Any(f => Path.GetFileName(f).Contains("idx3-ubyte", StringComparison.Ordinal));
-            set = hasIdx ? IdxDataset.Load(data, train: true, limit, imageSize)
-                : ImageFolderDataset.Load(data, imageSize ?? 64, channels ?? 3);
-        }
-        else throw new ArgumentException($"--data: '{data}' is neither a built-in set (petri, sines, fashion-mnist), mnist:DIR, nor an existing folder");
         return channels is { } c && c != set.Channels ? new ChannelAdapter(set, c) : set;
     }
+
+    private static int SyntheticCount(DataSource source) => source.Count is int n && n >= 1
+        ? n
+        : throw new InvalidOptionException(nameof(DataSource.Count), source.Count, $"{source.Kind} needs a sample count of at least 1");
+
+    private static string FolderOf(DataSource source) => source.Path is { Length: > 0 } p
+        ? p
+        : throw new InvalidOptionException(nameof(DataSource.Path), source.Path, $"{source.Kind} needs a folder");
 }
 
 /// <summary>Converts grey to RGB (replicate) or RGB to grey (Rec. 601 luma) on the fly.</summary>
 public sealed class ChannelAdapter(IDataset inner, int channels) : IDataset
 {
+    /// <inheritdoc/>
     public int Count => inner.Count;
+    /// <inheritdoc/>
     public int Channels => channels;
+    /// <inheritdoc/>
     public int Height => inner.Height;
+    /// <inheritdoc/>
     public int Width => inner.Width;
+    /// <inheritdoc/>
     public int ClassCount => inner.ClassCount;
+    /// <inheritdoc/>
     public string Name => inner.Name;
+    /// <inheritdoc/>
     public int Label(int index) => inner.Label(index);
 
+    /// <inheritdoc/>
     public void CopySample(int index, Span<float> destination)
     {
         int plane = Height * Width;

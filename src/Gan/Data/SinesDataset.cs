@@ -1,6 +1,6 @@
 // Sinusoid curves y = sin(b·x + c), the smallest GAN benchmark: a generator that has learnt
 // the set produces clean sinusoids whose (b, c) fall in the training ranges, which
-// SineFit can check.
+// a least-squares sine fit can check (tests/Data/SineFit.cs).
 //   x: N = 64 points evenly spaced over [0, 2π], both ends included: x_i = 2π·i / 63
 //   b ~ U[1/2, 2], c ~ U[0, π], drawn from SplitMix64.ForStream(seed, index)
 // Each sample is (C, H, W) = (1, 1, 64); values are in [-1, 1] by construction.

@@ -1,61 +1,20 @@
-// The generator and discriminator networks. Layer stacks and state-dict names follow
-// pytorch/examples' DCGAN (a `main` Sequential), so weights map one to one onto PyTorch.
+// The layer stacks of the generators and discriminators. Layer order and state-dict names follow
+// pytorch/examples' DCGAN (a `main` Sequential: "main.0.weight", "main.1.running_mean", …), so
+// weights map one to one onto PyTorch. The sizes are checked by GanSpec.Validate before any of
+// these run; an unsupported size reaching them is a bug.
 using GpuGan.Layers;
 using GpuGan.Tensors;
 
 namespace GpuGan.Gan.Models;
 
-/// <summary>A network whose layers live in a Sequential named "main" (PyTorch's DCGAN layout).</summary>
-public sealed class MainNet : Module
-{
-    public MainNet(Sequential main) => Main = RegisterModule("main", main);
-    public Sequential Main { get; }
-    public override Tensor Forward(Tensor input) => Main.Forward(input);
-}
-
-/// <summary>
-/// A class-conditional wrapper. Generator: z ⊙ E(y) → G (multiplicative label embedding).
-/// Discriminator: projection (Miyato &amp; Koyama 2018): D(x, y) = head(φ(x)) + ⟨E(y), Σ_hw φ(x)⟩.
-/// Neither needs concatenation, and both give a label a real say in every sample.
-/// </summary>
-public sealed class ConditionalNet : Module
-{
-    private readonly bool _isGenerator;
-
-    public ConditionalNet(Sequential body, Module? head, Embedding embedding, bool isGenerator)
-    {
-        _isGenerator = isGenerator;
-        Main = RegisterModule("main", body);
-        Head = head is null ? null : RegisterModule("head", head);
-        Embed = RegisterModule("embed", embedding);
-    }
-
-    public Sequential Main { get; }
-    public Module? Head { get; }
-    public Embedding Embed { get; }
-
-    public override Tensor Forward(Tensor input) => throw new InvalidOperationException("a conditional network needs labels: call Forward(input, labels)");
-
-    public Tensor Forward(Tensor input, int[] labels)
-    {
-        var e = Embed.Forward(labels);                                   // (N, dim)
-        if (_isGenerator)
-            return Main.Forward(input.Mul(e.Reshape(input.Shape.ToArray())));  // z: (N, nz, 1, 1)
-        var features = Main.Forward(input);                              // (N, F, h, w)
-        var logit = Head!.Forward(features).Reshape(input.Shape[0]);     // (N)
-        var pooled = features.Sum([2, 3]);                               // (N, F)
-        return logit.Add(pooled.Mul(e).Sum([1]));                        // (N)
-    }
-}
-
-/// <summary>Builds the networks for each model and image size.</summary>
+/// <summary>Builds the layer stacks of each family for each image size.</summary>
 public static class Networks
 {
     /// <summary>
     /// DCGAN generator: (N, nz, 1, 1) → (N, nc, S, S) with ConvT k4 s2 p1 stages, BN, ReLU and Tanh,
     /// no biases. 64: nz→8w→4w→2w→w→nc (pytorch/examples); 32: nz→4w→2w→w→nc; 28: nz→4w (7×7) →2w→nc.
     /// </summary>
-    public static Sequential DcganGenerator(int nz, int w, int nc, int size, RandomStream gen)
+    public static Sequential DcganGeneratorLayers(int nz, int w, int nc, int size, RandomStream gen)
     {
         var s = new Sequential();
         void Stage(int cin, int cout, int k, int stride, int pad, bool last)
@@ -85,17 +44,17 @@ public static class Networks
                 Stage(w * 4, w * 2, 4, 2, 1, false);
                 Stage(w * 2, nc, 4, 2, 1, true);
                 break;
-            default: throw new ArgumentException($"--image-size: DCGAN supports 28, 32 and 64, got {size}");
+            default: throw new ArgumentOutOfRangeException(nameof(size), size, "the DCGAN generator is defined for 28, 32 and 64");
         }
         return s;
     }
 
     /// <summary>
     /// DCGAN discriminator body (all but the final conv): Conv k4 s2 p1 stages with LeakyReLU 0.2,
-    /// batch norm after the first (norm: "batch"), layer norm (WGAN-GP option) or none.
-    /// Returns the body and the final conv separately so the conditional model can project features.
+    /// <paramref name="norm"/> after every stage but the first. Returns the body and the final conv
+    /// (to a single logit) separately, so the projection discriminator can pool the features.
     /// </summary>
-    public static (Sequential Body, Conv2d Final) DcganDiscriminator(int nc, int w, int size, string norm, RandomStream gen)
+    public static (Sequential Body, Conv2d Final) DcganDiscriminatorLayers(int nc, int w, int size, NormKind norm, RandomStream gen)
     {
         var s = new Sequential();
         int spatial = size;
@@ -105,8 +64,8 @@ public static class Networks
             spatial /= 2;
             if (!first)
             {
-                if (norm == "batch") s.Add(new BatchNorm2d(cout));
-                else if (norm == "layer") s.Add(new LayerNorm([cout, spatial, spatial]));
+                if (norm == NormKind.Batch) s.Add(new BatchNorm2d(cout));
+                else if (norm == NormKind.Layer) s.Add(new LayerNorm([cout, spatial, spatial]));
             }
             s.Add(new LeakyReLU(0.2f));
         }
@@ -125,20 +84,20 @@ public static class Networks
                 Stage(nc, w, true); Stage(w, w * 2, false);
                 top = w * 2;
                 break;
-            default: throw new ArgumentException($"--image-size: DCGAN supports 28, 32 and 64, got {size}");
+            default: throw new ArgumentOutOfRangeException(nameof(size), size, "the DCGAN discriminator is defined for 28, 32 and 64");
         }
         // spatial is now 4 (64, 32) or 7 (28): one valid conv to a single logit.
         return (s, new Conv2d(top, 1, spatial, 1, 0, bias: false, gen: gen));
     }
 
     /// <summary>MLP generator for vectors (sines) and flattened small images: nz → 128 → 256 → D, Tanh.</summary>
-    public static Sequential MlpGenerator(int nz, int features, RandomStream gen) => new(
+    public static Sequential MlpGeneratorLayers(int nz, int features, RandomStream gen) => new(
         new Linear(nz, 128, gen: gen), new LeakyReLU(0.2f),
         new Linear(128, 256, gen: gen), new LeakyReLU(0.2f),
         new Linear(256, features, gen: gen), new Tanh());
 
     /// <summary>MLP discriminator: D → 256 → 128 → 1 logit.</summary>
-    public static Sequential MlpDiscriminator(int features, RandomStream gen) => new(
+    public static Sequential MlpDiscriminatorLayers(int features, RandomStream gen) => new(
         new Flatten(),
         new Linear(features, 256, gen: gen), new LeakyReLU(0.2f),
         new Linear(256, 128, gen: gen), new LeakyReLU(0.2f),

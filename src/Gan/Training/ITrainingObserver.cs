@@ -1,27 +1,95 @@
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Models;
+
 namespace GpuGan.Gan.Training;
 
 /// <summary>
 /// What a training run reports. The library never writes to the console; the CLI supplies an
-/// observer (a progress bar on a terminal, plain log lines otherwise) and tests supply their own.
+/// observer (a progress bar on a terminal, plain log lines otherwise) and words the notices;
+/// tests supply their own.
 /// </summary>
 public interface ITrainingObserver
 {
-    void Started(string runFolder, string device, long startStep, long totalSteps, int stepsPerEpoch);
+    /// <summary>The loop is about to run its first step.</summary>
+    void Started(TrainingStarted started);
+
     /// <summary>Called after every generator step with that step's metrics.</summary>
     void Step(StepMetrics metrics, long totalSteps);
-    void Info(string message);
-    void Warning(string message);
+
+    /// <summary>Something the user may want to know (a resume, a repaired file) or act on (a warning).</summary>
+    void Notice(TrainingNotice notice);
+}
+
+/// <summary>The run as it starts.</summary>
+/// <param name="RunFolder">The run folder.</param>
+/// <param name="DeviceName">The device's description.</param>
+/// <param name="StartStep">The step it starts after (0 for a new run).</param>
+/// <param name="TotalSteps">The step it runs until.</param>
+/// <param name="StepsPerEpoch">Generator steps per pass over the data.</param>
+/// <param name="Spec">The model's architecture.</param>
+public sealed record TrainingStarted(string RunFolder, string DeviceName, long StartStep, long TotalSteps, int StepsPerEpoch, GanSpec Spec);
+
+/// <summary>A fact reported during training; the caller decides how (and whether) to show it.</summary>
+public abstract record TrainingNotice
+{
+    /// <summary>True for conditions that may need the user's attention.</summary>
+    public abstract bool IsWarning { get; }
+}
+
+/// <summary>Image files of the data set that could not be decoded and were left out.</summary>
+public sealed record SkippedFilesNotice(string DataName, IReadOnlyList<SkippedFile> Files) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => true;
+}
+
+/// <summary>A run was resumed from its checkpoint.</summary>
+public sealed record ResumedNotice(string RunFolder, long Step, long Epoch, int BatchIndex) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => false;
+}
+
+/// <summary>The resumed run has already reached its length; nothing will be trained.</summary>
+public sealed record AlreadyCompleteNotice(long Step, long TotalSteps) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => true;
+}
+
+/// <summary>metrics.csv was repaired on resume: a torn last row and/or rows past the checkpoint were dropped.</summary>
+public sealed record MetricsRepairedNotice(string Path, bool DroppedTornRow, int DroppedRows, long CheckpointStep) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => DroppedTornRow;
+}
+
+/// <summary>D has won outright (D(x) &gt; 0.99, D(G(z)) &lt; 0.01) for <paramref name="Steps"/> steps in a row.</summary>
+public sealed record DiscriminatorWinsNotice(long Step, int Steps) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => true;
+}
+
+/// <summary>The generated samples barely vary: their pixel spread is under a tenth of the data's (mode collapse?).</summary>
+public sealed record LowDiversityNotice(long Step, double SampleSpread, double DataSpread) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => true;
 }
 
 /// <summary>Discards everything (library callers that do not care).</summary>
 public sealed class NullObserver : ITrainingObserver
 {
+    /// <summary>The instance.</summary>
     public static readonly NullObserver Instance = new();
-    public void Started(string runFolder, string device, long startStep, long totalSteps, int stepsPerEpoch) { }
-    public void Step(StepMetrics metrics, long totalSteps) { }
-    public void Info(string message) { }
-    public void Warning(string message) { }
-}
 
-/// <summary>A loss or weight became NaN/Inf; the last good checkpoint is kept.</summary>
-public sealed class TrainingDivergedException(string message) : Exception(message);
+    /// <inheritdoc/>
+    public void Started(TrainingStarted started) { }
+
+    /// <inheritdoc/>
+    public void Step(StepMetrics metrics, long totalSteps) { }
+
+    /// <inheritdoc/>
+    public void Notice(TrainingNotice notice) { }
+}

@@ -30,10 +30,12 @@ public sealed record StepMetrics
 
     private static string F(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture);
 
+    /// <summary>Parses one row; <paramref name="source"/> and <paramref name="lineNumber"/> name it in errors.</summary>
+    /// <exception cref="RunFileException">Not a row of this layout.</exception>
     public static StepMetrics Parse(string line, string source, int lineNumber)
     {
         var p = line.Split(',');
-        if (p.Length != 10) throw new InvalidDataException($"{source}:{lineNumber}: expected 10 columns, found {p.Length}");
+        if (p.Length != 10) throw new RunFileException(source, lineNumber, $"expected 10 columns, found {p.Length}");
         static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
         try
         {
@@ -44,36 +46,53 @@ public sealed record StepMetrics
                 GradNormD = D(p[7]), GradNormG = D(p[8]), ImagesPerSecond = D(p[9]),
             };
         }
-        catch (FormatException e)
+        catch (Exception e) when (e is FormatException or OverflowException)
         {
-            throw new InvalidDataException($"{source}:{lineNumber}: {e.Message}", e);
+            throw new RunFileException(source, lineNumber, "not a number where one is expected", e);
         }
     }
 }
 
 /// <summary>
-/// metrics.csv: appended one row per logged step and flushed, so an interrupted run keeps every
-/// row it logged. On resume the file is cut back to the checkpoint's step (rows after it belong to
-/// steps that will be recomputed) — atomically, so nothing is lost if that fails.
+/// metrics.csv: appended one row per step and flushed, so an interrupted run keeps every row it
+/// logged. On resume the file is repaired and cut back to the checkpoint's step — atomically, so
+/// nothing is lost if that fails: a torn last row (no line end: the disk filled or the process died
+/// while appending) is dropped, and so are rows after the checkpoint (steps that will be recomputed).
+/// A damaged row anywhere else is refused: that is not how this file breaks, so nothing is guessed.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
     private readonly StreamWriter _writer;
     private readonly List<StepMetrics> _rows = new();
 
+    /// <summary>
+    /// Starts a new metrics.csv at <paramref name="path"/> (<paramref name="resumeStep"/> 0), or keeps the rows
+    /// of an existing one up to <paramref name="resumeStep"/>.
+    /// </summary>
+    /// <exception cref="RunFileException">A row before the last is damaged, or the header is not this layout's.</exception>
     public MetricsLog(string path, long resumeStep)
     {
         Path = path;
         if (File.Exists(path) && resumeStep > 0)
         {
+            string text = File.ReadAllText(path);
+            var lines = text.Split('\n');
+            // A file that does not end with a line end was cut off while appending its last line.
+            DroppedTornRow = text.Length > 0 && !text.EndsWith('\n');
+            int complete = lines.Length - 1;    // lines before the final "" (or before the torn tail)
             var kept = new StringBuilder(StepMetrics.Header + "\n");
-            int lineNumber = 0;
-            foreach (var line in File.ReadLines(path))
+            if (complete >= 1 && lines[0] != StepMetrics.Header)
+                throw new RunFileException(path, 1, "not a metrics.csv of this version (unexpected header)");
+            for (int i = 1; i < complete; i++)
             {
-                lineNumber++;
-                if (lineNumber == 1 || line.Length == 0) continue;
-                var row = StepMetrics.Parse(line, path, lineNumber);
-                if (row.Step > resumeStep) continue;
+                string line = lines[i];
+                if (line.Length == 0) continue;
+                var row = StepMetrics.Parse(line, path, i + 1);
+                if (row.Step > resumeStep)
+                {
+                    DroppedRows++;
+                    continue;
+                }
                 _rows.Add(row);
                 kept.Append(line).Append('\n');
             }
@@ -88,9 +107,19 @@ public sealed class MetricsLog : IDisposable
         }
     }
 
+    /// <summary>The file.</summary>
     public string Path { get; }
+
+    /// <summary>The rows kept and appended so far.</summary>
     public IReadOnlyList<StepMetrics> Rows => _rows;
 
+    /// <summary>True when opening dropped a torn last row.</summary>
+    public bool DroppedTornRow { get; }
+
+    /// <summary>Complete rows dropped on opening because they came after the checkpoint's step.</summary>
+    public int DroppedRows { get; }
+
+    /// <summary>Appends <paramref name="m"/> and flushes it to the file.</summary>
     public void Append(StepMetrics m)
     {
         _rows.Add(m);
@@ -98,5 +127,6 @@ public sealed class MetricsLog : IDisposable
         _writer.Flush();
     }
 
+    /// <summary>Closes the file.</summary>
     public void Dispose() => _writer.Dispose();
 }

@@ -1,56 +1,102 @@
+// The options of a training run, typed. No defaults live here: the caller (the CLI) chooses every
+// value; a null optional means "the natural choice" as documented on each property. The record is
+// saved as the run's config.json (kebab-case keys, enums by name) and read back on resume, where it
+// is validated as strictly as when it was given.
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Models;
+using GpuGan.Tensors;
 
 namespace GpuGan.Gan.Training;
 
 /// <summary>Every setting of a training run; written to config.json and read back on resume.</summary>
 public sealed record TrainOptions
 {
-    public string Model { get; init; } = "dcgan";
-    public string Data { get; init; } = "petri";
-    /// <summary>Square image side; null picks the data set's natural size (petri 32, IDX 28).</summary>
+    /// <summary>The model family.</summary>
+    public required ModelFamily Model { get; init; }
+
+    /// <summary>Where the samples come from.</summary>
+    public required DataSource Data { get; init; }
+
+    /// <summary>Square image side (28, 32 or 64); null keeps the data set's natural size (petri 32, IDX 28, folders 64).</summary>
     public int? ImageSize { get; init; }
+
     /// <summary>1 or 3; null keeps the data set's channels.</summary>
     public int? Channels { get; init; }
+
+    /// <summary>Train for this many epochs (exactly one of <see cref="Epochs"/> and <see cref="Steps"/>).</summary>
     public int? Epochs { get; init; }
+
+    /// <summary>Train for this many generator steps (exactly one of <see cref="Epochs"/> and <see cref="Steps"/>).</summary>
     public int? Steps { get; init; }
-    public int Batch { get; init; } = 64;
-    /// <summary>Learning rate; null takes the model's canonical value.</summary>
+
+    /// <summary>Samples per batch.</summary>
+    public required int Batch { get; init; }
+
+    /// <summary>Learning rate; null takes the family's canonical value.</summary>
     public float? Lr { get; init; }
-    public long Seed { get; init; } = 1;
-    public string Device { get; init; } = "auto";
-    public string? Out { get; init; }
-    public int SampleEvery { get; init; } = 100;
-    public int CheckpointEvery { get; init; } = 200;
-    /// <summary>CPU kernel threads (0 = all cores).</summary>
-    public int Threads { get; init; }
-    /// <summary>Size of the synthetic data sets (petri, sines).</summary>
-    public int SyntheticCount { get; init; } = 6000;
-    /// <summary>Cap on images read from IDX / folders (null = all).</summary>
+
+    /// <summary>Seed of the weights, the data order and the noise.</summary>
+    public required long Seed { get; init; }
+
+    /// <summary>The device kind; null picks the best available (CUDA, then OpenCL, then the CPU).</summary>
+    public DeviceKind? Device { get; init; }
+
+    /// <summary>The run folder.</summary>
+    public required string Out { get; init; }
+
+    /// <summary>Write a sample grid every N steps; null writes one at the end only.</summary>
+    public int? SampleEvery { get; init; }
+
+    /// <summary>Write a checkpoint every N steps; null writes one at the end (and on interruption) only.</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>CPU kernel threads; null uses every core.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Cap on images read from IDX files; null reads all.</summary>
     public int? Limit { get; init; }
-    public int LatentDim { get; init; } = 100;
+
+    /// <summary>Size of the latent vector z.</summary>
+    public required int LatentDim { get; init; }
+
     /// <summary>Feature-map width of G and D (ngf = ndf), 64 in the canonical DCGAN.</summary>
-    public int Width { get; init; } = 64;
+    public required int Width { get; init; }
+
+    /// <summary>The library version that wrote the options.</summary>
     public string Version { get; init; } = typeof(TrainOptions).Assembly.GetName().Version?.ToString() ?? "0";
 
-    public static readonly string[] Models = ["gan", "dcgan", "wgan", "wgan-gp", "cdcgan"];
-
-    /// <summary>Checks values that the parser cannot; throws ArgumentException naming the option.</summary>
-    public void Validate()
+    /// <summary>
+    /// Checks every value; <paramref name="configFile"/> names the saved configuration the values came from (null when
+    /// the caller gave them).
+    /// </summary>
+    /// <exception cref="InvalidOptionException">Names the property, the value and what is allowed.</exception>
+    /// <exception cref="ConflictingOptionsException">Two properties that exclude each other are both set.</exception>
+    public void Validate(string? configFile = null)
     {
-        if (!Models.Contains(Model)) throw new ArgumentException($"--model: unknown model '{Model}' (expected {string.Join(", ", Models)})");
-        if (ImageSize is { } s && s is not (28 or 32 or 64)) throw new ArgumentException($"--image-size: {s} is not supported (expected 28, 32 or 64)");
-        if (Channels is { } c && c is not (1 or 3)) throw new ArgumentException($"--channels: {c} is not supported (expected 1 or 3)");
-        if (Epochs is < 1) throw new ArgumentException($"--epochs: must be at least 1, got {Epochs}");
-        if (Steps is < 1) throw new ArgumentException($"--steps: must be at least 1, got {Steps}");
-        if (Epochs is not null && Steps is not null) throw new ArgumentException("--epochs and --steps cannot be given together");
-        if (Batch < 1) throw new ArgumentException($"--batch: must be at least 1, got {Batch}");
-        if (Lr is { } lr && !(lr > 0 && float.IsFinite(lr))) throw new ArgumentException($"--lr: must be a positive number, got {lr}");
-        if (SampleEvery < 1) throw new ArgumentException($"--sample-every: must be at least 1, got {SampleEvery}");
-        if (CheckpointEvery < 1) throw new ArgumentException($"--checkpoint-every: must be at least 1, got {CheckpointEvery}");
-        if (Threads < 0) throw new ArgumentException($"--threads: must be 0 (all cores) or more, got {Threads}");
-        if (!new[] { "auto", "cpu", "ilgpu-cpu", "cuda", "opencl" }.Contains(Device))
-            throw new ArgumentException($"--device: unknown device '{Device}' (expected auto, cpu, ilgpu-cpu, cuda or opencl)");
+        void Fail(string option, object? value, string requirement) => throw new InvalidOptionException(option, value, requirement, configFile);
+        if (!Enum.IsDefined(Model)) Fail(nameof(Model), Model, "is not a known model family");
+        if (Data is null) Fail(nameof(Data), null, "is required");
+        else if (!Enum.IsDefined(Data.Kind)) Fail(nameof(Data), Data.Kind, "is not a known data source");
+        else if (Data.Kind is DataSourceKind.Petri or DataSourceKind.Sines && Data.Count is not >= 1) Fail(nameof(Data), Data.Count, "needs a sample count of at least 1");
+        else if (Data.Kind is DataSourceKind.Idx or DataSourceKind.ImageFolder && string.IsNullOrEmpty(Data.Path)) Fail(nameof(Data), Data.Path, "needs a folder");
+        if (ImageSize is { } s && !GanSpec.ConvolutionalSizes.Contains(s)) Fail(nameof(ImageSize), s, $"must be one of {string.Join(", ", GanSpec.ConvolutionalSizes)}");
+        if (Channels is { } c && c is not (1 or 3)) Fail(nameof(Channels), c, "must be 1 or 3");
+        if (Epochs is < 1) Fail(nameof(Epochs), Epochs, "must be at least 1");
+        if (Steps is < 1) Fail(nameof(Steps), Steps, "must be at least 1");
+        if (Epochs is not null && Steps is not null) throw new ConflictingOptionsException(nameof(Epochs), nameof(Steps), configFile);
+        if (Epochs is null && Steps is null) Fail(nameof(Steps), null, "is required (or Epochs)");
+        if (Batch < 1) Fail(nameof(Batch), Batch, "must be at least 1");
+        if (Lr is { } lr && !(lr > 0 && float.IsFinite(lr))) Fail(nameof(Lr), lr, "must be a positive number");
+        if (Device is { } d && !Enum.IsDefined(d)) Fail(nameof(Device), d, "is not a known device kind");
+        if (string.IsNullOrWhiteSpace(Out)) Fail(nameof(Out), Out, "must name a folder");
+        if (SampleEvery is < 1) Fail(nameof(SampleEvery), SampleEvery, "must be at least 1");
+        if (CheckpointEvery is < 1) Fail(nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
+        if (Threads is < 1) Fail(nameof(Threads), Threads, "must be at least 1");
+        if (Limit is < 1) Fail(nameof(Limit), Limit, "must be at least 1");
+        if (LatentDim is < 1 or > GanSpec.MaxLatentDim) Fail(nameof(LatentDim), LatentDim, $"must be between 1 and {GanSpec.MaxLatentDim}");
+        if (Width is < 1 or > GanSpec.MaxWidth) Fail(nameof(Width), Width, $"must be between 1 and {GanSpec.MaxWidth}");
     }
 
     internal static readonly JsonSerializerOptions Json = new()
@@ -58,19 +104,98 @@ public sealed record TrainOptions
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false) },
     };
 
+    /// <summary>The options as config.json holds them.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>The JSON key of a property in config.json ("sample-every").</summary>
+    public static string JsonKey(string property) => JsonNamingPolicy.KebabCaseLower.ConvertName(property);
+
+    /// <summary>Reads options saved by <see cref="ToJson"/>; <paramref name="source"/> names the file in errors. Not validated.</summary>
+    /// <exception cref="RunFileException">Not JSON, or not a run configuration.</exception>
     public static TrainOptions FromJson(string json, string source)
     {
         try
         {
-            return JsonSerializer.Deserialize<TrainOptions>(json, Json) ?? throw new InvalidDataException($"{source}: empty configuration");
+            return JsonSerializer.Deserialize<TrainOptions>(json, Json) ?? throw new RunFileException(source, null, "empty configuration");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{source}: not a valid run configuration: {e.Message}", e);
+            // System.Text.Json's message spans lines and names .NET types; keep its first sentence and the position.
+            string where = e.LineNumber is { } line ? $" (line {line + 1})" : "";
+            throw new RunFileException(source, null, $"not a valid run configuration{where}: {FirstSentence(e.Message)}", e);
         }
     }
+
+    private static string FirstSentence(string message)
+    {
+        int end = message.IndexOfAny(['\n', '\r']);
+        var first = end < 0 ? message : message[..end];
+        int path = first.IndexOf(" Path:", StringComparison.Ordinal);
+        return (path < 0 ? first : first[..path]).Trim();
+    }
 }
+
+/// <summary>How to continue a run: its folder, and what may change from the saved configuration.</summary>
+public sealed record ResumeOptions
+{
+    /// <summary>The run folder.</summary>
+    public required string Folder { get; init; }
+
+    /// <summary>Run until this step (replaces the saved length); null keeps the saved length unless <see cref="Epochs"/> is given.</summary>
+    public int? Steps { get; init; }
+
+    /// <summary>Run for this many epochs in all (replaces the saved length).</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>The device kind now; null picks the best available.</summary>
+    public DeviceKind? Device { get; init; }
+
+    /// <summary>CPU kernel threads now; null keeps the saved count (bit-identical resume needs the same count).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>A new sample interval; null keeps the saved one.</summary>
+    public int? SampleEvery { get; init; }
+
+    /// <summary>A new checkpoint interval; null keeps the saved one.</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>Checks the values given here.</summary>
+    /// <exception cref="InvalidOptionException">Names the property, the value and what is allowed.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Folder)) throw new InvalidOptionException(nameof(Folder), Folder, "must name a run folder");
+        if (Steps is < 1) throw new InvalidOptionException(nameof(Steps), Steps, "must be at least 1");
+        if (Epochs is < 1) throw new InvalidOptionException(nameof(Epochs), Epochs, "must be at least 1");
+        if (Steps is not null && Epochs is not null) throw new ConflictingOptionsException(nameof(Epochs), nameof(Steps), null);
+        if (Device is { } d && !Enum.IsDefined(d)) throw new InvalidOptionException(nameof(Device), d, "is not a known device kind");
+        if (Threads is < 1) throw new InvalidOptionException(nameof(Threads), Threads, "must be at least 1");
+        if (SampleEvery is < 1) throw new InvalidOptionException(nameof(SampleEvery), SampleEvery, "must be at least 1");
+        if (CheckpointEvery is < 1) throw new InvalidOptionException(nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
+    }
+
+    /// <summary>The saved options with this resume's changes applied.</summary>
+    public TrainOptions ApplyTo(TrainOptions saved) => saved with
+    {
+        Steps = Steps ?? (Epochs is null ? saved.Steps : null),
+        Epochs = Epochs ?? (Steps is null ? saved.Epochs : null),
+        Out = Folder,
+        Device = Device,
+        Threads = Threads ?? saved.Threads,
+        SampleEvery = SampleEvery ?? saved.SampleEvery,
+        CheckpointEvery = CheckpointEvery ?? saved.CheckpointEvery,
+    };
+}
+
+/// <summary>What a finished (or interrupted) run reports.</summary>
+/// <param name="RunFolder">The run folder.</param>
+/// <param name="DeviceName">The device it ran on.</param>
+/// <param name="StartStep">The step it started (or resumed) at.</param>
+/// <param name="Step">The last completed step.</param>
+/// <param name="TotalSteps">The step it was to run until.</param>
+/// <param name="Interrupted">True when cancellation stopped it before <paramref name="TotalSteps"/>; a checkpoint was saved.</param>
+/// <param name="Elapsed">Wall time of the training loop.</param>
+/// <param name="CheckpointPath">The checkpoint file (absent when no step ran).</param>
+public sealed record TrainResult(string RunFolder, string DeviceName, long StartStep, long Step, long TotalSteps, bool Interrupted, TimeSpan Elapsed, string CheckpointPath);

@@ -1,172 +1,230 @@
+// Training into a run folder:
+//   config.json, metrics.csv, samples/step-NNNNNN.png, curves.png,
+//   checkpoints/last.safetensors (G, D, optimisers, counters, random streams, architecture record),
+//   generator.safetensors (G's weights and the architecture record).
+// Start/Resume validate everything and load the checkpoint before anything on disk changes; Run
+// writes. Resume continues exactly: the data order, the noise stream, batch-norm statistics and
+// optimiser state are restored, so on the cpu set with the same thread count the steps are
+// bit-identical to an uninterrupted run.
 using System.Diagnostics;
 using System.Globalization;
 using GpuGan.Gan.Data;
 using GpuGan.Gan.Imaging;
 using GpuGan.Gan.Models;
-using GpuGan.Layers;
-using GpuGan.Layers.Optim;
 using GpuGan.Layers.Serialization;
 using GpuGan.Tensors;
-using GpuGan.Tensors.Kernels;
 
 namespace GpuGan.Gan.Training;
 
-/// <summary>
-/// Runs a training session into a run folder:
-///   config.json, metrics.csv, samples/step-NNNNNN.png, curves.png,
-///   checkpoints/last.safetensors (G, D, optimisers, counters, RNG state), generator.safetensors.
-/// Resume continues exactly: the data order, the noise stream, BN statistics and optimiser state
-/// are all restored, so on the cpu set with the same thread count the steps are bit-identical.
-/// </summary>
-public static class Trainer
+/// <summary>A training run, prepared: options checked, data opened, model built (and, on resume, restored).</summary>
+public sealed class Trainer : IDisposable
 {
-    public const string ConfigFile = "config.json";
-    public const string MetricsFile = "metrics.csv";
-    public const string CheckpointFile = "checkpoints/last.safetensors";
-    public const string GeneratorFile = "generator.safetensors";
+    /// <summary>D must win outright this many steps in a row before <see cref="DiscriminatorWinsNotice"/>.</summary>
+    public const int DiscriminatorWinsStreak = 50;
 
-    /// <summary>Default length of a run when neither --steps nor --epochs is given.</summary>
-    public static int DefaultSteps(string model, string data) => (model, data) switch
-    {
-        ("gan", "sines") => 3000,
-        ("dcgan", "petri") => 1200,
-        _ => 1000,
-    };
+    private readonly ITrainingObserver _observer;
+    private readonly TrainOptions _options;
+    private readonly bool _resumed;
+    private readonly Device _device;
+    private readonly IDataset _dataset;
+    private readonly GanModel _model;
+    private readonly RandomStream _noise;
+    private readonly DataLoader _loader;
+    private readonly TrainingState _state;
+    private readonly int _stepsPerEpoch;
+    private long _step;
 
-    public static string Run(TrainOptions options, bool resume, ITrainingObserver observer, CancellationToken cancel)
+    private Trainer(TrainOptions options, string? checkpointToLoad, ITrainingObserver observer)
     {
+        _observer = observer;
+        _options = options;
+        _resumed = checkpointToLoad is not null;
+        _device = DeviceSelection.Open(options.Device, options.Threads);
+        _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed);
+        if (_dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
+            observer.Notice(new SkippedFilesNotice(_dataset.Name, folderSet.Skipped));
+        if (_dataset.Count < options.Batch)
+            throw new BatchLargerThanDataException(options.Batch, _dataset.Count, _dataset.Name);
+        if (options.Model == ModelFamily.Cdcgan && _dataset.ClassCount < 2)
+            throw new ModelNeedsLabelsException(options.Model, _dataset.Name, _dataset.ClassCount);
+
+        var image = new ImageShape(_dataset.Channels, _dataset.Height, _dataset.Width);
+        Spec = GanSpec.Canonical(options.Model, image, options.LatentDim, options.Width, _dataset.ClassCount);
+        _model = GanModel.Create(Spec, options.Seed, _device, options.Lr);
+        _noise = NoiseStream(options.Seed);
+        _loader = new DataLoader(_dataset, options.Batch, options.Seed);
+        try
+        {
+            _stepsPerEpoch = Math.Max(1, _loader.BatchesPerEpoch / _model.Objective.CriticSteps);
+            TotalSteps = options.Steps ?? (long)options.Epochs!.Value * _stepsPerEpoch;
+            _state = BuildState(_model, _noise);
+            if (checkpointToLoad is not null)
+            {
+                // Validates every key, shape, optimiser and seed before changing anything: a file that does not
+                // fit this run is refused with nothing changed, in memory or on disk.
+                Checkpoint.Load(checkpointToLoad, _state);
+                _step = _state.Step;
+                int batchIndex = int.Parse(_state.Metadata.GetValueOrDefault("batch-index", "0"), CultureInfo.InvariantCulture);
+                _loader.Seek((int)_state.Epoch, batchIndex);
+                observer.Notice(new ResumedNotice(RunFolder, _step, _state.Epoch, batchIndex));
+                if (_step >= TotalSteps) observer.Notice(new AlreadyCompleteNotice(_step, TotalSteps));
+            }
+        }
+        catch
+        {
+            _loader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Prepares a new run into <see cref="TrainOptions.Out"/>, which must be absent or empty. Writes nothing yet.</summary>
+    /// <exception cref="GanException">The options, the folder or the data do not allow the run (see the derived types).</exception>
+    public static Trainer Start(TrainOptions options, ITrainingObserver? observer = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        string folder = options.Out ?? Path.Combine("runs", $"{options.Model}-{SafeName(options.Data)}-{DateTime.Now:yyyyMMdd-HHmmss}");
-        string configPath = Path.Combine(folder, ConfigFile);
-        string checkpointPath = Path.Combine(folder, CheckpointFile);
+        if (Directory.Exists(options.Out) && Directory.EnumerateFileSystemEntries(options.Out).Any())
+            throw new RunFolderExistsException(options.Out);
+        return new Trainer(options, checkpointToLoad: null, observer ?? NullObserver.Instance);
+    }
 
-        if (resume)
-        {
-            if (options.Out is null) throw new ArgumentException("--resume needs --out naming the run folder to continue");
-            if (!File.Exists(configPath)) throw new ArgumentException($"--resume: {configPath} does not exist (not a run folder)");
-            if (!File.Exists(checkpointPath)) throw new ArgumentException($"--resume: {checkpointPath} does not exist (the run saved no checkpoint)");
-            var saved = TrainOptions.FromJson(File.ReadAllText(configPath), configPath);
-            // The saved configuration wins, except for how long to run and where.
-            options = saved with { Steps = options.Steps ?? saved.Steps, Epochs = options.Steps is null ? options.Epochs ?? saved.Epochs : null, Out = options.Out, Device = options.Device };
-        }
-        else if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
-        {
-            throw new ArgumentException($"--out: {folder} already holds a run; use --resume to continue it or choose another folder (nothing was overwritten)");
-        }
+    /// <summary>
+    /// Prepares to continue the run in <see cref="ResumeOptions.Folder"/> from its checkpoint. The saved configuration
+    /// wins, except for what <paramref name="options"/> may change; it is validated as strictly as new options.
+    /// Writes nothing yet.
+    /// </summary>
+    /// <exception cref="GanException">Not a run folder, no checkpoint, an invalid saved configuration.</exception>
+    /// <exception cref="StateDictException">The checkpoint does not fit the saved configuration (nothing is changed).</exception>
+    /// <exception cref="SafeTensorsFormatException">The checkpoint is truncated or corrupt.</exception>
+    public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        string configPath = Path.Combine(options.Folder, RunLayout.ConfigFile);
+        string checkpointPath = Path.Combine(options.Folder, RunLayout.CheckpointFile);
+        if (!File.Exists(configPath)) throw new NotARunFolderException(options.Folder, configPath);
+        if (!File.Exists(checkpointPath)) throw new NoCheckpointException(options.Folder, checkpointPath);
+        var saved = TrainOptions.FromJson(File.ReadAllText(configPath), configPath);
+        saved.Validate(configPath);
+        var merged = options.ApplyTo(saved);
+        merged.Validate();
+        return new Trainer(merged, checkpointPath, observer ?? NullObserver.Instance);
+    }
 
-        if (options.Threads > 0) CpuParallel.Threads = options.Threads;
-        var device = Device.FromName(options.Device);
-        var dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.SyntheticCount, options.Seed);
-        if (dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
-        {
-            foreach (var s in folderSet.Skipped.Take(10)) observer.Warning($"skipped {s.Path}: {s.Reason}");
-            observer.Warning($"{folderSet.Skipped.Count} unreadable file(s) skipped in {options.Data}");
-        }
-        if (dataset.Count < options.Batch)
-            throw new ArgumentException($"--batch {options.Batch} is larger than the data set ({dataset.Count} samples)");
-        if (options.Model == "cdcgan" && dataset.ClassCount < 2)
-            throw new ArgumentException($"--model cdcgan needs labelled data; {dataset.Name} has no classes");
+    /// <summary>The options in force (on resume: the saved ones with the resume's changes).</summary>
+    public TrainOptions Options => _options;
 
-        var model = GanModel.Create(options.Model, dataset.Channels, dataset.Height, dataset.Width, dataset.ClassCount,
-            options.LatentDim, options.Width, options.Lr, options.Seed, device);
-        var noise = NoiseStream(options);
-        using var loader = new DataLoader(dataset, options.Batch, options.Seed);
-        int stepsPerEpoch = Math.Max(1, loader.BatchesPerEpoch / model.CriticSteps);
-        long total = options.Steps ?? (options.Epochs is { } e ? (long)e * stepsPerEpoch : DefaultSteps(options.Model, options.Data));
+    /// <summary>The run folder.</summary>
+    public string RunFolder => _options.Out;
 
-        var state = BuildState(model, noise);
+    /// <summary>The model's architecture.</summary>
+    public GanSpec Spec { get; }
 
-        long step = 0;
-        Directory.CreateDirectory(Path.Combine(folder, "samples"));
-        Directory.CreateDirectory(Path.Combine(folder, "checkpoints"));
-        if (resume)
-        {
-            Checkpoint.Load(checkpointPath, state);
-            step = state.Step;
-            int batchIndex = int.Parse(state.Metadata.GetValueOrDefault("batch-index", "0"), CultureInfo.InvariantCulture);
-            loader.Seek((int)state.Epoch, batchIndex);
-            observer.Info($"resumed {folder} at step {step} (epoch {state.Epoch}, batch {batchIndex})");
-            if (step >= total) observer.Warning($"the run is already at step {step} of {total}: nothing to do (pass a larger --steps)");
-        }
-        else
-        {
-            AtomicFile.WriteAllBytes(configPath, System.Text.Encoding.UTF8.GetBytes(options.ToJson()));
-        }
+    /// <summary>The last completed step (the checkpoint's, before <see cref="Run"/> on resume).</summary>
+    public long Step => _step;
 
-        using var metrics = new MetricsLog(Path.Combine(folder, MetricsFile), resume ? step : 0);
-        observer.Started(folder, device.Name, step, total, stepsPerEpoch);
+    /// <summary>The step the run goes to.</summary>
+    public long TotalSteps { get; }
+
+    /// <summary>The device's description.</summary>
+    public string DeviceName => _device.Name;
+
+    private string CheckpointPath => Path.Combine(RunFolder, RunLayout.CheckpointFile);
+
+    /// <summary>
+    /// Trains until <see cref="TotalSteps"/>, or until <paramref name="cancel"/> is signalled: then the current step
+    /// finishes, a checkpoint is saved, and the result says <see cref="TrainResult.Interrupted"/>.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">A loss or weight became NaN/Inf; the last good checkpoint is kept.</exception>
+    /// <exception cref="RunFileException">metrics.csv is damaged beyond a torn last row.</exception>
+    public TrainResult Run(CancellationToken cancel = default)
+    {
+        string folder = RunFolder;
+        long startStep = _step;
+        Directory.CreateDirectory(Path.Combine(folder, RunLayout.SamplesFolder));
+        Directory.CreateDirectory(Path.GetDirectoryName(CheckpointPath)!);
+        if (!_resumed) AtomicFile.WriteAllBytes(Path.Combine(folder, RunLayout.ConfigFile), System.Text.Encoding.UTF8.GetBytes(_options.ToJson()));
+
+        using var metrics = new MetricsLog(Path.Combine(folder, RunLayout.MetricsFile), _resumed ? _step : 0);
+        if (metrics.DroppedTornRow || metrics.DroppedRows > 0)
+            _observer.Notice(new MetricsRepairedNotice(metrics.Path, metrics.DroppedTornRow, metrics.DroppedRows, _step));
+        _observer.Started(new TrainingStarted(folder, _device.Name, _step, TotalSteps, _stepsPerEpoch, Spec));
 
         // A fixed latent batch (its own stream, never advanced) so sample grids are comparable across steps.
-        int gridCount = Math.Min(64, Math.Max(16, options.Batch));
-        var fixedZ = Tensor.RandN(model.LatentShape(gridCount), new RandomStream(unchecked((ulong)options.Seed + 0xABCDEF)), device).KeepAlive();
-        int[]? fixedLabels = model.IsConditional ? Enumerable.Range(0, gridCount).Select(i => i % model.ClassCount).ToArray() : null;
+        int gridCount = Math.Min(64, Math.Max(16, _options.Batch));
+        var fixedZ = Tensor.RandN(_model.G.LatentShape(gridCount), new RandomStream(unchecked((ulong)_options.Seed + 0xABCDEF)), _device).KeepAlive();
+        int[]? fixedLabels = Spec.IsConditional ? Enumerable.Range(0, gridCount).Select(i => i % Spec.ClassCount).ToArray() : null;
 
-        int sampleLength = dataset.Channels * dataset.Height * dataset.Width;
-        var realShape = new Shape(options.Batch, dataset.Channels, dataset.Height, dataset.Width);
-        var labels = new int[options.Batch];
-        int currentEpoch = loader.Epoch;
+        int sampleLength = _dataset.SampleLength();
+        int batch = _options.Batch;
+        var realShape = new Shape(batch, _dataset.Channels, _dataset.Height, _dataset.Width);
+        var labels = new int[batch];
+        int currentEpoch = _loader.Epoch;
         (Tensor, int[]) NextBatch()
         {
-            var batch = loader.Next();
-            currentEpoch = batch.Epoch;
-            Array.Copy(batch.Labels, labels, options.Batch);
-            return (Tensor.FromArray(batch.Data.AsSpan(0, options.Batch * sampleLength), realShape, device), labels);
+            var b = _loader.Next();
+            currentEpoch = b.Epoch;
+            Array.Copy(b.Labels, labels, batch);
+            return (Tensor.FromArray(b.Data.AsSpan(0, batch * sampleLength), realShape, _device), labels);
         }
 
-        double dataDiversity = PixelSpread(dataset.CopySamples(0, Math.Min(dataset.Count, 256)), Math.Min(dataset.Count, 256));
+        string title = $"{_options.Model.FileName()} on {_dataset.Name}";
+        string curves = Path.Combine(folder, RunLayout.CurvesFile);
+        double dataDiversity = PixelSpread(_dataset.CopySamples(0, Math.Min(_dataset.Count, 256)), Math.Min(_dataset.Count, 256));
         var clock = Stopwatch.StartNew();
         int collapseStreak = 0;
         bool interrupted = false;
-        while (step < total)
+        bool probabilities = _model.Objective is NonSaturatingBce;
+        while (_step < TotalSteps)
         {
             if (cancel.IsCancellationRequested) { interrupted = true; break; }
             var t0 = clock.Elapsed.TotalSeconds;
             StepMetrics m;
             using (var scope = TensorScope.Begin())
             {
-                m = model.TrainStep(NextBatch, noise);
+                m = _model.TrainStep(NextBatch, _noise);
             }
-            step++;
+            _step++;
             double dt = clock.Elapsed.TotalSeconds - t0;
-            m = m with { Step = step, Epoch = currentEpoch, ImagesPerSecond = options.Batch * model.CriticSteps / Math.Max(dt, 1e-9) };
+            m = m with { Step = _step, Epoch = currentEpoch, ImagesPerSecond = batch * _model.Objective.CriticSteps / Math.Max(dt, 1e-9) };
 
             if (!double.IsFinite(m.DLoss) || !double.IsFinite(m.GLoss) || (!double.IsNaN(m.GradientPenalty) && !double.IsFinite(m.GradientPenalty)))
-            {
-                string kept = File.Exists(checkpointPath) ? $"the last good checkpoint is kept at {checkpointPath}" : "no checkpoint had been written yet";
-                throw new TrainingDivergedException($"training diverged at step {step}: d_loss {m.DLoss}, g_loss {m.GLoss}; {kept}. Try a lower --lr or another --seed.");
-            }
+                throw new TrainingDivergedException(_step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
             metrics.Append(m);
-            observer.Step(m, total);
+            _observer.Step(m, TotalSteps);
 
-            // Mode-collapse watch: D wins outright for many steps in a row (BCE models).
-            if (!model.IsWasserstein && m.DFake < 0.01 && m.DReal > 0.99) collapseStreak++;
+            // Mode-collapse watch: D wins outright for many steps in a row (objectives whose D outputs are probabilities).
+            if (probabilities && m.DFake < 0.01 && m.DReal > 0.99) collapseStreak++;
             else collapseStreak = 0;
-            if (collapseStreak == 50) observer.Warning($"step {step}: D(G(z)) has stayed below 0.01 for 50 steps — the generator may have collapsed");
+            if (collapseStreak == DiscriminatorWinsStreak) _observer.Notice(new DiscriminatorWinsNotice(_step, DiscriminatorWinsStreak));
 
-            bool last = step == total;
-            if (step % options.SampleEvery == 0 || last)
+            bool last = _step == TotalSteps;
+            if (Every(_options.SampleEvery) || last)
             {
-                double diversity = SaveSamples(model, fixedZ, fixedLabels, Path.Combine(folder, "samples", $"step-{step:D6}.png"));
+                double diversity = SaveSamples(_model, fixedZ, fixedLabels, Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
                 // An untrained G is nearly constant, so only judge once training is under way.
-                if (step >= Math.Min(500, total / 4) && diversity < 0.1 * dataDiversity)
-                    observer.Warning($"step {step}: generated samples are nearly identical (pixel std across samples {diversity:F4}, data {dataDiversity:F4}) — mode collapse?");
-                CurvesPlot.Save(Path.Combine(folder, "curves.png"), metrics.Rows, $"{options.Model} on {dataset.Name}");
+                if (_step >= Math.Min(500, TotalSteps / 4) && diversity < 0.1 * dataDiversity)
+                    _observer.Notice(new LowDiversityNotice(_step, diversity, dataDiversity));
+                CurvesPlot.Save(curves, metrics.Rows, title);
             }
-            if (step % options.CheckpointEvery == 0 || last)
-                SaveCheckpoint(state, model, step, loader, options, checkpointPath, folder);
+            if (Every(_options.CheckpointEvery) || last) SaveCheckpoint();
         }
 
         if (interrupted)
         {
-            SaveCheckpoint(state, model, step, loader, options, checkpointPath, folder);
-            CurvesPlot.Save(Path.Combine(folder, "curves.png"), metrics.Rows, $"{options.Model} on {dataset.Name}");
-            return $"interrupted at step {step}: checkpoint saved; continue with: gpugan train --out {folder} --resume";
+            SaveCheckpoint();
+            CurvesPlot.Save(curves, metrics.Rows, title);
         }
-        return $"done: {step} steps in {clock.Elapsed.TotalSeconds:F0} s; run folder {folder}";
+        return new TrainResult(folder, _device.Name, startStep, _step, TotalSteps, interrupted, clock.Elapsed, CheckpointPath);
+
+        bool Every(int? interval) => interval is { } n && _step % n == 0;
     }
 
-    /// <summary>The noise stream of a run: its own seed derived from --seed.</summary>
-    internal static RandomStream NoiseStream(TrainOptions options) => new(unchecked((ulong)options.Seed * 0xD1B54A32D192ED03UL + 29));
+    /// <summary>Stops the data loader's worker.</summary>
+    public void Dispose() => _loader.Dispose();
+
+    /// <summary>The noise stream of a run: its own seed derived from the run's seed.</summary>
+    internal static RandomStream NoiseStream(long seed) => new(unchecked((ulong)seed * 0xD1B54A32D192ED03UL + 29));
 
     /// <summary>What a checkpoint holds: G, D, both optimisers and the noise stream.</summary>
     internal static TrainingState BuildState(GanModel model, RandomStream noise)
@@ -180,22 +238,27 @@ public static class Trainer
         return state;
     }
 
-    private static void SaveCheckpoint(TrainingState state, GanModel model, long step, DataLoader loader, TrainOptions options, string checkpointPath, string folder)
+    private void SaveCheckpoint()
     {
-        foreach (var (name, p) in model.G.NamedParameters().Concat(model.D.NamedParameters()))
+        foreach (var (name, p) in _model.G.NamedParameters().Concat(_model.D.NamedParameters()))
         {
             var values = p.ToArray();
             foreach (var v in values)
                 if (!float.IsFinite(v))
-                    throw new TrainingDivergedException($"training diverged before step {step}: weight {name} holds {v}; " +
-                        (File.Exists(checkpointPath) ? $"the last good checkpoint is kept at {checkpointPath}" : "no checkpoint was written"));
+                    throw new TrainingDivergedException(_step, $"weight {name} holds {v}", File.Exists(CheckpointPath) ? CheckpointPath : null);
         }
-        state.Step = step;
-        state.Epoch = loader.Epoch;
-        state.Metadata["batch-index"] = loader.BatchIndex.ToString(CultureInfo.InvariantCulture);
-        state.Metadata["config"] = options.ToJson();
-        Checkpoint.Save(checkpointPath, state);
-        Checkpoint.SaveModule(Path.Combine(folder, GeneratorFile), model.G, new Dictionary<string, string> { ["model"] = options.Model, ["step"] = step.ToString(CultureInfo.InvariantCulture) });
+        _state.Step = _step;
+        _state.Epoch = _loader.Epoch;
+        _state.Metadata["batch-index"] = _loader.BatchIndex.ToString(CultureInfo.InvariantCulture);
+        _state.Metadata["config"] = _options.ToJson();
+        _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
+        Checkpoint.Save(CheckpointPath, _state);
+        Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.G, new Dictionary<string, string>
+        {
+            ["model"] = Spec.Family.FileName(),
+            ["step"] = _step.ToString(CultureInfo.InvariantCulture),
+            [GanSpec.MetadataKey] = Spec.ToJson(),
+        });
     }
 
     /// <summary>Writes a grid of G(fixed z) in eval mode; returns the mean per-pixel std across samples (a diversity measure).</summary>
@@ -204,12 +267,12 @@ public static class Trainer
         using var scope = TensorScope.Begin();
         using var noGrad = Autograd.NoGrad();
         model.G.Eval();
-        var images = model.Generate(z, labels).ToArray();
+        var images = model.G.Generate(z, labels).ToArray();
         model.G.Train();
         int n = z.Shape[0];
-        var shape = model.SampleShape;
-        if (shape[1] == 1) CurvesPlot.SaveCurves(path, images, n, shape[2]);   // 1-D data: plot the curves
-        else ImageGrid.Save(path, images, n, shape[0], shape[1], shape[2]);
+        var shape = model.Spec.Image;
+        if (shape.Height == 1) CurvesPlot.SaveCurves(path, images, n, shape.Width);   // 1-D data: plot the curves
+        else ImageGrid.Save(path, images, n, shape.Channels, shape.Height, shape.Width);
         return PixelSpread(images, n);
     }
 
@@ -227,6 +290,4 @@ public static class Trainer
         }
         return std / len;
     }
-
-    private static string SafeName(string s) => new(s.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_').ToArray());
 }

@@ -31,9 +31,6 @@ public static class Parameter
 /// <summary>Result of <see cref="Module.LoadStateDict"/> with strict: false.</summary>
 public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);
 
-/// <summary>Thrown when a state dictionary does not fit a module (missing, unexpected or mis-shaped keys).</summary>
-public sealed class StateDictException(string message) : Exception(message);
-
 /// <summary>
 /// Base of every layer and model: named parameters, buffers and children; train/eval mode;
 /// state dictionaries with PyTorch names; device moves.
@@ -200,17 +197,28 @@ public abstract class Module
         var own = StateDict();
         var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToList();
         var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToList();
-        var errors = new List<string>();
+        // Problems in the module's own key order (the first one is the first layer that differs), unexpected keys last.
+        var problems = new List<StateDictProblem>();
         foreach (var (key, target) in own)
-            if (state.TryGetValue(key, out var src) && src.Shape != target.Shape)
-                errors.Add($"size mismatch for '{key}': {source} has shape {src.Shape}, the module ({GetType().Name}) has {target.Shape}");
-        if (strict)
         {
-            foreach (var k in missing) errors.Add($"missing key '{k}' (the module has it with shape {own[k].Shape}, {source} does not)");
-            foreach (var k in unexpected) errors.Add($"unexpected key '{k}' with shape {state[k].Shape} in {source} (the module has no such entry)");
+            if (state.TryGetValue(key, out var src))
+            {
+                if (src.Shape != target.Shape)
+                    problems.Add(new StateDictProblem(StateDictProblemKind.ShapeMismatch, key, target.Shape.Dims.ToArray(), src.Shape.Dims.ToArray(),
+                        $"size mismatch for '{key}': {source} has shape {src.Shape}, the module ({GetType().Name}) has {target.Shape}"));
+            }
+            else if (strict)
+            {
+                problems.Add(new StateDictProblem(StateDictProblemKind.MissingKey, key, target.Shape.Dims.ToArray(), null,
+                    $"missing key '{key}' (the module has it with shape {target.Shape}, {source} does not)"));
+            }
         }
-        if (errors.Count > 0)
-            throw new StateDictException($"cannot load {source} into {GetType().Name}:\n  " + string.Join("\n  ", errors));
+        if (strict)
+            foreach (var k in unexpected)
+                problems.Add(new StateDictProblem(StateDictProblemKind.UnexpectedKey, k, null, state[k].Shape.Dims.ToArray(),
+                    $"unexpected key '{k}' with shape {state[k].Shape} in {source} (the module has no such entry)"));
+        if (problems.Count > 0)
+            throw new StateDictException(null, $"cannot load {source} into {GetType().Name}", problems);
         if (!apply) return new LoadStateDictResult(missing, unexpected);
         foreach (var (key, target) in own)
             if (state.TryGetValue(key, out var src)) target.CopyFrom(src.Data());

@@ -66,15 +66,39 @@ public static class Checkpoint
     /// dtypes exact. Files written by PyTorch (no GpuGan metadata) are accepted.
     /// </summary>
     /// <exception cref="SafeTensorsFormatException">The file is truncated or corrupt.</exception>
-    /// <exception cref="StateDictException">The file does not fit the module; the message names the file and the key.</exception>
+    /// <exception cref="StateDictException">The file does not fit the module; it names the file, and each problem its key and both shapes.</exception>
     public static void LoadModule(string path, Module module)
     {
         var file = SafeTensors.Read(path);
         CheckVersion(path, file, WeightsFormat);
+        LoadModuleEntries(path, file, module, prefix: "");
+    }
+
+    /// <summary>
+    /// Loads the module saved under <paramref name="prefix"/> ("G") in a training checkpoint into
+    /// <paramref name="module"/>, strictly; the file's other modules, optimisers and counters are ignored.
+    /// </summary>
+    /// <exception cref="SafeTensorsFormatException">The file is truncated or corrupt.</exception>
+    /// <exception cref="StateDictException">The file is not a training checkpoint or does not fit the module.</exception>
+    public static void LoadModule(string path, Module module, string prefix)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        var file = SafeTensors.Read(path);
+        CheckVersion(path, file, TrainingFormat, required: true);
+        LoadModuleEntries(path, file, module, prefix + ".");
+    }
+
+    private static void LoadModuleEntries(string path, SafeTensorFile file, Module module, string prefix)
+    {
+        var problems = new List<StateDictProblem>();
         var values = new Dictionary<string, (Shape, Func<float[]>)>();
-        var errors = new List<string>();
-        foreach (var (key, entry) in file.Tensors) AddFloat(values, errors, path, key, key, entry);
-        Throw(path, errors);
+        foreach (var (key, entry) in file.Tensors)
+        {
+            if (!key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            AddFloat(values, problems, key, key[prefix.Length..], entry);
+        }
+        CompareModule(module, prefix, values, file, problems);
+        Throw(path, problems);
         module.LoadStateDict(values, strict: true, source: $"'{path}'");
     }
 
@@ -125,29 +149,32 @@ public static class Checkpoint
         CheckNames(state);
         var file = SafeTensors.Read(path);
         CheckVersion(path, file, TrainingFormat, required: true);
-        var errors = new List<string>();
+        var problems = new List<StateDictProblem>();
         var used = new HashSet<string>();
 
-        // Modules.
+        // Modules: every key of each module, in the module's order, then the file's extra keys under its prefix.
         var moduleValues = new List<(Module Module, Dictionary<string, (Shape, Func<float[]>)> Values)>();
         foreach (var (prefix, module) in state.Modules)
         {
             var values = new Dictionary<string, (Shape, Func<float[]>)>();
             foreach (var (key, entry) in file.Tensors)
                 if (key.StartsWith(prefix + ".", StringComparison.Ordinal) && used.Add(key))
-                    AddFloat(values, errors, path, key, key[(prefix.Length + 1)..], entry);
+                    AddFloat(values, problems, key, key[(prefix.Length + 1)..], entry);
+            CompareModule(module, prefix + ".", values, file, problems);
             moduleValues.Add((module, values));
         }
 
         // Optimisers.
-        var optStates = new List<(Optimizer Optimizer, OptimizerState State, string Source)>();
+        var optStates = new List<(Optimizer Optimizer, OptimizerState State, string Prefix)>();
         foreach (var (prefix, opt) in state.Optimizers)
         {
             var s = new OptimizerState();
             if (!file.Metadata.TryGetValue($"{prefix}.type", out var type))
-                errors.Add($"no optimiser '{prefix}' in the file (metadata '{prefix}.type' is missing)");
+                problems.Add(new StateDictProblem(StateDictProblemKind.OptimizerMismatch, $"{prefix}.type", null, null,
+                    $"no optimiser '{prefix}' in the file (metadata '{prefix}.type' is missing)"));
             else if (type != opt.GetType().Name)
-                errors.Add($"'{prefix}' holds {type} state but the optimiser is {opt.GetType().Name}");
+                problems.Add(new StateDictProblem(StateDictProblemKind.OptimizerMismatch, $"{prefix}.type", null, null,
+                    $"'{prefix}' holds {type} state but the optimiser is {opt.GetType().Name}"));
             if (file.Metadata.TryGetValue($"{prefix}.lr", out var lrText) && double.TryParse(lrText, NumberStyles.Float, CultureInfo.InvariantCulture, out var lr))
                 s.Hyperparameters["lr"] = lr;
             foreach (var (key, entry) in file.Tensors)
@@ -157,16 +184,17 @@ public static class Checkpoint
                 if (local.EndsWith(".step", StringComparison.Ordinal))
                 {
                     if (entry.Dtype != SafeTensorDtype.I64 || entry.ElementCount != 1)
-                        errors.Add($"'{key}': expected an I64 scalar step count, found {entry.Dtype.WireName()} {Shape.Format(entry.ShapeToArray())}");
+                        problems.Add(new StateDictProblem(StateDictProblemKind.Invalid, key, [], entry.ShapeToArray(),
+                            $"'{key}': expected an I64 scalar step count, found {entry.Dtype.WireName()} {Shape.Format(entry.ShapeToArray())}"));
                     else s.Counters[local] = entry.ToInt64Array()[0];
                 }
                 else if (entry.Dtype != SafeTensorDtype.F32)
-                    errors.Add($"'{key}': dtype {entry.Dtype.WireName()}, expected F32");
+                    problems.Add(new StateDictProblem(StateDictProblemKind.WrongDtype, key, null, entry.ShapeToArray(), $"'{key}': dtype {entry.Dtype.WireName()}, expected F32"));
                 else if (TryShape(entry, out var shape, out var problem))
                     s.Tensors[local] = Tensor.FromArray(entry.ToFloat32Array(), shape).KeepAlive();
-                else errors.Add($"'{key}': {problem}");
+                else problems.Add(new StateDictProblem(StateDictProblemKind.Invalid, key, null, entry.ShapeToArray(), $"'{key}': {problem}"));
             }
-            optStates.Add((opt, s, $"'{path}' (optimiser '{prefix}')"));
+            optStates.Add((opt, s, prefix));
         }
 
         try
@@ -175,24 +203,37 @@ public static class Checkpoint
             var offsets = new List<(RandomStream Gen, ulong Offset)>();
             foreach (var (name, gen) in state.RandomStreams)
             {
-                var seed = ReadI64(file, $"rng.{name}.seed", errors, used);
-                var offset = ReadI64(file, $"rng.{name}.offset", errors, used);
+                var seed = ReadI64(file, $"rng.{name}.seed", problems, used);
+                var offset = ReadI64(file, $"rng.{name}.offset", problems, used);
                 if (seed is { } sd && unchecked((ulong)sd) != gen.Seed)
-                    errors.Add($"generator '{name}' has seed {gen.Seed}, the file was saved with seed {unchecked((ulong)sd)}: build it with the run's seed before loading");
+                    problems.Add(new StateDictProblem(StateDictProblemKind.SeedMismatch, $"rng.{name}.seed", null, null,
+                        $"generator '{name}' has seed {gen.Seed}, the file was saved with seed {unchecked((ulong)sd)}: build it with the run's seed before loading"));
                 if (offset is { } off) offsets.Add((gen, unchecked((ulong)off)));
             }
-            var step = ReadI64(file, "train.step", errors, used);
-            var epoch = ReadI64(file, "train.epoch", errors, used);
+            var step = ReadI64(file, "train.step", problems, used);
+            var epoch = ReadI64(file, "train.epoch", problems, used);
 
-            foreach (var key in file.Tensors.Keys)
-                if (!used.Contains(key)) errors.Add($"unexpected key '{key}' (no module, optimiser or generator of this training state claims it)");
-            Throw(path, errors);
+            foreach (var (key, entry) in file.Tensors)
+                if (!used.Contains(key))
+                    problems.Add(new StateDictProblem(StateDictProblemKind.UnexpectedKey, key, null, entry.ShapeToArray(),
+                        $"unexpected key '{key}' (no module, optimiser or generator of this training state claims it)"));
+            Throw(path, problems);
 
-            // Validate modules and optimisers completely, then apply.
-            foreach (var (module, values) in moduleValues) module.LoadStateDict(values, strict: true, $"'{path}'", apply: false);
-            foreach (var (opt, s, source) in optStates) opt.LoadStateDict(s, source, apply: false);
+            // Validate the optimisers completely (their own rules: step counts, state per parameter), then apply.
+            foreach (var (opt, s, prefix) in optStates)
+            {
+                try
+                {
+                    opt.LoadStateDict(s, $"'{path}' (optimiser '{prefix}')", apply: false);
+                }
+                catch (StateDictException e)
+                {
+                    var lines = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    Throw(path, lines.Skip(1).Select(l => new StateDictProblem(StateDictProblemKind.OptimizerMismatch, prefix, null, null, $"optimiser '{prefix}': {l}")).ToList());
+                }
+            }
             foreach (var (module, values) in moduleValues) module.LoadStateDict(values, strict: true, $"'{path}'", apply: true);
-            foreach (var (opt, s, source) in optStates) opt.LoadStateDict(s, source, apply: true);
+            foreach (var (opt, s, prefix) in optStates) opt.LoadStateDict(s, $"'{path}' (optimiser '{prefix}')", apply: true);
             foreach (var (gen, offset) in offsets) gen.Offset = offset;
             state.Step = step!.Value;
             state.Epoch = epoch!.Value;
@@ -215,11 +256,11 @@ public static class Checkpoint
             yield return SafeTensorEntry.FromFloat32(prefix + key, t.Shape.Dims, t.ToArray());
     }
 
-    private static void AddFloat(Dictionary<string, (Shape, Func<float[]>)> values, List<string> errors, string path, string fileKey, string key, SafeTensorEntry entry)
+    private static void AddFloat(Dictionary<string, (Shape, Func<float[]>)> values, List<StateDictProblem> problems, string fileKey, string key, SafeTensorEntry entry)
     {
         if (!TryShape(entry, out var shape, out var problem))
         {
-            errors.Add($"'{fileKey}': {problem}");
+            problems.Add(new StateDictProblem(StateDictProblemKind.Invalid, fileKey, null, entry.ShapeToArray(), $"'{fileKey}': {problem}"));
             return;
         }
         if (entry.Dtype == SafeTensorDtype.F32)
@@ -227,7 +268,36 @@ public static class Checkpoint
         else if (entry.Dtype == SafeTensorDtype.I64 && key.EndsWith("num_batches_tracked", StringComparison.Ordinal))
             values[key] = (shape, () => entry.ToInt64Array().Select(v => (float)v).ToArray());
         else
-            errors.Add($"'{fileKey}': dtype {entry.Dtype.WireName()}, expected F32");
+            problems.Add(new StateDictProblem(StateDictProblemKind.WrongDtype, fileKey, null, entry.ShapeToArray(), $"'{fileKey}': dtype {entry.Dtype.WireName()}, expected F32"));
+    }
+
+    /// <summary>
+    /// Module keys against the file's (prefixed) keys, in the module's order: shape mismatches and
+    /// missing keys, then the file's keys under the prefix that the module does not have.
+    /// </summary>
+    private static void CompareModule(Module module, string prefix, Dictionary<string, (Shape Shape, Func<float[]> Data)> values, SafeTensorFile file,
+        List<StateDictProblem> problems)
+    {
+        var own = module.StateDict();
+        foreach (var (key, target) in own)
+        {
+            string fileKey = prefix + key;
+            if (values.TryGetValue(key, out var v))
+            {
+                if (v.Shape != target.Shape)
+                    problems.Add(new StateDictProblem(StateDictProblemKind.ShapeMismatch, fileKey, target.Shape.Dims.ToArray(), v.Shape.Dims.ToArray(),
+                        $"size mismatch for '{fileKey}': the file has shape {v.Shape}, the module ({module.GetType().Name}) has {target.Shape}"));
+            }
+            else if (!file.Tensors.ContainsKey(fileKey))
+            {
+                problems.Add(new StateDictProblem(StateDictProblemKind.MissingKey, fileKey, target.Shape.Dims.ToArray(), null,
+                    $"missing key '{fileKey}' (the module has it with shape {target.Shape}, the file does not)"));
+            }
+        }
+        foreach (var key in values.Keys)
+            if (!own.ContainsKey(key))
+                problems.Add(new StateDictProblem(StateDictProblemKind.UnexpectedKey, prefix + key, null, values[key].Shape.Dims.ToArray(),
+                    $"unexpected key '{prefix + key}' with shape {values[key].Shape} in the file (the module has no such entry)"));
     }
 
     private static bool TryShape(SafeTensorEntry entry, out Shape shape, out string problem)
@@ -251,17 +321,18 @@ public static class Checkpoint
         }
     }
 
-    private static long? ReadI64(SafeTensorFile file, string key, List<string> errors, HashSet<string> used)
+    private static long? ReadI64(SafeTensorFile file, string key, List<StateDictProblem> problems, HashSet<string> used)
     {
         if (!file.Tensors.TryGetValue(key, out var entry))
         {
-            errors.Add($"missing key '{key}'");
+            problems.Add(new StateDictProblem(StateDictProblemKind.MissingKey, key, [], null, $"missing key '{key}'"));
             return null;
         }
         used.Add(key);
         if (entry.Dtype != SafeTensorDtype.I64 || entry.ElementCount != 1)
         {
-            errors.Add($"'{key}': expected an I64 scalar, found {entry.Dtype.WireName()} {Shape.Format(entry.ShapeToArray())}");
+            problems.Add(new StateDictProblem(StateDictProblemKind.Invalid, key, [], entry.ShapeToArray(),
+                $"'{key}': expected an I64 scalar, found {entry.Dtype.WireName()} {Shape.Format(entry.ShapeToArray())}"));
             return null;
         }
         return entry.ToInt64Array()[0];
@@ -271,12 +342,15 @@ public static class Checkpoint
     {
         file.Metadata.TryGetValue(FormatKey, out var f);
         file.Metadata.TryGetValue(VersionKey, out var v);
+        string? problem = null;
         if (required && f != format)
-            throw new StateDictException($"'{path}': not a GpuGan training checkpoint (metadata format is '{f ?? "(none)"}', expected '{format}')");
-        if (f is not null && f != format && f is WeightsFormat or TrainingFormat)
-            throw new StateDictException($"'{path}': is a '{f}' file, expected '{format}'");
-        if (v is not null && f is WeightsFormat or TrainingFormat && v != FormatVersion)
-            throw new StateDictException($"'{path}': format version {v} is not supported (this build reads version {FormatVersion})");
+            problem = $"'{path}': not a GpuGan training checkpoint (metadata format is '{f ?? "(none)"}', expected '{format}')";
+        else if (f is not null && f != format && f is WeightsFormat or TrainingFormat)
+            problem = $"'{path}': is a '{f}' file, expected '{format}'";
+        else if (v is not null && f is WeightsFormat or TrainingFormat && v != FormatVersion)
+            problem = $"'{path}': format version {v} is not supported (this build reads version {FormatVersion})";
+        if (problem is not null)
+            throw new StateDictException(path, problem, [new StateDictProblem(StateDictProblemKind.WrongFormat, FormatKey, null, null, problem)]);
     }
 
     private static void CheckNames(TrainingState state)
@@ -291,8 +365,8 @@ public static class Checkpoint
             if (string.IsNullOrEmpty(n) || n.Contains('.')) throw new ArgumentException($"training state: invalid generator name '{n}'");
     }
 
-    private static void Throw(string path, List<string> errors)
+    private static void Throw(string path, List<StateDictProblem> problems)
     {
-        if (errors.Count > 0) throw new StateDictException($"cannot load '{path}':\n  " + string.Join("\n  ", errors));
+        if (problems.Count > 0) throw new StateDictException(path, $"cannot load '{path}'", problems);
     }
 }

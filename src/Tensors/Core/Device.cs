@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using GpuGan.Tensors.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -15,7 +16,9 @@ public enum DeviceKind
     Cpu,
     /// <summary>The ILGPU kernels on ILGPU's CPU accelerator: a simulator for checking GPU code.</summary>
     IlgpuCpu,
+    /// <summary>The ILGPU kernels on an NVIDIA GPU.</summary>
     Cuda,
+    /// <summary>The ILGPU kernels on an OpenCL device that ILGPU supports.</summary>
     OpenCL,
 }
 
@@ -32,14 +35,29 @@ public sealed partial class Device : IDisposable
     private readonly ConcurrentDictionary<object, object> _legacyKernels = new();
     private readonly Context? _context;
 
-    private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name)
+    private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name, CpuKernelOptions? cpuOptions = null, GpuKernelOptions? gpuOptions = null)
     {
         Kind = kind;
         _context = context;
         Accelerator = accelerator;
         Name = name;
+        CpuOptions = cpuOptions ?? CpuKernelOptions.Default;
+        GpuOptions = gpuOptions ?? GpuKernelOptions.Default;
+        Parallel = new CpuParallel(CpuOptions);
         Pool = new BufferPool(this);
     }
+
+    /// <summary>Settings of the SIMD kernel set (used by the host device only).</summary>
+    public CpuKernelOptions CpuOptions { get; }
+
+    /// <summary>Settings of the ILGPU kernel set (used by ILGPU devices only).</summary>
+    public GpuKernelOptions GpuOptions { get; }
+
+    /// <summary>The parallel loops of the SIMD kernels, with <see cref="CpuOptions"/>' thread count.</summary>
+    internal CpuParallel Parallel { get; }
+
+    /// <summary>How this device's kernel set lowers convolutions.</summary>
+    internal ConvLoweringOptions ConvLowering => IsHost ? CpuOptions.Conv : GpuOptions.Conv;
 
     public DeviceKind Kind { get; }
     public string Name { get; }
@@ -52,8 +70,18 @@ public sealed partial class Device : IDisposable
 
     internal BufferPool Pool { get; }
 
-    /// <summary>The host device with the SIMD kernel set.</summary>
+    /// <summary>The host device with the SIMD kernel set on all cores, shared by the process.</summary>
     public static Device Cpu => s_cpu.Value;
+
+    /// <summary>
+    /// A new host device with the SIMD kernel set and the given settings (e.g. a thread count).
+    /// Tensors on it and on <see cref="Cpu"/> are on different devices: move them with To(device).
+    /// </summary>
+    public static Device CreateCpu(CpuKernelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new Device(DeviceKind.Cpu, null, null, $"cpu (SIMD kernels, {options.Threads} thread{(options.Threads == 1 ? "" : "s")})", options);
+    }
 
     /// <summary>
     /// ILGPU's CPU accelerator, shared process-wide. Groups of 256 threads (32×8) so the
@@ -65,79 +93,102 @@ public sealed partial class Device : IDisposable
         {
             lock (s_lock)
             {
-                if (s_ilgpuCpu is null)
-                {
-                    var cpuDevice = new CPUDevice(32, 8, 1);
-                    var context = Context.Create(b => b.CPU(cpuDevice).EnableAlgorithms().Math(MathMode.Default));
-                    var acc = context.GetCPUDevices()[0].CreateAccelerator(context);
-                    s_ilgpuCpu = new Device(DeviceKind.IlgpuCpu, context, acc, "ilgpu-cpu (ILGPU CPU accelerator, 32x8 threads per group)");
-                }
-                return s_ilgpuCpu;
+                return s_ilgpuCpu ??= NewIlgpuCpu(GpuKernelOptions.Default);
             }
         }
     }
 
     /// <summary>
-    /// Picks CUDA, else an OpenCL device ILGPU accepts, else the SIMD CPU device. ILGPU's own
-    /// preferred-device choice orders by memory size, which can pick a CPU OpenCL driver, so the
-    /// order here is explicit.
+    /// A new, private ILGPU CPU accelerator (its own context and kernel cache) with the given
+    /// settings; dispose it when done. <see cref="IlgpuCpu"/> is the shared one.
     /// </summary>
-    public static Device Auto()
+    public static Device CreateIlgpuCpu(GpuKernelOptions options)
     {
-        foreach (var kind in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
-        {
-            var d = TryCreateGpu(kind);
-            if (d is not null) return d;
-        }
-        return Cpu;
+        ArgumentNullException.ThrowIfNull(options);
+        return NewIlgpuCpu(options);
     }
 
-    /// <summary>Creates a device by its command-line name: auto, cpu, ilgpu-cpu, cuda, opencl.</summary>
-    public static Device FromName(string name) => name switch
+    private static Device NewIlgpuCpu(GpuKernelOptions options)
     {
-        "auto" => Auto(),
-        "cpu" => Cpu,
-        "ilgpu-cpu" => IlgpuCpu,
-        "cuda" => TryCreateGpu(DeviceKind.Cuda) ?? throw new InvalidOperationException("--device cuda: no CUDA device found"),
-        "opencl" => TryCreateGpu(DeviceKind.OpenCL) ?? throw new InvalidOperationException("--device opencl: no OpenCL device that ILGPU supports was found"),
-        _ => throw new ArgumentException($"unknown device '{name}': expected auto, cpu, ilgpu-cpu, cuda or opencl"),
-    };
+        var cpuDevice = new CPUDevice(32, 8, 1);
+        var context = Context.Create(b => b.CPU(cpuDevice).EnableAlgorithms().Math(MathMode.Default));
+        var acc = context.GetCPUDevices()[0].CreateAccelerator(context);
+        return new Device(DeviceKind.IlgpuCpu, context, acc, "ilgpu-cpu (ILGPU CPU accelerator, 32x8 threads per group)", gpuOptions: options);
+    }
 
-    /// <summary>Lists what can be used here: (name, description) pairs.</summary>
-    public static IReadOnlyList<(string Name, string Description)> List()
+    /// <summary>
+    /// Opens a device of the given kind; null picks the best present: CUDA, else an OpenCL device
+    /// ILGPU accepts, else the host (ILGPU's own preferred-device choice orders by memory size,
+    /// which can pick a CPU OpenCL driver, so the order here is explicit).
+    /// <paramref name="cpu"/> applies when the result is the host device (null: <see cref="Cpu"/>,
+    /// the shared all-cores device), <paramref name="gpu"/> when it is an ILGPU device (null: the
+    /// defaults; for <see cref="DeviceKind.IlgpuCpu"/>, the shared <see cref="IlgpuCpu"/>).
+    /// A GPU device is the caller's to dispose; disposing a shared device does nothing.
+    /// </summary>
+    /// <exception cref="DeviceUnavailableException">CUDA or OpenCL was asked for and none can be used here.</exception>
+    public static Device Open(DeviceKind? kind, CpuKernelOptions? cpu = null, GpuKernelOptions? gpu = null)
     {
-        var list = new List<(string, string)>
+        switch (kind)
         {
-            ("cpu", $"SIMD kernels on {Environment.ProcessorCount} threads (AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, FMA: {System.Runtime.Intrinsics.X86.Fma.IsSupported})"),
-            ("ilgpu-cpu", "ILGPU kernels on ILGPU's CPU accelerator (a simulator for checking GPU code; slow)"),
-        };
-        try
-        {
-            using var context = Context.Create(b => b.Cuda().OpenCL());
-            foreach (var d in context)
-                if (d.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.OpenCL)
-                    list.Add((d.AcceleratorType == AcceleratorType.Cuda ? "cuda" : "opencl", $"{d.Name}, {d.MemorySize / (1 << 20)} MiB"));
+            case null:
+                return TryCreateGpu(DeviceKind.Cuda, gpu, out _) ?? TryCreateGpu(DeviceKind.OpenCL, gpu, out _) ?? Open(DeviceKind.Cpu, cpu, gpu);
+            case DeviceKind.Cpu:
+                return cpu is null ? Cpu : CreateCpu(cpu);
+            case DeviceKind.IlgpuCpu:
+                return gpu is null ? IlgpuCpu : CreateIlgpuCpu(gpu);
+            case DeviceKind.Cuda or DeviceKind.OpenCL:
+                return TryCreateGpu(kind.Value, gpu, out var problem) ?? throw new DeviceUnavailableException(kind.Value, problem);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown device kind");
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+    }
+
+    /// <summary>What can be used here: both CPU kernel sets, then every CUDA and OpenCL device ILGPU finds (or why a probe failed).</summary>
+    public static IReadOnlyList<DeviceInfo> List()
+    {
+        var list = new List<DeviceInfo>
         {
-            list.Add(("(gpu)", "GPU probe failed: " + e.Message));
+            new(DeviceKind.Cpu, $"SIMD kernels on {Environment.ProcessorCount} threads (AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, FMA: {System.Runtime.Intrinsics.X86.Fma.IsSupported})"),
+            new(DeviceKind.IlgpuCpu, "ILGPU kernels on ILGPU's CPU accelerator (a simulator for checking GPU code; slow)"),
+        };
+        foreach (var kind in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
+        {
+            try
+            {
+                using var context = Context.Create(b => { if (kind == DeviceKind.Cuda) b.Cuda(); else b.OpenCL(); });
+                foreach (var d in context)
+                    if (d.AcceleratorType == (kind == DeviceKind.Cuda ? AcceleratorType.Cuda : AcceleratorType.OpenCL))
+                        list.Add(new DeviceInfo(kind, $"{d.Name}, {d.MemorySize / (1 << 20)} MiB"));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                list.Add(new DeviceInfo(kind, "", Problem: e.Message));
+            }
         }
         return list;
     }
 
-    private static Device? TryCreateGpu(DeviceKind kind)
+    private static Device? TryCreateGpu(DeviceKind kind, GpuKernelOptions? options, out string? problem)
     {
+        problem = null;
+        Context? context = null;
         try
         {
-            var context = Context.Create(b => (kind == DeviceKind.Cuda ? b.Cuda() : b.OpenCL()).EnableAlgorithms());
+            context = Context.Create(b => (kind == DeviceKind.Cuda ? b.Cuda() : b.OpenCL()).EnableAlgorithms());
             var type = kind == DeviceKind.Cuda ? AcceleratorType.Cuda : AcceleratorType.OpenCL;
             var dev = context.Devices.FirstOrDefault(d => d.AcceleratorType == type);
-            if (dev is null) { context.Dispose(); return null; }
+            if (dev is null)
+            {
+                context.Dispose();
+                return null;
+            }
             var acc = dev.CreateAccelerator(context);
-            return new Device(kind, context, acc, $"{kind.ToString().ToLowerInvariant()} ({dev.Name})");
+            return new Device(kind, context, acc, $"{kind.ToString().ToLowerInvariant()} ({dev.Name})", gpuOptions: options);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            context?.Dispose();
+            problem = e.Message;
             return null;
         }
     }
@@ -307,10 +358,29 @@ public sealed partial class Device : IDisposable
 
     public void Dispose()
     {
-        // The shared devices live for the process; only GPU devices created by Auto/FromName are released.
-        if (Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu) return;
+        // The shared devices (Cpu, IlgpuCpu) live for the process; devices created for a caller are released.
+        if ((s_cpu.IsValueCreated && ReferenceEquals(this, s_cpu.Value)) || ReferenceEquals(this, s_ilgpuCpu)) return;
         Pool.Trim();
         Accelerator?.Dispose();
         _context?.Dispose();
     }
+}
+
+/// <summary>One entry of <see cref="Device.List"/>.</summary>
+/// <param name="Kind">The kernel set / device kind.</param>
+/// <param name="Description">The device's name and size, or what the kernel set is.</param>
+/// <param name="Problem">Set when probing this kind failed (the driver's message); the entry then names no device.</param>
+public sealed record DeviceInfo(DeviceKind Kind, string Description, string? Problem = null);
+
+/// <summary>Thrown by <see cref="Device.Open"/> when the requested GPU kind is not present or cannot be used.</summary>
+public sealed class DeviceUnavailableException(DeviceKind kind, string? problem = null)
+    : InvalidOperationException(problem is null ? $"no {Label(kind)} device found" : $"no usable {Label(kind)} device: {problem}")
+{
+    private static string Label(DeviceKind kind) => kind == DeviceKind.Cuda ? "CUDA" : kind.ToString();
+
+    /// <summary>The kind that was asked for.</summary>
+    public DeviceKind Kind { get; } = kind;
+
+    /// <summary>The driver's message when a device was found but could not be opened; null when none was found.</summary>
+    public string? Problem { get; } = problem;
 }

@@ -1,37 +1,67 @@
 namespace GpuGan.Tensors.Kernels;
 
 /// <summary>
-/// Thread settings of the CPU SIMD kernel set. Work is split into a fixed number of chunks
-/// that depends only on the problem size and <see cref="Threads"/>, and every reduction sums
-/// in a fixed order, so the same seed and thread count give bit-identical results.
+/// The parallel loops of the CPU SIMD kernel set for one host <see cref="Device"/>, with its
+/// <see cref="CpuKernelOptions"/>. Work is split into chunks that depend only on the problem size
+/// (never on the thread count or timing), and every reduction sums in a fixed order, so the same
+/// seed gives bit-identical results for any thread count.
 /// </summary>
-public static class CpuParallel
+internal sealed class CpuParallel
 {
-    private static int _threads = Environment.ProcessorCount;
-    private static ParallelOptions _options = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
+    private readonly ParallelOptions _parallelOptions;
 
-    /// <summary>Number of worker threads the CPU kernels use (default: processor count).</summary>
-    public static int Threads
+    public CpuParallel(CpuKernelOptions options)
     {
-        get => _threads;
-        set
-        {
-            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), value, "thread count must be at least 1");
-            _threads = value;
-            _options = new ParallelOptions { MaxDegreeOfParallelism = value };
-        }
+        Options = options;
+        _parallelOptions = new ParallelOptions { MaxDegreeOfParallelism = options.Threads };
     }
 
-    internal static ParallelOptions Options => _options;
+    /// <summary>The settings this device was created with.</summary>
+    public CpuKernelOptions Options { get; }
+
+    public int Threads => Options.Threads;
 
     /// <summary>Runs body(i) for i in [0, count); serial when count is 1 or one thread is set.</summary>
-    internal static void For(int count, Action<int> body)
+    public void ForEach(int count, Action<int> body)
     {
-        if (count <= 1 || _threads == 1)
+        if (count <= 1 || Threads == 1)
         {
             for (int i = 0; i < count; i++) body(i);
             return;
         }
-        Parallel.For(0, count, _options, body);
+        Parallel.For(0, count, _parallelOptions, body);
     }
+
+    /// <summary>Work per chunk (elements) of the chunked loops: enough to amortise a task, small enough to balance two to a few dozen threads.</summary>
+    public const int ChunkWork = 1 << 15;
+
+    /// <summary>Items per chunk so that a chunk does about <paramref name="chunkWork"/> elements when one item costs <paramref name="workPerItem"/>.</summary>
+    public static int Grain(long workPerItem, int chunkWork = ChunkWork) => (int)Math.Max(1, chunkWork / Math.Max(1, workPerItem));
+
+    /// <summary>
+    /// The chunked loop: cuts [0, count) into chunks of <paramref name="grain"/> items (the last
+    /// one shorter) and runs body(start, end) for each, in parallel. The cut depends on count and
+    /// grain only, never on the thread count, so a kernel whose chunks write disjoint outputs gives
+    /// the same bits on any number of threads.
+    /// </summary>
+    public void ForChunks(int count, int grain, Action<int, int> body)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(grain, 1);
+        if (count <= 0) return;
+        int chunks = (int)(((long)count + grain - 1) / grain);
+        if (chunks == 1 || Threads == 1)
+        {
+            for (int c = 0; c < chunks; c++) body(c * grain, (int)Math.Min(count, (long)(c + 1) * grain));
+            return;
+        }
+        Parallel.For(0, chunks, _parallelOptions, c => body(c * grain, (int)Math.Min(count, (long)(c + 1) * grain)));
+    }
+
+    private static readonly CpuParallel s_default = new(CpuKernelOptions.Default);
+
+    /// <summary>
+    /// All cores, for the call sites that are not yet handed their device (elementwise, random
+    /// fill, optimisers); they move to the device's loops when those kernels move to src/Tensors/Ops.
+    /// </summary>
+    internal static void For(int count, Action<int> body) => s_default.ForEach(count, body);
 }

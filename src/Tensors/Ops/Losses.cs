@@ -54,16 +54,13 @@ internal static class LossKernels
 
     // ============================================================ CPU SIMD kernels
 
-    private const int ChunkSize = 1 << 15;
-
-    public static unsafe void LossCpu(LossOp op, float* x, float* t, float* y, int n, int targetStride)
+    public static unsafe void LossCpu(CpuParallel cpu, LossOp op, float* x, float* t, float* y, int n, int targetStride)
     {
-        int chunks = (n + ChunkSize - 1) / ChunkSize;
         nint xp = (nint)x, tp = (nint)t, yp = (nint)y;
-        CpuParallel.For(chunks, c =>
+        cpu.ForChunks(n, CpuParallel.ChunkWork, (start, end) =>
         {
             float* xs = (float*)xp, ts = (float*)tp, ys = (float*)yp;
-            int start = c * ChunkSize, end = Math.Min(n, start + ChunkSize), i = start;
+            int i = start;
             var one = Vector256.Create(1f);
             var floor = Vector256.Create(-100f);
             for (; i <= end - 8; i += 8)
@@ -99,7 +96,7 @@ internal static class LossKernels
         if (x.Size == 0) return y;
         if (x.Device.IsHost)
         {
-            fixed (float* xp = x.HostSpan, tp = t.HostSpan, yp = y.HostSpan) LossCpu(op, xp, tp, yp, x.Size, stride);
+            fixed (float* xp = x.HostSpan, tp = t.HostSpan, yp = y.HostSpan) LossCpu(x.Device.Parallel, op, xp, tp, yp, x.Size, stride);
         }
         else
         {

@@ -266,17 +266,16 @@ internal static class NormalizationKernels
 
     // ============================================================ CPU SIMD kernels
 
-    /// <summary>Work items of whole groups, about 32K elements each: a split fixed by the shapes alone.</summary>
-    private static int GroupsPerItem(in NormParams s) => Math.Max(1, (1 << 15) / Math.Max(1, s.A * s.L));
+    /// <summary>Chunks of whole groups, about 32K elements each: a split fixed by the shapes alone.</summary>
+    private static int GroupsPerItem(in NormParams s) => CpuParallel.Grain((long)s.A * s.L);
 
-    public static unsafe void ForwardCpu(float* x, float* y, float* gamma, float* beta, float* mean, float* invstd, float* variance, NormParams s)
+    public static unsafe void ForwardCpu(CpuParallel cpu, float* x, float* y, float* gamma, float* beta, float* mean, float* invstd, float* variance, NormParams s)
     {
         int groups = s.B * s.P, per = GroupsPerItem(s);
         nint xp = (nint)x, yp = (nint)y, gp = (nint)gamma, bp = (nint)beta, mp = (nint)mean, ip = (nint)invstd, vp = (nint)variance;
-        CpuParallel.For((groups + per - 1) / per, item =>
+        cpu.ForChunks(groups, per, (start, end) =>
         {
-            int end = Math.Min(groups, (item + 1) * per);
-            for (int g = item * per; g < end; g++)
+            for (int g = start; g < end; g++)
             {
                 var (mu, var) = GroupStatistics((float*)xp, s, g);
                 float istd = (float)(1.0 / Math.Sqrt(var + s.Eps));
@@ -288,14 +287,13 @@ internal static class NormalizationKernels
         });
     }
 
-    public static unsafe void ApplyCpu(float* x, float* y, float* gamma, float* beta, float* mean, float* invstd, NormParams s)
+    public static unsafe void ApplyCpu(CpuParallel cpu, float* x, float* y, float* gamma, float* beta, float* mean, float* invstd, NormParams s)
     {
         int groups = s.B * s.P, per = GroupsPerItem(s);
         nint xp = (nint)x, yp = (nint)y, gp = (nint)gamma, bp = (nint)beta, mp = (nint)mean, ip = (nint)invstd;
-        CpuParallel.For((groups + per - 1) / per, item =>
+        cpu.ForChunks(groups, per, (start, end) =>
         {
-            int end = Math.Min(groups, (item + 1) * per);
-            for (int g = item * per; g < end; g++)
+            for (int g = start; g < end; g++)
                 ApplyGroup((float*)xp, (float*)yp, (float*)gp, (float*)bp, ((float*)mp)[g], ((float*)ip)[g], s, g);
         });
     }
@@ -362,14 +360,13 @@ internal static class NormalizationKernels
         }
     }
 
-    public static unsafe void BackwardCpu(float* gy, float* x, float* gamma, float* mean, float* invstd, float* dx, float* sumG, float* sumGX, NormParams s)
+    public static unsafe void BackwardCpu(CpuParallel cpu, float* gy, float* x, float* gamma, float* mean, float* invstd, float* dx, float* sumG, float* sumGX, NormParams s)
     {
         int groups = s.B * s.P, per = GroupsPerItem(s), count = s.A * s.L;
         nint gyp = (nint)gy, xp = (nint)x, gp = (nint)gamma, mp = (nint)mean, ip = (nint)invstd, dp = (nint)dx, sgp = (nint)sumG, sxp = (nint)sumGX;
-        CpuParallel.For((groups + per - 1) / per, item =>
+        cpu.ForChunks(groups, per, (start, end) =>
         {
-            int end = Math.Min(groups, (item + 1) * per);
-            for (int g = item * per; g < end; g++)
+            for (int g = start; g < end; g++)
             {
                 float* gys = (float*)gyp, xs = (float*)xp, dxs = (float*)dp;
                 float mu = ((float*)mp)[g], istd = ((float*)ip)[g];
@@ -462,7 +459,7 @@ public sealed partial class Tensor
         if (Device.IsHost)
         {
             fixed (float* xp = HostSpan, yp = y.HostSpan, gp = SpanOf(gamma), bp = SpanOf(beta), mp = mean.HostSpan, ip = invstd.HostSpan, vp = variance.HostSpan)
-                NormalizationKernels.ForwardCpu(xp, yp, gp, bp, mp, ip, vp, s);
+                NormalizationKernels.ForwardCpu(Device.Parallel, xp, yp, gp, bp, mp, ip, vp, s);
         }
         else
         {
@@ -483,7 +480,7 @@ public sealed partial class Tensor
         if (Device.IsHost)
         {
             fixed (float* xp = HostSpan, yp = y.HostSpan, gp = SpanOf(gamma), bp = SpanOf(beta), mp = mean.HostSpan, ip = invstd.HostSpan)
-                NormalizationKernels.ApplyCpu(xp, yp, gp, bp, mp, ip, s);
+                NormalizationKernels.ApplyCpu(Device.Parallel, xp, yp, gp, bp, mp, ip, s);
         }
         else
         {
@@ -510,7 +507,7 @@ public sealed partial class Tensor
             fixed (float* gp = gy.HostSpan, xp = x.HostSpan, wp = SpanOf(gamma), mp = mean.HostSpan, ip = invstd.HostSpan, dp = dx.HostSpan,
                    sg = sumG.HostSpan, sx = sumGX.HostSpan, dgp = dgamma.HostSpan, dbp = dbeta.HostSpan)
             {
-                NormalizationKernels.BackwardCpu(gp, xp, wp, mp, ip, dp, sg, sx, s);
+                NormalizationKernels.BackwardCpu(x.Device.Parallel, gp, xp, wp, mp, ip, dp, sg, sx, s);
                 NormalizationKernels.ParamGradCpu(sg, sx, dgp, dbp, s);
             }
         }

@@ -74,7 +74,7 @@ internal static class ReductionKernels
 
     // ============================================================ CPU SIMD kernels
 
-    public static unsafe void SumCpu(float* x, float* y, in Reduce4 s)
+    public static unsafe void SumCpu(CpuParallel cpu, float* x, float* y, in Reduce4 s)
     {
         // Merge adjacent axes with the same role; drop size-1 axes.
         Span<int> len = stackalloc int[4];
@@ -105,13 +105,10 @@ internal static class ReductionKernels
             var kept = groups.Where(g => !g.Reduced).ToArray();
             var outer = groups[..^1].Where(g => g.Reduced).ToArray();
             int runs = outer.Aggregate(1, (p, g) => p * g.Length);
-            int perChunk = Math.Max(1, (1 << 16) / Math.Max(1, L * runs));
-            int chunks = (outCount + perChunk - 1) / perChunk;
-            CpuParallel.For(chunks, c =>
+            cpu.ForChunks(outCount, CpuParallel.Grain((long)L * runs, 1 << 16), (start, end) =>
             {
                 float* xs = (float*)xp, ys = (float*)yp;
-                int end = Math.Min(outCount, (c + 1) * perChunk);
-                for (int o = c * perChunk; o < end; o++)
+                for (int o = start; o < end; o++)
                 {
                     long baseOff = Offset(kept, o);
                     double acc = 0;
@@ -129,7 +126,7 @@ internal static class ReductionKernels
             int rows = outCount / L, runs = reduced.Aggregate(1, (p, g) => p * g.Length);
             const int ColBlock = 1024;
             int colChunks = (L + ColBlock - 1) / ColBlock;
-            CpuParallel.For(rows * colChunks, c =>
+            cpu.ForEach(rows * colChunks, c =>
             {
                 float* xs = (float*)xp, ys = (float*)yp;
                 int row = c / colChunks, c0 = (c % colChunks) * ColBlock, c1 = Math.Min(L, c0 + ColBlock);
@@ -194,7 +191,7 @@ public sealed partial class Tensor
         if (Size == 0) { y.Fill(0f); return y; }
         if (Device.IsHost)
         {
-            fixed (float* xp = HostSpan, yp = y.HostSpan) ReductionKernels.SumCpu(xp, yp, s);
+            fixed (float* xp = HostSpan, yp = y.HostSpan) ReductionKernels.SumCpu(Device.Parallel, xp, yp, s);
         }
         else
         {

@@ -219,13 +219,12 @@ internal static class ConvKernels
     // ============================================================ CPU SIMD kernels
 
     /// <summary>Writes col (Ckk, gs·P) for samples [n0, n0 + gs) of x (N, Cin, H, W).</summary>
-    public static unsafe void Im2ColCpu(float* x, float* col, in ConvGeometry g, int n0, int gs)
+    public static unsafe void Im2ColCpu(CpuParallel cpu, float* x, float* col, in ConvGeometry g, int n0, int gs)
     {
         var geo = g;
         int cols = gs * g.P, rows = g.Ckk;
-        // Chunks of whole rows, ≥ 32K floats each; writes are disjoint, so any split is deterministic.
-        int rowsPerChunk = Math.Max(1, (1 << 15) / Math.Max(1, cols));
-        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        // Chunks of whole rows, about 32K floats each; writes are disjoint, so any split is deterministic.
+        int rowsPerChunk = CpuParallel.Grain(cols);
         nint xp = (nint)x, cp = (nint)col;
         int taps = g.KH * g.KW, pix = g.P;
         if (g.Wo < 32 && taps * pix <= 4096 && Avx2.IsSupported)
@@ -246,10 +245,9 @@ internal static class ConvKernels
                 masks[t * pix + q] = inside ? -0f : 0f; // sign bit selects the lane
             }
             nint op = (nint)offsets, mp = (nint)masks;
-            CpuParallel.For(chunks, ch =>
+            cpu.ForChunks(rows, rowsPerChunk, (r0, r1) =>
             {
-                int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
-                for (int r = ch * rowsPerChunk; r < rEnd; r++)
+                for (int r = r0; r < r1; r++)
                 {
                     int t = r % taps, c = r / taps;
                     Im2ColGatherRow((float*)xp + ((long)n0 * geo.Cin + c) * geo.HW, (long)geo.Cin * geo.HW,
@@ -258,10 +256,9 @@ internal static class ConvKernels
             });
             return;
         }
-        CpuParallel.For(chunks, ch =>
+        cpu.ForChunks(rows, rowsPerChunk, (r0, r1) =>
         {
-            int rEnd = Math.Min(rows, (ch + 1) * rowsPerChunk);
-            for (int r = ch * rowsPerChunk; r < rEnd; r++)
+            for (int r = r0; r < r1; r++)
                 Im2ColRow((float*)xp, (float*)cp + (long)r * cols, geo, r, n0, gs);
         });
     }
@@ -341,14 +338,14 @@ internal static class ConvKernels
     /// usually far larger than the caches, and reading it plane by plane (16 rows, one cache line
     /// from each) made col2im latency-bound, costing as much as the GEMM on the deep layers.
     /// </summary>
-    public static unsafe void Col2ImCpu(float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
+    public static unsafe void Col2ImCpu(CpuParallel cpu, float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
     {
         var geo = g;
         int kk = g.KH * g.KW;
         int samplesPerItem = Math.Clamp((1 << 14) / Math.Max(1, kk * g.P), 1, Math.Max(1, gs));
         int blocks = (gs + samplesPerItem - 1) / samplesPerItem;
         nint cp = (nint)col, xp = (nint)x, bp = (nint)bias;
-        CpuParallel.For(g.Cin * blocks, item =>
+        cpu.ForEach(g.Cin * blocks, item =>
         {
             int c = item / blocks, s0 = item % blocks * samplesPerItem, s1 = Math.Min(gs, s0 + samplesPerItem);
             float* planes = (float*)xp + ((long)n0 * geo.Cin + c) * geo.HW;
@@ -402,16 +399,13 @@ internal static class ConvKernels
     }
 
     /// <summary>dst (C, gs·P) ← src samples [n0, n0 + gs) of (N, C, P).</summary>
-    public static unsafe void NcpToCnpCpu(float* src, float* dst, int c, int p, int n0, int gs)
+    public static unsafe void NcpToCnpCpu(CpuParallel cpu, float* src, float* dst, int c, int p, int n0, int gs)
     {
         nint sp = (nint)src, dp = (nint)dst;
         int rows = c * gs;
-        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
-        int chunks = (rows + perChunk - 1) / perChunk;
-        CpuParallel.For(chunks, ch =>
+        cpu.ForChunks(rows, CpuParallel.Grain(p), (start, end) =>
         {
-            int end = Math.Min(rows, (ch + 1) * perChunk);
-            for (int q = ch * perChunk; q < end; q++)
+            for (int q = start; q < end; q++)
             {
                 int cc = q / gs, s = q % gs;
                 Buffer.MemoryCopy((float*)sp + ((long)(n0 + s) * c + cc) * p, (float*)dp + (long)q * p, (long)p * 4, (long)p * 4);
@@ -420,16 +414,13 @@ internal static class ConvKernels
     }
 
     /// <summary>dst samples [n0, n0 + gs) of (N, C, P) ← src (C, gs·P) + bias[c] (bias may be null).</summary>
-    public static unsafe void CnpToNcpCpu(float* src, float* dst, float* bias, int c, int p, int n0, int gs)
+    public static unsafe void CnpToNcpCpu(CpuParallel cpu, float* src, float* dst, float* bias, int c, int p, int n0, int gs)
     {
         nint sp = (nint)src, dp = (nint)dst, bp = (nint)bias;
         int rows = c * gs;
-        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
-        int chunks = (rows + perChunk - 1) / perChunk;
-        CpuParallel.For(chunks, ch =>
+        cpu.ForChunks(rows, CpuParallel.Grain(p), (start, end) =>
         {
-            int end = Math.Min(rows, (ch + 1) * perChunk);
-            for (int q = ch * perChunk; q < end; q++)
+            for (int q = start; q < end; q++)
             {
                 int s = q / c, cc = q % c;
                 float* from = (float*)sp + ((long)cc * gs + s) * p;
@@ -440,16 +431,13 @@ internal static class ConvKernels
     }
 
     /// <summary>y[n, c, :] += bias[c] in place over samples [n0, n0 + gs).</summary>
-    public static unsafe void AddBiasCpu(float* y, float* bias, int c, int p, int n0, int gs)
+    public static unsafe void AddBiasCpu(CpuParallel cpu, float* y, float* bias, int c, int p, int n0, int gs)
     {
         nint yp = (nint)y, bp = (nint)bias;
         int rows = c * gs;
-        int perChunk = Math.Max(1, (1 << 15) / Math.Max(1, p));
-        int chunks = (rows + perChunk - 1) / perChunk;
-        CpuParallel.For(chunks, ch =>
+        cpu.ForChunks(rows, CpuParallel.Grain(p), (start, end) =>
         {
-            int end = Math.Min(rows, (ch + 1) * perChunk);
-            for (int q = ch * perChunk; q < end; q++)
+            for (int q = start; q < end; q++)
             {
                 float* row = (float*)yp + ((long)n0 * c + q) * p;
                 AddRow(row, row, p, ((float*)bp)[q % c]);
@@ -468,16 +456,16 @@ internal static class ConvKernels
 
     // ============================================================ launchers
 
-    /// <summary>Column target of one group's GEMM (n = gs·Ho·Wo) and the col workspace budget in floats (tunable for benchmarks).</summary>
-    internal static int ColumnTarget { get; set; } = 4096;
-    internal static long WorkspaceBudget { get; set; } = 1L << 22;
-
-    /// <summary>Samples per group, from the shapes only (so every sum has a shape-fixed order).</summary>
-    public static int GroupSize(in ConvGeometry g)
+    /// <summary>
+    /// Samples per group, from the shapes and the device's lowering options only (so every sum has an
+    /// order fixed by them): enough samples for about <see cref="ConvLoweringOptions.ColumnTarget"/> GEMM
+    /// columns, within <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace.
+    /// </summary>
+    public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
     {
-        int gs = Math.Clamp((ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
+        int gs = Math.Clamp((lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
         long perSample = (long)Math.Max(g.Ckk, g.Cout) * g.P;
-        return (int)Math.Max(1, Math.Min(gs, WorkspaceBudget / Math.Max(1, perSample)));
+        return (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
     }
 
     /// <summary>A pooled workspace buffer: host float[] (pinned) or device buffer, returned on dispose.</summary>
@@ -555,11 +543,11 @@ internal static class ConvKernels
         {
             // Y (N, Cout) = X (N, Ckk) · Wᵀ: one GEMM, no lowering.
             float* yp = Ptr(y);
-            MatMulKernels.GemmCpu(false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
-            if (bias is not null) AddBiasCpu(yp, Ptr(bias), g.Cout, 1, 0, g.N);
+            MatMulKernels.GemmCpu(dev.Parallel, false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
+            if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, 1, 0, g.N);
             return;
         }
-        int gs = GroupSize(g);
+        int gs = GroupSize(g, dev.ConvLowering);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col.
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);          // (Ckk, gs·P)
@@ -572,11 +560,11 @@ internal static class ConvKernels
             {
                 float* xp = Ptr(x), yp = Ptr(y), wp = Ptr(w);
                 float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
-                if (!direct) Im2ColCpu(xp, colp, g, n0, cnt);
+                if (!direct) Im2ColCpu(dev.Parallel, xp, colp, g, n0, cnt);
                 float* outp = gs == 1 ? yp + (long)n0 * g.Cout * g.P : tmp.Pointer;
-                MatMulKernels.GemmCpu(false, false, g.Cout, cols, g.Ckk, 1f, wp, colp, 0f, outp);
-                if (gs != 1) CnpToNcpCpu(outp, yp, bias is null ? null : Ptr(bias), g.Cout, g.P, n0, cnt);
-                else if (bias is not null) AddBiasCpu(yp, Ptr(bias), g.Cout, g.P, n0, 1);
+                MatMulKernels.GemmCpu(dev.Parallel, false, false, g.Cout, cols, g.Ckk, 1f, wp, colp, 0f, outp);
+                if (gs != 1) CnpToNcpCpu(dev.Parallel, outp, yp, bias is null ? null : Ptr(bias), g.Cout, g.P, n0, cnt);
+                else if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, g.P, n0, 1);
             }
             else
             {
@@ -606,11 +594,11 @@ internal static class ConvKernels
         {
             // dX (N, Ckk) = G (N, Cout) · W (Cout, Ckk): one GEMM, no col2im.
             float* xp = Ptr(dx);
-            MatMulKernels.GemmCpu(false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
-            if (bias is not null) AddBiasCpu(xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
+            MatMulKernels.GemmCpu(dev.Parallel, false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
+            if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
             return;
         }
-        int gs = GroupSize(g);
+        int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
@@ -622,11 +610,11 @@ internal static class ConvKernels
             {
                 float* gp = Ptr(gy), xp = Ptr(dx), wp = Ptr(w);
                 float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
-                if (gs != 1) NcpToCnpCpu(gp, gm, g.Cout, g.P, n0, cnt);
+                if (gs != 1) NcpToCnpCpu(dev.Parallel, gp, gm, g.Cout, g.P, n0, cnt);
                 float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
-                MatMulKernels.GemmCpu(true, false, g.Ckk, cols, g.Cout, 1f, wp, gm, 0f, colp);
-                if (!direct) Col2ImCpu(colp, xp, bias is null ? null : Ptr(bias), g, n0, cnt);
-                else if (bias is not null) AddBiasCpu(xp, Ptr(bias), g.Cin, g.HW, n0, 1);
+                MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Ckk, cols, g.Cout, 1f, wp, gm, 0f, colp);
+                if (!direct) Col2ImCpu(dev.Parallel, colp, xp, bias is null ? null : Ptr(bias), g, n0, cnt);
+                else if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, n0, 1);
             }
             else
             {
@@ -646,10 +634,10 @@ internal static class ConvKernels
         if (dev.IsHost && g.Dense)
         {
             // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
-            MatMulKernels.GemmCpu(true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
+            MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
             return;
         }
-        int gs = GroupSize(g);
+        int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
@@ -662,10 +650,10 @@ internal static class ConvKernels
             {
                 float* xp = Ptr(x), gp = Ptr(gy), wp = Ptr(dw);
                 float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
-                if (!direct) Im2ColCpu(xp, colp, g, n0, cnt);
+                if (!direct) Im2ColCpu(dev.Parallel, xp, colp, g, n0, cnt);
                 float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
-                if (gs != 1) NcpToCnpCpu(gp, gm, g.Cout, g.P, n0, cnt);
-                MatMulKernels.GemmCpu(false, true, g.Cout, g.Ckk, cols, 1f, gm, colp, beta, wp);
+                if (gs != 1) NcpToCnpCpu(dev.Parallel, gp, gm, g.Cout, g.P, n0, cnt);
+                MatMulKernels.GemmCpu(dev.Parallel, false, true, g.Cout, g.Ckk, cols, 1f, gm, colp, beta, wp);
             }
             else
             {

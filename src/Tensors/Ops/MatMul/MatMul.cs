@@ -22,7 +22,7 @@ public sealed partial class Tensor
         if (a.Device.IsHost)
         {
             fixed (float* ap = a.HostSpan, bp = b.HostSpan, cp = c.HostSpan)
-                MatMulKernels.GemmCpu(transA, transB, m, n, k, alpha, ap, bp, beta, cp);
+                MatMulKernels.GemmCpu(a.Device.Parallel, transA, transB, m, n, k, alpha, ap, bp, beta, cp);
         }
         else
         {

@@ -182,9 +182,14 @@ internal static class MatMulKernels
     // in either orientation, so transposes cost nothing extra, and pads edges with zeros, so
     // the micro-kernel always runs full tiles (partial tiles go through a scratch tile).
     //
-    // Determinism: every C element sums its k terms in the same order (kc-slices ascending,
-    // then p ascending within the slice, one FMA chain) whatever the thread count, because
-    // threads only split C into MR/NR-aligned rectangles; k is never split.
+    // Determinism: every C element sums its k terms in an order fixed by the shapes alone,
+    // whatever the thread count. Usually threads split C into MR/NR-aligned rectangles and each
+    // element sums all of k itself (kc-slices ascending, then p ascending within the slice, one
+    // FMA chain). When C is too small to give every thread a rectangle and k is long (the conv
+    // weight gradient of a layer with few channels, whose k is batch·pixels), k is split instead
+    // (GemmSplitK): fixed chunks of KSplit = 4·KC, each summed as above into its own partial
+    // buffer, then the partials added in chunk order. Whether k is split, and where, depends on
+    // m, n and k only. (The ILGPU kernel above never splits k: one group owns a C tile.)
     //
     // Micro-kernels: AVX-512 8×32 (16 zmm accumulators, 2 B loads and 8 broadcasts per k);
     // AVX2+FMA 6×16 (12 ymm accumulators). Without either, the plain loop below is used.
@@ -194,10 +199,6 @@ internal static class MatMulKernels
     // 16 FMAs, and MR = 8 divides every channel count of the DCGAN shapes. It reached
     // 112 GFLOP/s on one core at 512³ (≈ 97% of the 115 GFLOP/s per-core FMA peak).
 
-    internal enum CpuGemmPath { Auto, Avx512, Avx2, Scalar }
-
-    /// <summary>Forces a micro-kernel family (tests); Auto picks the best the CPU supports.</summary>
-    internal static CpuGemmPath PathOverride { get; set; } = CpuGemmPath.Auto;
 
     private const int Kc = 256;          // k-slice: a B micro-panel (kc×32 floats = 32 KiB) streams through L1/L2
     private const int McPanels = 16;     // mc = 16·MR rows of packed A (≤ 128 KiB, stays in L2)
@@ -205,14 +206,14 @@ internal static class MatMulKernels
     private const long SmallFlops = 32 * 1024; // m·n·k below this: plain loop, no packing, no threads
     private const int KSplit = 4 * Kc;   // k chunk when C is too small to give every thread a rectangle
 
-    private static CpuGemmPath ResolvePath()
+    /// <summary>The micro-kernel family to run: the device's choice, Auto resolved to the best the CPU supports.</summary>
+    private static CpuGemmKernel ResolvePath(CpuGemmKernel path)
     {
-        var path = PathOverride;
-        if (path == CpuGemmPath.Auto)
-            path = Avx512F.IsSupported ? CpuGemmPath.Avx512
-                : Avx2.IsSupported && Fma.IsSupported ? CpuGemmPath.Avx2 : CpuGemmPath.Scalar;
-        if (path == CpuGemmPath.Avx512 && !Avx512F.IsSupported) throw new PlatformNotSupportedException("AVX-512F");
-        if (path == CpuGemmPath.Avx2 && !(Avx2.IsSupported && Fma.IsSupported)) throw new PlatformNotSupportedException("AVX2+FMA");
+        if (path == CpuGemmKernel.Auto)
+            path = Avx512F.IsSupported ? CpuGemmKernel.Avx512
+                : Avx2.IsSupported && Fma.IsSupported ? CpuGemmKernel.Avx2 : CpuGemmKernel.Scalar;
+        if (path == CpuGemmKernel.Avx512 && !Avx512F.IsSupported) throw new PlatformNotSupportedException("AVX-512F");
+        if (path == CpuGemmKernel.Avx2 && !(Avx2.IsSupported && Fma.IsSupported)) throw new PlatformNotSupportedException("AVX2+FMA");
         return path;
     }
 
@@ -220,7 +221,7 @@ internal static class MatMulKernels
     /// C(m×n) = alpha·op(A)·op(B) + beta·C on the host, fp32 with fp32 accumulation.
     /// beta == 0 overwrites C without reading it.
     /// </summary>
-    internal static unsafe void GemmCpu(bool transA, bool transB, int m, int n, int k, float alpha,
+    internal static unsafe void GemmCpu(CpuParallel cpu, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, float* b, float beta, float* c)
     {
         if (m < 0 || n < 0 || k < 0)
@@ -232,22 +233,22 @@ internal static class MatMulKernels
             return;
         }
 
-        var path = ResolvePath();
-        if (path == CpuGemmPath.Scalar || (long)m * n * k < SmallFlops)
+        var path = ResolvePath(cpu.Options.Gemm);
+        if (path == CpuGemmKernel.Scalar || (long)m * n * k < SmallFlops)
         {
-            GemmSimple(transA, transB, m, n, k, alpha, a, b, beta, c);
+            GemmSimple(cpu, transA, transB, m, n, k, alpha, a, b, beta, c);
             return;
         }
 
-        int mr = path == CpuGemmPath.Avx512 ? 8 : 6;
-        int nr = path == CpuGemmPath.Avx512 ? 32 : 16;
+        int mr = path == CpuGemmKernel.Avx512 ? 8 : 6;
+        int nr = path == CpuGemmKernel.Avx512 ? 32 : 16;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         if (k >= 2 * KSplit && nPanels < 2 * (256 / nr) && mPanels < 2 * (48 / mr) && 2L * m * n * k >= (1L << 22))
         {
             // C too small to split (e.g. the conv weight gradient of a layer with few channels,
             // whose k is batch·pixels): split k instead. The test above and the chunking depend
             // on the shapes only, so the result is the same for any thread count.
-            GemmSplitK(transA, transB, m, n, k, alpha, a, b, beta, c, mr, nr, mPanels, nPanels, path);
+            GemmSplitK(cpu, transA, transB, m, n, k, alpha, a, b, beta, c, mr, nr, mPanels, nPanels, path);
             return;
         }
         var job = new GemmJob(transA, transB, m, n, k, alpha, a, b, beta, c, mr, nr, path);
@@ -258,7 +259,7 @@ internal static class MatMulKernels
         // least repeated packing (n for the forward conv, where A is the small weight; m for the
         // input gradient, where A = Wᵀ is the large operand). A few more jobs than threads lets
         // Parallel.For balance a loaded machine. Any split gives the same bits.
-        int threads = CpuParallel.Threads;
+        int threads = cpu.Threads;
         long flops = 2L * m * n * k;
         int wanted = threads == 1 || flops < (1L << 22) ? 1 : threads * 3;
         int maxN = Math.Clamp(nPanels / (256 / nr), 1, wanted), maxM = Math.Max(1, mPanels / (48 / mr));
@@ -277,7 +278,7 @@ internal static class MatMulKernels
         job.MPanels = mPanels;
         job.NPanels = nPanels;
         if (jobsM * jobsN == 1) job.Run(0);
-        else CpuParallel.For(jobsM * jobsN, job.Run);
+        else cpu.ForEach(jobsM * jobsN, job.Run);
     }
 
     /// <summary>
@@ -285,8 +286,8 @@ internal static class MatMulKernels
     /// each chunk's product is computed by its own job into a partial buffer (in parallel), then
     /// the partials are added in chunk order.
     /// </summary>
-    private static unsafe void GemmSplitK(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, float* b, float beta, float* c, int mr, int nr, int mPanels, int nPanels, CpuGemmPath path)
+    private static unsafe void GemmSplitK(CpuParallel cpu, bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, float* b, float beta, float* c, int mr, int nr, int mPanels, int nPanels, CpuGemmKernel path)
     {
         int chunks = (k + KSplit - 1) / KSplit;
         long mn = (long)m * n;
@@ -300,7 +301,7 @@ internal static class MatMulKernels
                     JobsM = 1, JobsN = 1, MPanels = mPanels, NPanels = nPanels,
                     K0 = t * KSplit, K1 = Math.Min(k, (t + 1) * KSplit),
                 };
-            CpuParallel.For(chunks, t => jobs[t].Run(0));
+            cpu.ForEach(chunks, t => jobs[t].Run(0));
             for (long e = 0; e < mn; e++)
             {
                 float sum = partials[e];
@@ -321,18 +322,18 @@ internal static class MatMulKernels
     }
 
     /// <summary>Unpacked loop for tiny products and CPUs without AVX2/AVX-512; fp32 sums in k order.</summary>
-    private static unsafe void GemmSimple(bool transA, bool transB, int m, int n, int k, float alpha,
+    private static unsafe void GemmSimple(CpuParallel cpu, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, float* b, float beta, float* c)
     {
         // Rows are independent and each element sums serially, so splitting rows is deterministic.
-        int chunks = (long)m * n * k < (1L << 21) ? 1 : Math.Min(m, CpuParallel.Threads * 4);
+        int chunks = (long)m * n * k < (1L << 21) ? 1 : Math.Min(m, cpu.Threads * 4);
         if (chunks == 1)
         {
             GemmSimpleRows(transA, transB, 0, m, m, n, k, alpha, a, b, beta, c);
             return;
         }
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        CpuParallel.For(chunks, t => GemmSimpleRows(transA, transB, (int)((long)m * t / chunks), (int)((long)m * (t + 1) / chunks),
+        cpu.ForEach(chunks, t => GemmSimpleRows(transA, transB, (int)((long)m * t / chunks), (int)((long)m * (t + 1) / chunks),
             m, n, k, alpha, (float*)pa, (float*)pb, beta, (float*)pc));
     }
 
@@ -358,7 +359,7 @@ internal static class MatMulKernels
 
     /// <summary>One GEMM call's arguments; Run(job) computes one rectangle of C.</summary>
     private sealed unsafe class GemmJob(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, float* b, float beta, float* c, int mr, int nr, CpuGemmPath path)
+        float* a, float* b, float beta, float* c, int mr, int nr, CpuGemmKernel path)
     {
         public int JobsM, JobsN, MPanels, NPanels;
         public int K0, K1 = int.MaxValue; // the k range [K0, min(K1, k)) this job sums (all of k except in GemmSplitK)
@@ -442,7 +443,7 @@ internal static class MatMulKernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void MicroKernel(int kc, float* pa, float* pb, float* cTile, int ldc, float alphaV, float betaV)
         {
-            if (path == CpuGemmPath.Avx512) Kernel8x32(kc, pa, pb, cTile, ldc, alphaV, betaV);
+            if (path == CpuGemmKernel.Avx512) Kernel8x32(kc, pa, pb, cTile, ldc, alphaV, betaV);
             else Kernel6x16(kc, pa, pb, cTile, ldc, alphaV, betaV);
         }
     }

@@ -7,8 +7,10 @@
 // c in [0, 2π) step 2π/360) finds the basin; shrinking 9×9 grids around the best point narrow
 // it, and Gauss-Newton steps (accepted only when they lower the residual) finish along the
 // long diagonal valley that b and c form. Amplitude is not fitted: a curve of the wrong
-// amplitude shows as a large rms.
-namespace GpuGan.Gan.Data;
+// amplitude shows as a large rms. A test helper: it checks SinesDataset and the curves a trained GAN draws.
+using GpuGan.Gan.Data;
+
+namespace GpuGan.Tests.Data;
 
 /// <summary>Result of <see cref="SineFit.Fit"/>: frequency, phase in [0, 2π), and rms residual.</summary>
 public readonly record struct SineFitResult(double B, double C, double RmsResidual);

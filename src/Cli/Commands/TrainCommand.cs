@@ -1,0 +1,125 @@
+// gpugan train: parses the flags into typed options (every default from Defaults), runs the
+// trainer under a progress bar (or plain lines when not on a terminal), and turns a stop signal
+// into "finish the step, save, exit 0 with the resume hint".
+using System.CommandLine;
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Models;
+using GpuGan.Gan.Training;
+using Spectre.Console;
+
+namespace GpuGan.Cli.Commands;
+
+internal static class TrainCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var model = Flags.Choice(Words.Model, "model", Words.Models, Defaults.Model);
+        var data = new Option<string>(Words.Data)
+        {
+            Description = $"{Words.Alternatives([Words.Petri, Words.Sines, Words.FashionMnist, Words.MnistPrefix + "DIR"])} | a folder of IDX files or images",
+            DefaultValueFactory = _ => Defaults.Data,
+        };
+        var imageSize = Flags.OptionalInt(Words.ImageSize, $"{Words.Alternatives(GanSpec.ConvolutionalSizes.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)))} (default: the data set's size)");
+        var channels = Flags.OptionalInt(Words.Channels, "1 or 3 (default: the data set's)");
+        var epochs = Flags.OptionalInt(Words.Epochs, "train for N epochs");
+        var steps = Flags.OptionalInt(Words.Steps, $"train for N generator steps (default {Defaults.Steps(ModelFamily.Dcgan, DataSourceKind.Petri)} for dcgan on petri, {Defaults.Steps(ModelFamily.Gan, DataSourceKind.Sines)} for gan on sines, else {Defaults.Steps(ModelFamily.Wgan, DataSourceKind.Idx)})");
+        var batch = Flags.Int(Words.Batch, "batch size", Defaults.Batch);
+        var lr = Flags.OptionalFloat(Words.Lr, "learning rate (default: the model's canonical one)");
+        var seed = Flags.Long(Words.Seed, "random seed", Defaults.Seed);
+        var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.TrainDevice);
+        var outDir = new Option<string?>(Words.Out) { Description = "run folder (default runs/<model>-<data>-<time>)" };
+        var resume = new Option<bool>(Words.Resume) { Description = $"continue the run in {Words.Out} from its last checkpoint" };
+        var sampleEvery = Flags.Int(Words.SampleEvery, "write a sample grid every N steps", Defaults.SampleEvery);
+        var checkpointEvery = Flags.Int(Words.CheckpointEvery, "write a checkpoint every N steps", Defaults.CheckpointEvery);
+        var threads = Flags.Int(Words.Threads, "CPU kernel threads, 0 = all cores", Defaults.Threads);
+        var limit = Flags.OptionalInt(Words.Limit, "use at most N images of the data set");
+        var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
+        {
+            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, threads, limit,
+        };
+
+        command.SetAction(r =>
+        {
+            string? folder = r.GetValue(outDir);
+            cli.Execute("train", () => folder, () =>
+            {
+                int threadCount = r.GetValue(threads);
+                if (threadCount < 0) throw new UsageException($"{Words.Threads}: must be 0 (all cores) or more, got {threadCount}");
+                int? threadOption = threadCount == 0 ? null : threadCount;
+                Func<ITrainingObserver, Trainer> prepare;
+                if (r.GetValue(resume))
+                {
+                    if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    if (ignored.Count > 0)
+                        cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
+                    var options = new ResumeOptions
+                    {
+                        Folder = folder,
+                        Steps = r.GetValue(steps), Epochs = r.GetValue(epochs), Device = device.Value(r),
+                        Threads = Flags.Given(r, threads) ? threadOption : null,
+                        SampleEvery = Flags.Given(r, sampleEvery) ? r.GetValue(sampleEvery) : null,
+                        CheckpointEvery = Flags.Given(r, checkpointEvery) ? r.GetValue(checkpointEvery) : null,
+                    };
+                    prepare = observer => Trainer.Resume(options, observer);
+                }
+                else
+                {
+                    var family = model.Value(r);
+                    string dataWord = r.GetValue(data)!;
+                    var source = ParseData(dataWord);
+                    folder ??= Defaults.RunFolder(Words.Of(family), dataWord, DateTime.Now);
+                    var (e, s) = (r.GetValue(epochs), r.GetValue(steps));
+                    var options = new TrainOptions
+                    {
+                        Model = family, Data = source, ImageSize = r.GetValue(imageSize), Channels = r.GetValue(channels),
+                        Epochs = e, Steps = s ?? (e is null ? Defaults.Steps(family, source.Kind) : null),
+                        Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seed = r.GetValue(seed), Device = device.Value(r), Out = folder,
+                        SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), Threads = threadOption,
+                        Limit = r.GetValue(limit), LatentDim = Defaults.LatentDim, Width = Defaults.Width,
+                    };
+                    prepare = observer => Trainer.Start(options, observer);
+                }
+                Train(cli, prepare);
+            });
+        });
+        return command;
+    }
+
+    /// <summary>--data: a built-in set, mnist:DIR, or a folder (IDX files or images).</summary>
+    private static DataSource ParseData(string word) => word switch
+    {
+        Words.Petri => DataSource.Petri(Defaults.SyntheticCount),
+        Words.Sines => DataSource.Sines(Defaults.SyntheticCount),
+        Words.FashionMnist => DataSource.FashionMnist(),
+        _ when word.StartsWith(Words.MnistPrefix, StringComparison.Ordinal) => DataSource.Idx(word[Words.MnistPrefix.Length..]),
+        _ when Directory.Exists(word) => DataSource.Folder(word),
+        _ => throw new UsageException($"{Words.Data}: '{word}' is neither a built-in set ({Words.OneOf([Words.Petri, Words.Sines, Words.FashionMnist])}), {Words.MnistPrefix}DIR, nor an existing folder"),
+    };
+
+    private static void Train(CliContext cli, Func<ITrainingObserver, Trainer> prepare)
+    {
+        var console = new ConsoleObserver(cli.Out, cli.Err);
+        ITrainingObserver observer = cli.Hooks.WrapObserver?.Invoke(console) ?? console;
+        using var signals = new StopSignals(cli.Err, cli.Cancel);
+        using var trainer = prepare(observer);
+        TrainResult? result = null;
+        if (ReferenceEquals(cli.Out, Console.Out) && ConsoleObserver.Interactive)
+        {
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    console.Attach(ctx.AddTask("training"));
+                    result = trainer.Run(signals.Token);
+                });
+        }
+        else
+        {
+            result = trainer.Run(signals.Token);
+        }
+        cli.Out.WriteLine(result!.Interrupted
+            ? $"interrupted at step {result.Step}: checkpoint saved; continue with: gpugan train {Words.Out} {result.RunFolder} {Words.Resume}"
+            : $"done: {result.Step} steps in {result.Elapsed.TotalSeconds:F0} s; run folder {result.RunFolder}");
+    }
+}

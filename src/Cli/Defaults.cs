@@ -1,0 +1,43 @@
+// Every default of the command line, once. The library has none: it is given every value.
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Models;
+
+namespace GpuGan.Cli;
+
+/// <summary>The command line's defaults.</summary>
+internal static class Defaults
+{
+    public const string Model = "dcgan";
+    public const string Data = Words.Petri;
+    public const int Batch = 64;
+    public const long Seed = 1;
+    public const string TrainDevice = "auto";
+    public const int SampleEvery = 100;
+    public const int CheckpointEvery = 200;
+    /// <summary>0: every core.</summary>
+    public const int Threads = 0;
+    /// <summary>Samples in the synthetic sets (petri, sines).</summary>
+    public const int SyntheticCount = 6000;
+    /// <summary>Latent size (nz) and feature width (ngf = ndf) of pytorch/examples' DCGAN.</summary>
+    public const int LatentDim = 100, Width = 64;
+
+    public const int SampleCount = 64;
+    public const string SampleFormat = Words.Png;
+    public const long SampleSeed = 1;
+    /// <summary>Sampling is cheap: the CPU set, unless a GPU is asked for.</summary>
+    public const string SampleDevice = "cpu";
+
+    /// <summary>Length of a run when neither --steps nor --epochs is given.</summary>
+    public static int Steps(ModelFamily model, DataSourceKind data) => (model, data) switch
+    {
+        (ModelFamily.Gan, DataSourceKind.Sines) => 3000,
+        (ModelFamily.Dcgan, DataSourceKind.Petri) => 1200,
+        _ => 1000,
+    };
+
+    /// <summary>runs/&lt;model&gt;-&lt;data&gt;-&lt;time&gt;.</summary>
+    public static string RunFolder(string modelWord, string dataWord, DateTime now) =>
+        Path.Combine("runs", $"{modelWord}-{SafeName(dataWord)}-{now:yyyyMMdd-HHmmss}");
+
+    private static string SafeName(string s) => new(s.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_').ToArray());
+}

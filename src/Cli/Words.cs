@@ -1,0 +1,55 @@
+// The command line's words: flag names, the names of models, devices, data sets and formats, and
+// how library properties map to flags. Messages are worded here and in ErrorReport, nowhere else.
+using GpuGan.Gan.Models;
+using GpuGan.Tensors;
+
+namespace GpuGan.Cli;
+
+/// <summary>Flag names and the words for typed values.</summary>
+internal static class Words
+{
+    // ------------------------------------------------------------ flags
+    public const string Model = "--model", Data = "--data", ImageSize = "--image-size", Channels = "--channels", Epochs = "--epochs",
+        Steps = "--steps", Batch = "--batch", Lr = "--lr", Seed = "--seed", Device = "--device", Out = "--out", Resume = "--resume",
+        SampleEvery = "--sample-every", CheckpointEvery = "--checkpoint-every", Threads = "--threads", Limit = "--limit",
+        Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid";
+
+    /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
+    public static string? FlagOf(string property) => property switch
+    {
+        "Model" => Model, "Data" => Data, "ImageSize" => ImageSize, "Channels" => Channels, "Epochs" => Epochs, "Steps" => Steps,
+        "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
+        "CheckpointEvery" => CheckpointEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
+        _ => null,
+    };
+
+    // ------------------------------------------------------------ values
+
+    /// <summary>--model words.</summary>
+    public static readonly IReadOnlyList<(string Word, ModelFamily Family)> Models =
+        [("gan", ModelFamily.Gan), ("dcgan", ModelFamily.Dcgan), ("wgan", ModelFamily.Wgan), ("wgan-gp", ModelFamily.WganGp), ("cdcgan", ModelFamily.Cdcgan)];
+
+    /// <summary>--device words; "auto" is no kind (the best available).</summary>
+    public static readonly IReadOnlyList<(string Word, DeviceKind? Kind)> Devices =
+        [("auto", null), ("cpu", DeviceKind.Cpu), ("ilgpu-cpu", DeviceKind.IlgpuCpu), ("cuda", DeviceKind.Cuda), ("opencl", DeviceKind.OpenCL)];
+
+    /// <summary>Built-in --data words (besides mnist:DIR and folders).</summary>
+    public const string Petri = "petri", Sines = "sines", FashionMnist = "fashion-mnist", MnistPrefix = "mnist:";
+
+    /// <summary>--format words.</summary>
+    public const string Png = "png", Idx = "idx";
+
+    public static string Of(ModelFamily family) => Models.First(m => m.Family == family).Word;
+
+    public static string Of(DeviceKind? kind) => Devices.First(d => d.Kind == kind).Word;
+
+    /// <summary>"a | b | c", for option descriptions.</summary>
+    public static string Alternatives(IEnumerable<string> words) => string.Join(" | ", words);
+
+    /// <summary>"a, b or c", for messages.</summary>
+    public static string OneOf(IEnumerable<string> words)
+    {
+        var list = words.ToList();
+        return list.Count < 2 ? string.Join("", list) : string.Join(", ", list.Take(list.Count - 1)) + " or " + list[^1];
+    }
+}

@@ -1,0 +1,161 @@
+// GAN objectives. One training step (GanModel.TrainStep) runs the objective's critic steps, then one
+// generator step; the objective supplies the losses and what happens around them:
+//   non-saturating BCE (Goodfellow et al. 2014; DCGAN), on logits (the stable form of Sigmoid + BCELoss):
+//       D: minimise BCE(D(x), 1) + BCE(D(G(z)), 0);    G: minimise BCE(D(G(z)), 1).
+//   Wasserstein with weight clipping (Arjovsky et al. 2017):
+//       critic: minimise D(G(z)) − D(x), then clip every critic weight to ±c;   G: minimise −D(G(z)).
+//   Wasserstein with gradient penalty (Gulrajani et al. 2017):
+//       critic: minimise D(G(z)) − D(x) + λ·E[(‖∇x̂ D(x̂)‖ − 1)²], x̂ = α·x + (1 − α)·G(z), α ~ U[0, 1];
+//       the penalty's gradient is second order (autograd with createGraph).
+// A new loss (hinge, R1, …) is a new class implementing IGanObjective.
+using GpuGan.Layers;
+using GpuGan.Layers.Optim;
+using GpuGan.Tensors;
+
+namespace GpuGan.Gan.Models;
+
+/// <summary>What a critic step hands its objective: the batch, D's scores on it, and D itself (for penalties).</summary>
+/// <param name="Real">Real samples (N, C, H, W).</param>
+/// <param name="Fake">Generated samples (N, C, H, W), without a graph back into G.</param>
+/// <param name="RealScores">D(real), shape (N).</param>
+/// <param name="FakeScores">D(fake), shape (N).</param>
+/// <param name="Critic">D with the real batch's labels, for penalties that evaluate D elsewhere.</param>
+/// <param name="Noise">The run's noise stream (for random interpolates).</param>
+/// <param name="Device">Where the tensors live.</param>
+public readonly record struct CriticBatch(Tensor Real, Tensor Fake, Tensor RealScores, Tensor FakeScores, Func<Tensor, Tensor> Critic, RandomStream Noise, Device Device);
+
+/// <summary>A critic step's loss and what is logged about it.</summary>
+/// <param name="Loss">The scalar to minimise.</param>
+/// <param name="DReal">Mean D output on real data (a probability for BCE, a score for critics).</param>
+/// <param name="DFake">Mean D output on generated data.</param>
+/// <param name="GradientPenalty">The penalty term, NaN when the objective has none.</param>
+public readonly record struct CriticLoss(Tensor Loss, double DReal, double DFake, double GradientPenalty);
+
+/// <summary>A GAN objective: the critic and generator losses and the schedule around them.</summary>
+public interface IGanObjective
+{
+    /// <summary>Critic updates per generator update.</summary>
+    int CriticSteps { get; }
+
+    /// <summary>
+    /// True: one G forward serves both steps — D sees the fakes detached and G's loss reuses them (pytorch/examples).
+    /// False: the critic sees fakes made without a graph, and the generator step draws fresh noise (the WGAN reference code).
+    /// </summary>
+    bool GeneratorReusesCriticFakes { get; }
+
+    /// <summary>The critic's loss on one batch.</summary>
+    CriticLoss CriticLoss(in CriticBatch batch);
+
+    /// <summary>Runs after each critic optimiser step (weight clipping); nothing by default.</summary>
+    void AfterCriticUpdate(Discriminator critic) { }
+
+    /// <summary>The generator's loss from D's scores on generated samples (N).</summary>
+    Tensor GeneratorLoss(Tensor fakeScores);
+}
+
+/// <summary>Non-saturating BCE on logits (gan, dcgan, cdcgan).</summary>
+public sealed class NonSaturatingBce : IGanObjective
+{
+    /// <inheritdoc/>
+    public int CriticSteps => 1;
+
+    /// <inheritdoc/>
+    public bool GeneratorReusesCriticFakes => true;
+
+    /// <inheritdoc/>
+    public CriticLoss CriticLoss(in CriticBatch b)
+    {
+        var loss = Losses.BceWithLogits(b.RealScores, 1f).Add(Losses.BceWithLogits(b.FakeScores, 0f));
+        using (Autograd.NoGrad())
+            return new CriticLoss(loss, b.RealScores.Sigmoid().Mean().Item(), b.FakeScores.Sigmoid().Mean().Item(), double.NaN);
+    }
+
+    /// <inheritdoc/>
+    public Tensor GeneratorLoss(Tensor fakeScores) => Losses.BceWithLogits(fakeScores, 1f);
+}
+
+/// <summary>The Wasserstein critic and generator losses, shared by the clipped and penalised forms.</summary>
+public abstract class WassersteinObjective(int criticSteps) : IGanObjective
+{
+    /// <inheritdoc/>
+    public int CriticSteps { get; } = criticSteps >= 1 ? criticSteps : throw new ArgumentOutOfRangeException(nameof(criticSteps), criticSteps, "at least one critic step");
+
+    /// <inheritdoc/>
+    public bool GeneratorReusesCriticFakes => false;
+
+    /// <summary>mean D(fake) − mean D(real), plus <see cref="Penalty"/> when there is one.</summary>
+    public CriticLoss CriticLoss(in CriticBatch b)
+    {
+        var meanReal = b.RealScores.Mean();
+        var meanFake = b.FakeScores.Mean();
+        var loss = meanFake.Sub(meanReal);
+        double dReal = meanReal.Item(), dFake = meanFake.Item();
+        var penalty = Penalty(b);
+        if (penalty is null) return new CriticLoss(loss, dReal, dFake, double.NaN);
+        return new CriticLoss(loss.Add(penalty), dReal, dFake, penalty.Item());
+    }
+
+    /// <summary>An extra critic loss term (null for none).</summary>
+    protected virtual Tensor? Penalty(in CriticBatch batch) => null;
+
+    /// <inheritdoc/>
+    public virtual void AfterCriticUpdate(Discriminator critic) { }
+
+    /// <inheritdoc/>
+    public Tensor GeneratorLoss(Tensor fakeScores) => fakeScores.Mean().Neg();
+}
+
+/// <summary>WGAN: Wasserstein loss, critic weights clipped to ±<see cref="ClipValue"/> after every critic step.</summary>
+public sealed class WassersteinClipped(float clipValue = WassersteinClipped.PaperClipValue, int criticSteps = WassersteinClipped.PaperCriticSteps)
+    : WassersteinObjective(criticSteps)
+{
+    /// <summary>The paper's clip value.</summary>
+    public const float PaperClipValue = 0.01f;
+
+    /// <summary>The paper's critic steps per generator step.</summary>
+    public const int PaperCriticSteps = 5;
+
+    /// <summary>Weights are clipped to [−c, c].</summary>
+    public float ClipValue { get; } = clipValue > 0 ? clipValue : throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue, "positive");
+
+    /// <inheritdoc/>
+    public override void AfterCriticUpdate(Discriminator critic) => ParameterOps.ClipWeights(critic.Parameters(), ClipValue);
+}
+
+/// <summary>WGAN-GP: Wasserstein loss + λ·(‖∇x̂ D(x̂)‖ − 1)² on random interpolates, no clipping.</summary>
+public sealed class WassersteinGradientPenalty(float penaltyWeight = WassersteinGradientPenalty.PaperPenaltyWeight, int criticSteps = WassersteinClipped.PaperCriticSteps)
+    : WassersteinObjective(criticSteps)
+{
+    /// <summary>The paper's λ.</summary>
+    public const float PaperPenaltyWeight = 10f;
+
+    /// <summary>Inside the square root of the gradient norm, so its derivative stays finite at 0.</summary>
+    public const float NormEpsilon = 1e-12f;
+
+    /// <summary>λ.</summary>
+    public float PenaltyWeight { get; } = penaltyWeight;
+
+    /// <inheritdoc/>
+    protected override Tensor? Penalty(in CriticBatch b) => GradientPenalty(b.Critic, b.Real, b.Fake, b.Noise, b.Device, PenaltyWeight);
+
+    /// <summary>
+    /// λ·mean((‖∇x̂ D(x̂)‖ − 1)²), x̂ = α·x + (1 − α)·fake, one α ~ U[0, 1] per sample. The gradient is
+    /// taken with createGraph, so the penalty's own gradient is the true second-order one.
+    /// </summary>
+    public static Tensor GradientPenalty(Func<Tensor, Tensor> critic, Tensor real, Tensor fake, RandomStream noise, Device device, float weight = PaperPenaltyWeight)
+    {
+        int n = real.Shape[0];
+        var alphaShape = new int[real.Rank];
+        Array.Fill(alphaShape, 1);
+        alphaShape[0] = n;
+        var alpha = Tensor.RandU(new Shape(alphaShape), noise, device);
+        Tensor mixed;
+        using (Autograd.NoGrad()) mixed = real.Mul(alpha).Add(fake.Mul(alpha.Affine(-1f, 1f)));
+        mixed.RequiresGrad = true;
+        var score = critic(mixed);
+        var grad = Autograd.Grad([score], [mixed], [Tensor.Ones(score.Shape, device)], createGraph: true)[0];
+        var axes = Enumerable.Range(1, grad.Rank - 1).ToArray();
+        var norm = grad.Square().Sum(axes).AddScalar(NormEpsilon).Sqrt();
+        return norm.AddScalar(-1f).Square().Mean().MulScalar(weight);
+    }
+}

@@ -1,0 +1,161 @@
+// Making samples from a trained generator. The file (a generator.safetensors or a training
+// checkpoint) carries its architecture record, so the generator is rebuilt from the file alone:
+// no configuration, no data set.
+using System.Globalization;
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Imaging;
+using GpuGan.Gan.Models;
+using GpuGan.Gan.Training;
+using GpuGan.Layers.Serialization;
+using GpuGan.Tensors;
+
+namespace GpuGan.Gan.Sampling;
+
+/// <summary>Generated samples: values (N, C, H, W) in [-1, 1], and the class of each for conditional models.</summary>
+public sealed record GeneratedSamples(float[] Values, int Count, ImageShape Shape, int[]? Labels);
+
+/// <summary>A trained generator loaded from a file, ready to sample.</summary>
+public sealed class Sampler
+{
+    private readonly Device _device;
+
+    private Sampler(string filePath, GanSpec spec, Generator generator, Device device)
+    {
+        FilePath = filePath;
+        Spec = spec;
+        Generator = generator;
+        _device = device;
+    }
+
+    /// <summary>The file the weights came from.</summary>
+    public string FilePath { get; }
+
+    /// <summary>The generator's architecture, as the file records it.</summary>
+    public GanSpec Spec { get; }
+
+    /// <summary>The generator, in evaluation mode.</summary>
+    public Generator Generator { get; }
+
+    /// <summary>
+    /// Loads the generator in <paramref name="path"/>: a generator weights file or a training checkpoint, either with
+    /// its architecture record.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="SafeTensorsFormatException">The file is truncated or not safetensors.</exception>
+    /// <exception cref="ArchitectureRecordException">The file has no (valid) architecture record.</exception>
+    /// <exception cref="GpuGan.Layers.StateDictException">The weights do not fit the recorded architecture.</exception>
+    public static Sampler Load(string path, Device device)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path} does not exist", path);
+        var file = SafeTensors.Read(path);
+        if (!file.Metadata.TryGetValue(GanSpec.MetadataKey, out var json))
+            throw new ArchitectureRecordException(path, "holds no architecture record (it was not written by this version of GpuGan)");
+        var spec = GanSpec.FromJson(json, path);
+        var g = GanModel.CreateGenerator(spec, device);
+        bool training = file.Metadata.TryGetValue("format", out var format) && format == Checkpoint.TrainingFormat;
+        if (training) Checkpoint.LoadModule(path, g, "G");
+        else Checkpoint.LoadModule(path, g);
+        g.Eval();
+        return new Sampler(path, spec, g, device);
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> samples from latent noise of <paramref name="seed"/>. Conditional models make class
+    /// <paramref name="classLabel"/>, or cycle through the classes when it is null.
+    /// </summary>
+    /// <exception cref="InvalidOptionException">A count below 1.</exception>
+    /// <exception cref="ModelNotConditionalException">A class for an unconditional model.</exception>
+    /// <exception cref="ClassOutOfRangeException">A class the model does not have.</exception>
+    public GeneratedSamples Generate(int count, long seed, int? classLabel = null)
+    {
+        if (count < 1) throw new InvalidOptionException("count", count, "must be at least 1");
+        if (classLabel is { } k)
+        {
+            if (!Spec.IsConditional) throw new ModelNotConditionalException(Spec.Family);
+            if (k < 0 || k >= Spec.ClassCount) throw new ClassOutOfRangeException(k, Spec.ClassCount);
+        }
+        int[]? labels = Spec.IsConditional ? Enumerable.Range(0, count).Select(i => classLabel ?? i % Spec.ClassCount).ToArray() : null;
+        using var scope = TensorScope.Begin();
+        using var noGrad = Autograd.NoGrad();
+        var z = Tensor.RandN(Generator.LatentShape(count), new RandomStream(unchecked((ulong)seed)), _device);
+        return new GeneratedSamples(Generator.Generate(z, labels).ToArray(), count, Spec.Image, labels);
+    }
+}
+
+/// <summary>How <see cref="SampleWriter"/> writes images (curves are always written as CSV and a plot).</summary>
+public enum SampleFormat
+{
+    /// <summary>One PNG per sample.</summary>
+    Png,
+    /// <summary>One PNG grid of all samples.</summary>
+    Grid,
+    /// <summary>IDX files (grey images, and labels for conditional models), as MNIST is distributed.</summary>
+    Idx,
+}
+
+/// <summary>Writes generated samples into a folder.</summary>
+public static class SampleWriter
+{
+    /// <summary>Checks that <paramref name="format"/> can hold samples of <paramref name="shape"/> before anything is generated or written.</summary>
+    /// <exception cref="SampleFormatException">IDX for colour images.</exception>
+    public static void Check(ImageShape shape, SampleFormat format)
+    {
+        if (format == SampleFormat.Idx && shape.Height > 1 && shape.Channels != 1) throw new SampleFormatException("IDX", shape.Channels);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="samples"/> into <paramref name="folder"/> (created if needed): curves (H = 1) as curves.csv
+    /// (one row per curve, the x grid in the header) and curves.png; images as <paramref name="format"/> says.
+    /// Returns the files written.
+    /// </summary>
+    /// <exception cref="SampleFormatException">IDX for colour images (checked before anything is written).</exception>
+    public static IReadOnlyList<string> Write(GeneratedSamples samples, string folder, SampleFormat format)
+    {
+        var (c, h, w) = (samples.Shape.Channels, samples.Shape.Height, samples.Shape.Width);
+        Check(samples.Shape, format);
+        Directory.CreateDirectory(folder);
+        var images = samples.Values;
+        int n = samples.Count;
+        var written = new List<string>();
+        if (h == 1)
+        {
+            string csv = Path.Combine(folder, "curves.csv");
+            var lines = new List<string> { string.Join(",", Enumerable.Range(0, w).Select(i => (w == SinesDataset.Length ? SinesDataset.XGrid[i] : i).ToString("R", CultureInfo.InvariantCulture))) };
+            for (int i = 0; i < n; i++) lines.Add(string.Join(",", images.Skip(i * w).Take(w).Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+            AtomicFile.WriteAllBytes(csv, System.Text.Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n"));
+            string png = Path.Combine(folder, "curves.png");
+            CurvesPlot.SaveCurves(png, images, n, w);
+            written.Add(csv);
+            written.Add(png);
+        }
+        else if (format == SampleFormat.Idx)
+        {
+            string path = Path.Combine(folder, "samples-idx3-ubyte");
+            IdxWriter.WriteImages(path, images, n, h, w);
+            written.Add(path);
+            if (samples.Labels is { } labels)
+            {
+                string lp = Path.Combine(folder, "samples-labels-idx1-ubyte");
+                IdxWriter.WriteLabels(lp, labels);
+                written.Add(lp);
+            }
+        }
+        else if (format == SampleFormat.Grid)
+        {
+            string path = Path.Combine(folder, "grid.png");
+            ImageGrid.Save(path, images, n, c, h, w);
+            written.Add(path);
+        }
+        else
+        {
+            int len = c * h * w;
+            for (int i = 0; i < n; i++)
+            {
+                string path = Path.Combine(folder, $"sample-{i:D5}{(samples.Labels is null ? "" : $"-class{samples.Labels[i]}")}.png");
+                PngWriter.Save(path, images.AsSpan(i * len, len), c, h, w);
+                written.Add(path);
+            }
+        }
+        return written;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Text.Json.Nodes;
+using GpuGan.Gan;
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Models;
+using GpuGan.Gan.Training;
+using GpuGan.Layers.Serialization;
+using GpuGan.Tensors;
+using NUnit.Framework;
+
+namespace GpuGan.Tests.Gan;
+
+/// <summary>
+/// Issue 11: files that do not match the run are refused with one line naming the file, the first
+/// mismatching key and both shapes (or the missing/unexpected keys), exit 1, nothing changed; a
+/// torn metrics.csv is repaired on resume.
+/// </summary>
+[TestFixture, NonParallelizable]
+public sealed class ReliabilityTests
+{
+    private string _root = "";
+
+    [SetUp]
+    public void SetUp() => _root = Directory.CreateTempSubdirectory("gpugan-reliability-").FullName;
+
+    [TearDown]
+    public void TearDown()
+    {
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private string TinyRun(string name, ModelFamily family, int steps = 1)
+    {
+        string folder = Path.Combine(_root, name);
+        TinyRuns.Train(TinyRuns.Options(family, DataSource.Petri(16), folder, steps));
+        return folder;
+    }
+
+    /// <summary>Runs the CLI and checks the refusal: exit 1, one line naming <paramref name="file"/>, the run folder unchanged.</summary>
+    private static string Refused(string folder, string file, params string[] args)
+    {
+        var before = TinyRuns.Snapshot(folder);
+        var (code, _, err) = TinyRuns.Cli(args);
+        TestContext.Out.WriteLine(err);
+        Assert.That(code, Is.EqualTo(1), err);
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Contain(file));
+        Assert.That(err, Does.Not.Contain("internal error"));
+        var after = TinyRuns.Snapshot(folder);
+        Assert.That(after.Keys, Is.EquivalentTo(before.Keys), "no file added or removed");
+        foreach (var (name, bytes) in before) Assert.That(after[name], Is.EqualTo(bytes), $"{name} is unchanged");
+        return err;
+    }
+
+    [Test]
+    public void ResumeWithAnotherModelKindsCheckpointIsRefused()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan), other = TinyRun("wgan-gp", ModelFamily.WganGp);
+        string checkpoint = Path.Combine(run, RunLayout.CheckpointFile);
+        File.Copy(Path.Combine(other, RunLayout.CheckpointFile), checkpoint, overwrite: true);
+        // The WGAN-GP critic has no batch norm: D.main.3 (BN) is missing, its final conv sits at D.main.4 instead of D.main.5.
+        var err = Refused(run, checkpoint, "train", "--out", run, "--resume", "--steps", "2");
+        Assert.That(err, Does.Contain("'D.main.3.weight'").And.Contain("'D.main.4.weight'"));
+    }
+
+    [Test]
+    public void ResumeWithAWeightsOnlyFileOverTheCheckpointIsRefused()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan);
+        string checkpoint = Path.Combine(run, RunLayout.CheckpointFile);
+        File.Copy(Path.Combine(run, RunLayout.GeneratorFile), checkpoint, overwrite: true);
+        var err = Refused(run, checkpoint, "train", "--out", run, "--resume", "--steps", "2");
+        Assert.That(err, Does.Contain("weights-only").And.Contain("not a training checkpoint"));
+    }
+
+    [Test]
+    public void ResumeAfterAnEditedConfigIsRefusedWithKeyAndShapes()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan);
+        string config = Path.Combine(run, RunLayout.ConfigFile);
+        var json = JsonNode.Parse(File.ReadAllText(config))!;
+        json["width"] = 6;
+        File.WriteAllText(config, json.ToJsonString());
+        // G's first ConvT at 28×28: (nz 8, 4·width, 7, 7): 16 channels saved, 24 after the edit.
+        var err = Refused(run, Path.Combine(run, RunLayout.CheckpointFile), "train", "--out", run, "--resume", "--steps", "2");
+        Assert.That(err, Does.Contain("'G.main.0.weight'").And.Contain("(8, 16, 7, 7) in the file").And.Contain("expects (8, 24, 7, 7)"));
+    }
+
+    [Test]
+    public void ResumeAfterAnEditedModelKindIsRefused()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan);
+        string config = Path.Combine(run, RunLayout.ConfigFile);
+        var json = JsonNode.Parse(File.ReadAllText(config))!;
+        json["model"] = "wgan";
+        File.WriteAllText(config, json.ToJsonString());
+        // Same networks as dcgan; WGAN trains with RMSprop, the checkpoint holds Adam state.
+        var err = Refused(run, Path.Combine(run, RunLayout.CheckpointFile), "train", "--out", run, "--resume", "--steps", "2");
+        Assert.That(err, Does.Contain("Adam").And.Contain("RmsProp"));
+    }
+
+    [Test]
+    public void SampleWithAGeneratorThatDoesNotFitItsRecordIsRefused()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan);
+        string generator = Path.Combine(run, RunLayout.GeneratorFile);
+        // Weights of width 4 under a record that says width 6 (a file edited or assembled by hand).
+        var file = SafeTensors.Read(generator);
+        var spec = GanSpec.FromJson(file.Metadata[GanSpec.MetadataKey], generator) with { GeneratorWidth = 6, DiscriminatorWidth = 6 };
+        var metadata = new Dictionary<string, string>(file.Metadata) { [GanSpec.MetadataKey] = spec.ToJson() };
+        SafeTensors.Write(generator, file.Tensors.Values, metadata);
+        string output = Path.Combine(_root, "samples");
+        var err = Refused(run, generator, "sample", "--checkpoint", generator, "--count", "8", "--out", output);
+        Assert.That(err, Does.Contain("'main.0.weight'").And.Contain("(8, 16, 7, 7) in the file").And.Contain("expects (8, 24, 7, 7)"));
+        Assert.That(Directory.Exists(output), Is.False, "nothing is written");
+
+        // `sample --run` reads the same file.
+        err = Refused(run, generator, "sample", "--run", run, "--out", output);
+        Assert.That(err, Does.Contain("'main.0.weight'"));
+    }
+
+    [Test]
+    public void SampleWithAFileWithoutArchitectureRecordIsRefused()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan);
+        string generator = Path.Combine(run, RunLayout.GeneratorFile);
+        var file = SafeTensors.Read(generator);
+        string bare = Path.Combine(_root, "bare.safetensors");
+        SafeTensors.Write(bare, file.Tensors.Values);   // as PyTorch would write it: tensors only
+        var err = Refused(run, bare, "sample", "--checkpoint", bare, "--out", Path.Combine(_root, "samples"));
+        Assert.That(err, Does.Contain("no architecture record"));
+    }
+
+    [Test]
+    public void InvalidSavedConfigurationIsOneLine()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan);
+        string config = Path.Combine(run, RunLayout.ConfigFile);
+        string original = File.ReadAllText(config);
+        var json = JsonNode.Parse(original)!;
+        json["batch"] = -3;
+        File.WriteAllText(config, json.ToJsonString());
+        var (code, _, err) = TinyRuns.Cli("train", "--out", run, "--resume", "--steps", "2");
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Contain(config).And.Contain("'batch'").And.Contain("-3"));
+
+        File.WriteAllText(config, "{ \"model\": \"dcgan\", \"batch\": ");
+        (code, _, err) = TinyRuns.Cli("train", "--out", run, "--resume", "--steps", "2");
+        Assert.That(code, Is.EqualTo(1), err);
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Contain(config).And.Contain("not a valid run configuration"));
+    }
+
+    // ------------------------------------------------------------ metrics.csv
+
+    private sealed class Notices : ITrainingObserver
+    {
+        public readonly List<TrainingNotice> All = new();
+        public void Started(TrainingStarted started) { }
+        public void Step(StepMetrics metrics, long totalSteps) { }
+        public void Notice(TrainingNotice notice) => All.Add(notice);
+    }
+
+    private static string[] RowsWithoutSpeed(string folder) => File.ReadAllLines(Path.Combine(folder, RunLayout.MetricsFile))
+        .Select(l => string.Join(",", l.Split(',')[..^1])).ToArray();
+
+    /// <summary>
+    /// A run checkpointed at step 3 whose metrics.csv then got row 4 and part of row 5 (the disk filled while
+    /// appending): resume drops both and continues exactly like an uninterrupted run.
+    /// </summary>
+    [Test]
+    public void TornLastRowAndRowsPastTheCheckpointAreRepairedOnResume()
+    {
+        string straight = Path.Combine(_root, "straight"), split = Path.Combine(_root, "split");
+        TinyRuns.Train(TinyRuns.Options(ModelFamily.Dcgan, DataSource.Petri(16), straight, 6) with { CheckpointEvery = 3 });
+        TinyRuns.Train(TinyRuns.Options(ModelFamily.Dcgan, DataSource.Petri(16), split, 3) with { CheckpointEvery = 3 });
+        var rows = File.ReadAllLines(Path.Combine(straight, RunLayout.MetricsFile));
+        File.AppendAllText(Path.Combine(split, RunLayout.MetricsFile), rows[4] + "\n" + rows[5][..9]);
+
+        var notices = new Notices();
+        using (var trainer = Trainer.Resume(new ResumeOptions { Folder = split, Steps = 6, Device = DeviceKind.Cpu }, notices))
+            trainer.Run();
+
+        Assert.That(RowsWithoutSpeed(split), Is.EqualTo(RowsWithoutSpeed(straight)));
+        Assert.That(File.ReadAllBytes(Path.Combine(split, RunLayout.GeneratorFile)), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, RunLayout.GeneratorFile))));
+        var repaired = notices.All.OfType<MetricsRepairedNotice>().Single();
+        Assert.That((repaired.DroppedTornRow, repaired.DroppedRows, repaired.CheckpointStep), Is.EqualTo((true, 1, 3L)));
+    }
+
+    [Test]
+    public void ADamagedRowBeforeTheLastIsRefusedNamingTheLine()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan, steps: 3);
+        string metrics = Path.Combine(run, RunLayout.MetricsFile);
+        var lines = File.ReadAllLines(metrics);
+        lines[2] = "2,0,garbage";
+        File.WriteAllText(metrics, string.Join("\n", lines) + "\n");
+        var before = File.ReadAllBytes(metrics);
+        var (code, _, err) = TinyRuns.Cli("train", "--out", run, "--resume", "--steps", "4", "--threads", "1");
+        Assert.That(code, Is.EqualTo(1), err);
+        Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Contain(metrics + ":3"));
+        Assert.That(File.ReadAllBytes(metrics), Is.EqualTo(before));
+    }
+}
