@@ -33,11 +33,17 @@ internal sealed class GanAdapter : IDisposable
         _noise = noise;
     }
 
-    /// <summary>Builds the model of <paramref name="spec"/> at <paramref name="scale"/> with the canonical settings of its kind.</summary>
+    /// <summary>Builds the model of <paramref name="spec"/> at <paramref name="scale"/> with the canonical settings of its family.</summary>
     public static GanAdapter Create(ModelSpec spec, Scale scale, Device device, int seed)
     {
-        var model = GanModel.Create(spec.Kind, spec.Channels, spec.Size, spec.Size, classCount: 0,
-            latentDim: scale.Nz, featureWidth: scale.Width, lr: null, seed: seed, device);
+        var family = spec.Kind switch
+        {
+            "dcgan" => ModelFamily.Dcgan,
+            "wgan-gp" => ModelFamily.WganGp,
+            _ => throw new ArgumentException($"models.json: no GpuGan model family for kind '{spec.Kind}' (dcgan, wgan-gp)"),
+        };
+        var architecture = GanSpec.Canonical(family, new ImageShape(spec.Channels, spec.Size, spec.Size), scale.Nz, scale.Width, classCount: 0);
+        var model = GanModel.Create(architecture, seed, device);
         var data = new RandomStream(unchecked((ulong)seed + 1));
         var shape = new Shape(scale.Batch, spec.Channels, spec.Size, spec.Size);
         var real = new float[4][];
@@ -91,7 +97,7 @@ internal sealed class GanAdapter : IDisposable
                 case ReLU: seq.Add("ReLU"); break;
                 case LeakyReLU l: seq.Add(string.Create(CultureInfo.InvariantCulture, $"LeakyReLU({l.NegativeSlope:G6})")); break;
                 case Tanh: seq.Add("Tanh"); break;
-                case Sequential or MainNet: break;
+                case Sequential or Generator or Discriminator: break;
                 default: seq.Add(m.GetType().Name); break;
             }
         }

@@ -197,8 +197,8 @@ internal static class Program
     private static Device? OpenDevice(string name, Action<string> say)
     {
         if (name == "ilgpu-cpu") return Device.IlgpuCpu;
-        try { return Device.FromName("cuda"); }
-        catch (InvalidOperationException e) { say(e.Message); }
+        try { return Device.Open(DeviceKind.Cuda); }
+        catch (DeviceUnavailableException e) { say(e.Message); }
         try
         {
             using var context = Context.Create(b => b.Cuda());
