@@ -160,7 +160,7 @@ public sealed class SignalTests
         }
 
         // Every file of the run folder reads back (temporary files of an interrupted write aside).
-        foreach (var file in Directory.EnumerateFiles(run, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)))
+        foreach (var file in Directory.EnumerateFiles(run, "*", SearchOption.AllDirectories).Where(f => !AtomicFile.IsTemporaryFile(Path.GetFileName(f), out _)))
         {
             if (file.EndsWith(".safetensors", StringComparison.Ordinal)) Assert.DoesNotThrow(() => SafeTensors.Read(file), file);
             else if (file.EndsWith(".png", StringComparison.Ordinal))

@@ -1,4 +1,5 @@
 using GpuGan.Gan.Imaging;
+using GpuGan.Layers.Serialization;
 
 namespace GpuGan.Gan.Training;
 

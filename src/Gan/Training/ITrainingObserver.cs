@@ -64,6 +64,16 @@ public sealed record MetricsRepairedNotice(string Path, bool DroppedTornRow, int
     public override bool IsWarning => DroppedTornRow;
 }
 
+/// <summary>
+/// Temporary files that interrupted writes had left in the run folder (a process killed between writing a file and
+/// renaming it into place) were deleted; the files they were to replace are whole.
+/// </summary>
+public sealed record TemporaryFilesRemovedNotice(string RunFolder, IReadOnlyList<string> Files) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => false;
+}
+
 /// <summary>D has won outright (D(x) &gt; 0.99, D(G(z)) &lt; 0.01) for <paramref name="Steps"/> steps in a row.</summary>
 public sealed record DiscriminatorWinsNotice(long Step, int Steps) : TrainingNotice
 {

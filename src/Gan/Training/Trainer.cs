@@ -83,7 +83,10 @@ public sealed class Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (Directory.Exists(options.Out) && Directory.EnumerateFileSystemEntries(options.Out).Any())
+        // A folder holding nothing but temporary files of an interrupted write (a run killed while writing its first
+        // file) is empty for this purpose: Run removes them.
+        if (Directory.Exists(options.Out) && Directory.EnumerateFileSystemEntries(options.Out, "*", new EnumerationOptions { AttributesToSkip = 0 })
+                .Any(e => !(File.Exists(e) && AtomicFile.IsTemporaryFile(Path.GetFileName(e), out _))))
             throw new RunFolderExistsException(options.Out);
         return new Trainer(options, checkpointToLoad: null, observer ?? NullObserver.Instance);
     }
@@ -143,6 +146,9 @@ public sealed class Trainer : IDisposable
         long startStep = _step;
         Directory.CreateDirectory(Path.Combine(folder, RunLayout.SamplesFolder));
         Directory.CreateDirectory(Path.GetDirectoryName(CheckpointPath)!);
+        // Temporary files of writes that a kill cut short (the renames never happened): ours by name, writer gone.
+        var removed = RunLayout.Folders.SelectMany(f => AtomicFile.RemoveStaleTemporaryFiles(Path.Combine(folder, f))).ToList();
+        if (removed.Count > 0) _observer.Notice(new TemporaryFilesRemovedNotice(folder, removed));
         if (!_resumed) AtomicFile.WriteAllBytes(Path.Combine(folder, RunLayout.ConfigFile), System.Text.Encoding.UTF8.GetBytes(_options.ToJson()));
 
         using var metrics = new MetricsLog(Path.Combine(folder, RunLayout.MetricsFile), _resumed ? _step : 0);
