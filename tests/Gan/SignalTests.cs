@@ -164,7 +164,7 @@ public sealed class SignalTests
         {
             if (file.EndsWith(".safetensors", StringComparison.Ordinal)) Assert.DoesNotThrow(() => SafeTensors.Read(file), file);
             else if (file.EndsWith(".png", StringComparison.Ordinal))
-                Assert.DoesNotThrow(() => StbImageSharp.ImageResult.FromMemory(File.ReadAllBytes(file)), file);
+                Assert.DoesNotThrow(() => SixLabors.ImageSharp.Image.Load(File.ReadAllBytes(file)).Dispose(), file);
             else if (file.EndsWith(RunLayout.ConfigFile, StringComparison.Ordinal)) Assert.DoesNotThrow(() => TrainOptions.FromJson(File.ReadAllText(file), file).Validate(file));
         }
         // metrics.csv: whole rows, except possibly a torn last one (resume drops it).

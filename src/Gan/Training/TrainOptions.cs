@@ -55,8 +55,18 @@ public sealed record TrainOptions
     /// <summary>CPU kernel threads; null uses every core.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>Cap on images read from IDX files; null reads all.</summary>
+    /// <summary>Use at most this many samples of the data set (the first ones, whatever the source); null uses all.</summary>
     public int? Limit { get; init; }
+
+    /// <summary>Largest width or height of an input image (image folders, IDX files); null is <see cref="ImageLimits.Standard"/>'s.</summary>
+    public int? MaxImageSide { get; init; }
+
+    /// <summary>Largest width × height of an input image; null is <see cref="ImageLimits.Standard"/>'s.</summary>
+    public long? MaxImagePixels { get; init; }
+
+    /// <summary>The input image limits in force.</summary>
+    [JsonIgnore]
+    public ImageLimits ImageLimits => new(MaxImageSide ?? ImageLimits.Standard.MaxSide, MaxImagePixels ?? ImageLimits.Standard.MaxPixels);
 
     /// <summary>Size of the latent vector z.</summary>
     public required int LatentDim { get; init; }
@@ -95,6 +105,8 @@ public sealed record TrainOptions
         if (CheckpointEvery is < 1) Fail(nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
         if (Threads is < 1) Fail(nameof(Threads), Threads, "must be at least 1");
         if (Limit is < 1) Fail(nameof(Limit), Limit, "must be at least 1");
+        if (MaxImageSide is < 1) Fail(nameof(MaxImageSide), MaxImageSide, "must be at least 1");
+        if (MaxImagePixels is < 1) Fail(nameof(MaxImagePixels), MaxImagePixels, "must be at least 1");
         if (LatentDim is < 1 or > GanSpec.MaxLatentDim) Fail(nameof(LatentDim), LatentDim, $"must be between 1 and {GanSpec.MaxLatentDim}");
         if (Width is < 1 or > GanSpec.MaxWidth) Fail(nameof(Width), Width, $"must be between 1 and {GanSpec.MaxWidth}");
     }

@@ -40,7 +40,7 @@ public sealed class Trainer : IDisposable
         _options = options;
         _resumed = checkpointToLoad is not null;
         _device = DeviceSelection.Open(options.Device, options.Threads);
-        _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed);
+        _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed, options.ImageLimits);
         if (_dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
             observer.Notice(new SkippedFilesNotice(_dataset.Name, folderSet.Skipped));
         if (_dataset.Count < options.Batch)
