@@ -22,6 +22,14 @@ public sealed class Trainer : IDisposable
     /// <summary>D must win outright this many steps in a row before <see cref="DiscriminatorWinsNotice"/>.</summary>
     public const int DiscriminatorWinsStreak = 50;
 
+    /// <summary>
+    /// Samples are judged for diversity (<see cref="LowDiversityNotice"/>) only from this step on, and from a quarter of the run
+    /// (at most step 500). A freshly initialised generator is nearly constant — DCGAN's N(0, 0.02) weights make G(z) vary
+    /// by about 1e-3 across z whatever the data — so a low spread before the generator has trained is where every run starts,
+    /// not a collapse. The spread is taken over the fixed grid of at least 16 latent vectors, so it is not one sample's noise.
+    /// </summary>
+    public const int MinStepsForDiversityCheck = 200;
+
     private readonly ITrainingObserver _observer;
     private readonly TrainOptions _options;
     private readonly bool _resumed;
@@ -208,8 +216,8 @@ public sealed class Trainer : IDisposable
             if (Every(_options.SampleEvery) || last)
             {
                 double diversity = SaveSamples(_model, fixedZ, fixedLabels, Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
-                // An untrained G is nearly constant, so only judge once training is under way.
-                if (_step >= Math.Min(500, TotalSteps / 4) && diversity < 0.1 * dataDiversity)
+                // An untrained G is nearly constant, so only judge once training is under way (see MinStepsForDiversityCheck).
+                if (_step >= Math.Max(MinStepsForDiversityCheck, Math.Min(500, TotalSteps / 4)) && diversity < 0.1 * dataDiversity)
                     _observer.Notice(new LowDiversityNotice(_step, diversity, dataDiversity));
                 CurvesPlot.Save(curves, metrics.Rows, title);
             }
