@@ -7,6 +7,8 @@
 //      that declares 14000 × 14000 is refused by name instead of taking 3 GB.
 //   3. TIFF: every image directory is walked (bounded) and CCITT/fax compression (methods 2, 3, 4)
 //      is refused: ImageSharp 2.1's decoder for it has an out-of-bounds write (reported in 2026).
+//      So are strips the decoder would size from the header rather than the pixels: more rows per
+//      strip than the image has, or more bytes than the file holds (found by the fuzz test).
 //   4. Only then the first frame is decoded (multi-frame GIF and TIFF: the first frame only, so a
 //      small file of ten thousand frames does not allocate ten thousand canvases), into RGB bytes.
 // As a backstop the decoder's allocator refuses any single buffer above 16 bytes per allowed pixel.
@@ -55,16 +57,22 @@ public sealed class ImageReader
 
     /// <summary>A reader that refuses images above <paramref name="limits"/> (null: <see cref="ImageLimits.Standard"/>).</summary>
     public ImageReader(ImageLimits? limits = null)
+        : this(limits, l => MemoryAllocator.Create(new MemoryAllocatorOptions
+        {
+            AllocationLimitMegabytes = (int)Math.Clamp(l.MaxPixels * 16 / (1 << 20) + 16, 16, int.MaxValue),
+        }))
+    {
+    }
+
+    /// <summary>A reader whose decoders allocate from <paramref name="allocator"/> (tests: a GC allocator, so allocations can be counted).</summary>
+    internal ImageReader(ImageLimits? limits, Func<ImageLimits, MemoryAllocator> allocator)
     {
         Limits = limits ?? ImageLimits.Standard;
         Limits.Validate();
         _configuration = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule(), new BmpConfigurationModule(),
             new GifConfigurationModule(), new TiffConfigurationModule())
         {
-            MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions
-            {
-                AllocationLimitMegabytes = (int)Math.Clamp(Limits.MaxPixels * 16 / (1 << 20) + 16, 16, int.MaxValue),
-            }),
+            MemoryAllocator = allocator(Limits),
             // Decoding runs one file per core already (the folder loader); the decoder itself stays on one thread.
             MaxDegreeOfParallelism = 1,
         };
@@ -197,17 +205,65 @@ public sealed class ImageReader
             if (stream.ReadAtLeast(word[..2], 2, throwOnEndOfStream: false) < 2) return null;
             int count = U16(word);
             if (count > MaxTiffTags) return $"TIFF directory with {count} tags is not accepted (at most {MaxTiffTags})";
+            long rows = -1, rowsPerStrip = -1, byteCountsType = 0, byteCountsCount = 0, byteCountsValue = 0;
             for (int t = 0; t < count; t++)
             {
                 if (stream.ReadAtLeast(entry, 12, throwOnEndOfStream: false) < 12) return null;
-                if (U16(entry) != 259) continue;   // Compression
-                int type = U16(entry.AsSpan(2));
-                long method = type == 4 ? U32(entry.AsSpan(8)) : U16(entry.AsSpan(8));   // LONG or SHORT, held in the value field
-                if (RefusedTiffCompressions.Contains((int)Math.Min(method, int.MaxValue)))
-                    return $"TIFF with CCITT/fax compression (method {method}) is refused: the decoder for it is not safe on untrusted files";
+                int tag = U16(entry), type = U16(entry.AsSpan(2));
+                long n = U32(entry.AsSpan(4));
+                long value = type == 4 ? U32(entry.AsSpan(8)) : U16(entry.AsSpan(8));   // LONG or SHORT, held in the value field
+                switch (tag)
+                {
+                    case 259 when RefusedTiffCompressions.Contains((int)Math.Min(value, int.MaxValue)):
+                        return $"TIFF with CCITT/fax compression (method {value}) is refused: the decoder for it is not safe on untrusted files";
+                    case 257: rows = value; break;
+                    case 278: rowsPerStrip = value; break;
+                    case 279: (byteCountsType, byteCountsCount, byteCountsValue) = (type, n, U32(entry.AsSpan(8))); break;
+                }
             }
             if (stream.ReadAtLeast(word, 4, throwOnEndOfStream: false) < 4) return null;
             offset = U32(word);
+            long next = stream.Position;
+
+            // The decoder sizes its strip buffers from these fields, not from the pixels: a strip of more rows than the image,
+            // or a strip said to hold more bytes than the file, would make a small file allocate gigabytes.
+            if (rowsPerStrip > rows && rows >= 0 && rowsPerStrip != uint.MaxValue)
+                return $"TIFF strips of {rowsPerStrip} rows for an image of {rows} rows are not accepted";
+            if (StripBytesBeyond(stream, start, length, little, byteCountsType, byteCountsCount, byteCountsValue) is { } bytes)
+                return $"TIFF strip of {bytes} bytes is longer than the file ({length} bytes)";
+            stream.Position = next;
+        }
+        return null;
+    }
+
+    /// <summary>The first strip byte count above the file's length, or null (also when the field cannot be read: the decoder reports that).</summary>
+    private static long? StripBytesBeyond(Stream stream, long start, long length, bool little, long type, long count, long value)
+    {
+        int size = type switch { 3 => 2, 4 => 4, _ => 0 };
+        if (size == 0 || count < 1) return null;
+        if (count * size <= 4)
+        {
+            // Inline: one LONG, or one or two SHORTs, in the value field (read as a 32-bit word in file order).
+            Span<byte> inline = stackalloc byte[4];
+            if (little) BinaryPrimitives.WriteUInt32LittleEndian(inline, (uint)value); else BinaryPrimitives.WriteUInt32BigEndian(inline, (uint)value);
+            for (int i = 0; i < count; i++)
+            {
+                long v = size == 4 ? value : little ? BinaryPrimitives.ReadUInt16LittleEndian(inline[(2 * i)..]) : BinaryPrimitives.ReadUInt16BigEndian(inline[(2 * i)..]);
+                if (v > length) return v;
+            }
+            return null;
+        }
+        if (count > length / size || value + count * size > length) return null;   // the array itself is outside the file
+        stream.Position = start + value;
+        var array = new byte[count * size];
+        if (stream.ReadAtLeast(array, array.Length, throwOnEndOfStream: false) < array.Length) return null;
+        for (int i = 0; i < count; i++)
+        {
+            var at = array.AsSpan(i * size, size);
+            long v = size == 4
+                ? little ? BinaryPrimitives.ReadUInt32LittleEndian(at) : BinaryPrimitives.ReadUInt32BigEndian(at)
+                : little ? BinaryPrimitives.ReadUInt16LittleEndian(at) : BinaryPrimitives.ReadUInt16BigEndian(at);
+            if (v > length) return v;
         }
         return null;
     }
