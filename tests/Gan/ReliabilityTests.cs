@@ -281,4 +281,36 @@ public sealed class ReliabilityTests
         File.WriteAllText(Path.Combine(other, "notes.tmp"), "mine");
         Assert.Throws<RunFolderExistsException>(() => TinyRuns.Train(TinyRuns.Options(ModelFamily.Gan, DataSource.Sines(16), other, 1)));
     }
+
+    /// <summary>
+    /// A run killed before its first checkpoint was complete (config.json and a metrics row, no checkpoint, no generator file)
+    /// could neither resume ("no checkpoint") nor start again ("already holds a run"). Resume now starts it over from its saved
+    /// configuration and ends where an uninterrupted run ends; a checkpoint removed from a run that had one is still refused.
+    /// </summary>
+    [Test]
+    public void AResumeOfARunKilledBeforeItsFirstCheckpointStartsOver()
+    {
+        string straight = Path.Combine(_root, "straight"), killed = Path.Combine(_root, "killed");
+        TinyRuns.Train(TinyRuns.Options(ModelFamily.Dcgan, DataSource.Petri(16), straight, 2));
+        Directory.CreateDirectory(killed);
+        File.Copy(Path.Combine(straight, RunLayout.ConfigFile), Path.Combine(killed, RunLayout.ConfigFile));
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(killed, RunLayout.ConfigFile)))!;
+        config["out"] = killed;
+        File.WriteAllText(Path.Combine(killed, RunLayout.ConfigFile), config.ToJsonString());
+        File.WriteAllLines(Path.Combine(killed, RunLayout.MetricsFile), File.ReadAllLines(Path.Combine(straight, RunLayout.MetricsFile))[..2]);
+        File.WriteAllBytes(Path.Combine(killed, $".last.safetensors.{DeadProcessId()}.{Guid.NewGuid():N}{AtomicFile.TemporarySuffix}"), new byte[100]);
+
+        var (code, output, err) = TinyRuns.Cli("train", "--out", killed, "--resume", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(err, Does.Contain("starting over from step 0"));
+        Assert.That(output, Does.Contain("done: 2 steps"));
+        Assert.That(File.ReadAllBytes(Path.Combine(killed, RunLayout.GeneratorFile)), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, RunLayout.GeneratorFile))));
+        Assert.That(RowsWithoutSpeed(killed), Is.EqualTo(RowsWithoutSpeed(straight)));
+
+        // A run whose checkpoint was removed while its generator file remains had a checkpoint: that is refused, not restarted.
+        File.Delete(Path.Combine(killed, RunLayout.CheckpointFile));
+        (code, _, err) = TinyRuns.Cli("train", "--out", killed, "--resume", "--device", "cpu", "--steps", "3");
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain("last.safetensors does not exist"));
+    }
 }

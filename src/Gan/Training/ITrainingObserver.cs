@@ -50,6 +50,13 @@ public sealed record ResumedNotice(string RunFolder, long Step, long Epoch, int 
     public override bool IsWarning => false;
 }
 
+/// <summary>The run to resume had not completed its first checkpoint: it starts over from step 0 with its saved configuration.</summary>
+public sealed record StartingOverNotice(string RunFolder) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => true;
+}
+
 /// <summary>The resumed run has already reached its length; nothing will be trained.</summary>
 public sealed record AlreadyCompleteNotice(long Step, long TotalSteps) : TrainingNotice
 {

@@ -104,7 +104,7 @@ public sealed class Trainer : IDisposable
     /// wins, except for what <paramref name="options"/> may change; it is validated as strictly as new options.
     /// Writes nothing yet.
     /// </summary>
-    /// <exception cref="GanException">Not a run folder, no checkpoint, an invalid saved configuration.</exception>
+    /// <exception cref="GanException">Not a run folder, a checkpoint that was removed, an invalid saved configuration.</exception>
     /// <exception cref="StateDictException">The checkpoint does not fit the saved configuration (nothing is changed).</exception>
     /// <exception cref="SafeTensorsFormatException">The checkpoint is truncated or corrupt.</exception>
     public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null)
@@ -114,12 +114,19 @@ public sealed class Trainer : IDisposable
         string configPath = Path.Combine(options.Folder, RunLayout.ConfigFile);
         string checkpointPath = Path.Combine(options.Folder, RunLayout.CheckpointFile);
         if (!File.Exists(configPath)) throw new NotARunFolderException(options.Folder, configPath);
-        if (!File.Exists(checkpointPath)) throw new NoCheckpointException(options.Folder, checkpointPath);
+        // Every checkpoint is followed by a generator file: with neither, the run was stopped (killed) before its first
+        // checkpoint was complete. There is nothing to continue and nothing to lose, so it starts over from its saved
+        // configuration (bit-identical steps, so the result is the uninterrupted run's). A checkpoint that is gone while
+        // a generator file exists was removed, not never written: that is refused.
+        bool startOver = !File.Exists(checkpointPath) && !File.Exists(Path.Combine(options.Folder, RunLayout.GeneratorFile));
+        if (!File.Exists(checkpointPath) && !startOver) throw new NoCheckpointException(options.Folder, checkpointPath);
         var saved = TrainOptions.FromJson(File.ReadAllText(configPath), configPath);
         saved.Validate(configPath);
         var merged = options.ApplyTo(saved);
         merged.Validate();
-        return new Trainer(merged, checkpointPath, observer ?? NullObserver.Instance);
+        observer ??= NullObserver.Instance;
+        if (startOver) observer.Notice(new StartingOverNotice(options.Folder));
+        return new Trainer(merged, startOver ? null : checkpointPath, observer);
     }
 
     /// <summary>The options in force (on resume: the saved ones with the resume's changes).</summary>
