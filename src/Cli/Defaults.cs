@@ -21,6 +21,10 @@ internal static class Defaults
     /// <summary>Latent size (nz) and feature width (ngf = ndf) of pytorch/examples' DCGAN.</summary>
     public const int LatentDim = 100, Width = 64;
 
+    /// <summary>The largest input image (a side, and width × height): the library's documented standard limits.</summary>
+    public static int MaxImageSide => ImageLimits.Standard.MaxSide;
+    public static long MaxImagePixels => ImageLimits.Standard.MaxPixels;
+
     public const int SampleCount = 64;
     public const string SampleFormat = Words.Png;
     public const long SampleSeed = 1;

@@ -32,10 +32,12 @@ internal static class TrainCommand
         var sampleEvery = Flags.Int(Words.SampleEvery, "write a sample grid every N steps", Defaults.SampleEvery);
         var checkpointEvery = Flags.Int(Words.CheckpointEvery, "write a checkpoint every N steps", Defaults.CheckpointEvery);
         var threads = Flags.Int(Words.Threads, "CPU kernel threads, 0 = all cores", Defaults.Threads);
-        var limit = Flags.OptionalInt(Words.Limit, "use at most N images of the data set");
+        var limit = Flags.OptionalInt(Words.Limit, "use at most N samples of the data set (the first N of any source)");
+        var maxSide = Flags.Int(Words.MaxImageSide, "skip input images wider or taller than N pixels (checked before decoding)", Defaults.MaxImageSide);
+        var maxPixels = Flags.Long(Words.MaxImagePixels, "skip input images of more than N pixels (width x height, checked before decoding)", Defaults.MaxImagePixels);
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
-            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, threads, limit,
+            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, threads, limit, maxSide, maxPixels,
         };
 
         command.SetAction(r =>
@@ -50,7 +52,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -76,7 +78,8 @@ internal static class TrainCommand
                         Epochs = e, Steps = s ?? (e is null ? Defaults.Steps(family, source.Kind) : null),
                         Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seed = r.GetValue(seed), Device = device.Value(r), Out = folder,
                         SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), Threads = threadOption,
-                        Limit = r.GetValue(limit), LatentDim = Defaults.LatentDim, Width = Defaults.Width,
+                        Limit = r.GetValue(limit), MaxImageSide = r.GetValue(maxSide), MaxImagePixels = r.GetValue(maxPixels),
+                        LatentDim = Defaults.LatentDim, Width = Defaults.Width,
                     };
                     prepare = observer => Trainer.Start(options, observer);
                 }
