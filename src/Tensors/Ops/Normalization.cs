@@ -850,7 +850,10 @@ public sealed partial class Tensor
         var invstd = xc.Square().Mean(groupAxes, keepDim: true).AddScalar(s.Eps).Pow(-0.5f);   // (1, B, P, 1)
         var xhat = xc.Mul(invstd);
         var gw = gamma is null ? g4 : g4.Mul(gamma.Reshape(1, 1, s.P, 1));
-        var dx = gw.Sub(gw.Mean(groupAxes, keepDim: true)).Sub(xhat.Mul(gw.Mul(xhat).Mean(groupAxes, keepDim: true))).Mul(invstd);
+        var centred = gw.Sub(gw.Mean(groupAxes, keepDim: true));
+        var projection = xhat.Mul(gw.Mul(xhat).Mean(groupAxes, keepDim: true));
+        // DerivativeSeam: a test may plant the wrong sign here to show the checks catch it.
+        var dx = (DerivativeSeam.FlipNormSecondOrderTerm ? centred.Add(projection) : centred.Sub(projection)).Mul(invstd);
         return [dx.Reshape(x.Shape.ToArray()), g4.Mul(xhat).Sum([0, 1, 3]), g4.Sum([0, 1, 3])];
     }
 
