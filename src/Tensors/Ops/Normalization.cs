@@ -128,6 +128,134 @@ internal static class NormalizationKernels
         return (y, mean, variance);
     }
 
+    /// <summary>Per-group float64 statistics: μ and r = 1/√(σ² + ε) (biased σ²), as the training forward computes them.</summary>
+    private static (double Mean, double InvStd) GroupStatsReference(double[] x, in NormParams s, int g)
+    {
+        int G = s.B * s.P, M = s.A * s.L;
+        double sum = 0, sq = 0;
+        for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) sum += x[((long)a * G + g) * s.L + l];
+        double mu = sum / M;
+        for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) { double d = x[((long)a * G + g) * s.L + l] - mu; sq += d * d; }
+        return (mu, 1 / Math.Sqrt(sq / M + s.Eps));
+    }
+
+    /// <summary>The flat offsets of group g's M elements, in (a, l) order.</summary>
+    private static long[] GroupOffsets(in NormParams s, int g)
+    {
+        int G = s.B * s.P;
+        var o = new long[s.A * s.L];
+        for (int a = 0, k = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) o[k++] = ((long)a * G + g) * s.L + l;
+        return o;
+    }
+
+    /// <summary>
+    /// The normalisation backward in float64 (the oracle of NormBackward and of the forward's rule): per group, with
+    /// w = γ_p (or 1), r = invstd and x̂ = (x − μ)·r of the group's own statistics,
+    ///   dx = w·r·(g − mean(g) − x̂·mean(g·x̂)),  dγ_p = Σ Σ(g·x̂),  dβ_p = Σ Σg  (sums over the groups of channel p).
+    /// </summary>
+    public static (double[] Dx, double[] DGamma, double[] DBeta) BackwardReference(double[] gy, double[] x, NormParams s, double[]? gamma)
+    {
+        int G = s.B * s.P, M = s.A * s.L;
+        var dx = new double[x.Length];
+        var dgamma = new double[s.P];
+        var dbeta = new double[s.P];
+        for (int g = 0; g < G; g++)
+        {
+            var (mu, r) = GroupStatsReference(x, s, g);
+            int p = g % s.P;
+            double w = gamma?[p] ?? 1;
+            var o = GroupOffsets(s, g);
+            double sg = 0, sgx = 0;
+            foreach (long i in o) { sg += gy[i]; sgx += gy[i] * (x[i] - mu) * r; }
+            foreach (long i in o) dx[i] = w * r * (gy[i] - sg / M - (x[i] - mu) * r * sgx / M);
+            dgamma[p] += sgx;
+            dbeta[p] += sg;
+        }
+        return (dx, dgamma, dbeta);
+    }
+
+    /// <summary>
+    /// The float64 VJP of <see cref="ForwardReference"/> for upstream u: training statistics (the backward above), or
+    /// eval-mode batch norm with the running statistics (affine per channel: dx = u·γ·r, dγ = Σ u·(x − μ)·r, dβ = Σ u).
+    /// </summary>
+    public static (double[] Dx, double[] DGamma, double[] DBeta) ForwardVjpReference(double[] x, NormParams s, double[]? gamma, double[] u,
+        double[]? runningMean = null, double[]? runningVar = null)
+    {
+        if (runningMean is null) return BackwardReference(u, x, s, gamma);
+        int G = s.B * s.P;
+        var dx = new double[x.Length];
+        var dgamma = new double[s.P];
+        var dbeta = new double[s.P];
+        for (int g = 0; g < G; g++)
+        {
+            int p = g % s.P;
+            double r = 1 / Math.Sqrt(runningVar![g] + s.Eps), w = gamma?[p] ?? 1;
+            foreach (long i in GroupOffsets(s, g))
+            {
+                dx[i] = u[i] * w * r;
+                dgamma[p] += u[i] * (x[i] - runningMean[g]) * r;
+                dbeta[p] += u[i];
+            }
+        }
+        return (dx, dgamma, dbeta);
+    }
+
+    /// <summary>
+    /// The float64 VJP of <see cref="BackwardReference"/> (second derivatives of normalisation; the oracle of
+    /// NormBackward's rule): for upstreams a (of dx), c (of dγ, per channel) and e (of dβ), the gradients of
+    /// L = ⟨a, dx⟩ + ⟨c, dγ⟩ + ⟨e, dβ⟩ w.r.t. g, x and γ. Per group, with ĝ = w·g, P(q) = q − mean(q) − x̂·mean(q·x̂)
+    /// (symmetric, and ∂x̂/∂x = r·P), ∂r/∂x = −r²·x̂/M:
+    ///   ∂L/∂g = w·r·P(a) + c_p·x̂ + e_p
+    ///   ∂L/∂γ_p = Σ_groups of p ⟨a, r·P(g)⟩
+    ///   ∂L/∂x = −(r²/M)·(⟨a, ĝ⟩ − Σĝ·Σa/M − ⟨ĝ, x̂⟩⟨a, x̂⟩/M)·x̂ + r·P(q),  q = −(r/M)·(⟨a, x̂⟩·ĝ + ⟨ĝ, x̂⟩·a) + c_p·g.
+    /// </summary>
+    public static (double[] Dg, double[] Dx, double[] DGamma) BackwardVjpReference(double[] gy, double[] x, NormParams s, double[]? gamma,
+        double[] a, double[] c, double[] e)
+    {
+        int G = s.B * s.P, M = s.A * s.L;
+        var dg = new double[x.Length];
+        var dx = new double[x.Length];
+        var dgamma = new double[s.P];
+        for (int g = 0; g < G; g++)
+        {
+            var (mu, r) = GroupStatsReference(x, s, g);
+            int p = g % s.P;
+            double w = gamma?[p] ?? 1;
+            var o = GroupOffsets(s, g);
+            var xh = new double[M];
+            for (int k = 0; k < M; k++) xh[k] = (x[o[k]] - mu) * r;
+            double[] P(Func<int, double> q)
+            {
+                double mq = 0, mqx = 0;
+                for (int k = 0; k < M; k++) { mq += q(k); mqx += q(k) * xh[k]; }
+                mq /= M;
+                mqx /= M;
+                var res = new double[M];
+                for (int k = 0; k < M; k++) res[k] = q(k) - mq - xh[k] * mqx;
+                return res;
+            }
+            var pa = P(k => a[o[k]]);
+            var pg = P(k => gy[o[k]]);
+            double sa = 0, sgh = 0, sagh = 0, sax = 0, sghx = 0, apg = 0;
+            for (int k = 0; k < M; k++)
+            {
+                double gh = w * gy[o[k]], ak = a[o[k]];
+                sa += ak;
+                sgh += gh;
+                sagh += ak * gh;
+                sax += ak * xh[k];
+                sghx += gh * xh[k];
+                apg += ak * r * pg[k];
+            }
+            for (int k = 0; k < M; k++) dg[o[k]] = w * r * pa[k] + c[p] * xh[k] + e[p];
+            dgamma[p] += apg;
+            double coefR = -(r * r / M) * (sagh - sgh * sa / M - sghx * sax / M);
+            var pq = P(k => -(r / M) * (sax * w * gy[o[k]] + sghx * a[o[k]]) + c[p] * gy[o[k]]);
+            for (int k = 0; k < M; k++) dx[o[k]] = coefR * xh[k] + r * pq[k];
+        }
+        return (dg, dx, dgamma);
+    }
+
     // ============================================================ ILGPU kernels
 
     private static int Offset(int j, int g, int groups, int l) => ((j / l) * groups + g) * l + j % l;
@@ -461,7 +589,7 @@ public sealed partial class Tensor
     private static Span<float> SpanOf(Tensor? t) => t is null ? Span<float>.Empty : t.HostSpan;
 
     /// <summary>Training-mode normalisation: y and the per-group μ, invstd and biased σ². Unrecorded.</summary>
-    private unsafe (Tensor Y, Tensor Mean, Tensor InvStd, Tensor Var) NormForwardRaw(NormParams s, Tensor? gamma, Tensor? beta)
+    internal unsafe (Tensor Y, Tensor Mean, Tensor InvStd, Tensor Var) NormForwardRaw(NormParams s, Tensor? gamma, Tensor? beta)
     {
         int groups = s.B * s.P;
         var y = Empty(Shape, Device);
@@ -722,7 +850,10 @@ public sealed partial class Tensor
         var invstd = xc.Square().Mean(groupAxes, keepDim: true).AddScalar(s.Eps).Pow(-0.5f);   // (1, B, P, 1)
         var xhat = xc.Mul(invstd);
         var gw = gamma is null ? g4 : g4.Mul(gamma.Reshape(1, 1, s.P, 1));
-        var dx = gw.Sub(gw.Mean(groupAxes, keepDim: true)).Sub(xhat.Mul(gw.Mul(xhat).Mean(groupAxes, keepDim: true))).Mul(invstd);
+        var centred = gw.Sub(gw.Mean(groupAxes, keepDim: true));
+        var projection = xhat.Mul(gw.Mul(xhat).Mean(groupAxes, keepDim: true));
+        // DerivativeSeam: a test may plant the wrong sign here to show the checks catch it.
+        var dx = (DerivativeSeam.FlipNormSecondOrderTerm ? centred.Add(projection) : centred.Sub(projection)).Mul(invstd);
         return [dx.Reshape(x.Shape.ToArray()), g4.Mul(xhat).Sum([0, 1, 3]), g4.Sum([0, 1, 3])];
     }
 

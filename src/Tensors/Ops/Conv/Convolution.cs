@@ -149,6 +149,21 @@ internal static class ConvKernels
         return dw;
     }
 
+    /// <summary>
+    /// The bias gradient Σ_{n, pixels} u per channel, u (N, C, P) flat: with the adjoint pair above, the float64 VJPs of
+    /// the family are Conv2d: (Convᵀ(u, W), WGrad(X, u), Σu); ConvTranspose2d: (Conv(u, W), WGrad(u, Y), Σu);
+    /// Conv2dWeightGrad for upstream V: (Convᵀ(G, V), Conv(X, V)).
+    /// </summary>
+    public static double[] BiasGradReference(double[] u, int n, int channels, int pixels)
+    {
+        var db = new double[channels];
+        for (int s = 0; s < n; s++)
+        for (int c = 0; c < channels; c++)
+        for (int k = 0; k < pixels; k++)
+            db[c] += u[((long)s * channels + c) * pixels + k];
+        return db;
+    }
+
     // ============================================================ ILGPU kernels
 
     /// <summary>col[(ci, i, j), (s, oh, ow)] = X[N0 + s, ci, ih, iw] or 0 in the padding. One thread per col element.</summary>
@@ -706,8 +721,10 @@ public sealed partial class Tensor
     internal ConvGeometry ConvTranspose2dGeometry(Tensor weight, Tensor? bias, int stride, int padding, int outputPadding, int dilation)
     {
         CheckConvParams("ConvTranspose2d", stride, padding, dilation);
-        if (outputPadding < 0 || outputPadding >= stride)
-            throw new ArgumentOutOfRangeException(nameof(outputPadding), outputPadding, $"ConvTranspose2d: outputPadding must be in [0, stride) = [0, {stride})");
+        // PyTorch's rule: the extra rows exist only when a stride step or a dilation gap leaves room for them.
+        if (outputPadding < 0 || (outputPadding >= stride && outputPadding >= dilation))
+            throw new ArgumentOutOfRangeException(nameof(outputPadding), outputPadding,
+                $"ConvTranspose2d: outputPadding must be non-negative and smaller than stride ({stride}) or dilation ({dilation})");
         CheckConvOperands("ConvTranspose2d", weight, bias, 0, 1);
         int kh = weight.Shape[2], kw = weight.Shape[3];
         int h = Shape[2], w = Shape[3];
@@ -729,7 +746,7 @@ public sealed partial class Tensor
 
     /// <summary>
     /// 2-D transposed convolution (PyTorch semantics). this: (N, Cin, H, W); weight: (Cin, Cout, kH, kW);
-    /// bias: (Cout) or null. Output Ho = (H − 1)s − 2p + d(kH − 1) + outputPadding + 1; outputPadding &lt; stride.
+    /// bias: (Cout) or null. Output Ho = (H − 1)s − 2p + d(kH − 1) + outputPadding + 1; outputPadding &lt; stride or &lt; dilation (PyTorch).
     /// </summary>
     public Tensor ConvTranspose2d(Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1)
         => ConvTransposeCore(this, weight, bias, ConvTranspose2dGeometry(weight, bias, stride, padding, outputPadding, dilation));

@@ -40,6 +40,17 @@ internal static class MatMulKernels
         return c;
     }
 
+    /// <summary>
+    /// The float64 VJP of <see cref="GemmReference(bool, bool, int, int, int, ReadOnlySpan{double}, ReadOnlySpan{double})"/>
+    /// for upstream U (m, n): dop(A) = U·op(B)ᵀ, dop(B) = op(A)ᵀ·U, each laid out like its operand (the oracle of MatMul's rule).
+    /// </summary>
+    internal static (double[] DA, double[] DB) GemmVjpReference(bool transA, bool transB, int m, int n, int k, double[] a, double[] b, double[] u)
+    {
+        var da = transA ? GemmReference(transB, true, k, m, n, b, u) : GemmReference(false, !transB, m, k, n, u, b);
+        var db = transB ? GemmReference(true, transA, n, k, m, u, a) : GemmReference(!transA, false, k, n, m, a, u);
+        return (da, db);
+    }
+
     /// <summary>C = α·op(A)·op(B) + β·C with the product in double (above), rounded once to float; the test oracle for every GEMM kernel.</summary>
     internal static void GemmReference(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, float beta, Span<float> c)
