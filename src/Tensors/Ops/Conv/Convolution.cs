@@ -463,7 +463,7 @@ internal static class ConvKernels
     /// </summary>
     public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
     {
-        int gs = Math.Clamp((lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
+        int gs = (int)Math.Clamp(((long)lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
         long perSample = (long)Math.Max(g.Ckk, g.Cout) * g.P;
         return (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
     }
