@@ -9,7 +9,7 @@
 //              bytes ÷ bandwidth,                        compulsory DRAM traffic (bytes read + written)
 //              serial loop × 20 ns )                     the longest sequential loop one thread runs
 //         + 4 µs                                         launch overhead (host API + GPU front end)
-// per synchronisation (Synchronize, or a pageable copy, which waits for the stream in ILGPU 1.5.3):
+// per synchronisation (Synchronize, or a read-back into pageable memory, which waits for the stream):
 //     10 µs drain: the host wakes up once the queue is empty (≈ 5 µs), and the next launch no longer
 //     overlaps running work, so its overhead is exposed (≈ one launch overhead, 4 µs); rounded up;
 // per copy between host and device: 4 µs + bytes ÷ host-link bandwidth (pageable memory goes through

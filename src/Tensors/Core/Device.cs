@@ -312,20 +312,30 @@ public sealed partial class Device : IDisposable
     /// <summary>The scope autograd opens around the derivative rule of <paramref name="opName"/> ("Conv2d.backward").</summary>
     internal OpScope BeginBackward(string opName) => ActiveRecorder is { } r ? r.Push(opName, backward: true) : default;
 
-    /// <summary>Host → device copy from pageable memory (recorded; skipped in SkipExecution mode).</summary>
+    /// <summary>
+    /// Host → device copy from pageable memory, queued on the stream without waiting for it (recorded;
+    /// skipped in SkipExecution mode). ILGPU 1.5.3's CopyFromCPU synchronises the stream after the copy;
+    /// CopyFromCPUUnsafeAsync does not: on CUDA it is one cuMemcpyAsync from pageable memory, which
+    /// stages the source before it returns (so <paramref name="source"/> may be reused at once) and does
+    /// not wait for queued kernels; on the CPU accelerator it is a plain copy. Pinned uploads
+    /// (Accelerator.AllocatePageLocked1D + CopyFromPageLockedAsync) would need to know when the previous
+    /// copy out of a reused pinned buffer finished, and ILGPU 1.5.3 streams have no events, so they are not used.
+    /// </summary>
     internal void Upload(ReadOnlySpan<float> source, ArrayView<float> target)
     {
         var r = ActiveRecorder;
         if (r is not null)
         {
             r.AddCopy(CopyDirection.HostToDevice, (long)source.Length * sizeof(float), pinned: false);
-            r.AddSync(SyncReason.PageableCopy);
             if (!r.Executes) return;
         }
-        target.SubView(0, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+        target.SubView(0, source.Length).CopyFromCPUUnsafeAsync(ref MemoryMarshal.GetReference(source), source.Length);
     }
 
-    /// <summary>Device → host copy into pageable memory, a read-back of <paramref name="kind"/> (recorded; zeros in SkipExecution mode).</summary>
+    /// <summary>
+    /// Device → host copy into pageable memory, a read-back of <paramref name="kind"/> (recorded; zeros in
+    /// SkipExecution mode): the host needs the values, so the queue drains first (a synchronisation).
+    /// </summary>
     internal void Download(ArrayView<float> source, Span<float> target, ReadBackKind kind)
     {
         var r = ActiveRecorder;
