@@ -38,14 +38,14 @@ public sealed class LaunchRecorderTests
         {
             var a = Tensor.FromArray(A, new Shape(2, 3), Ilgpu);   // copy H2D 24 B, queued (an upload does not wait)
             var b = Tensor.FromArray(B, new Shape(3, 4), Ilgpu);   // copy H2D 48 B, queued
-            var c = a.MatMul(b);                                    // launch GemmTiledKernel, grid 1x1, group 16x16
+            var c = a.MatMul(b);                                    // launch GemmShortKKernel (k = 3): one group of 256
             var s = c.Sum();                                        // launch SumRowsKernel: 1 output, 1 lane walks its 8 elements
             item = s.Item();                                        // copy D2H 4 B + sync + scalar read-back
             values = c.ToArray();                                   // copy D2H 32 B + sync + array read-back of 8
             Ilgpu.Synchronize();                                    // explicit sync
         }
 
-        Assert.That(recorder.Launches.Select(l => l.Kernel), Is.EqualTo(new[] { "MatMulKernels.GemmTiledKernel", "ReductionKernels.SumRowsKernel" }));
+        Assert.That(recorder.Launches.Select(l => l.Kernel), Is.EqualTo(new[] { "MatMulKernels.GemmShortKKernel", "ReductionKernels.SumRowsKernel" }));
         Assert.That(recorder.Copies, Has.Count.EqualTo(4));
         Assert.That(recorder.Syncs, Has.Count.EqualTo(3));
         Assert.That(recorder.ReadBacks, Has.Count.EqualTo(2));
@@ -57,7 +57,7 @@ public sealed class LaunchRecorderTests
         Assert.That(recorder.ReadBacks.Select(r => (r.Kind, r.Elements)), Is.EqualTo(new[] { (ReadBackKind.Scalar, 1L), (ReadBackKind.Array, 8L) }));
 
         var gemm = recorder.Launches[0];
-        Assert.That((gemm.Op, gemm.AutoGrouped, gemm.Grid, gemm.Group, gemm.Extent), Is.EqualTo(("MatMul", false, new Dim3(1, 1, 1), new Dim3(16, 16, 1), 256L)));
+        Assert.That((gemm.Op, gemm.AutoGrouped, gemm.Grid, gemm.Group, gemm.Extent), Is.EqualTo(("MatMul", false, new Dim3(1, 1, 1), new Dim3(256, 1, 1), 256L)));
         // m = 2, n = 4, k = 3, beta = 0: 2mnk + mn FLOPs, (mk + kn)·4 bytes in, mn·4 out, k per thread.
         Assert.That(gemm.Cost, Is.EqualTo(new LaunchCost(56, 72, 32, 3)));
         var sum = recorder.Launches[1];
@@ -121,7 +121,7 @@ public sealed class LaunchRecorderTests
         }
 
         Assert.That(recorder.Launches, Has.Count.EqualTo(3));
-        Assert.That(recorder.Launches.Take(2).All(l => l.Kernel == "MatMulKernels.GemmTiledKernel"));
+        Assert.That(recorder.Launches.Take(2).All(l => l.Kernel == "MatMulKernels.GemmShortKKernel"));
         Assert.That(recorder.Launches[2].Op, Is.EqualTo("Fill"));
         Assert.That(recorder.Copies.Select(x => (x.Direction, x.Bytes)), Is.EqualTo(new[]
         {

@@ -85,7 +85,7 @@ public sealed record GpuKernelOptions
     /// Convolution lowering of the ILGPU kernels. Default: the whole batch as one group (a GPU wants
     /// one large GEMM, not the CPU set's cache-sized groups), within a 2^26-float (256 MiB) workspace.
     /// </summary>
-    public ConvLoweringOptions Conv { get; init; } = new();
+    public ConvLoweringOptions Conv { get; init; } = new() { ColumnTarget = int.MaxValue, WorkspaceBudget = 1L << 26 };
 
     /// <summary>
     /// Elements one thread of a reduction adds in sequence before the group combines them (default 16):

@@ -63,14 +63,23 @@ internal static class NormalizationKernels
         return t;
     }
     /// <summary>
-    /// Null when one group of <see cref="GroupThreads"/> covers a statistics group with at most
-    /// <see cref="GpuKernelOptions.ReductionElementsPerThread"/> elements per thread (the fused kernels);
-    /// otherwise the chunk (256 × that many elements) and chunks per statistics group of the spread kernels.
+    /// Null when one group of up to <see cref="GroupSize"/> threads covers each statistics group (the fused kernels):
+    /// at most <see cref="GpuKernelOptions.ReductionElementsPerThread"/> elements per thread, and enough statistics
+    /// groups to fill the chip (half of <see cref="GpuKernelOptions.TargetGroups"/>) or too few elements to share. Otherwise
+    /// the chunk (a multiple of 256 elements) and chunks per statistics group of the spread kernels.
+    /// Depends on the shapes and the options only.
     /// </summary>
     public static (int Chunk, int Chunks)? Chunking(in NormParams s, GpuKernelOptions options)
     {
-        int m = s.A * s.L, chunk = GroupSize * options.ReductionElementsPerThread;
-        return m <= chunk ? null : (chunk, (m + chunk - 1) / chunk);
+        long m = (long)s.A * s.L, groups = (long)s.B * s.P;
+        long chunks = (m + (long)GroupSize * options.ReductionElementsPerThread - 1) / ((long)GroupSize * options.ReductionElementsPerThread);
+        // Fewer statistics groups than about one per SM (TargetGroups is two per SM; DCGAN-28's 128 channels):
+        // cut each into more chunks, of at least 256 elements.
+        if (groups < options.TargetGroups / 2)
+            chunks = Math.Max(chunks, Math.Min((options.TargetGroups + groups - 1) / groups, m / GroupSize));
+        if (chunks <= 1) return null;
+        long chunk = ((m + chunks - 1) / chunks + GroupSize - 1) / GroupSize * GroupSize;
+        return ((int)chunk, (int)((m + chunk - 1) / chunk));
     }
 
     private const int Block = 2048;   // CPU: elements per float-lane block before folding into double

@@ -17,6 +17,13 @@ using ILGPU.Runtime;
 
 namespace GpuGan.Tensors.Ops;
 
+/// <summary>Shape, transposes, scalars and the k chunk of one ILGPU GEMM launch.</summary>
+internal struct GemmArgs
+{
+    public int M, N, K, KChunk, TransA, TransB;
+    public float Alpha, Beta;
+}
+
 internal static class MatMulKernels
 {
     // ------------------------------------------------------------------------------------
@@ -75,16 +82,25 @@ internal static class MatMulKernels
     // global stores coalesce). K advances in slices of 16: the group stages a 64×16 slice of
     // op(A) and a 16×64 slice of op(B) in shared memory, transposing on the load so the inner
     // loop reads both with unit stride along the tile. Out-of-range elements load as zeros.
+    //
+    // Split k (deterministic): when C has fewer tiles than GpuKernelOptions.TargetGroups (most of
+    // the chip would idle: the conv weight gradient of a small layer is a handful of tiles with k =
+    // batch·pixels), or k is longer than GemmMaxSerialK (one group would walk it alone), k is cut
+    // into S fixed chunks (a multiple of 16, at least MinKChunk). Grid z = chunk: each group computes
+    // its tile over its chunk into its own slice of a workspace (S, m, n), and a second launch adds
+    // the S slices in chunk order, C = α·Σ_s P_s + β·C. S and the chunk depend on m, n, k and the
+    // device options only; no atomics, so a device gives the same bits every run. A GEMM with few
+    // tiles and a k too short to split (an outer product) runs one thread per element instead.
 
     private const int IlTile = 64;   // output tile edge per group
     private const int IlGroup = 16;  // group edge (threads)
     private const int IlTk = 16;     // k-slice staged per iteration
+    private const int MinKChunk = 32; // shortest k chunk worth a split: 64 FLOPs per partial float written
+    private const long MaxSplitWorkspace = 1L << 24; // floats of split partials at most (64 MiB)
 
-    /// <summary>Tiled GEMM; launch with groups of 16×16 and grid (⌈n/64⌉, ⌈m/64⌉).</summary>
+    /// <summary>Tiled GEMM over k ∈ [z·KChunk, min(k, (z + 1)·KChunk)) of grid z; launch with groups of 16×16 and grid (⌈n/64⌉, ⌈m/64⌉, splits).</summary>
     [GpuKernel(ExplicitlyGrouped = true)]
-    internal static void GemmTiledKernel(
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        int m, int n, int k, int transA, int transB, float alpha, float beta)
+    internal static void GemmTiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
     {
         var aTile = SharedMemory.Allocate<float>(IlTk * IlTile); // (TK, 64): [kk, row]
         var bTile = SharedMemory.Allocate<float>(IlTk * IlTile); // (TK, 64): [kk, col]
@@ -94,33 +110,35 @@ internal static class MatMulKernels
         int tid = ty * IlGroup + tx;
         int row0 = Grid.IdxY * IlTile;
         int col0 = Grid.IdxX * IlTile;
+        int m = g.M, n = g.N, k = g.K;
+        int kBegin = Grid.IdxZ * g.KChunk, kEnd = Math.Min(k, kBegin + g.KChunk);
 
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0;
         float c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0;
         float c30 = 0, c31 = 0, c32 = 0, c33 = 0;
 
-        for (int k0 = 0; k0 < k; k0 += IlTk)
+        for (int k0 = kBegin; k0 < kEnd; k0 += IlTk)
         {
             // 1024 elements per tile, 256 threads: four loads each for A and for B.
             for (int l = 0; l < 4; l++)
             {
                 int idx = tid + l * IlGroup * IlGroup;
                 int r, kk;
-                if (transA != 0) { kk = idx / IlTile; r = idx % IlTile; }   // A stored (k, m): coalesce along m
-                else { r = idx / IlTk; kk = idx % IlTk; }                  // A stored (m, k): coalesce along k
+                if (g.TransA != 0) { kk = idx / IlTile; r = idx % IlTile; }   // A stored (k, m): coalesce along m
+                else { r = idx / IlTk; kk = idx % IlTk; }                    // A stored (m, k): coalesce along k
                 int gi = row0 + r, gp = k0 + kk;
                 float av = 0;
-                if (gi < m && gp < k) av = transA != 0 ? a[gp * m + gi] : a[gi * k + gp];
+                if (gi < m && gp < kEnd) av = g.TransA != 0 ? a[gp * m + gi] : a[gi * k + gp];
                 aTile[kk * IlTile + r] = av;
 
                 int cc;
-                if (transB != 0) { cc = idx / IlTk; kk = idx % IlTk; }     // B stored (n, k)
-                else { kk = idx / IlTile; cc = idx % IlTile; }             // B stored (k, n)
+                if (g.TransB != 0) { cc = idx / IlTk; kk = idx % IlTk; }     // B stored (n, k)
+                else { kk = idx / IlTile; cc = idx % IlTile; }               // B stored (k, n)
                 int gj = col0 + cc;
                 gp = k0 + kk;
                 float bv = 0;
-                if (gj < n && gp < k) bv = transB != 0 ? b[gj * k + gp] : b[gp * n + gj];
+                if (gj < n && gp < kEnd) bv = g.TransB != 0 ? b[gj * k + gp] : b[gp * n + gj];
                 bTile[kk * IlTile + cc] = bv;
             }
             Group.Barrier();
@@ -138,11 +156,13 @@ internal static class MatMulKernels
             Group.Barrier();
         }
 
+        // A split writes its raw partial into slice z of the workspace (α = 1, β = 0 there).
+        var cz = c.SubView((long)Grid.IdxZ * m * n, (long)m * n);
         int i0 = row0 + ty;
-        StoreRow(c, i0, col0 + tx, m, n, alpha, beta, c00, c01, c02, c03);
-        StoreRow(c, i0 + 16, col0 + tx, m, n, alpha, beta, c10, c11, c12, c13);
-        StoreRow(c, i0 + 32, col0 + tx, m, n, alpha, beta, c20, c21, c22, c23);
-        StoreRow(c, i0 + 48, col0 + tx, m, n, alpha, beta, c30, c31, c32, c33);
+        StoreRow(cz, i0, col0 + tx, m, n, g.Alpha, g.Beta, c00, c01, c02, c03);
+        StoreRow(cz, i0 + 16, col0 + tx, m, n, g.Alpha, g.Beta, c10, c11, c12, c13);
+        StoreRow(cz, i0 + 32, col0 + tx, m, n, g.Alpha, g.Beta, c20, c21, c22, c23);
+        StoreRow(cz, i0 + 48, col0 + tx, m, n, g.Alpha, g.Beta, c30, c31, c32, c33);
     }
 
     private static void StoreRow(ArrayView<float> c, int i, int j, int m, int n, float alpha, float beta,
@@ -163,9 +183,66 @@ internal static class MatMulKernels
     }
 
     /// <summary>
+    /// C = α·op(A)·op(B) + β·C for a short k (below 2·MinKChunk, where a split is not worth it) and few tiles:
+    /// one thread per C element walks its k in order; groups of 256 threads, so even a 64×8192 outer product
+    /// (the input gradient of a dense layer with one output channel) spreads over every SM.
+    /// </summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    internal static void GemmShortKKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
+    {
+        long idx = (long)Grid.IdxX * CombineGroup + Group.IdxX;
+        if (idx >= (long)g.M * g.N) return;
+        int i = (int)(idx / g.N), j = (int)(idx - (long)i * g.N);
+        float acc = 0f;
+        for (int p = 0; p < g.K; p++)
+        {
+            float av = g.TransA != 0 ? a[p * g.M + i] : a[i * g.K + p];
+            float bv = g.TransB != 0 ? b[j * g.K + p] : b[p * g.N + j];
+            acc = av * bv + acc;
+        }
+        c[(int)idx] = g.Beta == 0f ? g.Alpha * acc : g.Alpha * acc + g.Beta * c[(int)idx];
+    }
+
+    /// <summary>Threads per group of the split-k combine.</summary>
+    private const int CombineGroup = 256;
+
+    /// <summary>
+    /// C[i] = α·Σ_{s &lt; splits} partial[s·mn + i] + β·C[i], the slices in order (the split-k combine); groups of
+    /// 256 threads, one element each (explicit groups: four times the blocks of a 1024-thread auto group, so a
+    /// combine of a few hundred thousand elements still covers every SM).
+    /// </summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    internal static void GemmSplitKCombineKernel(ArrayView<float> partial, ArrayView<float> c, int mn, int splits, float alpha, float beta)
+    {
+        int i = Grid.IdxX * CombineGroup + Group.IdxX;
+        if (i >= mn) return;
+        float acc = partial[i];
+        for (int s = 1; s < splits; s++) acc += partial[s * mn + i];
+        c[i] = beta == 0f ? alpha * acc : alpha * acc + beta * c[i];
+    }
+
+    /// <summary>
+    /// k chunks of the ILGPU GEMM (1: no split): enough to give about <see cref="GpuKernelOptions.TargetGroups"/>
+    /// groups when C has fewer tiles, and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
+    /// chunks are multiples of 16 and at least <see cref="MinKChunk"/>; the workspace stays within 2^24 floats.
+    /// </summary>
+    internal static (int Splits, int KChunk) SplitK(int m, int n, int k, GpuKernelOptions options)
+    {
+        long tiles = (long)((m + IlTile - 1) / IlTile) * ((n + IlTile - 1) / IlTile);
+        long wanted = Math.Max(tiles < options.TargetGroups ? (options.TargetGroups + tiles - 1) / tiles : 1,
+            ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
+        wanted = Math.Min(wanted, Math.Max(1, MaxSplitWorkspace / Math.Max(1, (long)m * n)));
+        if (wanted <= 1 || k < 2 * MinKChunk) return (1, k);
+        int chunk = (int)Math.Max(MinKChunk, ((k + wanted - 1) / wanted + IlTk - 1) / IlTk * IlTk);
+        int splits = (k + chunk - 1) / chunk;
+        return splits <= 1 ? (1, k) : (splits, chunk);
+    }
+
+    /// <summary>
     /// Launches <see cref="GemmTiledKernel"/> on the device's default stream (asynchronous: the
-    /// caller synchronises). Each thread walks all of k; the traffic counted is A, B (and C when
-    /// beta ≠ 0) read once and C written once, though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
+    /// caller synchronises), split over k when <see cref="SplitK"/> says so (then also the combine).
+    /// Each thread walks its chunk of k; the traffic counted is A, B (and C when beta ≠ 0) read once
+    /// and C written once (the split adds its partials), though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
     /// </summary>
     internal static void GemmIlgpu(Device device, bool transA, bool transB, int m, int n, int k, float alpha,
         ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
@@ -173,15 +250,43 @@ internal static class MatMulKernels
         CheckSizes(m, n, k, a.Length, b.Length, c.Length);
         if (m == 0 || n == 0) return;
         long mn = (long)m * n;
-        var cost = new LaunchCost(
-            Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
-            BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
-            BytesWritten: mn * sizeof(float),
-            SerialLoop: k);
-        var config = new KernelConfig(
-            new Index2D((n + IlTile - 1) / IlTile, (m + IlTile - 1) / IlTile),
-            new Index2D(IlGroup, IlGroup));
-        device.Launch(GemmTiledKernel, config, cost, a, b, c, m, n, k, transA ? 1 : 0, transB ? 1 : 0, alpha, beta);
+        var (splits, chunk) = SplitK(m, n, k, device.GpuOptions);
+        var grid = new Index3D((n + IlTile - 1) / IlTile, (m + IlTile - 1) / IlTile, splits);
+        var config = new KernelConfig(grid, new Index3D(IlGroup, IlGroup, 1));
+        var args = new GemmArgs { M = m, N = n, K = k, KChunk = chunk, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Alpha = alpha, Beta = beta };
+        long tiles = (long)grid.X * grid.Y;
+        if (splits == 1 && tiles < device.GpuOptions.TargetGroups && k < 2 * MinKChunk)
+        {
+            // Few tiles and too short a k to split: one thread per element instead of a 4×4 block.
+            var shortCost = new LaunchCost(
+                Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
+                BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
+                BytesWritten: mn * sizeof(float),
+                SerialLoop: k);
+            device.Launch(GemmShortKKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), shortCost, a, b, c, args);
+            return;
+        }
+        if (splits == 1)
+        {
+            var cost = new LaunchCost(
+                Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
+                BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
+                BytesWritten: mn * sizeof(float),
+                SerialLoop: k);
+            device.Launch(GemmTiledKernel, config, cost, a, b, c, args);
+            return;
+        }
+        using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m, n)
+        var splitCost = new LaunchCost(Flops: 2 * mn * k, BytesRead: ((long)m * k + (long)k * n) * sizeof(float),
+            BytesWritten: splits * mn * sizeof(float), SerialLoop: chunk);
+        var raw = args;
+        raw.Alpha = 1f;
+        raw.Beta = 0f;
+        device.Launch(GemmTiledKernel, config, splitCost, a, b, partial.View, raw);
+        var combineCost = new LaunchCost(Flops: splits * mn + (beta == 0f ? mn : 3 * mn),
+            BytesRead: (splits * mn + (beta == 0f ? 0 : mn)) * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
+        device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
+            partial.View, c, (int)mn, splits, alpha, beta);
     }
 
     // ------------------------------------------------------------------------------------
@@ -201,7 +306,7 @@ internal static class MatMulKernels
     // weight gradient of a layer with few channels, whose k is batch·pixels), k is split instead
     // (GemmSplitK): fixed chunks of KSplit = 4·KC, each summed as above into its own partial
     // buffer, then the partials added in chunk order. Whether k is split, and where, depends on
-    // m, n and k only. (The ILGPU kernel above never splits k: one group owns a C tile.)
+    // m, n and k only. (The ILGPU kernel above splits k by its own rule: SplitK.)
     //
     // Micro-kernels: AVX-512 8×32 (16 zmm accumulators, 2 B loads and 8 broadcasts per k);
     // AVX2+FMA 6×16 (12 ymm accumulators). Without either, the plain loop below is used.
