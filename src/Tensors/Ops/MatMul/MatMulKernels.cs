@@ -83,7 +83,7 @@ internal static class MatMulKernels
     // op(A) and a 16×64 slice of op(B) in shared memory, transposing on the load so the inner
     // loop reads both with unit stride along the tile. Out-of-range elements load as zeros.
     //
-    // Split k (deterministic): when C has fewer tiles than GpuKernelOptions.TargetGroups (most of
+    // Split k (deterministic): when C has fewer tiles than half GpuKernelOptions.TargetGroups (most of
     // the chip would idle: the conv weight gradient of a small layer is a handful of tiles with k =
     // batch·pixels), or k is longer than GemmMaxSerialK (one group would walk it alone), k is cut
     // into S fixed chunks (a multiple of 16, at least MinKChunk). Grid z = chunk: each group computes
@@ -223,13 +223,14 @@ internal static class MatMulKernels
 
     /// <summary>
     /// k chunks of the ILGPU GEMM (1: no split): enough to give about <see cref="GpuKernelOptions.TargetGroups"/>
-    /// groups when C has fewer tiles, and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
+    /// groups when C has fewer than half as many tiles, and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
     /// chunks are multiples of 16 and at least <see cref="MinKChunk"/>; the workspace stays within 2^24 floats.
     /// </summary>
     internal static (int Splits, int KChunk) SplitK(int m, int n, int k, GpuKernelOptions options)
     {
         long tiles = (long)((m + IlTile - 1) / IlTile) * ((n + IlTile - 1) / IlTile);
-        long wanted = Math.Max(tiles < options.TargetGroups ? (options.TargetGroups + tiles - 1) / tiles : 1,
+        // Fewer tiles than about one per SM (TargetGroups is two per SM): split up to TargetGroups groups.
+        long wanted = Math.Max(tiles < options.TargetGroups / 2 ? (options.TargetGroups + tiles - 1) / tiles : 1,
             ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
         wanted = Math.Min(wanted, Math.Max(1, MaxSplitWorkspace / Math.Max(1, (long)m * n)));
         if (wanted <= 1 || k < 2 * MinKChunk) return (1, k);
@@ -255,7 +256,7 @@ internal static class MatMulKernels
         var config = new KernelConfig(grid, new Index3D(IlGroup, IlGroup, 1));
         var args = new GemmArgs { M = m, N = n, K = k, KChunk = chunk, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Alpha = alpha, Beta = beta };
         long tiles = (long)grid.X * grid.Y;
-        if (splits == 1 && tiles < device.GpuOptions.TargetGroups && k < 2 * MinKChunk)
+        if (splits == 1 && tiles < device.GpuOptions.TargetGroups / 2 && k < 2 * MinKChunk)
         {
             // Few tiles and too short a k to split: one thread per element instead of a 4×4 block.
             var shortCost = new LaunchCost(
