@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using GpuGan.Tensors.Kernels;
 using ILGPU;
@@ -32,7 +31,6 @@ public sealed partial class Device : IDisposable
     private static readonly object s_lock = new();
     private static Device? s_ilgpuCpu;
 
-    private readonly ConcurrentDictionary<object, object> _legacyKernels = new();
     private readonly Context? _context;
 
     private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name, CpuKernelOptions? cpuOptions = null, GpuKernelOptions? gpuOptions = null)
@@ -190,61 +188,6 @@ public sealed partial class Device : IDisposable
             context?.Dispose();
             problem = e.Message;
             return null;
-        }
-    }
-
-    /// <summary>
-    /// The old string-keyed loader, kept only until the elementwise, random-fill and optimiser
-    /// kernels move to <see cref="Launch{T1}(Action{Index1D, T1}, int, in LaunchCost, T1)"/>.
-    /// While a recorder is attached the launcher is wrapped so its launches are recorded (named
-    /// "key (legacy)", cost unknown: zero) and skipped in SkipExecution mode.
-    /// </summary>
-    internal TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
-    {
-        var launcher = (TDelegate)_legacyKernels.GetOrAdd(key, _ => load(AcceleratorOrThrow()));
-        if (ActiveRecorder is not { } r) return launcher;
-        string name = $"{key} (legacy)";
-        return LegacyWrapper<TDelegate>.Wrap(launcher, first => BeforeLegacyLaunch(r, name, first));
-    }
-
-    private bool BeforeLegacyLaunch(LaunchRecorder r, string name, object first)
-    {
-        switch (first)
-        {
-            case Index1D extent:
-                if (extent.X == 0) return false;
-                int group = Accelerator!.WarpSize;
-                r.AddLaunch(name, extent.X, new Dim3((extent.X + group - 1) / group, 1, 1), new Dim3(group, 1, 1), 0, autoGrouped: true, default);
-                break;
-            case KernelConfig config:
-                var grid = new Dim3(config.GridDim.X, config.GridDim.Y, config.GridDim.Z);
-                var dims = new Dim3(config.GroupDim.X, config.GroupDim.Y, config.GroupDim.Z);
-                r.AddLaunch(name, grid.Size * dims.Size, grid, dims, config.SharedMemoryConfig.ArraySize, autoGrouped: false, default);
-                break;
-            default:
-                throw new InvalidOperationException($"{name}: unexpected first launcher argument {first.GetType().Name}");
-        }
-        return r.Executes;
-    }
-
-    /// <summary>Builds, once per launcher type, (launcher, hook) → a launcher that runs only when hook(first argument) says so.</summary>
-    private static class LegacyWrapper<TDelegate> where TDelegate : Delegate
-    {
-        private static readonly Func<TDelegate, Func<object, bool>, TDelegate> s_wrap = Build();
-
-        public static TDelegate Wrap(TDelegate launcher, Func<object, bool> hook) => s_wrap(launcher, hook);
-
-        private static Func<TDelegate, Func<object, bool>, TDelegate> Build()
-        {
-            var invoke = typeof(TDelegate).GetMethod("Invoke")!;
-            var args = invoke.GetParameters().Select(p => System.Linq.Expressions.Expression.Parameter(p.ParameterType, p.Name)).ToArray();
-            var launcher = System.Linq.Expressions.Expression.Parameter(typeof(TDelegate), "launcher");
-            var hook = System.Linq.Expressions.Expression.Parameter(typeof(Func<object, bool>), "hook");
-            var body = System.Linq.Expressions.Expression.IfThen(
-                System.Linq.Expressions.Expression.Invoke(hook, System.Linq.Expressions.Expression.Convert(args[0], typeof(object))),
-                System.Linq.Expressions.Expression.Invoke(launcher, args));
-            var inner = System.Linq.Expressions.Expression.Lambda<TDelegate>(body, args);
-            return System.Linq.Expressions.Expression.Lambda<Func<TDelegate, Func<object, bool>, TDelegate>>(inner, launcher, hook).Compile();
         }
     }
 
