@@ -366,7 +366,8 @@ public sealed class PtxCompileTests
                 "implicitly grouped kernels take Index1D/2D/3D first; a kernel using Group/Grid/"
                 + "SharedMemory needs [GpuKernel(ExplicitlyGrouped = true)]");
 
-        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        // O2, as Device creates its CUDA and OpenCL contexts.
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         // No NVVM (libdevice): GpuGan does not ship it, so kernels must compile without it.
         using var backend = new PTXBackend(
             context, new CudaCapabilityContext(PtxArchitecture), PtxArchitecture, InstructionSet, nvvmAPI: null);

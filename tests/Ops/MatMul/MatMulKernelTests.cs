@@ -165,6 +165,8 @@ public sealed class MatMulKernelTests
     /// </summary>
     [TestCase(1, 2048, 70, 66, 70, false, false, "tiled")]
     [TestCase(1, 2048, 9, 65, 300, true, true, "tiled")]
+    [TestCase(1, 2048, 130, 70, 40, false, true, "tiled")]
+    [TestCase(1, 2048, 200, 129, 33, true, false, "tiled")]
     [TestCase(264, 2048, 70, 66, 70, true, false, "split")]
     [TestCase(264, 2048, 5, 7, 1000, false, true, "split")]
     [TestCase(1, 64, 66, 70, 250, false, false, "split")]
@@ -192,7 +194,10 @@ public sealed class MatMulKernelTests
         }
         var recorded = new LaunchRecorder();
         var first = Run(recorded);
-        var kernels = recorded.Launches.Select(l => l.Kernel).ToArray();
+        // Generic kernels are named with their type arguments ("GemmTiledKernel<ARowMajor, BColMajor>").
+        var kernels = recorded.Launches.Select(l => l.Kernel.Split('<')[0]).ToArray();
+        if (path != "short")
+            Assert.That(recorded.Launches[0].Kernel, Does.EndWith($"<{(transA ? "AColMajor" : "ARowMajor")}, {(transB ? "BColMajor" : "BRowMajor")}>"), "the instantiation for the transposes");
         string[] want = path switch
         {
             "tiled" => ["MatMulKernels.GemmTiledKernel"],
