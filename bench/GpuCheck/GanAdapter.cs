@@ -22,6 +22,7 @@ internal sealed class GanAdapter : IDisposable
     private readonly Shape _realShape;
     private readonly Device _device;
     private readonly RandomStream _noise;
+    private readonly Tensor _metrics;   // (1, 8) on the device: each iteration's metrics row, never read back
     private int _next;
 
     private GanAdapter(GanModel model, float[][] real, Shape realShape, Device device, RandomStream noise)
@@ -31,6 +32,7 @@ internal sealed class GanAdapter : IDisposable
         _realShape = realShape;
         _device = device;
         _noise = noise;
+        _metrics = model.CreateMetricsTable(1);
     }
 
     /// <summary>Builds the model of <paramref name="spec"/> at <paramref name="scale"/> with the canonical settings of its family.</summary>
@@ -55,11 +57,15 @@ internal sealed class GanAdapter : IDisposable
         return new GanAdapter(model, real, shape, device, new RandomStream(unchecked((ulong)seed + 2)));
     }
 
-    /// <summary>One training iteration (uploads included), its temporaries released at the end. Asynchronous where the model is.</summary>
+    /// <summary>
+    /// One training iteration (uploads included), its temporaries released at the end, as gpugan train runs it
+    /// between two metric read-backs: the metrics stay in a device table and nothing is read back, so the
+    /// iteration is asynchronous where the model is (time it with a synchronisation after it).
+    /// </summary>
     public void Step()
     {
         using var scope = TensorScope.Begin();
-        _model.TrainStep(() => (Tensor.FromArray(_real[_next++ % _real.Length], _realShape, _device), []), _noise);
+        _model.TrainStep(() => (Tensor.FromArray(_real[_next++ % _real.Length], _realShape, _device), []), _noise, _metrics, 0);
     }
 
     /// <summary>The generator's layers in the notation of <see cref="LayerPlan.ExpectedSequence"/>.</summary>
@@ -104,6 +110,6 @@ internal sealed class GanAdapter : IDisposable
         return seq;
     }
 
-    /// <summary>Nothing of its own to release (the pool is host memory); kept so a model with device state can free it.</summary>
-    public void Dispose() { }
+    /// <summary>Releases the metrics table.</summary>
+    public void Dispose() => _metrics.Dispose();
 }

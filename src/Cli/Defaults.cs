@@ -14,6 +14,8 @@ internal static class Defaults
     public const string TrainDevice = "auto";
     public const int SampleEvery = 100;
     public const int CheckpointEvery = 200;
+    /// <summary>Steps between metric read-backs: a GPU step then never waits for the host in between.</summary>
+    public const int LogEvery = 10;
     /// <summary>0: every core.</summary>
     public const int Threads = 0;
     /// <summary>Samples in the synthetic sets (petri, sines).</summary>

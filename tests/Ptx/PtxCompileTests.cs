@@ -294,7 +294,7 @@ public sealed class PtxCompileTests
     /// forward, first and second derivatives, the optimisers, clipping, gradient norms, random
     /// fills) on ilgpu-cpu, recorded without executing (fast), then every kernel the device cache
     /// loaded must carry [GpuKernel] and be one the PTX test compiles (for a generic kernel: that
-    /// very instantiation). Launches still made through a string-keyed legacy loader are listed.
+    /// very instantiation). (Every launch goes through the typed cache: the string-keyed loader is gone.)
     /// </summary>
     [Test, NonParallelizable]
     public void EveryKernelTheLibraryLoadsIsMarkedAndCompiled()
@@ -311,9 +311,6 @@ public sealed class PtxCompileTests
         var uncompiled = loaded.Where(m => !compiled.Contains(m)).ToList();
         TestContext.Out.WriteLine($"{loaded.Count} kernels loaded through the device cache:");
         foreach (var m in loaded.OrderBy(KernelName, StringComparer.Ordinal)) TestContext.Out.WriteLine($"  {KernelName(m)}");
-        var legacy = recorder.Launches.Select(l => l.Kernel).Where(k => k.EndsWith("(legacy)", StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal).ToList();
-        if (legacy.Count > 0)
-            TestContext.Out.WriteLine($"launched through the legacy string-keyed loader (found by the static rule only): {string.Join(", ", legacy)}");
         Assert.That(unmarked.Select(KernelName), Is.Empty, "kernels loaded without [GpuKernel]");
         Assert.That(uncompiled.Select(KernelName), Is.Empty, "kernels loaded that the PTX test does not compile");
     }
@@ -369,7 +366,8 @@ public sealed class PtxCompileTests
                 "implicitly grouped kernels take Index1D/2D/3D first; a kernel using Group/Grid/"
                 + "SharedMemory needs [GpuKernel(ExplicitlyGrouped = true)]");
 
-        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        // O2, as Device creates its CUDA and OpenCL contexts.
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         // No NVVM (libdevice): GpuGan does not ship it, so kernels must compile without it.
         using var backend = new PTXBackend(
             context, new CudaCapabilityContext(PtxArchitecture), PtxArchitecture, InstructionSet, nvvmAPI: null);

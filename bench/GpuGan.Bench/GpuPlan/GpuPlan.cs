@@ -9,7 +9,7 @@
 //              bytes ÷ bandwidth,                        compulsory DRAM traffic (bytes read + written)
 //              serial loop × 20 ns )                     the longest sequential loop one thread runs
 //         + 4 µs                                         launch overhead (host API + GPU front end)
-// per synchronisation (Synchronize, or a pageable copy, which waits for the stream in ILGPU 1.5.3):
+// per synchronisation (Synchronize, or a read-back into pageable memory, which waits for the stream):
 //     10 µs drain: the host wakes up once the queue is empty (≈ 5 µs), and the next launch no longer
 //     overlaps running work, so its overhead is exposed (≈ one launch overhead, 4 µs); rounded up;
 // per copy between host and device: 4 µs + bytes ÷ host-link bandwidth (pageable memory goes through
@@ -35,9 +35,6 @@
 // 44). So blocks = ⌈extent ÷ 1024⌉: the fewest blocks a CUDA device would launch, the pessimistic
 // side for grid fill. The recorder's own grid for auto-grouped launches is the CPU accelerator's
 // choice and is not used.
-//
-// Launches made through a string-keyed legacy loader declare no cost (zero FLOPs and bytes); they
-// count as launches and get the launch overhead only. The plan says how many there are.
 using System.Globalization;
 using GpuGan.GpuCheck;
 using GpuGan.Tensors;
@@ -129,7 +126,6 @@ internal sealed class Plan
     public Dictionary<string, double> Constants { get; set; } = [];
 
     public int Launches { get; set; }
-    public int LegacyLaunches { get; set; }
     public int Synchronizations { get; set; }
     public Dictionary<string, int> SynchronizationsByReason { get; set; } = [];
     public int ReadBacks { get; set; }
@@ -177,7 +173,6 @@ internal sealed class Plan
                 ["cudaAutoGroupSize"] = Roofline.CudaAutoGroupSize,
             },
             Launches = r.Launches.Count,
-            LegacyLaunches = r.Launches.Count(l => l.Kernel.EndsWith("(legacy)", StringComparison.Ordinal)),
             Synchronizations = r.Syncs.Count,
             SynchronizationsByReason = r.Syncs.GroupBy(s => s.Reason.ToString()).ToDictionary(g => g.Key, g => g.Count()),
             ReadBacks = r.ReadBacks.Count,

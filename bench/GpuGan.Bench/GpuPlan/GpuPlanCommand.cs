@@ -92,7 +92,7 @@ internal static class GpuPlanCommand
             + $" {p.Constants["drainUs"]} µs per synchronisation; copies 4 µs + bytes/{p.Constants["hostLinkGBps"]} GB/s;"
             + $" {p.Constants["sms"]} SMs, {p.Constants["peakTflops"]} TFLOP/s, {p.Constants["dramTBps"]} TB/s; auto-grouped kernels in groups of {p.Constants["cudaAutoGroupSize"]}");
         s.AppendLine();
-        s.AppendLine($"launches            {p.Launches}{(p.LegacyLaunches > 0 ? $" ({p.LegacyLaunches} through the legacy loader, cost not declared: overhead only)" : "")}");
+        s.AppendLine($"launches            {p.Launches}");
         s.AppendLine($"synchronisations    {p.Synchronizations} ({string.Join(", ", p.SynchronizationsByReason.Select(kv => $"{kv.Value} {kv.Key}"))})");
         s.AppendLine($"read-backs          {p.ReadBacks} ({p.ScalarReadBacks} scalar Item(), {p.ArrayReadBacks} array)");
         s.AppendLine($"copies              {p.Copies}: host→device {p.BytesHostToDevice:N0} B, device→host {p.BytesDeviceToHost:N0} B, device→device {p.BytesDeviceToDevice:N0} B");

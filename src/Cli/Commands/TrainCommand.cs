@@ -31,13 +31,14 @@ internal static class TrainCommand
         var resume = new Option<bool>(Words.Resume) { Description = $"continue the run in {Words.Out} from its last checkpoint" };
         var sampleEvery = Flags.Int(Words.SampleEvery, "write a sample grid every N steps", Defaults.SampleEvery);
         var checkpointEvery = Flags.Int(Words.CheckpointEvery, "write a checkpoint every N steps", Defaults.CheckpointEvery);
+        var logEvery = Flags.Int(Words.LogEvery, "read the step metrics back from the device every N steps (metrics.csv keeps a row per step)", Defaults.LogEvery);
         var threads = Flags.Int(Words.Threads, "CPU kernel threads, 0 = all cores", Defaults.Threads);
         var limit = Flags.OptionalInt(Words.Limit, "use at most N samples of the data set (the first N of any source)");
         var maxSide = Flags.Int(Words.MaxImageSide, "skip input images wider or taller than N pixels (checked before decoding)", Defaults.MaxImageSide);
         var maxPixels = Flags.Long(Words.MaxImagePixels, "skip input images of more than N pixels (width x height, checked before decoding)", Defaults.MaxImagePixels);
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
-            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, threads, limit, maxSide, maxPixels,
+            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
         };
 
         command.SetAction(r =>
@@ -62,6 +63,7 @@ internal static class TrainCommand
                         Threads = Flags.Given(r, threads) ? threadOption : null,
                         SampleEvery = Flags.Given(r, sampleEvery) ? r.GetValue(sampleEvery) : null,
                         CheckpointEvery = Flags.Given(r, checkpointEvery) ? r.GetValue(checkpointEvery) : null,
+                        LogEvery = Flags.Given(r, logEvery) ? r.GetValue(logEvery) : null,
                     };
                     prepare = observer => Trainer.Resume(options, observer);
                 }
@@ -77,7 +79,7 @@ internal static class TrainCommand
                         Model = family, Data = source, ImageSize = r.GetValue(imageSize), Channels = r.GetValue(channels),
                         Epochs = e, Steps = s ?? (e is null ? Defaults.Steps(family, source.Kind) : null),
                         Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seed = r.GetValue(seed), Device = device.Value(r), Out = folder,
-                        SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), Threads = threadOption,
+                        SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), LogEvery = r.GetValue(logEvery), Threads = threadOption,
                         Limit = r.GetValue(limit), MaxImageSide = r.GetValue(maxSide), MaxImagePixels = r.GetValue(maxPixels),
                         LatentDim = Defaults.LatentDim, Width = Defaults.Width,
                     };

@@ -56,6 +56,12 @@ public sealed record TrainOptions
     /// <summary>CPU kernel threads; null uses every core.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// Read the step metrics back from the device every N steps (one copy; metrics.csv still gets a row per
+    /// step, and the divergence guard then names the first bad step); null reads them after every step.
+    /// </summary>
+    public int? LogEvery { get; init; }
+
     /// <summary>Use at most this many samples of the data set (the first ones, whatever the source); null uses all.</summary>
     public int? Limit { get; init; }
 
@@ -105,6 +111,7 @@ public sealed record TrainOptions
         if (SampleEvery is < 1) Fail(nameof(SampleEvery), SampleEvery, "must be at least 1");
         if (CheckpointEvery is < 1) Fail(nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
         if (Threads is < 1) Fail(nameof(Threads), Threads, "must be at least 1");
+        if (LogEvery is < 1) Fail(nameof(LogEvery), LogEvery, "must be at least 1");
         if (Limit is < 1) Fail(nameof(Limit), Limit, "must be at least 1");
         if (MaxImageSide is < 1) Fail(nameof(MaxImageSide), MaxImageSide, "must be at least 1");
         if (MaxImagePixels is < 1) Fail(nameof(MaxImagePixels), MaxImagePixels, "must be at least 1");
@@ -212,6 +219,9 @@ public sealed record ResumeOptions
     /// <summary>A new checkpoint interval; null keeps the saved one.</summary>
     public int? CheckpointEvery { get; init; }
 
+    /// <summary>A new metrics read-back interval; null keeps the saved one.</summary>
+    public int? LogEvery { get; init; }
+
     /// <summary>Checks the values given here.</summary>
     /// <exception cref="InvalidOptionException">Names the property, the value and what is allowed.</exception>
     public void Validate()
@@ -224,6 +234,7 @@ public sealed record ResumeOptions
         if (Threads is < 1) throw new InvalidOptionException(nameof(Threads), Threads, "must be at least 1");
         if (SampleEvery is < 1) throw new InvalidOptionException(nameof(SampleEvery), SampleEvery, "must be at least 1");
         if (CheckpointEvery is < 1) throw new InvalidOptionException(nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
+        if (LogEvery is < 1) throw new InvalidOptionException(nameof(LogEvery), LogEvery, "must be at least 1");
     }
 
     /// <summary>The saved options with this resume's changes applied.</summary>
@@ -236,6 +247,7 @@ public sealed record ResumeOptions
         Threads = Threads ?? saved.Threads,
         SampleEvery = SampleEvery ?? saved.SampleEvery,
         CheckpointEvery = CheckpointEvery ?? saved.CheckpointEvery,
+        LogEvery = LogEvery ?? saved.LogEvery,
     };
 }
 

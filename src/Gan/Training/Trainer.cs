@@ -196,31 +196,50 @@ public sealed class Trainer : IDisposable
         int collapseStreak = 0;
         bool interrupted = false;
         bool probabilities = _model.Objective is NonSaturatingBce;
+        // Steps write their metrics (and the divergence flag) into rows of a device table; the table is read
+        // back in one copy every LogEvery steps, and before anything that needs the rows (samples' curves,
+        // checkpoints, the end), so a step never waits for the device. Rows are appended in step order.
+        int logEvery = _options.LogEvery ?? 1;
+        using var metricsTable = _model.CreateMetricsTable(logEvery);
+        var pending = new List<(long Step, int Epoch)>(logEvery);
+        double windowStart = clock.Elapsed.TotalSeconds;
+        void Flush()
+        {
+            if (pending.Count == 0) return;
+            var values = metricsTable.ToArray();
+            // The device finished every pending step when the copy returned: the window's rate is exact.
+            double now = clock.Elapsed.TotalSeconds;
+            double rate = batch * _model.Objective.CriticSteps * pending.Count / Math.Max(now - windowStart, 1e-9);
+            windowStart = now;
+            for (int i = 0; i < pending.Count; i++)
+            {
+                var m = GanModel.ReadMetricsRow(values, i) with { Step = pending[i].Step, Epoch = pending[i].Epoch, ImagesPerSecond = rate };
+                if (GanModel.RowDiverged(values, i))
+                    throw new TrainingDivergedException(m.Step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
+                metrics.Append(m);
+                _observer.Step(m, TotalSteps);
+
+                // Mode-collapse watch: D wins outright for many steps in a row (objectives whose D outputs are probabilities).
+                if (probabilities && m.DFake < 0.01 && m.DReal > 0.99) collapseStreak++;
+                else collapseStreak = 0;
+                if (collapseStreak == DiscriminatorWinsStreak) _observer.Notice(new DiscriminatorWinsNotice(m.Step, DiscriminatorWinsStreak));
+            }
+            pending.Clear();
+        }
         while (_step < TotalSteps)
         {
             if (cancel.IsCancellationRequested) { interrupted = true; break; }
-            var t0 = clock.Elapsed.TotalSeconds;
-            StepMetrics m;
             using (var scope = TensorScope.Begin())
             {
-                m = _model.TrainStep(NextBatch, _noise);
+                _model.TrainStep(NextBatch, _noise, metricsTable, pending.Count);
             }
             _step++;
-            double dt = clock.Elapsed.TotalSeconds - t0;
-            m = m with { Step = _step, Epoch = currentEpoch, ImagesPerSecond = batch * _model.Objective.CriticSteps / Math.Max(dt, 1e-9) };
-
-            if (!double.IsFinite(m.DLoss) || !double.IsFinite(m.GLoss) || (!double.IsNaN(m.GradientPenalty) && !double.IsFinite(m.GradientPenalty)))
-                throw new TrainingDivergedException(_step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
-            metrics.Append(m);
-            _observer.Step(m, TotalSteps);
-
-            // Mode-collapse watch: D wins outright for many steps in a row (objectives whose D outputs are probabilities).
-            if (probabilities && m.DFake < 0.01 && m.DReal > 0.99) collapseStreak++;
-            else collapseStreak = 0;
-            if (collapseStreak == DiscriminatorWinsStreak) _observer.Notice(new DiscriminatorWinsNotice(_step, DiscriminatorWinsStreak));
+            pending.Add((_step, currentEpoch));
 
             bool last = _step == TotalSteps;
-            if (Every(_options.SampleEvery) || last)
+            bool sample = Every(_options.SampleEvery) || last, checkpoint = Every(_options.CheckpointEvery) || last;
+            if (pending.Count == logEvery || sample || checkpoint) Flush();
+            if (sample)
             {
                 double diversity = SaveSamples(_model, fixedZ, fixedLabels, Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
                 // An untrained G is nearly constant, so only judge once training is under way (see MinStepsForDiversityCheck).
@@ -228,9 +247,10 @@ public sealed class Trainer : IDisposable
                     _observer.Notice(new LowDiversityNotice(_step, diversity, dataDiversity));
                 CurvesPlot.Save(curves, metrics.Rows, title);
             }
-            if (Every(_options.CheckpointEvery) || last) SaveCheckpoint();
+            if (checkpoint) SaveCheckpoint();
         }
 
+        Flush();
         if (interrupted)
         {
             SaveCheckpoint();

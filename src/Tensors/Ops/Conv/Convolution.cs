@@ -21,9 +21,13 @@
 // permuted into NCHW (with the bias add fused); with gs = 1 (large images) the GEMM writes straight
 // into the output and the permute disappears, and a 1×1/stride-1/unpadded conv skips im2col too.
 // A dense conv (kernel = the whole unpadded input, 1×1 output: DCGAN's first/last layers) is a
-// plain matrix product on the host — X is (N, Cin·kH·kW) — so all three kernels are one GEMM.
+// plain matrix product on both kernel sets — X is (N, Cin·kH·kW) — so all three kernels are one GEMM
+// (plus a bias kernel on ILGPU when there is a bias).
 // gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
+// The CPU set's target is cache-sized (4096 columns); the ILGPU set's default is the whole batch
+// (GpuKernelOptions.Conv), so each conv is one im2col, one GEMM and one permute on a GPU, and the
+// GEMM (split over k when it has few tiles or a long k) fills the chip.
 // col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
@@ -208,6 +212,11 @@ internal static class ConvKernels
         }
         x[((p.N0 + s) * p.Cin + c) * HW + pix] = acc;
     }
+
+    /// <summary>y[n, c, pix] += bias[c] over (N, C, P), in place (the bias of a dense convolution).</summary>
+    [GpuKernel]
+    public static void AddBiasKernel(Index1D idx, ArrayView<float> y, ArrayView<float> bias, int c, int p)
+        => y[idx] = y[idx] + bias[(idx / p) % c];
 
     /// <summary>dst (C, Gs·P) ← src[N0 + s, c, pix] (NCHW → channel-major group). One thread per element.</summary>
     [GpuKernel]
@@ -478,7 +487,7 @@ internal static class ConvKernels
     /// </summary>
     public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
     {
-        int gs = Math.Clamp((lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
+        int gs = (int)Math.Clamp(((long)lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
         long perSample = (long)Math.Max(g.Ckk, g.Cout) * g.P;
         return (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
     }
@@ -536,6 +545,13 @@ internal static class ConvKernels
         d.Launch(Col2ImKernel, gs * g.Cin * g.HW, cost, col, x, bias, hasBias ? 1 : 0, Params(g, n0, gs));
     }
 
+    /// <summary>The per-channel bias added in place over (N, C, P): one thread per element.</summary>
+    private static void AddBiasIlgpu(Device d, ArrayView<float> y, ArrayView<float> bias, int c, int p, int n)
+    {
+        long elements = (long)n * c * p;
+        d.Launch(AddBiasKernel, (int)elements, new LaunchCost(elements, (elements + c) * sizeof(float), elements * sizeof(float), 1), y, bias, c, p);
+    }
+
     /// <summary>A pure permute: one thread per element.</summary>
     private static void NcpToCnpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, int c, int p, int n0, int gs)
         => d.Launch(NcpToCnpKernel, c * gs * p, LaunchCost.Elementwise((long)c * gs * p, 0, 1), src, dst, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
@@ -554,12 +570,20 @@ internal static class ConvKernels
         if (y.Size == 0) return;
         if (g.Ckk == 0) { FillWithBias(y, bias); return; }
         var dev = x.Device;
-        if (dev.IsHost && g.Dense)
+        if (g.Dense)
         {
             // Y (N, Cout) = X (N, Ckk) · Wᵀ: one GEMM, no lowering.
-            float* yp = Ptr(y);
-            MatMulKernels.GemmCpu(dev.Parallel, false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
-            if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, 1, 0, g.N);
+            if (dev.IsHost)
+            {
+                float* yp = Ptr(y);
+                MatMulKernels.GemmCpu(dev.Parallel, false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
+                if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, 1, 0, g.N);
+            }
+            else
+            {
+                MatMulKernels.GemmIlgpu(dev, false, true, g.N, g.Cout, g.Ckk, 1f, x.View, w.View, 0f, y.View);
+                if (bias is not null) AddBiasIlgpu(dev, y.View, bias.View, g.Cout, 1, g.N);
+            }
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -605,12 +629,20 @@ internal static class ConvKernels
         if (dx.Size == 0) return;
         if (g.Cout == 0 || g.P == 0) { FillWithBias(dx, bias); return; }
         var dev = gy.Device;
-        if (dev.IsHost && g.Dense)
+        if (g.Dense)
         {
             // dX (N, Ckk) = G (N, Cout) · W (Cout, Ckk): one GEMM, no col2im.
-            float* xp = Ptr(dx);
-            MatMulKernels.GemmCpu(dev.Parallel, false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
-            if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
+            if (dev.IsHost)
+            {
+                float* xp = Ptr(dx);
+                MatMulKernels.GemmCpu(dev.Parallel, false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
+                if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
+            }
+            else
+            {
+                MatMulKernels.GemmIlgpu(dev, false, false, g.N, g.Ckk, g.Cout, 1f, gy.View, w.View, 0f, dx.View);
+                if (bias is not null) AddBiasIlgpu(dev, dx.View, bias.View, g.Cin, g.HW, g.N);
+            }
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -646,10 +678,11 @@ internal static class ConvKernels
         if (dw.Size == 0) return;
         if (g.N == 0 || g.P == 0) { dw.Fill(0f); return; }
         var dev = x.Device;
-        if (dev.IsHost && g.Dense)
+        if (g.Dense)
         {
             // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
-            MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
+            if (dev.IsHost) MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
+            else MatMulKernels.GemmIlgpu(dev, true, false, g.Cout, g.Ckk, g.N, 1f, gy.View, x.View, 0f, dw.View);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
