@@ -53,7 +53,9 @@ internal static class Parity
 
     /// <summary>
     /// Runs the op-table rows on <paramref name="device"/>. On the ILGPU CPU simulator (dry run) the
-    /// rows the test suite marks heavy skip gradcheck and gradgradcheck, as IlgpuCpuOpTableTests does.
+    /// rows the test suite marks heavy skip gradcheck and gradgradcheck, as IlgpuCpuOpTableTests does
+    /// without GPUGAN_FULL_CHECKS. gradgradcheck runs the device once per row (the second-order gradient
+    /// w.r.t. every input and the upstream gradient); its numeric side is float64 on the host.
     /// </summary>
     public static IEnumerable<CheckResult> OpTable(Device device, bool simulator, Stopwatch budget, TimeSpan limit)
     {

@@ -9,8 +9,10 @@
 //                     Grain(M) groups per chunk and blocks of NormalizationKernels.Block (normalisation)
 //   GEMM              SmallFlops (packed path), Kc (k slices), McPanels·MR and NcPanels·NR (A and B blocks),
 //                     the thread split (2mnk ≥ 2^22 and C wide enough), the split-K path (k ≥ 2·KSplit with a
-//                     small C), the ILGPU tile IlTile and k slice IlTk
-//   conv lowering     GroupSize from ConvLoweringOptions.ColumnTarget / WorkspaceBudget: several sample groups
+//                     small C); ILGPU: the Bm×Bn tile and Bk slice, the three launch paths (GpuKernelOptions
+//                     TargetGroups, GemmMaxSerialK, MinKChunk: split over k, the short-k kernel, tiles alone)
+//   conv lowering     GroupSize from the cpu set's ConvLoweringOptions.ColumnTarget / WorkspaceBudget (the ILGPU set
+//                     takes the whole batch as one group by default): several sample groups
 //                     with a ragged last one, one sample per group (the GEMM writes straight into the output),
 //                     the pointwise direct path, the dense (whole-input kernel) path; im2col/col2im row chunks
 //   ILGPU             normalisation groups walking M > GroupSize elements per thread block
@@ -77,7 +79,7 @@ public static class LargeRows
                 var l = ElementwiseKernels.Layout(new Shape(a), new Shape(b), new Shape(a), merge: true);
                 long rows = (long)l.D0 * l.D1 * l.D2;
                 return [("binary row chunks of Grain(len) rows", Chunks(rows, CpuParallel.Grain(l.D3)), 2)];
-            });
+            }, SlowOnIlgpu: true);
         }
         {
             // 73,235: the fused backward of the critic's activation. Same-shape operands merge into ONE row, which
@@ -149,7 +151,7 @@ public static class LargeRows
                 Name = "LayerNorm[large 3x16x24x24, plain]", InputShapes = [s], Forward = x => x[0].LayerNorm(null, null),
                 Reference = r => NormView.LayerNorm(r[0], s, null, null), Vjp = (r, u) => NormView.LayerNormVjp(r[0], s, null, false, u),
                 Inputs = (g, i, n) => Ref.Uniform(g, n, -2f, 2f),
-            }, () => [("blocks per group (L / Block)", Chunks(16 * 24 * 24, block), 4)]);
+            }, () => [("blocks per group (L / Block)", Chunks(16 * 24 * 24, block), 4)], SlowOnIlgpu: true);
         }
         {
             int[] s = [8, 4, 24, 24];
@@ -160,13 +162,15 @@ public static class LargeRows
                 Forward = x => x[0].BatchNorm2d(x[1], x[2], null, null, training: true),
                 Reference = r => NormView.Forward(r[0], p, r[1], r[2]), Vjp = (r, u) => NormView.Vjp(r[0], p, r[1], u, true),
                 Inputs = (g, i, n) => i == 0 ? Ref.Uniform(g, n, -2f, 2f) : Ref.AwayFromZero(g, n, 0.5f, 1.5f),
-            }, () => [("elements per group (A·L, strided runs) beyond the ILGPU group's threads", (long)p.A * p.L, NormalizationKernels.GroupSize)]);
+            }, () => [("elements per group (A·L, strided runs) beyond the ILGPU group's threads", (long)p.A * p.L, NormalizationKernels.GroupSize)], SlowOnIlgpu: true);
         }
 
         // ---- GEMM (the AVX-512 and AVX2 micro-kernel families both: MR 8 / 6, NR 32 / 16)
         var mm = typeof(MatMulKernels);
         long smallFlops = Const(mm, "SmallFlops"), kc = Const(mm, "Kc"), mcPanels = Const(mm, "McPanels"), ncPanels = Const(mm, "NcPanels");
-        long kSplit = Const(mm, "KSplit"), ilTile = Const(mm, "IlTile"), ilTk = Const(mm, "IlTk");
+        long kSplit = Const(mm, "KSplit"), bm = Const(mm, "Bm"), bn = Const(mm, "Bn"), bk = Const(mm, "Bk"), minKChunk = Const(mm, "MinKChunk");
+        var gpu = GpuKernelOptions.Default;
+        long Tiles(int m, int n) => ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
         LargeRow Gemm(string tag, int m, int k, int n, bool ta, bool tb, Func<(string, long, long)[]> crossings, bool slow = false)
         {
             int[] sa = ta ? [k, m] : [m, k], sb = tb ? [n, k] : [k, n];
@@ -183,14 +187,19 @@ public static class LargeRows
             ("m·n·k beyond SmallFlops (packed path)", 130L * 300 * 40, smallFlops),
             ("k beyond one Kc slice", 300, kc),
             ("m beyond McPanels·MR (AVX-512, MR 8)", 130, mcPanels * 8),
-            ("m beyond the ILGPU tile", 130, ilTile),
-            ("k beyond the ILGPU k slice", 300, ilTk),
-        ]);
+            ("m beyond the ILGPU tile's rows Bm", 130, bm),
+            ("k beyond the ILGPU k slice Bk", 300, bk),
+            // ILGPU: fewer tiles than TargetGroups/2 and k ≥ 2·MinKChunk: split over k (tiled kernel + combine).
+            ("TargetGroups/2 above the tiles (split over k)", gpu.TargetGroups / 2, Tiles(130, 40)),
+            ("k of at least two ILGPU k chunks", 300, 2 * minKChunk - 1),
+        ], slow: true);
         yield return Gemm("n blocks", 9, 20, 2100, true, false, () =>
         [
             ("m·n·k beyond SmallFlops", 9L * 20 * 2100, smallFlops),
             ("n beyond NcPanels·NR (AVX-512, NR 32)", 2100, ncPanels * 32),
-            ("n beyond the ILGPU tile", 2100, ilTile),
+            ("n beyond the ILGPU tile's columns Bn", 2100, bn),
+            // ILGPU: few tiles and k < 2·MinKChunk: the one-thread-per-element short-k kernel.
+            ("2·MinKChunk above k (short-k kernel)", 2 * minKChunk, 20),
         ], slow: true);
         yield return Gemm("thread split", 50, 200, 520, false, false, () =>
         [
@@ -204,6 +213,14 @@ public static class LargeRows
             ("2·m·n·k beyond 2^22", 2L * 40 * 50 * 4200, (1L << 22) - 1),
             ("C small: n below 2·256 columns", 2 * 256, 50),
             ("C small: m below 2·48 rows", 2 * 48, 40),
+            ("k beyond GemmMaxSerialK (ILGPU split over k)", 4200, gpu.GemmMaxSerialK),
+        ], slow: true);
+        yield return Gemm("ILGPU tiles without a split", 1536, 64, 704, false, false, () =>
+        [
+            // As many tiles as TargetGroups/2 and k ≤ GemmMaxSerialK: the tiled kernel alone, every tile full.
+            ("tiles ≥ TargetGroups/2", Tiles(1536, 704), gpu.TargetGroups / 2 - 1),
+            ("GemmMaxSerialK above k", gpu.GemmMaxSerialK, 64),
+            ("m·n·k beyond SmallFlops", 1536L * 704 * 64, smallFlops),
         ], slow: true);
 
         // ---- convolution lowering
