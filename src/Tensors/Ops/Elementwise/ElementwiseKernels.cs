@@ -44,6 +44,20 @@ internal static class ElementwiseKernels
     /// <paramref name="shapeA"/>) and b (shape <paramref name="shapeB"/>), written without the
     /// kernels' stride layout: each output index is mapped back to each operand directly.
     /// </summary>
+    /// <summary>Flat indices into a and b (padded shapes pa, pb, 1 where broadcast) of flat output element o of shape po; idx is scratch.</summary>
+    private static (int A, int B) BroadcastSources(int o, int[] po, int[] pa, int[] pb, int[] idx)
+    {
+        int rank = po.Length, r = o;
+        for (int d = rank - 1; d >= 0; d--) { idx[d] = r % po[d]; r /= po[d]; }
+        int ia = 0, ib = 0;
+        for (int d = 0; d < rank; d++)
+        {
+            ia = ia * pa[d] + (pa[d] == 1 ? 0 : idx[d]);
+            ib = ib * pb[d] + (pb[d] == 1 ? 0 : idx[d]);
+        }
+        return (ia, ib);
+    }
+
     public static double[] BinaryReference<TOp>(double[] a, int[] shapeA, double[] b, int[] shapeB, double alpha = 0) where TOp : IBinaryOp
     {
         int rank = Math.Max(shapeA.Length, shapeB.Length);
@@ -57,14 +71,7 @@ internal static class ElementwiseKernels
         var idx = new int[rank];
         for (int o = 0; o < y.Length; o++)
         {
-            int r = o;
-            for (int d = rank - 1; d >= 0; d--) { idx[d] = r % po[d]; r /= po[d]; }
-            int ia = 0, ib = 0;
-            for (int d = 0; d < rank; d++)
-            {
-                ia = ia * pa[d] + (pa[d] == 1 ? 0 : idx[d]);
-                ib = ib * pb[d] + (pb[d] == 1 ? 0 : idx[d]);
-            }
+            var (ia, ib) = BroadcastSources(o, po, pa, pb, idx);
             y[o] = TOp.Reference(a[ia], b[ib], alpha);
         }
         return y;
@@ -93,14 +100,7 @@ internal static class ElementwiseKernels
         var idx = new int[rank];
         for (int o = 0; o < u.Length; o++)
         {
-            int r = o;
-            for (int d = rank - 1; d >= 0; d--) { idx[d] = r % po[d]; r /= po[d]; }
-            int ia = 0, ib = 0;
-            for (int d = 0; d < rank; d++)
-            {
-                ia = ia * pa[d] + (pa[d] == 1 ? 0 : idx[d]);
-                ib = ib * pb[d] + (pb[d] == 1 ? 0 : idx[d]);
-            }
+            var (ia, ib) = BroadcastSources(o, po, pa, pb, idx);
             var (da, db) = TOp.ReferenceDerivative(a[ia], b[ib], alpha);
             ga[ia] += u[o] * da;
             gb[ib] += u[o] * db;
