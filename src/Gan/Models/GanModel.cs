@@ -5,9 +5,12 @@
 // The random stream of the seed is consumed in a fixed order — G's layers, D's layers, (the
 // conditional embeddings,) then the DCGAN initialisation of G and D — so a seed gives the same
 // weights as it always has.
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Imaging;
 using GpuGan.Gan.Training;
 using GpuGan.Layers;
 using GpuGan.Layers.Optim;
+using GpuGan.Layers.Serialization;
 using GpuGan.Tensors;
 
 namespace GpuGan.Gan.Models;
@@ -16,7 +19,7 @@ namespace GpuGan.Gan.Models;
 public delegate (Tensor Real, int[] Labels) BatchSource();
 
 /// <summary>Generator, discriminator, objective and optimisers of one model.</summary>
-public sealed class GanModel
+public sealed class GanModel : ITrainableModel
 {
     private GanModel(GanSpec spec, Generator g, Discriminator d, IGanObjective objective, Optimizer optG, Optimizer optD, Device device)
     {
@@ -201,7 +204,70 @@ public sealed class GanModel
         };
     }
 
-    private static void SetGrad(Tensor p, Tensor g)
+    // ------------------------------------------------------------ ITrainableModel
+
+    /// <inheritdoc/>
+    public int BatchesPerStep => Objective.CriticSteps;
+
+    /// <inheritdoc/>
+    public bool ReportsProbabilities => Objective is NonSaturatingBce;
+
+    /// <inheritdoc/>
+    StepMetrics ITrainableModel.TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position) => TrainStep(nextBatch, noise);
+
+    /// <summary>G, D and their optimisers as "G", "D", "optG", "optD".</summary>
+    public void AddTo(TrainingState state)
+    {
+        state.Modules["G"] = G;
+        state.Modules["D"] = D;
+        state.Optimizers["optG"] = OptG;
+        state.Optimizers["optD"] = OptD;
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<(string Name, Tensor Value)> NamedWeights() =>
+        G.NamedParameters().Select(p => ("G." + p.Name, p.Value)).Concat(D.NamedParameters().Select(p => ("D." + p.Name, p.Value)));
+
+    /// <summary>The generator.</summary>
+    public Module Exported => G;
+
+    /// <summary>G(z) for a fixed latent batch (its own stream from the seed, never advanced); conditional models cycle through the classes.</summary>
+    public SampleGrid CreateSampleGrid(IDataset data, long seed, int batch) => new LatentGrid(this, data, seed, batch);
+
+    private sealed class LatentGrid : SampleGrid
+    {
+        private readonly GanModel _model;
+        private readonly Tensor _z;
+        private readonly int[]? _labels;
+
+        public LatentGrid(GanModel model, IDataset data, long seed, int batch)
+        {
+            _model = model;
+            int count = Math.Min(64, Math.Max(16, batch));
+            _z = Tensor.RandN(model.G.LatentShape(count), new RandomStream(unchecked((ulong)seed + 0xABCDEF)), model.Device).KeepAlive();
+            _labels = model.Spec.IsConditional ? Enumerable.Range(0, count).Select(i => i % model.Spec.ClassCount).ToArray() : null;
+            int n = Math.Min(data.Count, 256);
+            DataSpread = PixelSpread(data.CopySamples(0, n), n);
+        }
+
+        public override double DataSpread { get; }
+
+        public override double Save(string path)
+        {
+            using var scope = TensorScope.Begin();
+            using var noGrad = Autograd.NoGrad();
+            _model.G.Eval();
+            var images = _model.G.Generate(_z, _labels).ToArray();
+            _model.G.Train();
+            int n = _z.Shape[0];
+            var shape = _model.Spec.Image;
+            if (shape.Height == 1) CurvesPlot.SaveCurves(path, images, n, shape.Width);   // 1-D data: plot the curves
+            else ImageGrid.Save(path, images, n, shape.Channels, shape.Height, shape.Width);
+            return PixelSpread(images, n);
+        }
+    }
+
+    internal static void SetGrad(Tensor p, Tensor g)
     {
         if (p.Grad is null || p.Grad.IsDisposed)
         {
