@@ -63,7 +63,7 @@ public sealed class Pix2PixModel : ITrainableModel
     public int BatchesPerStep => 1;
 
     /// <inheritdoc/>
-    public bool ReportsProbabilities => Objective.Adversarial.ScoresAreLogits;
+    public bool ReportsProbabilities => Objective.Adversarial?.ScoresAreLogits ?? false;
 
     /// <summary>The paper's learning rate.</summary>
     public const float PaperLearningRate = 2e-4f;
@@ -115,32 +115,42 @@ public sealed class Pix2PixModel : ITrainableModel
         var fake = G.Forward(realA);
 
         // D: the pair with the fake detached (no graph back into G), then the real pair.
-        OptD.ZeroGrad();
-        var fakeScores = D.Forward(Tensor.Concat([realA, fake.Detach()], 1));
-        var realScores = D.Forward(pairs);
-        var lossD = Objective.DiscriminatorLoss(realScores, fakeScores);
-        lossD.Backward();
-        double normD = ParameterOps.GradNorm(D.Parameters());
-        OptD.Step();
+        var adversarial = Objective.Adversarial;
+        Tensor? lossD = null, realScores = null, fakeScores = null;
+        double normD = double.NaN;
+        if (adversarial is not null)
+        {
+            OptD.ZeroGrad();
+            fakeScores = D.Forward(Tensor.Concat([realA, fake.Detach()], 1));
+            realScores = D.Forward(pairs);
+            lossD = Objective.DiscriminatorLoss(realScores, fakeScores);
+            lossD.Backward();
+            normD = ParameterOps.GradNorm(D.Parameters());
+            OptD.Step();
+        }
 
         // G: gradients for G's weights only (D's are never computed here).
         OptG.ZeroGrad();
-        var (lossG, _, l1) = Objective.GeneratorLoss(D.Forward(Tensor.Concat([realA, fake], 1)), fake, realB);
+        var (lossG, l1) = Objective.GeneratorLoss(adversarial is null ? null : D.Forward(Tensor.Concat([realA, fake], 1)), fake, realB);
         var gParams = G.Parameters().ToArray();
         var grads = Autograd.Grad([lossG], gParams, allowUnused: true);
         for (int i = 0; i < gParams.Length; i++) GanModel.SetGrad(gParams[i], grads[i]);
         double normG = ParameterOps.GradNorm(gParams);
         OptG.Step();
 
-        double dReal, dFake;
-        using (Autograd.NoGrad())
+        // Without a discriminator (the L1-only baseline) its columns are 0.
+        double dReal = 0, dFake = 0;
+        if (adversarial is not null)
         {
-            dReal = TranslationBatches.MeanScore(realScores, Objective.Adversarial);
-            dFake = TranslationBatches.MeanScore(fakeScores, Objective.Adversarial);
+            using (Autograd.NoGrad())
+            {
+                dReal = TranslationBatches.MeanScore(realScores!, adversarial);
+                dFake = TranslationBatches.MeanScore(fakeScores!, adversarial);
+            }
         }
         return new StepMetrics
         {
-            DLoss = lossD.Item(), GLoss = lossG.Item(), DReal = dReal, DFake = dFake, GradNormD = normD, GradNormG = normG,
+            DLoss = lossD?.Item() ?? 0, GLoss = lossG.Item(), DReal = dReal, DFake = dFake, GradNormD = double.IsNaN(normD) ? 0 : normD, GradNormG = normG,
             Reconstruction = l1.Item(),
         };
     }

@@ -54,9 +54,9 @@ public sealed class LeastSquaresAdversarialLoss : IAdversarialLoss
 }
 
 /// <summary>pix2pix: the conditional GAN term plus λ·L1 to the target.</summary>
-/// <param name="Adversarial">The GAN term (BCE with logits in the paper).</param>
+/// <param name="Adversarial">The GAN term (BCE with logits in the paper); null for the paper's "L1 alone" baseline (no discriminator is trained).</param>
 /// <param name="L1Weight">λ, 100 in the paper.</param>
-public sealed record Pix2PixObjective(IAdversarialLoss Adversarial, float L1Weight = Pix2PixObjective.PaperL1Weight)
+public sealed record Pix2PixObjective(IAdversarialLoss? Adversarial, float L1Weight = Pix2PixObjective.PaperL1Weight)
 {
     /// <summary>The paper's λ.</summary>
     public const float PaperL1Weight = 100f;
@@ -64,15 +64,23 @@ public sealed record Pix2PixObjective(IAdversarialLoss Adversarial, float L1Weig
     /// <summary>The paper's objective: BCE with logits + 100·L1.</summary>
     public static Pix2PixObjective Paper() => new(new BceAdversarialLoss());
 
-    /// <summary>D's loss: ½·[fake(D(A, G(A))) + real(D(A, B))].</summary>
-    public Tensor DiscriminatorLoss(Tensor realScores, Tensor fakeScores) => Adversarial.Fake(fakeScores).Add(Adversarial.Real(realScores)).MulScalar(0.5f);
+    /// <summary>The paper's baseline: the U-Net trained with L1 alone (blurry where the target is uncertain).</summary>
+    public static Pix2PixObjective L1Only() => new(Adversarial: null);
 
-    /// <summary>G's loss and its two terms: real(D(A, G(A))) + λ·|G(A) − B|₁.</summary>
-    public (Tensor Total, Tensor Gan, Tensor L1) GeneratorLoss(Tensor fakeScores, Tensor fake, Tensor target)
+    /// <summary>D's loss: ½·[fake(D(A, G(A))) + real(D(A, B))].</summary>
+    public Tensor DiscriminatorLoss(Tensor realScores, Tensor fakeScores)
     {
-        var gan = Adversarial.Real(fakeScores);
+        var adversarial = Adversarial ?? throw new InvalidOperationException("the L1-only objective trains no discriminator");
+        return adversarial.Fake(fakeScores).Add(adversarial.Real(realScores)).MulScalar(0.5f);
+    }
+
+    /// <summary>G's loss and its L1 term: real(D(A, G(A))) + λ·|G(A) − B|₁ (λ·|G(A) − B|₁ alone without an adversarial term).</summary>
+    public (Tensor Total, Tensor L1) GeneratorLoss(Tensor? fakeScores, Tensor fake, Tensor target)
+    {
         var l1 = Losses.L1(fake, target);
-        return (gan.Add(l1.MulScalar(L1Weight)), gan, l1);
+        var weighted = l1.MulScalar(L1Weight);
+        if (Adversarial is null) return (weighted, l1);
+        return (Adversarial.Real(fakeScores ?? throw new ArgumentNullException(nameof(fakeScores))).Add(weighted), l1);
     }
 }
 
