@@ -61,6 +61,50 @@ public class NormalizationBenchmarks
     }
 }
 
+/// <summary>
+/// The ILGPU normalisation kernels on the CPU simulator (small shapes: it is slow), forward + backward:
+/// 8×16×32×32 has 8,192 elements per channel, so its statistics are spread over chunks (partial, merge,
+/// apply launches); 8×64×8×8 has 512 and runs the fused one-group-per-channel kernels. Same GB/s as above.
+/// </summary>
+[Config(typeof(Config))]
+public class NormalizationIlgpuBenchmarks
+{
+    private sealed class Config : ManualConfig
+    {
+        public Config() => AddColumn(new GBPerSecondColumn(c => 8.0 * 4 * GBPerSecondColumn.Size(c, nameof(Shape))));
+    }
+
+    private Tensor _x = null!, _g = null!, _gamma = null!, _beta = null!;
+    private Device _device = null!;
+
+    [Params("8x16x32x32", "8x64x8x8")]
+    public string Shape { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var dims = Shape.Split('x').Select(int.Parse).ToArray();
+        var gen = new RandomStream(1);
+        _device = Device.IlgpuCpu;
+        _x = Tensor.RandN(new Shape(dims), gen, _device).KeepAlive();
+        _g = Tensor.RandN(new Shape(dims), gen, _device).KeepAlive();
+        _gamma = Tensor.Ones(new Shape(dims[1]), _device).KeepAlive();
+        _beta = Tensor.Zeros(new Shape(dims[1]), _device).KeepAlive();
+        _gamma.RequiresGrad = _beta.RequiresGrad = _x.RequiresGrad = true;
+    }
+
+    /// <summary>Training forward then the backward for x, γ, β; synchronised.</summary>
+    [Benchmark]
+    public int ForwardBackward()
+    {
+        using var scope = TensorScope.Begin();
+        var y = _x.BatchNorm2d(_gamma, _beta, null, null, training: true);
+        var grads = Autograd.Grad([y], [_x, _gamma, _beta], [_g]);
+        _device.Synchronize();
+        return grads[1].Size;
+    }
+}
+
 internal static class TensorBenchExtensions
 {
     /// <summary>Touches the result so the work cannot be skipped (host tensors only).</summary>

@@ -16,5 +16,8 @@ switch (args.Length > 0 ? args[0] : "")
     case "conv-quick":
         ConvQuick.Run(args[1..]);
         return;
+    case "gpu-plan":
+        Environment.Exit(GpuGan.Bench.GpuPlan.GpuPlanCommand.Run(args[1..]));
+        return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -1,7 +1,8 @@
 // The reduction family (src/Tensors/Ops/Reduction.cs) in GB/s (bytes read; outputs are tiny): sum
 // over everything, the per-channel sum over (N, H, W) that bias gradients and batch statistics
 // need, and the per-sample sum over (C, H, W) of the gradient-penalty norm. SIMD set at the DCGAN
-// activation size; ILGPU on its CPU simulator only at a small size.
+// activation size; ILGPU on its CPU simulator only at a small size. GradNorm is the global norm of
+// the tensor and three slices of it taken as separate tensors (the multi-tensor sum-of-squares kernel).
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using GpuGan.Tensors;
@@ -14,7 +15,7 @@ public class ReductionBenchmarks
     private sealed class Config : ManualConfig
     {
         public Config() => AddColumn(new GBPerSecondColumn(c =>
-            4.0 * ((ElementwiseBenchmarks.Case)c.Parameters[nameof(Setting)]).Dims.Aggregate(1, (a, b) => a * b)));
+            4.0 * ((ElementwiseBenchmarks.Case)c.Parameters[nameof(Setting)]).Dims.Aggregate(1, (a, b) => a * b)));   // GradNorm reads as many elements
     }
 
     public static IEnumerable<ElementwiseBenchmarks.Case> Settings() =>
@@ -28,6 +29,7 @@ public class ReductionBenchmarks
     public ElementwiseBenchmarks.Case Setting { get; set; } = null!;
 
     private Tensor _x = null!;
+    private Tensor[] _parts = null!;
     private Device _device = null!;
 
     [GlobalSetup]
@@ -36,6 +38,9 @@ public class ReductionBenchmarks
         _device = Device.Open(Setting.Device == "cpu" ? DeviceKind.Cpu : DeviceKind.IlgpuCpu);
         var gen = new RandomStream(3);
         _x = Tensor.RandN(new Shape(Setting.Dims), gen, _device).KeepAlive();
+        int n = _x.Size;
+        _parts = [Tensor.RandN(new Shape(n / 2), gen, _device).KeepAlive(), Tensor.RandN(new Shape(n / 4), gen, _device).KeepAlive(),
+            Tensor.RandN(new Shape(n - n / 2 - n / 4), gen, _device).KeepAlive()];
     }
 
     private float Run(Func<Tensor> op)
@@ -49,4 +54,5 @@ public class ReductionBenchmarks
     [Benchmark] public float SumAll() => Run(() => _x.Sum());
     [Benchmark] public float SumPerChannel() => Run(() => _x.Sum([0, 2, 3], keepDim: true));
     [Benchmark] public float SumPerSample() => Run(() => _x.Sum([1, 2, 3]));
+    [Benchmark] public float GradNorm() => Run(() => Tensor.GlobalNorm(_parts));
 }

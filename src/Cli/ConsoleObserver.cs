@@ -78,6 +78,12 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
                 if (m.DroppedRows > 0) what.Add($"{m.DroppedRows} row(s) after the checkpoint's step {m.CheckpointStep}");
                 (m.IsWarning ? (Action<string>)Warning : Info)($"{m.Path}: dropped {string.Join(" and ", what)}");
                 break;
+            case StartingOverNotice o:
+                Warning($"{o.RunFolder} holds no checkpoint yet (the run was stopped before its first one): starting over from step 0 with its saved configuration");
+                break;
+            case TemporaryFilesRemovedNotice t:
+                Info($"removed {t.Files.Count} temporary file(s) left in {t.RunFolder} by an interrupted write");
+                break;
             case DiscriminatorWinsNotice d:
                 Warning($"step {d.Step}: D(G(z)) has stayed below 0.01 for {d.Steps} steps — the generator may have collapsed");
                 break;

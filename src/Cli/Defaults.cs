@@ -14,6 +14,8 @@ internal static class Defaults
     public const string TrainDevice = "auto";
     public const int SampleEvery = 100;
     public const int CheckpointEvery = 200;
+    /// <summary>Steps between metric read-backs: a GPU step then never waits for the host in between.</summary>
+    public const int LogEvery = 10;
     /// <summary>0: every core.</summary>
     public const int Threads = 0;
     /// <summary>Samples in the synthetic sets (petri, sines).</summary>
@@ -38,6 +40,10 @@ internal static class Defaults
 
     /// <summary>--prior of the adversarial autoencoder.</summary>
     public const string Prior = "gaussian";
+
+    /// <summary>The largest input image (a side, and width × height): the library's documented standard limits.</summary>
+    public static int MaxImageSide => ImageLimits.Standard.MaxSide;
+    public static long MaxImagePixels => ImageLimits.Standard.MaxPixels;
 
     public const int SampleCount = 64;
     public const string SampleFormat = Words.Png;

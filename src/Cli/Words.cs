@@ -11,7 +11,8 @@ internal static class Words
     // ------------------------------------------------------------ flags
     public const string Model = "--model", Data = "--data", ImageSize = "--image-size", Channels = "--channels", Epochs = "--epochs",
         Steps = "--steps", Batch = "--batch", Lr = "--lr", Seed = "--seed", Device = "--device", Out = "--out", Resume = "--resume",
-        SampleEvery = "--sample-every", CheckpointEvery = "--checkpoint-every", Threads = "--threads", Limit = "--limit",
+        SampleEvery = "--sample-every", CheckpointEvery = "--checkpoint-every", LogEvery = "--log-every", Threads = "--threads", Limit = "--limit",
+        MaxImageSide = "--max-image-side", MaxImagePixels = "--max-image-pixels",
         Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid",
         NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
 
@@ -20,7 +21,8 @@ internal static class Words
     {
         "Model" => Model, "Data" => Data, "ImageSize" => ImageSize, "Channels" => Channels, "Epochs" => Epochs, "Steps" => Steps,
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
-        "CheckpointEvery" => CheckpointEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count, "Augment" => NoAugment, "Prior" => Prior,
+        "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
+        "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
         _ => null,
     };
 

@@ -129,6 +129,57 @@ public class IdxTests
         Assert.That(e.Message, Does.StartWith("train-images-idx3-ubyte: truncated"));
     }
 
+    /// <summary>
+    /// Issue 11 item 5: a labels header claiming 0x7FFFFFFF items (or 1 G) used to allocate what it claimed and abort the
+    /// process. Every header is checked before allocating: a raw file against its length, a gzipped one by reading only
+    /// what decompresses; at most a few MB are allocated whatever the header says.
+    /// </summary>
+    [TestCase(0x7FFFFFFF, false)]
+    [TestCase(0x7FFFFFFF, true)]
+    [TestCase(0x40000000, false)]
+    [TestCase(0x40000000, true)]
+    public void HugeLabelCountIsRefusedWithoutAllocatingIt(int claimed, bool gzip)
+    {
+        IdxWriter.WriteImages(Path.Combine(_dir, "train-images-idx3-ubyte"), new byte[3 * 4], 3, 2, 2);
+        string name = "train-labels-idx1-ubyte" + (gzip ? ".gz" : "");
+        WriteRaw(name, [.. Header(0x00000801, claimed), 1, 2, 3], gzip);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = LoadFails();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(e.Message, Is.EqualTo($"{name}: truncated: header says {claimed} labels, file holds 3"));
+        Assert.That(allocated, Is.LessThan(4 << 20), "allocations follow the file's bytes, not its header");
+    }
+
+    [TestCase(0x7FFFFFFF, 2, 2, false, "truncated: header says 2147483647 images of 2x2 = 8589934588 bytes, file holds 64")]
+    [TestCase(0x7FFFFFFF, 2, 2, true, "too large: 2147483647 images of 2x2")]
+    [TestCase(0x10000000, 2, 2, true, "truncated: header says 268435456 images of 2x2 = 1073741824 bytes, file holds 64")]
+    [TestCase(1, 100000, 1, false, "image of 1x100000 is larger than the limit of 16384 pixels on a side")]
+    [TestCase(1, 8192, 8193, true, "image of 8193x8192 = 67117056 pixels is larger than the limit of 67108864 pixels")]
+    [TestCase(0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, false, "16384 pixels on a side")]
+    public void HugeImageHeadersAreRefusedWithoutAllocatingThem(int count, int rows, int cols, bool gzip, string reason)
+    {
+        string name = "train-images-idx3-ubyte" + (gzip ? ".gz" : "");
+        WriteRaw(name, [.. Header(0x00000803, count, rows, cols), .. new byte[64]], gzip);
+        IdxWriter.WriteLabels(Path.Combine(_dir, "train-labels-idx1-ubyte"), new int[3]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = LoadFails();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(e.Message, Does.StartWith(name + ": ").And.Contain(reason));
+        Assert.That(allocated, Is.LessThan(4 << 20));
+    }
+
+    [Test]
+    public void ImageLimitsAreConfigurable()
+    {
+        IdxWriter.WriteImages(Path.Combine(_dir, "train-images-idx3-ubyte"), new byte[2 * 6 * 5], 2, 6, 5);
+        IdxWriter.WriteLabels(Path.Combine(_dir, "train-labels-idx1-ubyte"), [0, 1]);
+        Assert.That(IdxDataset.Load(_dir, limits: new ImageLimits(6, 30)).Count, Is.EqualTo(2));
+        Assert.That(Assert.Throws<DataFormatException>(() => IdxDataset.Load(_dir, limits: new ImageLimits(5, 30)))!.Message,
+            Does.Contain("image of 5x6 is larger than the limit of 5 pixels on a side"));
+        Assert.That(Assert.Throws<DataFormatException>(() => IdxDataset.Load(_dir, limits: new ImageLimits(6, 29)))!.Message,
+            Does.Contain("image of 5x6 = 30 pixels is larger than the limit of 29 pixels"));
+    }
+
     [Test]
     public void TruncatedHeaderNamesTheFile()
     {

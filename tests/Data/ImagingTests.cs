@@ -1,6 +1,7 @@
 using GpuGan.Gan.Imaging;
 using NUnit.Framework;
-using StbImageSharp;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace GpuGan.Tests.Data;
 
@@ -26,10 +27,11 @@ public class ImagingTests
         try
         {
             ImageGrid.Save(path, images, 3, 1, 2, 3, columns: 2);
-            using var stream = File.OpenRead(path);
-            var read = ImageResult.FromStream(stream, ColorComponents.Grey);
+            using var read = Image.Load<L8>(path);
             Assert.That((read.Height, read.Width), Is.EqualTo((gh, gw)));
-            Assert.That(read.Data, Is.EqualTo(pixels));
+            var data = new byte[gh * gw];
+            read.CopyPixelDataTo(data);
+            Assert.That(data, Is.EqualTo(pixels));
             Assert.That(Directory.GetFiles(Path.GetTempPath(), $".{Path.GetFileName(path)}*"), Is.Empty, "temp file renamed");
         }
         finally

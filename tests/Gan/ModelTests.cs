@@ -157,7 +157,7 @@ public sealed class ModelTests
             CriticCalls++;
             var loss = b.FakeScores.Mean().Sub(b.RealScores.Mean()).MulScalar(0.5f);
             LastCriticLoss = loss.Item();
-            return new CriticLoss(loss, 0, 0, 0.25);
+            return new CriticLoss(loss, Tensor.Scalar(0f), Tensor.Scalar(0f), Tensor.Scalar(0.25f));
         }
 
         public void AfterCriticUpdate(Discriminator critic) => Updates++;

@@ -202,4 +202,115 @@ public sealed class ReliabilityTests
         Assert.That(err, Does.Contain(metrics + ":3"));
         Assert.That(File.ReadAllBytes(metrics), Is.EqualTo(before));
     }
+
+    // ------------------------------------------------------------ temporary files (item 4)
+
+    /// <summary>The id of a process that has exited (a finished `true`).</summary>
+    private static int DeadProcessId()
+    {
+        using var p = System.Diagnostics.Process.Start("true")!;
+        p.WaitForExit();
+        return p.Id;
+    }
+
+    [Test]
+    public void TemporaryFilesAreNamedSoOnlyOursAreRecognised()
+    {
+        string target = Path.Combine(_root, "x", "file.bin");
+        AtomicFile.WriteAllBytes(target, [1, 2, 3]);
+        Assert.That(File.ReadAllBytes(target), Is.EqualTo(new byte[] { 1, 2, 3 }));
+        // A write that fails leaves the old file and no temporary file; one that is cut short (seen from inside) is named as ours.
+        string? seen = null;
+        Assert.Throws<IOException>(() => AtomicFile.Write(target, s =>
+        {
+            seen = Directory.GetFiles(Path.GetDirectoryName(target)!, "*", new EnumerationOptions { AttributesToSkip = 0 }).Single(f => f != target);
+            s.WriteByte(9);
+            throw new IOException("disk full (simulated)");
+        }));
+        Assert.That(File.ReadAllBytes(target), Is.EqualTo(new byte[] { 1, 2, 3 }));
+        Assert.That(Directory.GetFiles(Path.GetDirectoryName(target)!, "*", new EnumerationOptions { AttributesToSkip = 0 }), Is.EqualTo(new[] { target }));
+        Assert.That(AtomicFile.IsTemporaryFile(Path.GetFileName(seen!), out int pid), Is.True, seen);
+        Assert.That(pid, Is.EqualTo(Environment.ProcessId));
+        Assert.That(Path.GetFileName(seen!), Does.StartWith(".file.bin.").And.EndWith(AtomicFile.TemporarySuffix));
+
+        foreach (var other in new[] { "file.tmp", ".file.bin.tmp", ".last.safetensors.0123456789abcdef0123456789abcdef.tmp",
+                     ".curves.png.4242.0123456789abcdef0123456789abcdef.tmp", "notes.gpugan-tmp", ".a.12.0123456789ABCDEF0123456789ABCDEF.gpugan-tmp",
+                     ".a.x12.0123456789abcdef0123456789abcdef.gpugan-tmp", ".a.12.0123456789abcdef0123456789abcdef.gpugan-tmp.bak" })
+            Assert.That(AtomicFile.IsTemporaryFile(other, out _), Is.False, other);
+    }
+
+    /// <summary>
+    /// Temporary files that killed writers left in the run folder, checkpoints/ and samples/ are removed when the run
+    /// resumes; files that are not ours by name, and ours of a writer still running, are kept.
+    /// </summary>
+    [Test]
+    public void StaleTemporaryFilesAreRemovedOnResumeAndOnlyThose()
+    {
+        string run = TinyRun("dcgan", ModelFamily.Dcgan);
+        int dead = DeadProcessId();
+        string Ours(string folder, string target, int pid) => Path.Combine(run, folder, $".{target}.{pid}.{Guid.NewGuid():N}{AtomicFile.TemporarySuffix}");
+        string[] stale = [Ours("", "curves.png", dead), Ours("checkpoints", "last.safetensors", dead), Ours("samples", "step-000001.png", dead), Ours("", "generator.safetensors", dead)];
+        string[] kept = [Ours("", "metrics.csv", Environment.ProcessId), Path.Combine(run, "notes.tmp"), Path.Combine(run, "checkpoints", ".last.safetensors.0123456789abcdef0123456789abcdef.tmp"),
+            Path.Combine(run, "mine.gpugan-tmp")];
+        foreach (var f in stale.Concat(kept)) File.WriteAllBytes(f, new byte[1000]);
+
+        var notices = new Notices();
+        using (var trainer = Trainer.Resume(new ResumeOptions { Folder = run, Steps = 2, Device = DeviceKind.Cpu }, notices))
+            trainer.Run();
+
+        foreach (var f in stale) Assert.That(File.Exists(f), Is.False, $"{f} is removed");
+        foreach (var f in kept) Assert.That(File.Exists(f), Is.True, $"{f} is kept");
+        var removed = notices.All.OfType<TemporaryFilesRemovedNotice>().Single();
+        Assert.That(removed.Files, Is.EquivalentTo(stale));
+    }
+
+    [Test]
+    public void ANewRunIntoAFolderHoldingOnlyStaleTemporaryFilesStartsAndCleansThem()
+    {
+        string run = Path.Combine(_root, "run");
+        Directory.CreateDirectory(run);
+        string stale = Path.Combine(run, $".config.json.{DeadProcessId()}.{Guid.NewGuid():N}{AtomicFile.TemporarySuffix}");
+        File.WriteAllText(stale, "{ \"model\": ");
+        TinyRuns.Train(TinyRuns.Options(ModelFamily.Gan, DataSource.Sines(16), run, 1));
+        Assert.That(File.Exists(stale), Is.False);
+        Assert.That(File.Exists(Path.Combine(run, RunLayout.GeneratorFile)));
+
+        // Anything else in the folder still refuses a new run.
+        string other = Path.Combine(_root, "other");
+        Directory.CreateDirectory(other);
+        File.WriteAllText(Path.Combine(other, "notes.tmp"), "mine");
+        Assert.Throws<RunFolderExistsException>(() => TinyRuns.Train(TinyRuns.Options(ModelFamily.Gan, DataSource.Sines(16), other, 1)));
+    }
+
+    /// <summary>
+    /// A run killed before its first checkpoint was complete (config.json and a metrics row, no checkpoint, no generator file)
+    /// could neither resume ("no checkpoint") nor start again ("already holds a run"). Resume now starts it over from its saved
+    /// configuration and ends where an uninterrupted run ends; a checkpoint removed from a run that had one is still refused.
+    /// </summary>
+    [Test]
+    public void AResumeOfARunKilledBeforeItsFirstCheckpointStartsOver()
+    {
+        string straight = Path.Combine(_root, "straight"), killed = Path.Combine(_root, "killed");
+        TinyRuns.Train(TinyRuns.Options(ModelFamily.Dcgan, DataSource.Petri(16), straight, 2));
+        Directory.CreateDirectory(killed);
+        File.Copy(Path.Combine(straight, RunLayout.ConfigFile), Path.Combine(killed, RunLayout.ConfigFile));
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(killed, RunLayout.ConfigFile)))!;
+        config["out"] = killed;
+        File.WriteAllText(Path.Combine(killed, RunLayout.ConfigFile), config.ToJsonString());
+        File.WriteAllLines(Path.Combine(killed, RunLayout.MetricsFile), File.ReadAllLines(Path.Combine(straight, RunLayout.MetricsFile))[..2]);
+        File.WriteAllBytes(Path.Combine(killed, $".last.safetensors.{DeadProcessId()}.{Guid.NewGuid():N}{AtomicFile.TemporarySuffix}"), new byte[100]);
+
+        var (code, output, err) = TinyRuns.Cli("train", "--out", killed, "--resume", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(err, Does.Contain("starting over from step 0"));
+        Assert.That(output, Does.Contain("done: 2 steps"));
+        Assert.That(File.ReadAllBytes(Path.Combine(killed, RunLayout.GeneratorFile)), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, RunLayout.GeneratorFile))));
+        Assert.That(RowsWithoutSpeed(killed), Is.EqualTo(RowsWithoutSpeed(straight)));
+
+        // A run whose checkpoint was removed while its generator file remains had a checkpoint: that is refused, not restarted.
+        File.Delete(Path.Combine(killed, RunLayout.CheckpointFile));
+        (code, _, err) = TinyRuns.Cli("train", "--out", killed, "--resume", "--device", "cpu", "--steps", "3");
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain("last.safetensors does not exist"));
+    }
 }

@@ -160,11 +160,11 @@ public sealed class SignalTests
         }
 
         // Every file of the run folder reads back (temporary files of an interrupted write aside).
-        foreach (var file in Directory.EnumerateFiles(run, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)))
+        foreach (var file in Directory.EnumerateFiles(run, "*", SearchOption.AllDirectories).Where(f => !AtomicFile.IsTemporaryFile(Path.GetFileName(f), out _)))
         {
             if (file.EndsWith(".safetensors", StringComparison.Ordinal)) Assert.DoesNotThrow(() => SafeTensors.Read(file), file);
             else if (file.EndsWith(".png", StringComparison.Ordinal))
-                Assert.DoesNotThrow(() => StbImageSharp.ImageResult.FromMemory(File.ReadAllBytes(file)), file);
+                Assert.DoesNotThrow(() => SixLabors.ImageSharp.Image.Load(File.ReadAllBytes(file)).Dispose(), file);
             else if (file.EndsWith(RunLayout.ConfigFile, StringComparison.Ordinal)) Assert.DoesNotThrow(() => TrainOptions.FromJson(File.ReadAllText(file), file).Validate(file));
         }
         // metrics.csv: whole rows, except possibly a torn last one (resume drops it).

@@ -106,19 +106,35 @@ public sealed class TrainingTests
     public void DivergenceStopsWithTheStepAndKeepsTheCheckpoint()
     {
         string folder = Path.Combine(_root, "nan");
-        // A learning rate of 1e30 throws the weights to ±1e30 at once; the products overflow a step later.
-        var options = SmallDcgan(folder, 20) with { Lr = 1e30f, CheckpointEvery = 1 };
-        var ex = Assert.Throws<TrainingDivergedException>(() => Train(options));
+        // Two good steps (a checkpoint after each), then the run resumes with the optimisers' learning rate, which the
+        // checkpoint carries, set to 1e30: the first resumed step throws the weights to ±1e30 and the products overflow.
+        // (A fresh run with lr 1e30 diverges in its very first step, before any checkpoint exists; an lr tuned to
+        // diverge a few steps in sits on a knife edge: 2e12 diverges at step 16, 4e12 at step 1.)
+        Train(SmallDcgan(folder, 2) with { CheckpointEvery = 1 });
+        string checkpoint = Path.Combine(folder, RunLayout.CheckpointFile);
+        var good = GpuGan.Layers.Serialization.SafeTensors.Read(checkpoint);
+        var lrKeys = good.Metadata.Keys.Where(k => k.EndsWith(".lr", StringComparison.Ordinal)).ToArray();
+        Assert.That(lrKeys, Is.Not.Empty, "the checkpoint carries the optimisers' learning rates");
+        var metadata = good.Metadata.ToDictionary(kv => kv.Key, kv => lrKeys.Contains(kv.Key) ? "1e30" : kv.Value);
+        GpuGan.Layers.Serialization.SafeTensors.Write(checkpoint, good.Tensors.Values, metadata);
+        var kept = File.ReadAllBytes(checkpoint);
+        var ex = Assert.Throws<TrainingDivergedException>(() => Resume(folder, 20));
         TestContext.Out.WriteLine(ex!.Message);
         Assert.That(ex.Message, Does.Match("step [0-9]+"));
-        string checkpoint = Path.Combine(folder, RunLayout.CheckpointFile);
-        if (ex.Message.Contains("last good checkpoint"))
-        {
-            // The kept checkpoint is readable and holds finite weights.
-            var file = GpuGan.Layers.Serialization.SafeTensors.Read(checkpoint);
-            foreach (var (name, entry) in file.Tensors.Where(t => t.Key.StartsWith("G.", StringComparison.Ordinal) && t.Value.Dtype == GpuGan.Layers.Serialization.SafeTensorDtype.F32))
-                Assert.That(entry.ToFloat32Array().All(float.IsFinite), name);
-        }
+        // Unconditionally: the last good checkpoint is kept (byte for byte), named in the message, readable, from the last
+        // good step, with finite weights.
+        Assert.That(File.ReadAllBytes(checkpoint), Is.EqualTo(kept), "the checkpoint is not overwritten by the diverged step");
+        Assert.That(ex.KeptCheckpoint, Is.EqualTo(checkpoint), "the exception names the kept checkpoint");
+        Assert.That(ex.Message, Does.Contain("last good checkpoint"));
+        var file = GpuGan.Layers.Serialization.SafeTensors.Read(checkpoint);
+        long savedStep = file.Tensors["train.step"].ToInt64Array()[0];
+        Assert.That(ex.Step, Is.EqualTo(3), "the first resumed step diverges");
+        Assert.That(savedStep, Is.EqualTo(2), "the checkpoint kept is the last good one, from step 2");
+        var weights = file.Tensors.Where(t => (t.Key.StartsWith("G.", StringComparison.Ordinal) || t.Key.StartsWith("D.", StringComparison.Ordinal))
+            && t.Value.Dtype == GpuGan.Layers.Serialization.SafeTensorDtype.F32).ToArray();
+        Assert.That(weights, Is.Not.Empty, "the checkpoint holds G's and D's weights");
+        foreach (var (name, entry) in weights)
+            Assert.That(entry.ToFloat32Array().All(float.IsFinite), name);
         Assert.That(File.ReadAllLines(Path.Combine(folder, RunLayout.MetricsFile)).Skip(1).All(l => !l.Contains("NaN")), "no NaN row is logged");
     }
 
@@ -165,9 +181,11 @@ public sealed class TrainingTests
     }
 
     /// <summary>
-    /// DCGAN at 28×28 on 3000 Fashion-MNIST images improves on an honest, classifier-free statistic:
-    /// the mean distance from each generated image to its nearest real image (1000 held-out real images),
-    /// compared with the same statistic for the untrained generator and for real images themselves.
+    /// DCGAN at 28×28 on 3000 Fashion-MNIST images improves on two honest, classifier-free statistics of 64 samples:
+    /// quality, the mean distance from each generated image to its nearest real image (1000 held-out real images),
+    /// compared with the same statistic for the untrained generator and for 64 real training images; and diversity,
+    /// the mean pairwise distance between the generated images relative to that between 64 real images, so a
+    /// generator that outputs one good image (nearest-real distance small, pairwise distance 0) fails.
     /// </summary>
     [Test]
     public void DcganOnFashionMnistImprovesNearestNeighbourDistance()
@@ -185,16 +203,47 @@ public sealed class TrainingTests
 
         var spec = GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 32, 16, 10);
         var untrained = GanModel.Create(spec, options.Seed, Device.Cpu);
-        double before = NearestDistance(GenerateImages(untrained, 64), real);
+        var before = GenerateImages(untrained, 64);
         Train(options);
         var trained = GanModel.Create(spec, options.Seed, Device.Cpu);
         GpuGan.Layers.Serialization.Checkpoint.LoadModule(Path.Combine(folder, RunLayout.GeneratorFile), trained.G);
-        double after = NearestDistance(GenerateImages(trained, 64), real);
-        var train = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit: 64);
-        double realBaseline = NearestDistance(train.CopySamples(0, 64), real);
-        TestContext.Out.WriteLine($"nearest-real distance: untrained {before:F2}, trained {after:F2}, real images {realBaseline:F2}");
-        // Real images sit at realBaseline; pure noise-like output far above. A third of that gap in 160 small steps is clear progress.
-        Assert.That(after, Is.LessThan(before - (before - realBaseline) / 3), "training must close at least a third of the gap to real images");
+        var after = GenerateImages(trained, 64);
+        var train = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit: 64).CopySamples(0, 64);
+
+        double nnBefore = NearestDistance(before, real), nnAfter = NearestDistance(after, real), nnReal = NearestDistance(train, real);
+        double spreadReal = MeanPairwiseDistance(train);
+        double diversityBefore = MeanPairwiseDistance(before) / spreadReal, diversityAfter = MeanPairwiseDistance(after) / spreadReal;
+        double closed = (nnBefore - nnAfter) / (nnBefore - nnReal);
+        TestContext.Out.WriteLine($"nearest-real distance: untrained {nnBefore:F3}, trained {nnAfter:F3}, real images {nnReal:F3} (gap closed {closed:P1}); " +
+            $"pairwise distance / real images': untrained {diversityBefore:F3}, trained {diversityAfter:F3} (real {spreadReal:F3})");
+        Assert.That(closed, Is.GreaterThan(ClosedGapBar), "training must close the gap to real images");
+        Assert.That(diversityAfter, Is.GreaterThan(DiversityBar), "generated images must be about as spread as real ones (no collapse to a few images)");
+    }
+
+    // The bars, fixed with the first principled run of this test (the configuration above, unchanged since; never lower them):
+    //   ClosedGapBar 1/3: the share of the nearest-real gap (untrained → real images) training must close; the bar the
+    //     test already had (it had been lowered from 1/2 before); kept, not lowered again.
+    //   DiversityBar 0.5: chosen before the run from the statistic's meaning: generated images less than half as far
+    //     apart as real images are collapsing onto a few modes (one repeated image scores 0; the untrained G, nearly
+    //     constant, scores 0.005).
+    // First run (2 threads, AVX-512 machine): gap closed 38.9 % (untrained 15.506, trained 13.153, real 9.457);
+    // diversity 0.544 (untrained 0.005, real images' mean pairwise distance 22.78). Both margins are thin: a change
+    // that makes this fail is a change in what 160 steps of training achieve, not noise (the run is deterministic).
+    private const double ClosedGapBar = 1.0 / 3, DiversityBar = 0.5;
+
+    /// <summary>Mean L2 distance over all pairs of the images (28×28 each).</summary>
+    private static double MeanPairwiseDistance(float[] images)
+    {
+        int len = 28 * 28, n = images.Length / len;
+        double total = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+            {
+                double d = 0;
+                for (int k = 0; k < len; k++) { double t = images[i * len + k] - images[j * len + k]; d += t * t; }
+                total += Math.Sqrt(d);
+            }
+        return total / (n * (n - 1) / 2.0);
     }
 
     private static float[] GenerateImages(GanModel model, int n)

@@ -30,25 +30,49 @@ public sealed record OpCase
     public double Atol { get; init; } = 1e-5;
     public double Rtol { get; init; } = 1e-5;
 
-    /// <summary>Gradcheck tolerance (float32 analytic gradient vs float64 central differences of the reference).</summary>
-    public double GradAtol { get; init; } = 1e-4;
-    public double GradRtol { get; init; } = 1e-3;
+    /// <summary>
+    /// The float64 vector-Jacobian product of <see cref="Reference"/>: (inputs, upstream u) → ∂⟨f(x), u⟩/∂x per input
+    /// (null for inputs that are not differentiable). The oracle of gradgradcheck, which differences it in double;
+    /// built from the op family's float64 derivative references. Null: central differences of the reference
+    /// stand in (nested differences in gradgradcheck; see GradCheck.cs).
+    /// </summary>
+    public Func<double[][], double[], double[]?[]>? Vjp { get; init; }
+
+    /// <summary>
+    /// Gradcheck tolerance, relative (GradCheck.cs header): |ours − ref| ≤ GradAtol·S + GradRtol·|ref|, S the largest
+    /// |ref| of the row's gradients.
+    /// </summary>
+    public double GradAtol { get; init; } = 1e-5;
+    public double GradRtol { get; init; } = 1e-4;
 
     /// <summary>False for ops whose second derivative is not defined by a rule (marks only).</summary>
     public bool SupportsGradGrad { get; init; } = true;
 
-    /// <summary>Gradgradcheck tolerance (float32 central differences of the first gradient).</summary>
-    public double GradGradAtol { get; init; } = 3e-3;
-    public double GradGradRtol { get; init; } = 3e-2;
+    /// <summary>Gradgradcheck tolerance, relative like <see cref="GradAtol"/> (S over the second-order gradients w.r.t. x and u).</summary>
+    public double GradGradAtol { get; init; } = 1e-4;
+    public double GradGradRtol { get; init; } = 1e-3;
 
-    /// <summary>Step of the float32 finite differences in gradgradcheck.</summary>
-    public double GradGradEps { get; init; } = 1e-2;
+    /// <summary>
+    /// Step of gradgradcheck's float64 central differences of the VJP; null: GradCheck.SecondOrderStep (1e-5), or
+    /// GradCheck.NestedStep (1e-4) for a row without <see cref="Vjp"/>.
+    /// </summary>
+    public double? GradGradEps { get; init; }
 
-    /// <summary>Kernel-set parity tolerance (ILGPU vs SIMD, both float32).</summary>
+    /// <summary>Kernel-set parity tolerance (ILGPU vs SIMD, both float32): forward and first order, absolute.</summary>
     public double ParityAtol { get; init; } = 1e-5;
     public double ParityRtol { get; init; } = 1e-4;
 
-    /// <summary>Skip the full checks on ilgpu-cpu (kernel parity still runs) when the simulator is too slow.</summary>
+    /// <summary>
+    /// Kernel-set parity of the second-order gradients (w.r.t. x and u), relative like <see cref="GradAtol"/>: both sides
+    /// are float32 with different summation orders, through about three times as many passes as the first order.
+    /// </summary>
+    public double SecondOrderParityAtol { get; init; } = 1e-4;
+    public double SecondOrderParityRtol { get; init; } = 1e-3;
+
+    /// <summary>
+    /// The ILGPU simulator is slow for this row: on ilgpu-cpu its gradcheck and gradgradcheck run only with
+    /// GPUGAN_FULL_CHECKS=1; kernel parity (forward, first and second order, against the SIMD set) always runs.
+    /// </summary>
     public bool HeavyOnIlgpu { get; init; }
 
     public override string ToString() => Name;

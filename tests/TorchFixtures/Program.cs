@@ -5,6 +5,9 @@
 //
 // Not in GpuGan.sln and not built by CI (TorchSharp + libtorch is a ~300 MB download). Regenerate:
 //   dotnet run -c Release --project tests/TorchFixtures [-- OUTPUT_DIR]
+// The later fixtures (single ops with second order w.r.t. x and u, randomized conv_transpose2d, the WGAN-GP
+// penalty on the shipped critics) come from torch_fixtures.py next to this file, which runs on Debian's
+// python3-torch without a download; they live in tests/fixtures/pytorch.
 //
 // Tensor names: x input, w weight (gamma for norms), b bias (beta), u upstream gradient of y,
 // v upstream gradient of dx; y output; dx dw db = grad of <y,u>; ddx ddw = grad of <dx, v> w.r.t.

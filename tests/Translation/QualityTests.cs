@@ -68,11 +68,12 @@ public sealed class QualityTests
         using var loader = new DataLoader(data, batch, 3);
         var noise = new RandomStream(17);
         var shape = new Shape(batch, data.Channels, data.Height, data.Width);
+        using var metrics = StepMetricsTable.Create(model.Device, 1);
         for (int s = 0; s < steps; s++)
         {
             using var scope = TensorScope.Begin();
             var b = loader.Next();
-            model.TrainStep(() => (Tensor.FromArray(b.Samples, shape, model.Device), b.Labels), noise, new StepPosition(s, steps));
+            model.TrainStep(() => (Tensor.FromArray(b.Samples, shape, model.Device), b.Labels), noise, new StepPosition(s, steps), metrics, 0);
         }
     }
 

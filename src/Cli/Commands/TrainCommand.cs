@@ -33,13 +33,16 @@ internal static class TrainCommand
         var resume = new Option<bool>(Words.Resume) { Description = $"continue the run in {Words.Out} from its last checkpoint" };
         var sampleEvery = Flags.Int(Words.SampleEvery, "write a sample grid every N steps", Defaults.SampleEvery);
         var checkpointEvery = Flags.Int(Words.CheckpointEvery, "write a checkpoint every N steps", Defaults.CheckpointEvery);
+        var logEvery = Flags.Int(Words.LogEvery, "read the step metrics back from the device every N steps (metrics.csv keeps a row per step)", Defaults.LogEvery);
         var threads = Flags.Int(Words.Threads, "CPU kernel threads, 0 = all cores", Defaults.Threads);
-        var limit = Flags.OptionalInt(Words.Limit, "use at most N images of the data set");
+        var limit = Flags.OptionalInt(Words.Limit, "use at most N samples of the data set (the first N of any source)");
+        var maxSide = Flags.Int(Words.MaxImageSide, "skip input images wider or taller than N pixels (checked before decoding)", Defaults.MaxImageSide);
+        var maxPixels = Flags.Long(Words.MaxImagePixels, "skip input images of more than N pixels (width x height, checked before decoding)", Defaults.MaxImagePixels);
         var noAugment = new Option<bool>(Words.NoAugment) { Description = "pix2pix, cyclegan: no random jitter (resize up, random crop) and mirroring of the training images" };
         var prior = Flags.Choice(Words.Prior, "aae: the prior of the codes", Words.Priors, Defaults.Prior);
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
-            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, threads, limit,
+            model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
             noAugment, prior.Option,
         };
 
@@ -55,7 +58,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, noAugment, prior.Option }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -65,6 +68,7 @@ internal static class TrainCommand
                         Threads = Flags.Given(r, threads) ? threadOption : null,
                         SampleEvery = Flags.Given(r, sampleEvery) ? r.GetValue(sampleEvery) : null,
                         CheckpointEvery = Flags.Given(r, checkpointEvery) ? r.GetValue(checkpointEvery) : null,
+                        LogEvery = Flags.Given(r, logEvery) ? r.GetValue(logEvery) : null,
                     };
                     prepare = observer => Trainer.Resume(options, observer);
                 }
@@ -85,8 +89,9 @@ internal static class TrainCommand
                         Epochs = e, Steps = s ?? (e is null ? Defaults.Steps(family, source.Kind) : null),
                         Batch = Flags.Given(r, batch) ? r.GetValue(batch) : Defaults.BatchOf(family), Lr = r.GetValue(lr), Seed = r.GetValue(seed),
                         Device = device.Value(r), Out = folder,
-                        SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), Threads = threadOption,
-                        Limit = r.GetValue(limit), LatentDim = family.Kind() == ModelKind.Translation ? 0 : Defaults.LatentDimOf(family), Width = Defaults.WidthOf(family),
+                        SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), LogEvery = r.GetValue(logEvery), Threads = threadOption,
+                        Limit = r.GetValue(limit), MaxImageSide = r.GetValue(maxSide), MaxImagePixels = r.GetValue(maxPixels),
+                        LatentDim = family.Kind() == ModelKind.Translation ? 0 : Defaults.LatentDimOf(family), Width = Defaults.WidthOf(family),
                         Augment = family.Kind() == ModelKind.Translation ? !r.GetValue(noAugment) : null,
                         Prior = family == ModelFamily.Aae ? prior.Value(r) : null,
                     };

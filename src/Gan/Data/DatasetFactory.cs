@@ -6,42 +6,47 @@ public static class DatasetFactory
     /// <summary>
     /// Opens <paramref name="source"/>. <paramref name="imageSize"/> null keeps the set's natural size (petri 32,
     /// IDX 28, image folders 64); <paramref name="channels"/> null keeps the set's own; <paramref name="limit"/>
-    /// caps the images read from IDX files (null = all).
+    /// caps the samples of every source (the first N: of the file, of the folder in path order, of the synthetic
+    /// stream; null = all); <paramref name="imageLimits"/> is the largest input image read from files (null:
+    /// <see cref="ImageLimits.Standard"/>).
     /// </summary>
     /// <exception cref="InvalidOptionException">An option that does not apply to the source (an image size for curves) or a source without its folder or size.</exception>
     /// <exception cref="DataFormatException">A data file or folder is missing or unreadable.</exception>
-    public static IDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed)
+    public static IDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed, ImageLimits? imageLimits = null)
     {
+        if (limit is < 1) throw new InvalidOptionException(nameof(Training.TrainOptions.Limit), limit, "must be at least 1");
         IDataset set;
         switch (source.Kind)
         {
             // Petri dishes default to 32×32: the DCGAN-32 main job fits in minutes on a 2-core CPU; 64 gives the canonical DCGAN-64.
             case DataSourceKind.Petri:
-                set = new PetriDataset(SyntheticCount(source), imageSize ?? 32, seed);
+                set = new PetriDataset(Capped(SyntheticCount(source), limit), imageSize ?? 32, seed);
                 break;
             case DataSourceKind.Sines:
                 if (imageSize is not null)
                     throw new InvalidOptionException(nameof(Training.TrainOptions.ImageSize), imageSize, "does not apply to sines (curves of 64 points)");
-                set = new SinesDataset(SyntheticCount(source), seed);
+                set = new SinesDataset(Capped(SyntheticCount(source), limit), seed);
                 break;
             case DataSourceKind.FashionMnist:
                 if (!Directory.Exists(IdxDataset.FashionMnistDirectory))
                     throw new DataFormatException(IdxDataset.FashionMnistDirectory, "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist");
-                set = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize);
+                set = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize, limits: imageLimits);
                 break;
             case DataSourceKind.Idx:
-                set = IdxDataset.Load(FolderOf(source), train: true, limit, imageSize);
+                set = IdxDataset.Load(FolderOf(source), train: true, limit, imageSize, limits: imageLimits);
                 break;
             case DataSourceKind.ImageFolder:
-                set = ImageFolderDataset.Load(FolderOf(source), imageSize ?? 64, channels ?? 3);
+                set = ImageFolderDataset.Load(FolderOf(source), imageSize ?? 64, channels ?? 3, limits: imageLimits, limit: limit);
                 break;
             case DataSourceKind.PetriPairs or DataSourceKind.PetriStyles or DataSourceKind.FashionMnistEdges or DataSourceKind.TranslationFolder:
-                return PairedSets.Create(source, imageSize, channels, limit, seed);
+                return PairedSets.Create(source, imageSize, channels, limit, seed, imageLimits);
             default:
                 throw new InvalidOptionException(nameof(Training.TrainOptions.Data), source.Kind, "is not a known data source");
         }
         return channels is { } c && c != set.Channels ? new ChannelAdapter(set, c) : set;
     }
+
+    internal static int Capped(int count, int? limit) => limit is { } n ? Math.Min(count, n) : count;
 
     internal static int SyntheticCount(DataSource source) => source.Count is int n && n >= 1
         ? n

@@ -6,6 +6,10 @@
 // to [-1, 1] as p/127.5 − 1. The images stay as bytes in memory (47 MB for the 60 000 training
 // images); a requested image size is applied per sample in CopySample, so enlarging 28 → 64
 // does not multiply the memory by 20.
+//
+// Hostile files: every header (images and labels) is checked before anything is allocated for it.
+// A raw file must be as long as its header says; a gzipped one is read as it decompresses, with a
+// buffer that grows only as bytes arrive; image sides and pixel counts are held to ImageLimits.
 using System.Buffers.Binary;
 using System.IO.Compression;
 using GpuGan.Gan.Imaging;
@@ -76,24 +80,43 @@ public sealed class IdxDataset : IDataset
     /// Loads <c>train-images-idx3-ubyte</c> and <c>train-labels-idx1-ubyte</c> (or the
     /// <c>t10k-*</c> pair when <paramref name="train"/> is false) from <paramref name="directory"/>,
     /// gzipped (<c>.gz</c>) or raw; the dotted spelling <c>train-images.idx3-ubyte</c> is accepted too.
+    /// Every header is checked before anything is allocated for what it declares: against the file's length
+    /// (raw files), and against <paramref name="limits"/> (the image size). A gzipped file's payload is read
+    /// as it decompresses, so memory follows the bytes that are really there, not the header's claim.
     /// </summary>
     /// <param name="directory">Folder holding the IDX files.</param>
     /// <param name="train">The training pair (true) or the test pair (false).</param>
     /// <param name="limit">Read only the first <paramref name="limit"/> images.</param>
     /// <param name="imageSize">Resample each image to imageSize × imageSize (e.g. 28 → 32 or 64).</param>
     /// <param name="resize">Resampling used when <paramref name="imageSize"/> differs from the file's.</param>
-    /// <exception cref="DataFormatException">A file is missing, truncated or malformed, or the counts differ.</exception>
+    /// <param name="limits">The largest image accepted; null is <see cref="ImageLimits.Standard"/>.</param>
+    /// <exception cref="DataFormatException">A file is missing, truncated or malformed, its images exceed the limits, or the counts differ.</exception>
     public static IdxDataset Load(string directory, bool train = true, int? limit = null, int? imageSize = null,
-        ResizeMode resize = ResizeMode.Bilinear)
+        ResizeMode resize = ResizeMode.Bilinear, ImageLimits? limits = null)
     {
-        if (limit is < 0) throw new ArgumentOutOfRangeException(nameof(limit), limit, "limit must not be negative");
-        if (imageSize is < 1) throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "image size must be positive");
         string prefix = train ? "train" : "t10k";
         string imagesPath = FindFile(directory, prefix, "images", 3);
         string labelsPath = FindFile(directory, prefix, "labels", 1);
+        string name = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)))}/{(train ? "train" : "test")}";
+        return Read(name, imagesPath, () => OpenFile(imagesPath), labelsPath, () => OpenFile(labelsPath), limit, imageSize, resize, limits);
+    }
 
-        byte[] labels = ReadLabels(labelsPath, out int labelCount);
-        var (pixels, imageCount, rows, cols) = ReadImages(imagesPath, limit);
+    /// <summary>Parses an images file and a labels file held in memory (raw or gzipped); the paths name them in errors.</summary>
+    /// <exception cref="DataFormatException">As for <see cref="Load"/>.</exception>
+    internal static IdxDataset FromBytes(string name, string imagesPath, byte[] images, string labelsPath, byte[] labels,
+        int? limit = null, int? imageSize = null, ImageLimits? limits = null) =>
+        Read(name, imagesPath, () => new MemoryStream(images, writable: false), labelsPath, () => new MemoryStream(labels, writable: false),
+            limit, imageSize, ResizeMode.Bilinear, limits);
+
+    private static IdxDataset Read(string name, string imagesPath, Func<Stream> openImages, string labelsPath, Func<Stream> openLabels,
+        int? limit, int? imageSize, ResizeMode resize, ImageLimits? limits)
+    {
+        if (limit is < 0) throw new ArgumentOutOfRangeException(nameof(limit), limit, "limit must not be negative");
+        if (imageSize is < 1) throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "image size must be positive");
+        limits ??= ImageLimits.Standard;
+
+        byte[] labels = ReadLabels(labelsPath, openLabels, out int labelCount);
+        var (pixels, imageCount, rows, cols) = ReadImages(imagesPath, openImages, limit, limits);
         if (labelCount != imageCount.Total)
             throw new DataFormatException(labelsPath,
                 $"count mismatch: holds {labelCount} labels but {Path.GetFileName(imagesPath)} holds {imageCount.Total} images");
@@ -103,7 +126,6 @@ public sealed class IdxDataset : IDataset
         foreach (byte b in labels) classCount = Math.Max(classCount, b + 1);
         if (count < labels.Length) labels = labels.AsSpan(0, count).ToArray();
 
-        string name = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)))}/{(train ? "train" : "test")}";
         return new IdxDataset(name, pixels, labels, count, rows, cols, imageSize ?? rows, imageSize ?? cols,
             classCount, resize, imagesPath, labelsPath);
     }
@@ -153,23 +175,22 @@ public sealed class IdxDataset : IDataset
             $"missing: neither {names[0]}[.gz] nor {names[1]}[.gz] is in {directory}");
     }
 
-    private static byte[] ReadLabels(string path, out int count)
+    private static byte[] ReadLabels(string path, Func<Stream> open, out int count)
     {
-        using var stream = OpenMaybeGzip(path, out _);
+        using var stream = OpenMaybeGzip(path, open, out long? rawLength);
         Span<byte> header = stackalloc byte[8];
         ReadHeader(stream, path, header);
         CheckMagic(path, header, LabelsMagic, "labels");
         count = ReadCount(path, header[4..], "label count");
-        var labels = new byte[count];
-        int got = ReadFully(stream, path, labels);
-        if (got < count)
-            throw new DataFormatException(path, $"truncated: header says {count} labels, file holds {got}");
-        return labels;
+        int claimed = count;
+        string Truncated(long holds) => $"truncated: header says {claimed} labels, file holds {holds}";
+        if (rawLength is long length && length - header.Length < count) throw new DataFormatException(path, Truncated(length - header.Length));
+        return ReadPayload(stream, path, count, rawLength is not null, Truncated);
     }
 
-    private static (byte[] Pixels, (int Total, int Read) Count, int Rows, int Cols) ReadImages(string path, int? limit)
+    private static (byte[] Pixels, (int Total, int Read) Count, int Rows, int Cols) ReadImages(string path, Func<Stream> open, int? limit, ImageLimits limits)
     {
-        using var stream = OpenMaybeGzip(path, out long? rawLength);
+        using var stream = OpenMaybeGzip(path, open, out long? rawLength);
         Span<byte> header = stackalloc byte[16];
         ReadHeader(stream, path, header);
         CheckMagic(path, header, ImagesMagic, "images");
@@ -178,35 +199,60 @@ public sealed class IdxDataset : IDataset
         int cols = ReadCount(path, header[12..], "column count");
         if (rows == 0 || cols == 0)
             throw new DataFormatException(path, $"bad header: images of {rows}x{cols}");
+        if (limits.Check(cols, rows) is { } tooLarge) throw new DataFormatException(path, tooLarge);
         long plane = (long)rows * cols;
+        if (plane > long.MaxValue / Math.Max(count, 1))
+            throw new DataFormatException(path, $"too large: {count} images of {rows}x{cols}");
         long expected = count * plane;
+        string Truncated(long holds) =>
+            $"truncated: header says {count} images of {rows}x{cols} = {expected} bytes, file holds {holds}";
+        // A raw file's size tells at once whether the tail is there, even when only a prefix is read.
+        if (rawLength is long length && length - header.Length < expected) throw new DataFormatException(path, Truncated(length - header.Length));
         int read = Math.Min(count, limit ?? count);
         long wanted = read * plane;
         if (wanted > Array.MaxLength)
             throw new DataFormatException(path, $"too large: {read} images of {rows}x{cols} = {wanted} bytes");
 
-        string Truncated(long holds) =>
-            $"truncated: header says {count} images of {rows}x{cols} = {expected} bytes, file holds {holds}";
-        // A raw file's size tells at once whether the tail is there, even when only a prefix is read.
-        if (rawLength is long length && length - 16 < expected) throw new DataFormatException(path, Truncated(length - 16));
-
-        var pixels = new byte[wanted];
-        int got = ReadFully(stream, path, pixels);
-        if (got < wanted) throw new DataFormatException(path, Truncated(got));
+        var pixels = ReadPayload(stream, path, wanted, rawLength is not null, got => Truncated(got));
         return (pixels, (count, read), rows, cols);
     }
 
-    private static Stream OpenMaybeGzip(string path, out long? rawLength)
+    /// <summary>
+    /// Reads <paramref name="count"/> bytes (at most <see cref="Array.MaxLength"/>). A raw file's length was checked
+    /// against the header, so the buffer is allocated at once; a gzip stream's length is known only once decompressed,
+    /// so its buffer starts at 1 MiB and doubles as bytes arrive: the header's claim alone never allocates.
+    /// </summary>
+    private static byte[] ReadPayload(Stream stream, string path, long count, bool lengthChecked, Func<long, string> truncated)
     {
-        FileStream file;
+        const int FirstChunk = 1 << 20;
+        var buffer = new byte[lengthChecked ? count : Math.Min(count, FirstChunk)];
+        int got = ReadFully(stream, path, buffer);
+        while (got == buffer.Length && buffer.Length < count)
+        {
+            Array.Resize(ref buffer, (int)Math.Min(count, 2L * buffer.Length));
+            got += ReadFully(stream, path, buffer.AsSpan(got));
+        }
+        if (got < count) throw new DataFormatException(path, truncated(got));
+        return buffer;
+    }
+
+    private static Stream OpenFile(string path)
+    {
         try
         {
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DataFormatException(path, $"cannot open: {e.Message}", e);
         }
+    }
+
+    // Opens a raw or gzipped IDX stream (told apart by the gzip magic 1f 8b, not by the name); rawLength is the length of
+    // a raw stream, null for gzip (unknown until decompressed).
+    private static Stream OpenMaybeGzip(string path, Func<Stream> open, out long? rawLength)
+    {
+        var file = open();
         Span<byte> magic = stackalloc byte[2];
         int n = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
         file.Position = 0;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using GpuGan.Gan.Imaging;
+using GpuGan.Layers.Serialization;
 
 namespace GpuGan.Gan.Data;
 

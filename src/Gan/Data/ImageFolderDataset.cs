@@ -1,6 +1,8 @@
-// A folder of PNG/JPEG/BMP images, decoded once at load with StbImageSharp, resampled and
-// centre-cropped to imageSize × imageSize, and kept as bytes (C, S, S) in memory — a quarter
-// of the float size; CopySample maps them to [-1, 1]. Meant for small sets (thousands).
+// A folder of PNG/JPEG/BMP/GIF/TIFF images, decoded once at load with ImageReader (ImageSharp:
+// the declared size is checked against ImageLimits before any pixel buffer exists), resampled and
+// centre-cropped to imageSize × imageSize one channel plane at a time, and kept as bytes (C, S, S)
+// in memory — a quarter of the float size; CopySample maps them to [-1, 1]. Meant for small sets
+// (thousands). A file that cannot be used is skipped with a one-line reason (SkippedFile).
 //
 // Layout: when `classFolders` is true (or null and the root holds no image files but has
 // subfolders), every subfolder of the root is a class, labels numbered in ordinal order of
@@ -8,7 +10,6 @@
 // under the root, recursively, is one unlabelled sample. Files are taken in ordinal path
 // order so the index of each image is stable across machines.
 using GpuGan.Gan.Imaging;
-using StbImageSharp;
 
 namespace GpuGan.Gan.Data;
 
@@ -19,7 +20,7 @@ public sealed record SkippedFile(string Path, string Reason);
 public sealed class ImageFolderDataset : IDataset
 {
     /// <summary>Extensions (lower case) taken as images; other files are ignored.</summary>
-    public static readonly IReadOnlyList<string> Extensions = [".png", ".jpg", ".jpeg", ".bmp"];
+    public static readonly IReadOnlyList<string> Extensions = ImageReader.Extensions;
 
     private readonly byte[][] _images; // each (C, S, S)
     private readonly int[] _labels;
@@ -61,7 +62,7 @@ public sealed class ImageFolderDataset : IDataset
     /// <summary>Path of each sample's file, by sample index.</summary>
     public IReadOnlyList<string> Files { get; }
 
-    /// <summary>Image files that could not be decoded, with the reason, in path order.</summary>
+    /// <summary>Image files that could not be used (corrupt, above the limits, a refused format), with a one-line reason, in path order.</summary>
     public IReadOnlyList<SkippedFile> Skipped { get; }
 
     /// <summary>
@@ -70,13 +71,17 @@ public sealed class ImageFolderDataset : IDataset
     /// </summary>
     /// <param name="directory">Root folder.</param>
     /// <param name="imageSize">Side of the square samples.</param>
-    /// <param name="channels">1 (grey, stb's luma) or 3 (RGB; alpha dropped).</param>
+    /// <param name="channels">1 (grey, stb's integer luma) or 3 (RGB; alpha dropped).</param>
     /// <param name="classFolders">One subfolder per class; null decides from the layout (see file header).</param>
     /// <param name="resize">Resampling; Auto uses area when shrinking and bilinear when enlarging.</param>
+    /// <param name="limits">The largest image decoded; larger ones are skipped with the reason. Null: <see cref="ImageLimits.Standard"/>.</param>
+    /// <param name="limit">Use at most this many images: the first in path order (null: all).</param>
     /// <exception cref="DataFormatException">The folder is missing or holds no readable image.</exception>
     public static ImageFolderDataset Load(string directory, int imageSize, int channels = 3, bool? classFolders = null,
-        ResizeMode resize = ResizeMode.Auto)
+        ResizeMode resize = ResizeMode.Auto, ImageLimits? limits = null, int? limit = null)
     {
+        if (limit is < 0) throw new ArgumentOutOfRangeException(nameof(limit), limit, "limit must not be negative");
+        var reader = new ImageReader(limits);
         if (imageSize < 1) throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "image size must be positive");
         if (channels != 1 && channels != 3) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3");
         if (!Directory.Exists(directory)) throw new DataFormatException(directory, "missing: no such folder");
@@ -101,36 +106,43 @@ public sealed class ImageFolderDataset : IDataset
             foreach (string file in ImagesUnder(directory, SearchOption.AllDirectories)) entries.Add((file, -1));
         }
 
-        // Decode in parallel into per-index slots, so the result does not depend on scheduling.
+        // Decode in parallel into per-index slots, so the result does not depend on scheduling; with a limit, in chunks
+        // of path order until enough images are usable, so a limit of 100 does not decode a folder of 100 000.
+        int wanted = limit ?? int.MaxValue;
         var decoded = new byte[]?[entries.Count];
         var reasons = new string?[entries.Count];
-        Parallel.For(0, entries.Count, i =>
-        {
-            try
-            {
-                decoded[i] = Decode(entries[i].Path, imageSize, channels, resize);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                reasons[i] = e.Message.Length > 0 ? e.Message : e.GetType().Name;
-            }
-        });
-
         var images = new List<byte[]>();
         var labels = new List<int>();
         var files = new List<string>();
         var skipped = new List<SkippedFile>();
-        for (int i = 0; i < entries.Count; i++)
+        for (int next = 0; next < entries.Count && images.Count < wanted;)
         {
-            if (decoded[i] is { } img)
+            int chunk = limit is null ? entries.Count - next : Math.Min(entries.Count - next, Math.Max(64, wanted - images.Count));
+            Parallel.For(next, next + chunk, i =>
             {
-                images.Add(img);
-                labels.Add(entries[i].Label);
-                files.Add(entries[i].Path);
+                try
+                {
+                    decoded[i] = Decode(reader, entries[i].Path, imageSize, channels, resize);
+                }
+                catch (DataFormatException e)
+                {
+                    reasons[i] = e.Problem;
+                }
+            });
+            for (int i = next; i < next + chunk && images.Count < wanted; i++)
+            {
+                if (decoded[i] is { } img)
+                {
+                    images.Add(img);
+                    labels.Add(entries[i].Label);
+                    files.Add(entries[i].Path);
+                }
+                else skipped.Add(new SkippedFile(entries[i].Path, reasons[i] ?? "unknown error"));
+                decoded[i] = null;
             }
-            else skipped.Add(new SkippedFile(entries[i].Path, reasons[i] ?? "unknown error"));
+            next += chunk;
         }
-        if (images.Count == 0)
+        if (images.Count == 0 && wanted > 0)
             throw new DataFormatException(directory,
                 $"no readable image ({string.Join(", ", Extensions)}) in the folder; {skipped.Count} skipped"
                 + (skipped.Count > 0 ? $", first: {Path.GetFileName(skipped[0].Path)}: {skipped[0].Reason}" : ""));
@@ -162,26 +174,21 @@ public sealed class ImageFolderDataset : IDataset
             .OrderBy(f => f, StringComparer.Ordinal)
             .ToList();
 
-    // Decodes one file to (C, size, size) bytes.
-    private static byte[] Decode(string path, int size, int channels, ResizeMode resize)
+    // Decodes one file to (C, size, size) bytes, one channel plane at a time (a float copy of one plane, not of three).
+    private static byte[] Decode(ImageReader reader, string path, int size, int channels, ResizeMode resize)
     {
-        ImageResult result;
-        using (var stream = File.OpenRead(path))
-            result = ImageResult.FromStream(stream, channels == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
-        int h = result.Height, w = result.Width;
-        if (h < 1 || w < 1 || result.Data is null || result.Data.Length < h * w * channels)
-            throw new InvalidDataException($"decoded image is empty or short ({w}x{h})");
-
-        // Interleaved (H, W, C) bytes → planar (C, H, W) floats, resample, back to bytes.
-        var planar = new float[channels * h * w];
-        int plane = h * w;
-        for (int p = 0; p < plane; p++)
-            for (int c = 0; c < channels; c++)
-                planar[c * plane + p] = result.Data[p * channels + c];
-        var resized = new float[channels * size * size];
-        ImageResize.ResizeCenterCrop(planar, channels, h, w, resized, size, resize);
-        var bytes = new byte[resized.Length];
-        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)Math.Clamp(MathF.Round(resized[i]), 0f, 255f);
+        var image = reader.Read(path, channels);
+        int h = image.Height, w = image.Width, plane = h * w;
+        var source = new float[plane];
+        var resized = new float[size * size];
+        var bytes = new byte[channels * size * size];
+        for (int c = 0; c < channels; c++)
+        {
+            for (int p = 0; p < plane; p++) source[p] = image.Pixels[p * channels + c];
+            ImageResize.ResizeCenterCrop(source, 1, h, w, resized, size, resize);
+            var target = bytes.AsSpan(c * size * size, size * size);
+            for (int i = 0; i < target.Length; i++) target[i] = (byte)Math.Clamp(MathF.Round(resized[i]), 0f, 255f);
+        }
         return bytes;
     }
 }

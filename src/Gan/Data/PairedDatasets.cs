@@ -230,10 +230,16 @@ public sealed class TranslationFolderDataset : IPairedDataset
         for (int i = 0; i < b.Length; i++) destination[a.Length + i] = b[i] / 127.5f - 1f;
     }
 
-    /// <summary>Reads the folder (see the class summary for the layouts); <paramref name="seed"/> fixes the pairing of unpaired folders.</summary>
+    /// <summary>
+    /// Reads the folder (see the class summary for the layouts); <paramref name="seed"/> fixes the pairing of unpaired folders;
+    /// images above <paramref name="limits"/> (null: <see cref="ImageLimits.Standard"/>) are skipped with the reason;
+    /// <paramref name="limit"/> keeps the first N files of each domain (or pairs, or A|B images) in path order (null: all).
+    /// </summary>
     /// <exception cref="DataFormatException">The folder is missing or holds no usable pair.</exception>
-    public static TranslationFolderDataset Load(string directory, int imageSize, int channels, long seed)
+    public static TranslationFolderDataset Load(string directory, int imageSize, int channels, long seed, ImageLimits? limits = null, int? limit = null)
     {
+        if (limit is < 1) throw new ArgumentOutOfRangeException(nameof(limit), limit, "limit must be at least 1");
+        var reader = new ImageReader(limits);
         if (imageSize < 1) throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "image size must be positive");
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3");
         if (!Directory.Exists(directory)) throw new DataFormatException(directory, "missing: no such folder");
@@ -243,8 +249,8 @@ public sealed class TranslationFolderDataset : IPairedDataset
         string dirA = Path.Combine(directory, "A"), dirB = Path.Combine(directory, "B");
         if (Directory.Exists(trainA) && Directory.Exists(trainB))
         {
-            var a = DecodeAll(Images(trainA), imageSize, channels, skipped, split: false);
-            var b = DecodeAll(Images(trainB), imageSize, channels, skipped, split: false);
+            var a = DecodeAll(reader, Take(Images(trainA), limit), imageSize, channels, skipped, split: false);
+            var b = DecodeAll(reader, Take(Images(trainB), limit), imageSize, channels, skipped, split: false);
             if (a.Count == 0 || b.Count == 0) throw Empty(directory, a.Count == 0 ? trainA : trainB, skipped);
             // Every image of both domains once per epoch: max(|A|, |B|) samples, A cycled, B in a seeded order.
             int count = Math.Max(a.Count, b.Count);
@@ -266,8 +272,9 @@ public sealed class TranslationFolderDataset : IPairedDataset
                 else skipped.Add(new SkippedFile(f, "no file of the same name in B/"));
             }
             foreach (var f in filesB.Values) skipped.Add(new SkippedFile(f, "no file of the same name in A/"));
-            var a = DecodeAll(pairs.Select(p => p.A).ToList(), imageSize, channels, skipped, split: false);
-            var b = DecodeAll(pairs.Select(p => p.B).ToList(), imageSize, channels, skipped, split: false);
+            if (limit is { } n && n < pairs.Count) pairs = pairs.GetRange(0, n);
+            var a = DecodeAll(reader, pairs.Select(p => p.A).ToList(), imageSize, channels, skipped, split: false);
+            var b = DecodeAll(reader, pairs.Select(p => p.B).ToList(), imageSize, channels, skipped, split: false);
             // Keep the pairs whose two files both decoded.
             var okA = a.ToDictionary(x => x.Path, x => x.A);
             var okB = b.ToDictionary(x => x.Path, x => x.A);
@@ -277,7 +284,7 @@ public sealed class TranslationFolderDataset : IPairedDataset
                 Enumerable.Range(0, kept.Count).ToArray(), true, channels, imageSize, "A/ and B/", skipped);
         }
         string root = Directory.Exists(Path.Combine(directory, "train")) ? Path.Combine(directory, "train") : directory;
-        var both = DecodeAll(Images(root), imageSize, channels, skipped, split: true);
+        var both = DecodeAll(reader, Take(Images(root), limit), imageSize, channels, skipped, split: true);
         if (both.Count == 0) throw Empty(directory, root, skipped);
         return new TranslationFolderDataset(name, both.Select(x => x.A).ToArray(), both.Select(x => x.B!).ToArray(),
             Enumerable.Range(0, both.Count).ToArray(), true, channels, imageSize, "A|B images", skipped);
@@ -287,6 +294,8 @@ public sealed class TranslationFolderDataset : IPairedDataset
         new(directory, $"no usable image pair in {where} (A|B images, A/ and B/, or trainA/ and trainB/ expected); {skipped.Count} skipped"
             + (skipped.Count > 0 ? $", first: {Path.GetFileName(skipped[0].Path)}: {skipped[0].Reason}" : ""));
 
+    private static List<string> Take(List<string> files, int? limit) => limit is { } n && n < files.Count ? files.GetRange(0, n) : files;
+
     private static List<string> Images(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
             .Where(f => ImageFolderDataset.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
@@ -294,7 +303,7 @@ public sealed class TranslationFolderDataset : IPairedDataset
             .ToList();
 
     // Decodes in parallel into per-index slots (the result does not depend on scheduling); failures are skipped with the reason.
-    private static List<(string Path, byte[] A, byte[]? B)> DecodeAll(List<string> files, int size, int channels, List<SkippedFile> skipped, bool split)
+    private static List<(string Path, byte[] A, byte[]? B)> DecodeAll(ImageReader reader, List<string> files, int size, int channels, List<SkippedFile> skipped, bool split)
     {
         var results = new (byte[] A, byte[]? B)?[files.Count];
         var reasons = new string?[files.Count];
@@ -302,7 +311,9 @@ public sealed class TranslationFolderDataset : IPairedDataset
         {
             try
             {
-                var (planar, h, w) = ImageFile.ReadPlanar(files[i], channels);
+                var image = reader.Read(files[i], channels);
+                int h = image.Height, w = image.Width;
+                var planar = ImageFile.Planar(image);
                 if (!split) results[i] = (Resize(planar, channels, h, w, 0, w, size), null);
                 else if (w < 2) reasons[i] = $"{w} pixels wide: not an A|B pair";
                 else results[i] = (Resize(planar, channels, h, w, 0, w / 2, size), Resize(planar, channels, h, w, w / 2, w - w / 2, size));
@@ -390,22 +401,22 @@ internal static class PairedSets
     /// fashion-mnist-edges resized to <paramref name="imageSize"/> (default 32, the smallest U-Net size), folders at
     /// <paramref name="imageSize"/> (default 64) with <paramref name="channels"/> (default 3) on both sides.
     /// </summary>
-    public static IPairedDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed)
+    public static IPairedDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed, ImageLimits? imageLimits = null)
     {
         if (channels is not null && source.Kind != DataSourceKind.TranslationFolder)
             throw new InvalidOptionException(nameof(Training.TrainOptions.Channels), channels, $"does not apply to {source.Name} (its domains have fixed channels)");
         switch (source.Kind)
         {
             case DataSourceKind.PetriPairs:
-                return new PetriPairsDataset(DatasetFactory.SyntheticCount(source), imageSize ?? 64, seed);
+                return new PetriPairsDataset(DatasetFactory.Capped(DatasetFactory.SyntheticCount(source), limit), imageSize ?? 64, seed);
             case DataSourceKind.PetriStyles:
-                return new PetriStylesDataset(DatasetFactory.SyntheticCount(source), imageSize ?? 64, seed);
+                return new PetriStylesDataset(DatasetFactory.Capped(DatasetFactory.SyntheticCount(source), limit), imageSize ?? 64, seed);
             case DataSourceKind.FashionMnistEdges:
                 if (!Directory.Exists(IdxDataset.FashionMnistDirectory))
                     throw new DataFormatException(IdxDataset.FashionMnistDirectory, "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist");
-                return new EdgesDataset(IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize ?? 32), "fashion-mnist-edges");
+                return new EdgesDataset(IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize ?? 32, limits: imageLimits), "fashion-mnist-edges");
             case DataSourceKind.TranslationFolder:
-                return TranslationFolderDataset.Load(DatasetFactory.FolderOf(source), imageSize ?? 64, channels ?? 3, seed);
+                return TranslationFolderDataset.Load(DatasetFactory.FolderOf(source), imageSize ?? 64, channels ?? 3, seed, imageLimits, limit);
             default:
                 throw new InvalidOptionException(nameof(Training.TrainOptions.Data), source.Kind, "is not a source of image pairs");
         }

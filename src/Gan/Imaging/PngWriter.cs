@@ -1,3 +1,4 @@
+using GpuGan.Layers.Serialization;
 using StbImageWriteSharp;
 
 namespace GpuGan.Gan.Imaging;

@@ -197,8 +197,12 @@ public sealed class AaeModel : ITrainableModel
         return z;
     }
 
-    /// <summary>One step: the reconstruction phase, then the regularisation phase, on one batch.</summary>
-    public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position)
+    /// <summary>One step: the reconstruction phase, then the regularisation phase, on one batch; its metrics read back at the end (one copy).</summary>
+    public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position) =>
+        StepMetricsTable.RunOnce(Device, (table, row) => TrainStep(nextBatch, noise, position, table, row));
+
+    /// <summary>One step: the reconstruction phase, then the regularisation phase, on one batch; its metrics go into row <paramref name="row"/> of <paramref name="metrics"/> on the device.</summary>
+    public void TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position, Tensor metrics, int row)
     {
         Encoder.Train();
         Decoder.Train();
@@ -210,7 +214,7 @@ public sealed class AaeModel : ITrainableModel
         OptAE.ZeroGrad();
         var recon = Losses.Mse(Decoder.Generate(Encoder.Forward(x), null), x);
         recon.Backward();
-        double normG = ParameterOps.GradNorm(OptAE.Parameters.Select(p => p.Parameter));
+        var normG = ParameterOps.GradNormTensor(OptAE.Parameters.Select(p => p.Parameter));
         OptAE.Step();
 
         // Regularisation phase: the discriminator on prior draws against (detached) codes …
@@ -221,7 +225,7 @@ public sealed class AaeModel : ITrainableModel
         var fakeScores = D.Forward(codes.Detach());
         var lossD = Losses.BceWithLogits(realScores, 1f).Add(Losses.BceWithLogits(fakeScores, 0f)).MulScalar(0.5f);
         lossD.Backward();
-        double normD = ParameterOps.GradNorm(D.Parameters());
+        var normD = ParameterOps.GradNormTensor(D.Parameters());
         OptD.Step();
 
         // … then the encoder as a generator of codes (gradients for the encoder only).
@@ -232,16 +236,13 @@ public sealed class AaeModel : ITrainableModel
         for (int i = 0; i < eParams.Length; i++) GanModel.SetGrad(eParams[i], grads[i]);
         OptE.Step();
 
-        double dReal, dFake;
+        Tensor dReal, dFake;
         using (Autograd.NoGrad())
         {
-            dReal = realScores.Sigmoid().Mean().Item();
-            dFake = fakeScores.Sigmoid().Mean().Item();
+            dReal = realScores.Sigmoid().Mean();
+            dFake = fakeScores.Sigmoid().Mean();
         }
-        return new StepMetrics
-        {
-            DLoss = lossD.Item(), GLoss = lossE.Item(), DReal = dReal, DFake = dFake, GradNormD = normD, GradNormG = normG, Reconstruction = recon.Item(),
-        };
+        StepMetricsTable.Write(metrics, row, lossD, lossE, gradientPenalty: null, dReal, dFake, normD, normG, recon);
     }
 
     /// <summary>"encoder", "decoder", "discriminator" and the optimisers "optAE", "optD", "optE".</summary>

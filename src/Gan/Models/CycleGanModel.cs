@@ -212,8 +212,12 @@ public sealed class CycleGanModel : ITrainableModel
         return new CycleGanGenerators(ga, gb);
     }
 
-    /// <summary>One step on a batch (N, C_A + C_B, S, S) of A and B images.</summary>
-    public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position)
+    /// <summary>One step on a batch (N, C_A + C_B, S, S) of A and B images, its metrics read back at the end (one copy).</summary>
+    public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position) =>
+        StepMetricsTable.RunOnce(Device, (table, row) => TrainStep(nextBatch, noise, position, table, row));
+
+    /// <summary>One step on a batch (N, C_A + C_B, S, S) of A and B images; its metrics go into row <paramref name="row"/> of <paramref name="metrics"/> on the device.</summary>
+    public void TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position, Tensor metrics, int row)
     {
         float lr = TrainableModels.ConstantThenLinearDecay(_learningRate, position);
         OptG.LearningRate = OptD.LearningRate = lr;
@@ -242,7 +246,7 @@ public sealed class CycleGanModel : ITrainableModel
         var gParams = OptG.Parameters.Select(p => p.Parameter).ToArray();
         var grads = Autograd.Grad([lossG], gParams, allowUnused: true);
         for (int i = 0; i < gParams.Length; i++) GanModel.SetGrad(gParams[i], grads[i]);
-        double normG = ParameterOps.GradNorm(gParams);
+        var normG = ParameterOps.GradNormTensor(gParams);
         OptG.Step();
 
         // Discriminators, on the real images and on fakes from the pools.
@@ -253,20 +257,17 @@ public sealed class CycleGanModel : ITrainableModel
         var fakeScoresB = DB.Forward(PoolA.Query(fakeA.Detach()));
         var lossD = Objective.DiscriminatorLoss(realScoresA, fakeScoresA).Add(Objective.DiscriminatorLoss(realScoresB, fakeScoresB));
         lossD.Backward();
-        double normD = ParameterOps.GradNorm(OptD.Parameters.Select(p => p.Parameter));
+        var normD = ParameterOps.GradNormTensor(OptD.Parameters.Select(p => p.Parameter));
         OptD.Step();
 
-        double dReal, dFake, cycle;
+        Tensor dReal, dFake, cycle;
         using (Autograd.NoGrad())
         {
-            dReal = 0.5 * (TranslationBatches.MeanScore(realScoresA, adv) + TranslationBatches.MeanScore(realScoresB, adv));
-            dFake = 0.5 * (TranslationBatches.MeanScore(fakeScoresA, adv) + TranslationBatches.MeanScore(fakeScoresB, adv));
-            cycle = 0.5 * (cycleA.Item() + cycleB.Item());
+            dReal = TranslationBatches.MeanScoreTensor(realScoresA, adv).Add(TranslationBatches.MeanScoreTensor(realScoresB, adv)).MulScalar(0.5f);
+            dFake = TranslationBatches.MeanScoreTensor(fakeScoresA, adv).Add(TranslationBatches.MeanScoreTensor(fakeScoresB, adv)).MulScalar(0.5f);
+            cycle = cycleA.Add(cycleB).MulScalar(0.5f);
         }
-        return new StepMetrics
-        {
-            DLoss = lossD.Item(), GLoss = lossG.Item(), DReal = dReal, DFake = dFake, GradNormD = normD, GradNormG = normG, Reconstruction = cycle,
-        };
+        StepMetricsTable.Write(metrics, row, lossD, lossG, gradientPenalty: null, dReal, dFake, normD, normG, cycle);
     }
 
     /// <summary>"G_A", "G_B", "D_A", "D_B", the pools "pool_A", "pool_B", optimisers "optG", "optD", and the pools' stream "pool".</summary>

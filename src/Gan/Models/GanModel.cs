@@ -144,12 +144,65 @@ public sealed class GanModel : ITrainableModel
         return labels;
     }
 
-    /// <summary>One generator step (with its critic steps). Runs inside the caller's TensorScope.</summary>
+    /// <summary>
+    /// Columns of a metrics table row written by <see cref="TrainStep(BatchSource, RandomStream, Tensor, int)"/>:
+    /// the step's scalars, then a flag that is 1 when d_loss, g_loss, the gradient penalty or the reconstruction loss is NaN or ±∞.
+    /// </summary>
+    public static class MetricsColumns
+    {
+        /// <summary>The critic's loss (its last critic step).</summary>
+        public const int DLoss = 0;
+        /// <summary>The generator's loss.</summary>
+        public const int GLoss = 1;
+        /// <summary>The gradient penalty (NaN when the objective has none).</summary>
+        public const int GradientPenalty = 2;
+        /// <summary>Mean D output on real data.</summary>
+        public const int DReal = 3;
+        /// <summary>Mean D output on generated data.</summary>
+        public const int DFake = 4;
+        /// <summary>L2 norm of D's gradients.</summary>
+        public const int GradNormD = 5;
+        /// <summary>L2 norm of G's gradients.</summary>
+        public const int GradNormG = 6;
+        /// <summary>The reconstruction loss (pix2pix L1, CycleGAN cycle, AAE pixel loss; NaN for the latent-noise GANs).</summary>
+        public const int Reconstruction = 7;
+        /// <summary>1 when a loss, the penalty or the reconstruction loss is not finite (the divergence guard), else 0.</summary>
+        public const int Diverged = 8;
+        /// <summary>Columns of a row.</summary>
+        public const int Count = 9;
+    }
+
+    /// <summary>A table for <paramref name="rows"/> steps of metrics on the model's device (see <see cref="MetricsColumns"/>); the caller disposes it.</summary>
+    public Tensor CreateMetricsTable(int rows) => StepMetricsTable.Create(Device, rows);
+
+    /// <summary>The metrics of row <paramref name="row"/> of a metrics table read back to the host (Step, Epoch and rate left for the caller).</summary>
+    public static StepMetrics ReadMetricsRow(ReadOnlySpan<float> table, int row) => StepMetricsTable.Read(table, row);
+
+    /// <summary>Whether row <paramref name="row"/> of a metrics table read back to the host carries the divergence flag.</summary>
+    public static bool RowDiverged(ReadOnlySpan<float> table, int row) => StepMetricsTable.Diverged(table, row);
+
+    /// <summary>
+    /// One generator step (with its critic steps), reading its metrics back at the end (one copy).
+    /// Runs inside the caller's TensorScope. Training loops that should not wait for the device use
+    /// <see cref="TrainStep(BatchSource, RandomStream, Tensor, int)"/>.
+    /// </summary>
     public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise)
+    {
+        using var table = CreateMetricsTable(1);
+        TrainStep(nextBatch, noise, table, 0);
+        return ReadMetricsRow(table.ToArray(), 0);
+    }
+
+    /// <summary>
+    /// One generator step (with its critic steps) that never waits for the device: its metrics are written
+    /// into row <paramref name="row"/> of <paramref name="metrics"/> (<see cref="CreateMetricsTable"/>) on the
+    /// device, with the divergence flag; read the table back when they are wanted. Runs inside the caller's TensorScope.
+    /// </summary>
+    public void TrainStep(BatchSource nextBatch, RandomStream noise, Tensor metrics, int row)
     {
         G.Train();
         D.Train();
-        double dLoss = 0, dReal = 0, dFake = 0, gp = double.NaN, normD = 0;
+        Tensor? dLoss = null, dReal = null, dFake = null, gp = null, normD = null;
         int n = 0;
         Tensor? fakeForG = null;
         int[]? labelsForG = null;
@@ -176,8 +229,8 @@ public sealed class GanModel : ITrainableModel
             var critic = Objective.CriticLoss(new CriticBatch(real, fake, outReal, outFake, x => D.Score(x, labels), noise, Device));
             (dReal, dFake, gp) = (critic.DReal, critic.DFake, critic.GradientPenalty);
             critic.Loss.Backward();
-            dLoss = critic.Loss.Item();
-            normD = ParameterOps.GradNorm(D.Parameters());
+            dLoss = critic.Loss;
+            normD = ParameterOps.GradNormTensor(D.Parameters());
             OptD.Step();
             Objective.AfterCriticUpdate(D);
         }
@@ -194,14 +247,10 @@ public sealed class GanModel : ITrainableModel
         var gParams = G.Parameters().ToArray();
         var grads = Autograd.Grad([gLoss], gParams, allowUnused: true);
         for (int i = 0; i < gParams.Length; i++) SetGrad(gParams[i], grads[i]);
-        double normG = ParameterOps.GradNorm(gParams);
+        var normG = ParameterOps.GradNormTensor(gParams);
         OptG.Step();
 
-        return new StepMetrics
-        {
-            DLoss = dLoss, GLoss = gLoss.Item(), DReal = dReal, DFake = dFake, GradientPenalty = gp,
-            GradNormD = normD, GradNormG = normG,
-        };
+        StepMetricsTable.Write(metrics, row, dLoss, gLoss, gp, dReal, dFake, normD, normG, reconstruction: null);
     }
 
     // ------------------------------------------------------------ ITrainableModel
@@ -213,7 +262,8 @@ public sealed class GanModel : ITrainableModel
     public bool ReportsProbabilities => Objective is NonSaturatingBce;
 
     /// <inheritdoc/>
-    StepMetrics ITrainableModel.TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position) => TrainStep(nextBatch, noise);
+    void ITrainableModel.TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position, Tensor metrics, int row) =>
+        TrainStep(nextBatch, noise, metrics, row);
 
     /// <summary>G, D and their optimisers as "G", "D", "optG", "optD".</summary>
     public void AddTo(TrainingState state)
@@ -267,18 +317,10 @@ public sealed class GanModel : ITrainableModel
         }
     }
 
-    internal static void SetGrad(Tensor p, Tensor g)
+    /// <summary>Sets p's gradient to a copy of g (one device copy; the old gradient's memory goes back to the pool).</summary>
+    internal static void SetGrad(Tensor p, Tensor? g)
     {
-        if (p.Grad is null || p.Grad.IsDisposed)
-        {
-            var copy = Tensor.Zeros(p.Shape, p.Device).KeepAlive();
-            copy.AddInPlace(g);
-            p.Grad = copy;
-        }
-        else
-        {
-            p.Grad.Fill(0f);
-            p.Grad.AddInPlace(g);
-        }
+        p.Grad?.Dispose();
+        using (Autograd.NoGrad()) p.Grad = (g is null ? Tensor.Zeros(p.Shape, p.Device) : g.Clone()).KeepAlive();
     }
 }

@@ -1,5 +1,5 @@
 // What the Trainer needs from a model, whatever its family: one training step from a source of
-// batches, the state a checkpoint holds, the weights the divergence guard checks, the module that
+// batches (writing its metrics into a device-side table row, never reading back), the state a checkpoint holds, the weights the divergence guard checks, the module that
 // generator.safetensors exports, and the sample grid written every few steps. The latent-noise GANs
 // (GanModel), the translation families (Pix2PixModel, CycleGanModel) and the adversarial autoencoder
 // (AaeModel) implement it; TrainableModels.Create builds the one a GanSpec names.
@@ -31,8 +31,12 @@ public interface ITrainableModel
     /// <summary>True when <see cref="StepMetrics.DReal"/> and <see cref="StepMetrics.DFake"/> are probabilities (the "D wins" watch applies).</summary>
     bool ReportsProbabilities { get; }
 
-    /// <summary>One training step; runs inside the caller's TensorScope.</summary>
-    StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position);
+    /// <summary>
+    /// One training step that never waits for the device: its metrics go into row <paramref name="row"/> of
+    /// <paramref name="metrics"/> (<see cref="StepMetricsTable.Create"/>) on the device, with the divergence flag
+    /// (<see cref="StepMetricsTable.Write"/>); the caller reads the table back when it wants them. Runs inside the caller's TensorScope.
+    /// </summary>
+    void TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position, Tensor metrics, int row);
 
     /// <summary>Adds the modules, optimisers and random streams a checkpoint must hold to resume exactly.</summary>
     void AddTo(TrainingState state);

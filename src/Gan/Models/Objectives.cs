@@ -24,12 +24,15 @@ namespace GpuGan.Gan.Models;
 /// <param name="Device">Where the tensors live.</param>
 public readonly record struct CriticBatch(Tensor Real, Tensor Fake, Tensor RealScores, Tensor FakeScores, Func<Tensor, Tensor> Critic, RandomStream Noise, Device Device);
 
-/// <summary>A critic step's loss and what is logged about it.</summary>
+/// <summary>
+/// A critic step's loss and what is logged about it, as scalar tensors on the model's device: nothing is read
+/// back inside a step (the trainer reads the metrics of several steps at once).
+/// </summary>
 /// <param name="Loss">The scalar to minimise.</param>
-/// <param name="DReal">Mean D output on real data (a probability for BCE, a score for critics).</param>
-/// <param name="DFake">Mean D output on generated data.</param>
-/// <param name="GradientPenalty">The penalty term, NaN when the objective has none.</param>
-public readonly record struct CriticLoss(Tensor Loss, double DReal, double DFake, double GradientPenalty);
+/// <param name="DReal">Mean D output on real data (a probability for BCE, a score for critics), no graph.</param>
+/// <param name="DFake">Mean D output on generated data, no graph.</param>
+/// <param name="GradientPenalty">The penalty term; null when the objective has none.</param>
+public readonly record struct CriticLoss(Tensor Loss, Tensor DReal, Tensor DFake, Tensor? GradientPenalty);
 
 /// <summary>A GAN objective: the critic and generator losses and the schedule around them.</summary>
 public interface IGanObjective
@@ -67,7 +70,7 @@ public sealed class NonSaturatingBce : IGanObjective
     {
         var loss = Losses.BceWithLogits(b.RealScores, 1f).Add(Losses.BceWithLogits(b.FakeScores, 0f));
         using (Autograd.NoGrad())
-            return new CriticLoss(loss, b.RealScores.Sigmoid().Mean().Item(), b.FakeScores.Sigmoid().Mean().Item(), double.NaN);
+            return new CriticLoss(loss, b.RealScores.Sigmoid().Mean(), b.FakeScores.Sigmoid().Mean(), null);
     }
 
     /// <inheritdoc/>
@@ -89,10 +92,10 @@ public abstract class WassersteinObjective(int criticSteps) : IGanObjective
         var meanReal = b.RealScores.Mean();
         var meanFake = b.FakeScores.Mean();
         var loss = meanFake.Sub(meanReal);
-        double dReal = meanReal.Item(), dFake = meanFake.Item();
+        var (dReal, dFake) = (meanReal.Detach(), meanFake.Detach());
         var penalty = Penalty(b);
-        if (penalty is null) return new CriticLoss(loss, dReal, dFake, double.NaN);
-        return new CriticLoss(loss.Add(penalty), dReal, dFake, penalty.Item());
+        if (penalty is null) return new CriticLoss(loss, dReal, dFake, null);
+        return new CriticLoss(loss.Add(penalty), dReal, dFake, penalty.Detach());
     }
 
     /// <summary>An extra critic loss term (null for none).</summary>

@@ -103,8 +103,12 @@ public sealed class Pix2PixModel : ITrainableModel
         return (g, d);
     }
 
-    /// <summary>One step on a batch of pairs (N, C_A + C_B, S, S).</summary>
-    public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position)
+    /// <summary>One step on a batch of pairs (N, C_A + C_B, S, S), its metrics read back at the end (one copy).</summary>
+    public StepMetrics TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position) =>
+        StepMetricsTable.RunOnce(Device, (table, row) => TrainStep(nextBatch, noise, position, table, row));
+
+    /// <summary>One step on a batch of pairs (N, C_A + C_B, S, S); its metrics go into row <paramref name="row"/> of <paramref name="metrics"/> on the device.</summary>
+    public void TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position, Tensor metrics, int row)
     {
         float lr = TrainableModels.ConstantThenLinearDecay(_learningRate, position);
         OptG.LearningRate = OptD.LearningRate = lr;
@@ -117,7 +121,7 @@ public sealed class Pix2PixModel : ITrainableModel
         // D: the pair with the fake detached (no graph back into G), then the real pair.
         var adversarial = Objective.Adversarial;
         Tensor? lossD = null, realScores = null, fakeScores = null;
-        double normD = double.NaN;
+        Tensor? normD = null;
         if (adversarial is not null)
         {
             OptD.ZeroGrad();
@@ -125,7 +129,7 @@ public sealed class Pix2PixModel : ITrainableModel
             realScores = D.Forward(pairs);
             lossD = Objective.DiscriminatorLoss(realScores, fakeScores);
             lossD.Backward();
-            normD = ParameterOps.GradNorm(D.Parameters());
+            normD = ParameterOps.GradNormTensor(D.Parameters());
             OptD.Step();
         }
 
@@ -135,24 +139,24 @@ public sealed class Pix2PixModel : ITrainableModel
         var gParams = G.Parameters().ToArray();
         var grads = Autograd.Grad([lossG], gParams, allowUnused: true);
         for (int i = 0; i < gParams.Length; i++) GanModel.SetGrad(gParams[i], grads[i]);
-        double normG = ParameterOps.GradNorm(gParams);
+        var normG = ParameterOps.GradNormTensor(gParams);
         OptG.Step();
 
         // Without a discriminator (the L1-only baseline) its columns are 0.
-        double dReal = 0, dFake = 0;
-        if (adversarial is not null)
+        Tensor dReal, dFake;
+        using (Autograd.NoGrad())
         {
-            using (Autograd.NoGrad())
+            if (adversarial is not null)
             {
-                dReal = TranslationBatches.MeanScore(realScores!, adversarial);
-                dFake = TranslationBatches.MeanScore(fakeScores!, adversarial);
+                dReal = TranslationBatches.MeanScoreTensor(realScores!, adversarial);
+                dFake = TranslationBatches.MeanScoreTensor(fakeScores!, adversarial);
+            }
+            else
+            {
+                dReal = dFake = Tensor.Zeros(new Shape(1), Device);
             }
         }
-        return new StepMetrics
-        {
-            DLoss = lossD?.Item() ?? 0, GLoss = lossG.Item(), DReal = dReal, DFake = dFake, GradNormD = double.IsNaN(normD) ? 0 : normD, GradNormG = normG,
-            Reconstruction = l1.Item(),
-        };
+        StepMetricsTable.Write(metrics, row, lossD ?? dReal, lossG, gradientPenalty: null, dReal, dFake, normD ?? dReal, normG, l1);
     }
 
     /// <summary>G, D, their optimisers and the dropout stream as "G", "D", "optG", "optD", "dropout".</summary>
@@ -215,7 +219,10 @@ internal static class TranslationBatches
         t.Shape[1] == channels ? t : Tensor.Concat(Enumerable.Repeat(t, channels).ToArray(), 1);
 
     /// <summary>Mean σ(scores) for logits (D's probability of "real"), the mean score otherwise.</summary>
-    public static double MeanScore(Tensor scores, IAdversarialLoss loss) => (loss.ScoresAreLogits ? scores.Sigmoid() : scores).Mean().Item();
+    public static double MeanScore(Tensor scores, IAdversarialLoss loss) => MeanScoreTensor(scores, loss).Item();
+
+    /// <summary>The mean of <paramref name="scores"/> as probabilities, as a one-element tensor on their device (nothing read back).</summary>
+    public static Tensor MeanScoreTensor(Tensor scores, IAdversarialLoss loss) => (loss.ScoresAreLogits ? scores.Sigmoid() : scores).Mean();
 
     /// <summary>
     /// A grid with one row per sample and one column per tensor of <paramref name="columns"/> (each (N, C, S, S), grey

@@ -111,6 +111,7 @@ public static class SampleWriter
         var (c, h, w) = (samples.Shape.Channels, samples.Shape.Height, samples.Shape.Width);
         Check(samples.Shape, format);
         Directory.CreateDirectory(folder);
+        AtomicFile.RemoveStaleTemporaryFiles(folder);
         var images = samples.Values;
         int n = samples.Count;
         var written = new List<string>();

@@ -148,7 +148,7 @@ public sealed class Translator
                     for (int k = 0; k < image.Length; k++) image[k] = image[k] / 127.5f - 1f;
                     batch.Add((i, image));
                 }
-                catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+                catch (Exception e) when (e is IOException or InvalidDataException or DataFormatException or UnauthorizedAccessException or ArgumentException)
                 {
                     skipped.Add(new SkippedFile(files[i].File, e.Message));
                 }

@@ -1,4 +1,5 @@
 using GpuGan.Gan.Imaging;
+using GpuGan.Layers.Serialization;
 
 namespace GpuGan.Gan.Training;
 
@@ -30,12 +31,12 @@ public static class CurvesPlot
         const int width = 900, height = 360;
         var top = losses.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
         var bottom = outputs.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
-        // Stack the two PNGs into one image by decoding and re-encoding with Stb.
-        var a = StbImageSharp.ImageResult.FromMemory(top, StbImageSharp.ColorComponents.RedGreenBlue);
-        var b = StbImageSharp.ImageResult.FromMemory(bottom, StbImageSharp.ColorComponents.RedGreenBlue);
+        // Stack the two PNGs (our own, trusted) into one image: decode both to RGB bytes, re-encode once.
         var pixels = new byte[width * height * 2 * 3];
-        Array.Copy(a.Data, 0, pixels, 0, a.Data.Length);
-        Array.Copy(b.Data, 0, pixels, a.Data.Length, b.Data.Length);
+        using (var a = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(top))
+            a.CopyPixelDataTo(pixels.AsSpan(0, width * height * 3));
+        using (var b = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(bottom))
+            b.CopyPixelDataTo(pixels.AsSpan(width * height * 3));
         PngWriter.SaveInterleaved(path, pixels, 3, height * 2, width);
     }
 

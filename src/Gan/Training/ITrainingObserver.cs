@@ -50,6 +50,13 @@ public sealed record ResumedNotice(string RunFolder, long Step, long Epoch, int 
     public override bool IsWarning => false;
 }
 
+/// <summary>The run to resume had not completed its first checkpoint: it starts over from step 0 with its saved configuration.</summary>
+public sealed record StartingOverNotice(string RunFolder) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => true;
+}
+
 /// <summary>The resumed run has already reached its length; nothing will be trained.</summary>
 public sealed record AlreadyCompleteNotice(long Step, long TotalSteps) : TrainingNotice
 {
@@ -62,6 +69,16 @@ public sealed record MetricsRepairedNotice(string Path, bool DroppedTornRow, int
 {
     /// <inheritdoc/>
     public override bool IsWarning => DroppedTornRow;
+}
+
+/// <summary>
+/// Temporary files that interrupted writes had left in the run folder (a process killed between writing a file and
+/// renaming it into place) were deleted; the files they were to replace are whole.
+/// </summary>
+public sealed record TemporaryFilesRemovedNotice(string RunFolder, IReadOnlyList<string> Files) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => false;
 }
 
 /// <summary>D has won outright (D(x) &gt; 0.99, D(G(z)) &lt; 0.01) for <paramref name="Steps"/> steps in a row.</summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using GpuGan.Gan.Imaging;
+using GpuGan.Layers.Serialization;
 
 namespace GpuGan.Gan.Training;
 

@@ -20,4 +20,7 @@ public static class RunLayout
 
     /// <summary>Losses and D outputs over steps.</summary>
     public const string CurvesFile = "curves.png";
+
+    /// <summary>The folders that hold the run's files: the run folder itself (""), checkpoints/ and samples/.</summary>
+    public static IReadOnlyList<string> Folders { get; } = ["", Path.GetDirectoryName(CheckpointFile)!, SamplesFolder];
 }

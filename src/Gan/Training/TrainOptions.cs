@@ -3,6 +3,7 @@
 // saved as the run's config.json (kebab-case keys, enums by name) and read back on resume, where it
 // is validated as strictly as when it was given.
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
 using GpuGan.Gan.Data;
 using GpuGan.Gan.Models;
@@ -55,8 +56,24 @@ public sealed record TrainOptions
     /// <summary>CPU kernel threads; null uses every core.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>Cap on images read from IDX files; null reads all.</summary>
+    /// <summary>
+    /// Read the step metrics back from the device every N steps (one copy; metrics.csv still gets a row per
+    /// step, and the divergence guard then names the first bad step); null reads them after every step.
+    /// </summary>
+    public int? LogEvery { get; init; }
+
+    /// <summary>Use at most this many samples of the data set (the first ones, whatever the source); null uses all.</summary>
     public int? Limit { get; init; }
+
+    /// <summary>Largest width or height of an input image (image folders, IDX files); null is <see cref="ImageLimits.Standard"/>'s.</summary>
+    public int? MaxImageSide { get; init; }
+
+    /// <summary>Largest width × height of an input image; null is <see cref="ImageLimits.Standard"/>'s.</summary>
+    public long? MaxImagePixels { get; init; }
+
+    /// <summary>The input image limits in force.</summary>
+    [JsonIgnore]
+    public ImageLimits ImageLimits => new(MaxImageSide ?? ImageLimits.Standard.MaxSide, MaxImagePixels ?? ImageLimits.Standard.MaxPixels);
 
     /// <summary>Size of the latent vector z.</summary>
     public required int LatentDim { get; init; }
@@ -103,7 +120,10 @@ public sealed record TrainOptions
         if (SampleEvery is < 1) Fail(nameof(SampleEvery), SampleEvery, "must be at least 1");
         if (CheckpointEvery is < 1) Fail(nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
         if (Threads is < 1) Fail(nameof(Threads), Threads, "must be at least 1");
+        if (LogEvery is < 1) Fail(nameof(LogEvery), LogEvery, "must be at least 1");
         if (Limit is < 1) Fail(nameof(Limit), Limit, "must be at least 1");
+        if (MaxImageSide is < 1) Fail(nameof(MaxImageSide), MaxImageSide, "must be at least 1");
+        if (MaxImagePixels is < 1) Fail(nameof(MaxImagePixels), MaxImagePixels, "must be at least 1");
         if (Enum.IsDefined(Model) && Model.Kind() == ModelKind.Translation)
         {
             if (LatentDim != 0) Fail(nameof(LatentDim), LatentDim, $"must be 0 for {Model.FileName()} (it has no latent input)");
@@ -136,11 +156,46 @@ public sealed record TrainOptions
         }
         catch (JsonException e)
         {
-            // System.Text.Json's message spans lines and names .NET types; keep its first sentence and the position.
+            // System.Text.Json's message spans lines and names .NET types: say instead which key holds what kind of value.
             string where = e.LineNumber is { } line ? $" (line {line + 1})" : "";
-            throw new RunFileException(source, null, $"not a valid run configuration{where}: {FirstSentence(e.Message)}", e);
+            throw new RunFileException(source, null, $"not a valid run configuration{where}: {Explain(e)}", e);
         }
     }
+
+    /// <summary>A JSON error in the words of config.json: the key and what it must hold, or the syntax problem.</summary>
+    private static string Explain(JsonException e)
+    {
+        string message = e.Message;
+        int including = message.IndexOf("missing required properties including:", StringComparison.Ordinal);
+        if (including >= 0)
+        {
+            var keys = Regex.Matches(message[including..], "'([^']+)'").Select(m => m.Groups[1].Value);
+            return $"missing required keys: {string.Join(", ", keys)}";
+        }
+        string path = e.Path ?? "$";
+        bool conversion = message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal);
+        if (path == "$")
+            return conversion ? "the file holds no JSON object of settings" : WithoutTypeNames(FirstSentence(message));
+        // "$.data.kind" → the property it names, walked from TrainOptions.
+        string key = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
+        Type? type = typeof(TrainOptions);
+        foreach (string part in key.Split('.'))
+        {
+            var property = type?.GetProperties().FirstOrDefault(p => JsonKey(p.Name) == part);
+            type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        }
+        return type is not null && conversion ? $"'{key}' must be {Kind(type)}" : $"'{key}': {WithoutTypeNames(FirstSentence(message))}";
+    }
+
+    private static string Kind(Type type) => type switch
+    {
+        _ when type == typeof(int) || type == typeof(long) => "an integer",
+        _ when type == typeof(float) || type == typeof(double) => "a number",
+        _ when type == typeof(string) => "a string",
+        _ when type == typeof(bool) => "true or false",
+        { IsEnum: true } => "one of " + string.Join(", ", Enum.GetNames(type).Select(JsonKey)),
+        _ => "an object",
+    };
 
     private static string FirstSentence(string message)
     {
@@ -149,6 +204,8 @@ public sealed record TrainOptions
         int path = first.IndexOf(" Path:", StringComparison.Ordinal);
         return (path < 0 ? first : first[..path]).Trim();
     }
+
+    private static string WithoutTypeNames(string message) => Regex.Replace(message, @"'?\b(System|GpuGan)\.[\w.`\[\]]+'?", "a value");
 }
 
 /// <summary>How to continue a run: its folder, and what may change from the saved configuration.</summary>
@@ -175,6 +232,9 @@ public sealed record ResumeOptions
     /// <summary>A new checkpoint interval; null keeps the saved one.</summary>
     public int? CheckpointEvery { get; init; }
 
+    /// <summary>A new metrics read-back interval; null keeps the saved one.</summary>
+    public int? LogEvery { get; init; }
+
     /// <summary>Checks the values given here.</summary>
     /// <exception cref="InvalidOptionException">Names the property, the value and what is allowed.</exception>
     public void Validate()
@@ -187,6 +247,7 @@ public sealed record ResumeOptions
         if (Threads is < 1) throw new InvalidOptionException(nameof(Threads), Threads, "must be at least 1");
         if (SampleEvery is < 1) throw new InvalidOptionException(nameof(SampleEvery), SampleEvery, "must be at least 1");
         if (CheckpointEvery is < 1) throw new InvalidOptionException(nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
+        if (LogEvery is < 1) throw new InvalidOptionException(nameof(LogEvery), LogEvery, "must be at least 1");
     }
 
     /// <summary>The saved options with this resume's changes applied.</summary>
@@ -199,6 +260,7 @@ public sealed record ResumeOptions
         Threads = Threads ?? saved.Threads,
         SampleEvery = SampleEvery ?? saved.SampleEvery,
         CheckpointEvery = CheckpointEvery ?? saved.CheckpointEvery,
+        LogEvery = LogEvery ?? saved.LogEvery,
     };
 }
 

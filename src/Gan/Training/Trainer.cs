@@ -22,6 +22,14 @@ public sealed class Trainer : IDisposable
     /// <summary>D must win outright this many steps in a row before <see cref="DiscriminatorWinsNotice"/>.</summary>
     public const int DiscriminatorWinsStreak = 50;
 
+    /// <summary>
+    /// Samples are judged for diversity (<see cref="LowDiversityNotice"/>) only from this step on, and from a quarter of the run
+    /// (at most step 500). A freshly initialised generator is nearly constant — DCGAN's N(0, 0.02) weights make G(z) vary
+    /// by about 1e-3 across z whatever the data — so a low spread before the generator has trained is where every run starts,
+    /// not a collapse. The spread is taken over the fixed grid of at least 16 latent vectors, so it is not one sample's noise.
+    /// </summary>
+    public const int MinStepsForDiversityCheck = 200;
+
     private readonly ITrainingObserver _observer;
     private readonly TrainOptions _options;
     private readonly bool _resumed;
@@ -42,7 +50,7 @@ public sealed class Trainer : IDisposable
         _options = options;
         _resumed = checkpointToLoad is not null;
         _device = DeviceSelection.Open(options.Device, options.Threads);
-        _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed);
+        _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed, options.ImageLimits);
         if (_dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
             observer.Notice(new SkippedFilesNotice(_dataset.Name, folderSet.Skipped));
         if (_dataset is TranslationFolderDataset pairFolder && pairFolder.Skipped.Count > 0)
@@ -112,7 +120,10 @@ public sealed class Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (Directory.Exists(options.Out) && Directory.EnumerateFileSystemEntries(options.Out).Any())
+        // A folder holding nothing but temporary files of an interrupted write (a run killed while writing its first
+        // file) is empty for this purpose: Run removes them.
+        if (Directory.Exists(options.Out) && Directory.EnumerateFileSystemEntries(options.Out, "*", new EnumerationOptions { AttributesToSkip = 0 })
+                .Any(e => !(File.Exists(e) && AtomicFile.IsTemporaryFile(Path.GetFileName(e), out _))))
             throw new RunFolderExistsException(options.Out);
         return new Trainer(options, checkpointToLoad: null, observer ?? NullObserver.Instance);
     }
@@ -122,7 +133,7 @@ public sealed class Trainer : IDisposable
     /// wins, except for what <paramref name="options"/> may change; it is validated as strictly as new options.
     /// Writes nothing yet.
     /// </summary>
-    /// <exception cref="GanException">Not a run folder, no checkpoint, an invalid saved configuration.</exception>
+    /// <exception cref="GanException">Not a run folder, a checkpoint that was removed, an invalid saved configuration.</exception>
     /// <exception cref="StateDictException">The checkpoint does not fit the saved configuration (nothing is changed).</exception>
     /// <exception cref="SafeTensorsFormatException">The checkpoint is truncated or corrupt.</exception>
     public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null)
@@ -132,12 +143,19 @@ public sealed class Trainer : IDisposable
         string configPath = Path.Combine(options.Folder, RunLayout.ConfigFile);
         string checkpointPath = Path.Combine(options.Folder, RunLayout.CheckpointFile);
         if (!File.Exists(configPath)) throw new NotARunFolderException(options.Folder, configPath);
-        if (!File.Exists(checkpointPath)) throw new NoCheckpointException(options.Folder, checkpointPath);
+        // Every checkpoint is followed by a generator file: with neither, the run was stopped (killed) before its first
+        // checkpoint was complete. There is nothing to continue and nothing to lose, so it starts over from its saved
+        // configuration (bit-identical steps, so the result is the uninterrupted run's). A checkpoint that is gone while
+        // a generator file exists was removed, not never written: that is refused.
+        bool startOver = !File.Exists(checkpointPath) && !File.Exists(Path.Combine(options.Folder, RunLayout.GeneratorFile));
+        if (!File.Exists(checkpointPath) && !startOver) throw new NoCheckpointException(options.Folder, checkpointPath);
         var saved = TrainOptions.FromJson(File.ReadAllText(configPath), configPath);
         saved.Validate(configPath);
         var merged = options.ApplyTo(saved);
         merged.Validate();
-        return new Trainer(merged, checkpointPath, observer ?? NullObserver.Instance);
+        observer ??= NullObserver.Instance;
+        if (startOver) observer.Notice(new StartingOverNotice(options.Folder));
+        return new Trainer(merged, startOver ? null : checkpointPath, observer);
     }
 
     /// <summary>The options in force (on resume: the saved ones with the resume's changes).</summary>
@@ -172,6 +190,9 @@ public sealed class Trainer : IDisposable
         long startStep = _step;
         Directory.CreateDirectory(Path.Combine(folder, RunLayout.SamplesFolder));
         Directory.CreateDirectory(Path.GetDirectoryName(CheckpointPath)!);
+        // Temporary files of writes that a kill cut short (the renames never happened): ours by name, writer gone.
+        var removed = RunLayout.Folders.SelectMany(f => AtomicFile.RemoveStaleTemporaryFiles(Path.Combine(folder, f))).ToList();
+        if (removed.Count > 0) _observer.Notice(new TemporaryFilesRemovedNotice(folder, removed));
         if (!_resumed) AtomicFile.WriteAllBytes(Path.Combine(folder, RunLayout.ConfigFile), System.Text.Encoding.UTF8.GetBytes(_options.ToJson()));
 
         using var metrics = new MetricsLog(Path.Combine(folder, RunLayout.MetricsFile), _resumed ? _step : 0);
@@ -204,42 +225,61 @@ public sealed class Trainer : IDisposable
         int collapseStreak = 0;
         bool interrupted = false;
         bool probabilities = _model.ReportsProbabilities;
+        // Steps write their metrics (and the divergence flag) into rows of a device table; the table is read
+        // back in one copy every LogEvery steps, and before anything that needs the rows (samples' curves,
+        // checkpoints, the end), so a step never waits for the device. Rows are appended in step order.
+        int logEvery = _options.LogEvery ?? 1;
+        using var metricsTable = StepMetricsTable.Create(_model.Device, logEvery);
+        var pending = new List<(long Step, int Epoch)>(logEvery);
+        double windowStart = clock.Elapsed.TotalSeconds;
+        void Flush()
+        {
+            if (pending.Count == 0) return;
+            var values = metricsTable.ToArray();
+            // The device finished every pending step when the copy returned: the window's rate is exact.
+            double now = clock.Elapsed.TotalSeconds;
+            double rate = batch * _model.BatchesPerStep * pending.Count / Math.Max(now - windowStart, 1e-9);
+            windowStart = now;
+            for (int i = 0; i < pending.Count; i++)
+            {
+                var m = StepMetricsTable.Read(values, i) with { Step = pending[i].Step, Epoch = pending[i].Epoch, ImagesPerSecond = rate };
+                if (StepMetricsTable.Diverged(values, i))
+                    throw new TrainingDivergedException(m.Step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
+                metrics.Append(m);
+                _observer.Step(m, TotalSteps);
+
+                // Mode-collapse watch: D wins outright for many steps in a row (objectives whose D outputs are probabilities).
+                if (probabilities && m.DFake < 0.01 && m.DReal > 0.99) collapseStreak++;
+                else collapseStreak = 0;
+                if (collapseStreak == DiscriminatorWinsStreak) _observer.Notice(new DiscriminatorWinsNotice(m.Step, DiscriminatorWinsStreak));
+            }
+            pending.Clear();
+        }
         while (_step < TotalSteps)
         {
             if (cancel.IsCancellationRequested) { interrupted = true; break; }
-            var t0 = clock.Elapsed.TotalSeconds;
-            StepMetrics m;
             using (var scope = TensorScope.Begin())
             {
-                m = _model.TrainStep(NextBatch, _noise, new StepPosition(_step, TotalSteps));
+                _model.TrainStep(NextBatch, _noise, new StepPosition(_step, TotalSteps), metricsTable, pending.Count);
             }
             _step++;
-            double dt = clock.Elapsed.TotalSeconds - t0;
-            m = m with { Step = _step, Epoch = currentEpoch, ImagesPerSecond = batch * _model.BatchesPerStep / Math.Max(dt, 1e-9) };
-
-            if (!double.IsFinite(m.DLoss) || !double.IsFinite(m.GLoss) || (!double.IsNaN(m.GradientPenalty) && !double.IsFinite(m.GradientPenalty))
-                || (!double.IsNaN(m.Reconstruction) && !double.IsFinite(m.Reconstruction)))
-                throw new TrainingDivergedException(_step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
-            metrics.Append(m);
-            _observer.Step(m, TotalSteps);
-
-            // Mode-collapse watch: D wins outright for many steps in a row (objectives whose D outputs are probabilities).
-            if (probabilities && m.DFake < 0.01 && m.DReal > 0.99) collapseStreak++;
-            else collapseStreak = 0;
-            if (collapseStreak == DiscriminatorWinsStreak) _observer.Notice(new DiscriminatorWinsNotice(_step, DiscriminatorWinsStreak));
+            pending.Add((_step, currentEpoch));
 
             bool last = _step == TotalSteps;
-            if (Every(_options.SampleEvery) || last)
+            bool sample = Every(_options.SampleEvery) || last, checkpoint = Every(_options.CheckpointEvery) || last;
+            if (pending.Count == logEvery || sample || checkpoint) Flush();
+            if (sample)
             {
                 double diversity = grid.Save(Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
-                // An untrained G is nearly constant, so only judge once training is under way (and where the measure applies).
-                if (_step >= Math.Min(500, TotalSteps / 4) && double.IsFinite(dataDiversity) && diversity < 0.1 * dataDiversity)
+                // An untrained G is nearly constant, so only judge once training is under way (see MinStepsForDiversityCheck), and where the measure applies.
+                if (_step >= Math.Max(MinStepsForDiversityCheck, Math.Min(500, TotalSteps / 4)) && double.IsFinite(dataDiversity) && diversity < 0.1 * dataDiversity)
                     _observer.Notice(new LowDiversityNotice(_step, diversity, dataDiversity));
                 CurvesPlot.Save(curves, metrics.Rows, title);
             }
-            if (Every(_options.CheckpointEvery) || last) SaveCheckpoint();
+            if (checkpoint) SaveCheckpoint();
         }
 
+        Flush();
         if (interrupted)
         {
             SaveCheckpoint();

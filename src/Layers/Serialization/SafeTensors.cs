@@ -304,9 +304,9 @@ public static class SafeTensors
     // ---------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Writes <paramref name="tensors"/> to <paramref name="path"/> atomically: the bytes go to a
-    /// uniquely named temp file in the same directory, are flushed to disk, and the temp file is
-    /// renamed over <paramref name="path"/>. On any failure the temp file is deleted and a previous
+    /// Writes <paramref name="tensors"/> to <paramref name="path"/> atomically (<see cref="AtomicFile"/>): the bytes
+    /// go to a uniquely named temporary file in the same folder, are flushed to disk, and the temporary file is
+    /// renamed over <paramref name="path"/>. On any failure the temporary file is deleted and a previous
     /// file at <paramref name="path"/> is left untouched. Output is deterministic (see the file header).
     /// </summary>
     /// <param name="path">Destination file.</param>
@@ -334,35 +334,12 @@ public static class SafeTensors
     {
         ArgumentNullException.ThrowIfNull(path);
         Layout layout = Layout.Create(tensors, metadata);
-
-        string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath)
-            ?? throw new ArgumentException($"'{path}' has no parent directory", nameof(path));
-        string temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Stream target = wrapStream(file);
-                layout.WriteTo(target);
-                target.Flush();
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, fullPath, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        // Best effort: the original exception is the one the caller needs to see.
-        try { File.Delete(path); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+            Stream target = wrapStream(file);
+            layout.WriteTo(target);
+            target.Flush();
+        });
     }
 
     /// <summary>Sorted entries and the encoded, padded header: everything but the data bytes.</summary>

@@ -74,6 +74,7 @@ public static class Autograd
         bool any = false;
         foreach (var t in inputs) any |= t.RequiresGrad;
         if (!any) return;
+        rule = DerivativeSeam.Apply(op, rule);   // the rule itself unless a test planted a wrong one
         var node = new GradNode(op, inputs, outputs.Select(o => o.Shape).ToArray(), outputs[0].Device, rule);
         for (int i = 0; i < outputs.Length; i++)
         {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using GpuGan.Tensors.Kernels;
 using ILGPU;
@@ -32,7 +31,6 @@ public sealed partial class Device : IDisposable
     private static readonly object s_lock = new();
     private static Device? s_ilgpuCpu;
 
-    private readonly ConcurrentDictionary<object, object> _legacyKernels = new();
     private readonly Context? _context;
 
     private Device(DeviceKind kind, Context? context, Accelerator? accelerator, string name, CpuKernelOptions? cpuOptions = null, GpuKernelOptions? gpuOptions = null)
@@ -174,7 +172,8 @@ public sealed partial class Device : IDisposable
         Context? context = null;
         try
         {
-            context = Context.Create(b => (kind == DeviceKind.Cuda ? b.Cuda() : b.OpenCL()).EnableAlgorithms());
+            // O2 (as the PTX test compiles): it keeps the GEMM's 8×8 register blocks at ~110 registers (O1: ~155).
+            context = Context.Create(b => (kind == DeviceKind.Cuda ? b.Cuda() : b.OpenCL()).EnableAlgorithms().Optimize(OptimizationLevel.O2));
             var type = kind == DeviceKind.Cuda ? AcceleratorType.Cuda : AcceleratorType.OpenCL;
             var dev = context.Devices.FirstOrDefault(d => d.AcceleratorType == type);
             if (dev is null)
@@ -190,61 +189,6 @@ public sealed partial class Device : IDisposable
             context?.Dispose();
             problem = e.Message;
             return null;
-        }
-    }
-
-    /// <summary>
-    /// The old string-keyed loader, kept only until the elementwise, random-fill and optimiser
-    /// kernels move to <see cref="Launch{T1}(Action{Index1D, T1}, int, in LaunchCost, T1)"/>.
-    /// While a recorder is attached the launcher is wrapped so its launches are recorded (named
-    /// "key (legacy)", cost unknown: zero) and skipped in SkipExecution mode.
-    /// </summary>
-    internal TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
-    {
-        var launcher = (TDelegate)_legacyKernels.GetOrAdd(key, _ => load(AcceleratorOrThrow()));
-        if (ActiveRecorder is not { } r) return launcher;
-        string name = $"{key} (legacy)";
-        return LegacyWrapper<TDelegate>.Wrap(launcher, first => BeforeLegacyLaunch(r, name, first));
-    }
-
-    private bool BeforeLegacyLaunch(LaunchRecorder r, string name, object first)
-    {
-        switch (first)
-        {
-            case Index1D extent:
-                if (extent.X == 0) return false;
-                int group = Accelerator!.WarpSize;
-                r.AddLaunch(name, extent.X, new Dim3((extent.X + group - 1) / group, 1, 1), new Dim3(group, 1, 1), 0, autoGrouped: true, default);
-                break;
-            case KernelConfig config:
-                var grid = new Dim3(config.GridDim.X, config.GridDim.Y, config.GridDim.Z);
-                var dims = new Dim3(config.GroupDim.X, config.GroupDim.Y, config.GroupDim.Z);
-                r.AddLaunch(name, grid.Size * dims.Size, grid, dims, config.SharedMemoryConfig.ArraySize, autoGrouped: false, default);
-                break;
-            default:
-                throw new InvalidOperationException($"{name}: unexpected first launcher argument {first.GetType().Name}");
-        }
-        return r.Executes;
-    }
-
-    /// <summary>Builds, once per launcher type, (launcher, hook) → a launcher that runs only when hook(first argument) says so.</summary>
-    private static class LegacyWrapper<TDelegate> where TDelegate : Delegate
-    {
-        private static readonly Func<TDelegate, Func<object, bool>, TDelegate> s_wrap = Build();
-
-        public static TDelegate Wrap(TDelegate launcher, Func<object, bool> hook) => s_wrap(launcher, hook);
-
-        private static Func<TDelegate, Func<object, bool>, TDelegate> Build()
-        {
-            var invoke = typeof(TDelegate).GetMethod("Invoke")!;
-            var args = invoke.GetParameters().Select(p => System.Linq.Expressions.Expression.Parameter(p.ParameterType, p.Name)).ToArray();
-            var launcher = System.Linq.Expressions.Expression.Parameter(typeof(TDelegate), "launcher");
-            var hook = System.Linq.Expressions.Expression.Parameter(typeof(Func<object, bool>), "hook");
-            var body = System.Linq.Expressions.Expression.IfThen(
-                System.Linq.Expressions.Expression.Invoke(hook, System.Linq.Expressions.Expression.Convert(args[0], typeof(object))),
-                System.Linq.Expressions.Expression.Invoke(launcher, args));
-            var inner = System.Linq.Expressions.Expression.Lambda<TDelegate>(body, args);
-            return System.Linq.Expressions.Expression.Lambda<Func<TDelegate, Func<object, bool>, TDelegate>>(inner, launcher, hook).Compile();
         }
     }
 
@@ -312,20 +256,30 @@ public sealed partial class Device : IDisposable
     /// <summary>The scope autograd opens around the derivative rule of <paramref name="opName"/> ("Conv2d.backward").</summary>
     internal OpScope BeginBackward(string opName) => ActiveRecorder is { } r ? r.Push(opName, backward: true) : default;
 
-    /// <summary>Host → device copy from pageable memory (recorded; skipped in SkipExecution mode).</summary>
+    /// <summary>
+    /// Host → device copy from pageable memory, queued on the stream without waiting for it (recorded;
+    /// skipped in SkipExecution mode). ILGPU 1.5.3's CopyFromCPU synchronises the stream after the copy;
+    /// CopyFromCPUUnsafeAsync does not: on CUDA it is one cuMemcpyAsync from pageable memory, which
+    /// stages the source before it returns (so <paramref name="source"/> may be reused at once) and does
+    /// not wait for queued kernels; on the CPU accelerator it is a plain copy. Pinned uploads
+    /// (Accelerator.AllocatePageLocked1D + CopyFromPageLockedAsync) would need to know when the previous
+    /// copy out of a reused pinned buffer finished, and ILGPU 1.5.3 streams have no events, so they are not used.
+    /// </summary>
     internal void Upload(ReadOnlySpan<float> source, ArrayView<float> target)
     {
         var r = ActiveRecorder;
         if (r is not null)
         {
             r.AddCopy(CopyDirection.HostToDevice, (long)source.Length * sizeof(float), pinned: false);
-            r.AddSync(SyncReason.PageableCopy);
             if (!r.Executes) return;
         }
-        target.SubView(0, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+        target.SubView(0, source.Length).CopyFromCPUUnsafeAsync(ref MemoryMarshal.GetReference(source), source.Length);
     }
 
-    /// <summary>Device → host copy into pageable memory, a read-back of <paramref name="kind"/> (recorded; zeros in SkipExecution mode).</summary>
+    /// <summary>
+    /// Device → host copy into pageable memory, a read-back of <paramref name="kind"/> (recorded; zeros in
+    /// SkipExecution mode): the host needs the values, so the queue drains first (a synchronisation).
+    /// </summary>
     internal void Download(ArrayView<float> source, Span<float> target, ReadBackKind kind)
     {
         var r = ActiveRecorder;

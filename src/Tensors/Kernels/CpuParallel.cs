@@ -56,12 +56,4 @@ internal sealed class CpuParallel
         }
         Parallel.For(0, chunks, _parallelOptions, c => body(c * grain, (int)Math.Min(count, (long)(c + 1) * grain)));
     }
-
-    private static readonly CpuParallel s_default = new(CpuKernelOptions.Default);
-
-    /// <summary>
-    /// All cores, for the call sites that are not yet handed their device (elementwise, random
-    /// fill, optimisers); they move to the device's loops when those kernels move to src/Tensors/Ops.
-    /// </summary>
-    internal static void For(int count, Action<int> body) => s_default.ForEach(count, body);
 }

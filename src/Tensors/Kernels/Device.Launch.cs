@@ -3,7 +3,7 @@
 // is its own MethodInfo, so every struct type argument gets its own entry). The delegate type is
 // written once, here, in the generic overloads: call sites pass the kernel's method group and its
 // arguments and C# infers the rest, e.g.
-//     device.Launch(ReductionKernels.SumKernel, outputs, cost, x.View, y.View, shape);       // Index1D, auto-grouped
+//     device.Launch(ElementwiseKernels.FillKernel, n, cost, view, value);                    // Index1D, auto-grouped
 //     device.Launch(MatMulKernels.GemmTiledKernel, config, cost, a, b, c, m, n, k, ...);     // KernelConfig, explicit groups
 // Overloads differ by arity only (1..10 kernel arguments after the index or config).
 //

@@ -67,11 +67,54 @@ public sealed record CpuKernelOptions
 }
 
 /// <summary>Settings of the ILGPU kernel set, fixed for the life of an ILGPU <see cref="Device"/>.</summary>
+/// <remarks>
+/// Results are bit-identical run to run on one device with one setting. Unlike the CPU knobs, the
+/// reduction and split-K knobs change how sums are cut into partial sums, so a different setting may
+/// change the last bits (the cut depends on the shapes and these knobs only, never on timing).
+/// </remarks>
 public sealed record GpuKernelOptions
 {
+    private readonly int _reductionElementsPerThread = 16;
+    private readonly int _targetGroups = 264;
+    private readonly int _gemmMaxSerialK = 2048;
+
     /// <summary>The defaults.</summary>
     public static GpuKernelOptions Default { get; } = new();
 
-    /// <summary>Convolution lowering of the ILGPU kernels.</summary>
-    public ConvLoweringOptions Conv { get; init; } = new();
+    /// <summary>
+    /// Convolution lowering of the ILGPU kernels. Default: the whole batch as one group (a GPU wants
+    /// one large GEMM, not the CPU set's cache-sized groups), within a 2^26-float (256 MiB) workspace.
+    /// </summary>
+    public ConvLoweringOptions Conv { get; init; } = new() { ColumnTarget = int.MaxValue, WorkspaceBudget = 1L << 26 };
+
+    /// <summary>
+    /// Elements one thread of a reduction adds in sequence before the group combines them (default 16):
+    /// a long reduced axis is cut into chunks of 256 threads × this, one group each, and the chunk sums
+    /// are added by a second launch in a fixed order.
+    /// </summary>
+    public int ReductionElementsPerThread
+    {
+        get => _reductionElementsPerThread;
+        init => _reductionElementsPerThread = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(ReductionElementsPerThread), value, "must be at least 1");
+    }
+
+    /// <summary>
+    /// Groups a launch should have to fill the chip (default 264: two per SM of a 132-SM H100). A GEMM
+    /// with fewer output tiles splits k until it has about this many groups.
+    /// </summary>
+    public int TargetGroups
+    {
+        get => _targetGroups;
+        init => _targetGroups = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(TargetGroups), value, "must be at least 1");
+    }
+
+    /// <summary>
+    /// Longest k one GEMM group walks (default 2048): a longer k is split into fixed chunks whose partial
+    /// products are added in chunk order by a second launch.
+    /// </summary>
+    public int GemmMaxSerialK
+    {
+        get => _gemmMaxSerialK;
+        init => _gemmMaxSerialK = value >= 16 ? value : throw new ArgumentOutOfRangeException(nameof(GemmMaxSerialK), value, "must be at least 16 (one k-slice)");
+    }
 }

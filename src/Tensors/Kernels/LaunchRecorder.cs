@@ -2,7 +2,7 @@
 // sees everything the device does for the thread that attached it:
 //   - every kernel launch (Device.Launch): kernel name, extent, grid, group, declared LaunchCost;
 //   - every copy between host and device or within the device: direction, bytes, pinned or pageable;
-//   - every synchronisation: explicit (Device.Synchronize) or implied by a pageable copy;
+//   - every synchronisation: explicit (Device.Synchronize) or implied by a copy into pageable host memory;
 //   - every host read of device data: Item() (a scalar) and ToArray() (an array);
 // each tagged with the op that caused it: the innermost op scope (Device.BeginOp, opened by the
 // public Tensor-level ops, ".backward" scopes opened by autograd around each derivative rule) and
@@ -41,9 +41,9 @@ public enum SyncReason
     /// <summary><see cref="Device.Synchronize"/> was called.</summary>
     Explicit,
     /// <summary>
-    /// A copy between device memory and pageable host memory: ILGPU 1.5.3 waits for the stream
-    /// before such a copy returns (the host memory is only locked for the call), so every queued
-    /// launch drains first.
+    /// A copy from device memory into pageable host memory (a read-back): the host waits until every
+    /// queued launch has drained and the data has arrived. (Uploads from pageable memory are queued
+    /// without waiting: see Device.Upload.)
     /// </summary>
     PageableCopy,
 }

@@ -34,6 +34,14 @@ internal static class LossKernels
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
+    /// <summary>The float64 partial derivatives (∂ℓ/∂x, ∂ℓ/∂t) of <see cref="Reference"/> per element (the oracle of the rules; see the header).</summary>
+    public static (double X, double T) ReferenceDerivative(LossOp op, double x, double t) => op switch
+    {
+        LossOp.BceWithLogits => (1 / (1 + Math.Exp(-x)) - t, -x),
+        LossOp.Bce => ((x - t) / Math.Max(x * (1 - x), 1e-12), Math.Max(Math.Log(1 - x), -100) - Math.Max(Math.Log(x), -100)),
+        _ => throw new ArgumentOutOfRangeException(nameof(op)),
+    };
+
     // ============================================================ ILGPU kernels
 
     /// <summary>Per-element loss; targetStride 0 reads one scalar label.</summary>

@@ -23,9 +23,15 @@
 // Statistics are numerically stable and deterministic. CPU: each group's runs are cut into
 // blocks of ≤ 2048; a block sums x − c and (x − c)² in float lanes (c = the block's first element,
 // a shift that keeps the sums free of cancellation), and blocks are merged in double with Chan's
-// formula in a fixed order. ILGPU: one group of 256 threads per statistics group; each thread runs
-// Welford over a strided slice, then a shared-memory tree merges (count, mean, M2) with Chan's
-// formula, in an order fixed by the group size.
+// formula in a fixed order. ILGPU: when a statistics group has at most 256 threads ×
+// ReductionElementsPerThread (GpuKernelOptions) elements, one group of up to 256 threads per statistics
+// group; each thread runs Welford over a strided slice, then a shared-memory tree merges (count, mean,
+// M2) with Chan's formula, in an order fixed by the group size; the same kernel then applies y. A
+// larger statistics group (BatchNorm over N·H·W) is spread over several groups: its range is cut into
+// fixed chunks of 256 × that many elements, one group per chunk writes its (count, mean, M2) (backward:
+// its Σg, Σg·(x − μ)), a second launch merges the chunks of each statistics group in chunk order (one
+// thread each), and an elementwise launch applies y (backward: dx). With B = 1 (batch norm) the
+// per-group sums are already dγ, dβ and the backward writes them directly.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using GpuGan.Tensors.Kernels;
@@ -56,6 +62,26 @@ internal static class NormalizationKernels
         while (t < GroupSize && t < m) t *= 2;
         return t;
     }
+    /// <summary>
+    /// Null when one group of up to <see cref="GroupSize"/> threads covers each statistics group (the fused kernels):
+    /// at most <see cref="GpuKernelOptions.ReductionElementsPerThread"/> elements per thread, and enough statistics
+    /// groups to fill the chip (half of <see cref="GpuKernelOptions.TargetGroups"/>) or too few elements to share. Otherwise
+    /// the chunk (a multiple of 256 elements) and chunks per statistics group of the spread kernels.
+    /// Depends on the shapes and the options only.
+    /// </summary>
+    public static (int Chunk, int Chunks)? Chunking(in NormParams s, GpuKernelOptions options)
+    {
+        long m = (long)s.A * s.L, groups = (long)s.B * s.P;
+        long chunks = (m + (long)GroupSize * options.ReductionElementsPerThread - 1) / ((long)GroupSize * options.ReductionElementsPerThread);
+        // Fewer statistics groups than about one per SM (TargetGroups is two per SM; DCGAN-28's 128 channels):
+        // cut each into more chunks, of at least 256 elements.
+        if (groups < options.TargetGroups / 2)
+            chunks = Math.Max(chunks, Math.Min((options.TargetGroups + groups - 1) / groups, m / GroupSize));
+        if (chunks <= 1) return null;
+        long chunk = ((m + chunks - 1) / chunks + GroupSize - 1) / GroupSize * GroupSize;
+        return ((int)chunk, (int)((m + chunk - 1) / chunk));
+    }
+
     private const int Block = 2048;   // CPU: elements per float-lane block before folding into double
 
     /// <summary>
@@ -126,6 +152,134 @@ internal static class NormalizationKernels
             variance[g] = v;
         }
         return (y, mean, variance);
+    }
+
+    /// <summary>Per-group float64 statistics: μ and r = 1/√(σ² + ε) (biased σ²), as the training forward computes them.</summary>
+    private static (double Mean, double InvStd) GroupStatsReference(double[] x, in NormParams s, int g)
+    {
+        int G = s.B * s.P, M = s.A * s.L;
+        double sum = 0, sq = 0;
+        for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) sum += x[((long)a * G + g) * s.L + l];
+        double mu = sum / M;
+        for (int a = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) { double d = x[((long)a * G + g) * s.L + l] - mu; sq += d * d; }
+        return (mu, 1 / Math.Sqrt(sq / M + s.Eps));
+    }
+
+    /// <summary>The flat offsets of group g's M elements, in (a, l) order.</summary>
+    private static long[] GroupOffsets(in NormParams s, int g)
+    {
+        int G = s.B * s.P;
+        var o = new long[s.A * s.L];
+        for (int a = 0, k = 0; a < s.A; a++) for (int l = 0; l < s.L; l++) o[k++] = ((long)a * G + g) * s.L + l;
+        return o;
+    }
+
+    /// <summary>
+    /// The normalisation backward in float64 (the oracle of NormBackward and of the forward's rule): per group, with
+    /// w = γ_p (or 1), r = invstd and x̂ = (x − μ)·r of the group's own statistics,
+    ///   dx = w·r·(g − mean(g) − x̂·mean(g·x̂)),  dγ_p = Σ Σ(g·x̂),  dβ_p = Σ Σg  (sums over the groups of channel p).
+    /// </summary>
+    public static (double[] Dx, double[] DGamma, double[] DBeta) BackwardReference(double[] gy, double[] x, NormParams s, double[]? gamma)
+    {
+        int G = s.B * s.P, M = s.A * s.L;
+        var dx = new double[x.Length];
+        var dgamma = new double[s.P];
+        var dbeta = new double[s.P];
+        for (int g = 0; g < G; g++)
+        {
+            var (mu, r) = GroupStatsReference(x, s, g);
+            int p = g % s.P;
+            double w = gamma?[p] ?? 1;
+            var o = GroupOffsets(s, g);
+            double sg = 0, sgx = 0;
+            foreach (long i in o) { sg += gy[i]; sgx += gy[i] * (x[i] - mu) * r; }
+            foreach (long i in o) dx[i] = w * r * (gy[i] - sg / M - (x[i] - mu) * r * sgx / M);
+            dgamma[p] += sgx;
+            dbeta[p] += sg;
+        }
+        return (dx, dgamma, dbeta);
+    }
+
+    /// <summary>
+    /// The float64 VJP of <see cref="ForwardReference"/> for upstream u: training statistics (the backward above), or
+    /// eval-mode batch norm with the running statistics (affine per channel: dx = u·γ·r, dγ = Σ u·(x − μ)·r, dβ = Σ u).
+    /// </summary>
+    public static (double[] Dx, double[] DGamma, double[] DBeta) ForwardVjpReference(double[] x, NormParams s, double[]? gamma, double[] u,
+        double[]? runningMean = null, double[]? runningVar = null)
+    {
+        if (runningMean is null) return BackwardReference(u, x, s, gamma);
+        int G = s.B * s.P;
+        var dx = new double[x.Length];
+        var dgamma = new double[s.P];
+        var dbeta = new double[s.P];
+        for (int g = 0; g < G; g++)
+        {
+            int p = g % s.P;
+            double r = 1 / Math.Sqrt(runningVar![g] + s.Eps), w = gamma?[p] ?? 1;
+            foreach (long i in GroupOffsets(s, g))
+            {
+                dx[i] = u[i] * w * r;
+                dgamma[p] += u[i] * (x[i] - runningMean[g]) * r;
+                dbeta[p] += u[i];
+            }
+        }
+        return (dx, dgamma, dbeta);
+    }
+
+    /// <summary>
+    /// The float64 VJP of <see cref="BackwardReference"/> (second derivatives of normalisation; the oracle of
+    /// NormBackward's rule): for upstreams a (of dx), c (of dγ, per channel) and e (of dβ), the gradients of
+    /// L = ⟨a, dx⟩ + ⟨c, dγ⟩ + ⟨e, dβ⟩ w.r.t. g, x and γ. Per group, with ĝ = w·g, P(q) = q − mean(q) − x̂·mean(q·x̂)
+    /// (symmetric, and ∂x̂/∂x = r·P), ∂r/∂x = −r²·x̂/M:
+    ///   ∂L/∂g = w·r·P(a) + c_p·x̂ + e_p
+    ///   ∂L/∂γ_p = Σ_groups of p ⟨a, r·P(g)⟩
+    ///   ∂L/∂x = −(r²/M)·(⟨a, ĝ⟩ − Σĝ·Σa/M − ⟨ĝ, x̂⟩⟨a, x̂⟩/M)·x̂ + r·P(q),  q = −(r/M)·(⟨a, x̂⟩·ĝ + ⟨ĝ, x̂⟩·a) + c_p·g.
+    /// </summary>
+    public static (double[] Dg, double[] Dx, double[] DGamma) BackwardVjpReference(double[] gy, double[] x, NormParams s, double[]? gamma,
+        double[] a, double[] c, double[] e)
+    {
+        int G = s.B * s.P, M = s.A * s.L;
+        var dg = new double[x.Length];
+        var dx = new double[x.Length];
+        var dgamma = new double[s.P];
+        for (int g = 0; g < G; g++)
+        {
+            var (mu, r) = GroupStatsReference(x, s, g);
+            int p = g % s.P;
+            double w = gamma?[p] ?? 1;
+            var o = GroupOffsets(s, g);
+            var xh = new double[M];
+            for (int k = 0; k < M; k++) xh[k] = (x[o[k]] - mu) * r;
+            double[] P(Func<int, double> q)
+            {
+                double mq = 0, mqx = 0;
+                for (int k = 0; k < M; k++) { mq += q(k); mqx += q(k) * xh[k]; }
+                mq /= M;
+                mqx /= M;
+                var res = new double[M];
+                for (int k = 0; k < M; k++) res[k] = q(k) - mq - xh[k] * mqx;
+                return res;
+            }
+            var pa = P(k => a[o[k]]);
+            var pg = P(k => gy[o[k]]);
+            double sa = 0, sgh = 0, sagh = 0, sax = 0, sghx = 0, apg = 0;
+            for (int k = 0; k < M; k++)
+            {
+                double gh = w * gy[o[k]], ak = a[o[k]];
+                sa += ak;
+                sgh += gh;
+                sagh += ak * gh;
+                sax += ak * xh[k];
+                sghx += gh * xh[k];
+                apg += ak * r * pg[k];
+            }
+            for (int k = 0; k < M; k++) dg[o[k]] = w * r * pa[k] + c[p] * xh[k] + e[p];
+            dgamma[p] += apg;
+            double coefR = -(r * r / M) * (sagh - sgh * sa / M - sghx * sax / M);
+            var pq = P(k => -(r / M) * (sax * w * gy[o[k]] + sghx * a[o[k]]) + c[p] * gy[o[k]]);
+            for (int k = 0; k < M; k++) dx[o[k]] = coefR * xh[k] + r * pq[k];
+        }
+        return (dg, dx, dgamma);
     }
 
     // ============================================================ ILGPU kernels
@@ -262,6 +416,194 @@ internal static class NormalizationKernels
         }
         dgamma[p] = a;
         dbeta[p] = b;
+    }
+
+    // ------------------------------------------------------------ chunked statistics (large groups)
+
+    /// <summary>Elements of group g's range [0, A·L) walked from <paramref name="start"/> by <paramref name="step"/>, as offsets into x (no division per element).</summary>
+    private struct RangeWalker
+    {
+        private int _a, _l, _da, _dl;
+        private readonly int _g, _groups, _length;
+
+        public RangeWalker(int g, int groups, int length, int start, int step)
+        {
+            _g = g;
+            _groups = groups;
+            _length = length;
+            _a = start / length;
+            _l = start - _a * length;
+            _da = step / length;
+            _dl = step - _da * length;
+        }
+
+        public readonly int Offset => (_a * _groups + _g) * _length + _l;
+
+        public void Advance()
+        {
+            _a += _da;
+            _l += _dl;
+            if (_l >= _length)
+            {
+                _l -= _length;
+                _a++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Chunk c of statistics group g (grid groups × chunks, chunk fastest): per-thread Welford over every
+    /// 256th element of the chunk, a Chan tree, then (count, mean, M2) into the partial buffer at 3·(g·chunks + c).
+    /// </summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    public static void NormStatsPartialKernel(ArrayView<float> x, ArrayView<float> partial, NormParams s, int chunk, int chunks)
+    {
+        var sn = SharedMemory.Allocate1D<float>(GroupSize);
+        var sm = SharedMemory.Allocate1D<float>(GroupSize);
+        var sq = SharedMemory.Allocate1D<float>(GroupSize);
+        int c = Grid.IdxX % chunks, g = Grid.IdxX / chunks, t = Group.IdxX, nt = Group.DimX;
+        int groups = s.B * s.P, count = s.A * s.L;
+        int start = c * chunk, end = Math.Min(count, start + chunk);
+        float n = 0f, m = 0f, q = 0f;
+        var walk = new RangeWalker(g, groups, s.L, start + t, nt);
+        for (int j = start + t; j < end; j += nt)
+        {
+            float v = x[walk.Offset];
+            walk.Advance();
+            n += 1f;
+            float d = v - m;
+            m += d / n;
+            q += d * (v - m);
+        }
+        sn[t] = n;
+        sm[t] = m;
+        sq[t] = q;
+        Group.Barrier();
+        MergeWelford(sn, sm, sq, t, nt);
+        if (t == 0)
+        {
+            int o = 3 * (g * chunks + c);
+            partial[o] = sn[0];
+            partial[o + 1] = sm[0];
+            partial[o + 2] = sq[0];
+        }
+    }
+
+    /// <summary>The shared-memory Chan tree of (count, mean, M2) over nt (a power of two) slots, ending in slot 0.</summary>
+    private static void MergeWelford(ArrayView<float> sn, ArrayView<float> sm, ArrayView<float> sq, int t, int nt)
+    {
+        for (int stride = nt / 2; stride > 0; stride /= 2)
+        {
+            if (t < stride)
+            {
+                float na = sn[t], nb = sn[t + stride];
+                if (nb > 0f)
+                {
+                    float nn = na + nb, delta = sm[t + stride] - sm[t];
+                    sm[t] = sm[t] + delta * (nb / nn);
+                    sq[t] = sq[t] + sq[t + stride] + delta * delta * (na * nb / nn);
+                    sn[t] = nn;
+                }
+            }
+            Group.Barrier();
+        }
+    }
+
+    /// <summary>One thread per statistics group merges its chunks' (count, mean, M2) in chunk order (Chan) into μ, invstd, σ².</summary>
+    [GpuKernel]
+    public static void NormStatsCombineKernel(Index1D g, ArrayView<float> partial, ArrayView<float> mean, ArrayView<float> invstd,
+        ArrayView<float> variance, NormParams s, int chunks)
+    {
+        int o = 3 * g * chunks;
+        float n = partial[o], m = partial[o + 1], q = partial[o + 2];
+        for (int c = 1; c < chunks; c++)
+        {
+            int k = o + 3 * c;
+            float nb = partial[k];
+            if (nb > 0f)
+            {
+                float nn = n + nb, delta = partial[k + 1] - m;
+                m = m + delta * (nb / nn);
+                q = q + partial[k + 2] + delta * delta * (n * nb / nn);
+                n = nn;
+            }
+        }
+        float var = q / (s.A * s.L);
+        mean[g] = m;
+        invstd[g] = 1f / MathF.Sqrt(var + s.Eps);
+        variance[g] = var;
+    }
+
+    /// <summary>Chunk c of statistics group g: Σg and Σg·(x − μ) over the chunk (tree sums) into partial[2·(g·chunks + c)].</summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    public static void NormBackwardPartialKernel(ArrayView<float> gy, ArrayView<float> x, ArrayView<float> mean, ArrayView<float> partial,
+        NormParams s, int chunk, int chunks)
+    {
+        var sa = SharedMemory.Allocate1D<float>(GroupSize);
+        var sb = SharedMemory.Allocate1D<float>(GroupSize);
+        int c = Grid.IdxX % chunks, g = Grid.IdxX / chunks, t = Group.IdxX, nt = Group.DimX;
+        int groups = s.B * s.P, count = s.A * s.L;
+        int start = c * chunk, end = Math.Min(count, start + chunk);
+        float mu = mean[g];
+        float a = 0f, b = 0f;
+        var walk = new RangeWalker(g, groups, s.L, start + t, nt);
+        for (int j = start + t; j < end; j += nt)
+        {
+            int o = walk.Offset;
+            walk.Advance();
+            float gv = gy[o];
+            a += gv;
+            b += gv * (x[o] - mu);
+        }
+        sa[t] = a;
+        sb[t] = b;
+        Group.Barrier();
+        for (int stride = nt / 2; stride > 0; stride /= 2)
+        {
+            if (t < stride)
+            {
+                sa[t] = sa[t] + sa[t + stride];
+                sb[t] = sb[t] + sb[t + stride];
+            }
+            Group.Barrier();
+        }
+        if (t == 0)
+        {
+            partial[2 * (g * chunks + c)] = sa[0];
+            partial[2 * (g * chunks + c) + 1] = sb[0];
+        }
+    }
+
+    /// <summary>
+    /// One thread per statistics group adds its chunks' sums in chunk order: Σg and Σ(g·x̂) into sumG, sumGX.
+    /// </summary>
+    [GpuKernel]
+    public static void NormBackwardCombineKernel(Index1D g, ArrayView<float> partial, ArrayView<float> invstd, ArrayView<float> sumG,
+        ArrayView<float> sumGX, int chunks)
+    {
+        int o = 2 * g * chunks;
+        float a = partial[o], b = partial[o + 1];
+        for (int c = 1; c < chunks; c++)
+        {
+            a += partial[o + 2 * c];
+            b += partial[o + 2 * c + 1];
+        }
+        float sgx = b * invstd[g];
+        sumG[g] = a;
+        sumGX[g] = sgx;
+    }
+
+    /// <summary>dx = w·invstd·(g − Σg/M − (x − μ)·invstd·Σ(g·x̂)/M) elementwise, from the per-group sums.</summary>
+    [GpuKernel]
+    public static void NormBackwardApplyKernel(Index1D i, ArrayView<float> gy, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> mean,
+        ArrayView<float> invstd, ArrayView<float> sumG, ArrayView<float> sumGX, ArrayView<float> dx, NormParams s)
+    {
+        int g = (i / s.L) % (s.B * s.P);
+        int count = s.A * s.L;
+        float istd = invstd[g];
+        float k = s.HasGamma != 0 ? gamma[g % s.P] * istd : istd;
+        float mg = sumG[g] / count, q = istd * sumGX[g] / count;
+        dx[i] = k * (gy[i] - mg - (x[i] - mean[g]) * q);
     }
 
     /// <summary>running = (1 − m)·running + m·batch; the variance unbiased by M/(M − 1). Also invstd of nothing: pure update.</summary>
@@ -461,7 +803,7 @@ public sealed partial class Tensor
     private static Span<float> SpanOf(Tensor? t) => t is null ? Span<float>.Empty : t.HostSpan;
 
     /// <summary>Training-mode normalisation: y and the per-group μ, invstd and biased σ². Unrecorded.</summary>
-    private unsafe (Tensor Y, Tensor Mean, Tensor InvStd, Tensor Var) NormForwardRaw(NormParams s, Tensor? gamma, Tensor? beta)
+    internal unsafe (Tensor Y, Tensor Mean, Tensor InvStd, Tensor Var) NormForwardRaw(NormParams s, Tensor? gamma, Tensor? beta)
     {
         int groups = s.B * s.P;
         var y = Empty(Shape, Device);
@@ -475,11 +817,25 @@ public sealed partial class Tensor
             fixed (float* xp = HostSpan, yp = y.HostSpan, gp = SpanOf(gamma), bp = SpanOf(beta), mp = mean.HostSpan, ip = invstd.HostSpan, vp = variance.HostSpan)
                 NormalizationKernels.ForwardCpu(Device.Parallel, xp, yp, gp, bp, mp, ip, vp, s);
         }
-        else
+        else if (NormalizationKernels.Chunking(s, Device.GpuOptions) is not (int chunk, int chunks))
         {
             int threads = NormalizationKernels.GroupThreads(s);
             Device.Launch(NormalizationKernels.NormForwardKernel, new KernelConfig(groups, threads), NormalizationKernels.ForwardCost(s, threads),
                 View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s);
+        }
+        else
+        {
+            // A large statistics group: chunks of it in parallel, their merge, then y elementwise.
+            long n = Size;
+            using var partial = Empty(new Shape(3 * groups * chunks), Device);
+            var partialCost = new LaunchCost(Flops: 7 * n, BytesRead: n * sizeof(float), BytesWritten: 3L * groups * chunks * sizeof(float),
+                SerialLoop: chunk / NormalizationKernels.GroupSize + 8);
+            Device.Launch(NormalizationKernels.NormStatsPartialKernel, new KernelConfig(groups * chunks, NormalizationKernels.GroupSize), partialCost,
+                View, partial.View, s, chunk, chunks);
+            var combineCost = new LaunchCost(Flops: 10L * groups * chunks, BytesRead: 3L * groups * chunks * sizeof(float), BytesWritten: 3L * groups * sizeof(float),
+                SerialLoop: chunks);
+            Device.Launch(NormalizationKernels.NormStatsCombineKernel, groups, combineCost, partial.View, mean.View, invstd.View, variance.View, s, chunks);
+            ApplyIlgpu(s, gamma, beta, mean, invstd, y);
         }
         return (y, mean, invstd, variance);
     }
@@ -496,14 +852,17 @@ public sealed partial class Tensor
             fixed (float* xp = HostSpan, yp = y.HostSpan, gp = SpanOf(gamma), bp = SpanOf(beta), mp = mean.HostSpan, ip = invstd.HostSpan)
                 NormalizationKernels.ApplyCpu(Device.Parallel, xp, yp, gp, bp, mp, ip, s);
         }
-        else
-        {
-            // Per element: (x − μ)·(γ·invstd) + β, 4 operations; the per-group and per-channel vectors are read once.
-            long n = Size, vectors = 2L * s.B * s.P + (s.HasGamma + s.HasBeta) * (long)s.P;
-            var cost = new LaunchCost(Flops: 4 * n, BytesRead: (n + vectors) * sizeof(float), BytesWritten: n * sizeof(float), SerialLoop: 1);
-            Device.Launch(NormalizationKernels.NormApplyKernel, Size, cost, View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, s);
-        }
+        else ApplyIlgpu(s, gamma, beta, mean, invstd, y);
         return y;
+    }
+
+    /// <summary>y = (x − μ)·invstd·γ + β elementwise on the ILGPU device (HasGamma/HasBeta set). Unrecorded.</summary>
+    private void ApplyIlgpu(NormParams s, Tensor? gamma, Tensor? beta, Tensor mean, Tensor invstd, Tensor y)
+    {
+        // Per element: (x − μ)·(γ·invstd) + β, 4 operations; the per-group and per-channel vectors are read once.
+        long n = Size, vectors = 2L * s.B * s.P + (s.HasGamma + s.HasBeta) * (long)s.P;
+        var cost = new LaunchCost(Flops: 4 * n, BytesRead: (n + vectors) * sizeof(float), BytesWritten: n * sizeof(float), SerialLoop: 1);
+        Device.Launch(NormalizationKernels.NormApplyKernel, Size, cost, View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, s);
     }
 
     /// <summary>The fused backward: dx (shape of x), dγ (P), dβ (P). Unrecorded.</summary>
@@ -528,12 +887,37 @@ public sealed partial class Tensor
         else
         {
             var d = x.Device;
-            int threads = NormalizationKernels.GroupThreads(s);
-            d.Launch(NormalizationKernels.NormBackwardKernel, new KernelConfig(groups, threads), NormalizationKernels.BackwardCost(s, threads),
-                gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, dx.View, sumG.View, sumGX.View, s);
-            // One thread per channel adds its B group sums of Σg and Σg·x̂ in b order.
-            var paramCost = new LaunchCost(Flops: 2L * groups, BytesRead: 2L * groups * sizeof(float), BytesWritten: 2L * s.P * sizeof(float), SerialLoop: s.B);
-            d.Launch(NormalizationKernels.NormParamGradKernel, s.P, paramCost, sumG.View, sumGX.View, dgamma.View, dbeta.View, s);
+            // With B = 1 (batch norm) a statistics group is a channel: its Σg and Σ(g·x̂) are dβ and dγ, written in place.
+            var sg = s.B == 1 ? dbeta.View : sumG.View;
+            var sgx = s.B == 1 ? dgamma.View : sumGX.View;
+            if (NormalizationKernels.Chunking(s, d.GpuOptions) is not (int chunk, int chunks))
+            {
+                int threads = NormalizationKernels.GroupThreads(s);
+                d.Launch(NormalizationKernels.NormBackwardKernel, new KernelConfig(groups, threads), NormalizationKernels.BackwardCost(s, threads),
+                    gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, dx.View, sg, sgx, s);
+            }
+            else
+            {
+                // A large statistics group: chunk sums in parallel, their merge (dγ, dβ too when B = 1), then dx elementwise.
+                long n = x.Size;
+                using var partial = Empty(new Shape(2 * groups * chunks), x.Device);
+                var partialCost = new LaunchCost(Flops: 4 * n, BytesRead: 2 * n * sizeof(float), BytesWritten: 2L * groups * chunks * sizeof(float),
+                    SerialLoop: chunk / NormalizationKernels.GroupSize + 8);
+                d.Launch(NormalizationKernels.NormBackwardPartialKernel, new KernelConfig(groups * chunks, NormalizationKernels.GroupSize), partialCost,
+                    gy.View, x.View, mean.View, partial.View, s, chunk, chunks);
+                var combineCost = new LaunchCost(Flops: 2L * groups * chunks + groups, BytesRead: 2L * groups * (chunks + 1) * sizeof(float),
+                    BytesWritten: 4L * groups * sizeof(float), SerialLoop: chunks);
+                d.Launch(NormalizationKernels.NormBackwardCombineKernel, groups, combineCost, partial.View, invstd.View, sg, sgx, chunks);
+                // Per element: 5 operations (the per-group k, mg, q are 5 more, recomputed per element but negligible); g, x read, dx written.
+                var applyCost = new LaunchCost(Flops: 10 * n, BytesRead: (2 * n + 4L * groups + s.HasGamma * (long)s.P) * sizeof(float), BytesWritten: n * sizeof(float), SerialLoop: 1);
+                d.Launch(NormalizationKernels.NormBackwardApplyKernel, x.Size, applyCost, gy.View, x.View, ViewOr(gamma, x), mean.View, invstd.View, sg, sgx, dx.View, s);
+            }
+            if (s.B != 1)
+            {
+                // One thread per channel adds its B group sums of Σg and Σg·x̂ in b order (with B = 1 the kernels above wrote them).
+                var paramCost = new LaunchCost(Flops: 2L * groups, BytesRead: 2L * groups * sizeof(float), BytesWritten: 2L * s.P * sizeof(float), SerialLoop: s.B);
+                d.Launch(NormalizationKernels.NormParamGradKernel, s.P, paramCost, sumG.View, sumGX.View, dgamma.View, dbeta.View, s);
+            }
         }
         return [dx, dgamma, dbeta];
     }
@@ -722,7 +1106,10 @@ public sealed partial class Tensor
         var invstd = xc.Square().Mean(groupAxes, keepDim: true).AddScalar(s.Eps).Pow(-0.5f);   // (1, B, P, 1)
         var xhat = xc.Mul(invstd);
         var gw = gamma is null ? g4 : g4.Mul(gamma.Reshape(1, 1, s.P, 1));
-        var dx = gw.Sub(gw.Mean(groupAxes, keepDim: true)).Sub(xhat.Mul(gw.Mul(xhat).Mean(groupAxes, keepDim: true))).Mul(invstd);
+        var centred = gw.Sub(gw.Mean(groupAxes, keepDim: true));
+        var projection = xhat.Mul(gw.Mul(xhat).Mean(groupAxes, keepDim: true));
+        // DerivativeSeam: a test may plant the wrong sign here to show the checks catch it.
+        var dx = (DerivativeSeam.FlipNormSecondOrderTerm ? centred.Add(projection) : centred.Sub(projection)).Mul(invstd);
         return [dx.Reshape(x.Shape.ToArray()), g4.Mul(xhat).Sum([0, 1, 3]), g4.Sum([0, 1, 3])];
     }
 

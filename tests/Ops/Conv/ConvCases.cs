@@ -3,7 +3,10 @@ using GpuGan.Tensors;
 namespace GpuGan.Tests.OpTable;
 
 // Convolution rows: Conv2d, ConvTranspose2d and the weight-gradient op, against the direct float64
-// loops in ConvKernels (the 7-loop conv, its adjoint scatter, and the weight-gradient sum).
+// loops in ConvKernels (the 7-loop conv, its adjoint scatter, and the weight-gradient sum). The three
+// are each other's adjoints, so they are also each other's VJPs (ConvKernels.BiasGradReference adds
+// the bias): Conv2d (Convᵀ(u, W), WGrad(X, u), Σu); ConvTranspose2d (Conv(u, W), WGrad(u, Y), Σu);
+// Conv2dWeightGrad for upstream V (Convᵀ(G, V), Conv(X, V)).
 // Tolerances: each output sums ≤ 72 float32 products of N(0, 1) values through the GEMM (fp32
 // accumulation), error ≲ 72·6e-8·Σ|terms| ≈ 1e-5 at worst, hence atol 2e-5, rtol 1e-5.
 // Shapes stay ≲ 150 input elements: gradgradcheck runs the op twice per input element.
@@ -23,6 +26,9 @@ public static partial class OpCases
             InputShapes = shapes,
             Forward = x => x[0].Conv2d(x[1], bias ? x[2] : null, s, p, d),
             Reference = r => ConvRef(r, g, bias),
+            Vjp = (r, u) => bias
+                ? [ConvKernels.ConvTranspose2dReference(u, r[1], null, g), ConvKernels.Conv2dWeightGradReference(r[0], u, g), ConvKernels.BiasGradReference(u, n, cout, g.P)]
+                : [ConvKernels.ConvTranspose2dReference(u, r[1], null, g), ConvKernels.Conv2dWeightGradReference(r[0], u, g)],
             Atol = 2e-5, HeavyOnIlgpu = heavy,
         };
     }
@@ -39,6 +45,9 @@ public static partial class OpCases
             InputShapes = shapes,
             Forward = x => x[0].ConvTranspose2d(x[1], bias ? x[2] : null, s, p, op, d),
             Reference = r => ConvKernels.ConvTranspose2dReference(r[0], r[1], bias ? r[2] : null, g),
+            Vjp = (r, u) => bias
+                ? [ConvKernels.Conv2dReference(u, r[1], null, g), ConvKernels.Conv2dWeightGradReference(u, r[0], g), ConvKernels.BiasGradReference(u, n, cout, g.HW)]
+                : [ConvKernels.Conv2dReference(u, r[1], null, g), ConvKernels.Conv2dWeightGradReference(u, r[0], g)],
             Atol = 2e-5, HeavyOnIlgpu = heavy,
         };
     }
@@ -59,16 +68,30 @@ public static partial class OpCases
         yield return ConvT("dcgan G head k4 s1 p0", 3, 4, 1, 1, 2, 4, 1, 0, 0, 1, bias: false, heavy: true);
         yield return ConvT("pointwise", 1, 3, 2, 3, 5, 1, 1, 0, 0, 1, bias: true);
         yield return ConvT("dilated", 1, 2, 3, 3, 2, 3, 1, 1, 0, 2, bias: false);
+        // Output padding ≥ stride but < dilation (PyTorch's rule; the example shape).
+        yield return ConvT("op1 ≥ s1 < d2", 1, 1, 2, 2, 1, 2, 1, 0, 1, 2, bias: false);
+        yield return ConvT("op2 ≥ s2 < d3", 1, 2, 2, 3, 2, 2, 2, 1, 2, 3, bias: true);
 
-        // The weight gradient as an op in its own right (its rule is Convᵀ / Conv with the upstream as weight).
-        var wg = new ConvGeometry(1, 2, 5, 5, 3, 3, 3, 3, 3, 2, 1, 1);
-        yield return new OpCase
+        // The weight gradient as an op in its own right (its rule is Convᵀ / Conv with the upstream as weight):
+        // WGAN-GP's penalty gradient w.r.t. the critic's weights runs through it.
+        yield return WeightGrad("k3 s2 p1", 1, 2, 5, 5, 3, 3, 3, 2, 1, 1, heavy: true);
+        yield return WeightGrad("dilated", 2, 2, 5, 5, 2, 3, 3, 1, 2, 2, heavy: true);
+        yield return WeightGrad("pointwise", 3, 3, 2, 3, 4, 1, 1, 1, 0, 1);
+        yield return WeightGrad("dense k4 (critic head)", 2, 3, 4, 4, 1, 4, 4, 1, 0, 1);
+    }
+
+    private static OpCase WeightGrad(string name, int n, int cin, int h, int w, int cout, int kh, int kw, int s, int p, int d, bool heavy = false)
+    {
+        int ho = ConvGeometry.OutputSize(h, kh, s, p, d), wo = ConvGeometry.OutputSize(w, kw, s, p, d);
+        var g = new ConvGeometry(n, cin, h, w, cout, kh, kw, ho, wo, s, p, d);
+        return new OpCase
         {
-            Name = "Conv2dWeightGrad[1x2x5x5, k3 s2 p1 → 3]",
-            InputShapes = [[1, 2, 5, 5], [1, 3, 3, 3]],
-            Forward = x => Tensor.Conv2dWeightGrad(x[0], x[1], (3, 3), 2, 1, 1),
-            Reference = r => ConvKernels.Conv2dWeightGradReference(r[0], r[1], wg),
-            Atol = 2e-5, HeavyOnIlgpu = true,
+            Name = $"Conv2dWeightGrad[{name}: {n}x{cin}x{h}x{w} → {cout}x{ho}x{wo}, k{kh}x{kw} s{s} p{p} d{d}]",
+            InputShapes = [[n, cin, h, w], [n, cout, ho, wo]],
+            Forward = x => Tensor.Conv2dWeightGrad(x[0], x[1], (kh, kw), s, p, d),
+            Reference = r => ConvKernels.Conv2dWeightGradReference(r[0], r[1], g),
+            Vjp = (r, v) => [ConvKernels.ConvTranspose2dReference(r[1], v, null, g), ConvKernels.Conv2dReference(r[0], v, null, g)],
+            Atol = 2e-5, HeavyOnIlgpu = heavy,
         };
     }
 }

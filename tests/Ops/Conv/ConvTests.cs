@@ -94,6 +94,48 @@ public abstract class ConvTests : DeviceFixture
         }
     }
 
+    /// <summary>
+    /// A dense convolution (kernel = the whole unpadded input; DCGAN's D head and G stem) with a bias: one GEMM
+    /// per kernel (plus the bias kernel on ILGPU), forward, input gradient, weight gradient and ConvTranspose2d.
+    /// </summary>
+    [Test]
+    public void DenseConvolutionWithBiasIsOneGemm()
+    {
+        using var scope = TensorScope.Begin();
+        var gen = new RandomStream(12);
+        var x = Rand(gen, 3, 2, 4, 4);
+        var w = Rand(gen, 5, 2, 4, 4);
+        var b = Rand(gen, 5);
+        var bt = Rand(gen, 2);
+        x.RequiresGrad = w.RequiresGrad = true;
+        var recorder = Device.IsHost ? null : new LaunchRecorder();
+        Tensor y, t;
+        Tensor[] grads;
+        using (recorder is null ? null : Device.Attach(recorder))
+        {
+            y = x.Conv2d(w, b);
+            grads = Autograd.Grad([y], [x, w], [Rand(gen, 3, 5, 1, 1)]);
+            t = y.Detach().ConvTranspose2d(w, bt);
+        }
+        var g = new ConvGeometry(3, 2, 4, 4, 5, 4, 4, 1, 1, 1, 0, 1);
+        Assert.That(g.Dense);
+        var x64 = GradCheck.ToDouble(x.ToArray());
+        var w64 = GradCheck.ToDouble(w.ToArray());
+        var y64 = GradCheck.ToDouble(y.ToArray());
+        GradCheck.AssertClose(y.ToArray(), ConvKernels.Conv2dReference(x64, w64, GradCheck.ToDouble(b.ToArray()), g), 2e-5, 1e-5, "dense forward");
+        GradCheck.AssertClose(t.ToArray(), ConvKernels.ConvTranspose2dReference(y64, w64, GradCheck.ToDouble(bt.ToArray()), g), 1e-4, 1e-5, "dense ConvTranspose2d");
+        Assert.That(grads[0].Shape, Is.EqualTo(x.Shape));
+        Assert.That(grads[1].Shape, Is.EqualTo(w.Shape));
+        if (recorder is not null)
+        {
+            // Conv2d, its input and weight gradients, ConvTranspose2d: a GEMM each, and the two bias adds.
+            var convLaunches = recorder.Launches.Where(l => l.OpPath?.Contains("Conv") == true).Select(l => l.Kernel.Split('.')[1]).ToArray();
+            Assert.That(convLaunches.Count(k => k.StartsWith("Gemm", StringComparison.Ordinal) && !k.Contains("Combine")), Is.EqualTo(4), string.Join(", ", convLaunches));
+            Assert.That(convLaunches.Count(k => k == "AddBiasKernel"), Is.EqualTo(2));
+            Assert.That(convLaunches.Any(k => k.Contains("Im2Col") || k.Contains("Col2Im") || k.Contains("Ncp") || k.Contains("Cnp")), Is.False, "no lowering kernels");
+        }
+    }
+
     /// <summary>WGAN-GP shape of use: the input gradient's graph differentiated w.r.t. the weight only.</summary>
     [Test]
     public void GradientPenaltyPathIsTwiceDifferentiable()

@@ -2,7 +2,7 @@ using GpuGan.Tensors.Ops;
 
 namespace GpuGan.Tests.OpTable;
 
-// GEMM rows against MatMulKernels.GemmReference (double). fp32 products summed over k terms; error ≲ k·6e-8·Σ|a||b|, so atol 1e-4 at k ≤ 40.
+// GEMM rows against MatMulKernels.GemmReference (double), VJP MatMulKernels.GemmVjpReference. fp32 products summed over k terms; error ≲ k·6e-8·Σ|a||b|, so atol 1e-4 at k ≤ 40.
 public static partial class OpCases
 {
     public static IEnumerable<OpCase> MatMulCases()
@@ -19,6 +19,7 @@ public static partial class OpCases
                 InputShapes = [sa, sb],
                 Forward = x => x[0].MatMul(x[1], ta, tb),
                 Reference = r => MatMulKernels.GemmReference(ta, tb, m, n, k, r[0], r[1]),
+                Vjp = (r, u) => { var (da, db) = MatMulKernels.GemmVjpReference(ta, tb, m, n, k, r[0], r[1], u); return [da, db]; },
                 Atol = 1e-4, Rtol = 1e-5,
                 HeavyOnIlgpu = m * k * n > 500,
             };

@@ -158,6 +158,64 @@ public sealed class MatMulKernelTests
         AssertClose(expected, dc.GetAsArray1D(), Atol(k, 1f, 0f), RtolBase, "beta = 0 over NaN");
     }
 
+    /// <summary>
+    /// The three ILGPU paths, each asserted by the kernels it launched: the 64×64 tiled kernel alone (a device
+    /// that asks for one group), split k (few tiles, or a k past GemmMaxSerialK) with its fixed-order combine, and
+    /// one thread per element for a short k. Against the reference, and bit-identical when run again.
+    /// </summary>
+    [TestCase(1, 2048, 70, 66, 70, false, false, "tiled")]
+    [TestCase(1, 2048, 9, 65, 300, true, true, "tiled")]
+    [TestCase(1, 2048, 130, 70, 40, false, true, "tiled")]
+    [TestCase(1, 2048, 200, 129, 33, true, false, "tiled")]
+    [TestCase(264, 2048, 70, 66, 70, true, false, "split")]
+    [TestCase(264, 2048, 5, 7, 1000, false, true, "split")]
+    [TestCase(1, 64, 66, 70, 250, false, false, "split")]
+    [TestCase(264, 2048, 65, 33, 17, true, true, "short")]
+    public void GemmIlgpuPaths(int targetGroups, int maxSerialK, int m, int n, int k, bool transA, bool transB, string path)
+    {
+        using var device = Device.CreateIlgpuCpu(new GpuKernelOptions { TargetGroups = targetGroups, GemmMaxSerialK = maxSerialK });
+        var acc = device.Accelerator!;
+        var rng = new Random(77 + m + n + k);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var c = RandomArray(rng, m * n);
+        const float alpha = 0.75f, beta = -0.5f;
+        var expected = (float[])c.Clone();
+        MatMulKernels.GemmReference(transA, transB, m, n, k, alpha, a, b, beta, expected);
+        float[] Run(LaunchRecorder? recorder)
+        {
+            using var da = acc.Allocate1D(a);
+            using var db = acc.Allocate1D(b);
+            using var dc = acc.Allocate1D(c);
+            using (recorder is null ? null : device.Attach(recorder))
+                MatMulKernels.GemmIlgpu(device, transA, transB, m, n, k, alpha, da.View, db.View, beta, dc.View);
+            acc.Synchronize();
+            return dc.GetAsArray1D();
+        }
+        var recorded = new LaunchRecorder();
+        var first = Run(recorded);
+        // Generic kernels are named with their type arguments ("GemmTiledKernel<ARowMajor, BColMajor>").
+        var kernels = recorded.Launches.Select(l => l.Kernel.Split('<')[0]).ToArray();
+        if (path != "short")
+            Assert.That(recorded.Launches[0].Kernel, Does.EndWith($"<{(transA ? "AColMajor" : "ARowMajor")}, {(transB ? "BColMajor" : "BRowMajor")}>"), "the instantiation for the transposes");
+        string[] want = path switch
+        {
+            "tiled" => ["MatMulKernels.GemmTiledKernel"],
+            "split" => ["MatMulKernels.GemmTiledKernel", "MatMulKernels.GemmSplitKCombineKernel"],
+            _ => ["MatMulKernels.GemmShortKKernel"],
+        };
+        Assert.That(kernels, Is.EqualTo(want), $"{path} path");
+        if (path == "split")
+        {
+            var (splits, chunk) = MatMulKernels.SplitK(m, n, k, device.GpuOptions);
+            Assert.That(recorded.Launches[0].Grid.Z, Is.EqualTo(splits).And.GreaterThan(1));
+            Assert.That(chunk, Is.LessThanOrEqualTo(maxSerialK));
+            Assert.That(recorded.Launches[0].Cost.SerialLoop, Is.EqualTo(chunk));
+        }
+        AssertClose(expected, first, Atol(k, alpha, beta), RtolBase, $"{path} GEMM on the ILGPU CPU accelerator");
+        Assert.That(Run(null).Select(BitConverter.SingleToInt32Bits), Is.EqualTo(first.Select(BitConverter.SingleToInt32Bits)), "bit-identical run to run");
+    }
+
     private static void RequirePath(CpuGemmKernel path)
     {
         if (path == CpuGemmKernel.Avx2 && !(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported))

@@ -21,9 +21,13 @@
 // permuted into NCHW (with the bias add fused); with gs = 1 (large images) the GEMM writes straight
 // into the output and the permute disappears, and a 1×1/stride-1/unpadded conv skips im2col too.
 // A dense conv (kernel = the whole unpadded input, 1×1 output: DCGAN's first/last layers) is a
-// plain matrix product on the host — X is (N, Cin·kH·kW) — so all three kernels are one GEMM.
+// plain matrix product on both kernel sets — X is (N, Cin·kH·kW) — so all three kernels are one GEMM
+// (plus a bias kernel on ILGPU when there is a bias).
 // gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
+// The CPU set's target is cache-sized (4096 columns); the ILGPU set's default is the whole batch
+// (GpuKernelOptions.Conv), so each conv is one im2col, one GEMM and one permute on a GPU, and the
+// GEMM (split over k when it has few tiles or a long k) fills the chip.
 // col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
@@ -149,6 +153,21 @@ internal static class ConvKernels
         return dw;
     }
 
+    /// <summary>
+    /// The bias gradient Σ_{n, pixels} u per channel, u (N, C, P) flat: with the adjoint pair above, the float64 VJPs of
+    /// the family are Conv2d: (Convᵀ(u, W), WGrad(X, u), Σu); ConvTranspose2d: (Conv(u, W), WGrad(u, Y), Σu);
+    /// Conv2dWeightGrad for upstream V: (Convᵀ(G, V), Conv(X, V)).
+    /// </summary>
+    public static double[] BiasGradReference(double[] u, int n, int channels, int pixels)
+    {
+        var db = new double[channels];
+        for (int s = 0; s < n; s++)
+        for (int c = 0; c < channels; c++)
+        for (int k = 0; k < pixels; k++)
+            db[c] += u[((long)s * channels + c) * pixels + k];
+        return db;
+    }
+
     // ============================================================ ILGPU kernels
 
     /// <summary>col[(ci, i, j), (s, oh, ow)] = X[N0 + s, ci, ih, iw] or 0 in the padding. One thread per col element.</summary>
@@ -193,6 +212,11 @@ internal static class ConvKernels
         }
         x[((p.N0 + s) * p.Cin + c) * HW + pix] = acc;
     }
+
+    /// <summary>y[n, c, pix] += bias[c] over (N, C, P), in place (the bias of a dense convolution).</summary>
+    [GpuKernel]
+    public static void AddBiasKernel(Index1D idx, ArrayView<float> y, ArrayView<float> bias, int c, int p)
+        => y[idx] = y[idx] + bias[(idx / p) % c];
 
     /// <summary>dst (C, Gs·P) ← src[N0 + s, c, pix] (NCHW → channel-major group). One thread per element.</summary>
     [GpuKernel]
@@ -463,7 +487,7 @@ internal static class ConvKernels
     /// </summary>
     public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
     {
-        int gs = Math.Clamp((lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
+        int gs = (int)Math.Clamp(((long)lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
         long perSample = (long)Math.Max(g.Ckk, g.Cout) * g.P;
         return (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
     }
@@ -521,6 +545,13 @@ internal static class ConvKernels
         d.Launch(Col2ImKernel, gs * g.Cin * g.HW, cost, col, x, bias, hasBias ? 1 : 0, Params(g, n0, gs));
     }
 
+    /// <summary>The per-channel bias added in place over (N, C, P): one thread per element.</summary>
+    private static void AddBiasIlgpu(Device d, ArrayView<float> y, ArrayView<float> bias, int c, int p, int n)
+    {
+        long elements = (long)n * c * p;
+        d.Launch(AddBiasKernel, (int)elements, new LaunchCost(elements, (elements + c) * sizeof(float), elements * sizeof(float), 1), y, bias, c, p);
+    }
+
     /// <summary>A pure permute: one thread per element.</summary>
     private static void NcpToCnpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, int c, int p, int n0, int gs)
         => d.Launch(NcpToCnpKernel, c * gs * p, LaunchCost.Elementwise((long)c * gs * p, 0, 1), src, dst, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
@@ -539,12 +570,20 @@ internal static class ConvKernels
         if (y.Size == 0) return;
         if (g.Ckk == 0) { FillWithBias(y, bias); return; }
         var dev = x.Device;
-        if (dev.IsHost && g.Dense)
+        if (g.Dense)
         {
             // Y (N, Cout) = X (N, Ckk) · Wᵀ: one GEMM, no lowering.
-            float* yp = Ptr(y);
-            MatMulKernels.GemmCpu(dev.Parallel, false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
-            if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, 1, 0, g.N);
+            if (dev.IsHost)
+            {
+                float* yp = Ptr(y);
+                MatMulKernels.GemmCpu(dev.Parallel, false, true, g.N, g.Cout, g.Ckk, 1f, Ptr(x), Ptr(w), 0f, yp);
+                if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, 1, 0, g.N);
+            }
+            else
+            {
+                MatMulKernels.GemmIlgpu(dev, false, true, g.N, g.Cout, g.Ckk, 1f, x.View, w.View, 0f, y.View);
+                if (bias is not null) AddBiasIlgpu(dev, y.View, bias.View, g.Cout, 1, g.N);
+            }
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -590,12 +629,20 @@ internal static class ConvKernels
         if (dx.Size == 0) return;
         if (g.Cout == 0 || g.P == 0) { FillWithBias(dx, bias); return; }
         var dev = gy.Device;
-        if (dev.IsHost && g.Dense)
+        if (g.Dense)
         {
             // dX (N, Ckk) = G (N, Cout) · W (Cout, Ckk): one GEMM, no col2im.
-            float* xp = Ptr(dx);
-            MatMulKernels.GemmCpu(dev.Parallel, false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
-            if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
+            if (dev.IsHost)
+            {
+                float* xp = Ptr(dx);
+                MatMulKernels.GemmCpu(dev.Parallel, false, false, g.N, g.Ckk, g.Cout, 1f, Ptr(gy), Ptr(w), 0f, xp);
+                if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, 0, g.N);
+            }
+            else
+            {
+                MatMulKernels.GemmIlgpu(dev, false, false, g.N, g.Ckk, g.Cout, 1f, gy.View, w.View, 0f, dx.View);
+                if (bias is not null) AddBiasIlgpu(dev, dx.View, bias.View, g.Cin, g.HW, g.N);
+            }
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -631,10 +678,11 @@ internal static class ConvKernels
         if (dw.Size == 0) return;
         if (g.N == 0 || g.P == 0) { dw.Fill(0f); return; }
         var dev = x.Device;
-        if (dev.IsHost && g.Dense)
+        if (g.Dense)
         {
             // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
-            MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
+            if (dev.IsHost) MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
+            else MatMulKernels.GemmIlgpu(dev, true, false, g.Cout, g.Ckk, g.N, 1f, gy.View, x.View, 0f, dw.View);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -706,8 +754,10 @@ public sealed partial class Tensor
     internal ConvGeometry ConvTranspose2dGeometry(Tensor weight, Tensor? bias, int stride, int padding, int outputPadding, int dilation)
     {
         CheckConvParams("ConvTranspose2d", stride, padding, dilation);
-        if (outputPadding < 0 || outputPadding >= stride)
-            throw new ArgumentOutOfRangeException(nameof(outputPadding), outputPadding, $"ConvTranspose2d: outputPadding must be in [0, stride) = [0, {stride})");
+        // PyTorch's rule: the extra rows exist only when a stride step or a dilation gap leaves room for them.
+        if (outputPadding < 0 || (outputPadding >= stride && outputPadding >= dilation))
+            throw new ArgumentOutOfRangeException(nameof(outputPadding), outputPadding,
+                $"ConvTranspose2d: outputPadding must be non-negative and smaller than stride ({stride}) or dilation ({dilation})");
         CheckConvOperands("ConvTranspose2d", weight, bias, 0, 1);
         int kh = weight.Shape[2], kw = weight.Shape[3];
         int h = Shape[2], w = Shape[3];
@@ -729,7 +779,7 @@ public sealed partial class Tensor
 
     /// <summary>
     /// 2-D transposed convolution (PyTorch semantics). this: (N, Cin, H, W); weight: (Cin, Cout, kH, kW);
-    /// bias: (Cout) or null. Output Ho = (H − 1)s − 2p + d(kH − 1) + outputPadding + 1; outputPadding &lt; stride.
+    /// bias: (Cout) or null. Output Ho = (H − 1)s − 2p + d(kH − 1) + outputPadding + 1; outputPadding &lt; stride or &lt; dilation (PyTorch).
     /// </summary>
     public Tensor ConvTranspose2d(Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1)
         => ConvTransposeCore(this, weight, bias, ConvTranspose2dGeometry(weight, bias, stride, padding, outputPadding, dilation));

@@ -1,6 +1,6 @@
 // The binary elementwise ops, one struct each: y = f(a, b; α) with NumPy broadcasting of a and b
 // and one scalar parameter α. Each struct holds the float64 reference (the op table's oracle),
-// the float32 scalar math (ILGPU kernel, SIMD tails), the Vector256 and Vector512 forms, and the
+// for differentiable ops its float64 partial derivatives (∂f/∂a, ∂f/∂b) (the oracle of the rule), the float32 scalar math (ILGPU kernel, SIMD tails), the Vector256 and Vector512 forms, and the
 // derivative rule. BinaryKernel<TOp> and the SIMD row loop in ElementwiseKernels run any of them.
 //
 // The fused activation backward ops are binary ops too, with rules of their own (PyTorch's
@@ -43,6 +43,9 @@ internal interface IDifferentiableBinaryOp : IBinaryOp
     /// <paramref name="needA"/>/<paramref name="needB"/> may be null, and null also means zero.
     /// </summary>
     static abstract (Tensor? A, Tensor? B) Derivative(Tensor g, Tensor a, Tensor b, Tensor y, float alpha, bool needA, bool needB);
+
+    /// <summary>The float64 partial derivatives (∂f/∂a, ∂f/∂b) of <see cref="IBinaryOp.Reference"/> (the oracle of <see cref="Derivative"/>).</summary>
+    static abstract (double A, double B) ReferenceDerivative(double a, double b, double alpha);
 }
 
 internal readonly struct AddOp : IDifferentiableBinaryOp
@@ -50,6 +53,7 @@ internal readonly struct AddOp : IDifferentiableBinaryOp
     public static string Name => "Add";
     public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a + b;
+    public static (double, double) ReferenceDerivative(double a, double b, double s) => (1, 1);
     public static float Apply(float a, float b, float s) => a + b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a + b;
     public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> s) => a + b;
@@ -61,6 +65,7 @@ internal readonly struct SubOp : IDifferentiableBinaryOp
     public static string Name => "Sub";
     public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a - b;
+    public static (double, double) ReferenceDerivative(double a, double b, double s) => (1, -1);
     public static float Apply(float a, float b, float s) => a - b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a - b;
     public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> s) => a - b;
@@ -73,6 +78,7 @@ internal readonly struct MulOp : IDifferentiableBinaryOp
     public static string Name => "Mul";
     public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a * b;
+    public static (double, double) ReferenceDerivative(double a, double b, double s) => (b, a);
     public static float Apply(float a, float b, float s) => a * b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a * b;
     public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> s) => a * b;
@@ -86,6 +92,7 @@ internal readonly struct DivOp : IDifferentiableBinaryOp
     public static string Name => "Div";
     public static int Flops => 1;
     public static double Reference(double a, double b, double s) => a / b;
+    public static (double, double) ReferenceDerivative(double a, double b, double s) => (1 / b, -a / (b * b));
     public static float Apply(float a, float b, float s) => a / b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => a / b;
     public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> s) => a / b;
@@ -99,6 +106,7 @@ internal readonly struct MaximumOp : IDifferentiableBinaryOp
     public static string Name => "Maximum";
     public static int Flops => 1;
     public static double Reference(double a, double b, double s) => Math.Max(a, b);
+    public static (double, double) ReferenceDerivative(double a, double b, double s) => a >= b ? (1, 0) : (0, 1);
     public static float Apply(float a, float b, float s) => a >= b ? a : b;
     public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> s) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, b), a, b);
     public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> s) => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, b), a, b);
@@ -121,6 +129,7 @@ internal readonly struct TanhBackwardOp : IDifferentiableBinaryOp
     public static string Name => "TanhBackward";
     public static int Flops => 3;
     public static double Reference(double g, double y, double s) => g * (1 - y * y);
+    public static (double, double) ReferenceDerivative(double g, double y, double s) => (1 - y * y, -2 * g * y);
     public static float Apply(float g, float y, float s) => g * (1f - y * y);
     public static Vector256<float> Apply(Vector256<float> g, Vector256<float> y, Vector256<float> s) => g * (Vector256<float>.One - y * y);
     public static Vector512<float> Apply(Vector512<float> g, Vector512<float> y, Vector512<float> s) => g * (Vector512<float>.One - y * y);
@@ -134,6 +143,7 @@ internal readonly struct SigmoidBackwardOp : IDifferentiableBinaryOp
     public static string Name => "SigmoidBackward";
     public static int Flops => 3;
     public static double Reference(double g, double y, double s) => g * y * (1 - y);
+    public static (double, double) ReferenceDerivative(double g, double y, double s) => (y * (1 - y), g * (1 - 2 * y));
     public static float Apply(float g, float y, float s) => g * y * (1f - y);
     public static Vector256<float> Apply(Vector256<float> g, Vector256<float> y, Vector256<float> s) => g * y * (Vector256<float>.One - y);
     public static Vector512<float> Apply(Vector512<float> g, Vector512<float> y, Vector512<float> s) => g * y * (Vector512<float>.One - y);
@@ -147,6 +157,7 @@ internal readonly struct LeakyBackwardOp : IDifferentiableBinaryOp
     public static string Name => "LeakyBackward";
     public static int Flops => 2;
     public static double Reference(double g, double x, double s) => x > 0 ? g : s * g;
+    public static (double, double) ReferenceDerivative(double g, double x, double s) => (x > 0 ? 1 : s, 0);
     public static float Apply(float g, float x, float s) => x > 0 ? g : s * g;
     public static Vector256<float> Apply(Vector256<float> g, Vector256<float> x, Vector256<float> s)
         => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), g, s * g);

@@ -70,6 +70,44 @@ internal static class ElementwiseKernels
         return y;
     }
 
+    /// <summary>The float64 VJP of a unary op: u·f'(x) elementwise (the oracle of its derivative rule).</summary>
+    public static double[] UnaryVjpReference<TOp>(double[] x, double[] u, double alpha = 0, double beta = 0) where TOp : IDifferentiableUnaryOp
+    {
+        var g = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) g[i] = u[i] * TOp.ReferenceDerivative(x[i], alpha, beta);
+        return g;
+    }
+
+    /// <summary>
+    /// The float64 VJP of a broadcast binary op: (Σ u·∂f/∂a, Σ u·∂f/∂b), each summed over the output elements
+    /// that read the operand's element (the adjoint of broadcasting), at the operands' shapes.
+    /// </summary>
+    public static (double[] A, double[] B) BinaryVjpReference<TOp>(double[] a, int[] shapeA, double[] b, int[] shapeB, double[] u, double alpha = 0)
+        where TOp : IDifferentiableBinaryOp
+    {
+        int rank = Math.Max(shapeA.Length, shapeB.Length);
+        int[] pa = PadLeft(shapeA, rank), pb = PadLeft(shapeB, rank), po = new int[rank];
+        for (int d = 0; d < rank; d++) po[d] = Math.Max(pa[d], pb[d]);
+        var ga = new double[a.Length];
+        var gb = new double[b.Length];
+        var idx = new int[rank];
+        for (int o = 0; o < u.Length; o++)
+        {
+            int r = o;
+            for (int d = rank - 1; d >= 0; d--) { idx[d] = r % po[d]; r /= po[d]; }
+            int ia = 0, ib = 0;
+            for (int d = 0; d < rank; d++)
+            {
+                ia = ia * pa[d] + (pa[d] == 1 ? 0 : idx[d]);
+                ib = ib * pb[d] + (pb[d] == 1 ? 0 : idx[d]);
+            }
+            var (da, db) = TOp.ReferenceDerivative(a[ia], b[ib], alpha);
+            ga[ia] += u[o] * da;
+            gb[ib] += u[o] * db;
+        }
+        return (ga, gb);
+    }
+
     private static int[] PadLeft(int[] s, int rank) => [.. Enumerable.Repeat(1, rank - s.Length), .. s];
 
     // ============================================================ ILGPU kernels

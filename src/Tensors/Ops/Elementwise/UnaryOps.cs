@@ -1,6 +1,7 @@
 // The unary elementwise ops, one struct each: y = f(x; α, β) with two scalar parameters α, β
 // (unused by most ops). Each struct holds, in this order, the float64 reference (the op table's
-// oracle), the float32 scalar math (the ILGPU kernel and the SIMD tails run it), the Vector256 and
+// oracle) and, for differentiable ops, its float64 derivative f'(x) (the oracle of the rule: the
+// op table builds the reference VJP u·f'(x) from it), the float32 scalar math (the ILGPU kernel and the SIMD tails run it), the Vector256 and
 // Vector512 forms (the SIMD loop), and the derivative rule as differentiable tensor ops.
 // UnaryKernel<TOp> and the SIMD loop in ElementwiseKernels run any of them.
 //
@@ -37,6 +38,9 @@ internal interface IDifferentiableUnaryOp : IUnaryOp
 {
     /// <summary>dL/dx from the upstream g = dL/dy, the input x and the output y.</summary>
     static abstract Tensor Derivative(Tensor g, Tensor x, Tensor y, float alpha, float beta);
+
+    /// <summary>The float64 derivative f'(x) of <see cref="IUnaryOp.Reference"/> (the oracle of <see cref="Derivative"/>).</summary>
+    static abstract double ReferenceDerivative(double x, double alpha, double beta);
 }
 
 /// <summary>α·x + β.</summary>
@@ -45,6 +49,7 @@ internal readonly struct AffineOp : IDifferentiableUnaryOp
     public static string Name => "Affine";
     public static int Flops => 2;
     public static double Reference(double x, double a, double b) => a * x + b;
+    public static double ReferenceDerivative(double x, double a, double b) => a;
     public static float Apply(float x, float a, float b) => a * x + b;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.FusedMultiplyAdd(a, x, b);
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512.FusedMultiplyAdd(a, x, b);
@@ -56,6 +61,7 @@ internal readonly struct NegOp : IDifferentiableUnaryOp
     public static string Name => "Neg";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => -x;
+    public static double ReferenceDerivative(double x, double a, double b) => -1;
     public static float Apply(float x, float a, float b) => -x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => -x;
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => -x;
@@ -68,6 +74,7 @@ internal readonly struct ExpOp : IDifferentiableUnaryOp
     public static string Name => "Exp";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Exp(x);
+    public static double ReferenceDerivative(double x, double a, double b) => Math.Exp(x);
     public static float Apply(float x, float a, float b) => MathF.Exp(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Exp(x);
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512.Exp(x);
@@ -80,6 +87,7 @@ internal readonly struct LogOp : IDifferentiableUnaryOp
     public static string Name => "Log";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Log(x);
+    public static double ReferenceDerivative(double x, double a, double b) => 1 / x;
     public static float Apply(float x, float a, float b) => MathF.Log(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Log(x);
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512.Log(x);
@@ -92,6 +100,7 @@ internal readonly struct SqrtOp : IDifferentiableUnaryOp
     public static string Name => "Sqrt";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Sqrt(x);
+    public static double ReferenceDerivative(double x, double a, double b) => 0.5 / Math.Sqrt(x);
     public static float Apply(float x, float a, float b) => MathF.Sqrt(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Sqrt(x);
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512.Sqrt(x);
@@ -104,6 +113,7 @@ internal readonly struct SquareOp : IDifferentiableUnaryOp
     public static string Name => "Square";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => x * x;
+    public static double ReferenceDerivative(double x, double a, double b) => 2 * x;
     public static float Apply(float x, float a, float b) => x * x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => x * x;
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => x * x;
@@ -116,6 +126,7 @@ internal readonly struct PowOp : IDifferentiableUnaryOp
     public static string Name => "Pow";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Pow(x, a);
+    public static double ReferenceDerivative(double x, double a, double b) => a * Math.Pow(x, a - 1);
     public static float Apply(float x, float a, float b) => MathF.Pow(x, a);
 
     // No vector pow in the BCL: element by element (pow is on no hot path).
@@ -140,6 +151,7 @@ internal readonly struct AbsOp : IDifferentiableUnaryOp
     public static string Name => "Abs";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => Math.Abs(x);
+    public static double ReferenceDerivative(double x, double a, double b) => Math.Sign(x);
     public static float Apply(float x, float a, float b) => MathF.Abs(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Abs(x);
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512.Abs(x);
@@ -158,6 +170,7 @@ internal readonly struct ClampOp : IDifferentiableUnaryOp
     public static string Name => "Clamp";
     public static int Flops => 2;
     public static double Reference(double x, double a, double b) => Math.Min(Math.Max(x, a), b);
+    public static double ReferenceDerivative(double x, double a, double b) => x >= a && x <= b ? 1 : 0;
     public static float Apply(float x, float a, float b) => x < a ? a : x > b ? b : x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
         => Vector256.ConditionalSelect(Vector256.LessThan(x, a), a, Vector256.ConditionalSelect(Vector256.GreaterThan(x, b), b, x));
@@ -178,6 +191,7 @@ internal readonly struct ReluOp : IDifferentiableUnaryOp
     public static string Name => "Relu";
     public static int Flops => 1;
     public static double Reference(double x, double a, double b) => x > 0 ? x : 0;
+    public static double ReferenceDerivative(double x, double a, double b) => x > 0 ? 1 : 0;
     public static float Apply(float x, float a, float b) => x > 0 ? x : 0f;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(x, Vector256<float>.Zero) & x;
     public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(x, Vector512<float>.Zero) & x;
@@ -190,6 +204,7 @@ internal readonly struct LeakyReluOp : IDifferentiableUnaryOp
     public static string Name => "LeakyRelu";
     public static int Flops => 2;
     public static double Reference(double x, double a, double b) => x > 0 ? x : a * x;
+    public static double ReferenceDerivative(double x, double a, double b) => x > 0 ? 1 : a;
     public static float Apply(float x, float a, float b) => x > 0 ? x : a * x;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
         => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, a * x);
@@ -204,6 +219,7 @@ internal readonly struct TanhOp : IDifferentiableUnaryOp
     public static string Name => "Tanh";
     public static int Flops => 5;
     public static double Reference(double x, double a, double b) => Math.Tanh(x);
+    public static double ReferenceDerivative(double x, double a, double b) => 1 - Math.Tanh(x) * Math.Tanh(x);
     public static float Apply(float x, float a, float b) => 1f - 2f / (MathF.Exp(2f * x) + 1f);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
         => Vector256<float>.One - Vector256.Create(2f) / (Vector256.Exp(Vector256.Create(2f) * x) + Vector256<float>.One);
@@ -218,6 +234,7 @@ internal readonly struct SigmoidOp : IDifferentiableUnaryOp
     public static string Name => "Sigmoid";
     public static int Flops => 4;
     public static double Reference(double x, double a, double b) => 1 / (1 + Math.Exp(-x));
+    public static double ReferenceDerivative(double x, double a, double b) { double y = 1 / (1 + Math.Exp(-x)); return y * (1 - y); }
     public static float Apply(float x, float a, float b) => 1f / (1f + MathF.Exp(-x));
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
         => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));

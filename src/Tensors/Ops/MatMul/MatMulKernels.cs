@@ -17,6 +17,67 @@ using ILGPU.Runtime;
 
 namespace GpuGan.Tensors.Ops;
 
+/// <summary>How the ILGPU GEMM reads op(A) (m×k): element (i, p) and the (row, kk) of load idx of a 128×8 tile.</summary>
+internal interface IGemmOperandA
+{
+    /// <summary>op(A)[i, p].</summary>
+    static abstract float Load(ArrayView<float> a, int i, int p, int m, int k);
+    /// <summary>Tile row of the tile's idx-th load (loads run along the stored rows, so a warp's loads coalesce).</summary>
+    static abstract int TileRow(int idx);
+    /// <summary>Tile k of the tile's idx-th load.</summary>
+    static abstract int TileK(int idx);
+}
+
+/// <summary>How the ILGPU GEMM reads op(B) (k×n): element (p, j) and the (kk, col) of load idx of an 8×64 tile.</summary>
+internal interface IGemmOperandB
+{
+    /// <summary>op(B)[p, j].</summary>
+    static abstract float Load(ArrayView<float> b, int p, int j, int n, int k);
+    /// <summary>Tile column of the tile's idx-th load.</summary>
+    static abstract int TileCol(int idx);
+    /// <summary>Tile k of the tile's idx-th load.</summary>
+    static abstract int TileK(int idx);
+}
+
+/// <summary>A stored (m, k): a tile is loaded along k.</summary>
+internal readonly struct ARowMajor : IGemmOperandA
+{
+    public static float Load(ArrayView<float> a, int i, int p, int m, int k) => a[i * k + p];
+    public static int TileRow(int idx) => idx / 8;
+    public static int TileK(int idx) => idx % 8;
+}
+
+/// <summary>A stored (k, m), op(A) = Aᵀ: a tile is loaded along m.</summary>
+internal readonly struct AColMajor : IGemmOperandA
+{
+    public static float Load(ArrayView<float> a, int i, int p, int m, int k) => a[p * m + i];
+    public static int TileRow(int idx) => idx % 128;
+    public static int TileK(int idx) => idx / 128;
+}
+
+/// <summary>B stored (k, n): a tile is loaded along n.</summary>
+internal readonly struct BRowMajor : IGemmOperandB
+{
+    public static float Load(ArrayView<float> b, int p, int j, int n, int k) => b[p * n + j];
+    public static int TileCol(int idx) => idx % 64;
+    public static int TileK(int idx) => idx / 64;
+}
+
+/// <summary>B stored (n, k), op(B) = Bᵀ: a tile is loaded along k.</summary>
+internal readonly struct BColMajor : IGemmOperandB
+{
+    public static float Load(ArrayView<float> b, int p, int j, int n, int k) => b[j * k + p];
+    public static int TileCol(int idx) => idx / 8;
+    public static int TileK(int idx) => idx % 8;
+}
+
+/// <summary>Shape, transposes, scalars and the k chunk of one ILGPU GEMM launch.</summary>
+internal struct GemmArgs
+{
+    public int M, N, K, KChunk, TransA, TransB;
+    public float Alpha, Beta;
+}
+
 internal static class MatMulKernels
 {
     // ------------------------------------------------------------------------------------
@@ -38,6 +99,17 @@ internal static class MatMulKernels
             }
         }
         return c;
+    }
+
+    /// <summary>
+    /// The float64 VJP of <see cref="GemmReference(bool, bool, int, int, int, ReadOnlySpan{double}, ReadOnlySpan{double})"/>
+    /// for upstream U (m, n): dop(A) = U·op(B)ᵀ, dop(B) = op(A)ᵀ·U, each laid out like its operand (the oracle of MatMul's rule).
+    /// </summary>
+    internal static (double[] DA, double[] DB) GemmVjpReference(bool transA, bool transB, int m, int n, int k, double[] a, double[] b, double[] u)
+    {
+        var da = transA ? GemmReference(transB, true, k, m, n, b, u) : GemmReference(false, !transB, m, k, n, u, b);
+        var db = transB ? GemmReference(true, transA, n, k, m, u, a) : GemmReference(!transA, false, k, n, m, a, u);
+        return (da, db);
     }
 
     /// <summary>C = α·op(A)·op(B) + β·C with the product in double (above), rounded once to float; the test oracle for every GEMM kernel.</summary>
@@ -70,89 +142,186 @@ internal static class MatMulKernels
     // ILGPU kernels
     // ------------------------------------------------------------------------------------
     //
-    // Classic shared-memory tiling: a 16×16 group computes a 64×64 tile of C, each thread a
-    // 4×4 register block (rows ty+16·i, columns tx+16·j, so shared reads are conflict-free and
-    // global stores coalesce). K advances in slices of 16: the group stages a 64×16 slice of
-    // op(A) and a 16×64 slice of op(B) in shared memory, transposing on the load so the inner
-    // loop reads both with unit stride along the tile. Out-of-range elements load as zeros.
+    // Register-blocked tiling: a group of 128 threads (4 warps) computes a 128×64 tile of C, each
+    // thread an 8×8 block (rows ty + 16·i, columns tx + 8·j with tx = t mod 8, ty = t div 8, so a warp
+    // reads 4 distinct A and 8 distinct B words per k from shared memory: broadcasts, no conflicts).
+    // k advances in slices of 8, double buffered: while the group multiplies slice s out of one shared
+    // buffer, each thread already holds slice s + 1 in registers (8 A and 4 B values) and stores it into
+    // the other buffer after the multiply, so there is one barrier per slice and the global loads are in
+    // flight during the 512 FMAs. Shared rows are padded by 4 words: the transposing stores (A stored
+    // m×k, B stored n×k, loaded along k for coalescing) then hit 32 distinct banks per warp. Which
+    // operand is transposed is a type argument (ARowMajor/AColMajor, BRowMajor/BColMajor), so each of
+    // the four instantiations is compiled with its own index arithmetic and no runtime branch.
+    // Out-of-range elements load as zeros. Not done: 128-bit vector loads (ILGPU 1.5.3 has no aligned
+    // float4 view of an arbitrary offset), a 128×128 tile.
 
-    private const int IlTile = 64;   // output tile edge per group
-    private const int IlGroup = 16;  // group edge (threads)
-    private const int IlTk = 16;     // k-slice staged per iteration
+    private const int Bm = 128;      // output tile rows per group
+    private const int Bn = 64;       // output tile columns per group
+    private const int Bk = 8;        // k-slice staged per iteration
+    private const int GemmThreads = 128;
+    private const int APitch = Bm + 4;
+    private const int BPitch = Bn + 4;
+    private const int IlTk = 16;     // k chunks of a split are multiples of this
+    private const int MinKChunk = 32; // shortest k chunk worth a split: 64 FLOPs per partial float written
+    private const long MaxSplitWorkspace = 1L << 24; // floats of split partials at most (64 MiB)
 
-    /// <summary>Tiled GEMM; launch with groups of 16×16 and grid (⌈n/64⌉, ⌈m/64⌉).</summary>
+    /// <summary>
+    /// Tiled GEMM over k ∈ [z·KChunk, min(k, (z + 1)·KChunk)) of grid z; launch with groups of 128 and grid
+    /// (⌈n/64⌉, ⌈m/128⌉, splits). <typeparamref name="TA"/>, <typeparamref name="TB"/>: how A and B are stored.
+    /// </summary>
     [GpuKernel(ExplicitlyGrouped = true)]
-    internal static void GemmTiledKernel(
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        int m, int n, int k, int transA, int transB, float alpha, float beta)
+    internal static void GemmTiledKernel<TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
+        where TA : struct, IGemmOperandA where TB : struct, IGemmOperandB
     {
-        var aTile = SharedMemory.Allocate<float>(IlTk * IlTile); // (TK, 64): [kk, row]
-        var bTile = SharedMemory.Allocate<float>(IlTk * IlTile); // (TK, 64): [kk, col]
+        var aTile = SharedMemory.Allocate<float>(2 * Bk * APitch); // [buffer][kk][row]
+        var bTile = SharedMemory.Allocate<float>(2 * Bk * BPitch); // [buffer][kk][col]
+        int t = Group.IdxX, tx = t % 8, ty = t / 8;
+        int row0 = Grid.IdxY * Bm, col0 = Grid.IdxX * Bn;
+        int m = g.M, n = g.N, k = g.K;
+        int kBegin = Grid.IdxZ * g.KChunk, kEnd = Math.Min(k, kBegin + g.KChunk);
+        int slices = (kEnd - kBegin + Bk - 1) / Bk;
 
-        int tx = Group.IdxX;
-        int ty = Group.IdxY;
-        int tid = ty * IlGroup + tx;
-        int row0 = Grid.IdxY * IlTile;
-        int col0 = Grid.IdxX * IlTile;
+        float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0, c05 = 0, c06 = 0, c07 = 0;
+        float c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0, c15 = 0, c16 = 0, c17 = 0;
+        float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c24 = 0, c25 = 0, c26 = 0, c27 = 0;
+        float c30 = 0, c31 = 0, c32 = 0, c33 = 0, c34 = 0, c35 = 0, c36 = 0, c37 = 0;
+        float c40 = 0, c41 = 0, c42 = 0, c43 = 0, c44 = 0, c45 = 0, c46 = 0, c47 = 0;
+        float c50 = 0, c51 = 0, c52 = 0, c53 = 0, c54 = 0, c55 = 0, c56 = 0, c57 = 0;
+        float c60 = 0, c61 = 0, c62 = 0, c63 = 0, c64 = 0, c65 = 0, c66 = 0, c67 = 0;
+        float c70 = 0, c71 = 0, c72 = 0, c73 = 0, c74 = 0, c75 = 0, c76 = 0, c77 = 0;
+        float pa0 = 0, pa1 = 0, pa2 = 0, pa3 = 0, pa4 = 0, pa5 = 0, pa6 = 0, pa7 = 0;
+        float pb0 = 0, pb1 = 0, pb2 = 0, pb3 = 0;
 
-        float c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-        float c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-        float c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-        float c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-
-        for (int k0 = 0; k0 < k; k0 += IlTk)
+        for (int s = -1; s < slices; s++)
         {
-            // 1024 elements per tile, 256 threads: four loads each for A and for B.
-            for (int l = 0; l < 4; l++)
+            // Registers ← slice s + 1 (global loads, in flight during the multiply below).
+            if (s + 1 < slices)
             {
-                int idx = tid + l * IlGroup * IlGroup;
-                int r, kk;
-                if (transA != 0) { kk = idx / IlTile; r = idx % IlTile; }   // A stored (k, m): coalesce along m
-                else { r = idx / IlTk; kk = idx % IlTk; }                  // A stored (m, k): coalesce along k
-                int gi = row0 + r, gp = k0 + kk;
-                float av = 0;
-                if (gi < m && gp < k) av = transA != 0 ? a[gp * m + gi] : a[gi * k + gp];
-                aTile[kk * IlTile + r] = av;
-
-                int cc;
-                if (transB != 0) { cc = idx / IlTk; kk = idx % IlTk; }     // B stored (n, k)
-                else { kk = idx / IlTile; cc = idx % IlTile; }             // B stored (k, n)
-                int gj = col0 + cc;
-                gp = k0 + kk;
-                float bv = 0;
-                if (gj < n && gp < k) bv = transB != 0 ? b[gj * k + gp] : b[gp * n + gj];
-                bTile[kk * IlTile + cc] = bv;
+                int k0 = kBegin + (s + 1) * Bk;
+                {
+                    int idx = t + 0;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa0 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 128;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa1 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 256;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa2 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 384;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa3 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 512;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa4 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 640;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa5 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 768;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa6 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 896;
+                    int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
+                    pa7 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                }
+                {
+                    int idx = t + 0;
+                    int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
+                    pb0 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                }
+                {
+                    int idx = t + 128;
+                    int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
+                    pb1 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                }
+                {
+                    int idx = t + 256;
+                    int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
+                    pb2 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                }
+                {
+                    int idx = t + 384;
+                    int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
+                    pb3 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                }
             }
-            Group.Barrier();
-
-            for (int kk = 0; kk < IlTk; kk++)
+            if (s >= 0)
             {
-                int o = kk * IlTile;
-                float a0 = aTile[o + ty], a1 = aTile[o + ty + 16], a2 = aTile[o + ty + 32], a3 = aTile[o + ty + 48];
-                float b0 = bTile[o + tx], b1 = bTile[o + tx + 16], b2 = bTile[o + tx + 32], b3 = bTile[o + tx + 48];
-                c00 = a0 * b0 + c00; c01 = a0 * b1 + c01; c02 = a0 * b2 + c02; c03 = a0 * b3 + c03;
-                c10 = a1 * b0 + c10; c11 = a1 * b1 + c11; c12 = a1 * b2 + c12; c13 = a1 * b3 + c13;
-                c20 = a2 * b0 + c20; c21 = a2 * b1 + c21; c22 = a2 * b2 + c22; c23 = a2 * b3 + c23;
-                c30 = a3 * b0 + c30; c31 = a3 * b1 + c31; c32 = a3 * b2 + c32; c33 = a3 * b3 + c33;
+                int ao0 = (s & 1) * Bk * APitch, bo0 = (s & 1) * Bk * BPitch;
+                for (int kk = 0; kk < Bk; kk++)
+                {
+                    int ao = ao0 + kk * APitch, bo = bo0 + kk * BPitch;
+                float a0 = aTile[ao + ty + 0], a1 = aTile[ao + ty + 16], a2 = aTile[ao + ty + 32], a3 = aTile[ao + ty + 48], a4 = aTile[ao + ty + 64], a5 = aTile[ao + ty + 80], a6 = aTile[ao + ty + 96], a7 = aTile[ao + ty + 112];
+                float b0 = bTile[bo + tx + 0], b1 = bTile[bo + tx + 8], b2 = bTile[bo + tx + 16], b3 = bTile[bo + tx + 24], b4 = bTile[bo + tx + 32], b5 = bTile[bo + tx + 40], b6 = bTile[bo + tx + 48], b7 = bTile[bo + tx + 56];
+                c00 = a0 * b0 + c00; c01 = a0 * b1 + c01; c02 = a0 * b2 + c02; c03 = a0 * b3 + c03; c04 = a0 * b4 + c04; c05 = a0 * b5 + c05; c06 = a0 * b6 + c06; c07 = a0 * b7 + c07;
+                c10 = a1 * b0 + c10; c11 = a1 * b1 + c11; c12 = a1 * b2 + c12; c13 = a1 * b3 + c13; c14 = a1 * b4 + c14; c15 = a1 * b5 + c15; c16 = a1 * b6 + c16; c17 = a1 * b7 + c17;
+                c20 = a2 * b0 + c20; c21 = a2 * b1 + c21; c22 = a2 * b2 + c22; c23 = a2 * b3 + c23; c24 = a2 * b4 + c24; c25 = a2 * b5 + c25; c26 = a2 * b6 + c26; c27 = a2 * b7 + c27;
+                c30 = a3 * b0 + c30; c31 = a3 * b1 + c31; c32 = a3 * b2 + c32; c33 = a3 * b3 + c33; c34 = a3 * b4 + c34; c35 = a3 * b5 + c35; c36 = a3 * b6 + c36; c37 = a3 * b7 + c37;
+                c40 = a4 * b0 + c40; c41 = a4 * b1 + c41; c42 = a4 * b2 + c42; c43 = a4 * b3 + c43; c44 = a4 * b4 + c44; c45 = a4 * b5 + c45; c46 = a4 * b6 + c46; c47 = a4 * b7 + c47;
+                c50 = a5 * b0 + c50; c51 = a5 * b1 + c51; c52 = a5 * b2 + c52; c53 = a5 * b3 + c53; c54 = a5 * b4 + c54; c55 = a5 * b5 + c55; c56 = a5 * b6 + c56; c57 = a5 * b7 + c57;
+                c60 = a6 * b0 + c60; c61 = a6 * b1 + c61; c62 = a6 * b2 + c62; c63 = a6 * b3 + c63; c64 = a6 * b4 + c64; c65 = a6 * b5 + c65; c66 = a6 * b6 + c66; c67 = a6 * b7 + c67;
+                c70 = a7 * b0 + c70; c71 = a7 * b1 + c71; c72 = a7 * b2 + c72; c73 = a7 * b3 + c73; c74 = a7 * b4 + c74; c75 = a7 * b5 + c75; c76 = a7 * b6 + c76; c77 = a7 * b7 + c77;
+                }
+            }
+            // The other buffer ← slice s + 1; it was last read in iteration s − 1, before the barrier that ended it.
+            if (s + 1 < slices)
+            {
+                int abase = ((s + 1) & 1) * Bk * APitch, bbase = ((s + 1) & 1) * Bk * BPitch;
+                aTile[abase + TA.TileK(t + 0) * APitch + TA.TileRow(t + 0)] = pa0;
+                aTile[abase + TA.TileK(t + 128) * APitch + TA.TileRow(t + 128)] = pa1;
+                aTile[abase + TA.TileK(t + 256) * APitch + TA.TileRow(t + 256)] = pa2;
+                aTile[abase + TA.TileK(t + 384) * APitch + TA.TileRow(t + 384)] = pa3;
+                aTile[abase + TA.TileK(t + 512) * APitch + TA.TileRow(t + 512)] = pa4;
+                aTile[abase + TA.TileK(t + 640) * APitch + TA.TileRow(t + 640)] = pa5;
+                aTile[abase + TA.TileK(t + 768) * APitch + TA.TileRow(t + 768)] = pa6;
+                aTile[abase + TA.TileK(t + 896) * APitch + TA.TileRow(t + 896)] = pa7;
+                bTile[bbase + TB.TileK(t + 0) * BPitch + TB.TileCol(t + 0)] = pb0;
+                bTile[bbase + TB.TileK(t + 128) * BPitch + TB.TileCol(t + 128)] = pb1;
+                bTile[bbase + TB.TileK(t + 256) * BPitch + TB.TileCol(t + 256)] = pb2;
+                bTile[bbase + TB.TileK(t + 384) * BPitch + TB.TileCol(t + 384)] = pb3;
             }
             Group.Barrier();
         }
 
-        int i0 = row0 + ty;
-        StoreRow(c, i0, col0 + tx, m, n, alpha, beta, c00, c01, c02, c03);
-        StoreRow(c, i0 + 16, col0 + tx, m, n, alpha, beta, c10, c11, c12, c13);
-        StoreRow(c, i0 + 32, col0 + tx, m, n, alpha, beta, c20, c21, c22, c23);
-        StoreRow(c, i0 + 48, col0 + tx, m, n, alpha, beta, c30, c31, c32, c33);
+        // A split writes its raw partial into slice z of the workspace (α = 1, β = 0 there).
+        var cz = c.SubView((long)Grid.IdxZ * m * n, (long)m * n);
+        StoreRow8(cz, row0 + ty + 0, col0 + tx, m, n, g.Alpha, g.Beta, c00, c01, c02, c03, c04, c05, c06, c07);
+        StoreRow8(cz, row0 + ty + 16, col0 + tx, m, n, g.Alpha, g.Beta, c10, c11, c12, c13, c14, c15, c16, c17);
+        StoreRow8(cz, row0 + ty + 32, col0 + tx, m, n, g.Alpha, g.Beta, c20, c21, c22, c23, c24, c25, c26, c27);
+        StoreRow8(cz, row0 + ty + 48, col0 + tx, m, n, g.Alpha, g.Beta, c30, c31, c32, c33, c34, c35, c36, c37);
+        StoreRow8(cz, row0 + ty + 64, col0 + tx, m, n, g.Alpha, g.Beta, c40, c41, c42, c43, c44, c45, c46, c47);
+        StoreRow8(cz, row0 + ty + 80, col0 + tx, m, n, g.Alpha, g.Beta, c50, c51, c52, c53, c54, c55, c56, c57);
+        StoreRow8(cz, row0 + ty + 96, col0 + tx, m, n, g.Alpha, g.Beta, c60, c61, c62, c63, c64, c65, c66, c67);
+        StoreRow8(cz, row0 + ty + 112, col0 + tx, m, n, g.Alpha, g.Beta, c70, c71, c72, c73, c74, c75, c76, c77);
     }
 
-    private static void StoreRow(ArrayView<float> c, int i, int j, int m, int n, float alpha, float beta,
-        float v0, float v1, float v2, float v3)
+    private static void StoreRow8(ArrayView<float> c, int i, int j, int m, int n, float alpha, float beta,
+        float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7)
     {
         if (i >= m) return;
-        StoreOne(c, i * n + j, j < n, alpha, beta, v0);
-        StoreOne(c, i * n + j + 16, j + 16 < n, alpha, beta, v1);
-        StoreOne(c, i * n + j + 32, j + 32 < n, alpha, beta, v2);
-        StoreOne(c, i * n + j + 48, j + 48 < n, alpha, beta, v3);
+        int o = i * n + j;
+        StoreOne(c, o, j < n, alpha, beta, v0);
+        StoreOne(c, o + 8, j + 8 < n, alpha, beta, v1);
+        StoreOne(c, o + 16, j + 16 < n, alpha, beta, v2);
+        StoreOne(c, o + 24, j + 24 < n, alpha, beta, v3);
+        StoreOne(c, o + 32, j + 32 < n, alpha, beta, v4);
+        StoreOne(c, o + 40, j + 40 < n, alpha, beta, v5);
+        StoreOne(c, o + 48, j + 48 < n, alpha, beta, v6);
+        StoreOne(c, o + 56, j + 56 < n, alpha, beta, v7);
     }
 
     private static void StoreOne(ArrayView<float> c, int index, bool inside, float alpha, float beta, float v)
@@ -162,10 +331,89 @@ internal static class MatMulKernels
         c[index] = beta == 0f ? alpha * v : alpha * v + beta * c[index];
     }
 
+    /// <summary>The four closed instantiations of <see cref="GemmTiledKernel{TA, TB}"/> (the PTX test compiles each).</summary>
+    public static IReadOnlyList<System.Reflection.MethodInfo> Instantiations()
+    {
+        var def = typeof(MatMulKernels).GetMethod(nameof(GemmTiledKernel), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        return [def.MakeGenericMethod(typeof(ARowMajor), typeof(BRowMajor)), def.MakeGenericMethod(typeof(ARowMajor), typeof(BColMajor)),
+            def.MakeGenericMethod(typeof(AColMajor), typeof(BRowMajor)), def.MakeGenericMethod(typeof(AColMajor), typeof(BColMajor))];
+    }
+
+    /// <summary>
+    /// C = α·op(A)·op(B) + β·C for a short k (below 2·MinKChunk, where a split is not worth it) and few tiles:
+    /// one thread per C element walks its k in order; groups of 256 threads, so even a 64×8192 outer product
+    /// (the input gradient of a dense layer with one output channel) spreads over every SM.
+    /// </summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    internal static void GemmShortKKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
+    {
+        long idx = (long)Grid.IdxX * CombineGroup + Group.IdxX;
+        if (idx >= (long)g.M * g.N) return;
+        int i = (int)(idx / g.N), j = (int)(idx - (long)i * g.N);
+        float acc = 0f;
+        for (int p = 0; p < g.K; p++)
+        {
+            float av = g.TransA != 0 ? a[p * g.M + i] : a[i * g.K + p];
+            float bv = g.TransB != 0 ? b[j * g.K + p] : b[p * g.N + j];
+            acc = av * bv + acc;
+        }
+        c[(int)idx] = g.Beta == 0f ? g.Alpha * acc : g.Alpha * acc + g.Beta * c[(int)idx];
+    }
+
+    /// <summary>Threads per group of the split-k combine.</summary>
+    private const int CombineGroup = 256;
+
+    /// <summary>
+    /// C[i] = α·Σ_{s &lt; splits} partial[s·mn + i] + β·C[i], the slices in order (the split-k combine); groups of
+    /// 256 threads, one element each (explicit groups: four times the blocks of a 1024-thread auto group, so a
+    /// combine of a few hundred thousand elements still covers every SM).
+    /// </summary>
+    [GpuKernel(ExplicitlyGrouped = true)]
+    internal static void GemmSplitKCombineKernel(ArrayView<float> partial, ArrayView<float> c, int mn, int splits, float alpha, float beta)
+    {
+        int i = Grid.IdxX * CombineGroup + Group.IdxX;
+        if (i >= mn) return;
+        float acc = partial[i];
+        for (int s = 1; s < splits; s++) acc += partial[s * mn + i];
+        c[i] = beta == 0f ? alpha * acc : alpha * acc + beta * c[i];
+    }
+
+    /// <summary>The instantiation of <see cref="GemmTiledKernel{TA, TB}"/> for the transposes.</summary>
+    private static void LaunchTiled(Device device, bool transA, bool transB, KernelConfig config, in LaunchCost cost,
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
+    {
+        switch (transA, transB)
+        {
+            case (false, false): device.Launch(GemmTiledKernel<ARowMajor, BRowMajor>, config, cost, a, b, c, args); break;
+            case (false, true): device.Launch(GemmTiledKernel<ARowMajor, BColMajor>, config, cost, a, b, c, args); break;
+            case (true, false): device.Launch(GemmTiledKernel<AColMajor, BRowMajor>, config, cost, a, b, c, args); break;
+            default: device.Launch(GemmTiledKernel<AColMajor, BColMajor>, config, cost, a, b, c, args); break;
+        }
+    }
+
+    /// <summary>
+    /// k chunks of the ILGPU GEMM (1: no split): enough to give about <see cref="GpuKernelOptions.TargetGroups"/>
+    /// groups when C has fewer than half as many tiles, and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
+    /// chunks are multiples of 16 and at least <see cref="MinKChunk"/>; the workspace stays within 2^24 floats.
+    /// </summary>
+    internal static (int Splits, int KChunk) SplitK(int m, int n, int k, GpuKernelOptions options)
+    {
+        long tiles = (long)((m + Bm - 1) / Bm) * ((n + Bn - 1) / Bn);
+        // Fewer tiles than about one per SM (TargetGroups is two per SM): split up to TargetGroups groups.
+        long wanted = Math.Max(tiles < options.TargetGroups / 2 ? (options.TargetGroups + tiles - 1) / tiles : 1,
+            ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
+        wanted = Math.Min(wanted, Math.Max(1, MaxSplitWorkspace / Math.Max(1, (long)m * n)));
+        if (wanted <= 1 || k < 2 * MinKChunk) return (1, k);
+        int chunk = (int)Math.Max(MinKChunk, ((k + wanted - 1) / wanted + IlTk - 1) / IlTk * IlTk);
+        int splits = (k + chunk - 1) / chunk;
+        return splits <= 1 ? (1, k) : (splits, chunk);
+    }
+
     /// <summary>
     /// Launches <see cref="GemmTiledKernel"/> on the device's default stream (asynchronous: the
-    /// caller synchronises). Each thread walks all of k; the traffic counted is A, B (and C when
-    /// beta ≠ 0) read once and C written once, though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
+    /// caller synchronises), split over k when <see cref="SplitK"/> says so (then also the combine).
+    /// Each thread walks its chunk of k; the traffic counted is A, B (and C when beta ≠ 0) read once
+    /// and C written once (the split adds its partials), though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
     /// </summary>
     internal static void GemmIlgpu(Device device, bool transA, bool transB, int m, int n, int k, float alpha,
         ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
@@ -173,15 +421,43 @@ internal static class MatMulKernels
         CheckSizes(m, n, k, a.Length, b.Length, c.Length);
         if (m == 0 || n == 0) return;
         long mn = (long)m * n;
-        var cost = new LaunchCost(
-            Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
-            BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
-            BytesWritten: mn * sizeof(float),
-            SerialLoop: k);
-        var config = new KernelConfig(
-            new Index2D((n + IlTile - 1) / IlTile, (m + IlTile - 1) / IlTile),
-            new Index2D(IlGroup, IlGroup));
-        device.Launch(GemmTiledKernel, config, cost, a, b, c, m, n, k, transA ? 1 : 0, transB ? 1 : 0, alpha, beta);
+        var (splits, chunk) = SplitK(m, n, k, device.GpuOptions);
+        var grid = new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, splits);
+        var config = new KernelConfig(grid, new Index3D(GemmThreads, 1, 1));
+        var args = new GemmArgs { M = m, N = n, K = k, KChunk = chunk, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Alpha = alpha, Beta = beta };
+        long tiles = (long)grid.X * grid.Y;
+        if (splits == 1 && tiles < device.GpuOptions.TargetGroups / 2 && k < 2 * MinKChunk)
+        {
+            // Few tiles and too short a k to split: one thread per element instead of a 4×4 block.
+            var shortCost = new LaunchCost(
+                Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
+                BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
+                BytesWritten: mn * sizeof(float),
+                SerialLoop: k);
+            device.Launch(GemmShortKKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), shortCost, a, b, c, args);
+            return;
+        }
+        if (splits == 1)
+        {
+            var cost = new LaunchCost(
+                Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
+                BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
+                BytesWritten: mn * sizeof(float),
+                SerialLoop: k);
+            LaunchTiled(device, transA, transB, config, cost, a, b, c, args);
+            return;
+        }
+        using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m, n)
+        var splitCost = new LaunchCost(Flops: 2 * mn * k, BytesRead: ((long)m * k + (long)k * n) * sizeof(float),
+            BytesWritten: splits * mn * sizeof(float), SerialLoop: chunk);
+        var raw = args;
+        raw.Alpha = 1f;
+        raw.Beta = 0f;
+        LaunchTiled(device, transA, transB, config, splitCost, a, b, partial.View, raw);
+        var combineCost = new LaunchCost(Flops: splits * mn + (beta == 0f ? mn : 3 * mn),
+            BytesRead: (splits * mn + (beta == 0f ? 0 : mn)) * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
+        device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
+            partial.View, c, (int)mn, splits, alpha, beta);
     }
 
     // ------------------------------------------------------------------------------------
@@ -201,7 +477,7 @@ internal static class MatMulKernels
     // weight gradient of a layer with few channels, whose k is batch·pixels), k is split instead
     // (GemmSplitK): fixed chunks of KSplit = 4·KC, each summed as above into its own partial
     // buffer, then the partials added in chunk order. Whether k is split, and where, depends on
-    // m, n and k only. (The ILGPU kernel above never splits k: one group owns a C tile.)
+    // m, n and k only. (The ILGPU kernel above splits k by its own rule: SplitK.)
     //
     // Micro-kernels: AVX-512 8×32 (16 zmm accumulators, 2 B loads and 8 broadcasts per k);
     // AVX2+FMA 6×16 (12 ymm accumulators). Without either, the plain loop below is used.

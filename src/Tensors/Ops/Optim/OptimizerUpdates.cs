@@ -133,10 +133,20 @@ public static class OptimizerUpdates
     }
 
     // ============================================================ ILGPU kernels
+    //
+    // One thread per element, in explicit groups of 256 (not ILGPU's auto-grouping, which on CUDA picks
+    // 1024-thread blocks: a 131,072-element weight would then be 128 blocks, fewer than an H100's SMs).
 
-    [GpuKernel]
-    internal static void AdamStepKernel(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, AdamArgs a)
+    /// <summary>Threads per group of the update kernels.</summary>
+    private const int StepGroup = 256;
+
+    private static KernelConfig StepConfig(int n) => new((n + StepGroup - 1) / StepGroup, StepGroup);
+
+    [GpuKernel(ExplicitlyGrouped = true)]
+    internal static void AdamStepKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, AdamArgs a, int n)
     {
+        int i = Grid.IdxX * StepGroup + Group.IdxX;
+        if (i >= n) return;
         float pi = p[i];
         float gi = g[i];
         if (a.WeightDecay != 0f) gi = gi + a.WeightDecay * pi;
@@ -149,9 +159,11 @@ public static class OptimizerUpdates
     }
 
     /// <summary>buf is ignored (may alias g) when a.UseMomentum is 0.</summary>
-    [GpuKernel]
-    internal static void SgdStepKernel(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> buf, SgdArgs a)
+    [GpuKernel(ExplicitlyGrouped = true)]
+    internal static void SgdStepKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<float> buf, SgdArgs a, int n)
     {
+        int i = Grid.IdxX * StepGroup + Group.IdxX;
+        if (i >= n) return;
         float pi = p[i];
         float d = g[i];
         if (a.WeightDecay != 0f) d = d + a.WeightDecay * pi;
@@ -165,10 +177,12 @@ public static class OptimizerUpdates
     }
 
     /// <summary>gAvg and buf are ignored (may alias g) when their flags are 0.</summary>
-    [GpuKernel]
-    internal static void RmsPropStepKernel(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> sq,
-        ArrayView<float> gAvg, ArrayView<float> buf, RmsPropArgs a)
+    [GpuKernel(ExplicitlyGrouped = true)]
+    internal static void RmsPropStepKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<float> sq,
+        ArrayView<float> gAvg, ArrayView<float> buf, RmsPropArgs a, int n)
     {
+        int i = Grid.IdxX * StepGroup + Group.IdxX;
+        if (i >= n) return;
         float pi = p[i];
         float d = g[i];
         if (a.WeightDecay != 0f) d = d + a.WeightDecay * pi;
@@ -394,8 +408,8 @@ public static class OptimizerUpdates
         else
         {
             // Per element: decay 2, m 3, v 4, denominator 3 (√, /, +), p 3 (/, ·, −); p, g, m, v read, p, m, v written.
-            param.Device.Launch(AdamStepKernel, n, LaunchCost.Elementwise(n, h.WeightDecay != 0 ? 15 : 13, readsPerElement: 4, writesPerElement: 3),
-                param.View, grad.View, expAvg.View, expAvgSq.View, a);
+            param.Device.Launch(AdamStepKernel, StepConfig(n), LaunchCost.Elementwise(n, h.WeightDecay != 0 ? 15 : 13, readsPerElement: 4, writesPerElement: 3),
+                param.View, grad.View, expAvg.View, expAvgSq.View, a, n);
         }
     }
 
@@ -428,8 +442,8 @@ public static class OptimizerUpdates
             bool mom = a.UseMomentum != 0;
             int flops = (a.WeightDecay != 0f ? 2 : 0) + (mom ? (firstStep ? 0 : 3) + (h.Nesterov ? 2 : 0) : 0) + 2;
             int reads = mom && !firstStep ? 3 : 2;
-            param.Device.Launch(SgdStepKernel, n, LaunchCost.Elementwise(n, flops, reads, writesPerElement: mom ? 2 : 1),
-                param.View, grad.View, (momentumBuffer ?? grad).View, a);
+            param.Device.Launch(SgdStepKernel, StepConfig(n), LaunchCost.Elementwise(n, flops, reads, writesPerElement: mom ? 2 : 1),
+                param.View, grad.View, (momentumBuffer ?? grad).View, a, n);
         }
     }
 
@@ -467,8 +481,8 @@ public static class OptimizerUpdates
             bool centered = gradAvg is not null, mom = a.UseMomentum != 0;
             int flops = (a.WeightDecay != 0f ? 2 : 0) + 4 + (centered ? 7 : 2) + (mom ? 5 : 3);
             int extra = (centered ? 1 : 0) + (mom ? 1 : 0);
-            param.Device.Launch(RmsPropStepKernel, n, LaunchCost.Elementwise(n, flops, readsPerElement: 3 + extra, writesPerElement: 2 + extra),
-                param.View, grad.View, squareAvg.View, (gradAvg ?? grad).View, (momentumBuffer ?? grad).View, a);
+            param.Device.Launch(RmsPropStepKernel, StepConfig(n), LaunchCost.Elementwise(n, flops, readsPerElement: 3 + extra, writesPerElement: 2 + extra),
+                param.View, grad.View, squareAvg.View, (gradAvg ?? grad).View, (momentumBuffer ?? grad).View, a, n);
         }
     }
 
