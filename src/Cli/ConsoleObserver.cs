@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GpuGan.Gan.Models;
 using GpuGan.Gan.Training;
 using Spectre.Console;
 
@@ -111,7 +112,14 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
     public static string Describe(GpuGan.Gan.Models.GanSpec spec)
     {
         string width = spec.GeneratorWidth == spec.DiscriminatorWidth ? $"{spec.GeneratorWidth}" : $"{spec.GeneratorWidth}/{spec.DiscriminatorWidth}";
-        string norm = spec.DiscriminatorNorm switch { GpuGan.Gan.Models.NormKind.Batch => "batch norm", GpuGan.Gan.Models.NormKind.Layer => "layer norm", _ => "no norm" };
+        string norm = spec.DiscriminatorNorm switch
+        {
+            GpuGan.Gan.Models.NormKind.Batch => "batch norm", GpuGan.Gan.Models.NormKind.Layer => "layer norm", GpuGan.Gan.Models.NormKind.Instance => "instance norm", _ => "no norm",
+        };
+        if (spec.Family.Kind() == GpuGan.Gan.Models.ModelKind.Translation)
+            return $"{Words.Of(spec.Family)} {spec.InputImage} → {spec.Image}, width {width}, {norm}";
+        if (spec.Family == GpuGan.Gan.Models.ModelFamily.Aae)
+            return $"{Words.Of(spec.Family)} {spec.Image}, codes {spec.LatentDim} ({spec.Prior} prior), width {width}";
         return spec.IsConvolutional
             ? $"{Words.Of(spec.Family)} {spec.Image}, nz {spec.LatentDim}, width {width}, D {norm}" + (spec.IsConditional ? $", {spec.ClassCount} classes" : "")
             : $"{Words.Of(spec.Family)} {spec.Image}, nz {spec.LatentDim}";

@@ -20,8 +20,26 @@ internal static class Defaults
     public const int Threads = 0;
     /// <summary>Samples in the synthetic sets (petri, sines).</summary>
     public const int SyntheticCount = 6000;
-    /// <summary>Latent size (nz) and feature width (ngf = ndf) of pytorch/examples' DCGAN.</summary>
+    /// <summary>Latent size (nz) and feature width (ngf = ndf) of pytorch/examples' DCGAN (and of the translation references' ngf = ndf).</summary>
     public const int LatentDim = 100, Width = 64;
+
+    /// <summary>The adversarial autoencoder's code size and hidden width (PyTorch-GAN's aae.py: 10 and 512).</summary>
+    public const int AaeLatentDim = 10, AaeWidth = 512;
+
+    /// <summary>Code size (nz) of a family.</summary>
+    public static int LatentDimOf(ModelFamily model) => model == ModelFamily.Aae ? AaeLatentDim : LatentDim;
+
+    /// <summary>Feature or hidden width of a family.</summary>
+    public static int WidthOf(ModelFamily model) => model == ModelFamily.Aae ? AaeWidth : Width;
+
+    /// <summary>Batch size of a family when --batch is not given: 1 for pix2pix and CycleGAN (their papers'), else <see cref="Batch"/>.</summary>
+    public static int BatchOf(ModelFamily model) => model is ModelFamily.Pix2pix or ModelFamily.Cyclegan ? 1 : Batch;
+
+    /// <summary>--direction of translate.</summary>
+    public const string Direction = "a2b";
+
+    /// <summary>--prior of the adversarial autoencoder.</summary>
+    public const string Prior = "gaussian";
 
     /// <summary>The largest input image (a side, and width × height): the library's documented standard limits.</summary>
     public static int MaxImageSide => ImageLimits.Standard.MaxSide;

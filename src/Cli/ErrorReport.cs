@@ -45,6 +45,16 @@ internal static class ErrorReport
         NoCheckpointException n => ($"{Words.Resume}: {n.CheckpointPath} does not exist (the run saved no checkpoint)", ExitCodes.Usage),
         BatchLargerThanDataException b => ($"{Words.Batch} {b.Batch} is larger than the data set ({b.DataName}: {b.Count} samples)", ExitCodes.Usage),
         ModelNeedsLabelsException m => ($"{Words.Model} {Words.Of(m.Family)} needs labelled data (a data set with classes); {m.DataName} has {(m.ClassCount == 0 ? "none" : m.ClassCount.ToString(CultureInfo.InvariantCulture))}", ExitCodes.Usage),
+        ModelDataMismatchException m => ($"{Words.Model} {Words.Of(m.Family)} " + m.Requirement switch
+        {
+            DataRequirement.AlignedPairs => $"needs aligned image pairs ({Words.PetriPairs}, {Words.FashionMnistEdges}, or a folder of A|B images or of A/ and B/); {Words.Data} {m.DataName} is not",
+            DataRequirement.TwoDomains => $"needs images of two domains ({Words.PetriStyles}, {Words.PetriPairs}, or a folder of trainA/ and trainB/); {Words.Data} {m.DataName} is not",
+            _ => $"trains on single images; {Words.Data} {m.DataName} holds image pairs (for pix2pix and cyclegan)",
+        }, ExitCodes.Usage),
+        WrongModelKindException w => ($"{w.FilePath} holds a {Words.Of(w.Family)} model; " + (w.Needed == Gan.Models.ModelKind.Translation
+            ? "translate needs a pix2pix or cyclegan model (use gpugan sample for it)"
+            : "sample needs a model that generates from codes (use gpugan translate for it)"), ExitCodes.Usage),
+        DirectionNotAvailableException d => ($"{Words.Direction} b2a: a {Words.Of(d.Family)} model translates A to B only (cyclegan translates both ways)", ExitCodes.Usage),
         Gan.UnsupportedImageSizeException u => ($"{Words.Model} {Words.Of(u.Family)} needs square images of {Words.OneOf(u.SupportedSizes.Select(s => s.ToString(CultureInfo.InvariantCulture)))} pixels; the data gives {u.Height}x{u.Width} (choose {Words.ImageSize} or another {Words.Model})", ExitCodes.Usage),
         ClassOutOfRangeException c => ($"{Words.Class}: {c.Requested} is outside [0, {c.ClassCount})", ExitCodes.Usage),
         ModelNotConditionalException m => ($"{Words.Class}: the generator is a {Words.Of(m.Family)} model, not class-conditional (cdcgan is)", ExitCodes.Usage),

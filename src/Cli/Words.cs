@@ -13,7 +13,8 @@ internal static class Words
         Steps = "--steps", Batch = "--batch", Lr = "--lr", Seed = "--seed", Device = "--device", Out = "--out", Resume = "--resume",
         SampleEvery = "--sample-every", CheckpointEvery = "--checkpoint-every", LogEvery = "--log-every", Threads = "--threads", Limit = "--limit",
         MaxImageSide = "--max-image-side", MaxImagePixels = "--max-image-pixels",
-        Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid";
+        Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid",
+        NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
 
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
     public static string? FlagOf(string property) => property switch
@@ -21,7 +22,7 @@ internal static class Words
         "Model" => Model, "Data" => Data, "ImageSize" => ImageSize, "Channels" => Channels, "Epochs" => Epochs, "Steps" => Steps,
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
-        "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels,
+        "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
         _ => null,
     };
 
@@ -29,14 +30,23 @@ internal static class Words
 
     /// <summary>--model words.</summary>
     public static readonly IReadOnlyList<(string Word, ModelFamily Family)> Models =
-        [("gan", ModelFamily.Gan), ("dcgan", ModelFamily.Dcgan), ("wgan", ModelFamily.Wgan), ("wgan-gp", ModelFamily.WganGp), ("cdcgan", ModelFamily.Cdcgan)];
+        [("gan", ModelFamily.Gan), ("dcgan", ModelFamily.Dcgan), ("wgan", ModelFamily.Wgan), ("wgan-gp", ModelFamily.WganGp), ("cdcgan", ModelFamily.Cdcgan),
+         ("pix2pix", ModelFamily.Pix2pix), ("cyclegan", ModelFamily.Cyclegan), ("aae", ModelFamily.Aae)];
+
+    /// <summary>--prior words (aae).</summary>
+    public static readonly IReadOnlyList<(string Word, LatentPrior Prior)> Priors = [("gaussian", LatentPrior.Gaussian), ("mixture10", LatentPrior.Mixture10)];
+
+    /// <summary>--direction words (translate).</summary>
+    public static readonly IReadOnlyList<(string Word, GpuGan.Gan.Sampling.TranslationDirection Direction)> Directions =
+        [("a2b", GpuGan.Gan.Sampling.TranslationDirection.AToB), ("b2a", GpuGan.Gan.Sampling.TranslationDirection.BToA)];
 
     /// <summary>--device words; "auto" is no kind (the best available).</summary>
     public static readonly IReadOnlyList<(string Word, DeviceKind? Kind)> Devices =
         [("auto", null), ("cpu", DeviceKind.Cpu), ("ilgpu-cpu", DeviceKind.IlgpuCpu), ("cuda", DeviceKind.Cuda), ("opencl", DeviceKind.OpenCL)];
 
     /// <summary>Built-in --data words (besides mnist:DIR and folders).</summary>
-    public const string Petri = "petri", Sines = "sines", FashionMnist = "fashion-mnist", MnistPrefix = "mnist:";
+    public const string Petri = "petri", Sines = "sines", FashionMnist = "fashion-mnist", MnistPrefix = "mnist:",
+        PetriPairs = "petri-pairs", PetriStyles = "petri-styles", FashionMnistEdges = "fashion-mnist-edges";
 
     /// <summary>--format words.</summary>
     public const string Png = "png", Idx = "idx";

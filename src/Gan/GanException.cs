@@ -113,6 +113,62 @@ public sealed class ModelNeedsLabelsException(ModelFamily family, string dataNam
     public int ClassCount { get; } = classCount;
 }
 
+/// <summary>What a family needs of its data.</summary>
+public enum DataRequirement
+{
+    /// <summary>Aligned image pairs (A with its own B): pix2pix.</summary>
+    AlignedPairs,
+    /// <summary>Images of two domains, paired or not: CycleGAN.</summary>
+    TwoDomains,
+    /// <summary>Plain samples, not pairs: the latent-noise GANs and the autoencoder.</summary>
+    SingleDomain,
+}
+
+/// <summary>The data is not the kind the model family trains on (pairs for pix2pix, two domains for CycleGAN, single images otherwise).</summary>
+public sealed class ModelDataMismatchException(ModelFamily family, string dataName, DataRequirement requirement)
+    : GanException(requirement switch
+    {
+        DataRequirement.AlignedPairs => $"{family} trains on aligned image pairs; {dataName} is not",
+        DataRequirement.TwoDomains => $"{family} trains on images of two domains; {dataName} is not",
+        _ => $"{family} trains on single images; {dataName} holds image pairs",
+    })
+{
+    /// <summary>The model family.</summary>
+    public ModelFamily Family { get; } = family;
+
+    /// <summary>The data set's name.</summary>
+    public string DataName { get; } = dataName;
+
+    /// <summary>What the family needs.</summary>
+    public DataRequirement Requirement { get; } = requirement;
+}
+
+/// <summary>A model file holds a model of another kind than the command needs (a noise generator to translate with, a translator to sample from).</summary>
+public sealed class WrongModelKindException(string filePath, ModelFamily family, ModelKind needed)
+    : GanException($"{filePath} holds a {family} model; " + needed switch
+    {
+        ModelKind.Translation => "translating needs a pix2pix or CycleGAN model",
+        _ => "sampling needs a model that generates from latent codes (gan, dcgan, wgan, wgan-gp, cdcgan, aae)",
+    })
+{
+    /// <summary>The file.</summary>
+    public string FilePath { get; } = filePath;
+
+    /// <summary>The family the file holds.</summary>
+    public ModelFamily Family { get; } = family;
+
+    /// <summary>The kind of model the command needs.</summary>
+    public ModelKind Needed { get; } = needed;
+}
+
+/// <summary>B → A was asked of a model that only translates A → B (pix2pix).</summary>
+public sealed class DirectionNotAvailableException(ModelFamily family)
+    : GanException($"a {family} model translates A to B only")
+{
+    /// <summary>The model family.</summary>
+    public ModelFamily Family { get; } = family;
+}
+
 /// <summary>The family's networks are not defined for the image shape the data gives.</summary>
 public sealed class UnsupportedImageSizeException(ModelFamily family, int height, int width, IReadOnlyList<int> supportedSizes)
     : GanException($"{family} works on square images of {string.Join(", ", supportedSizes)} pixels, got {height}x{width}")

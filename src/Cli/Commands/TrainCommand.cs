@@ -16,14 +16,16 @@ internal static class TrainCommand
         var model = Flags.Choice(Words.Model, "model", Words.Models, Defaults.Model);
         var data = new Option<string>(Words.Data)
         {
-            Description = $"{Words.Alternatives([Words.Petri, Words.Sines, Words.FashionMnist, Words.MnistPrefix + "DIR"])} | a folder of IDX files or images",
+            Description = $"{Words.Alternatives([Words.Petri, Words.Sines, Words.FashionMnist, Words.MnistPrefix + "DIR"])} | a folder of IDX files or images; " +
+                $"for pix2pix and cyclegan: {Words.Alternatives([Words.PetriPairs, Words.PetriStyles, Words.FashionMnistEdges])} | a folder of A|B images, A/ and B/, or trainA/ and trainB/",
             DefaultValueFactory = _ => Defaults.Data,
         };
-        var imageSize = Flags.OptionalInt(Words.ImageSize, $"{Words.Alternatives(GanSpec.ConvolutionalSizes.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)))} (default: the data set's size)");
+        var imageSize = Flags.OptionalInt(Words.ImageSize, $"{Words.Alternatives(GanSpec.ConvolutionalSizes.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}; " +
+            $"{Words.Alternatives(GanSpec.TranslationSizes.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)))} for pix2pix and cyclegan (default: the data set's size)");
         var channels = Flags.OptionalInt(Words.Channels, "1 or 3 (default: the data set's)");
         var epochs = Flags.OptionalInt(Words.Epochs, "train for N epochs");
         var steps = Flags.OptionalInt(Words.Steps, $"train for N generator steps (default {Defaults.Steps(ModelFamily.Dcgan, DataSourceKind.Petri)} for dcgan on petri, {Defaults.Steps(ModelFamily.Gan, DataSourceKind.Sines)} for gan on sines, else {Defaults.Steps(ModelFamily.Wgan, DataSourceKind.Idx)})");
-        var batch = Flags.Int(Words.Batch, "batch size", Defaults.Batch);
+        var batch = Flags.Int(Words.Batch, $"batch size (default {Defaults.Batch}; {Defaults.BatchOf(ModelFamily.Pix2pix)} for pix2pix and cyclegan, as their papers)", Defaults.Batch);
         var lr = Flags.OptionalFloat(Words.Lr, "learning rate (default: the model's canonical one)");
         var seed = Flags.Long(Words.Seed, "random seed", Defaults.Seed);
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.TrainDevice);
@@ -36,9 +38,12 @@ internal static class TrainCommand
         var limit = Flags.OptionalInt(Words.Limit, "use at most N samples of the data set (the first N of any source)");
         var maxSide = Flags.Int(Words.MaxImageSide, "skip input images wider or taller than N pixels (checked before decoding)", Defaults.MaxImageSide);
         var maxPixels = Flags.Long(Words.MaxImagePixels, "skip input images of more than N pixels (width x height, checked before decoding)", Defaults.MaxImagePixels);
+        var noAugment = new Option<bool>(Words.NoAugment) { Description = "pix2pix, cyclegan: no random jitter (resize up, random crop) and mirroring of the training images" };
+        var prior = Flags.Choice(Words.Prior, "aae: the prior of the codes", Words.Priors, Defaults.Prior);
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
             model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
+            noAugment, prior.Option,
         };
 
         command.SetAction(r =>
@@ -53,7 +58,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -71,17 +76,24 @@ internal static class TrainCommand
                 {
                     var family = model.Value(r);
                     string dataWord = r.GetValue(data)!;
-                    var source = ParseData(dataWord);
+                    var source = ParseData(dataWord, family);
+                    if (Flags.Given(r, noAugment) && family.Kind() != ModelKind.Translation)
+                        throw new UsageException($"{Words.NoAugment} applies to pix2pix and cyclegan only");
+                    if (Flags.Given(r, prior.Option) && family != ModelFamily.Aae)
+                        throw new UsageException($"{Words.Prior} applies to aae only");
                     folder ??= Defaults.RunFolder(Words.Of(family), dataWord, DateTime.Now);
                     var (e, s) = (r.GetValue(epochs), r.GetValue(steps));
                     var options = new TrainOptions
                     {
                         Model = family, Data = source, ImageSize = r.GetValue(imageSize), Channels = r.GetValue(channels),
                         Epochs = e, Steps = s ?? (e is null ? Defaults.Steps(family, source.Kind) : null),
-                        Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seed = r.GetValue(seed), Device = device.Value(r), Out = folder,
+                        Batch = Flags.Given(r, batch) ? r.GetValue(batch) : Defaults.BatchOf(family), Lr = r.GetValue(lr), Seed = r.GetValue(seed),
+                        Device = device.Value(r), Out = folder,
                         SampleEvery = r.GetValue(sampleEvery), CheckpointEvery = r.GetValue(checkpointEvery), LogEvery = r.GetValue(logEvery), Threads = threadOption,
                         Limit = r.GetValue(limit), MaxImageSide = r.GetValue(maxSide), MaxImagePixels = r.GetValue(maxPixels),
-                        LatentDim = Defaults.LatentDim, Width = Defaults.Width,
+                        LatentDim = family.Kind() == ModelKind.Translation ? 0 : Defaults.LatentDimOf(family), Width = Defaults.WidthOf(family),
+                        Augment = family.Kind() == ModelKind.Translation ? !r.GetValue(noAugment) : null,
+                        Prior = family == ModelFamily.Aae ? prior.Value(r) : null,
                     };
                     prepare = observer => Trainer.Start(options, observer);
                 }
@@ -91,15 +103,18 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>--data: a built-in set, mnist:DIR, or a folder (IDX files or images).</summary>
-    private static DataSource ParseData(string word) => word switch
+    /// <summary>--data: a built-in set, mnist:DIR, or a folder (IDX files or images; image pairs for the translation families).</summary>
+    private static DataSource ParseData(string word, ModelFamily family) => word switch
     {
         Words.Petri => DataSource.Petri(Defaults.SyntheticCount),
         Words.Sines => DataSource.Sines(Defaults.SyntheticCount),
         Words.FashionMnist => DataSource.FashionMnist(),
+        Words.PetriPairs => DataSource.PetriPairs(Defaults.SyntheticCount),
+        Words.PetriStyles => DataSource.PetriStyles(Defaults.SyntheticCount),
+        Words.FashionMnistEdges => DataSource.FashionMnistEdges(),
         _ when word.StartsWith(Words.MnistPrefix, StringComparison.Ordinal) => DataSource.Idx(word[Words.MnistPrefix.Length..]),
-        _ when Directory.Exists(word) => DataSource.Folder(word),
-        _ => throw new UsageException($"{Words.Data}: '{word}' is neither a built-in set ({Words.OneOf([Words.Petri, Words.Sines, Words.FashionMnist])}), {Words.MnistPrefix}DIR, nor an existing folder"),
+        _ when Directory.Exists(word) => family.Kind() == ModelKind.Translation ? DataSource.TranslationFolder(word) : DataSource.Folder(word),
+        _ => throw new UsageException($"{Words.Data}: '{word}' is neither a built-in set ({Words.OneOf([Words.Petri, Words.Sines, Words.FashionMnist, Words.PetriPairs, Words.PetriStyles, Words.FashionMnistEdges])}), {Words.MnistPrefix}DIR, nor an existing folder"),
     };
 
     private static void Train(CliContext cli, Func<ITrainingObserver, Trainer> prepare)

@@ -13,6 +13,14 @@ public enum DataSourceKind
     Idx,
     /// <summary>A folder of PNG/JPEG/BMP images, optionally one subfolder per class.</summary>
     ImageFolder,
+    /// <summary>Built-in pairs: the layout of a synthetic Petri dish (A) and its photo (B) (<see cref="PetriPairsDataset"/>).</summary>
+    PetriPairs,
+    /// <summary>Built-in unpaired dishes in two styles, flat synthetic (A) and realistic (B) (<see cref="PetriStylesDataset"/>).</summary>
+    PetriStyles,
+    /// <summary>Edge maps of the installed Fashion-MNIST (A) and the items (B) (<see cref="EdgesDataset"/>).</summary>
+    FashionMnistEdges,
+    /// <summary>A folder of image pairs: A|B images, A/ and B/, or trainA/ and trainB/ (<see cref="TranslationFolderDataset"/>).</summary>
+    TranslationFolder,
 }
 
 /// <summary>A data source: its kind, its folder (IDX, image folder) or its size (synthetic sets).</summary>
@@ -42,6 +50,26 @@ public sealed record DataSource
     /// <summary>The images in <paramref name="folder"/>.</summary>
     public static DataSource ImageFolder(string folder) => new() { Kind = DataSourceKind.ImageFolder, Path = folder };
 
+    /// <summary><paramref name="count"/> synthetic (layout, dish) pairs.</summary>
+    public static DataSource PetriPairs(int count) => new() { Kind = DataSourceKind.PetriPairs, Count = count };
+
+    /// <summary><paramref name="count"/> synthetic unpaired (flat, realistic) dishes.</summary>
+    public static DataSource PetriStyles(int count) => new() { Kind = DataSourceKind.PetriStyles, Count = count };
+
+    /// <summary>Edge maps and items of the installed Fashion-MNIST training set.</summary>
+    public static DataSource FashionMnistEdges() => new() { Kind = DataSourceKind.FashionMnistEdges };
+
+    /// <summary>The image pairs in <paramref name="folder"/>.</summary>
+    public static DataSource TranslationFolder(string folder) => new() { Kind = DataSourceKind.TranslationFolder, Path = folder };
+
+    /// <summary>True for the synthetic sets, which need a <see cref="Count"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsSynthetic => Kind is DataSourceKind.Petri or DataSourceKind.Sines or DataSourceKind.PetriPairs or DataSourceKind.PetriStyles;
+
+    /// <summary>True for the sources read from a folder, which need a <see cref="Path"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsFolder => Kind is DataSourceKind.Idx or DataSourceKind.ImageFolder or DataSourceKind.TranslationFolder;
+
     /// <summary>
     /// <paramref name="folder"/> as IDX files when it holds an "…idx3-ubyte…" file, else as an image folder.
     /// </summary>
@@ -59,6 +87,9 @@ public sealed record DataSource
         DataSourceKind.Petri => "petri",
         DataSourceKind.Sines => "sines",
         DataSourceKind.FashionMnist => "fashion-mnist",
+        DataSourceKind.PetriPairs => "petri-pairs",
+        DataSourceKind.PetriStyles => "petri-styles",
+        DataSourceKind.FashionMnistEdges => "fashion-mnist-edges",
         _ => System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Path ?? "."))),
     };
 

@@ -38,19 +38,21 @@ public static class DatasetFactory
             case DataSourceKind.ImageFolder:
                 set = ImageFolderDataset.Load(FolderOf(source), imageSize ?? 64, channels ?? 3, limits: imageLimits, limit: limit);
                 break;
+            case DataSourceKind.PetriPairs or DataSourceKind.PetriStyles or DataSourceKind.FashionMnistEdges or DataSourceKind.TranslationFolder:
+                return PairedSets.Create(source, imageSize, channels, limit, seed, imageLimits);
             default:
                 throw new InvalidOptionException(nameof(Training.TrainOptions.Data), source.Kind, "is not a known data source");
         }
         return channels is { } c && c != set.Channels ? new ChannelAdapter(set, c) : set;
     }
 
-    private static int Capped(int count, int? limit) => limit is { } n ? Math.Min(count, n) : count;
+    internal static int Capped(int count, int? limit) => limit is { } n ? Math.Min(count, n) : count;
 
-    private static int SyntheticCount(DataSource source) => source.Count is int n && n >= 1
+    internal static int SyntheticCount(DataSource source) => source.Count is int n && n >= 1
         ? n
         : throw new InvalidOptionException(nameof(DataSource.Count), source.Count, $"{source.Kind} needs a sample count of at least 1");
 
-    private static string FolderOf(DataSource source) => source.Path is { Length: > 0 } p
+    internal static string FolderOf(DataSource source) => source.Path is { Length: > 0 } p
         ? p
         : throw new InvalidOptionException(nameof(DataSource.Path), source.Path, $"{source.Kind} needs a folder");
 }

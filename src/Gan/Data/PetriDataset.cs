@@ -12,7 +12,7 @@
 namespace GpuGan.Gan.Data;
 
 /// <summary>Synthetic RGB Petri-dish images; label 0 = common (large central colonies), 1 = rare (small colonies at the rim).</summary>
-public sealed class PetriDataset : IDataset
+public sealed partial class PetriDataset : IDataset
 {
     /// <summary>Probability of the rare case.</summary>
     public const double RareFraction = 0.2;
@@ -97,7 +97,7 @@ public sealed class PetriDataset : IDataset
         (0.14f, 0.16f, 0.22f), // navy
     ];
 
-    private sealed class Scene
+    private sealed partial class Scene
     {
         public double Cx, Cy, R, RimWidth, LightAngle, GradientAngle;
         public (float R, float G, float B) Background, Agar;

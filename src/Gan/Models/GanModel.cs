@@ -5,9 +5,12 @@
 // The random stream of the seed is consumed in a fixed order — G's layers, D's layers, (the
 // conditional embeddings,) then the DCGAN initialisation of G and D — so a seed gives the same
 // weights as it always has.
+using GpuGan.Gan.Data;
+using GpuGan.Gan.Imaging;
 using GpuGan.Gan.Training;
 using GpuGan.Layers;
 using GpuGan.Layers.Optim;
+using GpuGan.Layers.Serialization;
 using GpuGan.Tensors;
 
 namespace GpuGan.Gan.Models;
@@ -16,7 +19,7 @@ namespace GpuGan.Gan.Models;
 public delegate (Tensor Real, int[] Labels) BatchSource();
 
 /// <summary>Generator, discriminator, objective and optimisers of one model.</summary>
-public sealed class GanModel
+public sealed class GanModel : ITrainableModel
 {
     private GanModel(GanSpec spec, Generator g, Discriminator d, IGanObjective objective, Optimizer optG, Optimizer optD, Device device)
     {
@@ -143,7 +146,7 @@ public sealed class GanModel
 
     /// <summary>
     /// Columns of a metrics table row written by <see cref="TrainStep(BatchSource, RandomStream, Tensor, int)"/>:
-    /// the step's scalars, then a flag that is 1 when d_loss, g_loss or the gradient penalty is NaN or ±∞.
+    /// the step's scalars, then a flag that is 1 when d_loss, g_loss, the gradient penalty or the reconstruction loss is NaN or ±∞.
     /// </summary>
     public static class MetricsColumns
     {
@@ -161,28 +164,22 @@ public sealed class GanModel
         public const int GradNormD = 5;
         /// <summary>L2 norm of G's gradients.</summary>
         public const int GradNormG = 6;
-        /// <summary>1 when a loss or the penalty is not finite (the divergence guard), else 0.</summary>
-        public const int Diverged = 7;
+        /// <summary>The reconstruction loss (pix2pix L1, CycleGAN cycle, AAE pixel loss; NaN for the latent-noise GANs).</summary>
+        public const int Reconstruction = 7;
+        /// <summary>1 when a loss, the penalty or the reconstruction loss is not finite (the divergence guard), else 0.</summary>
+        public const int Diverged = 8;
         /// <summary>Columns of a row.</summary>
-        public const int Count = 8;
+        public const int Count = 9;
     }
 
     /// <summary>A table for <paramref name="rows"/> steps of metrics on the model's device (see <see cref="MetricsColumns"/>); the caller disposes it.</summary>
-    public Tensor CreateMetricsTable(int rows) => Tensor.Zeros(new Shape(rows, MetricsColumns.Count), Device).KeepAlive();
+    public Tensor CreateMetricsTable(int rows) => StepMetricsTable.Create(Device, rows);
 
     /// <summary>The metrics of row <paramref name="row"/> of a metrics table read back to the host (Step, Epoch and rate left for the caller).</summary>
-    public static StepMetrics ReadMetricsRow(ReadOnlySpan<float> table, int row)
-    {
-        var r = table.Slice(row * MetricsColumns.Count, MetricsColumns.Count);
-        return new StepMetrics
-        {
-            DLoss = r[MetricsColumns.DLoss], GLoss = r[MetricsColumns.GLoss], DReal = r[MetricsColumns.DReal], DFake = r[MetricsColumns.DFake],
-            GradientPenalty = r[MetricsColumns.GradientPenalty], GradNormD = r[MetricsColumns.GradNormD], GradNormG = r[MetricsColumns.GradNormG],
-        };
-    }
+    public static StepMetrics ReadMetricsRow(ReadOnlySpan<float> table, int row) => StepMetricsTable.Read(table, row);
 
     /// <summary>Whether row <paramref name="row"/> of a metrics table read back to the host carries the divergence flag.</summary>
-    public static bool RowDiverged(ReadOnlySpan<float> table, int row) => table[row * MetricsColumns.Count + MetricsColumns.Diverged] != 0f;
+    public static bool RowDiverged(ReadOnlySpan<float> table, int row) => StepMetricsTable.Diverged(table, row);
 
     /// <summary>
     /// One generator step (with its critic steps), reading its metrics back at the end (one copy).
@@ -253,12 +250,75 @@ public sealed class GanModel
         var normG = ParameterOps.GradNormTensor(gParams);
         OptG.Step();
 
-        Tensor.WriteScalarRow(metrics, row, [dLoss, gLoss, gp, dReal, dFake, normD, normG],
-            guarded: [MetricsColumns.DLoss, MetricsColumns.GLoss, MetricsColumns.GradientPenalty]);
+        StepMetricsTable.Write(metrics, row, dLoss, gLoss, gp, dReal, dFake, normD, normG, reconstruction: null);
+    }
+
+    // ------------------------------------------------------------ ITrainableModel
+
+    /// <inheritdoc/>
+    public int BatchesPerStep => Objective.CriticSteps;
+
+    /// <inheritdoc/>
+    public bool ReportsProbabilities => Objective is NonSaturatingBce;
+
+    /// <inheritdoc/>
+    void ITrainableModel.TrainStep(BatchSource nextBatch, RandomStream noise, StepPosition position, Tensor metrics, int row) =>
+        TrainStep(nextBatch, noise, metrics, row);
+
+    /// <summary>G, D and their optimisers as "G", "D", "optG", "optD".</summary>
+    public void AddTo(TrainingState state)
+    {
+        state.Modules["G"] = G;
+        state.Modules["D"] = D;
+        state.Optimizers["optG"] = OptG;
+        state.Optimizers["optD"] = OptD;
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<(string Name, Tensor Value)> NamedWeights() =>
+        G.NamedParameters().Select(p => ("G." + p.Name, p.Value)).Concat(D.NamedParameters().Select(p => ("D." + p.Name, p.Value)));
+
+    /// <summary>The generator.</summary>
+    public Module Exported => G;
+
+    /// <summary>G(z) for a fixed latent batch (its own stream from the seed, never advanced); conditional models cycle through the classes.</summary>
+    public SampleGrid CreateSampleGrid(IDataset data, long seed, int batch) => new LatentGrid(this, data, seed, batch);
+
+    private sealed class LatentGrid : SampleGrid
+    {
+        private readonly GanModel _model;
+        private readonly Tensor _z;
+        private readonly int[]? _labels;
+
+        public LatentGrid(GanModel model, IDataset data, long seed, int batch)
+        {
+            _model = model;
+            int count = Math.Min(64, Math.Max(16, batch));
+            _z = Tensor.RandN(model.G.LatentShape(count), new RandomStream(unchecked((ulong)seed + 0xABCDEF)), model.Device).KeepAlive();
+            _labels = model.Spec.IsConditional ? Enumerable.Range(0, count).Select(i => i % model.Spec.ClassCount).ToArray() : null;
+            int n = Math.Min(data.Count, 256);
+            DataSpread = PixelSpread(data.CopySamples(0, n), n);
+        }
+
+        public override double DataSpread { get; }
+
+        public override double Save(string path)
+        {
+            using var scope = TensorScope.Begin();
+            using var noGrad = Autograd.NoGrad();
+            _model.G.Eval();
+            var images = _model.G.Generate(_z, _labels).ToArray();
+            _model.G.Train();
+            int n = _z.Shape[0];
+            var shape = _model.Spec.Image;
+            if (shape.Height == 1) CurvesPlot.SaveCurves(path, images, n, shape.Width);   // 1-D data: plot the curves
+            else ImageGrid.Save(path, images, n, shape.Channels, shape.Height, shape.Width);
+            return PixelSpread(images, n);
+        }
     }
 
     /// <summary>Sets p's gradient to a copy of g (one device copy; the old gradient's memory goes back to the pool).</summary>
-    private static void SetGrad(Tensor p, Tensor? g)
+    internal static void SetGrad(Tensor p, Tensor? g)
     {
         p.Grad?.Dispose();
         using (Autograd.NoGrad()) p.Grad = (g is null ? Tensor.Zeros(p.Shape, p.Device) : g.Clone()).KeepAlive();

@@ -21,6 +21,12 @@ public sealed record GanSpec
     /// <summary>Square sizes the convolutional families are defined for.</summary>
     public static readonly IReadOnlyList<int> ConvolutionalSizes = [28, 32, 64];
 
+    /// <summary>Square sizes the translation families (pix2pix, cyclegan) are defined for.</summary>
+    public static readonly IReadOnlyList<int> TranslationSizes = [32, 64, 128, 256];
+
+    /// <summary>The square image sizes <paramref name="family"/> can be trained at.</summary>
+    public static IReadOnlyList<int> SupportedSizes(ModelFamily family) => family.Kind() == ModelKind.Translation ? TranslationSizes : ConvolutionalSizes;
+
     /// <summary>Largest latent size, width and class count a record may name.</summary>
     public const int MaxLatentDim = 1 << 14, MaxWidth = 1 << 12, MaxClasses = 1 << 16;
 
@@ -48,16 +54,28 @@ public sealed record GanSpec
     /// <summary>Classes the model is conditioned on; 0 for unconditional families.</summary>
     public int ClassCount { get; init; }
 
-    /// <summary>Normalisation between the discriminator's convolutions.</summary>
+    /// <summary>Normalisation between the discriminator's convolutions (and, for the translation families, the generator's).</summary>
     public NormKind DiscriminatorNorm { get; init; }
+
+    /// <summary>Channels of domain A, the translation families' input (<see cref="Image"/> is domain B); 0 for the other families.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int InputChannels { get; init; }
+
+    /// <summary>The prior of the adversarial autoencoder's codes (<see cref="LatentDim"/> of them); Gaussian for the other families (unused).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public LatentPrior Prior { get; init; }
 
     /// <summary>True for the class-conditional family.</summary>
     [JsonIgnore]
     public bool IsConditional => Family == ModelFamily.Cdcgan;
 
-    /// <summary>True for the families built from convolutions (all but the MLP).</summary>
+    /// <summary>True for the latent-noise GAN families built from convolutions (not the MLP, the translation families or the autoencoder).</summary>
     [JsonIgnore]
-    public bool IsConvolutional => Family != ModelFamily.Gan;
+    public bool IsConvolutional => Family is not (ModelFamily.Gan or ModelFamily.Aae) && Family.Kind() == ModelKind.Generative;
+
+    /// <summary>The shape of one domain-A sample (translation families): (<see cref="InputChannels"/>, H, W).</summary>
+    [JsonIgnore]
+    public ImageShape InputImage => new(InputChannels, Image.Height, Image.Width);
 
     /// <summary>
     /// The family's canonical architecture for samples of <paramref name="image"/>: one width for G and D,
@@ -74,6 +92,33 @@ public sealed record GanSpec
         DiscriminatorNorm = family is ModelFamily.WganGp or ModelFamily.Gan ? NormKind.None : NormKind.Batch,
     };
 
+    /// <summary>
+    /// A translation family's canonical architecture: domain A of <paramref name="inputChannels"/> channels to domain B
+    /// samples of <paramref name="image"/>, one width (ngf = ndf); batch norm for pix2pix, instance norm for CycleGAN.
+    /// </summary>
+    public static GanSpec Translation(ModelFamily family, int inputChannels, ImageShape image, int width) => new()
+    {
+        Family = family,
+        Image = image,
+        InputChannels = inputChannels,
+        LatentDim = 0,
+        GeneratorWidth = width,
+        DiscriminatorWidth = width,
+        DiscriminatorNorm = family == ModelFamily.Cyclegan ? NormKind.Instance : NormKind.Batch,
+    };
+
+    /// <summary>The adversarial autoencoder of <paramref name="image"/> samples: codes of <paramref name="latentDim"/>, hidden layers of <paramref name="width"/>.</summary>
+    public static GanSpec Autoencoder(ImageShape image, int latentDim, int width, LatentPrior prior = LatentPrior.Gaussian) => new()
+    {
+        Family = ModelFamily.Aae,
+        Image = image,
+        LatentDim = latentDim,
+        GeneratorWidth = width,
+        DiscriminatorWidth = width,
+        DiscriminatorNorm = NormKind.None,
+        Prior = prior,
+    };
+
     /// <summary>Checks that the networks of this record can be built.</summary>
     /// <exception cref="UnsupportedImageSizeException">A convolutional family and an image shape it is not defined for.</exception>
     /// <exception cref="ArchitectureRecordException">Any other value out of range.</exception>
@@ -84,13 +129,32 @@ public sealed record GanSpec
         if (!Enum.IsDefined(DiscriminatorNorm)) Fail($"unknown norm {(int)DiscriminatorNorm}");
         if (Image.Channels is not (1 or 3)) Fail($"{Image.Channels} channels (1 or 3 expected)");
         if (Image.Height < 1 || Image.Width < 1) Fail($"image size {Image.Height}x{Image.Width}");
+        if (!Enum.IsDefined(Prior)) Fail($"unknown prior {(int)Prior}");
+        if (Family != ModelFamily.Aae && Prior != LatentPrior.Gaussian) Fail($"{Family} has no code prior ({Prior} given)");
+        if (Prior == LatentPrior.Mixture10 && LatentDim < 2) Fail($"the mixture prior needs codes of at least 2 dimensions ({LatentDim} given)");
+        if (Family.Kind() == ModelKind.Translation)
+        {
+            if (Image.Height != Image.Width || !TranslationSizes.Contains(Image.Height))
+                throw new UnsupportedImageSizeException(Family, Image.Height, Image.Width, TranslationSizes);
+            if (InputChannels is not (1 or 3)) Fail($"{InputChannels} input channels (1 or 3 expected)");
+            if (LatentDim != 0) Fail($"latent size {LatentDim} for a translation model (0 expected: it has no latent input)");
+            if (GeneratorWidth < 1 || GeneratorWidth > MaxWidth || DiscriminatorWidth < 1 || DiscriminatorWidth > MaxWidth)
+                Fail($"widths {GeneratorWidth} and {DiscriminatorWidth} (1 to {MaxWidth})");
+            if (DiscriminatorNorm is not (NormKind.Batch or NormKind.Instance or NormKind.None)) Fail($"{DiscriminatorNorm} norm (batch, instance or none)");
+            if (ClassCount != 0) Fail($"{ClassCount} classes for an unconditional model (0 expected)");
+            return;
+        }
+        if (InputChannels != 0) Fail($"{InputChannels} input channels for a model without an input domain (0 expected)");
         if (LatentDim < 1 || LatentDim > MaxLatentDim) Fail($"latent size {LatentDim} (1 to {MaxLatentDim})");
+        if (Family == ModelFamily.Aae && (GeneratorWidth < 1 || GeneratorWidth > MaxWidth || DiscriminatorWidth < 1 || DiscriminatorWidth > MaxWidth))
+            Fail($"widths {GeneratorWidth} and {DiscriminatorWidth} (1 to {MaxWidth})");
         if (IsConvolutional)
         {
             if (Image.Height != Image.Width || !ConvolutionalSizes.Contains(Image.Height))
                 throw new UnsupportedImageSizeException(Family, Image.Height, Image.Width, ConvolutionalSizes);
             if (GeneratorWidth < 1 || GeneratorWidth > MaxWidth || DiscriminatorWidth < 1 || DiscriminatorWidth > MaxWidth)
                 Fail($"widths {GeneratorWidth} and {DiscriminatorWidth} (1 to {MaxWidth})");
+            if (DiscriminatorNorm == NormKind.Instance) Fail("instance norm is for the translation families (batch, layer or none)");
         }
         else
         {
@@ -137,8 +201,10 @@ public sealed record GanSpec
     }
 
     /// <summary>A short description: "dcgan 3x32x32, nz 100, width 64/64, batch norm".</summary>
-    public override string ToString() =>
-        $"{Family} {Image}, nz {LatentDim}, width {GeneratorWidth}/{DiscriminatorWidth}, {DiscriminatorNorm} norm" + (IsConditional ? $", {ClassCount} classes" : "");
+    public override string ToString() => Family.Kind() == ModelKind.Translation
+        ? $"{Family} {InputImage} → {Image}, width {GeneratorWidth}/{DiscriminatorWidth}, {DiscriminatorNorm} norm"
+        : $"{Family} {Image}, nz {LatentDim}, width {GeneratorWidth}/{DiscriminatorWidth}, {DiscriminatorNorm} norm"
+            + (IsConditional ? $", {ClassCount} classes" : "") + (Family == ModelFamily.Aae ? $", {Prior} prior" : "");
 
     private static string FirstLine(string s)
     {

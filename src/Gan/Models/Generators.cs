@@ -20,6 +20,9 @@ public abstract class Generator : Module
     /// <summary>Shape of a latent batch of <paramref name="n"/>: (N, nz, 1, 1) for convolutional generators, (N, nz) for the MLP.</summary>
     public abstract Shape LatentShape(int n);
 
+    /// <summary>A latent batch of <paramref name="n"/> drawn from the prior the generator was trained with (N(0, I) unless a family says otherwise).</summary>
+    public virtual Tensor SampleLatent(int n, RandomStream stream, Device device) => Tensor.RandN(LatentShape(n), stream, device);
+
     /// <summary>G(z) (with <paramref name="labels"/> for conditional generators; ignored otherwise), shaped (N, C, H, W).</summary>
     public abstract Tensor Generate(Tensor z, int[]? labels);
 

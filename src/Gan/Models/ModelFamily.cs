@@ -17,6 +17,32 @@ public enum ModelFamily
     WganGp,
     /// <summary>Class-conditional DCGAN: G(z ⊙ E(y)) and a projection discriminator; non-saturating BCE.</summary>
     Cdcgan,
+    /// <summary>pix2pix (Isola et al. 2017): U-Net A → B on paired data, PatchGAN on (A, B); BCE with logits + 100·L1; Adam 2e-4 β (0.5, 0.999).</summary>
+    Pix2pix,
+    /// <summary>CycleGAN (Zhu et al. 2017): two ResNet generators, two PatchGANs, least squares + 10·cycle + 5·identity, a pool of 50 fakes.</summary>
+    Cyclegan,
+    /// <summary>Adversarial autoencoder (Makhzani et al. 2016): MLP encoder/decoder, a discriminator on codes against the prior.</summary>
+    Aae,
+}
+
+/// <summary>The kind of training a family needs: latent-noise GANs, image-to-image translation, or an autoencoder.</summary>
+public enum ModelKind
+{
+    /// <summary>G(z) from latent noise against real samples (gan, dcgan, wgan, wgan-gp, cdcgan).</summary>
+    Generative,
+    /// <summary>Image-to-image translation between domains A and B (pix2pix: paired, cyclegan: unpaired).</summary>
+    Translation,
+    /// <summary>An autoencoder whose codes are matched to a prior (aae).</summary>
+    Autoencoder,
+}
+
+/// <summary>The prior an adversarial autoencoder pushes its codes towards.</summary>
+public enum LatentPrior
+{
+    /// <summary>N(0, I).</summary>
+    Gaussian,
+    /// <summary>A mixture of 10 Gaussians, equally likely, means on a circle of radius 2 in the first two code dimensions, std 0.5 there, N(0, 1) in the others.</summary>
+    Mixture10,
 }
 
 /// <summary>Normalisation between the discriminator's convolutions.</summary>
@@ -28,6 +54,8 @@ public enum NormKind
     Batch,
     /// <summary>LayerNorm over (C, H, W) of each sample (a WGAN-GP option).</summary>
     Layer,
+    /// <summary>InstanceNorm2d without affine parameters (CycleGAN).</summary>
+    Instance,
 }
 
 /// <summary>(C, H, W) of one sample; curves are (1, 1, N).</summary>
@@ -43,6 +71,14 @@ public readonly record struct ImageShape(int Channels, int Height, int Width)
 /// <summary>Names of the families in files (config.json, file metadata, plot titles).</summary>
 public static class ModelFamilyNames
 {
-    /// <summary>The family's name in files: "gan", "dcgan", "wgan", "wgan-gp", "cdcgan".</summary>
+    /// <summary>The family's name in files: "gan", "dcgan", "wgan", "wgan-gp", "cdcgan", "pix2pix", "cyclegan", "aae".</summary>
     public static string FileName(this ModelFamily family) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(family.ToString());
+
+    /// <summary>Which kind of training the family needs.</summary>
+    public static ModelKind Kind(this ModelFamily family) => family switch
+    {
+        ModelFamily.Pix2pix or ModelFamily.Cyclegan => ModelKind.Translation,
+        ModelFamily.Aae => ModelKind.Autoencoder,
+        _ => ModelKind.Generative,
+    };
 }

@@ -43,17 +43,14 @@ public sealed class Sampler
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="SafeTensorsFormatException">The file is truncated or not safetensors.</exception>
     /// <exception cref="ArchitectureRecordException">The file has no (valid) architecture record.</exception>
+    /// <exception cref="WrongModelKindException">The file holds an image-to-image model (use <see cref="Translator"/>).</exception>
     /// <exception cref="GpuGan.Layers.StateDictException">The weights do not fit the recorded architecture.</exception>
     public static Sampler Load(string path, Device device)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path} does not exist", path);
-        var file = SafeTensors.Read(path);
-        if (!file.Metadata.TryGetValue(GanSpec.MetadataKey, out var json))
-            throw new ArchitectureRecordException(path, "holds no architecture record (it was not written by this version of GpuGan)");
-        var spec = GanSpec.FromJson(json, path);
-        var g = GanModel.CreateGenerator(spec, device);
-        bool training = file.Metadata.TryGetValue("format", out var format) && format == Checkpoint.TrainingFormat;
-        if (training) Checkpoint.LoadModule(path, g, "G");
+        var (spec, training) = ModelFiles.ReadSpec(path);
+        if (spec.Family.Kind() == ModelKind.Translation) throw new WrongModelKindException(path, spec.Family, ModelKind.Generative);
+        var g = spec.Family == ModelFamily.Aae ? AaeModel.CreateGenerator(spec, device) : GanModel.CreateGenerator(spec, device);
+        if (training) Checkpoint.LoadModule(path, g, spec.Family == ModelFamily.Aae ? AaeModel.DecoderPrefix : "G");
         else Checkpoint.LoadModule(path, g);
         g.Eval();
         return new Sampler(path, spec, g, device);
@@ -77,7 +74,7 @@ public sealed class Sampler
         int[]? labels = Spec.IsConditional ? Enumerable.Range(0, count).Select(i => classLabel ?? i % Spec.ClassCount).ToArray() : null;
         using var scope = TensorScope.Begin();
         using var noGrad = Autograd.NoGrad();
-        var z = Tensor.RandN(Generator.LatentShape(count), new RandomStream(unchecked((ulong)seed)), _device);
+        var z = Generator.SampleLatent(count, new RandomStream(unchecked((ulong)seed)), _device);
         return new GeneratedSamples(Generator.Generate(z, labels).ToArray(), count, Spec.Image, labels);
     }
 }

@@ -18,15 +18,20 @@ public sealed record StepMetrics
     public double GradientPenalty { get; init; } = double.NaN;
     public double GradNormD { get; init; }
     public double GradNormG { get; init; }
+    /// <summary>The model's reconstruction term, NaN when it has none: L1 to the target (pix2pix), cycle consistency (CycleGAN), reconstruction (AAE).</summary>
+    public double Reconstruction { get; init; } = double.NaN;
     public double ImagesPerSecond { get; init; }
 
-    public const string Header = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,images_per_s";
+    public const string Header = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,images_per_s";
+
+    /// <summary>The header of files written before the recon_loss column; read on resume and rewritten in the current layout.</summary>
+    public const string HeaderWithoutReconstruction = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,images_per_s";
 
     /// <summary>Round-trip formatting: a resumed run's rows compare equal as text.</summary>
     public string ToCsv() => string.Join(",",
         Step.ToString(CultureInfo.InvariantCulture), Epoch.ToString(CultureInfo.InvariantCulture),
         F(DLoss), F(GLoss), F(DReal), F(DFake), double.IsNaN(GradientPenalty) ? "" : F(GradientPenalty),
-        F(GradNormD), F(GradNormG), ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture));
+        F(GradNormD), F(GradNormG), double.IsNaN(Reconstruction) ? "" : F(Reconstruction), ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture));
 
     private static string F(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture);
 
@@ -35,7 +40,8 @@ public sealed record StepMetrics
     public static StepMetrics Parse(string line, string source, int lineNumber)
     {
         var p = line.Split(',');
-        if (p.Length != 10) throw new RunFileException(source, lineNumber, $"expected 10 columns, found {p.Length}");
+        // 11 columns; 10 in files written before the recon_loss column.
+        if (p.Length is not (10 or 11)) throw new RunFileException(source, lineNumber, $"expected 11 columns, found {p.Length}");
         static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
         try
         {
@@ -43,7 +49,7 @@ public sealed record StepMetrics
             {
                 Step = long.Parse(p[0], CultureInfo.InvariantCulture), Epoch = int.Parse(p[1], CultureInfo.InvariantCulture),
                 DLoss = D(p[2]), GLoss = D(p[3]), DReal = D(p[4]), DFake = D(p[5]), GradientPenalty = D(p[6]),
-                GradNormD = D(p[7]), GradNormG = D(p[8]), ImagesPerSecond = D(p[9]),
+                GradNormD = D(p[7]), GradNormG = D(p[8]), Reconstruction = p.Length == 11 ? D(p[9]) : double.NaN, ImagesPerSecond = D(p[^1]),
             };
         }
         catch (Exception e) when (e is FormatException or OverflowException)
@@ -81,7 +87,8 @@ public sealed class MetricsLog : IDisposable
             DroppedTornRow = text.Length > 0 && !text.EndsWith('\n');
             int complete = lines.Length - 1;    // lines before the final "" (or before the torn tail)
             var kept = new StringBuilder(StepMetrics.Header + "\n");
-            if (complete >= 1 && lines[0] != StepMetrics.Header)
+            bool older = complete >= 1 && lines[0] == StepMetrics.HeaderWithoutReconstruction;
+            if (complete >= 1 && lines[0] != StepMetrics.Header && !older)
                 throw new RunFileException(path, 1, "not a metrics.csv of this version (unexpected header)");
             for (int i = 1; i < complete; i++)
             {
@@ -94,7 +101,7 @@ public sealed class MetricsLog : IDisposable
                     continue;
                 }
                 _rows.Add(row);
-                kept.Append(line).Append('\n');
+                kept.Append(older ? row.ToCsv() : line).Append('\n');
             }
             AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(kept.ToString()));
             _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read));

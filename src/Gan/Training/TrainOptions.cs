@@ -78,8 +78,14 @@ public sealed record TrainOptions
     /// <summary>Size of the latent vector z.</summary>
     public required int LatentDim { get; init; }
 
-    /// <summary>Feature-map width of G and D (ngf = ndf), 64 in the canonical DCGAN.</summary>
+    /// <summary>Feature-map width of G and D (ngf = ndf), 64 in the canonical DCGAN and the translation families; the hidden width of the autoencoder.</summary>
     public required int Width { get; init; }
+
+    /// <summary>Random jitter and mirroring of image pairs (translation families); null: on for them, as the references train.</summary>
+    public bool? Augment { get; init; }
+
+    /// <summary>The prior of the adversarial autoencoder's codes; null: Gaussian.</summary>
+    public LatentPrior? Prior { get; init; }
 
     /// <summary>The library version that wrote the options.</summary>
     public string Version { get; init; } = typeof(TrainOptions).Assembly.GetName().Version?.ToString() ?? "0";
@@ -96,9 +102,12 @@ public sealed record TrainOptions
         if (!Enum.IsDefined(Model)) Fail(nameof(Model), Model, "is not a known model family");
         if (Data is null) Fail(nameof(Data), null, "is required");
         else if (!Enum.IsDefined(Data.Kind)) Fail(nameof(Data), Data.Kind, "is not a known data source");
-        else if (Data.Kind is DataSourceKind.Petri or DataSourceKind.Sines && Data.Count is not >= 1) Fail(nameof(Data), Data.Count, "needs a sample count of at least 1");
-        else if (Data.Kind is DataSourceKind.Idx or DataSourceKind.ImageFolder && string.IsNullOrEmpty(Data.Path)) Fail(nameof(Data), Data.Path, "needs a folder");
-        if (ImageSize is { } s && !GanSpec.ConvolutionalSizes.Contains(s)) Fail(nameof(ImageSize), s, $"must be one of {string.Join(", ", GanSpec.ConvolutionalSizes)}");
+        else if (Data.IsSynthetic && Data.Count is not >= 1) Fail(nameof(Data), Data.Count, "needs a sample count of at least 1");
+        else if (Data.IsFolder && string.IsNullOrEmpty(Data.Path)) Fail(nameof(Data), Data.Path, "needs a folder");
+        if (ImageSize is { } s && Enum.IsDefined(Model) && !GanSpec.SupportedSizes(Model).Contains(s))
+            Fail(nameof(ImageSize), s, $"must be one of {string.Join(", ", GanSpec.SupportedSizes(Model))} for {Model.FileName()}");
+        if (Prior is { } prior && !Enum.IsDefined(prior)) Fail(nameof(Prior), prior, "is not a known prior");
+        if (Prior is not null && Model != ModelFamily.Aae) Fail(nameof(Prior), Prior, "applies to the adversarial autoencoder only");
         if (Channels is { } c && c is not (1 or 3)) Fail(nameof(Channels), c, "must be 1 or 3");
         if (Epochs is < 1) Fail(nameof(Epochs), Epochs, "must be at least 1");
         if (Steps is < 1) Fail(nameof(Steps), Steps, "must be at least 1");
@@ -115,7 +124,11 @@ public sealed record TrainOptions
         if (Limit is < 1) Fail(nameof(Limit), Limit, "must be at least 1");
         if (MaxImageSide is < 1) Fail(nameof(MaxImageSide), MaxImageSide, "must be at least 1");
         if (MaxImagePixels is < 1) Fail(nameof(MaxImagePixels), MaxImagePixels, "must be at least 1");
-        if (LatentDim is < 1 or > GanSpec.MaxLatentDim) Fail(nameof(LatentDim), LatentDim, $"must be between 1 and {GanSpec.MaxLatentDim}");
+        if (Enum.IsDefined(Model) && Model.Kind() == ModelKind.Translation)
+        {
+            if (LatentDim != 0) Fail(nameof(LatentDim), LatentDim, $"must be 0 for {Model.FileName()} (it has no latent input)");
+        }
+        else if (LatentDim is < 1 or > GanSpec.MaxLatentDim) Fail(nameof(LatentDim), LatentDim, $"must be between 1 and {GanSpec.MaxLatentDim}");
         if (Width is < 1 or > GanSpec.MaxWidth) Fail(nameof(Width), Width, $"must be between 1 and {GanSpec.MaxWidth}");
     }
 

@@ -35,8 +35,10 @@ public sealed class Trainer : IDisposable
     private readonly bool _resumed;
     private readonly Device _device;
     private readonly IDataset _dataset;
-    private readonly GanModel _model;
+    private readonly ITrainableModel _model;
     private readonly RandomStream _noise;
+    private readonly RandomStream? _augmentStream;
+    private readonly PairAugmentation? _augmentation;
     private readonly DataLoader _loader;
     private readonly TrainingState _state;
     private readonly int _stepsPerEpoch;
@@ -51,21 +53,27 @@ public sealed class Trainer : IDisposable
         _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed, options.ImageLimits);
         if (_dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
             observer.Notice(new SkippedFilesNotice(_dataset.Name, folderSet.Skipped));
+        if (_dataset is TranslationFolderDataset pairFolder && pairFolder.Skipped.Count > 0)
+            observer.Notice(new SkippedFilesNotice(_dataset.Name, pairFolder.Skipped));
         if (_dataset.Count < options.Batch)
             throw new BatchLargerThanDataException(options.Batch, _dataset.Count, _dataset.Name);
         if (options.Model == ModelFamily.Cdcgan && _dataset.ClassCount < 2)
             throw new ModelNeedsLabelsException(options.Model, _dataset.Name, _dataset.ClassCount);
 
-        var image = new ImageShape(_dataset.Channels, _dataset.Height, _dataset.Width);
-        Spec = GanSpec.Canonical(options.Model, image, options.LatentDim, options.Width, _dataset.ClassCount);
-        _model = GanModel.Create(Spec, options.Seed, _device, options.Lr);
+        Spec = SpecFor(options, _dataset);
+        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr);
         _noise = NoiseStream(options.Seed);
+        if (_dataset is IPairedDataset pairs && options.Augment != false)
+        {
+            _augmentation = new PairAugmentation(pairs);
+            _augmentStream = AugmentStream(options.Seed);
+        }
         _loader = new DataLoader(_dataset, options.Batch, options.Seed);
         try
         {
-            _stepsPerEpoch = Math.Max(1, _loader.BatchesPerEpoch / _model.Objective.CriticSteps);
+            _stepsPerEpoch = Math.Max(1, _loader.BatchesPerEpoch / _model.BatchesPerStep);
             TotalSteps = options.Steps ?? (long)options.Epochs!.Value * _stepsPerEpoch;
-            _state = BuildState(_model, _noise);
+            _state = BuildState(_model, _noise, _augmentStream);
             if (checkpointToLoad is not null)
             {
                 // Validates every key, shape, optimiser and seed before changing anything: a file that does not
@@ -82,6 +90,27 @@ public sealed class Trainer : IDisposable
         {
             _loader.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The architecture a run of <paramref name="options"/> builds for <paramref name="data"/>.</summary>
+    /// <exception cref="ModelDataMismatchException">The data is not the kind the family trains on.</exception>
+    internal static GanSpec SpecFor(TrainOptions options, IDataset data)
+    {
+        var family = options.Model;
+        var pairs = data as IPairedDataset;
+        switch (family.Kind())
+        {
+            case ModelKind.Translation:
+                if (pairs is null) throw new ModelDataMismatchException(family, data.Name, family == ModelFamily.Pix2pix ? DataRequirement.AlignedPairs : DataRequirement.TwoDomains);
+                if (family == ModelFamily.Pix2pix && !pairs.Aligned) throw new ModelDataMismatchException(family, data.Name, DataRequirement.AlignedPairs);
+                return GanSpec.Translation(family, pairs.ChannelsA, new ImageShape(pairs.ChannelsB, data.Height, data.Width), options.Width);
+            case ModelKind.Autoencoder:
+                if (pairs is not null) throw new ModelDataMismatchException(family, data.Name, DataRequirement.SingleDomain);
+                return GanSpec.Autoencoder(new ImageShape(data.Channels, data.Height, data.Width), options.LatentDim, options.Width, options.Prior ?? LatentPrior.Gaussian);
+            default:
+                if (pairs is not null) throw new ModelDataMismatchException(family, data.Name, DataRequirement.SingleDomain);
+                return GanSpec.Canonical(family, new ImageShape(data.Channels, data.Height, data.Width), options.LatentDim, options.Width, data.ClassCount);
         }
     }
 
@@ -171,10 +200,8 @@ public sealed class Trainer : IDisposable
             _observer.Notice(new MetricsRepairedNotice(metrics.Path, metrics.DroppedTornRow, metrics.DroppedRows, _step));
         _observer.Started(new TrainingStarted(folder, _device.Name, _step, TotalSteps, _stepsPerEpoch, Spec));
 
-        // A fixed latent batch (its own stream, never advanced) so sample grids are comparable across steps.
-        int gridCount = Math.Min(64, Math.Max(16, _options.Batch));
-        var fixedZ = Tensor.RandN(_model.G.LatentShape(gridCount), new RandomStream(unchecked((ulong)_options.Seed + 0xABCDEF)), _device).KeepAlive();
-        int[]? fixedLabels = Spec.IsConditional ? Enumerable.Range(0, gridCount).Select(i => i % Spec.ClassCount).ToArray() : null;
+        // Fixed inputs (a latent batch from its own stream, or the first samples) so sample grids are comparable across steps.
+        var grid = _model.CreateSampleGrid(_dataset, _options.Seed, _options.Batch);
 
         int sampleLength = _dataset.SampleLength();
         int batch = _options.Batch;
@@ -186,21 +213,23 @@ public sealed class Trainer : IDisposable
             var b = _loader.Next();
             currentEpoch = b.Epoch;
             Array.Copy(b.Labels, labels, batch);
+            // Host-side jitter and mirroring of pairs, in the loader's buffer (it is ours until the next batch).
+            _augmentation?.Apply(b.Data.AsSpan(0, batch * sampleLength), batch, _augmentStream!);
             return (Tensor.FromArray(b.Data.AsSpan(0, batch * sampleLength), realShape, _device), labels);
         }
 
         string title = $"{_options.Model.FileName()} on {_dataset.Name}";
         string curves = Path.Combine(folder, RunLayout.CurvesFile);
-        double dataDiversity = PixelSpread(_dataset.CopySamples(0, Math.Min(_dataset.Count, 256)), Math.Min(_dataset.Count, 256));
+        double dataDiversity = grid.DataSpread;
         var clock = Stopwatch.StartNew();
         int collapseStreak = 0;
         bool interrupted = false;
-        bool probabilities = _model.Objective is NonSaturatingBce;
+        bool probabilities = _model.ReportsProbabilities;
         // Steps write their metrics (and the divergence flag) into rows of a device table; the table is read
         // back in one copy every LogEvery steps, and before anything that needs the rows (samples' curves,
         // checkpoints, the end), so a step never waits for the device. Rows are appended in step order.
         int logEvery = _options.LogEvery ?? 1;
-        using var metricsTable = _model.CreateMetricsTable(logEvery);
+        using var metricsTable = StepMetricsTable.Create(_model.Device, logEvery);
         var pending = new List<(long Step, int Epoch)>(logEvery);
         double windowStart = clock.Elapsed.TotalSeconds;
         void Flush()
@@ -209,12 +238,12 @@ public sealed class Trainer : IDisposable
             var values = metricsTable.ToArray();
             // The device finished every pending step when the copy returned: the window's rate is exact.
             double now = clock.Elapsed.TotalSeconds;
-            double rate = batch * _model.Objective.CriticSteps * pending.Count / Math.Max(now - windowStart, 1e-9);
+            double rate = batch * _model.BatchesPerStep * pending.Count / Math.Max(now - windowStart, 1e-9);
             windowStart = now;
             for (int i = 0; i < pending.Count; i++)
             {
-                var m = GanModel.ReadMetricsRow(values, i) with { Step = pending[i].Step, Epoch = pending[i].Epoch, ImagesPerSecond = rate };
-                if (GanModel.RowDiverged(values, i))
+                var m = StepMetricsTable.Read(values, i) with { Step = pending[i].Step, Epoch = pending[i].Epoch, ImagesPerSecond = rate };
+                if (StepMetricsTable.Diverged(values, i))
                     throw new TrainingDivergedException(m.Step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
                 metrics.Append(m);
                 _observer.Step(m, TotalSteps);
@@ -231,7 +260,7 @@ public sealed class Trainer : IDisposable
             if (cancel.IsCancellationRequested) { interrupted = true; break; }
             using (var scope = TensorScope.Begin())
             {
-                _model.TrainStep(NextBatch, _noise, metricsTable, pending.Count);
+                _model.TrainStep(NextBatch, _noise, new StepPosition(_step, TotalSteps), metricsTable, pending.Count);
             }
             _step++;
             pending.Add((_step, currentEpoch));
@@ -241,9 +270,9 @@ public sealed class Trainer : IDisposable
             if (pending.Count == logEvery || sample || checkpoint) Flush();
             if (sample)
             {
-                double diversity = SaveSamples(_model, fixedZ, fixedLabels, Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
-                // An untrained G is nearly constant, so only judge once training is under way (see MinStepsForDiversityCheck).
-                if (_step >= Math.Max(MinStepsForDiversityCheck, Math.Min(500, TotalSteps / 4)) && diversity < 0.1 * dataDiversity)
+                double diversity = grid.Save(Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
+                // An untrained G is nearly constant, so only judge once training is under way (see MinStepsForDiversityCheck), and where the measure applies.
+                if (_step >= Math.Max(MinStepsForDiversityCheck, Math.Min(500, TotalSteps / 4)) && double.IsFinite(dataDiversity) && diversity < 0.1 * dataDiversity)
                     _observer.Notice(new LowDiversityNotice(_step, diversity, dataDiversity));
                 CurvesPlot.Save(curves, metrics.Rows, title);
             }
@@ -267,21 +296,22 @@ public sealed class Trainer : IDisposable
     /// <summary>The noise stream of a run: its own seed derived from the run's seed.</summary>
     internal static RandomStream NoiseStream(long seed) => new(unchecked((ulong)seed * 0xD1B54A32D192ED03UL + 29));
 
-    /// <summary>What a checkpoint holds: G, D, both optimisers and the noise stream.</summary>
-    internal static TrainingState BuildState(GanModel model, RandomStream noise)
+    /// <summary>The stream of the pairs' jitter and mirroring: its own seed derived from the run's seed.</summary>
+    internal static RandomStream AugmentStream(long seed) => new(unchecked((ulong)seed * 0x94D049BB133111EBUL + 53));
+
+    /// <summary>What a checkpoint holds: the model's modules, optimisers and streams, the noise stream, and the augmentation stream when pairs are augmented.</summary>
+    internal static TrainingState BuildState(ITrainableModel model, RandomStream noise, RandomStream? augment)
     {
         var state = new TrainingState();
-        state.Modules["G"] = model.G;
-        state.Modules["D"] = model.D;
-        state.Optimizers["optG"] = model.OptG;
-        state.Optimizers["optD"] = model.OptD;
+        model.AddTo(state);
         state.RandomStreams["noise"] = noise;
+        if (augment is not null) state.RandomStreams["augment"] = augment;
         return state;
     }
 
     private void SaveCheckpoint()
     {
-        foreach (var (name, p) in _model.G.NamedParameters().Concat(_model.D.NamedParameters()))
+        foreach (var (name, p) in _model.NamedWeights())
         {
             var values = p.ToArray();
             foreach (var v in values)
@@ -294,7 +324,7 @@ public sealed class Trainer : IDisposable
         _state.Metadata["config"] = _options.ToJson();
         _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
         Checkpoint.Save(CheckpointPath, _state);
-        Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.G, new Dictionary<string, string>
+        Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, new Dictionary<string, string>
         {
             ["model"] = Spec.Family.FileName(),
             ["step"] = _step.ToString(CultureInfo.InvariantCulture),
@@ -302,33 +332,6 @@ public sealed class Trainer : IDisposable
         });
     }
 
-    /// <summary>Writes a grid of G(fixed z) in eval mode; returns the mean per-pixel std across samples (a diversity measure).</summary>
-    internal static double SaveSamples(GanModel model, Tensor z, int[]? labels, string path)
-    {
-        using var scope = TensorScope.Begin();
-        using var noGrad = Autograd.NoGrad();
-        model.G.Eval();
-        var images = model.G.Generate(z, labels).ToArray();
-        model.G.Train();
-        int n = z.Shape[0];
-        var shape = model.Spec.Image;
-        if (shape.Height == 1) CurvesPlot.SaveCurves(path, images, n, shape.Width);   // 1-D data: plot the curves
-        else ImageGrid.Save(path, images, n, shape.Channels, shape.Height, shape.Width);
-        return PixelSpread(images, n);
-    }
-
     /// <summary>Mean over pixels of the standard deviation across samples: ~0 when all samples are alike.</summary>
-    internal static double PixelSpread(float[] images, int n)
-    {
-        int len = images.Length / n;
-        double std = 0;
-        for (int j = 0; j < len; j++)
-        {
-            double s = 0, s2 = 0;
-            for (int i = 0; i < n; i++) { double v = images[i * len + j]; s += v; s2 += v * v; }
-            double mean = s / n;
-            std += Math.Sqrt(Math.Max(0, s2 / n - mean * mean));
-        }
-        return std / len;
-    }
+    internal static double PixelSpread(float[] images, int n) => SampleGrid.PixelSpread(images, n);
 }
