@@ -264,8 +264,12 @@ public sealed partial class Device : IDisposable
     /// not wait for queued kernels; on the CPU accelerator it is a plain copy. Pinned uploads
     /// (Accelerator.AllocatePageLocked1D + CopyFromPageLockedAsync) would need to know when the previous
     /// copy out of a reused pinned buffer finished, and ILGPU 1.5.3 streams have no events, so they are not used.
+    /// The source is pinned for the call: ILGPU's ref overloads take the address as a raw pointer
+    /// ("the base address of the pinned CPU buffer"), so a managed array that the GC moves between
+    /// taking the address and the copy would be read from its old place (an intermittent wrong
+    /// element in the ilgpu-cpu tests, under the GC pressure of parallel fixtures).
     /// </summary>
-    internal void Upload(ReadOnlySpan<float> source, ArrayView<float> target)
+    internal unsafe void Upload(ReadOnlySpan<float> source, ArrayView<float> target)
     {
         var r = ActiveRecorder;
         if (r is not null)
@@ -273,14 +277,17 @@ public sealed partial class Device : IDisposable
             r.AddCopy(CopyDirection.HostToDevice, (long)source.Length * sizeof(float), pinned: false);
             if (!r.Executes) return;
         }
-        target.SubView(0, source.Length).CopyFromCPUUnsafeAsync(ref MemoryMarshal.GetReference(source), source.Length);
+        fixed (float* pinned = source)
+            target.SubView(0, source.Length).CopyFromCPUUnsafeAsync(ref *pinned, source.Length);
     }
 
     /// <summary>
     /// Device → host copy into pageable memory, a read-back of <paramref name="kind"/> (recorded; zeros in
     /// SkipExecution mode): the host needs the values, so the queue drains first (a synchronisation).
+    /// The target is pinned for the call, for the reason given at <see cref="Upload"/>: a moved array
+    /// would otherwise be written at its old address, corrupting the heap.
     /// </summary>
-    internal void Download(ArrayView<float> source, Span<float> target, ReadBackKind kind)
+    internal unsafe void Download(ArrayView<float> source, Span<float> target, ReadBackKind kind)
     {
         var r = ActiveRecorder;
         if (r is not null)
@@ -290,7 +297,8 @@ public sealed partial class Device : IDisposable
             r.AddReadBack(kind, target.Length);
             if (!r.Executes) { target.Clear(); return; }
         }
-        source.SubView(0, target.Length).CopyToCPU(ref MemoryMarshal.GetReference(target), target.Length);
+        fixed (float* pinned = target)
+            source.SubView(0, target.Length).CopyToCPU(ref *pinned, target.Length);
     }
 
     /// <summary>Device → device copy of <paramref name="length"/> elements, queued on the stream (recorded; skipped in SkipExecution mode).</summary>
