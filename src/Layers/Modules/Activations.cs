@@ -35,7 +35,7 @@ public sealed class Flatten : Module
 /// <summary>
 /// (N, ...) → (N, dims...): reshapes each sample, keeping the batch dimension, like PyTorch's
 /// nn.Unflatten(1, dims) after a Linear ("project and reshape" in DCGAN-style generators). One of
-/// <paramref name="dims"/> may be −1.
+/// <c>dims</c> may be −1.
 /// </summary>
 public sealed class Reshape : Module
 {

@@ -4,7 +4,7 @@ namespace GpuGan.Tensors;
 /// Collects every tensor created on this thread while it is the innermost scope and disposes
 /// them when the scope ends, so a training step releases its temporaries deterministically.
 /// Tensors that must survive (parameters, results) call <see cref="Tensor.KeepAlive"/> or
-/// <see cref="MoveToOuter"/>.
+/// <see cref="MoveToOuter(Tensor)"/>.
 /// </summary>
 public sealed class TensorScope : IDisposable
 {

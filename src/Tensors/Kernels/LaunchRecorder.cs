@@ -81,6 +81,11 @@ public sealed record LaunchRecord(int Sequence, string Kernel, string? Op, strin
     int DynamicSharedMemoryBytes, bool AutoGrouped, LaunchCost Cost);
 
 /// <summary>One copy.</summary>
+/// <param name="Sequence">Position among all records of the recorder.</param>
+/// <param name="Op">The innermost open op scope, or null outside every scope.</param>
+/// <param name="OpPath">All open op scopes, outermost first, joined by '/'; null outside every scope.</param>
+/// <param name="Direction">Host to device, device to host, or device to device.</param>
+/// <param name="Bytes">Bytes copied.</param>
 /// <param name="Pinned">True when the host side is page-locked memory (an asynchronous copy); false for pageable memory.</param>
 public sealed record CopyRecord(int Sequence, string? Op, string? OpPath, CopyDirection Direction, long Bytes, bool Pinned);
 
