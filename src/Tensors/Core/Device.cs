@@ -57,7 +57,9 @@ public sealed partial class Device : IDisposable
     /// <summary>How this device's kernel set lowers convolutions.</summary>
     internal ConvLoweringOptions ConvLowering => IsHost ? CpuOptions.Conv : GpuOptions.Conv;
 
+    /// <summary>Which kernel set and accelerator this is.</summary>
     public DeviceKind Kind { get; }
+    /// <summary>The accelerator's name.</summary>
     public string Name { get; }
 
     /// <summary>The ILGPU accelerator; null for the SIMD host device.</summary>
@@ -320,8 +322,10 @@ public sealed partial class Device : IDisposable
     /// <summary>Returns pooled buffers to the allocator.</summary>
     public void TrimPool() => Pool.Trim();
 
+    /// <inheritdoc/>
     public override string ToString() => Name;
 
+    /// <summary>Releases the accelerator and its buffer pool (the shared <see cref="Cpu"/> and <see cref="IlgpuCpu"/> devices live for the process).</summary>
     public void Dispose()
     {
         // The shared devices (Cpu, IlgpuCpu) live for the process; devices created for a caller are released.

@@ -7,11 +7,13 @@ namespace GpuGan.Tensors;
 /// <summary>A reproducible random stream: state = (seed, offset).</summary>
 public sealed class RandomStream(ulong seed, ulong offset = 0)
 {
+    /// <summary>The seed.</summary>
     public ulong Seed { get; } = seed;
 
     /// <summary>Counters consumed so far; restoring it resumes the stream exactly.</summary>
     public ulong Offset { get; set; } = offset;
 
+    /// <summary>A stream of <paramref name="seed"/> at offset 0.</summary>
     public RandomStream(int seed) : this(unchecked((ulong)seed)) { }
 
     /// <summary>Reserves n counters and returns the first.</summary>

@@ -398,7 +398,7 @@ internal static class NormalizationKernels
 
     // ------------------------------------------------------------ chunked statistics (large groups)
 
-    /// <summary>Elements of group g's range [0, A·L) walked from <paramref name="start"/> by <paramref name="step"/>, as offsets into x (no division per element).</summary>
+    /// <summary>Elements of group g's range [0, A·L) walked from <c>start</c> by <c>step</c>, as offsets into x (no division per element).</summary>
     private struct RangeWalker
     {
         private int _a, _l, _da, _dl;
