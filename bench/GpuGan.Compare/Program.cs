@@ -26,6 +26,7 @@ internal static class Program
         catch (ArgumentException e) { Console.Error.WriteLine(e.Message); Console.Error.WriteLine(Options.Usage); return 2; }
 
         if (o.Child is not null) return Child.Run(o);
+        if (o.Verify is not null) return Verify.Run(o);
         if (o.BreakdownOnly)
         {
             var rows = Breakdown.RunAndPrint(o, out double measured);
@@ -44,6 +45,7 @@ internal sealed class Options
         "usage: GpuGan.Compare [--json FILE] [--threads N] [--models a,b,c] [--blocks N] [--block-seconds S]\n" +
         "                      [--warmup N] [--no-memory] [--breakdown] [--breakdown-only] [--breakdown-model ID]\n" +
         "       GpuGan.Compare --child gpugan|torch --model ID [--threads N] [--iterations N]\n" +
+        "       GpuGan.Compare --verify pix2pix64|cyclegan64 [--verify-steps N] [--verify-resync] [--threads N]\n" +
         "models: " + string.Join(", ", ModelSpec.Ids);
 
     public string? Json;
@@ -60,6 +62,9 @@ internal sealed class Options
     public string? ChildModel;
     public int ChildIterations = 2;
     public int Seed = 1234;
+    public string? Verify;
+    public int VerifySteps = 3;
+    public bool VerifyResync;
 
     public static Options Parse(string[] args)
     {
@@ -82,6 +87,9 @@ internal sealed class Options
                 case "--child": o.Child = Next(); break;
                 case "--model": o.ChildModel = Next(); break;
                 case "--iterations": o.ChildIterations = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--verify": o.Verify = Next(); break;
+                case "--verify-resync": o.VerifyResync = true; break;
+                case "--verify-steps": o.VerifySteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seed": o.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "-h" or "--help": throw new ArgumentException("");
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
@@ -89,7 +97,9 @@ internal sealed class Options
         }
         if (o.Threads < 1) throw new ArgumentException("--threads must be ≥ 1");
         foreach (var m in o.Models) ModelSpec.Get(m);
-        ModelSpec.Get(o.BreakdownModel);
+        if (ModelSpec.Get(o.BreakdownModel).IsTranslation) throw new ArgumentException("--breakdown-model takes a DCGAN or WGAN-GP id");
+        if (o.Verify is not null && !ModelSpec.Get(o.Verify).IsTranslation) throw new ArgumentException("--verify takes pix2pix64 or cyclegan64");
+        if (o.VerifySteps < 1) throw new ArgumentException("--verify-steps must be ≥ 1");
         if (o.Child is not null and not ("gpugan" or "torch")) throw new ArgumentException("--child takes gpugan or torch");
         if (o.Child is not null && o.ChildModel is null) throw new ArgumentException("--child needs --model");
         return o;
@@ -108,7 +118,12 @@ internal static class Engines
     private static IEngine CreateTorch(ModelSpec spec, int seed, int threads)
     {
         TorchEngine.SetThreads(threads);
-        return new TorchEngine(spec, seed);
+        return spec.Kind switch
+        {
+            "pix2pix" => new TorchPix2PixEngine(spec, seed),
+            "cyclegan" => new TorchCycleGanEngine(spec, seed),
+            _ => new TorchEngine(spec, seed),
+        };
     }
 }
 
