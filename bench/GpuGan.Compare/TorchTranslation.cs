@@ -218,7 +218,7 @@ internal static class TorchTranslationNets
     public static float[] ReadBack(params Tensor[] scalars)
     {
         using var _ = no_grad();
-        return stack(scalars.Select(s => s.detach().reshape(1)).ToArray()).reshape(-1).cpu().data<float>().ToArray();
+        return stack(scalars.Select(s => s.detach().reshape(1)).ToArray()).reshape(-1).cpu().to(ScalarType.Float32).data<float>().ToArray();
     }
 }
 
@@ -274,7 +274,8 @@ internal sealed class TorchPix2PixEngine : IEngine
     private int _next;
 
     /// <param name="masks">Null: dropout draws its masks (training as the reference); else the verify mode's mask source.</param>
-    public TorchPix2PixEngine(ModelSpec spec, int seed, Func<long[], Tensor>? masks = null)
+    /// <param name="dtype">Float64 for the verify mode's exact reference; the networks are converted before the optimisers take their parameters.</param>
+    public TorchPix2PixEngine(ModelSpec spec, int seed, Func<long[], Tensor>? masks = null, ScalarType dtype = ScalarType.Float32)
     {
         _spec = spec;
         manual_seed(seed);
@@ -285,6 +286,8 @@ internal sealed class TorchPix2PixEngine : IEngine
         TorchTranslationNets.InitNormal(D);
         G.train();
         D.train();
+        G.to(dtype);
+        D.to(dtype);
         _optG = optim.Adam(G.parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
         _optD = optim.Adam(D.parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
         _real = TorchTranslationNets.RealPool(spec);
@@ -346,7 +349,8 @@ internal sealed class TorchCycleGanEngine : IEngine
     private readonly Tensor[] _real;
     private int _next;
 
-    public TorchCycleGanEngine(ModelSpec spec, int seed)
+    /// <param name="dtype">Float64 for the verify mode's exact reference; the networks are converted before the optimisers take their parameters.</param>
+    public TorchCycleGanEngine(ModelSpec spec, int seed, ScalarType dtype = ScalarType.Float32)
     {
         _spec = spec;
         manual_seed(seed);
@@ -359,6 +363,7 @@ internal sealed class TorchCycleGanEngine : IEngine
         {
             TorchTranslationNets.InitNormal(m);
             m.train();
+            m.to(dtype);
         }
         _optG = optim.Adam(GA.parameters().Concat(GB.parameters()), lr: 2e-4, beta1: 0.5, beta2: 0.999);
         _optD = optim.Adam(DA.parameters().Concat(DB.parameters()), lr: 2e-4, beta1: 0.5, beta2: 0.999);

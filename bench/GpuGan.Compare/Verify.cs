@@ -35,31 +35,43 @@ internal static class Verify
 
         IEngine torchEngine;
         Func<TorchTensor, float[]> torchStep;
-        (string Name, Module Ours, torch.nn.Module Theirs)[] networks;
+        // A third copy in float64 (TorchSharp in double): the exact step-1 gradients both float32 sides are measured against.
+        IEngine reference;
+        Func<TorchTensor, float[]> referenceStep;
+        (string Name, Module Ours, torch.nn.Module Theirs, torch.nn.Module Exact)[] networks;
         string randomness;
         if (ours is Pix2PixModel p)
         {
             // The torch dropout takes its masks from a copy of our dropout stream, drawn with the calls our Dropout makes.
-            var masks = new RandomStream(p.DropoutStream.Seed, p.DropoutStream.Offset);
-            TorchTensor Mask(long[] shape)
+            Func<long[], TorchTensor> Masks()
             {
-                using var u = Tensor.RandU(new Shape(shape.Select(d => (int)d).ToArray()), masks, device);
-                var m = u.ToArray();
-                for (int i = 0; i < m.Length; i++) m[i] = m[i] > 0.5f ? 2f : 0f;
-                return torch.tensor(m).reshape(shape);
+                var masks = new RandomStream(p.DropoutStream.Seed, p.DropoutStream.Offset);
+                return shape =>
+                {
+                    using var u = Tensor.RandU(new Shape(shape.Select(d => (int)d).ToArray()), masks, device);
+                    var m = u.ToArray();
+                    for (int i = 0; i < m.Length; i++) m[i] = m[i] > 0.5f ? 2f : 0f;
+                    return torch.tensor(m).reshape(shape);
+                };
             }
-            var t = new TorchPix2PixEngine(spec, o.Seed, Mask);
+            var t = new TorchPix2PixEngine(spec, o.Seed, Masks());
+            var t64 = new TorchPix2PixEngine(spec, o.Seed, Masks(), torch.ScalarType.Float64);
             torchEngine = t;
             torchStep = t.StepOn;
-            networks = [("G", p.G, t.G), ("D", p.D, t.D)];
+            reference = t64;
+            referenceStep = t64.StepOn;
+            networks = [("G", p.G, t.G, t64.G), ("D", p.D, t.D, t64.D)];
             randomness = "dropout on (training mode) on both sides; torch uses GpuGan's dropout masks";
         }
         else if (ours is CycleGanModel c)
         {
             var t = new TorchCycleGanEngine(spec, o.Seed);
+            var t64 = new TorchCycleGanEngine(spec, o.Seed, torch.ScalarType.Float64);
             torchEngine = t;
             torchStep = t.StepOn;
-            networks = [("G_A", c.Generators.GA, t.GA), ("G_B", c.Generators.GB, t.GB), ("D_A", c.DA, t.DA), ("D_B", c.DB, t.DB)];
+            reference = t64;
+            referenceStep = t64.StepOn;
+            networks = [("G_A", c.Generators.GA, t.GA, t64.GA), ("G_B", c.Generators.GB, t.GB, t64.GB), ("D_A", c.DA, t.DA, t64.DA), ("D_B", c.DB, t.DB, t64.DB)];
             randomness = $"history pools of {CycleGanModel.PaperPoolSize} still filling (no random choice before step {CycleGanModel.PaperPoolSize + 1})";
             if (o.VerifySteps > CycleGanModel.PaperPoolSize)
                 throw new ArgumentException($"--verify-steps above {CycleGanModel.PaperPoolSize}: the pools' random choices differ between the engines");
@@ -67,7 +79,9 @@ internal static class Verify
         else throw new InvalidOperationException($"no verify mode for {ours.GetType().Name}");
 
         using (torchEngine)
+        using (reference)
         {
+            foreach (var (name, mine, _, exact) in networks) CopyWeights(name, mine, exact);
             Console.WriteLine($"verify {spec.Id}: {spec.Title}; GpuGan {ours.GetType().Name} (cpu kernel set) vs {TorchEngine.Version}, {o.Threads} thread(s), seed {o.Seed}");
             Console.WriteLine($"randomness: {randomness}");
             Console.WriteLine(o.VerifyResync
@@ -75,7 +89,7 @@ internal static class Verify
                 : "weights: GpuGan's copied into torch once, before step 1 (later steps also compare the optimiser updates)");
             Console.WriteLine();
             Console.WriteLine("parameters (elements / tensors):");
-            foreach (var (name, mine, theirs) in networks)
+            foreach (var (name, mine, theirs, _) in networks)
             {
                 int copied = CopyWeights(name, mine, theirs);
                 long countOurs = mine.ParameterCount();
@@ -91,12 +105,13 @@ internal static class Verify
             var data = new RandomStream(unchecked((ulong)o.Seed + 7));
             double firstStepWorst = 0, worst = 0;
             var gradientReport = new List<string>();
+            var exactReport = new List<string>();
             for (int k = 0; k < o.VerifySteps; k++)
             {
                 // --verify-resync: start every step from GpuGan's weights, so each step's metrics and gradients are compared
                 // at identical weights (Adam's moments stay each side's own).
                 if (k > 0 && o.VerifyResync)
-                    foreach (var (name, netOurs, netTorch) in networks) CopyWeights(name, netOurs, netTorch);
+                    foreach (var (name, netOurs, netTorch, _) in networks) CopyWeights(name, netOurs, netTorch);
                 var values = new float[spec.Batch * 2 * spec.Channels * spec.Size * spec.Size];
                 data.FillUniform(values, -1f, 1f);
                 StepMetrics mine;
@@ -110,6 +125,12 @@ internal static class Verify
                 float[] theirs;
                 using (var batch = torch.tensor(values).reshape(spec.Batch, 2 * spec.Channels, spec.Size, spec.Size))
                     theirs = torchStep(batch);
+                if (k == 0)
+                {
+                    using (var batch = torch.tensor(values).reshape(spec.Batch, 2 * spec.Channels, spec.Size, spec.Size).to(torch.ScalarType.Float64))
+                        referenceStep(batch);
+                    exactReport = ExactReport(networks);
+                }
                 gradientReport.Add($"  step {k + 1}:");
                 gradientReport.AddRange(GradientReport(networks));
                 double[] ourValues = [mine.DLoss, mine.GLoss, mine.DReal, mine.DFake, mine.GradNormD, mine.GradNormG, mine.Reconstruction];
@@ -123,12 +144,15 @@ internal static class Verify
             }
 
             Console.WriteLine();
+            Console.WriteLine("step-1 gradients against TorchSharp in float64 at the same weights and inputs (max |g − g64| / max |g64| over the group):");
+            foreach (var line in exactReport) Console.WriteLine(line);
+            Console.WriteLine();
             Console.WriteLine("gradients (each network's own step), GpuGan vs TorchSharp:");
             foreach (var line in gradientReport) Console.WriteLine(line);
             Console.WriteLine();
             float lr = ours is Pix2PixModel pm ? pm.OptG.LearningRate : ((CycleGanModel)ours).OptG.LearningRate;
             Console.WriteLine($"weights after {o.VerifySteps} step(s), largest |GpuGan − TorchSharp| in units of lr = {lr:G3}:");
-            foreach (var (name, mine, theirs) in networks)
+            foreach (var (name, mine, theirs, _) in networks)
             {
                 var diffs = WeightDifferences(mine, theirs, lr);
                 Console.WriteLine($"   {name,-4} {diffs.Max(d => d.Max) / lr:F4} lr; largest in " +
@@ -171,21 +195,29 @@ internal static class Verify
     /// opposite signs on the two sides (Adam's first step moves each weight by ≈ lr·sign(g), so those end up ≈ 2·lr apart) with
     /// the largest |g| among them, to show that only rounding-level gradients flip.
     /// </summary>
-    private static List<string> GradientReport((string Name, Module Ours, torch.nn.Module Theirs)[] networks)
+    private static List<string> GradientReport((string Name, Module Ours, torch.nn.Module Theirs, torch.nn.Module Exact)[] networks)
     {
         var lines = new List<string>();
-        foreach (var (network, mine, theirs) in networks)
+        foreach (var (network, mine, theirs, _) in networks)
         {
             var torchParams = theirs.named_parameters().ToDictionary(x => x.name, x => x.parameter);
             double maxGrad = 0, maxDiff = 0, flippedMax = 0;
             int flipped = 0;
             long count = 0;
+            var perParameter = new List<(string Name, double Relative)>();
             foreach (var (name, value) in mine.NamedParameters())
             {
                 if (value.Grad is not { } ourGrad || torchParams[name].grad is not { } torchGrad) continue;
                 var a = ourGrad.ToArray();
                 var b = torchGrad.detach().cpu().data<float>().ToArray();
                 count += a.Length;
+                double paramMax = 0, paramDiff = 0;
+                for (int i = 0; i < a.Length; i++)
+                {
+                    paramMax = Math.Max(paramMax, Math.Abs(a[i]));
+                    paramDiff = Math.Max(paramDiff, Math.Abs(a[i] - b[i]));
+                }
+                perParameter.Add((name, paramDiff / Math.Max(paramMax, 1e-30)));
                 for (int i = 0; i < a.Length; i++)
                 {
                     maxGrad = Math.Max(maxGrad, Math.Max(Math.Abs(a[i]), Math.Abs(b[i])));
@@ -199,6 +231,50 @@ internal static class Verify
             }
             lines.Add($"   {network,-4} max |Δg| / max |g| = {maxDiff / maxGrad:E2} (max |g| {maxGrad:G4}, {count:N0} elements); " +
                       $"opposite signs: {flipped} element(s){(flipped > 0 ? $", |g| ≤ {flippedMax:E2} = {flippedMax / maxGrad:E1} of max |g|" : "")}");
+            // Listed apart: biases (in front of instance norm their true gradient is 0, so both sides hold rounding noise) and weights.
+            foreach (var (kind, suffix) in new[] { ("biases", ".bias"), ("weights", ".weight") })
+            {
+                var worstOfKind = perParameter.Where(x => x.Name.EndsWith(suffix, StringComparison.Ordinal)).OrderByDescending(x => x.Relative).Take(3).ToList();
+                if (worstOfKind.Count > 0)
+                    lines.Add($"        {kind}, largest max |Δg| / max |g| within one: " + string.Join(", ", worstOfKind.Select(x => $"{x.Name} {x.Relative:E1}")));
+            }
+        }
+        return lines;
+    }
+
+    /// <summary>
+    /// Per network, for its biases and its weights apart: how far our float32 gradients and torch's float32 gradients are
+    /// from the float64 ones. Where both float32 sides are equally far, the difference between them is rounding, not a mismatch.
+    /// </summary>
+    private static List<string> ExactReport((string Name, Module Ours, torch.nn.Module Theirs, torch.nn.Module Exact)[] networks)
+    {
+        static double[] Values(TorchTensor t) => t.detach().cpu().to(torch.ScalarType.Float64).data<double>().ToArray();
+        var lines = new List<string>();
+        foreach (var (network, mine, theirs, exact) in networks)
+        {
+            var torchParams = theirs.named_parameters().ToDictionary(x => x.name, x => x.parameter);
+            var exactParams = exact.named_parameters().ToDictionary(x => x.name, x => x.parameter);
+            foreach (var (kind, suffix) in new[] { ("biases", ".bias"), ("weights", ".weight") })
+            {
+                double maxExact = 0, errOurs = 0, errTorch = 0;
+                int n = 0;
+                foreach (var (name, value) in mine.NamedParameters().Where(x => x.Name.EndsWith(suffix, StringComparison.Ordinal)))
+                {
+                    if (value.Grad is not { } ourGrad || torchParams[name].grad is not { } torchGrad || exactParams[name].grad is not { } exactGrad) continue;
+                    var a = ourGrad.ToArray();
+                    var b = Values(torchGrad);
+                    var e = Values(exactGrad);
+                    n += a.Length;
+                    for (int i = 0; i < a.Length; i++)
+                    {
+                        maxExact = Math.Max(maxExact, Math.Abs(e[i]));
+                        errOurs = Math.Max(errOurs, Math.Abs(a[i] - e[i]));
+                        errTorch = Math.Max(errTorch, Math.Abs(b[i] - e[i]));
+                    }
+                }
+                if (n > 0)
+                    lines.Add($"   {network,-4} {kind,-7} ({n,10:N0}): GpuGan {errOurs / maxExact:E2}   TorchSharp float32 {errTorch / maxExact:E2}   (max |g64| {maxExact:G4})");
+            }
         }
         return lines;
     }
