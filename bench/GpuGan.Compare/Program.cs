@@ -1,5 +1,5 @@
 // GpuGan vs TorchSharp: one GAN training iteration, timed in both engines on the same machine with
-// the same thread count (issue 6).
+// the same thread count (issue 6; pix2pix64 and cyclegan64 from issue 15).
 //
 // Timing runs both engines in this process: warm-up iterations, then alternating timed blocks
 // A B A B … so that drift on a shared machine hits both; the figure is the median ms/iteration.
@@ -7,7 +7,8 @@
 // --child gpugan|torch --model X), each reading its own VmHWM from /proc/self/status.
 //
 //   dotnet run -c Release --project bench/GpuGan.Compare -- [--json out.json] [--threads 2]
-//       [--models dcgan64,dcgan28,wgangp28] [--blocks 4] [--block-seconds 3] [--no-memory] [--breakdown]
+//       [--models dcgan64,dcgan28,wgangp28,pix2pix64,cyclegan64] [--blocks 4] [--block-seconds 3] [--no-memory] [--breakdown]
+//   … -- --verify pix2pix64|cyclegan64 [--verify-steps N] [--verify-resync]: both sides' metrics side by side (Verify.cs)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
