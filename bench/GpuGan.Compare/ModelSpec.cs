@@ -15,7 +15,10 @@ internal sealed record ModelSpec(string Id, string Title, string Kind, int Chann
     public const int Nz = 100;
     public const int Width = 64;
 
-    public static readonly string[] Ids = ["dcgan64", "dcgan28", "wgangp28"];
+    public static readonly string[] Ids = ["dcgan64", "dcgan28", "wgangp28", "pix2pix64", "cyclegan64"];
+
+    /// <summary>True for the image-to-image ids: Channels is each domain's, a batch is (Batch, 2·Channels, Size, Size) of stacked A and B, no stages.</summary>
+    public bool IsTranslation => Kind is "pix2pix" or "cyclegan";
 
     public static ModelSpec Get(string id) => id switch
     {
@@ -38,6 +41,10 @@ internal sealed record ModelSpec(string Id, string Title, string Kind, int Chann
         // 28×28: G ConvT(nz→256, k7) → 7×7, then two k4 s2 p1 up to 28×28.
         "dcgan28" => Small("dcgan28", "DCGAN 28×28×1, batch 64", "dcgan", criticNorm: true),
         "wgangp28" => Small("wgangp28", "WGAN-GP 28×28×1, batch 64 (5 critic steps + 1 G step)", "wgan-gp", criticNorm: false),
+        // The image-to-image families at 64×64×3, ngf = ndf = 64, batch 1 as the references train them;
+        // the networks are the ones our code picks for 64 pixels (TranslationNetworks.UnetDowns / PatchLayers / ResnetBlocks).
+        "pix2pix64" => new("pix2pix64", "pix2pix 64×64×3 (U-Net 6 levels, PatchGAN 1 layer), batch 1", "pix2pix", 3, 64, 1, 0, [], []),
+        "cyclegan64" => new("cyclegan64", "CycleGAN 64×64×3 (ResNet 6 blocks, PatchGAN 1 layer), batch 1", "cyclegan", 3, 64, 1, 0, [], []),
         _ => throw new ArgumentException($"unknown model '{id}' (known: {string.Join(", ", Ids)})"),
     };
 

@@ -1,5 +1,5 @@
 // GpuGan vs TorchSharp: one GAN training iteration, timed in both engines on the same machine with
-// the same thread count (issue 6).
+// the same thread count (issue 6; pix2pix64 and cyclegan64 from issue 15).
 //
 // Timing runs both engines in this process: warm-up iterations, then alternating timed blocks
 // A B A B … so that drift on a shared machine hits both; the figure is the median ms/iteration.
@@ -7,7 +7,8 @@
 // --child gpugan|torch --model X), each reading its own VmHWM from /proc/self/status.
 //
 //   dotnet run -c Release --project bench/GpuGan.Compare -- [--json out.json] [--threads 2]
-//       [--models dcgan64,dcgan28,wgangp28] [--blocks 4] [--block-seconds 3] [--no-memory] [--breakdown]
+//       [--models dcgan64,dcgan28,wgangp28,pix2pix64,cyclegan64] [--blocks 4] [--block-seconds 3] [--no-memory] [--breakdown]
+//   … -- --verify pix2pix64|cyclegan64 [--verify-steps N] [--verify-resync]: both sides' metrics side by side (Verify.cs)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -26,6 +27,7 @@ internal static class Program
         catch (ArgumentException e) { Console.Error.WriteLine(e.Message); Console.Error.WriteLine(Options.Usage); return 2; }
 
         if (o.Child is not null) return Child.Run(o);
+        if (o.Verify is not null) return Verify.Run(o);
         if (o.BreakdownOnly)
         {
             var rows = Breakdown.RunAndPrint(o, out double measured);
@@ -44,6 +46,7 @@ internal sealed class Options
         "usage: GpuGan.Compare [--json FILE] [--threads N] [--models a,b,c] [--blocks N] [--block-seconds S]\n" +
         "                      [--warmup N] [--no-memory] [--breakdown] [--breakdown-only] [--breakdown-model ID]\n" +
         "       GpuGan.Compare --child gpugan|torch --model ID [--threads N] [--iterations N]\n" +
+        "       GpuGan.Compare --verify pix2pix64|cyclegan64 [--verify-steps N] [--verify-resync] [--threads N]\n" +
         "models: " + string.Join(", ", ModelSpec.Ids);
 
     public string? Json;
@@ -60,6 +63,9 @@ internal sealed class Options
     public string? ChildModel;
     public int ChildIterations = 2;
     public int Seed = 1234;
+    public string? Verify;
+    public int VerifySteps = 3;
+    public bool VerifyResync;
 
     public static Options Parse(string[] args)
     {
@@ -82,6 +88,9 @@ internal sealed class Options
                 case "--child": o.Child = Next(); break;
                 case "--model": o.ChildModel = Next(); break;
                 case "--iterations": o.ChildIterations = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--verify": o.Verify = Next(); break;
+                case "--verify-resync": o.VerifyResync = true; break;
+                case "--verify-steps": o.VerifySteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seed": o.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "-h" or "--help": throw new ArgumentException("");
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
@@ -89,7 +98,9 @@ internal sealed class Options
         }
         if (o.Threads < 1) throw new ArgumentException("--threads must be ≥ 1");
         foreach (var m in o.Models) ModelSpec.Get(m);
-        ModelSpec.Get(o.BreakdownModel);
+        if (ModelSpec.Get(o.BreakdownModel).IsTranslation) throw new ArgumentException("--breakdown-model takes a DCGAN or WGAN-GP id");
+        if (o.Verify is not null && !ModelSpec.Get(o.Verify).IsTranslation) throw new ArgumentException("--verify takes pix2pix64 or cyclegan64");
+        if (o.VerifySteps < 1) throw new ArgumentException("--verify-steps must be ≥ 1");
         if (o.Child is not null and not ("gpugan" or "torch")) throw new ArgumentException("--child takes gpugan or torch");
         if (o.Child is not null && o.ChildModel is null) throw new ArgumentException("--child needs --model");
         return o;
@@ -108,7 +119,12 @@ internal static class Engines
     private static IEngine CreateTorch(ModelSpec spec, int seed, int threads)
     {
         TorchEngine.SetThreads(threads);
-        return new TorchEngine(spec, seed);
+        return spec.Kind switch
+        {
+            "pix2pix" => new TorchPix2PixEngine(spec, seed),
+            "cyclegan" => new TorchCycleGanEngine(spec, seed),
+            _ => new TorchEngine(spec, seed),
+        };
     }
 }
 
