@@ -250,7 +250,8 @@ public sealed class IlgpuCpuConvTests : ConvTests
 
     /// <summary>
     /// The implicit-GEMM convolution: the forward and the weight gradient are one tiled GEMM each (plus the split-k
-    /// combine when k is split), no im2col or permute kernels; against the float64 reference (tolerance 1e-4 + 1e-5·|ref|,
+    /// combine when k is split), no im2col or permute kernels; the input gradient (as ConvTranspose2d) a GEMM reading dY
+    /// in NCHW and col2im; against the float64 reference (tolerance 1e-4 + 1e-5·|ref|,
     /// ≤ 1024-term fp32 sums) and bit-identical run to run. Shapes: a ragged tile row and column with stride 2 and
     /// padding, a forward split over k, a 1×1 stride-2 conv, a dilated conv.
     /// </summary>
@@ -270,15 +271,19 @@ public sealed class IlgpuCpuConvTests : ConvTests
             var wt = Tensor.RandN(new Shape(cout, cin, k, k), gen, Device);
             var gy = Tensor.RandN(new Shape(n, cout, ho, wo), gen, Device);
             var recorder = new LaunchRecorder();
-            Tensor y, dw;
+            Tensor y, dw, dx;
             using (Device.Attach(recorder))
             {
                 y = x.Conv2d(wt, null, s, p, d);
                 dw = Tensor.Conv2dWeightGrad(x, gy, (k, k), s, p, d);
+                dx = gy.ConvTranspose2d(wt, null, s, p, h - ((ho - 1) * s - 2 * p + d * (k - 1) + 1), d);
             }
             var x64 = GradCheck.ToDouble(x.ToArray());
-            GradCheck.AssertClose(y.ToArray(), ConvKernels.Conv2dReference(x64, GradCheck.ToDouble(wt.ToArray()), null, g), 1e-4, 1e-5, $"{g} forward");
-            GradCheck.AssertClose(dw.ToArray(), ConvKernels.Conv2dWeightGradReference(x64, GradCheck.ToDouble(gy.ToArray()), g), 1e-4, 1e-5, $"{g} weight gradient");
+            var w64 = GradCheck.ToDouble(wt.ToArray());
+            var gy64 = GradCheck.ToDouble(gy.ToArray());
+            GradCheck.AssertClose(y.ToArray(), ConvKernels.Conv2dReference(x64, w64, null, g), 1e-4, 1e-5, $"{g} forward");
+            GradCheck.AssertClose(dw.ToArray(), ConvKernels.Conv2dWeightGradReference(x64, gy64, g), 1e-4, 1e-5, $"{g} weight gradient");
+            GradCheck.AssertClose(dx.ToArray(), ConvKernels.ConvTranspose2dReference(gy64, w64, null, g), 1e-4, 1e-5, $"{g} input gradient");
             return (y.ToArray(), dw.ToArray(), recorder.Launches.Select(l => l.Kernel).ToArray());
         }
         var first = Run();
@@ -286,7 +291,8 @@ public sealed class IlgpuCpuConvTests : ConvTests
             => MatMulKernels.SplitK(m, cols, kk, Device.GpuOptions).Splits > 1 ? tiled + " + MatMulKernels.GemmSplitKCombineKernel" : tiled;
         Assert.That(string.Join(" + ", first.Kernels), Is.EqualTo(
             Expected("MatMulKernels.GemmTiledKernel<ARowMajor, BConvImage, CNchw>", cout, n * g.P, g.Ckk) + " + "
-            + Expected("MatMulKernels.GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>", cout, g.Ckk, n * g.P)));
+            + Expected("MatMulKernels.GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>", cout, g.Ckk, n * g.P) + " + "
+            + Expected("MatMulKernels.GemmTiledKernel<AColMajor, BNchwChannels, CRowMajor>", g.Ckk, n * g.P, cout) + " + ConvKernels.Col2ImKernel"));
         var second = Run();
         Assert.That(second.Y, Is.EqualTo(first.Y), "forward bit-identical run to run");
         Assert.That(second.Dw, Is.EqualTo(first.Dw), "weight gradient bit-identical run to run");

@@ -32,7 +32,7 @@
 // forward's epilogue stores Y in NCHW, the weight gradient reads dY in NCHW as (Cout, N·Ho·Wo)
 // (MatMulKernels.ConvForwardIlgpu / ConvWeightGradIlgpu): one launch each, plus the split-k combine
 // when k is split (fixed chunks, combined in order) and a bias kernel when there is a bias. The input
-// gradient is still permute + GEMM + col2im there.
+// gradient is a GEMM that reads dY in NCHW (no permute) writing col, then col2im.
 // col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
@@ -71,12 +71,6 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
 internal struct ConvParams
 {
     public int N0, Gs, Cin, H, W, KH, KW, Ho, Wo, S, Pad, D;
-}
-
-/// <summary>ILGPU permute parameters: samples [N0, N0 + Gs), C channels of P pixels.</summary>
-internal struct PermuteParams
-{
-    public int N0, Gs, C, P;
 }
 
 internal static class ConvKernels
@@ -207,16 +201,6 @@ internal static class ConvKernels
     [GpuKernel]
     public static void AddBiasKernel(Index1D idx, ArrayView<float> y, ArrayView<float> bias, int c, int p)
         => y[idx] = y[idx] + bias[(idx / p) % c];
-
-    /// <summary>dst (C, Gs·P) ← src[N0 + s, c, pix] (NCHW → channel-major group). One thread per element.</summary>
-    [GpuKernel]
-    public static void NcpToCnpKernel(Index1D idx, ArrayView<float> src, ArrayView<float> dst, PermuteParams p)
-    {
-        int cols = p.Gs * p.P;
-        int c = idx / cols, q = idx - c * cols;
-        int s = q / p.P, pix = q - s * p.P;
-        dst[idx] = src[((p.N0 + s) * p.C + c) * p.P + pix];
-    }
 
     // ============================================================ CPU SIMD kernels
 
@@ -522,9 +506,6 @@ internal static class ConvKernels
         d.Launch(AddBiasKernel, (int)elements, new LaunchCost(elements, (elements + c) * sizeof(float), elements * sizeof(float), 1), y, bias, c, p);
     }
 
-    /// <summary>A pure permute: one thread per element.</summary>
-    private static void NcpToCnpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, int c, int p, int n0, int gs)
-        => d.Launch(NcpToCnpKernel, c * gs * p, LaunchCost.Elementwise((long)c * gs * p, 0, 1), src, dst, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
 
     /// <summary>y (N, Cout, Ho, Wo) = Conv(x, w) + bias.</summary>
     public static unsafe void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g)
@@ -610,7 +591,7 @@ internal static class ConvKernels
         int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
-        using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
+        using var gbuf = new Workspace(dev, !host || gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P), host only
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0);
@@ -627,8 +608,9 @@ internal static class ConvKernels
             }
             else
             {
-                NcpToCnpIlgpu(dev, gy.View, gbuf.View, g.Cout, g.P, n0, cnt);
-                MatMulKernels.GemmIlgpu(dev, true, false, g.Ckk, cols, g.Cout, 1f, w.View, gbuf.View, 0f, col.View);
+                // The GEMM reads the group's dY in NCHW itself (no permute into channel-major).
+                var group = gy.View.SubView((long)n0 * g.Cout * g.P, (long)cols * g.Cout);
+                MatMulKernels.ConvInputGradColsIlgpu(dev, w.View, group, col.View, g, cnt);
                 Col2ImIlgpu(dev, col.View, dx.View, bias is null ? dx.View : bias.View, bias is not null, g, n0, cnt);
             }
         }

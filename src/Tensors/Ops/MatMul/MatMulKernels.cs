@@ -116,6 +116,21 @@ internal readonly struct BConvImageT : IGemmOperandB
     public static int TileK(int idx) => idx % 8;
 }
 
+/// <summary>
+/// dY (N, Cout, Ho, Wo) seen as op(B) (Cout × N·Ho·Wo) for the conv input gradient's columns Wᵀ·dY:
+/// op(B)[co, (s, pix)] = dY[s, co, pix] (no permute into channel-major). A tile is loaded along n (consecutive pixels).
+/// </summary>
+internal readonly struct BNchwChannels : IGemmOperandB
+{
+    public static float Load(ArrayView<float> dy, int p, int j, int n, int k, GemmArgs g)
+    {
+        int s = j / g.P, pix = j - s * g.P;
+        return dy[(s * k + p) * g.P + pix];
+    }
+    public static int TileCol(int idx) => idx % 64;
+    public static int TileK(int idx) => idx / 64;
+}
+
 /// <summary>Where the GEMM stores C[i, j] (and a split writes its partial within its slice): a bijection of [0, m·n).</summary>
 internal interface IGemmStore
 {
@@ -413,14 +428,15 @@ internal static class MatMulKernels
 
     /// <summary>
     /// The closed instantiations of <see cref="GemmTiledKernel{TA, TB, TC}"/> (the PTX test compiles each): the four
-    /// plain transposes, the implicit-GEMM convolution forward and the conv weight gradient.
+    /// plain transposes, the implicit-GEMM convolution forward, the conv weight gradient and the input gradient's columns.
     /// </summary>
     public static IReadOnlyList<System.Reflection.MethodInfo> Instantiations()
     {
         var def = typeof(MatMulKernels).GetMethod(nameof(GemmTiledKernel), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
         return [def.MakeGenericMethod(typeof(ARowMajor), typeof(BRowMajor), typeof(CRowMajor)), def.MakeGenericMethod(typeof(ARowMajor), typeof(BColMajor), typeof(CRowMajor)),
             def.MakeGenericMethod(typeof(AColMajor), typeof(BRowMajor), typeof(CRowMajor)), def.MakeGenericMethod(typeof(AColMajor), typeof(BColMajor), typeof(CRowMajor)),
-            def.MakeGenericMethod(typeof(ARowMajor), typeof(BConvImage), typeof(CNchw)), def.MakeGenericMethod(typeof(ANchwChannels), typeof(BConvImageT), typeof(CRowMajor))];
+            def.MakeGenericMethod(typeof(ARowMajor), typeof(BConvImage), typeof(CNchw)), def.MakeGenericMethod(typeof(ANchwChannels), typeof(BConvImageT), typeof(CRowMajor)),
+            def.MakeGenericMethod(typeof(AColMajor), typeof(BNchwChannels), typeof(CRowMajor))];
     }
 
     /// <summary>
@@ -503,7 +519,7 @@ internal static class MatMulKernels
     {
         CheckConvSizes(geo, x.Length, y.Length, w.Length);
         var args = ConvArgs(geo, geo.Cout, geo.N * geo.P, geo.Ckk);
-        ConvGemmIlgpu(device, weightGrad: false, args, w, x, y, ((long)geo.Cout * geo.Ckk + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
+        ConvGemmIlgpu(device, ConvGemm.Forward, args, w, x, y, ((long)geo.Cout * geo.Ckk + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
     }
 
     /// <summary>
@@ -515,8 +531,23 @@ internal static class MatMulKernels
     {
         CheckConvSizes(geo, x.Length, dy.Length, dw.Length);
         var args = ConvArgs(geo, geo.Cout, geo.Ckk, geo.N * geo.P);
-        ConvGemmIlgpu(device, weightGrad: true, args, dy, x, dw, ((long)geo.N * geo.Cout * geo.P + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
+        ConvGemmIlgpu(device, ConvGemm.WeightGrad, args, dy, x, dw, ((long)geo.N * geo.Cout * geo.P + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
     }
+
+    /// <summary>
+    /// The conv input gradient's columns of samples [0, count) of <paramref name="dy"/> (a view starting at the group's
+    /// first sample): col (Cin·kH·kW × count·Ho·Wo) = Wᵀ · dY, dY read in NCHW (<see cref="BNchwChannels"/>); col2im follows.
+    /// </summary>
+    internal static void ConvInputGradColsIlgpu(Device device, ArrayView<float> w, ArrayView<float> dy, ArrayView<float> col, in ConvGeometry geo, int count)
+    {
+        long cols = (long)count * geo.P;
+        if (w.Length < (long)geo.Cout * geo.Ckk || dy.Length < cols * geo.Cout || col.Length < cols * geo.Ckk)
+            throw new ArgumentException($"convolution buffers too short for {geo} ({count} samples): w {w.Length}, dy {dy.Length}, col {col.Length}");
+        var args = ConvArgs(geo, geo.Ckk, (int)cols, geo.Cout);
+        ConvGemmIlgpu(device, ConvGemm.InputGradCols, args, w, dy, col, ((long)geo.Cout * geo.Ckk + cols * geo.Cout) * sizeof(float));
+    }
+
+    private enum ConvGemm { Forward, WeightGrad, InputGradCols }
 
     private static void CheckConvSizes(in ConvGeometry geo, long xLength, long yLength, long wLength)
     {
@@ -531,7 +562,7 @@ internal static class MatMulKernels
     };
 
     /// <summary>C = op(A)·op(B) (α = 1, β = 0) through a conv instantiation, split over k when <see cref="SplitK"/> says so.</summary>
-    private static void ConvGemmIlgpu(Device device, bool weightGrad, GemmArgs args, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, long bytesRead)
+    private static void ConvGemmIlgpu(Device device, ConvGemm which, GemmArgs args, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, long bytesRead)
     {
         int m = args.M, n = args.N, k = args.K;
         if (m == 0 || n == 0) return;
@@ -541,21 +572,25 @@ internal static class MatMulKernels
         var config = new KernelConfig(new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, splits), new Index3D(GemmThreads, 1, 1));
         if (splits == 1)
         {
-            LaunchConv(device, weightGrad, config, new LaunchCost(2 * mn * k, bytesRead, mn * sizeof(float), k), a, b, c, args);
+            LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, mn * sizeof(float), k), a, b, c, args);
             return;
         }
         using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m·n), each slice in C's layout
-        LaunchConv(device, weightGrad, config, new LaunchCost(2 * mn * k, bytesRead, splits * mn * sizeof(float), chunk), a, b, partial.View, args);
+        LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, splits * mn * sizeof(float), chunk), a, b, partial.View, args);
         var combineCost = new LaunchCost(Flops: splits * mn, BytesRead: splits * mn * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
         device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
             partial.View, c, (int)mn, splits, 1f, 0f);
     }
 
-    private static void LaunchConv(Device device, bool weightGrad, KernelConfig config, in LaunchCost cost,
+    private static void LaunchConv(Device device, ConvGemm which, KernelConfig config, in LaunchCost cost,
         ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
     {
-        if (weightGrad) device.Launch(GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>, config, cost, a, b, c, args);
-        else device.Launch(GemmTiledKernel<ARowMajor, BConvImage, CNchw>, config, cost, a, b, c, args);
+        switch (which)
+        {
+            case ConvGemm.Forward: device.Launch(GemmTiledKernel<ARowMajor, BConvImage, CNchw>, config, cost, a, b, c, args); break;
+            case ConvGemm.WeightGrad: device.Launch(GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>, config, cost, a, b, c, args); break;
+            default: device.Launch(GemmTiledKernel<AColMajor, BNchwChannels, CRowMajor>, config, cost, a, b, c, args); break;
+        }
     }
 
     /// <summary>
