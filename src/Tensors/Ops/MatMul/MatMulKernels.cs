@@ -245,9 +245,12 @@ internal static class MatMulKernels
     // Where C[i, j] is stored is a third type argument (CRowMajor, or CNchw for a conv output), and an
     // operand may read through the conv geometry in GemmArgs instead of a stored matrix: that makes the
     // convolution forward and weight gradient implicit GEMMs (BConvImage, ANchwChannels, BConvImageT
-    // index X and dY in NCHW inside the tile loader; no im2col or permute kernels). Their index decoding
-    // divides by the geometry once per loaded element (4 + 8 per thread per k-slice of 512 FMAs); the
-    // plain instantiations compile exactly as before (the geometry fields are unused there).
+    // index X and dY in NCHW inside the tile loader; no im2col or permute kernels), and lets the input
+    // gradient's GEMM read dY in NCHW (BNchwChannels). Those loaders decode indices with runtime integer
+    // divisions per loaded element (up to four per load; 4 B loads, or 8 A + 4 B for the weight gradient,
+    // per thread per k-slice of 512 FMAs). Not done: hoisting the decode of a thread's fixed column out of
+    // the k loop and stepping (ci, i, j) incrementally. The plain instantiations compile as before (their
+    // operands ignore the geometry fields; ptxas reports the same registers).
 
     private const int Bm = 128;      // output tile rows per group
     private const int Bn = 64;       // output tile columns per group
