@@ -205,3 +205,31 @@ internal static class ConvQuick
             Console.WriteLine($"{set} total: {s.Flops / 1e9:F2} GFLOP in {s.Med * 1e3:F1} ms (median) → {s.Flops / s.Med / 1e9:F1} GFLOP/s; best-case sum {s.Best * 1e3:F1} ms → {s.Flops / s.Best / 1e9:F1} GFLOP/s");
     }
 }
+
+/// <summary>
+/// The ILGPU convolution kernels on the CPU simulator (implicit-GEMM forward and weight gradient, the input gradient's
+/// NCHW-reading GEMM + col2im), on the 28x28 DCGAN's D2 layer at batch 2 (the simulator runs every GPU thread on the
+/// CPU, so this is a smoke-scale entry that keeps the kernels compiled and runnable; GPU timings come from bench/GpuCheck).
+/// `dotnet run -c Release -- --filter *ConvIlgpuCpuBenchmarks*`.
+/// </summary>
+public class ConvIlgpuCpuBenchmarks
+{
+    private ConvLayerRun? _run;
+    private Device? _device;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _device = Device.IlgpuCpu;
+        var d2 = ConvLayers.Find("M28.D2 64>128 14>7");
+        _run = new ConvLayerRun(d2 with { N = 2 }, _device);
+        Forward(); InputGrad(); WeightGrad(); // compile the kernels outside the measurement
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _run?.Dispose();
+
+    [Benchmark] public void Forward() { _run!.Forward(); _device!.Accelerator!.Synchronize(); }
+    [Benchmark] public void InputGrad() { _run!.InputGrad(); _device!.Accelerator!.Synchronize(); }
+    [Benchmark] public void WeightGrad() { _run!.WeightGrad(); _device!.Accelerator!.Synchronize(); }
+}

@@ -62,6 +62,7 @@ public static partial class OpCases
         yield return Conv("k3 s2 p0 odd", 3, 1, 5, 7, 2, 3, 3, 2, 0, 1, bias: true, heavy: true);
         yield return Conv("k2x3", 1, 2, 5, 7, 2, 2, 3, 1, 1, 1, bias: false, heavy: true);
         yield return Conv("dcgan D head k4 s1 p0", 2, 3, 4, 4, 1, 4, 4, 1, 0, 1, bias: false);
+        yield return Conv("k1 s2", 2, 3, 5, 5, 2, 1, 1, 2, 0, 1, bias: true);
 
         yield return ConvT("dcgan k4 s2 p1", 1, 3, 3, 3, 2, 4, 2, 1, 0, 1, bias: true, heavy: true);
         yield return ConvT("k3 s2 p1 op1", 2, 2, 3, 4, 3, 3, 2, 1, 1, 1, bias: false, heavy: true);
@@ -78,6 +79,7 @@ public static partial class OpCases
         yield return WeightGrad("dilated", 2, 2, 5, 5, 2, 3, 3, 1, 2, 2, heavy: true);
         yield return WeightGrad("pointwise", 3, 3, 2, 3, 4, 1, 1, 1, 0, 1);
         yield return WeightGrad("dense k4 (critic head)", 2, 3, 4, 4, 1, 4, 4, 1, 0, 1);
+        yield return WeightGrad("k1 s2", 2, 3, 5, 5, 2, 1, 1, 2, 0, 1);
     }
 
     private static OpCase WeightGrad(string name, int n, int cin, int h, int w, int cout, int kh, int kw, int s, int p, int d, bool heavy = false)

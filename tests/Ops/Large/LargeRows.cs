@@ -263,6 +263,22 @@ public static class LargeRows
             ("dense: kernel = the whole unpadded input (one GEMM over the batch)", g.Dense ? 1 : 0, 0),
             ("the dense GEMM's m·n·k beyond SmallFlops (packed path)", (long)g.N * g.Cout * g.Ckk, smallFlops),
         ]);
+        // The ILGPU implicit-GEMM convolution (MatMulKernels.ConvForwardIlgpu / ConvWeightGradIlgpu): the forward is
+        // GEMM (Cout × Ckk)·(Ckk × N·P) with an NCHW store, the weight gradient (Cout × N·P)·(N·P × Ckk).
+        yield return Conv("implicit GEMM edges", 3, 3, 11, 130, 3, 2, 1, g =>
+        [
+            ("Cout beyond one Bm-row tile (a ragged second tile row)", g.Cout, bm),
+            ("N·Ho·Wo not a multiple of Bn (ragged column tile, a sample straddling two tiles)", g.N * g.P % bn, 0),
+            ("N·Ho·Wo beyond one Bn-column tile", g.N * g.P, bn),
+            ("Cin·kH·kW not a multiple of Bk (ragged k-slice)", g.Ckk % bk, 0),
+            ("weight gradient split over k (SplitK(Cout, Ckk, N·P))", MatMulKernels.SplitK(g.Cout, g.Ckk, g.N * g.P, gpu).Splits, 1),
+            ("weight gradient's last k chunk ragged", g.N * g.P % MatMulKernels.SplitK(g.Cout, g.Ckk, g.N * g.P, gpu).KChunk, 0),
+        ]);
+        yield return Conv("implicit GEMM split forward", 2, 64, 6, 8, 4, 2, 1, g =>
+        [
+            ("forward split over k (SplitK(Cout, N·P, Ckk))", MatMulKernels.SplitK(g.Cout, g.N * g.P, g.Ckk, gpu).Splits, 1),
+            ("padding taps in every k chunk: Ho·Wo", g.P, 1),
+        ]);
         {
             // The generator's transposed conv, several sample groups in conv orientation.
             int n = 20, cin = 8, h = 16, cout = 4, k = 4, s = 2, p = 1;

@@ -194,10 +194,10 @@ public sealed class MatMulKernelTests
         }
         var recorded = new LaunchRecorder();
         var first = Run(recorded);
-        // Generic kernels are named with their type arguments ("GemmTiledKernel<ARowMajor, BColMajor>").
+        // Generic kernels are named with their type arguments ("GemmTiledKernel<ARowMajor, BColMajor, CRowMajor>").
         var kernels = recorded.Launches.Select(l => l.Kernel.Split('<')[0]).ToArray();
         if (path != "short")
-            Assert.That(recorded.Launches[0].Kernel, Does.EndWith($"<{(transA ? "AColMajor" : "ARowMajor")}, {(transB ? "BColMajor" : "BRowMajor")}>"), "the instantiation for the transposes");
+            Assert.That(recorded.Launches[0].Kernel, Does.EndWith($"<{(transA ? "AColMajor" : "ARowMajor")}, {(transB ? "BColMajor" : "BRowMajor")}, CRowMajor>"), "the instantiation for the transposes");
         string[] want = path switch
         {
             "tiled" => ["MatMulKernels.GemmTiledKernel"],

@@ -26,8 +26,13 @@
 // gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
 // The CPU set's target is cache-sized (4096 columns); the ILGPU set's default is the whole batch
-// (GpuKernelOptions.Conv), so each conv is one im2col, one GEMM and one permute on a GPU, and the
-// GEMM (split over k when it has few tiles or a long k) fills the chip.
+// (GpuKernelOptions.Conv).
+// On ILGPU the forward and the weight gradient are implicit GEMMs over the whole batch (no grouping,
+// no workspace): the GEMM's tile loader gathers the columns from X in NCHW (zero in the padding) and the
+// forward's epilogue stores Y in NCHW, the weight gradient reads dY in NCHW as (Cout, N·Ho·Wo)
+// (MatMulKernels.ConvForwardIlgpu / ConvWeightGradIlgpu): one launch each, plus the split-k combine
+// when k is split (fixed chunks, combined in order) and a bias kernel when there is a bias. The input
+// gradient is a GEMM that reads dY in NCHW (no permute) writing col, then col2im.
 // col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
@@ -66,12 +71,6 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
 internal struct ConvParams
 {
     public int N0, Gs, Cin, H, W, KH, KW, Ho, Wo, S, Pad, D;
-}
-
-/// <summary>ILGPU permute parameters: samples [N0, N0 + Gs), C channels of P pixels.</summary>
-internal struct PermuteParams
-{
-    public int N0, Gs, C, P;
 }
 
 internal static class ConvKernels
@@ -170,21 +169,6 @@ internal static class ConvKernels
 
     // ============================================================ ILGPU kernels
 
-    /// <summary>col[(ci, i, j), (s, oh, ow)] = X[N0 + s, ci, ih, iw] or 0 in the padding. One thread per col element.</summary>
-    [GpuKernel]
-    public static void Im2ColKernel(Index1D idx, ArrayView<float> x, ArrayView<float> col, ConvParams p)
-    {
-        int P = p.Ho * p.Wo, cols = p.Gs * P;
-        int r = idx / cols, q = idx - r * cols;
-        int s = q / P, pix = q - s * P;
-        int oh = pix / p.Wo, ow = pix - oh * p.Wo;
-        int j = r % p.KW, t = r / p.KW, i = t % p.KH, c = t / p.KH;
-        int ih = oh * p.S - p.Pad + i * p.D, iw = ow * p.S - p.Pad + j * p.D;
-        float v = 0f;
-        if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) v = x[(((p.N0 + s) * p.Cin + c) * p.H + ih) * p.W + iw];
-        col[idx] = v;
-    }
-
     /// <summary>
     /// X[N0 + s, ci, ih, iw] = bias[ci] + Σ_{i, j} col[(ci, i, j), (s, oh, ow)] over the taps that hit (ih, iw).
     /// One thread per input pixel gathers; no atomics, taps in the same order as the SIMD kernel.
@@ -217,28 +201,6 @@ internal static class ConvKernels
     [GpuKernel]
     public static void AddBiasKernel(Index1D idx, ArrayView<float> y, ArrayView<float> bias, int c, int p)
         => y[idx] = y[idx] + bias[(idx / p) % c];
-
-    /// <summary>dst (C, Gs·P) ← src[N0 + s, c, pix] (NCHW → channel-major group). One thread per element.</summary>
-    [GpuKernel]
-    public static void NcpToCnpKernel(Index1D idx, ArrayView<float> src, ArrayView<float> dst, PermuteParams p)
-    {
-        int cols = p.Gs * p.P;
-        int c = idx / cols, q = idx - c * cols;
-        int s = q / p.P, pix = q - s * p.P;
-        dst[idx] = src[((p.N0 + s) * p.C + c) * p.P + pix];
-    }
-
-    /// <summary>dst[N0 + s, c, pix] = src[c, (s, pix)] + bias[c] (channel-major group → NCHW).</summary>
-    [GpuKernel]
-    public static void CnpToNcpKernel(Index1D idx, ArrayView<float> src, ArrayView<float> dst, ArrayView<float> bias, int hasBias, PermuteParams p)
-    {
-        int cp = p.C * p.P;
-        int s = idx / cp, q = idx - s * cp;
-        int c = q / p.P, pix = q - c * p.P;
-        float v = src[(c * p.Gs + s) * p.P + pix];
-        if (hasBias != 0) v += bias[c];
-        dst[p.N0 * cp + idx] = v;
-    }
 
     // ============================================================ CPU SIMD kernels
 
@@ -528,14 +490,6 @@ internal static class ConvKernels
 
     // The ILGPU launchers. Costs follow LaunchCost's conventions (compulsory traffic, one FLOP per add).
 
-    /// <summary>col (Ckk, gs·P) of samples [n0, n0 + gs): one thread per col element, each reading one x element or padding.</summary>
-    private static void Im2ColIlgpu(Device d, ArrayView<float> x, ArrayView<float> col, in ConvGeometry g, int n0, int gs)
-    {
-        long elements = (long)g.Ckk * gs * g.P, inputs = Math.Min(elements, (long)gs * g.Cin * g.HW);
-        var cost = new LaunchCost(Flops: 0, BytesRead: inputs * sizeof(float), BytesWritten: elements * sizeof(float), SerialLoop: 1);
-        d.Launch(Im2ColKernel, g.Ckk * gs * g.P, cost, x, col, Params(g, n0, gs));
-    }
-
     /// <summary>One thread per input pixel gathers its kH·kW taps from col: every col element is added once.</summary>
     private static void Col2ImIlgpu(Device d, ArrayView<float> col, ArrayView<float> x, ArrayView<float> bias, bool hasBias, in ConvGeometry g, int n0, int gs)
     {
@@ -552,17 +506,6 @@ internal static class ConvKernels
         d.Launch(AddBiasKernel, (int)elements, new LaunchCost(elements, (elements + c) * sizeof(float), elements * sizeof(float), 1), y, bias, c, p);
     }
 
-    /// <summary>A pure permute: one thread per element.</summary>
-    private static void NcpToCnpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, int c, int p, int n0, int gs)
-        => d.Launch(NcpToCnpKernel, c * gs * p, LaunchCost.Elementwise((long)c * gs * p, 0, 1), src, dst, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
-
-    /// <summary>A permute with the bias add fused: one thread per element.</summary>
-    private static void CnpToNcpIlgpu(Device d, ArrayView<float> src, ArrayView<float> dst, ArrayView<float> bias, bool hasBias, int c, int p, int n0, int gs)
-    {
-        long elements = (long)c * gs * p;
-        var cost = new LaunchCost(Flops: hasBias ? elements : 0, BytesRead: (elements + (hasBias ? c : 0)) * sizeof(float), BytesWritten: elements * sizeof(float), SerialLoop: 1);
-        d.Launch(CnpToNcpKernel, c * gs * p, cost, src, dst, bias, hasBias ? 1 : 0, new PermuteParams { N0 = n0, Gs = gs, C = c, P = p });
-    }
 
     /// <summary>y (N, Cout, Ho, Wo) = Conv(x, w) + bias.</summary>
     public static unsafe void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g)
@@ -586,6 +529,13 @@ internal static class ConvKernels
             }
             return;
         }
+        if (!dev.IsHost)
+        {
+            // ILGPU: one implicit GEMM over the whole batch, stored in NCHW (no col, no permute).
+            MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, g);
+            if (bias is not null) AddBiasIlgpu(dev, y.View, bias.View, g.Cout, g.P, g.N);
+            return;
+        }
         int gs = GroupSize(g, dev.ConvLowering);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col.
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
@@ -604,13 +554,6 @@ internal static class ConvKernels
                 MatMulKernels.GemmCpu(dev.Parallel, false, false, g.Cout, cols, g.Ckk, 1f, wp, colp, 0f, outp);
                 if (gs != 1) CnpToNcpCpu(dev.Parallel, outp, yp, bias is null ? null : Ptr(bias), g.Cout, g.P, n0, cnt);
                 else if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, g.P, n0, 1);
-            }
-            else
-            {
-                // ILGPU: always through the channel-major workspace; the permute kernel adds the bias.
-                Im2ColIlgpu(dev, x.View, col.View, g, n0, cnt);
-                MatMulKernels.GemmIlgpu(dev, false, false, g.Cout, cols, g.Ckk, 1f, w.View, col.View, 0f, tmp.View);
-                CnpToNcpIlgpu(dev, tmp.View, y.View, bias is null ? y.View : bias.View, bias is not null, g.Cout, g.P, n0, cnt);
             }
         }
     }
@@ -648,7 +591,7 @@ internal static class ConvKernels
         int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
-        using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
+        using var gbuf = new Workspace(dev, !host || gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P), host only
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0);
@@ -665,8 +608,9 @@ internal static class ConvKernels
             }
             else
             {
-                NcpToCnpIlgpu(dev, gy.View, gbuf.View, g.Cout, g.P, n0, cnt);
-                MatMulKernels.GemmIlgpu(dev, true, false, g.Ckk, cols, g.Cout, 1f, w.View, gbuf.View, 0f, col.View);
+                // The GEMM reads the group's dY in NCHW itself (no permute into channel-major).
+                var group = gy.View.SubView((long)n0 * g.Cout * g.P, (long)cols * g.Cout);
+                MatMulKernels.ConvInputGradColsIlgpu(dev, w.View, group, col.View, g, cnt);
                 Col2ImIlgpu(dev, col.View, dx.View, bias is null ? dx.View : bias.View, bias is not null, g, n0, cnt);
             }
         }
@@ -683,6 +627,12 @@ internal static class ConvKernels
             // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
             if (dev.IsHost) MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
             else MatMulKernels.GemmIlgpu(dev, true, false, g.Cout, g.Ckk, g.N, 1f, gy.View, x.View, 0f, dw.View);
+            return;
+        }
+        if (!dev.IsHost)
+        {
+            // ILGPU: one implicit GEMM, dY read in NCHW and the columns gathered from x (no im2col, no permute).
+            MatMulKernels.ConvWeightGradIlgpu(dev, gy.View, x.View, dw.View, g);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -702,12 +652,6 @@ internal static class ConvKernels
                 float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
                 if (gs != 1) NcpToCnpCpu(dev.Parallel, gp, gm, g.Cout, g.P, n0, cnt);
                 MatMulKernels.GemmCpu(dev.Parallel, false, true, g.Cout, g.Ckk, cols, 1f, gm, colp, beta, wp);
-            }
-            else
-            {
-                Im2ColIlgpu(dev, x.View, col.View, g, n0, cnt);
-                NcpToCnpIlgpu(dev, gy.View, gbuf.View, g.Cout, g.P, n0, cnt);
-                MatMulKernels.GemmIlgpu(dev, false, true, g.Cout, g.Ckk, cols, 1f, gbuf.View, col.View, beta, dw.View);
             }
         }
     }

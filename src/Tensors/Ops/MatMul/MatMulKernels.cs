@@ -2,7 +2,8 @@
 // op(A) is m×k (A stored m×k, or k×m when transA) and op(B) is k×n (B stored k×n, or n×k
 // when transB); every operand is contiguous with its leading dimension equal to its row length.
 // Convolutions in this project are lowered onto this (im2col forward, col2im for the input
-// gradient, A·Bᵀ for the weight gradient), so it is the hottest kernel on both kernel sets.
+// gradient, A·Bᵀ for the weight gradient; on ILGPU the forward and the weight gradient are implicit
+// GEMMs that gather the columns inside the kernel), so it is the hottest kernel on both kernel sets.
 //
 // Sections: float64 reference, ILGPU kernels (+ launcher helper), CPU SIMD kernels.
 // The Tensor-level launcher and the derivative rule live with the MatMul op, not here.
@@ -21,7 +22,7 @@ namespace GpuGan.Tensors.Ops;
 internal interface IGemmOperandA
 {
     /// <summary>op(A)[i, p].</summary>
-    static abstract float Load(ArrayView<float> a, int i, int p, int m, int k);
+    static abstract float Load(ArrayView<float> a, int i, int p, int m, int k, GemmArgs g);
     /// <summary>Tile row of the tile's idx-th load (loads run along the stored rows, so a warp's loads coalesce).</summary>
     static abstract int TileRow(int idx);
     /// <summary>Tile k of the tile's idx-th load.</summary>
@@ -32,7 +33,7 @@ internal interface IGemmOperandA
 internal interface IGemmOperandB
 {
     /// <summary>op(B)[p, j].</summary>
-    static abstract float Load(ArrayView<float> b, int p, int j, int n, int k);
+    static abstract float Load(ArrayView<float> b, int p, int j, int n, int k, GemmArgs g);
     /// <summary>Tile column of the tile's idx-th load.</summary>
     static abstract int TileCol(int idx);
     /// <summary>Tile k of the tile's idx-th load.</summary>
@@ -42,7 +43,7 @@ internal interface IGemmOperandB
 /// <summary>A stored (m, k): a tile is loaded along k.</summary>
 internal readonly struct ARowMajor : IGemmOperandA
 {
-    public static float Load(ArrayView<float> a, int i, int p, int m, int k) => a[i * k + p];
+    public static float Load(ArrayView<float> a, int i, int p, int m, int k, GemmArgs g) => a[i * k + p];
     public static int TileRow(int idx) => idx / 8;
     public static int TileK(int idx) => idx % 8;
 }
@@ -50,7 +51,7 @@ internal readonly struct ARowMajor : IGemmOperandA
 /// <summary>A stored (k, m), op(A) = Aᵀ: a tile is loaded along m.</summary>
 internal readonly struct AColMajor : IGemmOperandA
 {
-    public static float Load(ArrayView<float> a, int i, int p, int m, int k) => a[p * m + i];
+    public static float Load(ArrayView<float> a, int i, int p, int m, int k, GemmArgs g) => a[p * m + i];
     public static int TileRow(int idx) => idx % 128;
     public static int TileK(int idx) => idx / 128;
 }
@@ -58,7 +59,7 @@ internal readonly struct AColMajor : IGemmOperandA
 /// <summary>B stored (k, n): a tile is loaded along n.</summary>
 internal readonly struct BRowMajor : IGemmOperandB
 {
-    public static float Load(ArrayView<float> b, int p, int j, int n, int k) => b[p * n + j];
+    public static float Load(ArrayView<float> b, int p, int j, int n, int k, GemmArgs g) => b[p * n + j];
     public static int TileCol(int idx) => idx % 64;
     public static int TileK(int idx) => idx / 64;
 }
@@ -66,16 +67,103 @@ internal readonly struct BRowMajor : IGemmOperandB
 /// <summary>B stored (n, k), op(B) = Bᵀ: a tile is loaded along k.</summary>
 internal readonly struct BColMajor : IGemmOperandB
 {
-    public static float Load(ArrayView<float> b, int p, int j, int n, int k) => b[j * k + p];
+    public static float Load(ArrayView<float> b, int p, int j, int n, int k, GemmArgs g) => b[j * k + p];
     public static int TileCol(int idx) => idx / 8;
     public static int TileK(int idx) => idx % 8;
 }
 
-/// <summary>Shape, transposes, scalars and the k chunk of one ILGPU GEMM launch.</summary>
+/// <summary>
+/// Implicit im2col for the convolution forward: op(B) (Cin·kH·kW × N·Ho·Wo) read straight from X (N, Cin, H, W),
+/// op(B)[(ci, i, j), (s, oh, ow)] = X[s, ci, oh·S − Pad + i·D, ow·S − Pad + j·D], zero in the padding.
+/// A tile is loaded along n (consecutive ow: a warp's loads are contiguous runs of an input row at stride 1).
+/// </summary>
+internal readonly struct BConvImage : IGemmOperandB
+{
+    public static float Load(ArrayView<float> x, int p, int j, int n, int k, GemmArgs g)
+    {
+        int kj = p % g.KW, t = p / g.KW, ki = t % g.KH, ci = t / g.KH;
+        int s = j / g.P, pix = j - s * g.P, oh = pix / g.Wo, ow = pix - oh * g.Wo;
+        int ih = oh * g.S - g.Pad + ki * g.D, iw = ow * g.S - g.Pad + kj * g.D;
+        return (uint)ih < (uint)g.H && (uint)iw < (uint)g.W ? x[((s * g.Cin + ci) * g.H + ih) * g.W + iw] : 0f;
+    }
+    public static int TileCol(int idx) => idx % 64;
+    public static int TileK(int idx) => idx / 64;
+}
+
+/// <summary>
+/// dY (N, Cout, Ho, Wo) seen as op(A) (Cout × N·Ho·Wo) for the conv weight gradient: op(A)[co, (s, pix)] = dY[s, co, pix].
+/// A tile is loaded along k (consecutive pixels of one channel plane).
+/// </summary>
+internal readonly struct ANchwChannels : IGemmOperandA
+{
+    public static float Load(ArrayView<float> dy, int i, int p, int m, int k, GemmArgs g)
+    {
+        int s = p / g.P, pix = p - s * g.P;
+        return dy[(s * m + i) * g.P + pix];
+    }
+    public static int TileRow(int idx) => idx / 8;
+    public static int TileK(int idx) => idx % 8;
+}
+
+/// <summary>
+/// im2col(X)ᵀ for the conv weight gradient: op(B) (N·Ho·Wo × Cin·kH·kW), op(B)[(s, oh, ow), (ci, i, j)] as in
+/// <see cref="BConvImage"/> with the roles of p and j exchanged. A tile is loaded along k (consecutive ow).
+/// </summary>
+internal readonly struct BConvImageT : IGemmOperandB
+{
+    public static float Load(ArrayView<float> x, int p, int j, int n, int k, GemmArgs g) => BConvImage.Load(x, j, p, k, n, g);
+    public static int TileCol(int idx) => idx / 8;
+    public static int TileK(int idx) => idx % 8;
+}
+
+/// <summary>
+/// dY (N, Cout, Ho, Wo) seen as op(B) (Cout × N·Ho·Wo) for the conv input gradient's columns Wᵀ·dY:
+/// op(B)[co, (s, pix)] = dY[s, co, pix] (no permute into channel-major). A tile is loaded along n (consecutive pixels).
+/// </summary>
+internal readonly struct BNchwChannels : IGemmOperandB
+{
+    public static float Load(ArrayView<float> dy, int p, int j, int n, int k, GemmArgs g)
+    {
+        int s = j / g.P, pix = j - s * g.P;
+        return dy[(s * k + p) * g.P + pix];
+    }
+    public static int TileCol(int idx) => idx % 64;
+    public static int TileK(int idx) => idx / 64;
+}
+
+/// <summary>Where the GEMM stores C[i, j] (and a split writes its partial within its slice): a bijection of [0, m·n).</summary>
+internal interface IGemmStore
+{
+    /// <summary>The linear index of C[i, j].</summary>
+    static abstract int Index(int i, int j, GemmArgs g);
+}
+
+/// <summary>C row-major (m, n).</summary>
+internal readonly struct CRowMajor : IGemmStore
+{
+    public static int Index(int i, int j, GemmArgs g) => i * g.N + j;
+}
+
+/// <summary>C (Cout × N·Ho·Wo) stored as the NCHW tensor (N, Cout, Ho, Wo): C[co, (s, pix)] → (s·Cout + co)·P + pix.</summary>
+internal readonly struct CNchw : IGemmStore
+{
+    public static int Index(int i, int j, GemmArgs g)
+    {
+        int s = j / g.P;
+        return (s * g.M + i) * g.P + (j - s * g.P);
+    }
+}
+
+/// <summary>
+/// Shape, transposes, scalars and the k chunk of one ILGPU GEMM launch; for the implicit-GEMM convolution
+/// also the conv geometry (X (N, Cin, H, W), kernel KH×KW, output Ho×Wo of P = Ho·Wo pixels, stride S,
+/// padding Pad, dilation D), which the plain operands ignore.
+/// </summary>
 internal struct GemmArgs
 {
     public int M, N, K, KChunk, TransA, TransB;
     public float Alpha, Beta;
+    public int Cin, H, W, KH, KW, Ho, Wo, P, S, Pad, D;
 }
 
 internal static class MatMulKernels
@@ -154,6 +242,15 @@ internal static class MatMulKernels
     // the four instantiations is compiled with its own index arithmetic and no runtime branch.
     // Out-of-range elements load as zeros. Not done: 128-bit vector loads (ILGPU 1.5.3 has no aligned
     // float4 view of an arbitrary offset), a 128×128 tile.
+    // Where C[i, j] is stored is a third type argument (CRowMajor, or CNchw for a conv output), and an
+    // operand may read through the conv geometry in GemmArgs instead of a stored matrix: that makes the
+    // convolution forward and weight gradient implicit GEMMs (BConvImage, ANchwChannels, BConvImageT
+    // index X and dY in NCHW inside the tile loader; no im2col or permute kernels), and lets the input
+    // gradient's GEMM read dY in NCHW (BNchwChannels). Those loaders decode indices with runtime integer
+    // divisions per loaded element (up to four per load; 4 B loads, or 8 A + 4 B for the weight gradient,
+    // per thread per k-slice of 512 FMAs). Not done: hoisting the decode of a thread's fixed column out of
+    // the k loop and stepping (ci, i, j) incrementally. The plain instantiations compile as before (their
+    // operands ignore the geometry fields; ptxas reports the same registers).
 
     private const int Bm = 128;      // output tile rows per group
     private const int Bn = 64;       // output tile columns per group
@@ -170,8 +267,8 @@ internal static class MatMulKernels
     /// (⌈n/64⌉, ⌈m/128⌉, splits). <typeparamref name="TA"/>, <typeparamref name="TB"/>: how A and B are stored.
     /// </summary>
     [GpuKernel(ExplicitlyGrouped = true)]
-    internal static void GemmTiledKernel<TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
-        where TA : struct, IGemmOperandA where TB : struct, IGemmOperandB
+    internal static void GemmTiledKernel<TA, TB, TC>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
+        where TA : struct, IGemmOperandA where TB : struct, IGemmOperandB where TC : struct, IGemmStore
     {
         var aTile = SharedMemory.Allocate<float>(2 * Bk * APitch); // [buffer][kk][row]
         var bTile = SharedMemory.Allocate<float>(2 * Bk * BPitch); // [buffer][kk][col]
@@ -201,62 +298,62 @@ internal static class MatMulKernels
                 {
                     int idx = t + 0;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa0 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa0 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 128;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa1 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa1 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 256;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa2 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa2 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 384;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa3 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa3 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 512;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa4 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa4 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 640;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa5 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa5 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 768;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa6 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa6 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 896;
                     int r = TA.TileRow(idx), kk = TA.TileK(idx), gi = row0 + r, gp = k0 + kk;
-                    pa7 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k) : 0f;
+                    pa7 = gi < m && gp < kEnd ? TA.Load(a, gi, gp, m, k, g) : 0f;
                 }
                 {
                     int idx = t + 0;
                     int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
-                    pb0 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                    pb0 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k, g) : 0f;
                 }
                 {
                     int idx = t + 128;
                     int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
-                    pb1 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                    pb1 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k, g) : 0f;
                 }
                 {
                     int idx = t + 256;
                     int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
-                    pb2 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                    pb2 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k, g) : 0f;
                 }
                 {
                     int idx = t + 384;
                     int cc = TB.TileCol(idx), kk = TB.TileK(idx), gj = col0 + cc, gp = k0 + kk;
-                    pb3 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k) : 0f;
+                    pb3 = gj < n && gp < kEnd ? TB.Load(b, gp, gj, n, k, g) : 0f;
                 }
             }
             if (s >= 0)
@@ -299,29 +396,30 @@ internal static class MatMulKernels
 
         // A split writes its raw partial into slice z of the workspace (α = 1, β = 0 there).
         var cz = c.SubView((long)Grid.IdxZ * m * n, (long)m * n);
-        StoreRow8(cz, row0 + ty + 0, col0 + tx, m, n, g.Alpha, g.Beta, c00, c01, c02, c03, c04, c05, c06, c07);
-        StoreRow8(cz, row0 + ty + 16, col0 + tx, m, n, g.Alpha, g.Beta, c10, c11, c12, c13, c14, c15, c16, c17);
-        StoreRow8(cz, row0 + ty + 32, col0 + tx, m, n, g.Alpha, g.Beta, c20, c21, c22, c23, c24, c25, c26, c27);
-        StoreRow8(cz, row0 + ty + 48, col0 + tx, m, n, g.Alpha, g.Beta, c30, c31, c32, c33, c34, c35, c36, c37);
-        StoreRow8(cz, row0 + ty + 64, col0 + tx, m, n, g.Alpha, g.Beta, c40, c41, c42, c43, c44, c45, c46, c47);
-        StoreRow8(cz, row0 + ty + 80, col0 + tx, m, n, g.Alpha, g.Beta, c50, c51, c52, c53, c54, c55, c56, c57);
-        StoreRow8(cz, row0 + ty + 96, col0 + tx, m, n, g.Alpha, g.Beta, c60, c61, c62, c63, c64, c65, c66, c67);
-        StoreRow8(cz, row0 + ty + 112, col0 + tx, m, n, g.Alpha, g.Beta, c70, c71, c72, c73, c74, c75, c76, c77);
+        StoreRow8<TC>(cz, row0 + ty + 0, col0 + tx, g, c00, c01, c02, c03, c04, c05, c06, c07);
+        StoreRow8<TC>(cz, row0 + ty + 16, col0 + tx, g, c10, c11, c12, c13, c14, c15, c16, c17);
+        StoreRow8<TC>(cz, row0 + ty + 32, col0 + tx, g, c20, c21, c22, c23, c24, c25, c26, c27);
+        StoreRow8<TC>(cz, row0 + ty + 48, col0 + tx, g, c30, c31, c32, c33, c34, c35, c36, c37);
+        StoreRow8<TC>(cz, row0 + ty + 64, col0 + tx, g, c40, c41, c42, c43, c44, c45, c46, c47);
+        StoreRow8<TC>(cz, row0 + ty + 80, col0 + tx, g, c50, c51, c52, c53, c54, c55, c56, c57);
+        StoreRow8<TC>(cz, row0 + ty + 96, col0 + tx, g, c60, c61, c62, c63, c64, c65, c66, c67);
+        StoreRow8<TC>(cz, row0 + ty + 112, col0 + tx, g, c70, c71, c72, c73, c74, c75, c76, c77);
     }
 
-    private static void StoreRow8(ArrayView<float> c, int i, int j, int m, int n, float alpha, float beta,
-        float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7)
+    private static void StoreRow8<TC>(ArrayView<float> c, int i, int j, GemmArgs g,
+        float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7) where TC : struct, IGemmStore
     {
-        if (i >= m) return;
-        int o = i * n + j;
-        StoreOne(c, o, j < n, alpha, beta, v0);
-        StoreOne(c, o + 8, j + 8 < n, alpha, beta, v1);
-        StoreOne(c, o + 16, j + 16 < n, alpha, beta, v2);
-        StoreOne(c, o + 24, j + 24 < n, alpha, beta, v3);
-        StoreOne(c, o + 32, j + 32 < n, alpha, beta, v4);
-        StoreOne(c, o + 40, j + 40 < n, alpha, beta, v5);
-        StoreOne(c, o + 48, j + 48 < n, alpha, beta, v6);
-        StoreOne(c, o + 56, j + 56 < n, alpha, beta, v7);
+        if (i >= g.M) return;
+        int n = g.N;
+        float alpha = g.Alpha, beta = g.Beta;
+        StoreOne(c, TC.Index(i, j, g), j < n, alpha, beta, v0);
+        StoreOne(c, TC.Index(i, j + 8, g), j + 8 < n, alpha, beta, v1);
+        StoreOne(c, TC.Index(i, j + 16, g), j + 16 < n, alpha, beta, v2);
+        StoreOne(c, TC.Index(i, j + 24, g), j + 24 < n, alpha, beta, v3);
+        StoreOne(c, TC.Index(i, j + 32, g), j + 32 < n, alpha, beta, v4);
+        StoreOne(c, TC.Index(i, j + 40, g), j + 40 < n, alpha, beta, v5);
+        StoreOne(c, TC.Index(i, j + 48, g), j + 48 < n, alpha, beta, v6);
+        StoreOne(c, TC.Index(i, j + 56, g), j + 56 < n, alpha, beta, v7);
     }
 
     private static void StoreOne(ArrayView<float> c, int index, bool inside, float alpha, float beta, float v)
@@ -331,12 +429,17 @@ internal static class MatMulKernels
         c[index] = beta == 0f ? alpha * v : alpha * v + beta * c[index];
     }
 
-    /// <summary>The four closed instantiations of <see cref="GemmTiledKernel{TA, TB}"/> (the PTX test compiles each).</summary>
+    /// <summary>
+    /// The closed instantiations of <see cref="GemmTiledKernel{TA, TB, TC}"/> (the PTX test compiles each): the four
+    /// plain transposes, the implicit-GEMM convolution forward, the conv weight gradient and the input gradient's columns.
+    /// </summary>
     public static IReadOnlyList<System.Reflection.MethodInfo> Instantiations()
     {
         var def = typeof(MatMulKernels).GetMethod(nameof(GemmTiledKernel), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
-        return [def.MakeGenericMethod(typeof(ARowMajor), typeof(BRowMajor)), def.MakeGenericMethod(typeof(ARowMajor), typeof(BColMajor)),
-            def.MakeGenericMethod(typeof(AColMajor), typeof(BRowMajor)), def.MakeGenericMethod(typeof(AColMajor), typeof(BColMajor))];
+        return [def.MakeGenericMethod(typeof(ARowMajor), typeof(BRowMajor), typeof(CRowMajor)), def.MakeGenericMethod(typeof(ARowMajor), typeof(BColMajor), typeof(CRowMajor)),
+            def.MakeGenericMethod(typeof(AColMajor), typeof(BRowMajor), typeof(CRowMajor)), def.MakeGenericMethod(typeof(AColMajor), typeof(BColMajor), typeof(CRowMajor)),
+            def.MakeGenericMethod(typeof(ARowMajor), typeof(BConvImage), typeof(CNchw)), def.MakeGenericMethod(typeof(ANchwChannels), typeof(BConvImageT), typeof(CRowMajor)),
+            def.MakeGenericMethod(typeof(AColMajor), typeof(BNchwChannels), typeof(CRowMajor))];
     }
 
     /// <summary>
@@ -378,16 +481,16 @@ internal static class MatMulKernels
         c[i] = beta == 0f ? alpha * acc : alpha * acc + beta * c[i];
     }
 
-    /// <summary>The instantiation of <see cref="GemmTiledKernel{TA, TB}"/> for the transposes.</summary>
+    /// <summary>The instantiation of <see cref="GemmTiledKernel{TA, TB, TC}"/> for the transposes.</summary>
     private static void LaunchTiled(Device device, bool transA, bool transB, KernelConfig config, in LaunchCost cost,
         ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
     {
         switch (transA, transB)
         {
-            case (false, false): device.Launch(GemmTiledKernel<ARowMajor, BRowMajor>, config, cost, a, b, c, args); break;
-            case (false, true): device.Launch(GemmTiledKernel<ARowMajor, BColMajor>, config, cost, a, b, c, args); break;
-            case (true, false): device.Launch(GemmTiledKernel<AColMajor, BRowMajor>, config, cost, a, b, c, args); break;
-            default: device.Launch(GemmTiledKernel<AColMajor, BColMajor>, config, cost, a, b, c, args); break;
+            case (false, false): device.Launch(GemmTiledKernel<ARowMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, args); break;
+            case (false, true): device.Launch(GemmTiledKernel<ARowMajor, BColMajor, CRowMajor>, config, cost, a, b, c, args); break;
+            case (true, false): device.Launch(GemmTiledKernel<AColMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, args); break;
+            default: device.Launch(GemmTiledKernel<AColMajor, BColMajor, CRowMajor>, config, cost, a, b, c, args); break;
         }
     }
 
@@ -410,7 +513,91 @@ internal static class MatMulKernels
     }
 
     /// <summary>
-    /// Launches <see cref="GemmTiledKernel"/> on the device's default stream (asynchronous: the
+    /// The convolution forward as one implicit GEMM (STYLE: X is never lowered to columns): Y (N, Cout, Ho, Wo) =
+    /// W (Cout × Cin·kH·kW) · im2col(X) (Cin·kH·kW × N·Ho·Wo), the columns gathered from X inside the tile loader
+    /// (<see cref="BConvImage"/>) and C stored straight into NCHW (<see cref="CNchw"/>); split over k like any GEMM
+    /// (the partials in NCHW order too, so the combine is the plain element-wise one). One launch (two when split).
+    /// </summary>
+    internal static void ConvForwardIlgpu(Device device, ArrayView<float> w, ArrayView<float> x, ArrayView<float> y, in ConvGeometry geo)
+    {
+        CheckConvSizes(geo, x.Length, y.Length, w.Length);
+        var args = ConvArgs(geo, geo.Cout, geo.N * geo.P, geo.Ckk);
+        ConvGemmIlgpu(device, ConvGemm.Forward, args, w, x, y, ((long)geo.Cout * geo.Ckk + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
+    }
+
+    /// <summary>
+    /// The convolution weight gradient as one implicit GEMM: dW (Cout × Cin·kH·kW) = dY (Cout × N·Ho·Wo, read in
+    /// NCHW: <see cref="ANchwChannels"/>) · im2col(X)ᵀ (gathered: <see cref="BConvImageT"/>). k = N·Ho·Wo is long, so
+    /// this is usually split over k (fixed chunks, partials combined in chunk order).
+    /// </summary>
+    internal static void ConvWeightGradIlgpu(Device device, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, in ConvGeometry geo)
+    {
+        CheckConvSizes(geo, x.Length, dy.Length, dw.Length);
+        var args = ConvArgs(geo, geo.Cout, geo.Ckk, geo.N * geo.P);
+        ConvGemmIlgpu(device, ConvGemm.WeightGrad, args, dy, x, dw, ((long)geo.N * geo.Cout * geo.P + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
+    }
+
+    /// <summary>
+    /// The conv input gradient's columns of samples [0, count) of <paramref name="dy"/> (a view starting at the group's
+    /// first sample): col (Cin·kH·kW × count·Ho·Wo) = Wᵀ · dY, dY read in NCHW (<see cref="BNchwChannels"/>); col2im follows.
+    /// </summary>
+    internal static void ConvInputGradColsIlgpu(Device device, ArrayView<float> w, ArrayView<float> dy, ArrayView<float> col, in ConvGeometry geo, int count)
+    {
+        long cols = (long)count * geo.P;
+        if (w.Length < (long)geo.Cout * geo.Ckk || dy.Length < cols * geo.Cout || col.Length < cols * geo.Ckk)
+            throw new ArgumentException($"convolution buffers too short for {geo} ({count} samples): w {w.Length}, dy {dy.Length}, col {col.Length}");
+        var args = ConvArgs(geo, geo.Ckk, (int)cols, geo.Cout);
+        ConvGemmIlgpu(device, ConvGemm.InputGradCols, args, w, dy, col, ((long)geo.Cout * geo.Ckk + cols * geo.Cout) * sizeof(float));
+    }
+
+    private enum ConvGemm { Forward, WeightGrad, InputGradCols }
+
+    private static void CheckConvSizes(in ConvGeometry geo, long xLength, long yLength, long wLength)
+    {
+        if (xLength < (long)geo.N * geo.Cin * geo.HW || yLength < (long)geo.N * geo.Cout * geo.P || wLength < (long)geo.Cout * geo.Ckk)
+            throw new ArgumentException($"convolution buffers too short for {geo}: x {xLength}, y {yLength}, w {wLength}");
+    }
+
+    private static GemmArgs ConvArgs(in ConvGeometry geo, int m, int n, int k) => new()
+    {
+        M = m, N = n, K = k, Alpha = 1f, Beta = 0f,
+        Cin = geo.Cin, H = geo.H, W = geo.W, KH = geo.KH, KW = geo.KW, Ho = geo.Ho, Wo = geo.Wo, P = geo.P, S = geo.Stride, Pad = geo.Pad, D = geo.Dil,
+    };
+
+    /// <summary>C = op(A)·op(B) (α = 1, β = 0) through a conv instantiation, split over k when <see cref="SplitK"/> says so.</summary>
+    private static void ConvGemmIlgpu(Device device, ConvGemm which, GemmArgs args, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, long bytesRead)
+    {
+        int m = args.M, n = args.N, k = args.K;
+        if (m == 0 || n == 0) return;
+        long mn = (long)m * n;
+        var (splits, chunk) = SplitK(m, n, k, device.GpuOptions);
+        args.KChunk = chunk;
+        var config = new KernelConfig(new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, splits), new Index3D(GemmThreads, 1, 1));
+        if (splits == 1)
+        {
+            LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, mn * sizeof(float), k), a, b, c, args);
+            return;
+        }
+        using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m·n), each slice in C's layout
+        LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, splits * mn * sizeof(float), chunk), a, b, partial.View, args);
+        var combineCost = new LaunchCost(Flops: splits * mn, BytesRead: splits * mn * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
+        device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
+            partial.View, c, (int)mn, splits, 1f, 0f);
+    }
+
+    private static void LaunchConv(Device device, ConvGemm which, KernelConfig config, in LaunchCost cost,
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
+    {
+        switch (which)
+        {
+            case ConvGemm.Forward: device.Launch(GemmTiledKernel<ARowMajor, BConvImage, CNchw>, config, cost, a, b, c, args); break;
+            case ConvGemm.WeightGrad: device.Launch(GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>, config, cost, a, b, c, args); break;
+            default: device.Launch(GemmTiledKernel<AColMajor, BNchwChannels, CRowMajor>, config, cost, a, b, c, args); break;
+        }
+    }
+
+    /// <summary>
+    /// Launches <see cref="GemmTiledKernel{TA, TB, TC}"/> on the device's default stream (asynchronous: the
     /// caller synchronises), split over k when <see cref="SplitK"/> says so (then also the combine).
     /// Each thread walks its chunk of k; the traffic counted is A, B (and C when beta ≠ 0) read once
     /// and C written once (the split adds its partials), though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
