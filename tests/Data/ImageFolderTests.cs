@@ -5,7 +5,6 @@ using System.IO.Compression;
 using NUnit.Framework;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using StbImageWriteSharp;
 
 namespace GpuGan.Tests.Data;
 
@@ -41,8 +40,8 @@ public class ImageFolderTests
         PngWriter.Save(Path.Combine(_dir, "cats", "a.png"), Solid(8, 8, 1, -1, -1), 3, 8, 8);
         PngWriter.Save(Path.Combine(_dir, "cats", "b.png"), Solid(16, 16, -1, 1, -1), 3, 16, 16);
         PngWriter.Save(Path.Combine(_dir, "dogs", "c.png"), Solid(4, 4, -1, -1, 1), 3, 4, 4);
-        using (var bmp = File.Create(Path.Combine(_dir, "dogs", "d.bmp")))
-            new ImageWriter().WriteBmp(Enumerable.Repeat((byte)255, 6 * 6 * 3).ToArray(), 6, 6, ColorComponents.RedGreenBlue, bmp);
+        using (var bmp = Image.LoadPixelData<Rgb24>(Enumerable.Repeat((byte)255, 6 * 6 * 3).ToArray(), 6, 6))
+            bmp.SaveAsBmp(Path.Combine(_dir, "dogs", "d.bmp"));
         File.WriteAllBytes(Path.Combine(_dir, "dogs", "broken.png"), [0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5]);
         File.WriteAllText(Path.Combine(_dir, "dogs", "notes.txt"), "not an image, ignored");
 
