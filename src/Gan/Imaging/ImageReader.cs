@@ -5,6 +5,8 @@
 //      of the allow-list below are configured, so nothing else is even identified.
 //   2. The declared width × height is held to ImageLimits before anything is decoded: a 572 KB PNG
 //      that declares 14000 × 14000 is refused by name instead of taking 3 GB.
+//   0. WebP: the RIFF chunk sizes are held to the file's length first (ImageSharp 2.1 allocates a chunk's
+//      declared size to identify it: a 491-byte file took 788 MB; found by the fuzz test).
 //   3. TIFF: every image directory is walked (bounded) and CCITT/fax compression (methods 2, 3, 4)
 //      is refused: ImageSharp 2.1's decoder for it has an out-of-bounds write (reported in 2026).
 //      So are strips the decoder would size from the header rather than the pixels: more rows per
@@ -232,6 +234,10 @@ public sealed class ImageReader
         if (!stream.CanSeek) throw new ArgumentException("the stream must be seekable (the header is read before the pixels)", nameof(stream));
         long start = stream.Position;
 
+        // WebP's structure is checked before identification: ImageSharp 2.1 reads a whole chunk to identify the file.
+        if (WebpProblem(stream) is { } webp) throw new DataFormatException(path, webp) { Kind = ImageProblem.Corrupt };
+        stream.Position = start;
+
         IImageInfo? info;
         IImageFormat? format;
         try
@@ -363,6 +369,37 @@ public sealed class ImageReader
         var pixels = new byte[(long)image.Height * image.Width];
         image.CopyPixelDataTo(pixels);
         return new DecodedImage(pixels, 1, image.Height, image.Width, alpha);
+    }
+
+    /// <summary>
+    /// Why the file in <paramref name="stream"/>, when it is a WebP (RIFF....WEBP), is refused, or null: a RIFF chunk that
+    /// claims more bytes than the file holds.
+    /// ImageSharp 2.1's WebP decoder allocates a chunk's declared size (twice, for VP8) before reading it, so a 500-byte file
+    /// whose VP8L chunk says 0x2F0000D8 bytes took 788 MB (found by the fuzz test).
+    /// </summary>
+    private static string? WebpProblem(Stream stream)
+    {
+        const int MaxChunks = 1024;
+        long start = stream.Position, length = stream.Length - start;
+        Span<byte> head = stackalloc byte[12];
+        if (stream.ReadAtLeast(head, 12, throwOnEndOfStream: false) < 12 || !head[..4].SequenceEqual("RIFF"u8) || !head[8..].SequenceEqual("WEBP"u8))
+            return null;
+        long riff = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
+        if (riff + 8 > length) return $"truncated WebP: the RIFF header declares {riff + 8} bytes, the file holds {length}";
+        long end = riff + 8;
+        Span<byte> chunk = stackalloc byte[8];
+        long offset = 12;
+        for (int n = 0; offset + 8 <= end; n++)
+        {
+            if (n == MaxChunks) return $"WebP with more than {MaxChunks} chunks is not accepted";
+            stream.Position = start + offset;
+            if (stream.ReadAtLeast(chunk, 8, throwOnEndOfStream: false) < 8) return null;
+            long size = BinaryPrimitives.ReadUInt32LittleEndian(chunk[4..]);
+            if (offset + 8 + size > end)
+                return $"corrupt WebP: a {ShortReason(System.Text.Encoding.ASCII.GetString(chunk[..4]), 4)} chunk declares {size} bytes beyond the file's {length}";
+            offset += 8 + size + (size & 1);
+        }
+        return null;
     }
 
     /// <summary>Why the TIFF in <paramref name="stream"/> is refused (a CCITT/fax directory, BigTIFF), or null.</summary>
