@@ -175,7 +175,7 @@ public sealed class ImageReader
         void Apply(IImageProcessingContext x)
         {
             if (region is { } box) x.Crop(box);
-            x.Resize(options);
+            Fit(x, options);
         }
         if (image.Channels == 3)
         {
@@ -190,19 +190,48 @@ public sealed class ImageReader
         return Bytes(grey, image.DroppedAlpha);
     }
 
-    private static ResizeOptions Options(int height, int width, ResizeFilter filter, ImageFit fit)
+    /// <summary>A resampling target: size, filter and fit.</summary>
+    private sealed record Target(int Height, int Width, ResizeFilter Filter, ImageFit Fit);
+
+    private static Target Options(int height, int width, ResizeFilter filter, ImageFit fit)
     {
         if (height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(height), $"target size {height}x{width} is empty");
         if (!Enum.IsDefined(filter)) throw new ArgumentOutOfRangeException(nameof(filter), filter, "not a known filter");
         if (!Enum.IsDefined(fit)) throw new ArgumentOutOfRangeException(nameof(fit), fit, "not a known fit");
-        return new ResizeOptions
+        return new Target(height, width, filter, fit);
+    }
+
+    /// <summary>
+    /// Resizes the image in <paramref name="x"/> to <paramref name="target"/>. Centre crop follows torchvision's Resize(S) +
+    /// CenterCrop(S) to the pixel: the side that must fit becomes the target, the other int(target · long / short), then the
+    /// crop starts at round((n − S) / 2), rounding half to even as Python does. (ImageSharp's own crop mode places the
+    /// window at a sub-pixel offset instead: 4.7 to 10 grey levels from PIL on non-square photos, against 0.07 this way.)
+    /// </summary>
+    private static void Fit(IImageProcessingContext x, Target target)
+    {
+        var size = x.GetCurrentSize();
+        int nw = target.Width, nh = target.Height;
+        if (target.Fit == ImageFit.CenterCrop)
         {
-            Size = new Size(width, height),
-            Mode = fit == ImageFit.CenterCrop ? SixLabors.ImageSharp.Processing.ResizeMode.Crop : SixLabors.ImageSharp.Processing.ResizeMode.Stretch,
-            Position = AnchorPositionMode.Center,
-            Sampler = Resampler(filter),
-            Compand = false,
-        };
+            if ((long)target.Width * size.Height >= (long)target.Height * size.Width)
+                nh = Math.Max(target.Height, (int)((long)size.Height * target.Width / size.Width));
+            else
+                nw = Math.Max(target.Width, (int)((long)size.Width * target.Height / size.Height));
+        }
+        if (nw != size.Width || nh != size.Height)
+            x.Resize(new ResizeOptions
+            {
+                Size = new Size(nw, nh),
+                Mode = SixLabors.ImageSharp.Processing.ResizeMode.Stretch,
+                Sampler = Resampler(target.Filter),
+                Compand = false,
+            });
+        if (nw != target.Width || nh != target.Height)
+        {
+            int left = (int)Math.Round((nw - target.Width) / 2.0, MidpointRounding.ToEven);
+            int top = (int)Math.Round((nh - target.Height) / 2.0, MidpointRounding.ToEven);
+            x.Crop(new Rectangle(left, top, target.Width, target.Height));
+        }
     }
 
     /// <summary>ImageSharp's resampler for <paramref name="filter"/>.</summary>
@@ -227,7 +256,7 @@ public sealed class ImageReader
         }
     }
 
-    private DecodedImage Decode(Stream stream, string path, int channels, ResizeOptions? resize)
+    private DecodedImage Decode(Stream stream, string path, int channels, Target? resize)
     {
         ArgumentNullException.ThrowIfNull(stream);
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3");
@@ -297,11 +326,11 @@ public sealed class ImageReader
             }
             if (channels == 3)
             {
-                image.Mutate(x => x.Resize(resize));
+                image.Mutate(x => Fit(x, resize));
                 return Bytes(image, alpha);
             }
             using var grey = Grey(image);
-            grey.Mutate(x => x.Resize(resize));
+            grey.Mutate(x => Fit(x, resize));
             return Bytes(grey, alpha);
         }
     }
