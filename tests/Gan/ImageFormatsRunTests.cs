@@ -67,6 +67,37 @@ public sealed class ImageFormatsRunTests
         Assert.That(again, Is.EqualTo(0), resumeErr);
     }
 
+    /// <summary>gpugan sample --bit-depth 16 writes 16-bit PNGs (single files and the grid) of the same samples as 8 bits.</summary>
+    [Test]
+    public void SampleWritesSixteenBitPngs()
+    {
+        string run = Path.Combine(_root, "run");
+        TinyRuns.Train(TinyRuns.Options(GpuGan.Gan.Models.ModelFamily.Dcgan, DataSource.ImageFolder(TinyRuns.ImageFolder(_root)), run, steps: 1));
+        string eight = Path.Combine(_root, "eight"), sixteen = Path.Combine(_root, "sixteen"), grid = Path.Combine(_root, "grid");
+        Assert.That(TinyRuns.Cli("sample", "--run", run, "--count", "3", "--out", eight).Code, Is.EqualTo(0));
+        var (code, _, err) = TinyRuns.Cli("sample", "--run", run, "--count", "3", "--out", sixteen, "--bit-depth", "16");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(TinyRuns.Cli("sample", "--run", run, "--count", "3", "--out", grid, "--grid", "--bit-depth", "16").Code, Is.EqualTo(0));
+        Assert.That(Image.Identify(Directory.GetFiles(grid, "*.png").Single()).Metadata.GetPngMetadata().BitDepth,
+            Is.EqualTo(SixLabors.ImageSharp.Formats.Png.PngBitDepth.Bit16));
+        foreach (string file in Directory.GetFiles(eight, "*.png"))
+        {
+            using var low = Image.Load<Rgb48>(file);
+            using var high = Image.Load<Rgb48>(Path.Combine(sixteen, Path.GetFileName(file)));
+            Assert.That(Image.Identify(Path.Combine(sixteen, Path.GetFileName(file))).Metadata.GetPngMetadata().BitDepth,
+                Is.EqualTo(SixLabors.ImageSharp.Formats.Png.PngBitDepth.Bit16));
+            int finer = 0;
+            for (int y = 0; y < low.Height; y++)
+                for (int x = 0; x < low.Width; x++)
+                {
+                    // The 8-bit value is the 16-bit one rounded to 1/255: they agree within half an 8-bit step.
+                    Assert.That(Math.Abs(low[x, y].R / 257.0 - high[x, y].R / 257.0), Is.LessThanOrEqualTo(0.5 + 1e-9), $"{file} ({x}, {y})");
+                    if (high[x, y].R % 257 != 0) finer++;
+                }
+            Assert.That(finer, Is.GreaterThan(0), "16 bits keep finer steps than 8");
+        }
+    }
+
     [Test]
     public void StrictDataStopsAtTheFirstBadFileByName()
     {
