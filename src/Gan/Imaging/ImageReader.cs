@@ -12,8 +12,8 @@
 //      So are strips the decoder would size from the header rather than the pixels: more rows per
 //      strip than the image has, or more bytes than the file holds (found by the fuzz test).
 //   4. Only then the first frame is decoded (multi-frame GIF and TIFF: the first frame only, so a small
-//      file of ten thousand frames does not allocate ten thousand canvases; ImageSharp 2.x reads no
-//      animated WebP at all, such a file is refused as corrupt), into RGBA, and the
+//      file of ten thousand frames does not allocate ten thousand canvases; ImageSharp 2.x's WebP decoder
+//      has no first-frame option, and animated WebP is not covered by the corpus), into RGBA, and the
 //      EXIF orientation is applied (a portrait photo stored sideways comes out upright, as PIL's
 //      ImageOps.exif_transpose and every viewer show it).
 // As a backstop the decoder's allocator refuses any single buffer above 16 bytes per allowed pixel.
