@@ -16,6 +16,15 @@ switch (args.Length > 0 ? args[0] : "")
     case "conv-quick":
         ConvQuick.Run(args[1..]);
         return;
+    case "images-make":
+        ImageLoadQuick.Make(args[1]);
+        return;
+    case "images-quick":
+        ImageLoadQuick.Run(args[1..]);
+        return;
+    case "resize-dump":
+        ResizeDump.Run(args[1..]);
+        return;
     case "gpu-plan":
         Environment.Exit(GpuGan.Bench.GpuPlan.GpuPlanCommand.Run(args[1..]));
         return;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GpuGan.Gan.Data;
 using GpuGan.Gan.Models;
 using GpuGan.Gan.Training;
 using Spectre.Console;
@@ -65,6 +66,12 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
             case SkippedFilesNotice skipped:
                 foreach (var f in skipped.Files.Take(10)) Warning($"skipped {f.Path}: {f.Reason}");
                 Warning($"{skipped.Files.Count} unreadable file(s) skipped in {skipped.DataName}");
+                break;
+            case DataSummaryNotice d:
+                string kinds = string.Join(", ", d.Skipped.Select(k => $"{k.Value} {ImageFolderDataset.SkipWords(k.Key)}"));
+                int total = d.Skipped.Values.Sum();
+                Info($"data {d.DataName}: {d.Images} images" + (total > 0 ? $", {total} file(s) skipped ({kinds})" : ""));
+                if (d.AlphaDropped > 0) Info($"note: {d.AlphaDropped} image(s) have transparency; the alpha channel is dropped, not composited");
                 break;
             case ResumedNotice r:
                 Info($"resumed {r.RunFolder} at step {r.Step} (epoch {r.Epoch}, batch {r.BatchIndex})");

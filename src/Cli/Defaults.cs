@@ -48,6 +48,12 @@ internal static class Defaults
     public static int MaxImageSide => ImageLimits.Standard.MaxSide;
     public static long MaxImagePixels => ImageLimits.Standard.MaxPixels;
 
+    /// <summary>--resize: bilinear (ImageSharp's triangle filter), the closest of the four to torchvision's Resize(antialias=True) (README, "Images").</summary>
+    public const string Resize = "bilinear";
+
+    /// <summary>--bit-depth of sample PNG files.</summary>
+    public const string PngBitDepth = "8";
+
     public const int SampleCount = 64;
     public const string SampleFormat = Words.Png;
     public const long SampleSeed = 1;

@@ -16,6 +16,14 @@ internal static class Words
         Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid",
         NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
 
+    /// <summary>Image options (issue 20): the resampling filter of image files, strict data, PNG bits per channel.</summary>
+    public const string Resize = "--resize", StrictData = "--strict-data", BitDepth = "--bit-depth";
+
+    /// <summary>--resize words.</summary>
+    public static readonly IReadOnlyList<(string Word, GpuGan.Gan.Imaging.ResizeFilter Filter)> ResizeFilters =
+        [("area", GpuGan.Gan.Imaging.ResizeFilter.Area), ("bilinear", GpuGan.Gan.Imaging.ResizeFilter.Bilinear),
+         ("bicubic", GpuGan.Gan.Imaging.ResizeFilter.Bicubic), ("lanczos", GpuGan.Gan.Imaging.ResizeFilter.Lanczos)];
+
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
     public static string? FlagOf(string property) => property switch
     {
@@ -23,6 +31,7 @@ internal static class Words
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
+        "Resize" => Resize, "StrictData" => StrictData,
         _ => null,
     };
 

@@ -5,7 +5,6 @@ using System.IO.Compression;
 using NUnit.Framework;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using StbImageWriteSharp;
 
 namespace GpuGan.Tests.Data;
 
@@ -41,8 +40,8 @@ public class ImageFolderTests
         PngWriter.Save(Path.Combine(_dir, "cats", "a.png"), Solid(8, 8, 1, -1, -1), 3, 8, 8);
         PngWriter.Save(Path.Combine(_dir, "cats", "b.png"), Solid(16, 16, -1, 1, -1), 3, 16, 16);
         PngWriter.Save(Path.Combine(_dir, "dogs", "c.png"), Solid(4, 4, -1, -1, 1), 3, 4, 4);
-        using (var bmp = File.Create(Path.Combine(_dir, "dogs", "d.bmp")))
-            new ImageWriter().WriteBmp(Enumerable.Repeat((byte)255, 6 * 6 * 3).ToArray(), 6, 6, ColorComponents.RedGreenBlue, bmp);
+        using (var bmp = Image.LoadPixelData<Rgb24>(Enumerable.Repeat((byte)255, 6 * 6 * 3).ToArray(), 6, 6))
+            bmp.SaveAsBmp(Path.Combine(_dir, "dogs", "d.bmp"));
         File.WriteAllBytes(Path.Combine(_dir, "dogs", "broken.png"), [0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5]);
         File.WriteAllText(Path.Combine(_dir, "dogs", "notes.txt"), "not an image, ignored");
 
@@ -82,7 +81,8 @@ public class ImageFolderTests
             }
         PngWriter.Save(Path.Combine(_dir, "wide.png"), img, 3, h, w);
 
-        var rgb = ImageFolderDataset.Load(_dir, imageSize: 2);
+        // The box filter keeps the crop's edge exact (bilinear's support reaches into the cropped-away columns when shrinking, as PIL's does).
+        var rgb = ImageFolderDataset.Load(_dir, imageSize: 2, resize: ResizeFilter.Area);
         Assert.That(rgb.ClassCount, Is.EqualTo(0));
         Assert.That(rgb.Label(0), Is.EqualTo(-1));
         Assert.That(rgb.CopySamples(0, 1), Is.EqualTo(new float[] { -1, -1, -1, -1, 1, 1, 1, 1, -1, -1, -1, -1 }));
@@ -99,7 +99,8 @@ public class ImageFolderTests
     {
         File.WriteAllBytes(Path.Combine(_dir, "x.jpg"), [1, 2, 3]);
         var e = Assert.Throws<DataFormatException>(() => ImageFolderDataset.Load(_dir, 8))!;
-        Assert.That(e.Message, Does.Contain("no readable image").And.Contain("1 skipped").And.Contain("x.jpg"));
+        Assert.That(e.Message, Does.Contain("no readable image").And.Contain("all 1 image file(s) refused (1 not an image)").And.Contain("x.jpg"));
+        Assert.That(e.Kind, Is.Null, "the folder's error, not one file's");
         Assert.Throws<DataFormatException>(() => ImageFolderDataset.Load(Path.Combine(_dir, "nope"), 8));
     }
 
@@ -227,17 +228,21 @@ public class ImageFolderTests
     }
 
     [Test]
-    public void FormatsOutsideTheAllowListAreSkippedWhateverTheirName()
+    public void FormatsAreReadByContentAndOthersAreSkippedWhateverTheirName()
     {
         using (var image = new Image<Rgb24>(4, 4))
         {
             image.SaveAsTga(Path.Combine(_dir, "tga-named.png"));
             image.SaveAsWebp(Path.Combine(_dir, "webp-named.jpg"));
             image.SaveAsGif(Path.Combine(_dir, "ok.gif"));
+            image.SaveAsPbm(Path.Combine(_dir, "pbm-named.bmp"));
         }
         var data = ImageFolderDataset.Load(_dir, imageSize: 4);
-        Assert.That(data.Files.Select(Path.GetFileName), Is.EqualTo(new[] { "ok.gif" }));
-        Assert.That(data.Skipped.Select(f => f.Reason), Is.All.EqualTo("not a PNG, JPEG, BMP, GIF or TIFF image"));
+        Assert.That(data.Files.Select(Path.GetFileName), Is.EqualTo(new[] { "ok.gif", "tga-named.png", "webp-named.jpg" }));
+        Assert.That(data.Skipped.Select(f => (Path.GetFileName(f.Path), f.Reason, f.Kind)), Is.EqualTo(new[]
+        {
+            ("pbm-named.bmp", "not a PNG, JPEG, BMP, GIF, TGA, TIFF or WebP image", ImageProblem.NotAnImage),
+        }));
     }
 
     /// <summary>Item 9: a corrupt image's reason is one short printable line, without the file's bytes or NULs.</summary>

@@ -8,7 +8,9 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tga;
 using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Formats.Tiff.Constants;
 using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.PixelFormats;
@@ -196,6 +198,9 @@ public sealed class ReaderFuzzTests
             ("j.tif", Encode(s => rgb.SaveAsTiff(s, new TiffEncoder { Compression = TiffCompression.Lzw }))),
             ("k.tif", Encode(s => grey.SaveAsTiff(s, new TiffEncoder { Compression = TiffCompression.Deflate }))),
             ("l.tif", ImageFolderTests.Tiff(1, 3)),
+            ("m.tga", Encode(s => rgb.SaveAsTga(s, new TgaEncoder { Compression = TgaCompression.RunLength }))),
+            ("n.webp", Encode(s => rgb.SaveAsWebp(s, new WebpEncoder { FileFormat = WebpFileFormatType.Lossless }))),
+            ("o.webp", Encode(s => rgb.SaveAsWebp(s, new WebpEncoder { FileFormat = WebpFileFormatType.Lossy, Quality = 80 }))),
         ];
     }
 

@@ -20,10 +20,12 @@ internal static class SampleCommand
         var seed = Flags.Long(Words.Seed, "latent seed", Defaults.SampleSeed);
         var grid = new Option<bool>(Words.Grid) { Description = "write one grid image instead of one file per sample" };
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.SampleDevice);
+        var bitDepth = Flags.Choice(Words.BitDepth, "bits per channel of the PNG files", [("8", 8), ("16", 16)], Defaults.PngBitDepth);
         var command = new Command("sample", "generate images (or curves for sines) from a trained generator")
         {
             run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option,
         };
+        command.Options.Add(bitDepth.Option);
         command.SetAction(r => cli.Execute("sample", () => r.GetValue(run), () =>
         {
             string? runFolder = r.GetValue(run), file = r.GetValue(checkpoint);
@@ -37,7 +39,7 @@ internal static class SampleCommand
             var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null));
             SampleWriter.Check(sampler.Spec.Image, chosen);
             var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls));
-            var written = SampleWriter.Write(samples, output, chosen);
+            var written = SampleWriter.Write(samples, output, chosen, bitDepth.Value(r));
             if (written.Count <= 3) foreach (var p in written) cli.Out.WriteLine($"wrote {p}");
             else cli.Out.WriteLine($"wrote {written.Count} files to {output}");
         }));

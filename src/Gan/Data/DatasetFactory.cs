@@ -8,11 +8,13 @@ public static class DatasetFactory
     /// IDX 28, image folders 64); <paramref name="channels"/> null keeps the set's own; <paramref name="limit"/>
     /// caps the samples of every source (the first N: of the file, of the folder in path order, of the synthetic
     /// stream; null = all); <paramref name="imageLimits"/> is the largest input image read from files (null:
-    /// <see cref="ImageLimits.Standard"/>).
+    /// <see cref="ImageLimits.Standard"/>); <paramref name="resize"/> resamples image files (null: bilinear);
+    /// <paramref name="strict"/> makes an unusable image file an error instead of a skipped file.
     /// </summary>
     /// <exception cref="InvalidOptionException">An option that does not apply to the source (an image size for curves) or a source without its folder or size.</exception>
     /// <exception cref="DataFormatException">A data file or folder is missing or unreadable.</exception>
-    public static IDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed, ImageLimits? imageLimits = null)
+    public static IDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed, ImageLimits? imageLimits = null,
+        Imaging.ResizeFilter? resize = null, bool strict = false)
     {
         if (limit is < 1) throw new InvalidOptionException(nameof(Training.TrainOptions.Limit), limit, "must be at least 1");
         IDataset set;
@@ -36,10 +38,11 @@ public static class DatasetFactory
                 set = IdxDataset.Load(FolderOf(source), train: true, limit, imageSize, limits: imageLimits);
                 break;
             case DataSourceKind.ImageFolder:
-                set = ImageFolderDataset.Load(FolderOf(source), imageSize ?? 64, channels ?? 3, limits: imageLimits, limit: limit);
+                set = ImageFolderDataset.Load(FolderOf(source), imageSize ?? 64, channels ?? 3, limits: imageLimits, limit: limit,
+                    resize: resize ?? Imaging.ResizeFilter.Bilinear, strict: strict);
                 break;
             case DataSourceKind.PetriPairs or DataSourceKind.PetriStyles or DataSourceKind.FashionMnistEdges or DataSourceKind.TranslationFolder:
-                return PairedSets.Create(source, imageSize, channels, limit, seed, imageLimits);
+                return PairedSets.Create(source, imageSize, channels, limit, seed, imageLimits, resize, strict);
             default:
                 throw new InvalidOptionException(nameof(Training.TrainOptions.Data), source.Kind, "is not a known data source");
         }

@@ -235,8 +235,9 @@ public sealed class TranslationFolderDataset : IPairedDataset
     /// images above <paramref name="limits"/> (null: <see cref="ImageLimits.Standard"/>) are skipped with the reason;
     /// <paramref name="limit"/> keeps the first N files of each domain (or pairs, or A|B images) in path order (null: all).
     /// </summary>
-    /// <exception cref="DataFormatException">The folder is missing or holds no usable pair.</exception>
-    public static TranslationFolderDataset Load(string directory, int imageSize, int channels, long seed, ImageLimits? limits = null, int? limit = null)
+    /// <exception cref="DataFormatException">The folder is missing or holds no usable pair; with <paramref name="strict"/>, the first unusable file.</exception>
+    public static TranslationFolderDataset Load(string directory, int imageSize, int channels, long seed, ImageLimits? limits = null, int? limit = null,
+        ResizeFilter resize = ResizeFilter.Bilinear, bool strict = false)
     {
         if (limit is < 1) throw new ArgumentOutOfRangeException(nameof(limit), limit, "limit must be at least 1");
         var reader = new ImageReader(limits);
@@ -249,8 +250,8 @@ public sealed class TranslationFolderDataset : IPairedDataset
         string dirA = Path.Combine(directory, "A"), dirB = Path.Combine(directory, "B");
         if (Directory.Exists(trainA) && Directory.Exists(trainB))
         {
-            var a = DecodeAll(reader, Take(Images(trainA), limit), imageSize, channels, skipped, split: false);
-            var b = DecodeAll(reader, Take(Images(trainB), limit), imageSize, channels, skipped, split: false);
+            var a = DecodeAll(reader, Take(Images(trainA), limit), imageSize, channels, skipped, split: false, resize, strict);
+            var b = DecodeAll(reader, Take(Images(trainB), limit), imageSize, channels, skipped, split: false, resize, strict);
             if (a.Count == 0 || b.Count == 0) throw Empty(directory, a.Count == 0 ? trainA : trainB, skipped);
             // Every image of both domains once per epoch: max(|A|, |B|) samples, A cycled, B in a seeded order.
             int count = Math.Max(a.Count, b.Count);
@@ -269,12 +270,12 @@ public sealed class TranslationFolderDataset : IPairedDataset
             {
                 string key = Path.GetRelativePath(dirA, f);
                 if (filesB.Remove(key, out var partner)) pairs.Add((f, partner));
-                else skipped.Add(new SkippedFile(f, "no file of the same name in B/"));
+                else skipped.Add(Unpaired(f, "no file of the same name in B/", strict));
             }
-            foreach (var f in filesB.Values) skipped.Add(new SkippedFile(f, "no file of the same name in A/"));
+            foreach (var f in filesB.Values) skipped.Add(Unpaired(f, "no file of the same name in A/", strict));
             if (limit is { } n && n < pairs.Count) pairs = pairs.GetRange(0, n);
-            var a = DecodeAll(reader, pairs.Select(p => p.A).ToList(), imageSize, channels, skipped, split: false);
-            var b = DecodeAll(reader, pairs.Select(p => p.B).ToList(), imageSize, channels, skipped, split: false);
+            var a = DecodeAll(reader, pairs.Select(p => p.A).ToList(), imageSize, channels, skipped, split: false, resize, strict);
+            var b = DecodeAll(reader, pairs.Select(p => p.B).ToList(), imageSize, channels, skipped, split: false, resize, strict);
             // Keep the pairs whose two files both decoded.
             var okA = a.ToDictionary(x => x.Path, x => x.A);
             var okB = b.ToDictionary(x => x.Path, x => x.A);
@@ -284,15 +285,19 @@ public sealed class TranslationFolderDataset : IPairedDataset
                 Enumerable.Range(0, kept.Count).ToArray(), true, channels, imageSize, "A/ and B/", skipped);
         }
         string root = Directory.Exists(Path.Combine(directory, "train")) ? Path.Combine(directory, "train") : directory;
-        var both = DecodeAll(reader, Take(Images(root), limit), imageSize, channels, skipped, split: true);
+        var both = DecodeAll(reader, Take(Images(root), limit), imageSize, channels, skipped, split: true, resize, strict);
         if (both.Count == 0) throw Empty(directory, root, skipped);
         return new TranslationFolderDataset(name, both.Select(x => x.A).ToArray(), both.Select(x => x.B!).ToArray(),
             Enumerable.Range(0, both.Count).ToArray(), true, channels, imageSize, "A|B images", skipped);
     }
 
     private static DataFormatException Empty(string directory, string where, List<SkippedFile> skipped) =>
-        new(directory, $"no usable image pair in {where} (A|B images, A/ and B/, or trainA/ and trainB/ expected); {skipped.Count} skipped"
-            + (skipped.Count > 0 ? $", first: {Path.GetFileName(skipped[0].Path)}: {skipped[0].Reason}" : ""));
+        ImageFolderDataset.NothingUsable(directory, skipped,
+            $"usable image pair in {Path.GetFileName(where)} (A|B images, A/ and B/, or trainA/ and trainB/ expected)");
+
+    private static SkippedFile Unpaired(string file, string reason, bool strict) => strict
+        ? throw new DataFormatException(file, reason) { Kind = ImageProblem.Unpaired }
+        : new SkippedFile(file, reason, ImageProblem.Unpaired);
 
     private static List<string> Take(List<string> files, int? limit) => limit is { } n && n < files.Count ? files.GetRange(0, n) : files;
 
@@ -303,43 +308,40 @@ public sealed class TranslationFolderDataset : IPairedDataset
             .ToList();
 
     // Decodes in parallel into per-index slots (the result does not depend on scheduling); failures are skipped with the reason.
-    private static List<(string Path, byte[] A, byte[]? B)> DecodeAll(ImageReader reader, List<string> files, int size, int channels, List<SkippedFile> skipped, bool split)
+    private static List<(string Path, byte[] A, byte[]? B)> DecodeAll(ImageReader reader, List<string> files, int size, int channels,
+        List<SkippedFile> skipped, bool split, ResizeFilter resize, bool strict)
     {
         var results = new (byte[] A, byte[]? B)?[files.Count];
-        var reasons = new string?[files.Count];
+        var errors = new DataFormatException?[files.Count];
         Parallel.For(0, files.Count, i =>
         {
             try
             {
+                if (!split)
+                {
+                    results[i] = (reader.ReadResized(files[i], channels, size, size, resize, ImageFit.Stretch).PlanarBytes(), null);
+                    return;
+                }
                 var image = reader.Read(files[i], channels);
                 int h = image.Height, w = image.Width;
-                var planar = ImageFile.Planar(image);
-                if (!split) results[i] = (Resize(planar, channels, h, w, 0, w, size), null);
-                else if (w < 2) reasons[i] = $"{w} pixels wide: not an A|B pair";
-                else results[i] = (Resize(planar, channels, h, w, 0, w / 2, size), Resize(planar, channels, h, w, w / 2, w - w / 2, size));
+                if (w < 2) throw new DataFormatException(files[i], $"{w} pixels wide: not an A|B pair") { Kind = ImageProblem.Unpaired };
+                var a = ImageReader.Resize(image, size, size, resize, ImageFit.Stretch, new SixLabors.ImageSharp.Rectangle(0, 0, w / 2, h));
+                var b = ImageReader.Resize(image, size, size, resize, ImageFit.Stretch, new SixLabors.ImageSharp.Rectangle(w / 2, 0, w - w / 2, h));
+                results[i] = (a.PlanarBytes(), b.PlanarBytes());
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (DataFormatException e)
             {
-                reasons[i] = e.Message.Length > 0 ? e.Message : e.GetType().Name;
+                errors[i] = e;
             }
         });
         var list = new List<(string, byte[], byte[]?)>();
         for (int i = 0; i < files.Count; i++)
         {
             if (results[i] is { } r) list.Add((files[i], r.A, r.B));
-            else skipped.Add(new SkippedFile(files[i], reasons[i] ?? "unknown error"));
+            else if (strict) throw errors[i]!;
+            else skipped.Add(new SkippedFile(files[i], errors[i]!.Problem, errors[i]!.Kind ?? ImageProblem.Corrupt));
         }
         return list;
-    }
-
-    // Columns [x0, x0 + width) of a (C, h, w) image resized whole to (C, size, size) bytes.
-    private static byte[] Resize(float[] planar, int channels, int h, int w, int x0, int width, int size)
-    {
-        var resized = new float[channels * size * size];
-        ImageResize.ResizeRegion(planar, channels, h, w, 0, x0, h, width, resized, size, size, ResizeMode.Auto);
-        var bytes = new byte[resized.Length];
-        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)Math.Clamp(MathF.Round(resized[i]), 0f, 255f);
-        return bytes;
     }
 }
 
@@ -401,7 +403,8 @@ internal static class PairedSets
     /// fashion-mnist-edges resized to <paramref name="imageSize"/> (default 32, the smallest U-Net size), folders at
     /// <paramref name="imageSize"/> (default 64) with <paramref name="channels"/> (default 3) on both sides.
     /// </summary>
-    public static IPairedDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed, ImageLimits? imageLimits = null)
+    public static IPairedDataset Create(DataSource source, int? imageSize, int? channels, int? limit, long seed, ImageLimits? imageLimits = null,
+        ResizeFilter? resize = null, bool strict = false)
     {
         if (channels is not null && source.Kind != DataSourceKind.TranslationFolder)
             throw new InvalidOptionException(nameof(Training.TrainOptions.Channels), channels, $"does not apply to {source.Name} (its domains have fixed channels)");
@@ -416,7 +419,8 @@ internal static class PairedSets
                     throw new DataFormatException(IdxDataset.FashionMnistDirectory, "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist");
                 return new EdgesDataset(IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize ?? 32, limits: imageLimits), "fashion-mnist-edges");
             case DataSourceKind.TranslationFolder:
-                return TranslationFolderDataset.Load(DatasetFactory.FolderOf(source), imageSize ?? 64, channels ?? 3, seed, imageLimits, limit);
+                return TranslationFolderDataset.Load(DatasetFactory.FolderOf(source), imageSize ?? 64, channels ?? 3, seed, imageLimits, limit,
+                    resize ?? ResizeFilter.Bilinear, strict);
             default:
                 throw new InvalidOptionException(nameof(Training.TrainOptions.Data), source.Kind, "is not a source of image pairs");
         }

@@ -5,7 +5,7 @@ using GpuGan.Gan.Data;
 
 namespace GpuGan.Gan.Imaging;
 
-/// <summary>Decodes image files (PNG, JPEG, BMP, GIF, TIFF) into planar arrays.</summary>
+/// <summary>Decodes image files (the formats of <see cref="ImageReader.Formats"/>) into planar arrays.</summary>
 public static class ImageFile
 {
     /// <summary>

@@ -1,4 +1,7 @@
-// Resampling of planar images (C, H, W) in float.
+// Resampling of planar images (C, H, W) in float, for data already in memory as floats: IDX data sets
+// resized per sample, and the pix2pix/CycleGAN jitter (resize up, random crop) of every batch. Image
+// files are resampled by ImageSharp instead (ImageReader.ReadResized); ImageSharp would need an
+// Image<T> per sample here and would round the normalised floats to 8 bits.
 //
 // Bilinear: half-pixel centres (PyTorch align_corners=false, OpenCV INTER_LINEAR): output pixel
 // x maps to source coordinate (x + 0.5)·s − 0.5, clamped at the borders. Good for enlarging

@@ -102,12 +102,13 @@ public static class SampleWriter
 
     /// <summary>
     /// Writes <paramref name="samples"/> into <paramref name="folder"/> (created if needed): curves (H = 1) as curves.csv
-    /// (one row per curve, the x grid in the header) and curves.png; images as <paramref name="format"/> says.
-    /// Returns the files written.
+    /// (one row per curve, the x grid in the header) and curves.png; images as <paramref name="format"/> says, PNG files
+    /// with <paramref name="bitDepth"/> (8 or 16) bits per channel. Returns the files written.
     /// </summary>
     /// <exception cref="SampleFormatException">IDX for colour images (checked before anything is written).</exception>
-    public static IReadOnlyList<string> Write(GeneratedSamples samples, string folder, SampleFormat format)
+    public static IReadOnlyList<string> Write(GeneratedSamples samples, string folder, SampleFormat format, int bitDepth = 8)
     {
+        PngWriter.CheckBitDepth(bitDepth);
         var (c, h, w) = (samples.Shape.Channels, samples.Shape.Height, samples.Shape.Width);
         Check(samples.Shape, format);
         Directory.CreateDirectory(folder);
@@ -141,7 +142,7 @@ public static class SampleWriter
         else if (format == SampleFormat.Grid)
         {
             string path = Path.Combine(folder, "grid.png");
-            ImageGrid.Save(path, images, n, c, h, w);
+            ImageGrid.Save(path, images, n, c, h, w, bitDepth: bitDepth);
             written.Add(path);
         }
         else
@@ -150,7 +151,7 @@ public static class SampleWriter
             for (int i = 0; i < n; i++)
             {
                 string path = Path.Combine(folder, $"sample-{i:D5}{(samples.Labels is null ? "" : $"-class{samples.Labels[i]}")}.png");
-                PngWriter.Save(path, images.AsSpan(i * len, len), c, h, w);
+                PngWriter.Save(path, images.AsSpan(i * len, len), c, h, w, bitDepth);
                 written.Add(path);
             }
         }

@@ -134,6 +134,7 @@ public sealed class Translator
 
         var skipped = new List<SkippedFile>();
         var written = new List<string>();
+        var reader = new ImageReader();
         int s = Spec.Image.Height, inLength = Input.Length;
         for (int start = 0; start < files.Count; start += Group)
         {
@@ -142,15 +143,14 @@ public sealed class Translator
             {
                 try
                 {
-                    var (planar, h, w) = ImageFile.ReadPlanar(files[i].File, Input.Channels);
+                    var bytes = reader.ReadResized(files[i].File, Input.Channels, s, s, ResizeFilter.Bilinear, ImageFit.Stretch).PlanarBytes();
                     var image = new float[inLength];
-                    ImageResize.Resize(planar, Input.Channels, h, w, image, s, s);
-                    for (int k = 0; k < image.Length; k++) image[k] = image[k] / 127.5f - 1f;
+                    for (int k = 0; k < image.Length; k++) image[k] = bytes[k] / 127.5f - 1f;
                     batch.Add((i, image));
                 }
                 catch (Exception e) when (e is IOException or InvalidDataException or DataFormatException or UnauthorizedAccessException or ArgumentException)
                 {
-                    skipped.Add(new SkippedFile(files[i].File, e.Message));
+                    skipped.Add(new SkippedFile(files[i].File, e.Message, (e as DataFormatException)?.Kind ?? ImageProblem.Unreadable));
                 }
             }
             if (batch.Count == 0) continue;

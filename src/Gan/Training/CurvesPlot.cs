@@ -1,9 +1,8 @@
-using GpuGan.Gan.Imaging;
 using GpuGan.Layers.Serialization;
 
 namespace GpuGan.Gan.Training;
 
-/// <summary>curves.png: losses and D outputs over steps (ScottPlot), two panels stacked.</summary>
+/// <summary>curves.png: losses and D outputs over steps (ScottPlot), two panels stacked on one canvas.</summary>
 public static class CurvesPlot
 {
     /// <summary>Plots the loss and D-output curves of <paramref name="rows"/> as a PNG at <paramref name="path"/>, titled <paramref name="title"/>.</summary>
@@ -29,16 +28,15 @@ public static class CurvesPlot
         outputs.YLabel("discriminator output");
         outputs.ShowLegend();
 
+        // Both panels render onto one canvas and are encoded once: no PNG is encoded and decoded in between.
         const int width = 900, height = 360;
-        var top = losses.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
-        var bottom = outputs.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
-        // Stack the two PNGs (our own, trusted) into one image: decode both to RGB bytes, re-encode once.
-        var pixels = new byte[width * height * 2 * 3];
-        using (var a = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(top))
-            a.CopyPixelDataTo(pixels.AsSpan(0, width * height * 3));
-        using (var b = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(bottom))
-            b.CopyPixelDataTo(pixels.AsSpan(width * height * 3));
-        PngWriter.SaveInterleaved(path, pixels, 3, height * 2, width);
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, 2 * height));
+        surface.Canvas.Clear(SkiaSharp.SKColors.White);
+        losses.Render(surface.Canvas, new ScottPlot.PixelRect(new ScottPlot.Pixel(0, 0), new ScottPlot.PixelSize(width, height)));
+        outputs.Render(surface.Canvas, new ScottPlot.PixelRect(new ScottPlot.Pixel(0, height), new ScottPlot.PixelSize(width, height)));
+        using var snapshot = surface.Snapshot();
+        using var png = snapshot.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        AtomicFile.WriteAllBytes(path, png.ToArray());
     }
 
     /// <summary>Generated 1-D samples (sines) drawn over the data's x grid, at most 16 curves.</summary>

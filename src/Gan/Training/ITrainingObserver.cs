@@ -43,6 +43,16 @@ public sealed record SkippedFilesNotice(string DataName, IReadOnlyList<SkippedFi
     public override bool IsWarning => true;
 }
 
+/// <summary>
+/// What the data set holds: <paramref name="Images"/> samples used, the image files skipped by kind (empty for sources
+/// that are not files of images), and how many images had their transparency dropped. config.json records the same.
+/// </summary>
+public sealed record DataSummaryNotice(string DataName, int Images, IReadOnlyDictionary<ImageProblem, int> Skipped, int AlphaDropped) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => false;
+}
+
 /// <summary>A run was resumed from its checkpoint.</summary>
 public sealed record ResumedNotice(string RunFolder, long Step, long Epoch, int BatchIndex) : TrainingNotice
 {

@@ -71,6 +71,12 @@ public sealed record TrainOptions
     /// <summary>Largest width × height of an input image; null is <see cref="ImageLimits.Standard"/>'s.</summary>
     public long? MaxImagePixels { get; init; }
 
+    /// <summary>The filter that resamples image files to the image size; null: bilinear (closest to torchvision's Resize(antialias=True)).</summary>
+    public Imaging.ResizeFilter? Resize { get; init; }
+
+    /// <summary>An image file that cannot be used (corrupt, above the limits, a refused format) stops the run with its name; null or false skips it with a warning.</summary>
+    public bool? StrictData { get; init; }
+
     /// <summary>The input image limits in force.</summary>
     [JsonIgnore]
     public ImageLimits ImageLimits => new(MaxImageSide ?? ImageLimits.Standard.MaxSide, MaxImagePixels ?? ImageLimits.Standard.MaxPixels);
@@ -124,6 +130,7 @@ public sealed record TrainOptions
         if (Limit is < 1) Fail(nameof(Limit), Limit, "must be at least 1");
         if (MaxImageSide is < 1) Fail(nameof(MaxImageSide), MaxImageSide, "must be at least 1");
         if (MaxImagePixels is < 1) Fail(nameof(MaxImagePixels), MaxImagePixels, "must be at least 1");
+        if (Resize is { } filter && !Enum.IsDefined(filter)) Fail(nameof(Resize), filter, "is not a known resampling filter");
         if (Enum.IsDefined(Model) && Model.Kind() == ModelKind.Translation)
         {
             if (LatentDim != 0) Fail(nameof(LatentDim), LatentDim, $"must be 0 for {Model.FileName()} (it has no latent input)");

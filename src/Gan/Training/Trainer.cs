@@ -50,11 +50,19 @@ public sealed class Trainer : IDisposable
         _options = options;
         _resumed = checkpointToLoad is not null;
         _device = DeviceSelection.Open(options.Device, options.Threads);
-        _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed, options.ImageLimits);
-        if (_dataset is ImageFolderDataset folderSet && folderSet.Skipped.Count > 0)
-            observer.Notice(new SkippedFilesNotice(_dataset.Name, folderSet.Skipped));
-        if (_dataset is TranslationFolderDataset pairFolder && pairFolder.Skipped.Count > 0)
-            observer.Notice(new SkippedFilesNotice(_dataset.Name, pairFolder.Skipped));
+        _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed, options.ImageLimits,
+            options.Resize, options.StrictData == true);
+        IReadOnlyList<SkippedFile> skippedFiles = _dataset switch
+        {
+            ImageFolderDataset folderSet => folderSet.Skipped,
+            TranslationFolderDataset pairFolder => pairFolder.Skipped,
+            _ => [],
+        };
+        if (skippedFiles.Count > 0) observer.Notice(new SkippedFilesNotice(_dataset.Name, skippedFiles));
+        DataSummary = new DataSummaryNotice(_dataset.Name, _dataset.Count,
+            skippedFiles.GroupBy(f => f.Kind).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count()),
+            (_dataset as ImageFolderDataset)?.AlphaDropped ?? 0);
+        observer.Notice(DataSummary);
         if (_dataset.Count < options.Batch)
             throw new BatchLargerThanDataException(options.Batch, _dataset.Count, _dataset.Name);
         if (options.Model == ModelFamily.Cdcgan && _dataset.ClassCount < 2)
@@ -112,6 +120,23 @@ public sealed class Trainer : IDisposable
                 if (pairs is not null) throw new ModelDataMismatchException(family, data.Name, DataRequirement.SingleDomain);
                 return GanSpec.Canonical(family, new ImageShape(data.Channels, data.Height, data.Width), options.LatentDim, options.Width, data.ClassCount);
         }
+    }
+
+    /// <summary>The data set's size and the files skipped, as config.json records them under "images" and "skipped".</summary>
+    public DataSummaryNotice DataSummary { get; }
+
+    /// <summary>
+    /// config.json: the options, then "images" (the samples used) and "skipped" (image files left out, by kind). Resume reads
+    /// the options back; the two counts are facts about this run's data, which it ignores.
+    /// </summary>
+    internal string ConfigJson()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(_options.ToJson())!.AsObject();
+        json["images"] = DataSummary.Images;
+        var skipped = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (kind, count) in DataSummary.Skipped) skipped[TrainOptions.JsonKey(kind.ToString())] = count;
+        json["skipped"] = skipped;
+        return json.ToJsonString(TrainOptions.Json);
     }
 
     /// <summary>Prepares a new run into <see cref="TrainOptions.Out"/>, which must be absent or empty. Writes nothing yet.</summary>
@@ -193,7 +218,7 @@ public sealed class Trainer : IDisposable
         // Temporary files of writes that a kill cut short (the renames never happened): ours by name, writer gone.
         var removed = RunLayout.Folders.SelectMany(f => AtomicFile.RemoveStaleTemporaryFiles(Path.Combine(folder, f))).ToList();
         if (removed.Count > 0) _observer.Notice(new TemporaryFilesRemovedNotice(folder, removed));
-        if (!_resumed) AtomicFile.WriteAllBytes(Path.Combine(folder, RunLayout.ConfigFile), System.Text.Encoding.UTF8.GetBytes(_options.ToJson()));
+        if (!_resumed) AtomicFile.WriteAllBytes(Path.Combine(folder, RunLayout.ConfigFile), System.Text.Encoding.UTF8.GetBytes(ConfigJson()));
 
         using var metrics = new MetricsLog(Path.Combine(folder, RunLayout.MetricsFile), _resumed ? _step : 0);
         if (metrics.DroppedTornRow || metrics.DroppedRows > 0)
