@@ -16,6 +16,9 @@ internal static class Words
         Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid",
         NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
 
+    /// <summary>gpugan score's flags.</summary>
+    public const string Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
+
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
     public static string? FlagOf(string property) => property switch
     {

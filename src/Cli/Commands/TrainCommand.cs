@@ -104,7 +104,7 @@ internal static class TrainCommand
     }
 
     /// <summary>--data: a built-in set, mnist:DIR, or a folder (IDX files or images; image pairs for the translation families).</summary>
-    private static DataSource ParseData(string word, ModelFamily family) => word switch
+    internal static DataSource ParseData(string word, ModelFamily family) => word switch
     {
         Words.Petri => DataSource.Petri(Defaults.SyntheticCount),
         Words.Sines => DataSource.Sines(Defaults.SyntheticCount),

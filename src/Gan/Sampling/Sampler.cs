@@ -128,12 +128,12 @@ public static class SampleWriter
         }
         else if (format == SampleFormat.Idx)
         {
-            string path = Path.Combine(folder, "samples-idx3-ubyte");
+            string path = Path.Combine(folder, Scoring.SampleFiles.IdxImages);
             IdxWriter.WriteImages(path, images, n, h, w);
             written.Add(path);
             if (samples.Labels is { } labels)
             {
-                string lp = Path.Combine(folder, "samples-labels-idx1-ubyte");
+                string lp = Path.Combine(folder, Scoring.SampleFiles.IdxLabels);
                 IdxWriter.WriteLabels(lp, labels);
                 written.Add(lp);
             }
