@@ -24,6 +24,12 @@
 // accuracy there is the test accuracy stored with the weights, and scoring can compare it with the
 // training part (the calibration's "real against real").
 //
+// Features are centred on the training part's mean and divided by one global scale (the root mean
+// per-dimension variance), both stored with the weights: the network's raw activations have an arbitrary
+// scale (FD in the hundreds), and KID's kernel (a·b / d + 1)³ assumes features of about unit size — on
+// raw features its subsets' spread swamped its mean. One scale for all dimensions keeps the geometry
+// (FD is only divided by the scale²; nearly dead units are not blown up).
+//
 // Cache: <cache>/features/<data-name>-<key>.safetensors, key = SHA-256 of the data (every sample's
 // floats, labels, shape), the task and the training configuration, so another data set, a changed
 // file or another configuration never reuses a network.
@@ -97,7 +103,7 @@ public sealed class SampleShapeException(string source, int channels, int height
 /// <summary>The feature network of one data set: trained on it, or loaded from the cache.</summary>
 public sealed class FeatureNetwork
 {
-    private const string CacheFormat = "gpugan.features.1";
+    private const string CacheFormat = "gpugan.features.2";
 
     private readonly Device _device;
     private readonly Net _net;
@@ -181,6 +187,7 @@ public sealed class FeatureNetwork
         }
         var trained = Train(data, task, outputs, trainCount, options, device, progress);
         trained.Eval();
+        Standardise(trained, data, trainCount, device);
         var result = new FeatureNetwork(trained, device, task, classes, 0, trainCount, testCount, path, loaded: false);
         double acc = result.Accuracy(data, trainCount, testCount);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -245,7 +252,7 @@ public sealed class FeatureNetwork
             using var noGrad = Autograd.NoGrad();
             var x = Tensor.FromArray(images.AsSpan(start * sample, m * sample), new Shape(m, c, side, side), _device);
             var f = _net.Embed(x);
-            var y = (logits ? _net.Head.Forward(f) : f).ToArray();
+            var y = (logits ? _net.Head.Forward(f) : f.Sub(_net.Centre).Div(_net.Scale)).ToArray();
             for (int i = 0; i < m * width; i++) r[start * width + i] = y[i];
         }
         return r;
@@ -311,6 +318,19 @@ public sealed class FeatureNetwork
         return net;
     }
 
+    /// <summary>Sets the network's feature centre and scale from (up to 2,000 of) its training images.</summary>
+    private static void Standardise(Net net, IDataset data, int trainCount, Device device)
+    {
+        int n = Math.Min(trainCount, 2000), d = net.FeatureSize;
+        var raw = new FeatureNetwork(net, device, FeatureTask.Rotation, 4, 0, trainCount, 0, "", false).Run(data.CopySamples(0, n), n, logits: false);
+        var (mean, cov) = QualityMetrics.MeanCov(raw, n, d);
+        double variance = 0;
+        for (int i = 0; i < d; i++) variance += cov[i * d + i];
+        float scale = (float)Math.Sqrt(Math.Max(variance / d, 1e-12));
+        net.Centre.CopyFrom(mean.Select(v => (float)v).ToArray());
+        net.Scale.CopyFrom([scale]);
+    }
+
     /// <summary>Turns a (C, S, S) image by k·90° counter-clockwise into <paramref name="destination"/>.</summary>
     public static void Rotate(ReadOnlySpan<float> source, Span<float> destination, int channels, int side, int k)
     {
@@ -362,7 +382,15 @@ public sealed class FeatureNetwork
                 new Conv2d(width, 2 * width, 4, 2, 1, gen: gen), new LeakyReLU(0.2f),
                 new Conv2d(2 * width, 4 * width, 3, 1, 1, gen: gen), new LeakyReLU(0.2f)));
             Head = RegisterModule("head", new Linear(4 * width, outputs, gen: gen));
+            RegisterBuffer("feature_centre", Tensor.Zeros(new Shape(FeatureSize)));
+            RegisterBuffer("feature_scale", Tensor.Ones(new Shape(1)));
         }
+
+        /// <summary>(4w): the training features' mean.</summary>
+        public Tensor Centre => GetBuffer("feature_centre")!;
+
+        /// <summary>(1): the training features' root mean variance.</summary>
+        public Tensor Scale => GetBuffer("feature_scale")!;
 
         public int Outputs { get; }
 
