@@ -17,6 +17,9 @@ internal static class Words
         NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
 
     /// <summary>gpugan score's flags.</summary>
+    public const string Ema = "--ema", Raw = "--raw";
+
+    /// <summary>gpugan score's flags.</summary>
     public const string Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
 
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
@@ -25,7 +28,7 @@ internal static class Words
         "Model" => Model, "Data" => Data, "ImageSize" => ImageSize, "Channels" => Channels, "Epochs" => Epochs, "Steps" => Steps,
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
-        "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
+        "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior, "Ema" => Ema,
         _ => null,
     };
 

@@ -20,21 +20,22 @@ internal static class SampleCommand
         var seed = Flags.Long(Words.Seed, "latent seed", Defaults.SampleSeed);
         var grid = new Option<bool>(Words.Grid) { Description = "write one grid image instead of one file per sample" };
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.SampleDevice);
+        var raw = new Option<bool>(Words.Raw) { Description = $"the trained generator weights, not their moving average (runs trained with {Words.Ema})" };
         var command = new Command("sample", "generate images (or curves for sines) from a trained generator")
         {
-            run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option,
+            run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option, raw,
         };
         command.SetAction(r => cli.Execute("sample", () => r.GetValue(run), () =>
         {
             string? runFolder = r.GetValue(run), file = r.GetValue(checkpoint);
             if ((runFolder is null) == (file is null))
                 throw new UsageException($"give exactly one of {Words.Run} DIR or {Words.Checkpoint} FILE");
-            string path = file ?? Path.Combine(runFolder!, RunLayout.GeneratorFile);
+            string path = RunFiles.GeneratorPath(runFolder, file, r.GetValue(raw));
             var chosen = format.Value(r);
             if (chosen == SampleFormat.Png && r.GetValue(grid)) chosen = SampleFormat.Grid;
             string output = r.GetValue(outDir)!;
 
-            var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null));
+            var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null), r.GetValue(raw));
             SampleWriter.Check(sampler.Spec.Image, chosen);
             var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls));
             var written = SampleWriter.Write(samples, output, chosen);
@@ -42,5 +43,20 @@ internal static class SampleCommand
             else cli.Out.WriteLine($"wrote {written.Count} files to {output}");
         }));
         return command;
+    }
+}
+
+/// <summary>Which file of a run to sample from.</summary>
+internal static class RunFiles
+{
+    /// <summary>
+    /// <paramref name="file"/> when given; else the run's generator file, or its training checkpoint when <paramref name="raw"/>
+    /// weights are asked for and the generator file holds the moving average.
+    /// </summary>
+    public static string GeneratorPath(string? runFolder, string? file, bool raw)
+    {
+        if (file is not null) return file;
+        string generator = Path.Combine(runFolder!, RunLayout.GeneratorFile);
+        return raw && Sampler.HoldsAverage(generator) ? Path.Combine(runFolder!, RunLayout.CheckpointFile) : generator;
     }
 }

@@ -25,10 +25,11 @@ internal static class ScoreCommand
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.TrainDevice);
         var cache = new Option<string?>(Words.CacheDir) { Description = "feature networks' cache folder (default: the user's cache folder, gpugan/)" };
         var featureSteps = Flags.Int(Words.FeatureSteps, "training steps of a new feature network", Defaults.FeatureSteps);
+        var raw = new Option<bool>(Words.Raw) { Description = $"with {Words.Run}: the trained generator weights, not their moving average" };
         var featureWidth = Flags.Int(Words.FeatureWidth, "width of a new feature network (features have 4x as many values)", Defaults.FeatureWidth);
         var command = new Command("score", "score generated images against the real data: Frechet distance, KID, precision/recall/density/coverage, classes")
         {
-            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth,
+            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth, raw,
         };
         command.SetAction(r => cli.Execute("score", () => null, () =>
         {
@@ -75,8 +76,8 @@ internal static class ScoreCommand
             string from;
             if (runFolder is not null)
             {
-                string path = Path.Combine(runFolder, RunLayout.GeneratorFile);
-                var sampler = Sampler.Load(path, dev);
+                string path = RunFiles.GeneratorPath(runFolder, null, r.GetValue(raw));
+                var sampler = Sampler.Load(path, dev, r.GetValue(raw));
                 scorer.CheckShape(path, sampler.Spec.Image.Channels, sampler.Spec.Image.Height, sampler.Spec.Image.Width);
                 var generated = sampler.Generate(n, r.GetValue(seed));
                 (images, asked, got, from) = (generated.Values, generated.Labels, n, path);

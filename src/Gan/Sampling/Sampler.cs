@@ -45,16 +45,39 @@ public sealed class Sampler
     /// <exception cref="ArchitectureRecordException">The file has no (valid) architecture record.</exception>
     /// <exception cref="WrongModelKindException">The file holds an image-to-image model (use <see cref="Translator"/>).</exception>
     /// <exception cref="GpuGan.Layers.StateDictException">The weights do not fit the recorded architecture.</exception>
-    public static Sampler Load(string path, Device device)
+    /// <remarks>
+    /// A run trained with an EMA decay keeps two generators: the moving average (the generator file holds it; the checkpoint
+    /// holds it as "G_ema") and the trained weights (the checkpoint's "G"). The average is loaded unless <paramref name="raw"/>.
+    /// </remarks>
+    /// <exception cref="RawWeightsNotInFileException"><paramref name="raw"/> for a generator file that holds the average only.</exception>
+    public static Sampler Load(string path, Device device, bool raw = false)
     {
         var (spec, training) = ModelFiles.ReadSpec(path);
         if (spec.Family.Kind() == ModelKind.Translation) throw new WrongModelKindException(path, spec.Family, ModelKind.Generative);
         var g = spec.Family == ModelFamily.Aae ? AaeModel.CreateGenerator(spec, device) : GanModel.CreateGenerator(spec, device);
-        if (training) Checkpoint.LoadModule(path, g, spec.Family == ModelFamily.Aae ? AaeModel.DecoderPrefix : "G");
-        else Checkpoint.LoadModule(path, g);
+        var file = SafeTensors.Read(path);
+        bool averaged;
+        if (training)
+        {
+            averaged = !raw && file.Tensors.Keys.Any(k => k.StartsWith(GanModel.EmaModuleName + ".", StringComparison.Ordinal));
+            Checkpoint.LoadModule(path, g, spec.Family == ModelFamily.Aae ? AaeModel.DecoderPrefix : averaged ? GanModel.EmaModuleName : "G");
+        }
+        else
+        {
+            averaged = file.Metadata.ContainsKey(GanModel.EmaMetadataKey);
+            if (raw && averaged) throw new RawWeightsNotInFileException(path);
+            Checkpoint.LoadModule(path, g);
+        }
         g.Eval();
-        return new Sampler(path, spec, g, device);
+        return new Sampler(path, spec, g, device) { Averaged = averaged };
     }
+
+    /// <summary>True when the weights are the moving average of a run trained with an EMA decay.</summary>
+    public bool Averaged { get; private init; }
+
+    /// <summary>True when <paramref name="generatorFile"/> holds a moving average (so the trained weights are in the run's checkpoint only).</summary>
+    public static bool HoldsAverage(string generatorFile) =>
+        File.Exists(generatorFile) && SafeTensors.Read(generatorFile).Metadata.ContainsKey(GanModel.EmaMetadataKey);
 
     /// <summary>
     /// <paramref name="count"/> samples from latent noise of <paramref name="seed"/>. Conditional models make class

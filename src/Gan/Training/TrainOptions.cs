@@ -87,6 +87,12 @@ public sealed record TrainOptions
     /// <summary>The prior of the adversarial autoencoder's codes; null: Gaussian.</summary>
     public LatentPrior? Prior { get; init; }
 
+    /// <summary>
+    /// Decay of an exponential moving average of the generator's weights (e.g. 0.999), kept beside the trained weights and
+    /// used for sampling; null keeps none. The latent-noise GANs only.
+    /// </summary>
+    public double? Ema { get; init; }
+
     /// <summary>The library version that wrote the options.</summary>
     public string Version { get; init; } = typeof(TrainOptions).Assembly.GetName().Version?.ToString() ?? "0";
 
@@ -108,6 +114,8 @@ public sealed record TrainOptions
             Fail(nameof(ImageSize), s, $"must be one of {string.Join(", ", GanSpec.SupportedSizes(Model))} for {Model.FileName()}");
         if (Prior is { } prior && !Enum.IsDefined(prior)) Fail(nameof(Prior), prior, "is not a known prior");
         if (Prior is not null && Model != ModelFamily.Aae) Fail(nameof(Prior), Prior, "applies to the adversarial autoencoder only");
+        if (Ema is { } ema && !(ema > 0 && ema < 1)) Fail(nameof(Ema), ema, "must be a decay between 0 and 1 (exclusive)");
+        if (Ema is not null && Enum.IsDefined(Model) && Model.Kind() != ModelKind.Generative) Fail(nameof(Ema), Ema, $"applies to the latent-noise GANs (gan, dcgan, wgan, wgan-gp, cdcgan), not {Model.FileName()}");
         if (Channels is { } c && c is not (1 or 3)) Fail(nameof(Channels), c, "must be 1 or 3");
         if (Epochs is < 1) Fail(nameof(Epochs), Epochs, "must be at least 1");
         if (Steps is < 1) Fail(nameof(Steps), Steps, "must be at least 1");

@@ -61,7 +61,7 @@ public sealed class Trainer : IDisposable
             throw new ModelNeedsLabelsException(options.Model, _dataset.Name, _dataset.ClassCount);
 
         Spec = SpecFor(options, _dataset);
-        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr);
+        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema);
         _noise = NoiseStream(options.Seed);
         if (_dataset is IPairedDataset pairs && options.Augment != false)
         {
@@ -324,12 +324,15 @@ public sealed class Trainer : IDisposable
         _state.Metadata["config"] = _options.ToJson();
         _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
         Checkpoint.Save(CheckpointPath, _state);
-        Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, new Dictionary<string, string>
+        var generatorMetadata = new Dictionary<string, string>
         {
             ["model"] = Spec.Family.FileName(),
             ["step"] = _step.ToString(CultureInfo.InvariantCulture),
             [GanSpec.MetadataKey] = Spec.ToJson(),
-        });
+        };
+        // With --ema the generator file holds the averaged weights (what sampling wants); the trained ones stay in the checkpoint.
+        if (_options.Ema is { } ema) generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
+        Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, generatorMetadata);
     }
 
     /// <summary>Mean over pixels of the standard deviation across samples: ~0 when all samples are alike.</summary>
