@@ -73,6 +73,16 @@ internal static class Defaults
         return Path.Combine(root, "gpugan");
     }
 
+    /// <summary>--eval-every: images scored at each evaluation (fewer than gpugan score's, to keep training moving).</summary>
+    public const int EvalSamples = 500;
+
+    /// <summary>The scoring settings of --eval-every N.</summary>
+    public static GpuGan.Gan.Training.EvalOptions Eval(int every) => new()
+    {
+        Every = every, Samples = EvalSamples, K = ScoreNeighbours, KidSubsets = KidSubsets, KidSubsetSize = KidSubsetSize, CacheFolder = CacheFolder(),
+        Features = new GpuGan.Gan.Scoring.FeatureNetworkOptions { Width = FeatureWidth, Steps = FeatureSteps, Batch = FeatureBatch, LearningRate = FeatureLr, Seed = Seed },
+    };
+
     /// <summary>Length of a run when neither --steps nor --epochs is given.</summary>
     public static int Steps(ModelFamily model, DataSourceKind data) => (model, data) switch
     {

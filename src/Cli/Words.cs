@@ -17,7 +17,7 @@ internal static class Words
         NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
 
     /// <summary>gpugan score's flags.</summary>
-    public const string Ema = "--ema", Raw = "--raw";
+    public const string EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
 
     /// <summary>gpugan score's flags.</summary>
     public const string Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
@@ -29,6 +29,7 @@ internal static class Words
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior, "Ema" => Ema,
+        "EvalEvery" => EvalEvery, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid,
         _ => null,
     };
 

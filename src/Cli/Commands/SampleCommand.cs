@@ -20,10 +20,12 @@ internal static class SampleCommand
         var seed = Flags.Long(Words.Seed, "latent seed", Defaults.SampleSeed);
         var grid = new Option<bool>(Words.Grid) { Description = "write one grid image instead of one file per sample" };
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.SampleDevice);
+        var truncation = Flags.OptionalDouble(Words.Truncation, "pull the latent vectors towards their mean: z * PSI, PSI in [0, 1] (more typical, less varied samples)");
+        var interpolate = Flags.OptionalInt(Words.Interpolate, $"write interpolation.png: rows of STEPS images between two latent vectors ({Words.Count} / STEPS rows, at least one)");
         var raw = new Option<bool>(Words.Raw) { Description = $"the trained generator weights, not their moving average (runs trained with {Words.Ema})" };
         var command = new Command("sample", "generate images (or curves for sines) from a trained generator")
         {
-            run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option, raw,
+            run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option, raw, truncation, interpolate,
         };
         command.SetAction(r => cli.Execute("sample", () => r.GetValue(run), () =>
         {
@@ -37,7 +39,15 @@ internal static class SampleCommand
 
             var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null), r.GetValue(raw));
             SampleWriter.Check(sampler.Spec.Image, chosen);
-            var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls));
+            if (r.GetValue(interpolate) is { } steps)
+            {
+                if (steps < 2) throw new UsageException($"{Words.Interpolate}: must be at least 2, got {steps}");
+                int rows = Math.Max(1, r.GetValue(count) / steps);
+                var walk = sampler.Interpolate(rows, steps, r.GetValue(seed), r.GetValue(cls), r.GetValue(truncation));
+                cli.Out.WriteLine($"wrote {SampleWriter.WriteGrid(walk, output, "interpolation.png", steps)}");
+                return;
+            }
+            var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls), r.GetValue(truncation));
             var written = SampleWriter.Write(samples, output, chosen);
             if (written.Count <= 3) foreach (var p in written) cli.Out.WriteLine($"wrote {p}");
             else cli.Out.WriteLine($"wrote {written.Count} files to {output}");

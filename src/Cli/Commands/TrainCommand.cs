@@ -40,11 +40,12 @@ internal static class TrainCommand
         var maxPixels = Flags.Long(Words.MaxImagePixels, "skip input images of more than N pixels (width x height, checked before decoding)", Defaults.MaxImagePixels);
         var noAugment = new Option<bool>(Words.NoAugment) { Description = "pix2pix, cyclegan: no random jitter (resize up, random crop) and mirroring of the training images" };
         var prior = Flags.Choice(Words.Prior, "aae: the prior of the codes", Words.Priors, Defaults.Prior);
+        var evalEvery = Flags.OptionalInt(Words.EvalEvery, $"score the generator every N steps ({Defaults.EvalSamples} samples; FD, KID, precision, recall, density, coverage) into metrics.csv, curves.png and the console");
         var ema = Flags.OptionalDouble(Words.Ema, "keep a moving average of the generator's weights with this decay (e.g. 0.999); sample uses it");
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
             model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
-            noAugment, prior.Option, ema,
+            noAugment, prior.Option, ema, evalEvery,
         };
 
         command.SetAction(r =>
@@ -59,7 +60,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, ema }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, ema, evalEvery }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -96,6 +97,7 @@ internal static class TrainCommand
                         Augment = family.Kind() == ModelKind.Translation ? !r.GetValue(noAugment) : null,
                         Prior = family == ModelFamily.Aae ? prior.Value(r) : null,
                         Ema = r.GetValue(ema),
+                        Eval = r.GetValue(evalEvery) is { } every ? Defaults.Eval(every) : null,
                     };
                     prepare = observer => Trainer.Start(options, observer);
                 }

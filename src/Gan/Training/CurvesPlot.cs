@@ -29,15 +29,31 @@ public static class CurvesPlot
         outputs.ShowLegend();
 
         const int width = 900, height = 360;
-        var top = losses.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
-        var bottom = outputs.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
-        // Stack the two PNGs (our own, trusted) into one image: decode both to RGB bytes, re-encode once.
-        var pixels = new byte[width * height * 2 * 3];
-        using (var a = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(top))
-            a.CopyPixelDataTo(pixels.AsSpan(0, width * height * 3));
-        using (var b = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(bottom))
-            b.CopyPixelDataTo(pixels.AsSpan(width * height * 3));
-        PngWriter.SaveInterleaved(path, pixels, 3, height * 2, width);
+        var panels = new List<byte[]>
+        {
+            losses.GetImageBytes(width, height, ScottPlot.ImageFormat.Png),
+            outputs.GetImageBytes(width, height, ScottPlot.ImageFormat.Png),
+        };
+        // A third panel when the run scores itself (--eval-every): FD, and KID scaled to share the axis.
+        var scored = rows.Where(r => double.IsFinite(r.Fd)).ToList();
+        if (scored.Count > 0)
+        {
+            var scores = new ScottPlot.Plot();
+            var at = scored.Select(r => (double)r.Step).ToArray();
+            AddLine(scores, at, scored.Select(r => r.Fd), "Fréchet distance");
+            double kidScale = KidScale(scored);
+            AddLine(scores, at, scored.Select(r => r.Kid * kidScale), $"KID × {kidScale:G3}");
+            scores.XLabel("step");
+            scores.YLabel("score (lower is better)");
+            scores.ShowLegend();
+            panels.Add(scores.GetImageBytes(width, height, ScottPlot.ImageFormat.Png));
+        }
+        // Stack the PNGs (our own, trusted) into one image: decode each to RGB bytes, re-encode once.
+        var pixels = new byte[width * height * panels.Count * 3];
+        for (int i = 0; i < panels.Count; i++)
+            using (var a = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(panels[i]))
+                a.CopyPixelDataTo(pixels.AsSpan(i * width * height * 3, width * height * 3));
+        PngWriter.SaveInterleaved(path, pixels, 3, height * panels.Count, width);
     }
 
     /// <summary>Generated 1-D samples (sines) drawn over the data's x grid, at most 16 curves.</summary>
@@ -52,6 +68,14 @@ public static class CurvesPlot
         plot.YLabel("y");
         var png = plot.GetImageBytes(800, 450, ScottPlot.ImageFormat.Png);
         AtomicFile.WriteAllBytes(path, png);
+    }
+
+    /// <summary>A power of ten that brings the largest |KID| near the largest FD (both start high and should fall).</summary>
+    private static double KidScale(IReadOnlyList<StepMetrics> rows)
+    {
+        double fd = rows.Max(r => Math.Abs(r.Fd)), kid = rows.Max(r => double.IsFinite(r.Kid) ? Math.Abs(r.Kid) : 0);
+        if (!(fd > 0) || !(kid > 0)) return 1;
+        return Math.Pow(10, Math.Round(Math.Log10(fd / kid)));
     }
 
     private static void AddLine(ScottPlot.Plot plot, double[] xs, IEnumerable<double> ys, string label)
