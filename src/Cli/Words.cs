@@ -17,7 +17,7 @@ internal static class Words
         NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
 
     /// <summary>gpugan score's flags.</summary>
-    public const string EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
+    public const string Augment = "--augment", EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
 
     /// <summary>gpugan score's flags.</summary>
     public const string Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
@@ -29,7 +29,7 @@ internal static class Words
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior, "Ema" => Ema,
-        "EvalEvery" => EvalEvery, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid,
+        "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid,
         _ => null,
     };
 
@@ -39,6 +39,10 @@ internal static class Words
     public static readonly IReadOnlyList<(string Word, ModelFamily Family)> Models =
         [("gan", ModelFamily.Gan), ("dcgan", ModelFamily.Dcgan), ("wgan", ModelFamily.Wgan), ("wgan-gp", ModelFamily.WganGp), ("cdcgan", ModelFamily.Cdcgan),
          ("pix2pix", ModelFamily.Pix2pix), ("cyclegan", ModelFamily.Cyclegan), ("aae", ModelFamily.Aae)];
+
+    /// <summary>--augment words.</summary>
+    public static readonly IReadOnlyList<(string Word, AugmentKinds Kind)> AugmentKinds =
+        [("color", GpuGan.Gan.Models.AugmentKinds.Color), ("translation", GpuGan.Gan.Models.AugmentKinds.Translation), ("cutout", GpuGan.Gan.Models.AugmentKinds.Cutout)];
 
     /// <summary>--prior words (aae).</summary>
     public static readonly IReadOnlyList<(string Word, LatentPrior Prior)> Priors = [("gaussian", LatentPrior.Gaussian), ("mixture10", LatentPrior.Mixture10)];

@@ -58,6 +58,12 @@ public sealed class GanModel : ITrainableModel
     /// <summary>The EMA decay β; null without an average.</summary>
     public double? EmaDecay { get; private set; }
 
+    /// <summary>DiffAugment of real and generated images before D (D and G steps); null without.</summary>
+    public DiffAugment? Augment { get; private set; }
+
+    /// <summary>Checkpoint name of DiffAugment's random stream.</summary>
+    public const string AugmentStreamName = "diffaugment";
+
     /// <summary>The discriminator (critic).</summary>
     public Discriminator D { get; }
 
@@ -79,7 +85,9 @@ public sealed class GanModel : ITrainableModel
     /// or <paramref name="objective"/> when given (a new loss is a new <see cref="IGanObjective"/>).
     /// </summary>
     /// <remarks><paramref name="emaDecay"/> (0 &lt; β &lt; 1) keeps a moving average of G's weights, <see cref="GEma"/>.</remarks>
-    public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, IGanObjective? objective = null, double? emaDecay = null)
+    /// <remarks><paramref name="augment"/> applies DiffAugment before D, with its own stream derived from <paramref name="seed"/>.</remarks>
+    public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, IGanObjective? objective = null, double? emaDecay = null,
+        AugmentKinds augment = AugmentKinds.None)
     {
         spec.Validate();
         if (emaDecay is { } beta && !(beta > 0 && beta < 1)) throw new InvalidOptionException(nameof(Training.TrainOptions.Ema), beta, "must be a decay between 0 and 1 (exclusive)");
@@ -97,8 +105,13 @@ public sealed class GanModel : ITrainableModel
             model.GEma = ema;
             model.EmaDecay = emaDecay;
         }
+        if (augment != AugmentKinds.None)
+            model.Augment = new DiffAugment(augment, new RandomStream(unchecked((ulong)seed * 0xE7037ED1A0B428DBUL + 83)));
         return model;
     }
+
+    /// <summary>T(x) with DiffAugment (fresh random parameters each call), or x.</summary>
+    private Tensor Augmented(Tensor x) => Augment is null ? x : Augment.Apply(x);
 
     /// <summary>θ_ema ← θ_ema + (1 − β)(θ − θ_ema) for every parameter; buffers (batch-norm statistics) copied from G.</summary>
     private void UpdateEma()
@@ -269,9 +282,9 @@ public sealed class GanModel : ITrainableModel
                 using (Autograd.NoGrad()) fake = G.Generate(z, fakeLabels);
             }
             OptD.ZeroGrad();
-            var outReal = D.Score(real, labels);
-            var outFake = D.Score(fake, fakeLabels);
-            var critic = Objective.CriticLoss(new CriticBatch(real, fake, outReal, outFake, x => D.Score(x, labels), noise, Device));
+            var outReal = D.Score(Augmented(real), labels);
+            var outFake = D.Score(Augmented(fake), fakeLabels);
+            var critic = Objective.CriticLoss(new CriticBatch(real, fake, outReal, outFake, x => D.Score(Augmented(x), labels), noise, Device));
             (dReal, dFake, gp) = (critic.DReal, critic.DFake, critic.GradientPenalty);
             critic.Loss.Backward();
             dLoss = critic.Loss;
@@ -288,7 +301,7 @@ public sealed class GanModel : ITrainableModel
             labelsForG = FakeLabels(n, noise);
             fakeForG = G.Generate(zg, labelsForG);
         }
-        var gLoss = Objective.GeneratorLoss(D.Score(fakeForG, labelsForG));
+        var gLoss = Objective.GeneratorLoss(D.Score(Augmented(fakeForG), labelsForG));
         var gParams = G.Parameters().ToArray();
         var grads = Autograd.Grad([gLoss], gParams, allowUnused: true);
         for (int i = 0; i < gParams.Length; i++) SetGrad(gParams[i], grads[i]);
@@ -319,6 +332,7 @@ public sealed class GanModel : ITrainableModel
         state.Optimizers["optG"] = OptG;
         state.Optimizers["optD"] = OptD;
         if (GEma is not null) state.Modules[EmaModuleName] = GEma;
+        if (Augment is not null) state.RandomStreams[AugmentStreamName] = Augment.Stream;
     }
 
     /// <inheritdoc/>

@@ -93,6 +93,9 @@ public sealed record TrainOptions
     /// </summary>
     public double? Ema { get; init; }
 
+    /// <summary>DiffAugment before the discriminator (latent-noise GANs); null or None: no augmentation.</summary>
+    public AugmentKinds? DiffAugment { get; init; }
+
     /// <summary>Score the generator every few steps (metrics.csv, curves.png, the observer); null never does.</summary>
     public EvalOptions? Eval { get; init; }
 
@@ -119,6 +122,11 @@ public sealed record TrainOptions
         if (Prior is not null && Model != ModelFamily.Aae) Fail(nameof(Prior), Prior, "applies to the adversarial autoencoder only");
         if (Ema is { } ema && !(ema > 0 && ema < 1)) Fail(nameof(Ema), ema, "must be a decay between 0 and 1 (exclusive)");
         if (Ema is not null && Enum.IsDefined(Model) && Model.Kind() != ModelKind.Generative) Fail(nameof(Ema), Ema, $"applies to the latent-noise GANs (gan, dcgan, wgan, wgan-gp, cdcgan), not {Model.FileName()}");
+        if (DiffAugment is { } da && da != AugmentKinds.None)
+        {
+            if ((da & ~(AugmentKinds.Color | AugmentKinds.Translation | AugmentKinds.Cutout)) != 0) Fail(nameof(DiffAugment), da, "is not a known augmentation");
+            if (Enum.IsDefined(Model) && Model.Kind() != ModelKind.Generative) Fail(nameof(DiffAugment), da, $"applies to the latent-noise GANs (gan, dcgan, wgan, wgan-gp, cdcgan), not {Model.FileName()}");
+        }
         if (Eval is { } eval)
         {
             if (eval.Every < 1) Fail("EvalEvery", eval.Every, "must be at least 1");

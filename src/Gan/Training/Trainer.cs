@@ -61,7 +61,7 @@ public sealed class Trainer : IDisposable
             throw new ModelNeedsLabelsException(options.Model, _dataset.Name, _dataset.ClassCount);
 
         Spec = SpecFor(options, _dataset);
-        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema);
+        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema, options.DiffAugment ?? AugmentKinds.None);
         _noise = NoiseStream(options.Seed);
         if (_dataset is IPairedDataset pairs && options.Augment != false)
         {
