@@ -20,7 +20,7 @@ internal static class Words
     public const string Augment = "--augment", EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
 
     /// <summary>gpugan score's flags.</summary>
-    public const string Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
+    public const string Nearest = "--nearest", Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
 
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
     public static string? FlagOf(string property) => property switch

@@ -26,10 +26,12 @@ internal static class ScoreCommand
         var cache = new Option<string?>(Words.CacheDir) { Description = "feature networks' cache folder (default: the user's cache folder, gpugan/)" };
         var featureSteps = Flags.Int(Words.FeatureSteps, "training steps of a new feature network", Defaults.FeatureSteps);
         var raw = new Option<bool>(Words.Raw) { Description = $"with {Words.Run}: the trained generator weights, not their moving average" };
+        var nearest = Flags.OptionalInt(Words.Nearest, "memorisation report: nearest training images (features and pixels) against held-out images' distances, and a grid of K samples beside their nearest training images");
+        var outDir = new Option<string?>(Words.Out) { Description = $"folder of the {Words.Nearest} grid, memorisation.png (default with {Words.Run}: the run folder)" };
         var featureWidth = Flags.Int(Words.FeatureWidth, "width of a new feature network (features have 4x as many values)", Defaults.FeatureWidth);
         var command = new Command("score", "score generated images against the real data: Frechet distance, KID, precision/recall/density/coverage, classes")
         {
-            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth, raw,
+            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth, raw, nearest, outDir,
         };
         command.SetAction(r => cli.Execute("score", () => null, () =>
         {
@@ -91,11 +93,37 @@ internal static class ScoreCommand
             {
                 RealCount = n, K = Defaults.ScoreNeighbours, KidSubsets = Defaults.KidSubsets, KidSubsetSize = Defaults.KidSubsetSize, Seed = r.GetValue(seed),
             };
+            if (r.GetValue(nearest) is < 1) throw new UsageException($"{Words.Nearest}: must be at least 1");
             var report = scorer.Score(images, got, asked, options);
             Print(cli.Out, report, from);
+            var jsonText = System.Text.Json.Nodes.JsonNode.Parse(report.ToJson())!.AsObject();
+            if (r.GetValue(nearest) is { } rows)
+            {
+                var memo = Memorisation.Report(scorer, real, images, got, dev);
+                // Never into the samples folder: the grid would be read as a sample next time.
+                string folder = r.GetValue(outDir) ?? runFolder ?? throw new UsageException($"{Words.Nearest} with {Words.Samples} needs {Words.Out} DIR for memorisation.png");
+                Directory.CreateDirectory(folder);
+                string grid = Path.Combine(folder, "memorisation.png");
+                Memorisation.SaveGrid(grid, memo, real, images, rows);
+                foreach (var s in new[] { memo.Features, memo.Pixels })
+                    cli.Out.WriteLine($"  nearest training image ({s.Space}): median {s.GeneratedMedian.ToString("G4", CultureInfo.InvariantCulture)} for the samples, " +
+                        $"{s.HeldOutMedian.ToString("G4", CultureInfo.InvariantCulture)} for held-out real images (their minimum {s.HeldOutMinimum.ToString("G4", CultureInfo.InvariantCulture)}); " +
+                        $"{s.CopiedShare.ToString("P1", CultureInfo.InvariantCulture)} of the samples are nearer than that minimum");
+                cli.Out.WriteLine(memo.Flagged
+                    ? $"  MEMORISATION: more than {Memorisation.FlagShare.ToString("P0", CultureInfo.InvariantCulture)} of the samples are nearer to a training image than any held-out real image is: the generator copies its training set"
+                    : "  memorisation: not flagged");
+                cli.Out.WriteLine($"wrote {grid} (sample | nearest in features | nearest in pixels)");
+                jsonText["memorisation"] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["flagged"] = memo.Flagged,
+                    ["features-copied-share"] = memo.Features.CopiedShare, ["pixels-copied-share"] = memo.Pixels.CopiedShare,
+                    ["features-median"] = memo.Features.GeneratedMedian, ["features-held-out-median"] = memo.Features.HeldOutMedian,
+                    ["pixels-median"] = memo.Pixels.GeneratedMedian, ["pixels-held-out-median"] = memo.Pixels.HeldOutMedian,
+                };
+            }
             if (r.GetValue(json) is { } jsonPath)
             {
-                GpuGan.Layers.Serialization.AtomicFile.WriteAllBytes(jsonPath, System.Text.Encoding.UTF8.GetBytes(report.ToJson() + "\n"));
+                GpuGan.Layers.Serialization.AtomicFile.WriteAllBytes(jsonPath, System.Text.Encoding.UTF8.GetBytes(jsonText.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n"));
                 cli.Out.WriteLine($"wrote {jsonPath}");
             }
         }));
