@@ -71,6 +71,14 @@ public sealed class EvalEveryTests
     }
 
     [Test]
+    public void DataThatCannotBeScoredIsRefusedBeforeTraining()
+    {
+        var options = Options(Path.Combine(_root, "sines"), 2) with { Model = ModelFamily.Gan, Data = DataSource.Sines(64), ImageSize = null };
+        Assert.Throws<ScoringNotSupportedException>(() => Trainer.Start(options).Dispose());
+        Assert.That(Directory.Exists(Path.Combine(_root, "sines")), Is.False, "nothing written");
+    }
+
+    [Test]
     public void OlderMetricsFilesStillParse()
     {
         var eleven = StepMetrics.Parse("3,0,1,2,0.5,0.4,,0.1,0.2,,12.5", "m", 2);

@@ -60,6 +60,8 @@ public sealed class Trainer : IDisposable
         if (options.Model == ModelFamily.Cdcgan && _dataset.ClassCount < 2)
             throw new ModelNeedsLabelsException(options.Model, _dataset.Name, _dataset.ClassCount);
 
+        // Data that cannot be scored (curves, tiny sets) is refused now, not at the first evaluation.
+        if (options.Eval is not null) Scoring.FeatureNetwork.TaskOf(_dataset);
         Spec = SpecFor(options, _dataset);
         _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema, options.DiffAugment ?? AugmentKinds.None);
         _noise = NoiseStream(options.Seed);
