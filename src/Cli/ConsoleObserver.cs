@@ -97,6 +97,14 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
             case LowDiversityNotice l:
                 Warning($"step {l.Step}: generated samples are nearly identical (pixel std across samples {l.SampleSpread:F4}, data {l.DataSpread:F4}) — mode collapse?");
                 break;
+            case FeatureNetworkNotice f:
+                Info($"feature network for the scores ({(f.Task == GpuGan.Gan.Scoring.FeatureTask.Classes ? "classes and rotation" : "rotation")}): " +
+                    $"{(f.FromCache ? "from the cache" : "trained now")}, test accuracy {f.TestAccuracy:F3} on {f.TestCount} held-out images ({f.CachePath})");
+                break;
+            case ScoresNotice s:
+                Info($"step {s.Step}: FD {s.Report.FrechetDistance:G4} KID {s.Report.Kid:G3} ± {s.Report.KidStd:G2} precision {s.Report.Precision:F3} recall {s.Report.Recall:F3} " +
+                    $"density {s.Report.Density:F3} coverage {s.Report.Coverage:F3} ({s.Report.SampleCount} samples)");
+                break;
             default:
                 (notice.IsWarning ? (Action<string>)Warning : Info)(notice.ToString());
                 break;

@@ -60,6 +60,38 @@ internal static class Defaults
     /// <summary>Sampling is cheap: the CPU set, unless a GPU is asked for.</summary>
     public const string SampleDevice = "cpu";
 
+    /// <summary>gpugan score: samples scored and real images compared with (1,000 keeps KID's subsets of 500 apart and the O(n²) k-NN tables small).</summary>
+    public const int ScoreCount = 1000;
+    /// <summary>k of precision, recall, density and coverage (Naeem et al. 2020 use 5).</summary>
+    public const int ScoreNeighbours = 5;
+    /// <summary>KID: subsets and their largest size (torch-fidelity: 100 subsets of 1,000; fewer subsets here, the kernel matrices are computed once).</summary>
+    public const int KidSubsets = 50, KidSubsetSize = 1000;
+    /// <summary>The feature network: steps, width, batch and learning rate of its one training per data set.</summary>
+    public const int FeatureSteps = 2000, FeatureWidth = 32, FeatureBatch = 64;
+    public const float FeatureLr = 1e-3f;
+
+    /// <summary>
+    /// The user's cache folder for GpuGan: $XDG_CACHE_HOME/gpugan, else ~/.cache/gpugan on Unix; %LOCALAPPDATA%\gpugan\cache on Windows.
+    /// </summary>
+    public static string CacheFolder()
+    {
+        if (OperatingSystem.IsWindows())
+            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "gpugan", "cache");
+        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        string root = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(root, "gpugan");
+    }
+
+    /// <summary>--eval-every: images scored at each evaluation (fewer than gpugan score's, to keep training moving).</summary>
+    public const int EvalSamples = 500;
+
+    /// <summary>The scoring settings of --eval-every N.</summary>
+    public static GpuGan.Gan.Training.EvalOptions Eval(int every) => new()
+    {
+        Every = every, Samples = EvalSamples, K = ScoreNeighbours, KidSubsets = KidSubsets, KidSubsetSize = KidSubsetSize, CacheFolder = CacheFolder(),
+        Features = new GpuGan.Gan.Scoring.FeatureNetworkOptions { Width = FeatureWidth, Steps = FeatureSteps, Batch = FeatureBatch, LearningRate = FeatureLr, Seed = Seed },
+    };
+
     /// <summary>Length of a run when neither --steps nor --epochs is given.</summary>
     public static int Steps(ModelFamily model, DataSourceKind data) => (model, data) switch
     {

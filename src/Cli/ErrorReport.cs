@@ -61,6 +61,7 @@ internal static class ErrorReport
         SampleFormatException s => ($"{Words.Format} {Words.Idx} holds grey images; this generator makes {s.Channels}-channel images (use {Words.Png})", ExitCodes.Usage),
         DeviceUnavailableException d => ($"{Words.Device} {Words.Of(d.Kind)}: {(d.Problem is null ? "no such device here" : "the device cannot be used: " + d.Problem)}; {Words.Device} cpu always works (gpugan devices lists what is here)", ExitCodes.Failure),
         TrainingDivergedException t => (t.Message + $". Try a lower {Words.Lr} or another {Words.Seed}.", ExitCodes.Failure),
+        RawWeightsNotInFileException w => ($"{Words.Raw}: {w.FilePath} holds the moving average only; sample {Words.Run} DIR {Words.Raw} or {Words.Checkpoint} with the run's {Gan.Training.RunLayout.CheckpointFile}", ExitCodes.Usage),
         StateDictException s => (Mismatch(s), ExitCodes.Failure),
         GanException g => (g.Message, ExitCodes.Failure),            // files and data: DataFormatException, RunFileException, ArchitectureRecordException
         SafeTensorsFormatException s => (s.Message, ExitCodes.Failure),

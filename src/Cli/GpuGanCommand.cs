@@ -23,6 +23,7 @@ public static class GpuGanCommand
             {
                 TrainCommand.Create(cli),
                 SampleCommand.Create(cli),
+                ScoreCommand.Create(cli),
                 TranslateCommand.Create(cli),
                 ExportCommand.Create(cli),
                 DevicesCommand.Create(cli),

@@ -24,6 +24,12 @@ internal static class Words
         [("area", GpuGan.Gan.Imaging.ResizeFilter.Area), ("bilinear", GpuGan.Gan.Imaging.ResizeFilter.Bilinear),
          ("bicubic", GpuGan.Gan.Imaging.ResizeFilter.Bicubic), ("lanczos", GpuGan.Gan.Imaging.ResizeFilter.Lanczos)];
 
+    /// <summary>gpugan score's flags.</summary>
+    public const string Augment = "--augment", EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
+
+    /// <summary>gpugan score's flags.</summary>
+    public const string Nearest = "--nearest", Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
+
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
     public static string? FlagOf(string property) => property switch
     {
@@ -31,7 +37,8 @@ internal static class Words
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
-        "Resize" => Resize, "StrictData" => StrictData,
+        "Resize" => Resize, "StrictData" => StrictData, "Ema" => Ema,
+        "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid,
         _ => null,
     };
 
@@ -41,6 +48,10 @@ internal static class Words
     public static readonly IReadOnlyList<(string Word, ModelFamily Family)> Models =
         [("gan", ModelFamily.Gan), ("dcgan", ModelFamily.Dcgan), ("wgan", ModelFamily.Wgan), ("wgan-gp", ModelFamily.WganGp), ("cdcgan", ModelFamily.Cdcgan),
          ("pix2pix", ModelFamily.Pix2pix), ("cyclegan", ModelFamily.Cyclegan), ("aae", ModelFamily.Aae)];
+
+    /// <summary>--augment words.</summary>
+    public static readonly IReadOnlyList<(string Word, AugmentKinds Kind)> AugmentKinds =
+        [("color", GpuGan.Gan.Models.AugmentKinds.Color), ("translation", GpuGan.Gan.Models.AugmentKinds.Translation), ("cutout", GpuGan.Gan.Models.AugmentKinds.Cutout)];
 
     /// <summary>--prior words (aae).</summary>
     public static readonly IReadOnlyList<(string Word, LatentPrior Prior)> Priors = [("gaussian", LatentPrior.Gaussian), ("mixture10", LatentPrior.Mixture10)];

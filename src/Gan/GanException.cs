@@ -255,3 +255,11 @@ public sealed class ConflictingOptionsException(string option, string otherOptio
     /// <summary>The saved configuration the values came from; null when the caller passed them.</summary>
     public string? ConfigFile { get; } = configFile;
 }
+
+/// <summary>The trained (not averaged) generator weights were asked for from a generator file that holds only the moving average.</summary>
+public sealed class RawWeightsNotInFileException(string filePath)
+    : GanException($"{filePath} holds the moving average of the generator only; the trained weights are in the run's training checkpoint")
+{
+    /// <summary>The generator file.</summary>
+    public string FilePath { get; } = filePath;
+}

@@ -26,13 +26,51 @@ public class ImagingTests
         string path = Path.Combine(Path.GetTempPath(), $"gpugan-grid-{Guid.NewGuid():N}.png");
         try
         {
-            ImageGrid.Save(path, images, 3, 1, 2, 3, columns: 2);
+            ImageGrid.Save(path, images, 3, 1, 2, 3, columns: 2, minWidth: 0);
             using var read = Image.Load<L8>(path);
             Assert.That((read.Height, read.Width), Is.EqualTo((gh, gw)));
             var data = new byte[gh * gw];
             read.CopyPixelDataTo(data);
             Assert.That(data, Is.EqualTo(pixels));
             Assert.That(Directory.GetFiles(Path.GetTempPath(), $".{Path.GetFileName(path)}*"), Is.Empty, "temp file renamed");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void SmallGridsAreEnlargedNearestNeighbourToAtLeast512PixelsWithAThinBorder()
+    {
+        // 64 images of 32×32 in 8 columns: 8·(32 + 2) + 2 = 274 pixels at scale 1, so scale 2 (530 pixels).
+        Assert.That(ImageGrid.ScaleFor(8, 32, 512), Is.EqualTo(2));
+        Assert.That(ImageGrid.ScaleFor(8, 64, 512), Is.EqualTo(1));                  // 530 already
+        Assert.That(ImageGrid.ScaleFor(1, 28, 512), Is.EqualTo(19));                 // 19·28 + 4 = 536 ≥ 512 > 18·28 + 4
+        Assert.That(ImageGrid.ScaleFor(3, 5, 0), Is.EqualTo(1));
+
+        var images = new float[2 * 1 * 2 * 2];
+        Array.Fill(images, -1f);                                                     // black
+        images[0] = 1f;                                                              // image 0: top-left white, rest black
+        images[4 + 3] = 1f;                                                          // image 1: bottom-right white
+        var pixels = ImageGrid.Compose(images, 2, 1, 2, 2, columns: 2, out int gh, out int gw, scale: 3);
+        Assert.That((gh, gw), Is.EqualTo((6 + 4, 2 * (6 + 2) + 2)));
+        byte At(int y, int x) => pixels[y * gw + x];
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 3; x++)
+            {
+                Assert.That(At(2 + y, 2 + x), Is.EqualTo(255), "image 0's white pixel is a 3×3 square");
+                Assert.That(At(2 + 3 + y, 2 + 3 + x), Is.EqualTo(0));
+                Assert.That(At(2 + 3 + y, 10 + 3 + x), Is.EqualTo(255), "image 1's white pixel");
+            }
+        Assert.That(Enumerable.Range(0, gh).Select(y => At(y, 8)).Concat(Enumerable.Range(0, gh).Select(y => At(y, 9))), Has.All.EqualTo(0), "the 2-pixel border between tiles");
+
+        string path = Path.Combine(Path.GetTempPath(), $"gpugan-grid-{Guid.NewGuid():N}.png");
+        try
+        {
+            ImageGrid.Save(path, new float[64 * 3 * 32 * 32], 64, 3, 32, 32);
+            using var read = Image.Load<Rgb24>(path);
+            Assert.That((read.Width, read.Height), Is.EqualTo((530, 530)));
         }
         finally
         {

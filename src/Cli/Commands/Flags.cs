@@ -46,6 +46,18 @@ internal static class Flags
         },
     };
 
+    public static Option<double?> OptionalDouble(string name, string description) => new(name)
+    {
+        Description = description,
+        CustomParser = r =>
+        {
+            string token = Token(r);
+            if (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) return v;
+            r.AddError($"{Name(r)}: '{token}' is not a number");
+            return null;
+        },
+    };
+
     /// <summary>An option whose words map to typed values (a table in <see cref="Words"/>); help shows the words.</summary>
     public static ChoiceOption<T> Choice<T>(string name, string description, IReadOnlyList<(string Word, T Value)> table, string defaultWord)
     {

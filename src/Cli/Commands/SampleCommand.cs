@@ -21,9 +21,12 @@ internal static class SampleCommand
         var grid = new Option<bool>(Words.Grid) { Description = "write one grid image instead of one file per sample" };
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.SampleDevice);
         var bitDepth = Flags.Choice(Words.BitDepth, "bits per channel of the PNG files", [("8", 8), ("16", 16)], Defaults.PngBitDepth);
+        var truncation = Flags.OptionalDouble(Words.Truncation, "pull the latent vectors towards their mean: z * PSI, PSI in [0, 1] (more typical, less varied samples)");
+        var interpolate = Flags.OptionalInt(Words.Interpolate, $"write interpolation.png: rows of STEPS images between two latent vectors ({Words.Count} / STEPS rows, at least one)");
+        var raw = new Option<bool>(Words.Raw) { Description = $"the trained generator weights, not their moving average (runs trained with {Words.Ema})" };
         var command = new Command("sample", "generate images (or curves for sines) from a trained generator")
         {
-            run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option,
+            run, checkpoint, count, outDir, format.Option, cls, seed, grid, device.Option, raw, truncation, interpolate,
         };
         command.Options.Add(bitDepth.Option);
         command.SetAction(r => cli.Execute("sample", () => r.GetValue(run), () =>
@@ -31,18 +34,41 @@ internal static class SampleCommand
             string? runFolder = r.GetValue(run), file = r.GetValue(checkpoint);
             if ((runFolder is null) == (file is null))
                 throw new UsageException($"give exactly one of {Words.Run} DIR or {Words.Checkpoint} FILE");
-            string path = file ?? Path.Combine(runFolder!, RunLayout.GeneratorFile);
+            string path = RunFiles.GeneratorPath(runFolder, file, r.GetValue(raw));
             var chosen = format.Value(r);
             if (chosen == SampleFormat.Png && r.GetValue(grid)) chosen = SampleFormat.Grid;
             string output = r.GetValue(outDir)!;
 
-            var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null));
+            var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null), r.GetValue(raw));
             SampleWriter.Check(sampler.Spec.Image, chosen);
-            var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls));
+            if (r.GetValue(interpolate) is { } steps)
+            {
+                if (steps < 2) throw new UsageException($"{Words.Interpolate}: must be at least 2, got {steps}");
+                int rows = Math.Max(1, r.GetValue(count) / steps);
+                var walk = sampler.Interpolate(rows, steps, r.GetValue(seed), r.GetValue(cls), r.GetValue(truncation));
+                cli.Out.WriteLine($"wrote {SampleWriter.WriteGrid(walk, output, "interpolation.png", steps)}");
+                return;
+            }
+            var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls), r.GetValue(truncation));
             var written = SampleWriter.Write(samples, output, chosen, bitDepth.Value(r));
             if (written.Count <= 3) foreach (var p in written) cli.Out.WriteLine($"wrote {p}");
             else cli.Out.WriteLine($"wrote {written.Count} files to {output}");
         }));
         return command;
+    }
+}
+
+/// <summary>Which file of a run to sample from.</summary>
+internal static class RunFiles
+{
+    /// <summary>
+    /// <paramref name="file"/> when given; else the run's generator file, or its training checkpoint when <paramref name="raw"/>
+    /// weights are asked for and the generator file holds the moving average.
+    /// </summary>
+    public static string GeneratorPath(string? runFolder, string? file, bool raw)
+    {
+        if (file is not null) return file;
+        string generator = Path.Combine(runFolder!, RunLayout.GeneratorFile);
+        return raw && Sampler.HoldsAverage(generator) ? Path.Combine(runFolder!, RunLayout.CheckpointFile) : generator;
     }
 }

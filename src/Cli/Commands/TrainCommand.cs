@@ -42,10 +42,13 @@ internal static class TrainCommand
         var prior = Flags.Choice(Words.Prior, "aae: the prior of the codes", Words.Priors, Defaults.Prior);
         var resize = Flags.Choice(Words.Resize, "resampling filter of image files (ImageSharp; antialiased when shrinking)", Words.ResizeFilters, Defaults.Resize);
         var strictData = new Option<bool>(Words.StrictData) { Description = "an image file that cannot be used (corrupt, too large, refused) is an error, not a skipped file" };
+        var evalEvery = Flags.OptionalInt(Words.EvalEvery, $"score the generator every N steps ({Defaults.EvalSamples} samples; FD, KID, precision, recall, density, coverage) into metrics.csv, curves.png and the console");
+        var diffAugment = new Option<string?>(Words.Augment) { Description = "DiffAugment of real and generated images before the discriminator: a comma-separated list of color, translation, cutout" };
+        var ema = Flags.OptionalDouble(Words.Ema, "keep a moving average of the generator's weights with this decay (e.g. 0.999); sample uses it");
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
             model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
-            noAugment, prior.Option,
+            noAugment, prior.Option, ema, evalEvery, diffAugment,
         };
         command.Options.Add(resize.Option);
         command.Options.Add(strictData);
@@ -62,7 +65,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, evalEvery, diffAugment }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -99,6 +102,9 @@ internal static class TrainCommand
                         Augment = family.Kind() == ModelKind.Translation ? !r.GetValue(noAugment) : null,
                         Prior = family == ModelFamily.Aae ? prior.Value(r) : null,
                         Resize = resize.Value(r), StrictData = r.GetValue(strictData) ? true : null,
+                        Ema = r.GetValue(ema),
+                        DiffAugment = r.GetValue(diffAugment) is { } words ? ParseAugment(words) : null,
+                        Eval = r.GetValue(evalEvery) is { } every ? Defaults.Eval(every) : null,
                     };
                     prepare = observer => Trainer.Start(options, observer);
                 }
@@ -108,8 +114,19 @@ internal static class TrainCommand
         return command;
     }
 
+    /// <summary>--augment: "color,translation,cutout" (any non-empty subset).</summary>
+    private static AugmentKinds ParseAugment(string words)
+    {
+        var kinds = AugmentKinds.None;
+        foreach (string w in words.Split(',', StringSplitOptions.TrimEntries))
+            kinds |= Words.AugmentKinds.FirstOrDefault(a => a.Word == w) is { Word: not null } found
+                ? found.Kind
+                : throw new UsageException($"{Words.Augment}: unknown augmentation '{w}' (expected {Words.OneOf(Words.AugmentKinds.Select(a => a.Word))})");
+        return kinds;
+    }
+
     /// <summary>--data: a built-in set, mnist:DIR, or a folder (IDX files or images; image pairs for the translation families).</summary>
-    private static DataSource ParseData(string word, ModelFamily family) => word switch
+    internal static DataSource ParseData(string word, ModelFamily family) => word switch
     {
         Words.Petri => DataSource.Petri(Defaults.SyntheticCount),
         Words.Sines => DataSource.Sines(Defaults.SyntheticCount),

@@ -2,6 +2,14 @@
 // optimisers. One training step runs the objective's critic steps, then a generator step that asks
 // autograd only for G's gradients (D's weight gradients are never computed there).
 //
+// With an EMA decay β the model keeps a second generator, G_ema, whose weights follow the trained ones after every
+// generator step: θ_ema ← θ_ema + (1 − β)(θ − θ_ema), starting from G's initial weights (Karras et al. 2018; Yazıcı et
+// al. 2019). Batch-norm running statistics are COPIED from G after each step, not averaged: they are already a moving
+// average (momentum 0.1) of G's activations, and averaging them again would make them lag the averaged weights by a further
+// ~1/(1 − β) steps; StyleGAN2-ADA copies them the same way. (Recomputing them with G_ema's weights would be exact but costs
+// extra forward passes each step.) G_ema sits in the checkpoint as "G_ema", so resume is exact, and is what the run's
+// generator file exports.
+//
 // The random stream of the seed is consumed in a fixed order — G's layers, D's layers, (the
 // conditional embeddings,) then the DCGAN initialisation of G and D — so a seed gives the same
 // weights as it always has.
@@ -21,6 +29,12 @@ public delegate (Tensor Real, int[] Labels) BatchSource();
 /// <summary>Generator, discriminator, objective and optimisers of one model.</summary>
 public sealed class GanModel : ITrainableModel
 {
+    /// <summary>Generator-file metadata key holding the EMA decay when the file's weights are the moving average.</summary>
+    public const string EmaMetadataKey = "ema";
+
+    /// <summary>The checkpoint name of the averaged generator.</summary>
+    public const string EmaModuleName = "G_ema";
+
     private GanModel(GanSpec spec, Generator g, Discriminator d, IGanObjective objective, Optimizer optG, Optimizer optD, Device device)
     {
         Spec = spec;
@@ -37,6 +51,18 @@ public sealed class GanModel : ITrainableModel
 
     /// <summary>The generator.</summary>
     public Generator G { get; }
+
+    /// <summary>The moving average of G's weights (with G's batch-norm statistics); null without an EMA decay.</summary>
+    public Generator? GEma { get; private set; }
+
+    /// <summary>The EMA decay β; null without an average.</summary>
+    public double? EmaDecay { get; private set; }
+
+    /// <summary>DiffAugment of real and generated images before D (D and G steps); null without.</summary>
+    public DiffAugment? Augment { get; private set; }
+
+    /// <summary>Checkpoint name of DiffAugment's random stream.</summary>
+    public const string AugmentStreamName = "diffaugment";
 
     /// <summary>The discriminator (critic).</summary>
     public Discriminator D { get; }
@@ -58,14 +84,46 @@ public sealed class GanModel : ITrainableModel
     /// family's optimisers (<paramref name="learningRate"/> null takes the family's canonical rate) and the family's objective,
     /// or <paramref name="objective"/> when given (a new loss is a new <see cref="IGanObjective"/>).
     /// </summary>
-    public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, IGanObjective? objective = null)
+    /// <remarks><paramref name="emaDecay"/> (0 &lt; β &lt; 1) keeps a moving average of G's weights, <see cref="GEma"/>.</remarks>
+    /// <remarks><paramref name="augment"/> applies DiffAugment before D, with its own stream derived from <paramref name="seed"/>.</remarks>
+    public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, IGanObjective? objective = null, double? emaDecay = null,
+        AugmentKinds augment = AugmentKinds.None)
     {
         spec.Validate();
+        if (emaDecay is { } beta && !(beta > 0 && beta < 1)) throw new InvalidOptionException(nameof(Training.TrainOptions.Ema), beta, "must be a decay between 0 and 1 (exclusive)");
         var (g, d) = BuildNetworks(spec, seed);
         g.To(device);
         d.To(device);
         var (optG, optD) = CreateOptimizers(spec.Family, g, d, learningRate);
-        return new GanModel(spec, g, d, objective ?? CreateObjective(spec.Family), optG, optD, device);
+        var model = new GanModel(spec, g, d, objective ?? CreateObjective(spec.Family), optG, optD, device);
+        if (emaDecay is not null)
+        {
+            // Built without consuming the seed's stream (its weights are overwritten by G's at once).
+            var ema = CreateGenerator(spec, device);
+            ema.LoadStateDict(g.StateDict());
+            ema.Eval();
+            model.GEma = ema;
+            model.EmaDecay = emaDecay;
+        }
+        if (augment != AugmentKinds.None)
+            model.Augment = new DiffAugment(augment, new RandomStream(unchecked((ulong)seed * 0xE7037ED1A0B428DBUL + 83)));
+        return model;
+    }
+
+    /// <summary>T(x) with DiffAugment (fresh random parameters each call), or x.</summary>
+    private Tensor Augmented(Tensor x) => Augment is null ? x : Augment.Apply(x);
+
+    /// <summary>θ_ema ← θ_ema + (1 − β)(θ − θ_ema) for every parameter; buffers (batch-norm statistics) copied from G.</summary>
+    private void UpdateEma()
+    {
+        if (GEma is null) return;
+        float rate = (float)(1 - EmaDecay!.Value);
+        using var noGrad = Autograd.NoGrad();
+        using var scope = TensorScope.Begin();
+        foreach (var ((_, e), (_, p)) in GEma.NamedParameters().Zip(G.NamedParameters()))
+            e.CopyFrom(e.Add(p.Sub(e).MulScalar(rate)));
+        foreach (var ((_, e), (_, b)) in GEma.NamedBuffers().Zip(G.NamedBuffers()))
+            e.CopyFrom(b);
     }
 
     /// <summary>The generator of <paramref name="spec"/> alone (for sampling: its weights are loaded afterwards).</summary>
@@ -229,9 +287,9 @@ public sealed class GanModel : ITrainableModel
                 using (Autograd.NoGrad()) fake = G.Generate(z, fakeLabels);
             }
             OptD.ZeroGrad();
-            var outReal = D.Score(real, labels);
-            var outFake = D.Score(fake, fakeLabels);
-            var critic = Objective.CriticLoss(new CriticBatch(real, fake, outReal, outFake, x => D.Score(x, labels), noise, Device));
+            var outReal = D.Score(Augmented(real), labels);
+            var outFake = D.Score(Augmented(fake), fakeLabels);
+            var critic = Objective.CriticLoss(new CriticBatch(real, fake, outReal, outFake, x => D.Score(Augmented(x), labels), noise, Device));
             (dReal, dFake, gp) = (critic.DReal, critic.DFake, critic.GradientPenalty);
             critic.Loss.Backward();
             dLoss = critic.Loss;
@@ -251,12 +309,13 @@ public sealed class GanModel : ITrainableModel
             labelsForG = FakeLabels(n, noise);
             fakeForG = G.Generate(zg, labelsForG);
         }
-        var gLoss = Objective.GeneratorLoss(D.Score(fakeForG, labelsForG));
+        var gLoss = Objective.GeneratorLoss(D.Score(Augmented(fakeForG), labelsForG));
         var gParams = G.Parameters().ToArray();
         var grads = Autograd.Grad([gLoss], gParams, allowUnused: true);
         for (int i = 0; i < gParams.Length; i++) SetGrad(gParams[i], grads[i]);
         var normG = ParameterOps.GradNormTensor(gParams);
         OptG.Step();
+        UpdateEma();
 
         StepMetricsTable.Write(metrics, row, dLoss, gLoss, gp, dReal, dFake, normD, normG, reconstruction: null);
     }
@@ -280,14 +339,16 @@ public sealed class GanModel : ITrainableModel
         state.Modules["D"] = D;
         state.Optimizers["optG"] = OptG;
         state.Optimizers["optD"] = OptD;
+        if (GEma is not null) state.Modules[EmaModuleName] = GEma;
+        if (Augment is not null) state.RandomStreams[AugmentStreamName] = Augment.Stream;
     }
 
     /// <inheritdoc/>
     public IEnumerable<(string Name, Tensor Value)> NamedWeights() =>
         G.NamedParameters().Select(p => ("G." + p.Name, p.Value)).Concat(D.NamedParameters().Select(p => ("D." + p.Name, p.Value)));
 
-    /// <summary>The generator.</summary>
-    public Module Exported => G;
+    /// <summary>The generator to sample from: the moving average when there is one, else G.</summary>
+    public Module Exported => GEma ?? G;
 
     /// <summary>G(z) for a fixed latent batch (its own stream from the seed, never advanced); conditional models cycle through the classes.</summary>
     public SampleGrid CreateSampleGrid(IDataset data, long seed, int batch) => new LatentGrid(this, data, seed, batch);
@@ -314,9 +375,11 @@ public sealed class GanModel : ITrainableModel
         {
             using var scope = TensorScope.Begin();
             using var noGrad = Autograd.NoGrad();
-            _model.G.Eval();
-            var images = _model.G.Generate(_z, _labels).ToArray();
-            _model.G.Train();
+            // The grid shows what sampling gives: the averaged generator when there is one.
+            var g = _model.GEma ?? _model.G;
+            g.Eval();
+            var images = g.Generate(_z, _labels).ToArray();
+            if (_model.GEma is null) _model.G.Train();
             int n = _z.Shape[0];
             var shape = _model.Spec.Image;
             if (shape.Height == 1) CurvesPlot.SaveCurves(path, images, n, shape.Width);   // 1-D data: plot the curves

@@ -94,13 +94,21 @@ public static class TrainableModels
     /// The model of <paramref name="spec"/>, initialised from <paramref name="seed"/> on <paramref name="device"/>, with its family's
     /// optimisers (<paramref name="learningRate"/> null: the family's canonical rate).
     /// </summary>
-    public static ITrainableModel Create(GanSpec spec, long seed, Device device, float? learningRate = null) => spec.Family switch
+    public static ITrainableModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, double? emaDecay = null,
+        AugmentKinds augment = AugmentKinds.None)
     {
-        ModelFamily.Pix2pix => Pix2PixModel.Create(spec, seed, device, learningRate),
-        ModelFamily.Cyclegan => CycleGanModel.Create(spec, seed, device, learningRate),
-        ModelFamily.Aae => AaeModel.Create(spec, seed, device, learningRate),
-        _ => GanModel.Create(spec, seed, device, learningRate),
-    };
+        if (augment != AugmentKinds.None && spec.Family.Kind() != ModelKind.Generative)
+            throw new InvalidOptionException(nameof(Training.TrainOptions.DiffAugment), augment, $"applies to the latent-noise GANs, not {spec.Family.FileName()}");
+        if (emaDecay is not null && spec.Family.Kind() != ModelKind.Generative)
+            throw new InvalidOptionException(nameof(Training.TrainOptions.Ema), emaDecay, $"applies to the latent-noise GANs, not {spec.Family.FileName()}");
+        return spec.Family switch
+        {
+            ModelFamily.Pix2pix => Pix2PixModel.Create(spec, seed, device, learningRate),
+            ModelFamily.Cyclegan => CycleGanModel.Create(spec, seed, device, learningRate),
+            ModelFamily.Aae => AaeModel.Create(spec, seed, device, learningRate),
+            _ => GanModel.Create(spec, seed, device, learningRate, emaDecay: emaDecay, augment: augment),
+        };
+    }
 
     /// <summary>
     /// The learning rate of the translation families' schedule (the reference's "linear" policy): <paramref name="initial"/>

@@ -30,10 +30,26 @@ public static class CurvesPlot
 
         // Both panels render onto one canvas and are encoded once: no PNG is encoded and decoded in between.
         const int width = 900, height = 360;
-        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, 2 * height));
+        // A third panel when the run scores itself (--eval-every): FD, and KID scaled to share the axis.
+        var panels = new List<ScottPlot.Plot> { losses, outputs };
+        var scored = rows.Where(r => double.IsFinite(r.Fd)).ToList();
+        if (scored.Count > 0)
+        {
+            var scores = new ScottPlot.Plot();
+            var at = scored.Select(r => (double)r.Step).ToArray();
+            AddLine(scores, at, scored.Select(r => r.Fd), "Fréchet distance");
+            double kidScale = KidScale(scored);
+            AddLine(scores, at, scored.Select(r => r.Kid * kidScale), $"KID × {kidScale:G3}");
+            scores.XLabel("step");
+            scores.YLabel("score (lower is better)");
+            scores.ShowLegend();
+            panels.Add(scores);
+        }
+        // The panels rendered onto one canvas and encoded once (no PNG encode/decode in between).
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, panels.Count * height));
         surface.Canvas.Clear(SkiaSharp.SKColors.White);
-        losses.Render(surface.Canvas, new ScottPlot.PixelRect(new ScottPlot.Pixel(0, 0), new ScottPlot.PixelSize(width, height)));
-        outputs.Render(surface.Canvas, new ScottPlot.PixelRect(new ScottPlot.Pixel(0, height), new ScottPlot.PixelSize(width, height)));
+        for (int i = 0; i < panels.Count; i++)
+            panels[i].Render(surface.Canvas, new ScottPlot.PixelRect(new ScottPlot.Pixel(0, i * height), new ScottPlot.PixelSize(width, height)));
         using var snapshot = surface.Snapshot();
         using var png = snapshot.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
         AtomicFile.WriteAllBytes(path, png.ToArray());
@@ -51,6 +67,14 @@ public static class CurvesPlot
         plot.YLabel("y");
         var png = plot.GetImageBytes(800, 450, ScottPlot.ImageFormat.Png);
         AtomicFile.WriteAllBytes(path, png);
+    }
+
+    /// <summary>A power of ten that brings the largest |KID| near the largest FD (both start high and should fall).</summary>
+    private static double KidScale(IReadOnlyList<StepMetrics> rows)
+    {
+        double fd = rows.Max(r => Math.Abs(r.Fd)), kid = rows.Max(r => double.IsFinite(r.Kid) ? Math.Abs(r.Kid) : 0);
+        if (!(fd > 0) || !(kid > 0)) return 1;
+        return Math.Pow(10, Math.Round(Math.Log10(fd / kid)));
     }
 
     private static void AddLine(ScottPlot.Plot plot, double[] xs, IEnumerable<double> ys, string label)

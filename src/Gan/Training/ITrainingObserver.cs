@@ -120,3 +120,17 @@ public sealed class NullObserver : ITrainingObserver
     /// <inheritdoc/>
     public void Notice(TrainingNotice notice) { }
 }
+
+/// <summary>The feature network of the scores is ready: trained now (and cached) or loaded from the cache.</summary>
+public sealed record FeatureNetworkNotice(bool FromCache, Scoring.FeatureTask Task, double TestAccuracy, int TestCount, string CachePath) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => false;
+}
+
+/// <summary>The scores of the generator after <paramref name="Step"/> (--eval-every).</summary>
+public sealed record ScoresNotice(long Step, Scoring.ScoreReport Report) : TrainingNotice
+{
+    /// <inheritdoc/>
+    public override bool IsWarning => false;
+}

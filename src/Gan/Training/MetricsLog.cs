@@ -30,8 +30,26 @@ public sealed record StepMetrics
     /// <summary>Training throughput in images per second.</summary>
     public double ImagesPerSecond { get; init; }
 
+    /// <summary>Scores of the step's evaluation (--eval-every), NaN on the other steps: Fréchet distance in the data's feature space.</summary>
+    public double Fd { get; init; } = double.NaN;
+    /// <summary>KID (unbiased MMD², cubic kernel), NaN without an evaluation.</summary>
+    public double Kid { get; init; } = double.NaN;
+    /// <summary>KID's standard deviation over subsets, NaN without an evaluation.</summary>
+    public double KidStd { get; init; } = double.NaN;
+    /// <summary>Precision (k-NN), NaN without an evaluation.</summary>
+    public double Precision { get; init; } = double.NaN;
+    /// <summary>Recall (k-NN), NaN without an evaluation.</summary>
+    public double Recall { get; init; } = double.NaN;
+    /// <summary>Density (k-NN), NaN without an evaluation.</summary>
+    public double Density { get; init; } = double.NaN;
+    /// <summary>Coverage (k-NN), NaN without an evaluation.</summary>
+    public double Coverage { get; init; } = double.NaN;
+
     /// <summary>The header row of metrics.csv.</summary>
-    public const string Header = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,images_per_s";
+    public const string Header = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,fd,kid,kid_std,precision,recall,density,coverage,images_per_s";
+
+    /// <summary>The header of files written before the score columns; read on resume and rewritten in the current layout.</summary>
+    public const string HeaderWithoutScores = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,images_per_s";
 
     /// <summary>The header of files written before the recon_loss column; read on resume and rewritten in the current layout.</summary>
     public const string HeaderWithoutReconstruction = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,images_per_s";
@@ -40,7 +58,11 @@ public sealed record StepMetrics
     public string ToCsv() => string.Join(",",
         Step.ToString(CultureInfo.InvariantCulture), Epoch.ToString(CultureInfo.InvariantCulture),
         F(DLoss), F(GLoss), F(DReal), F(DFake), double.IsNaN(GradientPenalty) ? "" : F(GradientPenalty),
-        F(GradNormD), F(GradNormG), double.IsNaN(Reconstruction) ? "" : F(Reconstruction), ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture));
+        F(GradNormD), F(GradNormG), double.IsNaN(Reconstruction) ? "" : F(Reconstruction),
+        O(Fd), O(Kid), O(KidStd), O(Precision), O(Recall), O(Density), O(Coverage),
+        ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture));
+
+    private static string O(double v) => double.IsNaN(v) ? "" : F(v);
 
     private static string F(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture);
 
@@ -49,8 +71,8 @@ public sealed record StepMetrics
     public static StepMetrics Parse(string line, string source, int lineNumber)
     {
         var p = line.Split(',');
-        // 11 columns; 10 in files written before the recon_loss column.
-        if (p.Length is not (10 or 11)) throw new RunFileException(source, lineNumber, $"expected 11 columns, found {p.Length}");
+        // 18 columns; 11 in files written before the score columns, 10 before the recon_loss column.
+        if (p.Length is not (10 or 11 or 18)) throw new RunFileException(source, lineNumber, $"expected 18 columns, found {p.Length}");
         static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
         try
         {
@@ -58,7 +80,10 @@ public sealed record StepMetrics
             {
                 Step = long.Parse(p[0], CultureInfo.InvariantCulture), Epoch = int.Parse(p[1], CultureInfo.InvariantCulture),
                 DLoss = D(p[2]), GLoss = D(p[3]), DReal = D(p[4]), DFake = D(p[5]), GradientPenalty = D(p[6]),
-                GradNormD = D(p[7]), GradNormG = D(p[8]), Reconstruction = p.Length == 11 ? D(p[9]) : double.NaN, ImagesPerSecond = D(p[^1]),
+                GradNormD = D(p[7]), GradNormG = D(p[8]), Reconstruction = p.Length >= 11 ? D(p[9]) : double.NaN, ImagesPerSecond = D(p[^1]),
+                Fd = p.Length == 18 ? D(p[10]) : double.NaN, Kid = p.Length == 18 ? D(p[11]) : double.NaN, KidStd = p.Length == 18 ? D(p[12]) : double.NaN,
+                Precision = p.Length == 18 ? D(p[13]) : double.NaN, Recall = p.Length == 18 ? D(p[14]) : double.NaN,
+                Density = p.Length == 18 ? D(p[15]) : double.NaN, Coverage = p.Length == 18 ? D(p[16]) : double.NaN,
             };
         }
         catch (Exception e) when (e is FormatException or OverflowException)
@@ -96,7 +121,7 @@ public sealed class MetricsLog : IDisposable
             DroppedTornRow = text.Length > 0 && !text.EndsWith('\n');
             int complete = lines.Length - 1;    // lines before the final "" (or before the torn tail)
             var kept = new StringBuilder(StepMetrics.Header + "\n");
-            bool older = complete >= 1 && lines[0] == StepMetrics.HeaderWithoutReconstruction;
+            bool older = complete >= 1 && (lines[0] == StepMetrics.HeaderWithoutReconstruction || lines[0] == StepMetrics.HeaderWithoutScores);
             if (complete >= 1 && lines[0] != StepMetrics.Header && !older)
                 throw new RunFileException(path, 1, "not a metrics.csv of this version (unexpected header)");
             for (int i = 1; i < complete; i++)

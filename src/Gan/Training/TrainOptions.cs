@@ -93,6 +93,18 @@ public sealed record TrainOptions
     /// <summary>The prior of the adversarial autoencoder's codes; null: Gaussian.</summary>
     public LatentPrior? Prior { get; init; }
 
+    /// <summary>
+    /// Decay of an exponential moving average of the generator's weights (e.g. 0.999), kept beside the trained weights and
+    /// used for sampling; null keeps none. The latent-noise GANs only.
+    /// </summary>
+    public double? Ema { get; init; }
+
+    /// <summary>DiffAugment before the discriminator (latent-noise GANs); null or None: no augmentation.</summary>
+    public AugmentKinds? DiffAugment { get; init; }
+
+    /// <summary>Score the generator every few steps (metrics.csv, curves.png, the observer); null never does.</summary>
+    public EvalOptions? Eval { get; init; }
+
     /// <summary>The library version that wrote the options.</summary>
     public string Version { get; init; } = typeof(TrainOptions).Assembly.GetName().Version?.ToString() ?? "0";
 
@@ -114,6 +126,22 @@ public sealed record TrainOptions
             Fail(nameof(ImageSize), s, $"must be one of {string.Join(", ", GanSpec.SupportedSizes(Model))} for {Model.FileName()}");
         if (Prior is { } prior && !Enum.IsDefined(prior)) Fail(nameof(Prior), prior, "is not a known prior");
         if (Prior is not null && Model != ModelFamily.Aae) Fail(nameof(Prior), Prior, "applies to the adversarial autoencoder only");
+        if (Ema is { } ema && !(ema > 0 && ema < 1)) Fail(nameof(Ema), ema, "must be a decay between 0 and 1 (exclusive)");
+        if (Ema is not null && Enum.IsDefined(Model) && Model.Kind() != ModelKind.Generative) Fail(nameof(Ema), Ema, $"applies to the latent-noise GANs (gan, dcgan, wgan, wgan-gp, cdcgan), not {Model.FileName()}");
+        if (DiffAugment is { } da && da != AugmentKinds.None)
+        {
+            if ((da & ~(AugmentKinds.Color | AugmentKinds.Translation | AugmentKinds.Cutout)) != 0) Fail(nameof(DiffAugment), da, "is not a known augmentation");
+            if (Enum.IsDefined(Model) && Model.Kind() != ModelKind.Generative) Fail(nameof(DiffAugment), da, $"applies to the latent-noise GANs (gan, dcgan, wgan, wgan-gp, cdcgan), not {Model.FileName()}");
+        }
+        if (Eval is { } eval)
+        {
+            if (eval.Every < 1) Fail("EvalEvery", eval.Every, "must be at least 1");
+            if (eval.Samples < eval.K + 1 || eval.K < 1) Fail("EvalSamples", eval.Samples, $"must be at least k + 1 = {eval.K + 1}");
+            if (eval.KidSubsets < 1 || eval.KidSubsetSize < 2) Fail("EvalKid", eval.KidSubsets, "needs at least one subset of at least 2");
+            if (string.IsNullOrWhiteSpace(eval.CacheFolder)) Fail("CacheFolder", eval.CacheFolder, "must name a folder");
+            if (Enum.IsDefined(Model) && Model.Kind() == ModelKind.Translation) Fail("EvalEvery", eval.Every, $"applies to generators of images from latent codes, not {Model.FileName()}");
+            eval.Features.Validate();
+        }
         if (Channels is { } c && c is not (1 or 3)) Fail(nameof(Channels), c, "must be 1 or 3");
         if (Epochs is < 1) Fail(nameof(Epochs), Epochs, "must be at least 1");
         if (Steps is < 1) Fail(nameof(Steps), Steps, "must be at least 1");
@@ -281,3 +309,28 @@ public sealed record ResumeOptions
 /// <param name="Elapsed">Wall time of the training loop.</param>
 /// <param name="CheckpointPath">The checkpoint file (absent when no step ran).</param>
 public sealed record TrainResult(string RunFolder, string DeviceName, long StartStep, long Step, long TotalSteps, bool Interrupted, TimeSpan Elapsed, string CheckpointPath);
+
+/// <summary>Scoring during training (every value from the caller).</summary>
+public sealed record EvalOptions
+{
+    /// <summary>Score after every this many steps.</summary>
+    public required int Every { get; init; }
+
+    /// <summary>Generated images scored, and real images compared with.</summary>
+    public required int Samples { get; init; }
+
+    /// <summary>Neighbours of precision, recall, density and coverage.</summary>
+    public required int K { get; init; }
+
+    /// <summary>KID's subsets and their largest size.</summary>
+    public required int KidSubsets { get; init; }
+
+    /// <inheritdoc cref="KidSubsets"/>
+    public required int KidSubsetSize { get; init; }
+
+    /// <summary>How a feature network is trained when the cache has none for the data.</summary>
+    public required Scoring.FeatureNetworkOptions Features { get; init; }
+
+    /// <summary>The feature networks' cache folder.</summary>
+    public required string CacheFolder { get; init; }
+}

@@ -68,8 +68,10 @@ public sealed class Trainer : IDisposable
         if (options.Model == ModelFamily.Cdcgan && _dataset.ClassCount < 2)
             throw new ModelNeedsLabelsException(options.Model, _dataset.Name, _dataset.ClassCount);
 
+        // Data that cannot be scored (curves, tiny sets) is refused now, not at the first evaluation.
+        if (options.Eval is not null) Scoring.FeatureNetwork.TaskOf(_dataset);
         Spec = SpecFor(options, _dataset);
-        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr);
+        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema, options.DiffAugment ?? AugmentKinds.None);
         _noise = NoiseStream(options.Seed);
         if (_dataset is IPairedDataset pairs && options.Augment != false)
         {
@@ -257,6 +259,7 @@ public sealed class Trainer : IDisposable
         using var metricsTable = StepMetricsTable.Create(_model.Device, logEvery);
         var pending = new List<(long Step, int Epoch)>(logEvery);
         double windowStart = clock.Elapsed.TotalSeconds;
+        Scoring.ScoreReport? scores = null;
         void Flush()
         {
             if (pending.Count == 0) return;
@@ -268,6 +271,14 @@ public sealed class Trainer : IDisposable
             for (int i = 0; i < pending.Count; i++)
             {
                 var m = StepMetricsTable.Read(values, i) with { Step = pending[i].Step, Epoch = pending[i].Epoch, ImagesPerSecond = rate };
+                if (scores is { } s && m.Step == _step)
+                {
+                    m = m with
+                    {
+                        Fd = s.FrechetDistance, Kid = s.Kid, KidStd = s.KidStd, Precision = s.Precision, Recall = s.Recall, Density = s.Density, Coverage = s.Coverage,
+                    };
+                    scores = null;
+                }
                 if (StepMetricsTable.Diverged(values, i))
                     throw new TrainingDivergedException(m.Step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
                 metrics.Append(m);
@@ -280,6 +291,7 @@ public sealed class Trainer : IDisposable
             }
             pending.Clear();
         }
+        var eval = _options.Eval;
         while (_step < TotalSteps)
         {
             if (cancel.IsCancellationRequested) { interrupted = true; break; }
@@ -292,7 +304,10 @@ public sealed class Trainer : IDisposable
 
             bool last = _step == TotalSteps;
             bool sample = Every(_options.SampleEvery) || last, checkpoint = Every(_options.CheckpointEvery) || last;
-            if (pending.Count == logEvery || sample || checkpoint) Flush();
+            bool evaluate = eval is not null && Every(eval.Every);
+            // Scored before the step's row is written, so the row carries the scores.
+            if (evaluate) scores = Evaluate(eval!);
+            if (pending.Count == logEvery || sample || checkpoint || evaluate) Flush();
             if (sample)
             {
                 double diversity = grid.Save(Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
@@ -313,6 +328,46 @@ public sealed class Trainer : IDisposable
         return new TrainResult(folder, _device.Name, startStep, _step, TotalSteps, interrupted, clock.Elapsed, CheckpointPath);
 
         bool Every(int? interval) => interval is { } n && _step % n == 0;
+    }
+
+    private Scoring.Scorer? _scorer;
+
+    /// <summary>
+    /// Scores <see cref="EvalOptions.Samples"/> images of the generator (the average with --ema) from a fixed latent stream of its own,
+    /// in evaluation mode: no training stream, weight or batch-norm statistic changes, so resume stays exact.
+    /// </summary>
+    private Scoring.ScoreReport Evaluate(EvalOptions eval)
+    {
+        if (_scorer is null)
+        {
+            _scorer = Scoring.Scorer.Create(_dataset, eval.Features, eval.CacheFolder, _device);
+            var net = _scorer.Network;
+            _observer.Notice(new FeatureNetworkNotice(net.LoadedFromCache, net.Task, net.TestAccuracy, net.TestCount, net.CachePath));
+        }
+        if (_model.Exported is not Generator g)
+            throw new InvalidOptionException("EvalEvery", eval.Every, $"applies to generators of images from latent codes, not {Spec.Family.FileName()}");
+        int n = eval.Samples, length = Spec.Image.Length;
+        var images = new float[n * length];
+        bool wasTraining = g.IsTraining;
+        g.Eval();
+        var stream = new RandomStream(unchecked((ulong)_options.Seed * 0xBF58476D1CE4E5B9UL + 71));
+        const int chunk = 256;
+        for (int start = 0; start < n; start += chunk)
+        {
+            int m = Math.Min(chunk, n - start);
+            using var scope = TensorScope.Begin();
+            using var noGrad = Autograd.NoGrad();
+            var z = g.SampleLatent(m, stream, _device);
+            int[]? labels = Spec.IsConditional ? Enumerable.Range(start, m).Select(i => i % Spec.ClassCount).ToArray() : null;
+            g.Generate(z, labels).ToArray().CopyTo(images, start * length);
+        }
+        if (wasTraining) g.Train();
+        var report = _scorer.Score(images, n, null, new Scoring.ScoreOptions
+        {
+            RealCount = n, K = eval.K, KidSubsets = eval.KidSubsets, KidSubsetSize = eval.KidSubsetSize, Seed = _options.Seed,
+        });
+        _observer.Notice(new ScoresNotice(_step, report));
+        return report;
     }
 
     /// <summary>Stops the data loader's worker.</summary>
@@ -349,12 +404,15 @@ public sealed class Trainer : IDisposable
         _state.Metadata["config"] = _options.ToJson();
         _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
         Checkpoint.Save(CheckpointPath, _state);
-        Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, new Dictionary<string, string>
+        var generatorMetadata = new Dictionary<string, string>
         {
             ["model"] = Spec.Family.FileName(),
             ["step"] = _step.ToString(CultureInfo.InvariantCulture),
             [GanSpec.MetadataKey] = Spec.ToJson(),
-        });
+        };
+        // With --ema the generator file holds the averaged weights (what sampling wants); the trained ones stay in the checkpoint.
+        if (_options.Ema is { } ema) generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
+        Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, generatorMetadata);
     }
 
     /// <summary>Mean over pixels of the standard deviation across samples: ~0 when all samples are alike.</summary>

@@ -156,6 +156,16 @@ public sealed partial class Tensor : IDisposable
         return Autograd.Record(t, "Clone", [this], g => [g[0]]);
     }
 
+    /// <summary>
+    /// Overwrites this tensor's values with <paramref name="source"/>'s (same size, same device), in place and not recorded by
+    /// autograd: one device copy (for keeping a second copy of weights, such as a moving average, without reallocating).
+    /// </summary>
+    public void CopyFrom(Tensor source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        source.CopyInto(this);
+    }
+
     internal void CopyInto(Tensor destination)
     {
         if (destination.Shape.Size != Size) throw new ShapeMismatchException($"copy: {Describe()} into {destination.Describe()}");
