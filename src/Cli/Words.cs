@@ -14,7 +14,8 @@ internal static class Words
         SampleEvery = "--sample-every", CheckpointEvery = "--checkpoint-every", LogEvery = "--log-every", Threads = "--threads", Limit = "--limit",
         MaxImageSide = "--max-image-side", MaxImagePixels = "--max-image-pixels",
         Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid",
-        NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
+        NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction",
+        Distributed = "--distributed", SyncBn = "--sync-bn", CollectiveTimeout = "--collective-timeout";
 
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
     public static string? FlagOf(string property) => property switch
@@ -22,7 +23,7 @@ internal static class Words
         "Model" => Model, "Data" => Data, "ImageSize" => ImageSize, "Channels" => Channels, "Epochs" => Epochs, "Steps" => Steps,
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
-        "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
+        "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior, "SyncBatchNorm" => SyncBn,
         _ => null,
     };
 

@@ -3,8 +3,10 @@
 // into "finish the step, save, exit 0 with the resume hint".
 using System.CommandLine;
 using GpuGan.Gan.Data;
+using GpuGan.Gan.Distributed;
 using GpuGan.Gan.Models;
 using GpuGan.Gan.Training;
+using GpuGan.Tensors;
 using Spectre.Console;
 
 namespace GpuGan.Cli.Commands;
@@ -40,10 +42,16 @@ internal static class TrainCommand
         var maxPixels = Flags.Long(Words.MaxImagePixels, "skip input images of more than N pixels (width x height, checked before decoding)", Defaults.MaxImagePixels);
         var noAugment = new Option<bool>(Words.NoAugment) { Description = "pix2pix, cyclegan: no random jitter (resize up, random crop) and mirroring of the training images" };
         var prior = Flags.Choice(Words.Prior, "aae: the prior of the codes", Words.Priors, Defaults.Prior);
+        var distributed = new Option<bool>(Words.Distributed)
+        {
+            Description = $"data-parallel training as one rank of an MPI job (on by itself when started by mpirun); {Words.Batch} stays the global batch, split over the ranks",
+        };
+        var syncBn = new Option<bool>(Words.SyncBn) { Description = "data-parallel: batch norm with the statistics of the global batch of all ranks (default: each rank's own part)" };
+        var collectiveTimeout = Flags.Int(Words.CollectiveTimeout, "data-parallel: abort the job when one rank waits longer than N seconds for the others", Defaults.CollectiveTimeout);
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
             model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
-            noAugment, prior.Option,
+            noAugment, prior.Option, distributed, syncBn, collectiveTimeout,
         };
 
         command.SetAction(r =>
@@ -54,11 +62,14 @@ internal static class TrainCommand
                 int threadCount = r.GetValue(threads);
                 if (threadCount < 0) throw new UsageException($"{Words.Threads}: must be 0 (all cores) or more, got {threadCount}");
                 int? threadOption = threadCount == 0 ? null : threadCount;
-                Func<ITrainingObserver, Trainer> prepare;
+                int timeout = r.GetValue(collectiveTimeout);
+                if (timeout < 1) throw new UsageException($"{Words.CollectiveTimeout}: must be at least 1 (seconds), got {timeout}");
+                bool mpi = r.GetValue(distributed) || MpiEnvironment.LaunchedSize() is not null;
+                Func<ITrainingObserver, ICommunicator, Trainer> prepare;
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, syncBn }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -70,7 +81,7 @@ internal static class TrainCommand
                         CheckpointEvery = Flags.Given(r, checkpointEvery) ? r.GetValue(checkpointEvery) : null,
                         LogEvery = Flags.Given(r, logEvery) ? r.GetValue(logEvery) : null,
                     };
-                    prepare = observer => Trainer.Resume(options, observer);
+                    prepare = (observer, communicator) => Trainer.Resume(options, observer, communicator);
                 }
                 else
                 {
@@ -94,10 +105,12 @@ internal static class TrainCommand
                         LatentDim = family.Kind() == ModelKind.Translation ? 0 : Defaults.LatentDimOf(family), Width = Defaults.WidthOf(family),
                         Augment = family.Kind() == ModelKind.Translation ? !r.GetValue(noAugment) : null,
                         Prior = family == ModelFamily.Aae ? prior.Value(r) : null,
+                        SyncBatchNorm = r.GetValue(syncBn) ? true : null,
                     };
-                    prepare = observer => Trainer.Start(options, observer);
+                    prepare = (observer, communicator) => Trainer.Start(options, observer, communicator);
                 }
-                Train(cli, prepare);
+                if (mpi) TrainDistributed(cli, prepare, TimeSpan.FromSeconds(timeout), folder);
+                else Train(cli, observer => prepare(observer, SingleProcessCommunicator.Instance));
             });
         });
         return command;
@@ -117,14 +130,44 @@ internal static class TrainCommand
         _ => throw new UsageException($"{Words.Data}: '{word}' is neither a built-in set ({Words.OneOf([Words.Petri, Words.Sines, Words.FashionMnist, Words.PetriPairs, Words.PetriStyles, Words.FashionMnistEdges])}), {Words.MnistPrefix}DIR, nor an existing folder"),
     };
 
-    private static void Train(CliContext cli, Func<ITrainingObserver, Trainer> prepare)
+    /// <summary>
+    /// One rank of an MPI job: rank 0 shows the progress and writes the run folder, the others are silent but for errors.
+    /// A failure on any rank is reported by that rank (naming it) and ends the whole job (MPI_Abort), so no rank waits
+    /// for it in a collective; a rank that hangs is ended by the others' collective timeout.
+    /// </summary>
+    private static void TrainDistributed(CliContext cli, Func<ITrainingObserver, ICommunicator, Trainer> prepare, TimeSpan timeout, string? folder)
+    {
+        var mpi = MpiCommunicator.Initialize(timeout, line =>
+        {
+            cli.Err.WriteLine("gpugan: " + line);
+            cli.Err.Flush();
+        }, ExitCodes.Failure);
+        try
+        {
+            Train(cli, observer => prepare(mpi.Rank == 0 ? observer : NullObserver.Instance, mpi), quiet: mpi.Rank != 0);
+        }
+        catch (Exception e) when (mpi.Size > 1)
+        {
+            var report = new StringWriter();
+            int code = ErrorReport.Handle(e, report, folder is not null && Directory.Exists(folder) ? folder : null, cli.Args);
+            string line = report.ToString().TrimEnd();
+            if (line.StartsWith("gpugan: ", StringComparison.Ordinal)) line = line["gpugan: ".Length..];
+            cli.Err.WriteLine($"gpugan: rank {mpi.Rank} of {mpi.Size} ({mpi.ProcessorName}): {line}; stopping every rank of the job");
+            cli.Err.Flush();
+            cli.Out.Flush();
+            mpi.Abort(code);
+        }
+        mpi.Dispose();
+    }
+
+    private static void Train(CliContext cli, Func<ITrainingObserver, Trainer> prepare, bool quiet = false)
     {
         var console = new ConsoleObserver(cli.Out, cli.Err);
         ITrainingObserver observer = cli.Hooks.WrapObserver?.Invoke(console) ?? console;
         using var signals = new StopSignals(cli.Err, cli.Cancel);
         using var trainer = prepare(observer);
         TrainResult? result = null;
-        if (ReferenceEquals(cli.Out, Console.Out) && ConsoleObserver.Interactive)
+        if (ReferenceEquals(cli.Out, Console.Out) && ConsoleObserver.Interactive && !quiet)
         {
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -138,6 +181,7 @@ internal static class TrainCommand
         {
             result = trainer.Run(signals.Token);
         }
+        if (quiet) return;
         cli.Out.WriteLine(result!.Interrupted
             ? $"interrupted at step {result.Step}: checkpoint saved; continue with: gpugan train {Words.Out} {result.RunFolder} {Words.Resume}"
             : $"done: {result.Step} steps in {result.Elapsed.TotalSeconds:F0} s; run folder {result.RunFolder}");
