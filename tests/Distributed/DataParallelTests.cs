@@ -157,3 +157,36 @@ public sealed class DataParallelTests
         Assert.That(Directory.Exists(folder), Is.False, "nothing written");
     }
 }
+
+/// <summary>SyncBatchNorm2d over replicas against the fused BatchNorm2d at the shapes DCGAN trains with (first and second order).</summary>
+[TestFixture]
+public sealed class SyncBatchNormShapeTests
+{
+    [TestCase(32, 128, 8, 8)]
+    [TestCase(32, 256, 4, 4)]
+    [TestCase(32, 64, 16, 16)]
+    public void GradientsMatchBatchNorm(int n, int c, int h, int w)
+    {
+        using var scope = TensorScope.Begin();
+        var gen = new RandomStream(21);
+        var x = Tensor.RandN(new Shape(n, c, h, w), gen).MulScalar(0.3f).AddScalar(0.1f).Detach();
+        x.RequiresGrad = true;
+        var gamma = Tensor.RandU(new Shape(c), gen, null, 0.5f, 1.5f).Detach();
+        gamma.RequiresGrad = true;
+        var beta = Tensor.RandN(new Shape(c), gen).Detach();
+        beta.RequiresGrad = true;
+        var u = Tensor.RandN(new Shape(n, c, h, w), gen);
+        var plain = x.BatchNorm2d(gamma, beta, null, null, training: true);
+        var sync = x.SyncBatchNorm2d(gamma, beta, null, null, training: true, new ReplicatedCommunicator(2));
+        GradCheck.AssertClose(sync.ToArray(), plain.ToArray(), 1e-5, 1e-5, "forward");
+        var gp = Autograd.Grad([plain], [x, gamma, beta], [u]);
+        var gs = Autograd.Grad([sync], [x, gamma, beta], [u]);
+        string[] names = ["dx", "dγ", "dβ"];
+        for (int i = 0; i < 3; i++)
+        {
+            var expected = gp[i]!.ToArray();
+            double scale = expected.Max(v => Math.Abs(v));
+            GradCheck.AssertClose(gs[i]!.ToArray(), expected, 1e-5 * scale, 1e-4, names[i]);
+        }
+    }
+}
