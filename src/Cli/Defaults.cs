@@ -41,6 +41,9 @@ internal static class Defaults
     /// <summary>--direction of translate.</summary>
     public const string Direction = "a2b";
 
+    /// <summary>--format of export.</summary>
+    public const string ExportFormat = "onnx";
+
     /// <summary>--prior of the adversarial autoencoder.</summary>
     public const string Prior = "gaussian";
 

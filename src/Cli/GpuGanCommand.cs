@@ -24,6 +24,7 @@ public static class GpuGanCommand
                 TrainCommand.Create(cli),
                 SampleCommand.Create(cli),
                 TranslateCommand.Create(cli),
+                ExportCommand.Create(cli),
                 DevicesCommand.Create(cli),
             };
             if (args.Length == 0)

@@ -52,6 +52,10 @@ internal static class Words
     /// <summary>--format words.</summary>
     public const string Png = "png", Idx = "idx";
 
+    /// <summary>--format words of export.</summary>
+    public static readonly IReadOnlyList<(string Word, GpuGan.Gan.Export.ExportFormat Format)> ExportFormats =
+        [("onnx", GpuGan.Gan.Export.ExportFormat.Onnx), ("safetensors", GpuGan.Gan.Export.ExportFormat.Safetensors)];
+
     public static string Of(ModelFamily family) => Models.First(m => m.Family == family).Word;
 
     public static string Of(DeviceKind? kind) => Devices.First(d => d.Kind == kind).Word;

@@ -11,10 +11,28 @@ using GpuGan.Tensors;
 namespace GpuGan.Layers;
 
 /// <summary>Non-linearities known to <see cref="Init.CalculateGain"/>.</summary>
-public enum Nonlinearity { Linear, Sigmoid, Tanh, Relu, LeakyRelu }
+public enum Nonlinearity
+{
+    /// <summary>The identity (gain 1).</summary>
+    Linear,
+    /// <summary>σ (gain 1).</summary>
+    Sigmoid,
+    /// <summary>tanh (gain 5/3).</summary>
+    Tanh,
+    /// <summary>ReLU (gain √2).</summary>
+    Relu,
+    /// <summary>Leaky ReLU (gain √(2 / (1 + slope²))).</summary>
+    LeakyRelu,
+}
 
 /// <summary>Which fan Kaiming initialisation preserves.</summary>
-public enum FanMode { FanIn, FanOut }
+public enum FanMode
+{
+    /// <summary>Inputs per output: keeps the variance of activations in the forward pass.</summary>
+    FanIn,
+    /// <summary>Outputs per input: keeps the variance of gradients in the backward pass.</summary>
+    FanOut,
+}
 
 /// <summary>Initialisers; each fills a tensor in place and returns it.</summary>
 public static class Init
@@ -39,13 +57,16 @@ public static class Init
         return t;
     }
 
+    /// <summary>Fills <paramref name="t"/> with <paramref name="value"/>; returns it.</summary>
     public static Tensor Constant(Tensor t, float value)
     {
         t.Fill(value);
         return t;
     }
 
+    /// <summary>Fills <paramref name="t"/> with zeros; returns it.</summary>
     public static Tensor Zeros(Tensor t) => Constant(t, 0f);
+    /// <summary>Fills <paramref name="t"/> with ones; returns it.</summary>
     public static Tensor Ones(Tensor t) => Constant(t, 1f);
 
     /// <summary>(fan_in, fan_out) of a weight, as PyTorch computes them (rank ≥ 2).</summary>
@@ -150,5 +171,6 @@ public static class Init
 /// <summary>A layer that can re-draw its parameters with PyTorch's default initialisation.</summary>
 public interface IResettable
 {
+    /// <summary>Re-initialises the parameters with PyTorch's default for the layer, drawing from <paramref name="gen"/>.</summary>
     void ResetParameters(RandomStream gen);
 }

@@ -45,7 +45,7 @@ public sealed class AaeEncoder : Module
 /// <summary>The AAE's decoder as a generator of the prior's codes: (N, d) → (N, C, H, W).</summary>
 public sealed class AaeDecoder : Generator
 {
-    /// <summary>An MLP of two hidden layers of <paramref name="width"/>, Tanh output.</summary>
+    /// <summary>An MLP of two hidden layers of the record's generator width, Tanh output.</summary>
     public AaeDecoder(GanSpec spec, RandomStream gen) : base(spec)
     {
         int w = spec.GeneratorWidth;

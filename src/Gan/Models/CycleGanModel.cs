@@ -294,39 +294,23 @@ public sealed class CycleGanModel : ITrainableModel
     /// <summary>Rows A | G_A(A) | G_B(G_A(A)), then B | G_B(B) | G_A(G_B(B)), for the first samples (never augmented).</summary>
     public SampleGrid CreateSampleGrid(IDataset data, long seed, int batch) => new CycleGrid(this, data);
 
-    private sealed class CycleGrid : SampleGrid
+    private sealed class CycleGrid(CycleGanModel model, IDataset data) : PairRowsGrid(model.Spec, model.Device, data, 4)
     {
-        private readonly CycleGanModel _model;
-        private readonly Tensor _pairs;
-
-        public CycleGrid(CycleGanModel model, IDataset data)
+        protected override IReadOnlyList<Tensor> Columns(Tensor a, Tensor b)
         {
-            _model = model;
-            int n = Math.Min(4, data.Count);
-            _pairs = Tensor.FromArray(data.CopySamples(0, n), new Shape(n, data.Channels, data.Height, data.Width), model.Device).KeepAlive();
-        }
-
-        public override double DataSpread => double.NaN;
-
-        public override double Save(string path)
-        {
-            using var scope = TensorScope.Begin();
-            using var noGrad = Autograd.NoGrad();
-            var (a, b) = TranslationBatches.Split(_pairs, _model.Spec);
-            var (ga, gb) = (_model.Generators.GA, _model.Generators.GB);
-            _model.Generators.Eval();
+            var (ga, gb) = (model.Generators.GA, model.Generators.GB);
+            model.Generators.Eval();
             var ab = ga.Forward(a);
             var ba = gb.Forward(b);
             var aba = gb.Forward(ab);
             var bab = ga.Forward(ba);
-            _model.Generators.Train();
+            model.Generators.Train();
             // The A rows above the B rows, each column in the larger channel count (grey shown as colour).
             int c = Math.Max(a.Shape[1], b.Shape[1]);
             var rowsA = new[] { a, ab, aba };
             var rowsB = new[] { b, ba, bab };
-            TranslationBatches.SaveRows(path, rowsA.Select((t, k) =>
-                Tensor.Concat([TranslationBatches.WithChannels(t, c), TranslationBatches.WithChannels(rowsB[k], c)], 0)).ToArray());
-            return double.NaN;
+            return rowsA.Select((t, k) =>
+                Tensor.Concat([TranslationBatches.WithChannels(t, c), TranslationBatches.WithChannels(rowsB[k], c)], 0)).ToArray();
         }
     }
 }

@@ -215,6 +215,11 @@ public sealed class GanModel : ITrainableModel
         int[]? labelsForG = null;
         for (int c = 0; c < Objective.CriticSteps; c++)
         {
+            // A critic step whose fakes G does not reuse leaves nothing but its metrics behind (D's gradients and
+            // optimiser state are kept alive by their owners), so it runs in its own scope: its batch, G's
+            // forward and the penalty's double-backward graph go back to the pool before the next critic step,
+            // instead of five critic steps' worth staying alive until the generator step ends.
+            using var criticScope = Objective.GeneratorReusesCriticFakes ? null : TensorScope.Begin();
             var (real, labels) = nextBatch();
             n = real.Shape[0];
             var z = Tensor.RandN(G.LatentShape(n), noise, Device);
@@ -241,6 +246,9 @@ public sealed class GanModel : ITrainableModel
             normD = ParameterOps.GradNormTensor(D.Parameters());
             OptD.Step();
             Objective.AfterCriticUpdate(D);
+            if (criticScope is not null)
+                foreach (var metric in new[] { dLoss, dReal, dFake, gp, normD })
+                    if (metric is not null) criticScope.MoveToOuter(metric);
         }
 
         // Generator step: gradients for G's parameters only.

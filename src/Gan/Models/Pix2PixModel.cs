@@ -179,31 +179,46 @@ public sealed class Pix2PixModel : ITrainableModel
     /// <summary>Rows input | output | target for the first samples of the data (never augmented).</summary>
     public SampleGrid CreateSampleGrid(IDataset data, long seed, int batch) => new TranslationGrid(this, data);
 
-    private sealed class TranslationGrid : SampleGrid
+    private sealed class TranslationGrid(Pix2PixModel model, IDataset data) : PairRowsGrid(model.Spec, model.Device, data, 8)
     {
-        private readonly Pix2PixModel _model;
-        private readonly Tensor _pairs;
-
-        public TranslationGrid(Pix2PixModel model, IDataset data)
+        protected override IReadOnlyList<Tensor> Columns(Tensor a, Tensor b)
         {
-            _model = model;
-            int n = Math.Min(8, data.Count);
-            _pairs = Tensor.FromArray(data.CopySamples(0, n), new Shape(n, data.Channels, data.Height, data.Width), model.Device).KeepAlive();
+            model.G.Eval();
+            var fake = model.G.Forward(a);
+            model.G.Train();
+            return [a, fake, b];
         }
+    }
+}
 
-        public override double DataSpread => double.NaN;
+/// <summary>
+/// A grid of the first <c>count</c> pairs of the data (never augmented) with one row per pair and the columns a model makes of
+/// its (A, B) halves, computed without gradients on every save: the translation models' sample grids.
+/// </summary>
+internal abstract class PairRowsGrid : SampleGrid
+{
+    private readonly GanSpec _spec;
+    private readonly Tensor _pairs;
 
-        public override double Save(string path)
-        {
-            using var scope = TensorScope.Begin();
-            using var noGrad = Autograd.NoGrad();
-            var (a, b) = TranslationBatches.Split(_pairs, _model.Spec);
-            _model.G.Eval();
-            var fake = _model.G.Forward(a);
-            _model.G.Train();
-            TranslationBatches.SaveRows(path, [a, fake, b]);
-            return double.NaN;
-        }
+    protected PairRowsGrid(GanSpec spec, Device device, IDataset data, int count)
+    {
+        _spec = spec;
+        int n = Math.Min(count, data.Count);
+        _pairs = Tensor.FromArray(data.CopySamples(0, n), new Shape(n, data.Channels, data.Height, data.Width), device).KeepAlive();
+    }
+
+    /// <summary>The grid's columns for the pairs' halves, each (N, C, S, S).</summary>
+    protected abstract IReadOnlyList<Tensor> Columns(Tensor a, Tensor b);
+
+    public override double DataSpread => double.NaN;
+
+    public override double Save(string path)
+    {
+        using var scope = TensorScope.Begin();
+        using var noGrad = Autograd.NoGrad();
+        var (a, b) = TranslationBatches.Split(_pairs, _spec);
+        TranslationBatches.SaveRows(path, Columns(a, b));
+        return double.NaN;
     }
 }
 

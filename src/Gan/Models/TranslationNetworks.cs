@@ -102,7 +102,7 @@ public sealed class UnetSkipConnectionBlock : Module
 /// <summary>The pix2pix U-Net (the reference's UnetGenerator): log2(size) levels with skip connections.</summary>
 public sealed class UnetGenerator : ImageTranslator
 {
-    /// <summary>A U-Net for <paramref name="size"/>² images with <paramref name="downs"/> levels (log2(size) for a 1×1 bottleneck).</summary>
+    /// <summary>A U-Net with <paramref name="downs"/> levels (log2 of the image side for a 1×1 bottleneck).</summary>
     public UnetGenerator(int inChannels, int outChannels, int downs, int ngf, NormKind norm, bool dropout, RandomStream dropoutStream, RandomStream gen)
         : base(inChannels, outChannels)
     {

@@ -6,6 +6,7 @@ namespace GpuGan.Gan.Training;
 /// <summary>curves.png: losses and D outputs over steps (ScottPlot), two panels stacked.</summary>
 public static class CurvesPlot
 {
+    /// <summary>Plots the loss and D-output curves of <paramref name="rows"/> as a PNG at <paramref name="path"/>, titled <paramref name="title"/>.</summary>
     public static void Save(string path, IReadOnlyList<StepMetrics> rows, string title)
     {
         if (rows.Count == 0) return;

@@ -7,21 +7,30 @@ namespace GpuGan.Gan.Training;
 /// <summary>One row of metrics.csv.</summary>
 public sealed record StepMetrics
 {
+    /// <summary>Training step (1-based).</summary>
     public long Step { get; init; }
+    /// <summary>Epoch the step belongs to.</summary>
     public int Epoch { get; init; }
+    /// <summary>Discriminator (critic) loss.</summary>
     public double DLoss { get; init; }
+    /// <summary>Generator loss.</summary>
     public double GLoss { get; init; }
     /// <summary>Mean D output on real data (a probability for BCE models, a score for Wasserstein critics).</summary>
     public double DReal { get; init; }
+    /// <summary>Mean discriminator output on generated samples (a probability for BCE objectives, a score for Wasserstein critics).</summary>
     public double DFake { get; init; }
     /// <summary>Gradient penalty (WGAN-GP), NaN when the model has none.</summary>
     public double GradientPenalty { get; init; } = double.NaN;
+    /// <summary>L2 norm of the discriminator's gradient.</summary>
     public double GradNormD { get; init; }
+    /// <summary>L2 norm of the generator's gradient.</summary>
     public double GradNormG { get; init; }
     /// <summary>The model's reconstruction term, NaN when it has none: L1 to the target (pix2pix), cycle consistency (CycleGAN), reconstruction (AAE).</summary>
     public double Reconstruction { get; init; } = double.NaN;
+    /// <summary>Training throughput in images per second.</summary>
     public double ImagesPerSecond { get; init; }
 
+    /// <summary>The header row of metrics.csv.</summary>
     public const string Header = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,images_per_s";
 
     /// <summary>The header of files written before the recon_loss column; read on resume and rewritten in the current layout.</summary>

@@ -177,7 +177,7 @@ public sealed class Trainer : IDisposable
     /// Writes nothing yet.
     /// </summary>
     /// <exception cref="GanException">Not a run folder, a checkpoint that was removed, an invalid saved configuration.</exception>
-    /// <exception cref="StateDictException">The checkpoint does not fit the saved configuration (nothing is changed).</exception>
+    /// <exception cref="GpuGan.Layers.StateDictException">The checkpoint does not fit the saved configuration (nothing is changed).</exception>
     /// <exception cref="SafeTensorsFormatException">The checkpoint is truncated or corrupt.</exception>
     public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null) => Resume(options, observer, SingleProcessCommunicator.Instance);
 

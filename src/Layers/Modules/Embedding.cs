@@ -10,6 +10,7 @@ namespace GpuGan.Layers;
 /// <summary>Lookup table of <c>num</c> vectors of size <c>dim</c>, PyTorch's nn.Embedding.</summary>
 public sealed class Embedding : Module, IResettable
 {
+    /// <summary>A table of <paramref name="numEmbeddings"/> vectors of <paramref name="embeddingDim"/>, drawn from N(0, 1) with <paramref name="gen"/>.</summary>
     public Embedding(int numEmbeddings, int embeddingDim, RandomStream? gen = null, Device? device = null)
     {
         if (numEmbeddings <= 0 || embeddingDim <= 0)
@@ -20,7 +21,9 @@ public sealed class Embedding : Module, IResettable
         ResetParameters(gen ?? Init.DefaultRandom);
     }
 
+    /// <summary>Number of rows (labels).</summary>
     public int NumEmbeddings { get; }
+    /// <summary>Size of each vector.</summary>
     public int EmbeddingDim { get; }
 
     /// <summary>(num, dim).</summary>
@@ -64,5 +67,6 @@ public sealed class Embedding : Module, IResettable
         return v;
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"{NumEmbeddings}, {EmbeddingDim}";
 }

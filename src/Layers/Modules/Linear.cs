@@ -7,6 +7,7 @@ namespace GpuGan.Layers;
 /// <summary>Fully connected layer, PyTorch's nn.Linear.</summary>
 public sealed class Linear : Module, IResettable
 {
+    /// <summary>A layer from <paramref name="inFeatures"/> to <paramref name="outFeatures"/>; weights and bias initialised as PyTorch does, from <paramref name="gen"/>.</summary>
     public Linear(int inFeatures, int outFeatures, bool bias = true, RandomStream? gen = null, Device? device = null)
     {
         if (inFeatures <= 0 || outFeatures <= 0)
@@ -18,7 +19,9 @@ public sealed class Linear : Module, IResettable
         ResetParameters(gen ?? Init.DefaultRandom);
     }
 
+    /// <summary>Input features.</summary>
     public int InFeatures { get; }
+    /// <summary>Output features.</summary>
     public int OutFeatures { get; }
 
     /// <summary>(out, in).</summary>
@@ -27,8 +30,10 @@ public sealed class Linear : Module, IResettable
     /// <summary>(out) or null.</summary>
     public Tensor? Bias => GetParameter("bias");
 
+    /// <summary>PyTorch's default initialisation (Kaiming uniform with a = √5, bias uniform in ±1/√fan_in).</summary>
     public void ResetParameters(RandomStream gen) => Init.LinearDefault(Weight, Bias, gen);
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         if (input.Rank == 0 || input.Shape[-1] != InFeatures)
@@ -42,5 +47,6 @@ public sealed class Linear : Module, IResettable
         return y.Reshape(dims);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={(Bias is not null ? "True" : "False")}";
 }

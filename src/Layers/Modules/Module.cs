@@ -28,7 +28,7 @@ public static class Parameter
         => From(Tensor.Zeros(shape, device), name);
 }
 
-/// <summary>Result of <see cref="Module.LoadStateDict"/> with strict: false.</summary>
+/// <summary>Result of <see cref="Module.LoadStateDict(IReadOnlyDictionary{string, Tensor}, bool)"/> with strict: false.</summary>
 public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);
 
 /// <summary>
@@ -93,7 +93,7 @@ public abstract class Module
             throw new ArgumentException($"{GetType().Name}: '{name}' is already registered");
     }
 
-    /// <summary>Called after <see cref="LoadStateDict"/> or <see cref="To"/> replaced values, so modules can refresh host-side mirrors.</summary>
+    /// <summary>Called after <see cref="LoadStateDict(IReadOnlyDictionary{string, Tensor}, bool)"/> or <see cref="To"/> replaced values, so modules can refresh host-side mirrors.</summary>
     protected virtual void OnStateChanged() { }
 
     // ------------------------------------------------------------ traversal

@@ -15,6 +15,7 @@ public sealed class BatchNorm2d : Module, IResettable
 {
     private long _batchesTracked;
 
+    /// <summary>Batch norm over <paramref name="numFeatures"/> channels with PyTorch's defaults: running statistics updated with <paramref name="momentum"/>, affine γ and β.</summary>
     public BatchNorm2d(int numFeatures, float eps = 1e-5f, float momentum = 0.1f, bool affine = true, bool trackRunningStats = true, Device? device = null)
     {
         if (numFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(numFeatures), $"BatchNorm2d({numFeatures}): feature count must be positive");
@@ -26,8 +27,11 @@ public sealed class BatchNorm2d : Module, IResettable
         RegisterBuffer("num_batches_tracked", trackRunningStats ? Tensor.Zeros(new Shape(), device) : null);
     }
 
+    /// <summary>Channels.</summary>
     public int NumFeatures { get; }
+    /// <summary>ε added to the variance.</summary>
     public float Eps { get; }
+    /// <summary>Weight of the new batch statistics in the running averages.</summary>
     public float Momentum { get; }
 
     /// <summary>
@@ -41,10 +45,14 @@ public sealed class BatchNorm2d : Module, IResettable
     public Tensor? Weight => GetParameter("weight");
     /// <summary>β (C) or null.</summary>
     public Tensor? Bias => GetParameter("bias");
+    /// <summary>Running mean (C), used in evaluation mode; null without running statistics.</summary>
     public Tensor? RunningMean => GetBuffer("running_mean");
+    /// <summary>Running variance (C), used in evaluation mode; null without running statistics.</summary>
     public Tensor? RunningVar => GetBuffer("running_var");
+    /// <summary>Training batches seen (the state dictionary's num_batches_tracked).</summary>
     public long NumBatchesTracked => _batchesTracked;
 
+    /// <summary>γ = 1, β = 0, running mean 0, running variance 1, no batches tracked.</summary>
     public void ResetParameters(RandomStream gen)
     {
         if (Weight is not null) Init.Ones(Weight);
@@ -55,6 +63,7 @@ public sealed class BatchNorm2d : Module, IResettable
         GetBuffer("num_batches_tracked")?.Fill(0f);
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         if (input.Rank != 4 || input.Shape[1] != NumFeatures)
@@ -72,11 +81,13 @@ public sealed class BatchNorm2d : Module, IResettable
         return y;
     }
 
+    /// <inheritdoc/>
     protected override void OnStateChanged()
     {
         if (GetBuffer("num_batches_tracked") is { } counter) _batchesTracked = (long)counter.Item();
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"{NumFeatures}, eps={Eps}, momentum={Momentum}, affine={(Weight is not null ? "True" : "False")}";
 }
 
@@ -85,6 +96,7 @@ public sealed class LayerNorm : Module, IResettable
 {
     private readonly int[] _normalizedShape;
 
+    /// <summary>Layer norm over the trailing dimensions <paramref name="normalizedShape"/> (1 to 3 of them), with elementwise γ and β unless <paramref name="elementwiseAffine"/> is false.</summary>
     public LayerNorm(int[] normalizedShape, float eps = 1e-5f, bool elementwiseAffine = true, Device? device = null)
     {
         if (normalizedShape.Length == 0 || normalizedShape.Length > 3 || normalizedShape.Any(d => d <= 0))
@@ -95,20 +107,27 @@ public sealed class LayerNorm : Module, IResettable
         RegisterParameter("bias", elementwiseAffine ? Tensor.Zeros(new Shape(normalizedShape), device) : null);
     }
 
+    /// <summary>Layer norm over a last dimension of <paramref name="features"/>.</summary>
     public LayerNorm(int features, float eps = 1e-5f, bool elementwiseAffine = true, Device? device = null)
         : this([features], eps, elementwiseAffine, device) { }
 
+    /// <summary>The normalised trailing dimensions.</summary>
     public IReadOnlyList<int> NormalizedShape => _normalizedShape;
+    /// <summary>ε added to the variance.</summary>
     public float Eps { get; }
+    /// <summary>γ (shaped like the normalised dimensions) or null.</summary>
     public Tensor? Weight => GetParameter("weight");
+    /// <summary>β (shaped like the normalised dimensions) or null.</summary>
     public Tensor? Bias => GetParameter("bias");
 
+    /// <summary>γ = 1, β = 0.</summary>
     public void ResetParameters(RandomStream gen)
     {
         if (Weight is not null) Init.Ones(Weight);
         if (Bias is not null) Init.Zeros(Bias);
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         var tail = input.Shape.Dims[1..].ToArray();
@@ -117,12 +136,14 @@ public sealed class LayerNorm : Module, IResettable
         return input.LayerNorm(Weight, Bias, Eps);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"{Shape.Format(_normalizedShape)}, eps={Eps}, elementwise_affine={(Weight is not null ? "True" : "False")}";
 }
 
 /// <summary>Instance normalisation over (H, W) per sample and channel, PyTorch's nn.InstanceNorm2d (no running statistics).</summary>
 public sealed class InstanceNorm2d : Module, IResettable
 {
+    /// <summary>Instance norm over <paramref name="numFeatures"/> channels; affine parameters only with <paramref name="affine"/> (PyTorch's default is none).</summary>
     public InstanceNorm2d(int numFeatures, float eps = 1e-5f, bool affine = false, Device? device = null)
     {
         if (numFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(numFeatures), $"InstanceNorm2d({numFeatures}): feature count must be positive");
@@ -132,17 +153,23 @@ public sealed class InstanceNorm2d : Module, IResettable
         RegisterParameter("bias", affine ? Tensor.Zeros(new Shape(numFeatures), device) : null);
     }
 
+    /// <summary>Channels.</summary>
     public int NumFeatures { get; }
+    /// <summary>ε added to the variance.</summary>
     public float Eps { get; }
+    /// <summary>γ (C) or null.</summary>
     public Tensor? Weight => GetParameter("weight");
+    /// <summary>β (C) or null.</summary>
     public Tensor? Bias => GetParameter("bias");
 
+    /// <summary>γ = 1, β = 0.</summary>
     public void ResetParameters(RandomStream gen)
     {
         if (Weight is not null) Init.Ones(Weight);
         if (Bias is not null) Init.Zeros(Bias);
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         if (input.Rank != 4 || input.Shape[1] != NumFeatures)
@@ -150,5 +177,6 @@ public sealed class InstanceNorm2d : Module, IResettable
         return input.InstanceNorm2d(Weight, Bias, Eps);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"{NumFeatures}, eps={Eps}, affine={(Weight is not null ? "True" : "False")}";
 }

@@ -28,6 +28,7 @@ public abstract class Optimizer
     private readonly Dictionary<string, Tensor>[] _state;
     private readonly long[] _steps;
 
+    /// <summary>An optimiser over named <paramref name="parameters"/> with <paramref name="learningRate"/>.</summary>
     protected Optimizer(IEnumerable<(string Name, Tensor Parameter)> parameters, float learningRate)
     {
         _params = parameters.ToArray();
@@ -48,8 +49,10 @@ public abstract class Optimizer
     /// <summary>Names "0", "1", … for a plain list of tensors (PyTorch's numbering).</summary>
     protected static IEnumerable<(string, Tensor)> Number(IEnumerable<Tensor> parameters) => parameters.Select((p, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), p));
 
+    /// <summary>The learning rate (may be changed between steps).</summary>
     public float LearningRate { get; set; }
 
+    /// <summary>The parameters, with their names.</summary>
     public IReadOnlyList<(string Name, Tensor Parameter)> Parameters => _params;
 
     /// <summary>PyTorch's state keys this configuration keeps per parameter ("exp_avg", "exp_avg_sq").</summary>

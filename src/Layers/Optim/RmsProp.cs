@@ -9,12 +9,15 @@ namespace GpuGan.Layers.Optim;
 /// <summary>RMSprop with PyTorch's semantics and defaults.</summary>
 public sealed class RmsProp : Optimizer
 {
+    /// <summary>RMSprop over the parameters of <paramref name="module"/> (PyTorch's torch.optim.RMSprop).</summary>
     public RmsProp(Module module, float lr = 1e-2f, double alpha = 0.99, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : this(module.NamedParameters(), lr, alpha, eps, weightDecay, momentum, centered) { }
 
+    /// <summary>RMSprop over <paramref name="parameters"/>.</summary>
     public RmsProp(IEnumerable<Tensor> parameters, float lr = 1e-2f, double alpha = 0.99, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : this(Number(parameters), lr, alpha, eps, weightDecay, momentum, centered) { }
 
+    /// <summary>RMSprop over named <paramref name="parameters"/> (the names key the state in checkpoints).</summary>
     public RmsProp(IEnumerable<(string Name, Tensor Parameter)> parameters, float lr = 1e-2f, double alpha = 0.99, float eps = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : base(parameters, lr)
     {
@@ -32,16 +35,23 @@ public sealed class RmsProp : Optimizer
 
     /// <summary>Double as PyTorch's Python float, so 1 − α is exact before the cast.</summary>
     public double Alpha { get; }
+    /// <summary>ε added outside the square root.</summary>
     public float Eps { get; }
+    /// <summary>L2 weight decay λ.</summary>
     public float WeightDecay { get; }
+    /// <summary>Momentum μ (0: none).</summary>
     public float Momentum { get; }
+    /// <summary>True: divide by the centred second moment (s − a²).</summary>
     public bool Centered { get; }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<string> StateKeys => _keys;
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, double Value)> Hyperparameters()
         => [("alpha", Alpha), ("eps", Eps), ("weight_decay", WeightDecay), ("momentum", Momentum), ("centered", Centered ? 1 : 0)];
 
+    /// <inheritdoc/>
     protected override void Update(Tensor parameter, Tensor grad, IReadOnlyDictionary<string, Tensor> state, long step)
         => OptimizerUpdates.RmsPropStep(parameter, grad, state["square_avg"], Centered ? state["grad_avg"] : null, Momentum > 0 ? state["momentum_buffer"] : null, CurrentHyperparameters);
 

@@ -10,12 +10,15 @@ public sealed class Sgd : Optimizer
 {
     private static readonly string[] MomentumKeys = ["momentum_buffer"];
 
+    /// <summary>SGD over the parameters of <paramref name="module"/> (PyTorch's torch.optim.SGD).</summary>
     public Sgd(Module module, float lr, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
         : this(module.NamedParameters(), lr, momentum, dampening, weightDecay, nesterov) { }
 
+    /// <summary>SGD over <paramref name="parameters"/>.</summary>
     public Sgd(IEnumerable<Tensor> parameters, float lr, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
         : this(Number(parameters), lr, momentum, dampening, weightDecay, nesterov) { }
 
+    /// <summary>SGD over named <paramref name="parameters"/> (the names key the state in checkpoints).</summary>
     public Sgd(IEnumerable<(string Name, Tensor Parameter)> parameters, float lr, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
         : base(parameters, lr)
     {
@@ -25,16 +28,23 @@ public sealed class Sgd : Optimizer
         (Momentum, Dampening, WeightDecay, Nesterov) = (momentum, dampening, weightDecay, nesterov);
     }
 
+    /// <summary>Momentum μ (0: none).</summary>
     public float Momentum { get; }
+    /// <summary>Dampening τ of the momentum buffer.</summary>
     public float Dampening { get; }
+    /// <summary>L2 weight decay λ.</summary>
     public float WeightDecay { get; }
+    /// <summary>True: Nesterov momentum.</summary>
     public bool Nesterov { get; }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<string> StateKeys => Momentum != 0 ? MomentumKeys : [];
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, double Value)> Hyperparameters()
         => [("momentum", Momentum), ("dampening", Dampening), ("weight_decay", WeightDecay), ("nesterov", Nesterov ? 1 : 0)];
 
+    /// <inheritdoc/>
     protected override void Update(Tensor parameter, Tensor grad, IReadOnlyDictionary<string, Tensor> state, long step)
         => OptimizerUpdates.SgdStep(parameter, grad, Momentum != 0 ? state["momentum_buffer"] : null, CurrentHyperparameters, firstStep: step == 1);
 

@@ -32,7 +32,9 @@ public sealed class TrainingState
     /// <summary>Random generators by name ("data", "noise"); loading restores the offset and requires the same seed.</summary>
     public OrderedDictionary<string, RandomStream> RandomStreams { get; } = new();
 
+    /// <summary>Training steps done.</summary>
     public long Step { get; set; }
+    /// <summary>Epochs started.</summary>
     public long Epoch { get; set; }
 
     /// <summary>Extra free-form metadata (for example the run configuration); saved and loaded back.</summary>
@@ -42,8 +44,11 @@ public sealed class TrainingState
 /// <summary>Saves and loads module weights and training states (safetensors).</summary>
 public static class Checkpoint
 {
+    /// <summary>Version of the checkpoint layout written (metadata key format_version).</summary>
     public const string FormatVersion = "1";
+    /// <summary>Metadata "format" of a weights file (SaveModule).</summary>
     public const string WeightsFormat = "gpugan.weights";
+    /// <summary>Metadata "format" of a training checkpoint (Save).</summary>
     public const string TrainingFormat = "gpugan.training";
 
     private const string FormatKey = "format", VersionKey = "format_version";

@@ -57,7 +57,9 @@ public sealed partial class Device : IDisposable
     /// <summary>How this device's kernel set lowers convolutions.</summary>
     internal ConvLoweringOptions ConvLowering => IsHost ? CpuOptions.Conv : GpuOptions.Conv;
 
+    /// <summary>Which kernel set and accelerator this is.</summary>
     public DeviceKind Kind { get; }
+    /// <summary>The accelerator's name.</summary>
     public string Name { get; }
 
     /// <summary>The ILGPU accelerator; null for the SIMD host device.</summary>
@@ -284,8 +286,12 @@ public sealed partial class Device : IDisposable
     /// <summary>
     /// Device → host copy into pageable memory, a read-back of <paramref name="kind"/> (recorded; zeros in
     /// SkipExecution mode): the host needs the values, so the queue drains first (a synchronisation).
-    /// The target is pinned for the call, for the reason given at <see cref="Upload"/>: a moved array
-    /// would otherwise be written at its old address, corrupting the heap.
+    /// The target is pinned for the call, for the reason given at <see cref="Upload"/>. This was the
+    /// intermittent ilgpu-cpu failure "Maximum on IlgpuCpu, (3, 7, 1009) with (1): element 7956: got 0":
+    /// the 84,756-byte result array lives in the small-object heap, ILGPU's CPU copy is a native memmove
+    /// during which another thread's GC may run, and a compaction in mid-copy moves the array with only
+    /// its first part written; the rest went to the old address (zeros from element 7,956 on, the worst
+    /// of which was reported), and into whatever the heap had put there.
     /// </summary>
     internal unsafe void Download(ArrayView<float> source, Span<float> target, ReadBackKind kind)
     {
@@ -316,8 +322,10 @@ public sealed partial class Device : IDisposable
     /// <summary>Returns pooled buffers to the allocator.</summary>
     public void TrimPool() => Pool.Trim();
 
+    /// <inheritdoc/>
     public override string ToString() => Name;
 
+    /// <summary>Releases the accelerator and its buffer pool (the shared <see cref="Cpu"/> and <see cref="IlgpuCpu"/> devices live for the process).</summary>
     public void Dispose()
     {
         // The shared devices (Cpu, IlgpuCpu) live for the process; devices created for a caller are released.

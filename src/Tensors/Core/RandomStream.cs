@@ -14,11 +14,13 @@ namespace GpuGan.Tensors;
 /// <summary>A reproducible random stream: state = (seed, offset).</summary>
 public sealed class RandomStream(ulong seed, ulong offset = 0)
 {
+    /// <summary>The seed.</summary>
     public ulong Seed { get; } = seed;
 
     /// <summary>Counters consumed so far; restoring it resumes the stream exactly.</summary>
     public ulong Offset { get; set; } = offset;
 
+    /// <summary>A stream of <paramref name="seed"/> at offset 0.</summary>
     public RandomStream(int seed) : this(unchecked((ulong)seed)) { }
 
     /// <summary>This process's part of every draw, 0 ≤ ShardIndex &lt; ShardCount (see the file header); 0 unless sharded.</summary>

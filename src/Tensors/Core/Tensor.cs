@@ -25,10 +25,15 @@ public sealed partial class Tensor : IDisposable
     /// <summary>An uninitialised tensor (contents are whatever the pool held).</summary>
     internal static Tensor Empty(Shape shape, Device device) => new(new Storage(device, shape.Size), shape);
 
+    /// <summary>The shape.</summary>
     public Shape Shape { get; }
+    /// <summary>The device the values live on.</summary>
     public Device Device => Storage.Device;
+    /// <summary>Number of elements.</summary>
     public int Size => Shape.Size;
+    /// <summary>Number of dimensions.</summary>
     public int Rank => Shape.Rank;
+    /// <summary>True after <see cref="Dispose"/>.</summary>
     public bool IsDisposed => _storage is null;
 
     /// <summary>Optional label used in error messages and state dictionaries.</summary>
@@ -44,6 +49,7 @@ public sealed partial class Tensor : IDisposable
     /// <summary>The node that produced this tensor; null for leaves.</summary>
     internal GradNode? GradFn { get; set; }
 
+    /// <summary>True when no recorded op produced this tensor (inputs and parameters).</summary>
     public bool IsLeaf => GradFn is null;
 
     /// <summary>Whether gradients flow to or through this tensor. Only leaves may be set.</summary>
@@ -63,9 +69,12 @@ public sealed partial class Tensor : IDisposable
 
     // ---------------------------------------------------------------- creation
 
+    /// <summary>A tensor of zeros.</summary>
     public static Tensor Zeros(Shape shape, Device? device = null) => Full(shape, 0f, device);
+    /// <summary>A tensor of ones.</summary>
     public static Tensor Ones(Shape shape, Device? device = null) => Full(shape, 1f, device);
 
+    /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(Shape shape, float value, Device? device = null)
     {
         var t = Empty(shape, device ?? Device.Cpu);
@@ -73,6 +82,7 @@ public sealed partial class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>A rank-0 tensor holding <paramref name="value"/>.</summary>
     public static Tensor Scalar(float value, Device? device = null) => Full(new Shape(), value, device);
 
     /// <summary>Copies host data into a new tensor on the device (an explicit upload).</summary>
@@ -85,6 +95,7 @@ public sealed partial class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>A host tensor of <paramref name="shape"/> holding a copy of <paramref name="data"/>.</summary>
     public static Tensor FromArray(float[] data, params int[] shape) => FromArray(data, new Shape(shape));
 
     /// <summary>Overwrites the contents from host memory, in place (not recorded by autograd).</summary>
@@ -145,6 +156,7 @@ public sealed partial class Tensor : IDisposable
         return Autograd.Record(result, "To", [this], g => [g[0].To(source.Device)]);
     }
 
+    /// <summary>A copy on the host (<see cref="Device.Cpu"/>).</summary>
     public Tensor ToHost() => To(Device.Cpu);
 
     /// <summary>A new tensor sharing no memory and no history with this one.</summary>
@@ -217,6 +229,7 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
+    /// <summary>Returns the storage to the pool; the tensor cannot be used afterwards.</summary>
     public void Dispose()
     {
         var s = _storage;
@@ -228,6 +241,7 @@ public sealed partial class Tensor : IDisposable
 
     internal string Describe() => Name is null ? $"{Shape}" : $"'{Name}' {Shape}";
 
+    /// <inheritdoc/>
     public override string ToString()
     {
         if (IsDisposed) return $"Tensor{Shape} (disposed)";

@@ -4,7 +4,7 @@ namespace GpuGan.Tensors;
 /// Collects every tensor created on this thread while it is the innermost scope and disposes
 /// them when the scope ends, so a training step releases its temporaries deterministically.
 /// Tensors that must survive (parameters, results) call <see cref="Tensor.KeepAlive"/> or
-/// <see cref="MoveToOuter"/>.
+/// <see cref="MoveToOuter(Tensor)"/>.
 /// </summary>
 public sealed class TensorScope : IDisposable
 {
@@ -45,8 +45,10 @@ public sealed class TensorScope : IDisposable
     /// <summary>Stops tracking a tensor this scope owns (the caller disposes it); false if not owned.</summary>
     internal bool Forget(Tensor t) => _tensors.Remove(t);
 
+    /// <summary>Tensors registered with this scope.</summary>
     public int Count => _tensors.Count;
 
+    /// <summary>Disposes every registered tensor and makes the outer scope current again.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -30,8 +30,11 @@ public enum RecordingMode
 /// <summary>Direction of a recorded copy.</summary>
 public enum CopyDirection
 {
+    /// <summary>Host memory to device memory.</summary>
     HostToDevice,
+    /// <summary>Device memory to host memory.</summary>
     DeviceToHost,
+    /// <summary>Between device buffers.</summary>
     DeviceToDevice,
 }
 
@@ -63,6 +66,7 @@ public readonly record struct Dim3(int X, int Y, int Z)
     /// <summary>X·Y·Z.</summary>
     public long Size => (long)X * Y * Z;
 
+    /// <inheritdoc/>
     public override string ToString() => Z == 1 ? Y == 1 ? $"{X}" : $"{X}x{Y}" : $"{X}x{Y}x{Z}";
 }
 
@@ -81,6 +85,11 @@ public sealed record LaunchRecord(int Sequence, string Kernel, string? Op, strin
     int DynamicSharedMemoryBytes, bool AutoGrouped, LaunchCost Cost);
 
 /// <summary>One copy.</summary>
+/// <param name="Sequence">Position among all records of the recorder.</param>
+/// <param name="Op">The innermost open op scope, or null outside every scope.</param>
+/// <param name="OpPath">All open op scopes, outermost first, joined by '/'; null outside every scope.</param>
+/// <param name="Direction">Host to device, device to host, or device to device.</param>
+/// <param name="Bytes">Bytes copied.</param>
 /// <param name="Pinned">True when the host side is page-locked memory (an asynchronous copy); false for pageable memory.</param>
 public sealed record CopyRecord(int Sequence, string? Op, string? OpPath, CopyDirection Direction, long Bytes, bool Pinned);
 
@@ -105,6 +114,7 @@ public sealed class LaunchRecorder(RecordingMode mode = RecordingMode.Execute)
     private readonly List<(string Name, string Path)> _scopes = new();
     private int _sequence;
 
+    /// <summary>What is recorded.</summary>
     public RecordingMode Mode { get; } = mode;
 
     /// <summary>False in <see cref="RecordingMode.SkipExecution"/>.</summary>
@@ -113,9 +123,13 @@ public sealed class LaunchRecorder(RecordingMode mode = RecordingMode.Execute)
     /// <summary>The device this recorder is attached to, or null.</summary>
     public Device? Device { get; private set; }
 
+    /// <summary>Kernel launches, in order.</summary>
     public IReadOnlyList<LaunchRecord> Launches => _launches;
+    /// <summary>Host↔device copies, in order.</summary>
     public IReadOnlyList<CopyRecord> Copies => _copies;
+    /// <summary>Synchronisations, in order.</summary>
     public IReadOnlyList<SyncRecord> Syncs => _syncs;
+    /// <summary>Read-backs to the host, in order.</summary>
     public IReadOnlyList<ReadBackRecord> ReadBacks => _readBacks;
 
     /// <summary>Total bytes copied in one direction.</summary>
@@ -194,6 +208,7 @@ public readonly struct OpScope : IDisposable
         _depth = depth;
     }
 
+    /// <summary>Closes the op scope.</summary>
     public void Dispose() => _recorder?.PopTo(_depth);
 }
 
@@ -204,6 +219,7 @@ public sealed class RecorderAttachment : IDisposable
 
     internal RecorderAttachment(Device device) => _device = device;
 
+    /// <summary>Detaches the recorder from the device.</summary>
     public void Dispose()
     {
         _device?.Detach();

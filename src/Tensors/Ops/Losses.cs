@@ -150,6 +150,7 @@ public static class Losses
         return input.Sub(CheckTarget(input, target, "Mse")).Square().Mean();
     }
 
+    /// <summary>Mean of (input − target)² against a scalar target.</summary>
     public static Tensor Mse(Tensor input, float target)
     {
         using var _ = input.Device.BeginOp("Mse");
@@ -163,6 +164,7 @@ public static class Losses
         return input.Sub(CheckTarget(input, target, "L1")).Abs().Mean();
     }
 
+    /// <summary>Mean of |input − target| against a scalar target.</summary>
     public static Tensor L1(Tensor input, float target)
     {
         using var _ = input.Device.BeginOp("L1");

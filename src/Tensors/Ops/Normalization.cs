@@ -312,21 +312,7 @@ internal static class NormalizationKernels
         sm[t] = m;
         sq[t] = q;
         Group.Barrier();
-        for (int stride = nt / 2; stride > 0; stride /= 2)
-        {
-            if (t < stride)
-            {
-                float na = sn[t], nb = sn[t + stride];
-                if (nb > 0f)
-                {
-                    float nn = na + nb, delta = sm[t + stride] - sm[t];
-                    sm[t] = sm[t] + delta * (nb / nn);
-                    sq[t] = sq[t] + sq[t + stride] + delta * delta * (na * nb / nn);
-                    sn[t] = nn;
-                }
-            }
-            Group.Barrier();
-        }
+        MergeWelford(sn, sm, sq, t, nt);
         float mu = sm[0], var = sq[0] / count;
         float istd = 1f / MathF.Sqrt(var + s.Eps);
         if (t == 0)
@@ -380,15 +366,7 @@ internal static class NormalizationKernels
         sa[t] = a;
         sb[t] = b;
         Group.Barrier();
-        for (int stride = nt / 2; stride > 0; stride /= 2)
-        {
-            if (t < stride)
-            {
-                sa[t] = sa[t] + sa[t + stride];
-                sb[t] = sb[t] + sb[t + stride];
-            }
-            Group.Barrier();
-        }
+        SumPairs(sa, sb, t, nt);
         float sg = sa[0], sgx = sb[0] * istd;
         if (t == 0)
         {
@@ -420,7 +398,7 @@ internal static class NormalizationKernels
 
     // ------------------------------------------------------------ chunked statistics (large groups)
 
-    /// <summary>Elements of group g's range [0, A·L) walked from <paramref name="start"/> by <paramref name="step"/>, as offsets into x (no division per element).</summary>
+    /// <summary>Elements of group g's range [0, A·L) walked from <c>start</c> by <c>step</c>, as offsets into x (no division per element).</summary>
     private struct RangeWalker
     {
         private int _a, _l, _da, _dl;
@@ -509,6 +487,20 @@ internal static class NormalizationKernels
         }
     }
 
+    /// <summary>The shared-memory tree sum of two values over nt (a power of two) slots, ending in slot 0 (a fixed order: deterministic).</summary>
+    private static void SumPairs(ArrayView<float> sa, ArrayView<float> sb, int t, int nt)
+    {
+        for (int stride = nt / 2; stride > 0; stride /= 2)
+        {
+            if (t < stride)
+            {
+                sa[t] = sa[t] + sa[t + stride];
+                sb[t] = sb[t] + sb[t + stride];
+            }
+            Group.Barrier();
+        }
+    }
+
     /// <summary>One thread per statistics group merges its chunks' (count, mean, M2) in chunk order (Chan) into μ, invstd, σ².</summary>
     [GpuKernel]
     public static void NormStatsCombineKernel(Index1D g, ArrayView<float> partial, ArrayView<float> mean, ArrayView<float> invstd,
@@ -558,15 +550,7 @@ internal static class NormalizationKernels
         sa[t] = a;
         sb[t] = b;
         Group.Barrier();
-        for (int stride = nt / 2; stride > 0; stride /= 2)
-        {
-            if (t < stride)
-            {
-                sa[t] = sa[t] + sa[t + stride];
-                sb[t] = sb[t] + sb[t + stride];
-            }
-            Group.Barrier();
-        }
+        SumPairs(sa, sb, t, nt);
         if (t == 0)
         {
             partial[2 * (g * chunks + c)] = sa[0];

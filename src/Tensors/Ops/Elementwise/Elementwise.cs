@@ -133,13 +133,22 @@ public sealed partial class Tensor
 
     // ============================================================ operators
 
+    /// <summary>a + b (<see cref="Add"/>).</summary>
     public static Tensor operator +(Tensor a, Tensor b) => a.Add(b);
+    /// <summary>a − b (<see cref="Sub"/>).</summary>
     public static Tensor operator -(Tensor a, Tensor b) => a.Sub(b);
+    /// <summary>a · b elementwise (<see cref="Mul"/>).</summary>
     public static Tensor operator *(Tensor a, Tensor b) => a.Mul(b);
+    /// <summary>a / b elementwise (<see cref="Div"/>).</summary>
     public static Tensor operator /(Tensor a, Tensor b) => a.Div(b);
+    /// <summary>−a (<see cref="Neg"/>).</summary>
     public static Tensor operator -(Tensor a) => a.Neg();
+    /// <summary>a + c (<see cref="AddScalar"/>).</summary>
     public static Tensor operator +(Tensor a, float c) => a.AddScalar(c);
+    /// <summary>a − c.</summary>
     public static Tensor operator -(Tensor a, float c) => a.AddScalar(-c);
+    /// <summary>a · c (<see cref="MulScalar"/>).</summary>
     public static Tensor operator *(Tensor a, float c) => a.MulScalar(c);
+    /// <summary>c · a.</summary>
     public static Tensor operator *(float c, Tensor a) => a.MulScalar(c);
 }

@@ -39,11 +39,6 @@ internal static class ElementwiseKernels
         return y;
     }
 
-    /// <summary>
-    /// The float64 reference of a binary op with NumPy broadcasting of row-major a (shape
-    /// <paramref name="shapeA"/>) and b (shape <paramref name="shapeB"/>), written without the
-    /// kernels' stride layout: each output index is mapped back to each operand directly.
-    /// </summary>
     /// <summary>Flat indices into a and b (padded shapes pa, pb, 1 where broadcast) of flat output element o of shape po; idx is scratch.</summary>
     private static (int A, int B) BroadcastSources(int o, int[] po, int[] pa, int[] pb, int[] idx)
     {
@@ -58,6 +53,11 @@ internal static class ElementwiseKernels
         return (ia, ib);
     }
 
+    /// <summary>
+    /// The float64 reference of a binary op with NumPy broadcasting of row-major a (shape
+    /// <paramref name="shapeA"/>) and b (shape <paramref name="shapeB"/>), written without the
+    /// kernels' stride layout: each output index is mapped back to each operand directly.
+    /// </summary>
     public static double[] BinaryReference<TOp>(double[] a, int[] shapeA, double[] b, int[] shapeB, double alpha = 0) where TOp : IBinaryOp
     {
         int rank = Math.Max(shapeA.Length, shapeB.Length);
