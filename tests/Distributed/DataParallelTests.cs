@@ -56,7 +56,7 @@ public sealed class DataParallelTests
     {
         var data = new PetriDataset(40, 32, seed: 2);
         using var whole = new DataLoader(data, 8, seed: 3);
-        var shards = Enumerable.Range(0, 4).Select(r => new DataLoader(data, 8, seed: 3, shardIndex: r, shardCount: 4)).ToArray();
+        var shards = Enumerable.Range(0, 4).Select(r => DataLoader.Sharded(data, 8, 3, r, 4)).ToArray();
         try
         {
             for (int step = 0; step < 12; step++)   // 5 batches per epoch: crosses two epoch boundaries
@@ -75,7 +75,7 @@ public sealed class DataParallelTests
         {
             foreach (var s in shards) s.Dispose();
         }
-        Assert.Throws<ArgumentException>(() => new DataLoader(data, 6, seed: 3, shardIndex: 0, shardCount: 4));
+        Assert.Throws<ArgumentException>(() => DataLoader.Sharded(data, 6, 3, 0, 4));
     }
 
     [Test]
@@ -150,10 +150,10 @@ public sealed class DataParallelTests
     {
         string folder = Path.Combine(Path.GetTempPath(), "gpugan-dp-" + Guid.NewGuid().ToString("N"));
         var options = TinyRuns.Options(ModelFamily.Dcgan, DataSource.Petri(64), folder, 2) with { Batch = 6 };
-        var odd = Assert.Throws<BatchNotDivisibleException>(() => Trainer.Start(options, null, new ReplicatedCommunicator(4)));
+        var odd = Assert.Throws<BatchNotDivisibleException>(() => Trainer.StartRank(options, new ReplicatedCommunicator(4)));
         Assert.That((odd!.Batch, odd.Ranks), Is.EqualTo((6, 4)));
         var pairs = TinyRuns.Options(ModelFamily.Pix2pix, DataSource.PetriPairs(16), folder, 2) with { Batch = 2, LatentDim = 0, ImageSize = 32 };
-        Assert.Throws<DistributedNotSupportedException>(() => Trainer.Start(pairs, null, new ReplicatedCommunicator(2)));
+        Assert.Throws<DistributedNotSupportedException>(() => Trainer.StartRank(pairs, new ReplicatedCommunicator(2)));
         Assert.That(Directory.Exists(folder), Is.False, "nothing written");
     }
 }

@@ -81,7 +81,7 @@ internal static class TrainCommand
                         CheckpointEvery = Flags.Given(r, checkpointEvery) ? r.GetValue(checkpointEvery) : null,
                         LogEvery = Flags.Given(r, logEvery) ? r.GetValue(logEvery) : null,
                     };
-                    prepare = (observer, communicator) => Trainer.Resume(options, observer, communicator);
+                    prepare = (observer, communicator) => Trainer.ResumeRank(options, communicator, observer);
                 }
                 else
                 {
@@ -107,7 +107,7 @@ internal static class TrainCommand
                         Prior = family == ModelFamily.Aae ? prior.Value(r) : null,
                         SyncBatchNorm = r.GetValue(syncBn) ? true : null,
                     };
-                    prepare = (observer, communicator) => Trainer.Start(options, observer, communicator);
+                    prepare = (observer, communicator) => Trainer.StartRank(options, communicator, observer);
                 }
                 if (mpi) TrainDistributed(cli, prepare, TimeSpan.FromSeconds(timeout), folder);
                 else Train(cli, observer => prepare(observer, SingleProcessCommunicator.Instance));

@@ -79,9 +79,19 @@ public sealed class DataLoader : IDisposable
     /// <param name="seed">Seed of the per-epoch shuffles.</param>
     /// <param name="dropLast">Drop the last, short batch of each epoch (true) or yield it (false).</param>
     /// <param name="shuffle">Shuffle each epoch (true) or keep dataset order.</param>
-    /// <param name="shardIndex">Which part of every batch this loader reads (see the file header); 0 unless sharded.</param>
-    /// <param name="shardCount">Parts a batch is split into; it must divide <paramref name="batchSize"/>, and needs <paramref name="dropLast"/> when above 1.</param>
-    public DataLoader(IDataset dataset, int batchSize, long seed, bool dropLast = true, bool shuffle = true, int shardIndex = 0, int shardCount = 1)
+    public DataLoader(IDataset dataset, int batchSize, long seed, bool dropLast = true, bool shuffle = true)
+        : this(dataset, batchSize, seed, dropLast, shuffle, shardIndex: 0, shardCount: 1)
+    {
+    }
+
+    /// <summary>
+    /// A loader of part <paramref name="shardIndex"/> of <paramref name="shardCount"/> of every batch of <paramref name="batchSize"/>
+    /// (see the file header): shuffled, the short last batch dropped. <paramref name="shardCount"/> must divide <paramref name="batchSize"/>.
+    /// </summary>
+    public static DataLoader Sharded(IDataset dataset, int batchSize, long seed, int shardIndex, int shardCount) =>
+        new(dataset, batchSize, seed, dropLast: true, shuffle: true, shardIndex, shardCount);
+
+    private DataLoader(IDataset dataset, int batchSize, long seed, bool dropLast, bool shuffle, int shardIndex, int shardCount)
     {
         ArgumentNullException.ThrowIfNull(dataset);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be at least 1");

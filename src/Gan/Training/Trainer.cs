@@ -100,7 +100,7 @@ public sealed class Trainer : IDisposable
             _augmentation = new PairAugmentation(pairs);
             _augmentStream = AugmentStream(options.Seed);
         }
-        _loader = new DataLoader(_dataset, options.Batch, options.Seed, shardIndex: rank, shardCount: ranks);
+        _loader = DataLoader.Sharded(_dataset, options.Batch, options.Seed, rank, ranks);
         try
         {
             _stepsPerEpoch = Math.Max(1, _loader.BatchesPerEpoch / _model.BatchesPerStep);
@@ -152,13 +152,13 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Prepares a new run into <see cref="TrainOptions.Out"/>, which must be absent or empty. Writes nothing yet.</summary>
     /// <exception cref="GanException">The options, the folder or the data do not allow the run (see the derived types).</exception>
-    public static Trainer Start(TrainOptions options, ITrainingObserver? observer = null) => Start(options, observer, SingleProcessCommunicator.Instance);
+    public static Trainer Start(TrainOptions options, ITrainingObserver? observer = null) => StartRank(options, SingleProcessCommunicator.Instance, observer);
 
     /// <summary>
     /// As <see cref="Start(TrainOptions, ITrainingObserver?)"/>, as one rank of a data-parallel job over <paramref name="communicator"/>
     /// (every rank calls it with the same options; rank 0 owns the run folder). See the file header.
     /// </summary>
-    public static Trainer Start(TrainOptions options, ITrainingObserver? observer, ICommunicator communicator)
+    public static Trainer StartRank(TrainOptions options, ICommunicator communicator, ITrainingObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(communicator);
@@ -179,13 +179,13 @@ public sealed class Trainer : IDisposable
     /// <exception cref="GanException">Not a run folder, a checkpoint that was removed, an invalid saved configuration.</exception>
     /// <exception cref="GpuGan.Layers.StateDictException">The checkpoint does not fit the saved configuration (nothing is changed).</exception>
     /// <exception cref="SafeTensorsFormatException">The checkpoint is truncated or corrupt.</exception>
-    public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null) => Resume(options, observer, SingleProcessCommunicator.Instance);
+    public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null) => ResumeRank(options, SingleProcessCommunicator.Instance, observer);
 
     /// <summary>
     /// As <see cref="Resume(ResumeOptions, ITrainingObserver?)"/>, as one rank of a data-parallel job over <paramref name="communicator"/>.
     /// Every rank reads the run folder (on several machines it must be on a shared file system); rank 0 writes it.
     /// </summary>
-    public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer, ICommunicator communicator)
+    public static Trainer ResumeRank(ResumeOptions options, ICommunicator communicator, ITrainingObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(communicator);
@@ -265,7 +265,7 @@ public sealed class Trainer : IDisposable
         using var metrics = root ? new MetricsLog(Path.Combine(folder, RunLayout.MetricsFile), _resumed ? _step : 0) : null;
         if (metrics is not null && (metrics.DroppedTornRow || metrics.DroppedRows > 0))
             _observer.Notice(new MetricsRepairedNotice(metrics.Path, metrics.DroppedTornRow, metrics.DroppedRows, _step));
-        _observer.Started(new TrainingStarted(folder, _device.Name, _step, TotalSteps, _stepsPerEpoch, Spec, _communicator.Rank, _communicator.Size));
+        _observer.Started(new TrainingStarted(folder, _device.Name, _step, TotalSteps, _stepsPerEpoch, Spec) { Rank = _communicator.Rank, Ranks = _communicator.Size });
 
         // Fixed inputs (a latent batch from its own stream, or the first samples) so sample grids are comparable across steps.
         var grid = root ? _model.CreateSampleGrid(_dataset, _options.Seed, _options.Batch) : null;
