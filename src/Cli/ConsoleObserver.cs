@@ -16,6 +16,7 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
     private ProgressTask? _task;
     private long _startStep;
     private int _stepsPerEpoch = 1;
+    private string _ranks = "";
     private long _lastLogged = -1;
     private double _lastLogTime;
 
@@ -28,7 +29,9 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
     {
         _startStep = started.StartStep;
         _stepsPerEpoch = Math.Max(1, started.StepsPerEpoch);
-        var line = $"run folder {started.RunFolder}; device {started.DeviceName}; model {Describe(started.Spec)}; steps {started.StartStep}→{started.TotalSteps} ({started.StepsPerEpoch} per epoch)";
+        _ranks = started.Ranks > 1 ? $"rank {started.Rank}/{started.Ranks} " : "";
+        var line = $"run folder {started.RunFolder}; device {started.DeviceName}; model {Describe(started.Spec)}; steps {started.StartStep}→{started.TotalSteps} ({started.StepsPerEpoch} per epoch)"
+            + (started.Ranks > 1 ? $"; data-parallel over {started.Ranks} ranks (this is rank {started.Rank}; metrics are means over the ranks)" : "");
         if (_task is not null) AnsiConsole.MarkupLine(Markup.Escape(line));
         else stdout.WriteLine(line);
         if (_task is not null)
@@ -46,14 +49,14 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
         if (_task is not null)
         {
             _task.Value = m.Step;
-            _task.Description = Markup.Escape($"step {m.Step}/{totalSteps} epoch {m.Epoch} {rate:F2} it/s {losses}");
+            _task.Description = Markup.Escape($"{_ranks}step {m.Step}/{totalSteps} epoch {m.Epoch} {rate:F2} it/s {losses}");
             return;
         }
         // Plain mode: a line every ~10 s, and the first and last step.
         if (m.Step == totalSteps || _lastLogged < 0 || elapsed - _lastLogTime >= 10)
         {
             double eta = rate > 0 ? (totalSteps - m.Step) / rate : double.NaN;
-            stdout.WriteLine($"step {m.Step}/{totalSteps} epoch {m.Epoch} {rate:F2} it/s eta {FormatEta(eta)} {losses} {m.ImagesPerSecond:F0} img/s");
+            stdout.WriteLine($"{_ranks}step {m.Step}/{totalSteps} epoch {m.Epoch} {rate:F2} it/s eta {FormatEta(eta)} {losses} {m.ImagesPerSecond:F0} img/s");
             _lastLogged = m.Step;
             _lastLogTime = elapsed;
         }

@@ -10,6 +10,9 @@ internal static class Defaults
     public const string Model = "dcgan";
     public const string Data = Words.Petri;
     public const int Batch = 64;
+
+    /// <summary>Data-parallel: seconds one collective may wait before the job is aborted (the first also waits for the slowest rank's start-up).</summary>
+    public const int CollectiveTimeout = 300;
     public const long Seed = 1;
     public const string TrainDevice = "auto";
     public const int SampleEvery = 100;

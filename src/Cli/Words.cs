@@ -14,7 +14,8 @@ internal static class Words
         SampleEvery = "--sample-every", CheckpointEvery = "--checkpoint-every", LogEvery = "--log-every", Threads = "--threads", Limit = "--limit",
         MaxImageSide = "--max-image-side", MaxImagePixels = "--max-image-pixels",
         Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid",
-        NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction";
+        NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction",
+        Distributed = "--distributed", SyncBn = "--sync-bn", CollectiveTimeout = "--collective-timeout";
 
     /// <summary>Image options (issue 20): the resampling filter of image files, strict data, PNG bits per channel.</summary>
     public const string Resize = "--resize", StrictData = "--strict-data", BitDepth = "--bit-depth";
@@ -38,7 +39,7 @@ internal static class Words
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
         "Resize" => Resize, "StrictData" => StrictData, "Ema" => Ema,
-        "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid,
+        "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid, "SyncBatchNorm" => SyncBn,
         _ => null,
     };
 

@@ -263,3 +263,30 @@ public sealed class RawWeightsNotInFileException(string filePath)
     /// <summary>The generator file.</summary>
     public string FilePath { get; } = filePath;
 }
+
+/// <summary>The global batch does not split into equal shards over the ranks of a data-parallel job.</summary>
+public sealed class BatchNotDivisibleException(int batch, int ranks)
+    : GanException($"a batch of {batch} does not split into {ranks} equal shards (one per rank); choose a multiple of {ranks}")
+{
+    /// <summary>The global batch.</summary>
+    public int Batch { get; } = batch;
+
+    /// <summary>Ranks in the job.</summary>
+    public int Ranks { get; } = ranks;
+}
+
+/// <summary>The model family is not trained data-parallel (only the latent-noise GANs are).</summary>
+public sealed class DistributedNotSupportedException(ModelFamily family)
+    : GanException($"{family} is not trained across processes; data-parallel training covers gan, dcgan, wgan, wgan-gp and cdcgan")
+{
+    /// <summary>The family asked for.</summary>
+    public ModelFamily Family { get; } = family;
+}
+
+/// <summary>The ranks of a data-parallel job were started with different configurations or data.</summary>
+public sealed class RanksDisagreeException(string what)
+    : GanException($"the ranks of the job disagree on {what}; every rank must be started with the same options and data")
+{
+    /// <summary>What differs.</summary>
+    public string What { get; } = what;
+}

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using GpuGan.Gan.Distributed;
 using GpuGan.Tensors;
 
 namespace GpuGan.Cli.Commands;
@@ -13,6 +14,10 @@ internal static class DevicesCommand
         {
             foreach (var d in Device.List())
                 cli.Out.WriteLine($"{Words.Of(d.Kind),-10} {(d.Problem is null ? d.Description : "probe failed: " + OneLine(d.Problem))}");
+            // From the launcher's environment (no MPI call): under mpirun every rank prints its own list and this line.
+            cli.Out.WriteLine(MpiEnvironment.LaunchedSize() is { } size
+                ? $"{"mpi",-10} rank {MpiEnvironment.LaunchedRank()?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}/{size} on {Environment.MachineName} (train runs data-parallel over the {size} ranks)"
+                : $"{"mpi",-10} not started by mpirun: one process (launch with mpirun -np N gpugan train ... to train data-parallel)");
         }));
         return command;
     }

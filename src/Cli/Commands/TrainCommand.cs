@@ -3,8 +3,10 @@
 // into "finish the step, save, exit 0 with the resume hint".
 using System.CommandLine;
 using GpuGan.Gan.Data;
+using GpuGan.Gan.Distributed;
 using GpuGan.Gan.Models;
 using GpuGan.Gan.Training;
+using GpuGan.Tensors;
 using Spectre.Console;
 
 namespace GpuGan.Cli.Commands;
@@ -45,10 +47,16 @@ internal static class TrainCommand
         var evalEvery = Flags.OptionalInt(Words.EvalEvery, $"score the generator every N steps ({Defaults.EvalSamples} samples; FD, KID, precision, recall, density, coverage) into metrics.csv, curves.png and the console");
         var diffAugment = new Option<string?>(Words.Augment) { Description = "DiffAugment of real and generated images before the discriminator: a comma-separated list of color, translation, cutout" };
         var ema = Flags.OptionalDouble(Words.Ema, "keep a moving average of the generator's weights with this decay (e.g. 0.999); sample uses it");
+        var distributed = new Option<bool>(Words.Distributed)
+        {
+            Description = $"data-parallel training as one rank of an MPI job (on by itself when started by mpirun); {Words.Batch} stays the global batch, split over the ranks",
+        };
+        var syncBn = new Option<bool>(Words.SyncBn) { Description = "data-parallel: batch norm with the statistics of the global batch of all ranks (default: each rank's own part)" };
+        var collectiveTimeout = Flags.Int(Words.CollectiveTimeout, "data-parallel: abort the job when one rank waits longer than N seconds for the others", Defaults.CollectiveTimeout);
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
             model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
-            noAugment, prior.Option, ema, evalEvery, diffAugment,
+            noAugment, prior.Option, ema, evalEvery, diffAugment, distributed, syncBn, collectiveTimeout,
         };
         command.Options.Add(resize.Option);
         command.Options.Add(strictData);
@@ -61,11 +69,14 @@ internal static class TrainCommand
                 int threadCount = r.GetValue(threads);
                 if (threadCount < 0) throw new UsageException($"{Words.Threads}: must be 0 (all cores) or more, got {threadCount}");
                 int? threadOption = threadCount == 0 ? null : threadCount;
-                Func<ITrainingObserver, Trainer> prepare;
+                int timeout = r.GetValue(collectiveTimeout);
+                if (timeout < 1) throw new UsageException($"{Words.CollectiveTimeout}: must be at least 1 (seconds), got {timeout}");
+                bool mpi = r.GetValue(distributed) || MpiEnvironment.LaunchedSize() is not null;
+                Func<ITrainingObserver, ICommunicator, Trainer> prepare;
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, evalEvery, diffAugment }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, evalEvery, diffAugment, syncBn }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -77,7 +88,7 @@ internal static class TrainCommand
                         CheckpointEvery = Flags.Given(r, checkpointEvery) ? r.GetValue(checkpointEvery) : null,
                         LogEvery = Flags.Given(r, logEvery) ? r.GetValue(logEvery) : null,
                     };
-                    prepare = observer => Trainer.Resume(options, observer);
+                    prepare = (observer, communicator) => Trainer.ResumeRank(options, communicator, observer);
                 }
                 else
                 {
@@ -105,10 +116,12 @@ internal static class TrainCommand
                         Ema = r.GetValue(ema),
                         DiffAugment = r.GetValue(diffAugment) is { } words ? ParseAugment(words) : null,
                         Eval = r.GetValue(evalEvery) is { } every ? Defaults.Eval(every) : null,
+                        SyncBatchNorm = r.GetValue(syncBn) ? true : null,
                     };
-                    prepare = observer => Trainer.Start(options, observer);
+                    prepare = (observer, communicator) => Trainer.StartRank(options, communicator, observer);
                 }
-                Train(cli, prepare);
+                if (mpi) TrainDistributed(cli, prepare, TimeSpan.FromSeconds(timeout), folder);
+                else Train(cli, observer => prepare(observer, SingleProcessCommunicator.Instance));
             });
         });
         return command;
@@ -139,14 +152,44 @@ internal static class TrainCommand
         _ => throw new UsageException($"{Words.Data}: '{word}' is neither a built-in set ({Words.OneOf([Words.Petri, Words.Sines, Words.FashionMnist, Words.PetriPairs, Words.PetriStyles, Words.FashionMnistEdges])}), {Words.MnistPrefix}DIR, nor an existing folder"),
     };
 
-    private static void Train(CliContext cli, Func<ITrainingObserver, Trainer> prepare)
+    /// <summary>
+    /// One rank of an MPI job: rank 0 shows the progress and writes the run folder, the others are silent but for errors.
+    /// A failure on any rank is reported by that rank (naming it) and ends the whole job (MPI_Abort), so no rank waits
+    /// for it in a collective; a rank that hangs is ended by the others' collective timeout.
+    /// </summary>
+    private static void TrainDistributed(CliContext cli, Func<ITrainingObserver, ICommunicator, Trainer> prepare, TimeSpan timeout, string? folder)
+    {
+        var mpi = MpiCommunicator.Initialize(timeout, line =>
+        {
+            cli.Err.WriteLine("gpugan: " + line);
+            cli.Err.Flush();
+        }, ExitCodes.Failure);
+        try
+        {
+            Train(cli, observer => prepare(mpi.Rank == 0 ? observer : NullObserver.Instance, mpi), quiet: mpi.Rank != 0);
+        }
+        catch (Exception e) when (mpi.Size > 1)
+        {
+            var report = new StringWriter();
+            int code = ErrorReport.Handle(e, report, folder is not null && Directory.Exists(folder) ? folder : null, cli.Args);
+            string line = report.ToString().TrimEnd();
+            if (line.StartsWith("gpugan: ", StringComparison.Ordinal)) line = line["gpugan: ".Length..];
+            cli.Err.WriteLine($"gpugan: rank {mpi.Rank} of {mpi.Size} ({mpi.ProcessorName}): {line}; stopping every rank of the job");
+            cli.Err.Flush();
+            cli.Out.Flush();
+            mpi.Abort(code);
+        }
+        mpi.Dispose();
+    }
+
+    private static void Train(CliContext cli, Func<ITrainingObserver, Trainer> prepare, bool quiet = false)
     {
         var console = new ConsoleObserver(cli.Out, cli.Err);
         ITrainingObserver observer = cli.Hooks.WrapObserver?.Invoke(console) ?? console;
         using var signals = new StopSignals(cli.Err, cli.Cancel);
         using var trainer = prepare(observer);
         TrainResult? result = null;
-        if (ReferenceEquals(cli.Out, Console.Out) && ConsoleObserver.Interactive)
+        if (ReferenceEquals(cli.Out, Console.Out) && ConsoleObserver.Interactive && !quiet)
         {
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -160,6 +203,7 @@ internal static class TrainCommand
         {
             result = trainer.Run(signals.Token);
         }
+        if (quiet) return;
         cli.Out.WriteLine(result!.Interrupted
             ? $"interrupted at step {result.Step}: checkpoint saved; continue with: gpugan train {Words.Out} {result.RunFolder} {Words.Resume}"
             : $"done: {result.Step} steps in {result.Elapsed.TotalSeconds:F0} s; run folder {result.RunFolder}");

@@ -9,6 +9,11 @@
 // worker fills a free buffer while the caller works on the batch it holds; a call to Next()
 // hands the held buffer back and takes the ready one. So a Batch stays valid until the next
 // call to Next() (or Seek/Dispose), and no arrays are allocated per step.
+//
+// Sharding (data-parallel training): with shard k of K, the loader walks the same global batches
+// (same order, same epochs, same positions) but reads only part k of each, samples
+// [k·B/K, (k + 1)·B/K) of the global batch of B: the K ranks together read every global batch
+// exactly once, disjointly, and their positions (what a checkpoint holds) agree.
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 
@@ -75,19 +80,40 @@ public sealed class DataLoader : IDisposable
     /// <param name="dropLast">Drop the last, short batch of each epoch (true) or yield it (false).</param>
     /// <param name="shuffle">Shuffle each epoch (true) or keep dataset order.</param>
     public DataLoader(IDataset dataset, int batchSize, long seed, bool dropLast = true, bool shuffle = true)
+        : this(dataset, batchSize, seed, dropLast, shuffle, shardIndex: 0, shardCount: 1)
+    {
+    }
+
+    /// <summary>
+    /// A loader of part <paramref name="shardIndex"/> of <paramref name="shardCount"/> of every batch of <paramref name="batchSize"/>
+    /// (see the file header): shuffled, the short last batch dropped. <paramref name="shardCount"/> must divide <paramref name="batchSize"/>.
+    /// </summary>
+    public static DataLoader Sharded(IDataset dataset, int batchSize, long seed, int shardIndex, int shardCount) =>
+        new(dataset, batchSize, seed, dropLast: true, shuffle: true, shardIndex, shardCount);
+
+    private DataLoader(IDataset dataset, int batchSize, long seed, bool dropLast, bool shuffle, int shardIndex, int shardCount)
     {
         ArgumentNullException.ThrowIfNull(dataset);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be at least 1");
         if (dataset.Count == 0) throw new ArgumentException($"{dataset.Name} holds no samples", nameof(dataset));
         if (dropLast && dataset.Count < batchSize)
             throw new ArgumentException($"{dataset.Name} holds {dataset.Count} samples, fewer than one batch of {batchSize} (dropLast is set)", nameof(batchSize));
+        if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
+            throw new ArgumentOutOfRangeException(nameof(shardIndex), shardIndex, $"shard {shardIndex} of {shardCount} does not exist");
+        if (batchSize % shardCount != 0)
+            throw new ArgumentException($"a batch of {batchSize} does not split into {shardCount} equal shards", nameof(batchSize));
+        if (shardCount > 1 && !dropLast)
+            throw new ArgumentException("a sharded loader drops the short last batch (it would not split evenly)", nameof(dropLast));
         _dataset = dataset;
         _seed = unchecked((ulong)seed);
+        ShardIndex = shardIndex;
+        ShardCount = shardCount;
+        ShardBatchSize = batchSize / shardCount;
         BatchSize = batchSize;
         DropLast = dropLast;
         Shuffle = shuffle;
         BatchesPerEpoch = dropLast ? dataset.Count / batchSize : (dataset.Count + batchSize - 1) / batchSize;
-        _buffers = [new Batch(batchSize, dataset.SampleLength()), new Batch(batchSize, dataset.SampleLength())];
+        _buffers = [new Batch(ShardBatchSize, dataset.SampleLength()), new Batch(ShardBatchSize, dataset.SampleLength())];
     }
 
     /// <summary>The dataset read.</summary>
@@ -95,6 +121,15 @@ public sealed class DataLoader : IDisposable
 
     /// <summary>Samples per full batch.</summary>
     public int BatchSize { get; }
+
+    /// <summary>The part of every batch this loader reads.</summary>
+    public int ShardIndex { get; }
+
+    /// <summary>Parts a batch is split into (1: the whole batch).</summary>
+    public int ShardCount { get; }
+
+    /// <summary>Samples of every batch this loader reads (<see cref="BatchSize"/> / <see cref="ShardCount"/>); the size of each <see cref="Batch"/>.</summary>
+    public int ShardBatchSize { get; }
 
     /// <summary>Whether each epoch's short last batch is dropped.</summary>
     public bool DropLast { get; }
@@ -229,8 +264,8 @@ public sealed class DataLoader : IDisposable
             while (!token.IsCancellationRequested)
             {
                 var batch = free.Take(token);
-                int start = index * BatchSize;
-                int count = Math.Min(BatchSize, order.Length - start);
+                int start = index * BatchSize + ShardIndex * ShardBatchSize;
+                int count = Math.Min(ShardBatchSize, order.Length - start);
                 for (int i = 0; i < count; i++)
                 {
                     int sample = order[start + i];

@@ -80,6 +80,12 @@ public sealed class GanModel : ITrainableModel
     public Device Device { get; }
 
     /// <summary>
+    /// Data-parallel training: averages D's and G's gradients over the ranks after each backward pass, before the gradient
+    /// norms and the optimiser steps; null (one process) leaves them as they are.
+    /// </summary>
+    public Distributed.GradientAverager? Averager { get; set; }
+
+    /// <summary>
     /// Builds the model of <paramref name="spec"/>, initialised from <paramref name="seed"/>, on <paramref name="device"/>, with the
     /// family's optimisers (<paramref name="learningRate"/> null takes the family's canonical rate) and the family's objective,
     /// or <paramref name="objective"/> when given (a new loss is a new <see cref="IGanObjective"/>).
@@ -197,8 +203,9 @@ public sealed class GanModel : ITrainableModel
     private int[]? FakeLabels(int n, RandomStream noise)
     {
         if (!Spec.IsConditional) return null;
+        // One draw of n (the values of n NextInt calls), so a sharded stream hands each rank its part.
         var labels = new int[n];
-        for (int i = 0; i < n; i++) labels[i] = noise.NextInt(Spec.ClassCount);
+        noise.NextInts(labels, Spec.ClassCount);
         return labels;
     }
 
@@ -292,6 +299,7 @@ public sealed class GanModel : ITrainableModel
             var critic = Objective.CriticLoss(new CriticBatch(real, fake, outReal, outFake, x => D.Score(Augmented(x), labels), noise, Device));
             (dReal, dFake, gp) = (critic.DReal, critic.DFake, critic.GradientPenalty);
             critic.Loss.Backward();
+            Averager?.Average(D.Parameters().ToArray());
             dLoss = critic.Loss;
             normD = ParameterOps.GradNormTensor(D.Parameters());
             OptD.Step();
@@ -313,6 +321,7 @@ public sealed class GanModel : ITrainableModel
         var gParams = G.Parameters().ToArray();
         var grads = Autograd.Grad([gLoss], gParams, allowUnused: true);
         for (int i = 0; i < gParams.Length; i++) SetGrad(gParams[i], grads[i]);
+        Averager?.Average(gParams);
         var normG = ParameterOps.GradNormTensor(gParams);
         OptG.Step();
         UpdateEma();

@@ -27,7 +27,14 @@ public interface ITrainingObserver
 /// <param name="TotalSteps">The step it runs until.</param>
 /// <param name="StepsPerEpoch">Generator steps per pass over the data.</param>
 /// <param name="Spec">The model's architecture.</param>
-public sealed record TrainingStarted(string RunFolder, string DeviceName, long StartStep, long TotalSteps, int StepsPerEpoch, GanSpec Spec);
+public sealed record TrainingStarted(string RunFolder, string DeviceName, long StartStep, long TotalSteps, int StepsPerEpoch, GanSpec Spec)
+{
+    /// <summary>This process's rank in a data-parallel job (0 in one process).</summary>
+    public int Rank { get; init; }
+
+    /// <summary>Ranks in the job (1 in one process).</summary>
+    public int Ranks { get; init; } = 1;
+}
 
 /// <summary>A fact reported during training; the caller decides how (and whether) to show it.</summary>
 public abstract record TrainingNotice

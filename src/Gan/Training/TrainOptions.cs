@@ -105,6 +105,12 @@ public sealed record TrainOptions
     /// <summary>Score the generator every few steps (metrics.csv, curves.png, the observer); null never does.</summary>
     public EvalOptions? Eval { get; init; }
 
+    /// <summary>
+    /// Data-parallel training: batch norm over the global batch of all ranks (synchronised statistics, forward and
+    /// backward) instead of each rank's shard; null or false: per-rank statistics (as PyTorch DDP). No effect in one process.
+    /// </summary>
+    public bool? SyncBatchNorm { get; init; }
+
     /// <summary>The library version that wrote the options.</summary>
     public string Version { get; init; } = typeof(TrainOptions).Assembly.GetName().Version?.ToString() ?? "0";
 

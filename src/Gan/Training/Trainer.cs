@@ -6,9 +6,24 @@
 // writes. Resume continues exactly: the data order, the noise stream, batch-norm statistics and
 // optimiser state are restored, so on the cpu set with the same thread count the steps are
 // bit-identical to an uninterrupted run.
+//
+// Data-parallel (an ICommunicator of K > 1 ranks, e.g. MPI): every rank builds the same model from
+// the seed and walks the same global batches; rank k reads part k of each (DataLoader shard) and
+// draws part k of every noise draw (sharded RandomStream), so the K ranks together compute what one
+// process computes for the global batch. Gradients are averaged over the ranks after every backward
+// pass (GradientAverager), so the replicas take identical optimiser steps; metrics rows are
+// averaged over the ranks before they are logged. Batch norm uses each rank's shard (PyTorch DDP's
+// default) or, with SyncBatchNorm, the global batch (Tensor.SyncBatchNorm2d). Rank 0 alone writes
+// the run folder; its checkpoint is complete for every rank: weights, optimiser state, the data
+// position and the noise offset are the same on all ranks, and the one per-rank state, batch norm's
+// running statistics without SyncBatchNorm, only matters in eval mode, which only rank 0 uses (the
+// sample grids and the exported generator), so the others resume from rank 0's (PyTorch DDP's
+// broadcast_buffers does the same at every step). Stopping is agreed on with a collective before
+// every step, so all ranks stop at the same step.
 using System.Diagnostics;
 using System.Globalization;
 using GpuGan.Gan.Data;
+using GpuGan.Gan.Distributed;
 using GpuGan.Gan.Imaging;
 using GpuGan.Gan.Models;
 using GpuGan.Layers.Serialization;
@@ -42,11 +57,16 @@ public sealed class Trainer : IDisposable
     private readonly DataLoader _loader;
     private readonly TrainingState _state;
     private readonly int _stepsPerEpoch;
+    private readonly ICommunicator _communicator;
     private long _step;
 
-    private Trainer(TrainOptions options, string? checkpointToLoad, ITrainingObserver observer)
+    /// <summary>The checkpoint metadata key of the job's rank count.</summary>
+    public const string RanksMetadataKey = "ranks";
+
+    private Trainer(TrainOptions options, string? checkpointToLoad, ITrainingObserver observer, ICommunicator communicator)
     {
         _observer = observer;
+        _communicator = communicator;
         _options = options;
         _resumed = checkpointToLoad is not null;
         _device = DeviceSelection.Open(options.Device, options.Threads);
@@ -65,6 +85,12 @@ public sealed class Trainer : IDisposable
         observer.Notice(DataSummary);
         if (_dataset.Count < options.Batch)
             throw new BatchLargerThanDataException(options.Batch, _dataset.Count, _dataset.Name);
+        int ranks = communicator.Size, rank = communicator.Rank;
+        if (ranks > 1)
+        {
+            if (options.Model.Kind() != ModelKind.Generative) throw new DistributedNotSupportedException(options.Model);
+            if (options.Batch % ranks != 0) throw new BatchNotDivisibleException(options.Batch, ranks);
+        }
         if (options.Model == ModelFamily.Cdcgan && _dataset.ClassCount < 2)
             throw new ModelNeedsLabelsException(options.Model, _dataset.Name, _dataset.ClassCount);
 
@@ -72,18 +98,25 @@ public sealed class Trainer : IDisposable
         if (options.Eval is not null) Scoring.FeatureNetwork.TaskOf(_dataset);
         Spec = SpecFor(options, _dataset);
         _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema, options.DiffAugment ?? AugmentKinds.None);
-        _noise = NoiseStream(options.Seed);
+        _noise = NoiseStream(options.Seed, rank, ranks);
+        if (ranks > 1 && _model is GanModel gan)
+        {
+            gan.Averager = new GradientAverager(communicator);
+            if (options.SyncBatchNorm == true)
+                foreach (var bn in gan.G.Modules().Concat(gan.D.Modules()).OfType<Layers.BatchNorm2d>()) bn.Communicator = communicator;
+        }
         if (_dataset is IPairedDataset pairs && options.Augment != false)
         {
             _augmentation = new PairAugmentation(pairs);
             _augmentStream = AugmentStream(options.Seed);
         }
-        _loader = new DataLoader(_dataset, options.Batch, options.Seed);
+        _loader = DataLoader.Sharded(_dataset, options.Batch, options.Seed, rank, ranks);
         try
         {
             _stepsPerEpoch = Math.Max(1, _loader.BatchesPerEpoch / _model.BatchesPerStep);
             TotalSteps = options.Steps ?? (long)options.Epochs!.Value * _stepsPerEpoch;
             _state = BuildState(_model, _noise, _augmentStream);
+            if (ranks > 1) CheckRanksAgree(options);
             if (checkpointToLoad is not null)
             {
                 // Validates every key, shape, optimiser and seed before changing anything: a file that does not
@@ -92,6 +125,9 @@ public sealed class Trainer : IDisposable
                 _step = _state.Step;
                 int batchIndex = int.Parse(_state.Metadata.GetValueOrDefault("batch-index", "0"), CultureInfo.InvariantCulture);
                 _loader.Seek((int)_state.Epoch, batchIndex);
+                // A run saved by another number of ranks continues from the same state, but its later steps are those of this
+                // job (per-rank batch norm sees other shards); the saved count is reported by the resume notice's caller.
+                SavedRanks = int.Parse(_state.Metadata.GetValueOrDefault(RanksMetadataKey, "1"), CultureInfo.InvariantCulture);
                 observer.Notice(new ResumedNotice(RunFolder, _step, _state.Epoch, batchIndex));
                 if (_step >= TotalSteps) observer.Notice(new AlreadyCompleteNotice(_step, TotalSteps));
             }
@@ -143,16 +179,23 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Prepares a new run into <see cref="TrainOptions.Out"/>, which must be absent or empty. Writes nothing yet.</summary>
     /// <exception cref="GanException">The options, the folder or the data do not allow the run (see the derived types).</exception>
-    public static Trainer Start(TrainOptions options, ITrainingObserver? observer = null)
+    public static Trainer Start(TrainOptions options, ITrainingObserver? observer = null) => StartRank(options, SingleProcessCommunicator.Instance, observer);
+
+    /// <summary>
+    /// As <see cref="Start(TrainOptions, ITrainingObserver?)"/>, as one rank of a data-parallel job over <paramref name="communicator"/>
+    /// (every rank calls it with the same options; rank 0 owns the run folder). See the file header.
+    /// </summary>
+    public static Trainer StartRank(TrainOptions options, ICommunicator communicator, ITrainingObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(communicator);
         options.Validate();
         // A folder holding nothing but temporary files of an interrupted write (a run killed while writing its first
         // file) is empty for this purpose: Run removes them.
-        if (Directory.Exists(options.Out) && Directory.EnumerateFileSystemEntries(options.Out, "*", new EnumerationOptions { AttributesToSkip = 0 })
+        if (communicator.Rank == 0 && Directory.Exists(options.Out) && Directory.EnumerateFileSystemEntries(options.Out, "*", new EnumerationOptions { AttributesToSkip = 0 })
                 .Any(e => !(File.Exists(e) && AtomicFile.IsTemporaryFile(Path.GetFileName(e), out _))))
             throw new RunFolderExistsException(options.Out);
-        return new Trainer(options, checkpointToLoad: null, observer ?? NullObserver.Instance);
+        return new Trainer(options, checkpointToLoad: null, observer ?? NullObserver.Instance, communicator);
     }
 
     /// <summary>
@@ -163,9 +206,16 @@ public sealed class Trainer : IDisposable
     /// <exception cref="GanException">Not a run folder, a checkpoint that was removed, an invalid saved configuration.</exception>
     /// <exception cref="GpuGan.Layers.StateDictException">The checkpoint does not fit the saved configuration (nothing is changed).</exception>
     /// <exception cref="SafeTensorsFormatException">The checkpoint is truncated or corrupt.</exception>
-    public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null)
+    public static Trainer Resume(ResumeOptions options, ITrainingObserver? observer = null) => ResumeRank(options, SingleProcessCommunicator.Instance, observer);
+
+    /// <summary>
+    /// As <see cref="Resume(ResumeOptions, ITrainingObserver?)"/>, as one rank of a data-parallel job over <paramref name="communicator"/>.
+    /// Every rank reads the run folder (on several machines it must be on a shared file system); rank 0 writes it.
+    /// </summary>
+    public static Trainer ResumeRank(ResumeOptions options, ICommunicator communicator, ITrainingObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(communicator);
         options.Validate();
         string configPath = Path.Combine(options.Folder, RunLayout.ConfigFile);
         string checkpointPath = Path.Combine(options.Folder, RunLayout.CheckpointFile);
@@ -182,7 +232,7 @@ public sealed class Trainer : IDisposable
         merged.Validate();
         observer ??= NullObserver.Instance;
         if (startOver) observer.Notice(new StartingOverNotice(options.Folder));
-        return new Trainer(merged, startOver ? null : checkpointPath, observer);
+        return new Trainer(merged, startOver ? null : checkpointPath, observer, communicator);
     }
 
     /// <summary>The options in force (on resume: the saved ones with the resume's changes).</summary>
@@ -203,6 +253,18 @@ public sealed class Trainer : IDisposable
     /// <summary>The device's description.</summary>
     public string DeviceName => _device.Name;
 
+    /// <summary>This process's rank in the job (0 in one process).</summary>
+    public int Rank => _communicator.Rank;
+
+    /// <summary>Ranks in the job (1 in one process).</summary>
+    public int Ranks => _communicator.Size;
+
+    /// <summary>On resume: the rank count of the job that saved the checkpoint (1 for runs saved before data-parallel training); null for a new run.</summary>
+    public int? SavedRanks { get; private set; }
+
+    /// <summary>The gradient averager of a data-parallel job (its call and byte counts); null in one process.</summary>
+    public GradientAverager? Averager => (_model as GanModel)?.Averager;
+
     private string CheckpointPath => Path.Combine(RunFolder, RunLayout.CheckpointFile);
 
     /// <summary>
@@ -215,39 +277,44 @@ public sealed class Trainer : IDisposable
     {
         string folder = RunFolder;
         long startStep = _step;
-        Directory.CreateDirectory(Path.Combine(folder, RunLayout.SamplesFolder));
-        Directory.CreateDirectory(Path.GetDirectoryName(CheckpointPath)!);
-        // Temporary files of writes that a kill cut short (the renames never happened): ours by name, writer gone.
-        var removed = RunLayout.Folders.SelectMany(f => AtomicFile.RemoveStaleTemporaryFiles(Path.Combine(folder, f))).ToList();
-        if (removed.Count > 0) _observer.Notice(new TemporaryFilesRemovedNotice(folder, removed));
-        if (!_resumed) AtomicFile.WriteAllBytes(Path.Combine(folder, RunLayout.ConfigFile), System.Text.Encoding.UTF8.GetBytes(ConfigJson()));
+        // Rank 0 owns the run folder; the other ranks of a data-parallel job write nothing.
+        bool root = _communicator.Rank == 0, distributed = _communicator.Size > 1;
+        if (root)
+        {
+            Directory.CreateDirectory(Path.Combine(folder, RunLayout.SamplesFolder));
+            Directory.CreateDirectory(Path.GetDirectoryName(CheckpointPath)!);
+            // Temporary files of writes that a kill cut short (the renames never happened): ours by name, writer gone.
+            var removed = RunLayout.Folders.SelectMany(f => AtomicFile.RemoveStaleTemporaryFiles(Path.Combine(folder, f))).ToList();
+            if (removed.Count > 0) _observer.Notice(new TemporaryFilesRemovedNotice(folder, removed));
+            if (!_resumed) AtomicFile.WriteAllBytes(Path.Combine(folder, RunLayout.ConfigFile), System.Text.Encoding.UTF8.GetBytes(ConfigJson()));
+        }
 
-        using var metrics = new MetricsLog(Path.Combine(folder, RunLayout.MetricsFile), _resumed ? _step : 0);
-        if (metrics.DroppedTornRow || metrics.DroppedRows > 0)
+        using var metrics = root ? new MetricsLog(Path.Combine(folder, RunLayout.MetricsFile), _resumed ? _step : 0) : null;
+        if (metrics is not null && (metrics.DroppedTornRow || metrics.DroppedRows > 0))
             _observer.Notice(new MetricsRepairedNotice(metrics.Path, metrics.DroppedTornRow, metrics.DroppedRows, _step));
-        _observer.Started(new TrainingStarted(folder, _device.Name, _step, TotalSteps, _stepsPerEpoch, Spec));
+        _observer.Started(new TrainingStarted(folder, _device.Name, _step, TotalSteps, _stepsPerEpoch, Spec) { Rank = _communicator.Rank, Ranks = _communicator.Size });
 
         // Fixed inputs (a latent batch from its own stream, or the first samples) so sample grids are comparable across steps.
-        var grid = _model.CreateSampleGrid(_dataset, _options.Seed, _options.Batch);
+        var grid = root ? _model.CreateSampleGrid(_dataset, _options.Seed, _options.Batch) : null;
 
         int sampleLength = _dataset.SampleLength();
-        int batch = _options.Batch;
-        var realShape = new Shape(batch, _dataset.Channels, _dataset.Height, _dataset.Width);
-        var labels = new int[batch];
+        int batch = _options.Batch, shard = batch / _communicator.Size;   // the global batch, this rank's part of it
+        var realShape = new Shape(shard, _dataset.Channels, _dataset.Height, _dataset.Width);
+        var labels = new int[shard];
         int currentEpoch = _loader.Epoch;
         (Tensor, int[]) NextBatch()
         {
             var b = _loader.Next();
             currentEpoch = b.Epoch;
-            Array.Copy(b.Labels, labels, batch);
+            Array.Copy(b.Labels, labels, shard);
             // Host-side jitter and mirroring of pairs, in the loader's buffer (it is ours until the next batch).
-            _augmentation?.Apply(b.Data.AsSpan(0, batch * sampleLength), batch, _augmentStream!);
-            return (Tensor.FromArray(b.Data.AsSpan(0, batch * sampleLength), realShape, _device), labels);
+            _augmentation?.Apply(b.Data.AsSpan(0, shard * sampleLength), shard, _augmentStream!);
+            return (Tensor.FromArray(b.Data.AsSpan(0, shard * sampleLength), realShape, _device), labels);
         }
 
         string title = $"{_options.Model.FileName()} on {_dataset.Name}";
         string curves = Path.Combine(folder, RunLayout.CurvesFile);
-        double dataDiversity = grid.DataSpread;
+        double dataDiversity = grid?.DataSpread ?? double.NaN;
         var clock = Stopwatch.StartNew();
         int collapseStreak = 0;
         bool interrupted = false;
@@ -264,6 +331,9 @@ public sealed class Trainer : IDisposable
         {
             if (pending.Count == 0) return;
             var values = metricsTable.ToArray();
+            // Each rank's row holds the means over its shard: their mean over the ranks is the global batch's (equal shards).
+            // The gradient norms are already the same on every rank, and a divergence flag stays non-zero.
+            if (distributed) AverageOverRanks(values);
             // The device finished every pending step when the copy returned: the window's rate is exact.
             double now = clock.Elapsed.TotalSeconds;
             double rate = batch * _model.BatchesPerStep * pending.Count / Math.Max(now - windowStart, 1e-9);
@@ -281,7 +351,7 @@ public sealed class Trainer : IDisposable
                 }
                 if (StepMetricsTable.Diverged(values, i))
                     throw new TrainingDivergedException(m.Step, $"d_loss {m.DLoss}, g_loss {m.GLoss}", File.Exists(CheckpointPath) ? CheckpointPath : null);
-                metrics.Append(m);
+                metrics?.Append(m);
                 _observer.Step(m, TotalSteps);
 
                 // Mode-collapse watch: D wins outright for many steps in a row (objectives whose D outputs are probabilities).
@@ -294,7 +364,7 @@ public sealed class Trainer : IDisposable
         var eval = _options.Eval;
         while (_step < TotalSteps)
         {
-            if (cancel.IsCancellationRequested) { interrupted = true; break; }
+            if (StopRequested(cancel)) { interrupted = true; break; }
             using (var scope = TensorScope.Begin())
             {
                 _model.TrainStep(NextBatch, _noise, new StepPosition(_step, TotalSteps), metricsTable, pending.Count);
@@ -304,26 +374,28 @@ public sealed class Trainer : IDisposable
 
             bool last = _step == TotalSteps;
             bool sample = Every(_options.SampleEvery) || last, checkpoint = Every(_options.CheckpointEvery) || last;
-            bool evaluate = eval is not null && Every(eval.Every);
-            // Scored before the step's row is written, so the row carries the scores.
-            if (evaluate) scores = Evaluate(eval!);
-            if (pending.Count == logEvery || sample || checkpoint || evaluate) Flush();
-            if (sample)
+            bool evalStep = eval is not null && Every(eval.Every);
+            // Scored before the step's row is written, so the row carries the scores. Rank 0 alone scores (it alone
+            // writes the row and the curves); every rank flushes at the same steps, since a flush averages the metrics
+            // over the ranks (a collective).
+            if (evalStep && root) scores = Evaluate(eval!);
+            if (pending.Count == logEvery || sample || checkpoint || evalStep) Flush();
+            if (sample && root)
             {
-                double diversity = grid.Save(Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
+                double diversity = grid!.Save(Path.Combine(folder, RunLayout.SamplesFolder, $"step-{_step:D6}.png"));
                 // An untrained G is nearly constant, so only judge once training is under way (see MinStepsForDiversityCheck), and where the measure applies.
                 if (_step >= Math.Max(MinStepsForDiversityCheck, Math.Min(500, TotalSteps / 4)) && double.IsFinite(dataDiversity) && diversity < 0.1 * dataDiversity)
                     _observer.Notice(new LowDiversityNotice(_step, diversity, dataDiversity));
-                CurvesPlot.Save(curves, metrics.Rows, title);
+                CurvesPlot.Save(curves, metrics!.Rows, title);
             }
-            if (checkpoint) SaveCheckpoint();
+            if (checkpoint && root) SaveCheckpoint();
         }
 
         Flush();
-        if (interrupted)
+        if (interrupted && root)
         {
             SaveCheckpoint();
-            CurvesPlot.Save(curves, metrics.Rows, title);
+            CurvesPlot.Save(curves, metrics!.Rows, title);
         }
         return new TrainResult(folder, _device.Name, startStep, _step, TotalSteps, interrupted, clock.Elapsed, CheckpointPath);
 
@@ -370,11 +442,46 @@ public sealed class Trainer : IDisposable
         return report;
     }
 
+    /// <summary>Whether to stop before the next step: in a data-parallel job, when any rank was asked to (one small collective), so all stop at the same step.</summary>
+    private bool StopRequested(CancellationToken cancel)
+    {
+        if (_communicator.Size == 1) return cancel.IsCancellationRequested;
+        Span<double> flag = [cancel.IsCancellationRequested ? 1 : 0];
+        _communicator.AllReduceMax(flag);
+        return flag[0] > 0;
+    }
+
+    /// <summary>Replaces host values by their mean over the ranks.</summary>
+    private void AverageOverRanks(float[] values)
+    {
+        _communicator.AllReduceSum(values);
+        float scale = 1f / _communicator.Size;
+        for (int i = 0; i < values.Length; i++) values[i] *= scale;
+    }
+
+    /// <summary>
+    /// Refuses a job whose ranks were started differently: the options (but the run folder's spelling), the data set's
+    /// size and name, and the model's parameter count must agree, or the collectives would pair up mismatched buffers.
+    /// </summary>
+    private void CheckRanksAgree(TrainOptions options)
+    {
+        string fingerprint = string.Join("\n", (options with { Out = "", Threads = null, Device = null }).ToJson(), _dataset.Name, _dataset.Count,
+            _model.NamedWeights().Sum(w => (long)w.Value.Size));
+        // Two 26-bit halves of a 64-bit FNV-1a hash as doubles (exact), with their negatives: max = −min on every rank iff all agree.
+        ulong h = 14695981039346656037UL;
+        foreach (char ch in fingerprint) h = (h ^ ch) * 1099511628211UL;
+        double a = h & 0x3FFFFFF, b = (h >> 26) & 0x3FFFFFF;
+        Span<double> v = [a, b, -a, -b];
+        _communicator.AllReduceMax(v);
+        if (v[0] != a || v[1] != b || v[2] != -a || v[3] != -b) throw new RanksDisagreeException("the options, the data or the model");
+    }
+
     /// <summary>Stops the data loader's worker.</summary>
     public void Dispose() => _loader.Dispose();
 
     /// <summary>The noise stream of a run: its own seed derived from the run's seed.</summary>
-    internal static RandomStream NoiseStream(long seed) => new(unchecked((ulong)seed * 0xD1B54A32D192ED03UL + 29));
+    internal static RandomStream NoiseStream(long seed, int rank = 0, int ranks = 1) =>
+        new(unchecked((ulong)seed * 0xD1B54A32D192ED03UL + 29)) { ShardIndex = rank, ShardCount = ranks };
 
     /// <summary>The stream of the pairs' jitter and mirroring: its own seed derived from the run's seed.</summary>
     internal static RandomStream AugmentStream(long seed) => new(unchecked((ulong)seed * 0x94D049BB133111EBUL + 53));
@@ -403,6 +510,7 @@ public sealed class Trainer : IDisposable
         _state.Metadata["batch-index"] = _loader.BatchIndex.ToString(CultureInfo.InvariantCulture);
         _state.Metadata["config"] = _options.ToJson();
         _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
+        _state.Metadata[RanksMetadataKey] = _communicator.Size.ToString(CultureInfo.InvariantCulture);
         Checkpoint.Save(CheckpointPath, _state);
         var generatorMetadata = new Dictionary<string, string>
         {

@@ -34,6 +34,13 @@ public sealed class BatchNorm2d : Module, IResettable
     /// <summary>Weight of the new batch statistics in the running averages.</summary>
     public float Momentum { get; }
 
+    /// <summary>
+    /// When set, training uses the statistics of the global batch over the ranks of this communicator
+    /// (<see cref="Tensor.SyncBatchNorm2d"/>, PyTorch's SyncBatchNorm); null (the default) uses this process's batch.
+    /// Every rank must then call Forward at the same points. Not saved with the state.
+    /// </summary>
+    public ICommunicator? Communicator { get; set; }
+
     /// <summary>γ (C) or null.</summary>
     public Tensor? Weight => GetParameter("weight");
     /// <summary>β (C) or null.</summary>
@@ -63,7 +70,9 @@ public sealed class BatchNorm2d : Module, IResettable
             throw new ShapeMismatchException($"BatchNorm2d({NumFeatures}): expects (N, {NumFeatures}, H, W), got {input.Shape}");
         // Without running statistics, batch statistics are used in eval mode too (PyTorch).
         bool useBatchStats = IsTraining || RunningMean is null;
-        var y = input.BatchNorm2d(Weight, Bias, RunningMean, RunningVar, useBatchStats, Momentum, Eps);
+        var y = Communicator is { } communicator && IsTraining
+            ? input.SyncBatchNorm2d(Weight, Bias, RunningMean, RunningVar, training: true, communicator, Momentum, Eps)
+            : input.BatchNorm2d(Weight, Bias, RunningMean, RunningVar, useBatchStats, Momentum, Eps);
         if (IsTraining && GetBuffer("num_batches_tracked") is { } counter)
         {
             _batchesTracked++;

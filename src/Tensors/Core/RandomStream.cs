@@ -2,6 +2,13 @@
 // value is a hash of (seed, counter), see Ops/Random/RandomFill.cs), so the stream's whole state
 // is two integers that a checkpoint can store. Tensor fills (RandN, RandU, FillNormal,
 // FillUniform) run the fill kernels; the host-span fills below are for small host-side draws.
+//
+// Sharded (data-parallel training): rank k of K draws the k-th part of the draw that one process
+// would make for the global batch. A draw of n values (the rank's share of a batch-major draw of
+// K·n) takes counters [Offset + k·n, Offset + (k + 1)·n) and advances Offset by K·n, so the
+// K ranks together see exactly the values of the one-process run, and the offset (the state a
+// checkpoint holds) is the same on every rank. Every draw from a sharded stream must therefore be
+// batch-major and the rank's share of the batch.
 namespace GpuGan.Tensors;
 
 /// <summary>A reproducible random stream: state = (seed, offset).</summary>
@@ -16,11 +23,18 @@ public sealed class RandomStream(ulong seed, ulong offset = 0)
     /// <summary>A stream of <paramref name="seed"/> at offset 0.</summary>
     public RandomStream(int seed) : this(unchecked((ulong)seed)) { }
 
-    /// <summary>Reserves n counters and returns the first.</summary>
+    /// <summary>This process's part of every draw, 0 ≤ ShardIndex &lt; ShardCount (see the file header); 0 unless sharded.</summary>
+    public int ShardIndex { get; init; }
+
+    /// <summary>Parts every draw is split into (the ranks of a data-parallel job); 1 unless sharded.</summary>
+    public int ShardCount { get; init; } = 1;
+
+    /// <summary>Reserves n counters (this shard's n of a draw of ShardCount·n) and returns the first.</summary>
     internal ulong Advance(int n)
     {
-        ulong start = Offset;
-        Offset += (ulong)n;
+        if ((uint)ShardIndex >= (uint)ShardCount) throw new InvalidOperationException($"RandomStream: shard {ShardIndex} of {ShardCount} does not exist");
+        ulong start = Offset + (ulong)ShardIndex * (ulong)n;
+        Offset += (ulong)n * (ulong)ShardCount;
         return start;
     }
 
@@ -36,6 +50,13 @@ public sealed class RandomStream(ulong seed, ulong offset = 0)
     {
         ulong start = Advance(destination.Length);
         for (int i = 0; i < destination.Length; i++) destination[i] = low + (high - low) * RandomFill.Uniform(Seed, start + (ulong)i);
+    }
+
+    /// <summary>Uniform integers in [0, n), one per element: the values of destination.Length calls of <see cref="NextInt"/> (one draw, so it shards).</summary>
+    public void NextInts(Span<int> destination, int n)
+    {
+        ulong start = Advance(destination.Length);
+        for (int i = 0; i < destination.Length; i++) destination[i] = (int)((RandomFill.Hash(Seed, start + (ulong)i) >> 33) % (ulong)n);
     }
 
     /// <summary>A uniform integer in [0, n) (for host-side choices such as shuffles).</summary>

@@ -110,6 +110,18 @@ public sealed partial class Tensor : IDisposable
         }
     }
 
+    /// <summary>Copies the contents into host memory of exactly <see cref="Size"/> values (an explicit download, no allocation).</summary>
+    public void CopyTo(Span<float> destination)
+    {
+        if (destination.Length != Size) throw new ShapeMismatchException($"CopyTo: {destination.Length} values for tensor {Describe()}");
+        if (Device.IsHost) HostSpan.CopyTo(destination);
+        else if (Size > 0)
+        {
+            using var _ = Device.BeginOp("CopyTo");
+            Device.Download(View, destination, ReadBackKind.Array);
+        }
+    }
+
     /// <summary>Copies the contents into a new host array (an explicit download).</summary>
     public float[] ToArray()
     {
