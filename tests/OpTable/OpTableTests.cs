@@ -132,7 +132,8 @@ public sealed class KernelParityTests
 /// fixture checks too); 2, also the checks that other checks already imply (the ILGPU gradgradcheck of every row,
 /// implied by SecondOrderIlgpuMatchesSimd — ILGPU's double backward equals SIMD's — together with the cpu
 /// gradgradcheck against float64; the CycleGAN whole step on the simulator, whose every op has ILGPU parity rows and
-/// whose trainer path the pix2pix and AAE step parities run). Level 2 costs about 100 s more on 2 cores, which is
+/// whose trainer path the pix2pix and AAE step parities run; the 64-pixel WGAN-GP critics against PyTorch on the
+/// simulator, whose ops the 28-pixel ones run there). Level 2 costs about 120 s more on 2 cores, which is
 /// why CI keeps to 1. Read once from the environment: a fact about the run, not a setting code can change.
 /// </summary>
 public static class FullChecks
