@@ -1,0 +1,167 @@
+// ImageSharp's resize, redone for tiny images (at most TinyPixels pixels on each side of the resize) with the kernel maps
+// kept between calls. The reader uses it for grey images only: there it reproduces ImageSharp's L8 arithmetic; for RGB,
+// ImageSharp's bulk pixel converters round the row remainders differently from the SIMD body (1.1 % of bytes one level
+// apart with the box filter), so RGB stays with ImageSharp.
+//
+// Why: ImageSharp 2.1's ResizeProcessor builds both kernel maps, a transposed working buffer and a destination image on
+// every call, and none of that can be handed in from outside (ResizeKernelMap and ResizeWorker are internal). For a
+// 28 × 28 image enlarged to 32 that fixed cost was ~75 µs of a ~140 µs read (bench `images-profile`), more than the PNG
+// decode itself, and made the ImageSharp reader slower than the float loop it replaced (11 100 against 15 300 images/s).
+// Photos (256² → 64) are not affected: there the per-pixel work dominates and ImageSharp's vectorised resize is used.
+//
+// The math is ImageSharp 2.1.13's (Processing/Processors/Transforms/Resize/ResizeKernelMap.cs), with its public
+// IResampler.GetValue and Radius, so every filter gives its weights:
+//   ratio = src / dst, scale = max(ratio, 1), radius = ceil(scale · R)            (ceil, floor: tolerant to 1e-8)
+//   centre(i) = (i + 0.5) · ratio − 0.5, taps j ∈ [max(0, ceil(centre − radius)), min(src − 1, floor(centre + radius))]
+//   w_j = K((float)((j − centre) / scale)) in double, divided by Σ w when Σ w > 0, stored as float
+// The arithmetic is ImageSharp's too: each source row is filtered horizontally into a transposed float buffer, then its
+// columns vertically; values in [0, 1] as its pixel converters make them; taps summed in the order of its AVX2 + FMA
+// ResizeKernel.ConvolveCore; written back as its L8 and RGB converters round. What may still differ is a converter's
+// scalar remainder path, so tests/Data/ReaderFastPathTests.cs holds the two to at most 1 level on at most 1 % of bytes
+// (a tolerance fixed before the first run; grey and RGB are both compared).
+using System.Collections.Concurrent;
+using SixLabors.ImageSharp.Processing.Processors.Transforms;
+
+namespace GpuGan.Gan.Imaging;
+
+/// <summary>ImageSharp's resize of <see cref="ResizeFilter"/>s for tiny byte images, with the kernel maps cached per (source, destination, filter).</summary>
+internal sealed class SmallImageResampler
+{
+    /// <summary>The largest source or destination (width × height) resized here; larger ones go through ImageSharp (64 × 64).</summary>
+    public const int TinyPixels = 64 * 64;
+
+    private readonly ConcurrentDictionary<(int Source, int Destination, ResizeFilter Filter), KernelMap> _maps = new();
+
+    /// <summary>One axis: for each output index, the first source index and its weights.</summary>
+    internal sealed class KernelMap(int[] start, int[] count, float[][] weights)
+    {
+        public readonly int[] Start = start, Count = count;
+        public readonly float[][] Weights = weights;
+    }
+
+    /// <summary>Whether a resize from <paramref name="sourceW"/> × <paramref name="sourceH"/> to <paramref name="w"/> × <paramref name="h"/> is tiny enough for this resampler.</summary>
+    public static bool Takes(int sourceW, int sourceH, int w, int h) =>
+        (long)sourceW * sourceH <= TinyPixels && (long)w * h <= TinyPixels;
+
+    /// <summary>
+    /// Resizes the interleaved (srcH, srcW, C) bytes to (newH, newW) with <paramref name="filter"/> and returns the window
+    /// rows [top, top + outH) × columns [left, left + outW) of the result as (outH, outW, C) bytes.
+    /// </summary>
+    public byte[] Resize(ReadOnlySpan<byte> source, int channels, int srcH, int srcW, int newH, int newW,
+        int top, int left, int outH, int outW, ResizeFilter filter)
+    {
+        var cols = Map(srcW, newW, filter);
+        var rows = Map(srcH, newH, filter);
+        // ImageSharp's byte -> [0, 1] conversions: L8.ToVector4 divides by 255, the RGB bulk converters multiply by 1/255.
+        Span<float> unit = stackalloc float[256];
+        for (int v = 0; v < 256; v++) unit[v] = channels == 1 ? v / 255f : v * (1 / 255f);
+        // First pass: every source row filtered horizontally, output columns of the window only; stored transposed, one
+        // column of srcH values per (output column, channel), as ImageSharp's worker stores it. (outW, C, srcH)
+        var first = new float[outW * channels * srcH];
+        Span<float> taps = stackalloc float[64];
+        for (int y = 0; y < srcH; y++)
+        {
+            var row = source.Slice(y * srcW * channels, srcW * channels);
+            for (int x = 0; x < outW; x++)
+            {
+                int ox = left + x, s0 = cols.Start[ox];
+                var w = cols.Weights[ox];
+                var values = w.Length <= taps.Length ? taps[..w.Length] : new float[w.Length];
+                for (int c = 0; c < channels; c++)
+                {
+                    for (int t = 0; t < w.Length; t++) values[t] = unit[row[(s0 + t) * channels + c]];
+                    first[(x * channels + c) * srcH + y] = Convolve(w, values);
+                }
+            }
+        }
+        // Second pass: the window's rows, each column convolved with the vertical weights. (outH, outW, C)
+        var result = new byte[outH * outW * channels];
+        for (int y = 0; y < outH; y++)
+        {
+            int oy = top + y, s0 = rows.Start[oy];
+            var w = rows.Weights[oy];
+            for (int i = 0; i < outW * channels; i++)
+            {
+                float sum = Convolve(w, first.AsSpan(i * srcH + s0, w.Length));
+                result[y * outW * channels + i] = channels == 1 ? GreyByte(sum) : RgbByte(sum);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Σ weights[t] · values[t] in ImageSharp's order (ResizeKernel.ConvolveCore with AVX2 + FMA): taps t ≡ 0, 1, 2, 3 (mod 4)
+    /// in four fused accumulators, (0 + 2) and (1 + 3), a remaining pair fused into those, their sum, a last odd tap fused.
+    /// </summary>
+    private static float Convolve(ReadOnlySpan<float> weights, ReadOnlySpan<float> values)
+    {
+        int n = weights.Length, t = 0;
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (; t + 4 <= n; t += 4)
+        {
+            a0 = MathF.FusedMultiplyAdd(values[t], weights[t], a0);
+            a1 = MathF.FusedMultiplyAdd(values[t + 1], weights[t + 1], a1);
+            a2 = MathF.FusedMultiplyAdd(values[t + 2], weights[t + 2], a2);
+            a3 = MathF.FusedMultiplyAdd(values[t + 3], weights[t + 3], a3);
+        }
+        float low = a0 + a2, high = a1 + a3;
+        if ((n & 3) >= 2)
+        {
+            low = MathF.FusedMultiplyAdd(values[t], weights[t], low);
+            high = MathF.FusedMultiplyAdd(values[t + 1], weights[t + 1], high);
+            t += 2;
+        }
+        float sum = low + high;
+        if ((n & 1) != 0) sum = MathF.FusedMultiplyAdd(values[t], weights[t], sum);
+        return sum;
+    }
+
+    /// <summary>L8.FromVector4 of ImageSharp 2.1: v · 255 + 0.5, clamped and truncated, then its BT.709 luminance of (b, b, b).</summary>
+    private static byte GreyByte(float v)
+    {
+        byte b = (byte)Math.Clamp(v * 255f + 0.5f, 0f, 255f);
+        return (byte)((b * .2126F) + (b * .7152F) + (b * .0722F) + 0.5F);
+    }
+
+    /// <summary>The RGB bulk converter of ImageSharp 2.1 (AVX2): v · 255 rounded to nearest even, saturated to 0..255.</summary>
+    private static byte RgbByte(float v) => (byte)Math.Clamp(MathF.Round(v * 255f, MidpointRounding.ToEven), 0f, 255f);
+
+    /// <summary>The kernel map of one axis (cached).</summary>
+    internal KernelMap Map(int source, int destination, ResizeFilter filter) =>
+        _maps.GetOrAdd((source, destination, filter), key => Build(key.Source, key.Destination, ImageReader.Resampler(key.Filter)));
+
+    /// <summary>ImageSharp 2.1.13's ResizeKernelMap.Calculate + BuildKernel (see the file header).</summary>
+    internal static KernelMap Build(int source, int destination, IResampler sampler)
+    {
+        double ratio = (double)source / destination;
+        double scale = Math.Max(ratio, 1);
+        int radius = (int)TolerantCeiling(scale * sampler.Radius);
+        var start = new int[destination];
+        var count = new int[destination];
+        var weights = new float[destination][];
+        var values = new double[2 * radius + 1];
+        for (int i = 0; i < destination; i++)
+        {
+            double center = ((i + .5) * ratio) - .5;
+            int left = Math.Max(0, (int)TolerantCeiling(center - radius));
+            int right = Math.Min(source - 1, (int)TolerantFloor(center + radius));
+            int n = right - left + 1;
+            double sum = 0;
+            for (int j = left; j <= right; j++)
+            {
+                double value = sampler.GetValue((float)((j - center) / scale));
+                sum += value;
+                values[j - left] = value;
+            }
+            var w = new float[n];
+            for (int j = 0; j < n; j++) w[j] = (float)(sum > 0 ? values[j] / sum : values[j]);
+            (start[i], count[i], weights[i]) = (left, n, w);
+        }
+        return new KernelMap(start, count, weights);
+    }
+
+    // ImageSharp's TolerantMath.Default (ε = 1e-8): a value within ε of an integer is that integer.
+    private static double TolerantCeiling(double a) => Math.Abs(Math.IEEERemainder(a, 1)) < 1e-8 ? Math.Round(a) : Math.Ceiling(a);
+
+    private static double TolerantFloor(double a) => Math.Abs(Math.IEEERemainder(a, 1)) < 1e-8 ? Math.Round(a) : Math.Floor(a);
+}
