@@ -20,6 +20,7 @@
 // converters round. What may still differ is a converter's
 // scalar remainder path, so tests/Data/ReaderFastPathTests.cs holds the two to at most 1 level on at most 1 % of bytes
 // (a tolerance fixed before the first run; grey and RGB are both compared).
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -57,9 +58,30 @@ internal sealed class SmallImageResampler
     {
         var cols = Map(srcW, newW, filter);
         var rows = Map(srcH, newH, filter);
+        // The float buffers are rented: a folder load resizes thousands of images, and these would be most of its garbage.
+        var pool = ArrayPool<float>.Shared;
+        float[] columnsArray = pool.Rent(channels * srcW * srcH), firstArray = pool.Rent(channels * outW * srcH),
+            firstRowsArray = pool.Rent(channels * outW * srcH), sumsArray = pool.Rent(outW);
+        try
+        {
+            return Resize(source, channels, srcH, srcW, top, left, outH, outW, cols, rows, columnsArray.AsSpan(0, channels * srcW * srcH),
+                firstArray.AsSpan(0, channels * outW * srcH), firstRowsArray.AsSpan(0, channels * outW * srcH), sumsArray.AsSpan(0, outW));
+        }
+        finally
+        {
+            pool.Return(columnsArray);
+            pool.Return(firstArray);
+            pool.Return(firstRowsArray);
+            pool.Return(sumsArray);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static byte[] Resize(ReadOnlySpan<byte> source, int channels, int srcH, int srcW, int top, int left, int outH, int outW,
+        KernelMap cols, KernelMap rows, Span<float> columns, Span<float> first, Span<float> firstRows, Span<float> sums)
+    {
         // The source as floats in [0, 1] as ImageSharp's converters make them (L8.ToVector4 divides by 255, the RGB bulk
         // converters multiply by 1/255), transposed so that one tap of one output column is a contiguous run over rows. (C, W, H)
-        var columns = new float[channels * srcW * srcH];
         float toUnit = 1 / 255f;
         for (int y = 0; y < srcH; y++)
             for (int x = 0; x < srcW; x++)
@@ -69,27 +91,24 @@ internal sealed class SmallImageResampler
                     columns[(c * srcW + x) * srcH + y] = channels == 1 ? v / 255f : v * toUnit;
                 }
         // First pass (horizontal), every source row at once per output column of the window. (C, outW, H)
-        var first = new float[channels * outW * srcH];
         for (int c = 0; c < channels; c++)
             for (int x = 0; x < outW; x++)
             {
                 int ox = left + x;
-                Convolve(cols.Weights[ox], columns.AsSpan((c * srcW + cols.Start[ox]) * srcH), srcH, first.AsSpan((c * outW + x) * srcH, srcH));
+                Convolve(cols.Weights[ox], columns[((c * srcW + cols.Start[ox]) * srcH)..], srcH, first.Slice((c * outW + x) * srcH, srcH));
             }
         // Transposed back, so that one tap of one output row is a contiguous run over columns. (C, H, outW)
-        var firstRows = new float[first.Length];
         for (int c = 0; c < channels; c++)
             for (int x = 0; x < outW; x++)
                 for (int y = 0; y < srcH; y++)
                     firstRows[(c * srcH + y) * outW + x] = first[(c * outW + x) * srcH + y];
         // Second pass (vertical), the window's rows. (outH, outW, C)
         var result = new byte[outH * outW * channels];
-        var sums = new float[outW];
         for (int c = 0; c < channels; c++)
             for (int y = 0; y < outH; y++)
             {
                 int oy = top + y;
-                Convolve(rows.Weights[oy], firstRows.AsSpan((c * srcH + rows.Start[oy]) * outW), outW, sums);
+                Convolve(rows.Weights[oy], firstRows[((c * srcH + rows.Start[oy]) * outW)..], outW, sums);
                 for (int x = 0; x < outW; x++)
                     result[(y * outW + x) * channels + c] = channels == 1 ? GreyByte(sums[x]) : RgbByte(sums[x]);
             }
