@@ -17,10 +17,13 @@ switch (args.Length > 0 ? args[0] : "")
         ConvQuick.Run(args[1..]);
         return;
     case "images-make":
-        ImageLoadQuick.Make(args[1]);
+        ImageLoadQuick.Make(args[1..]);
         return;
     case "images-quick":
         ImageLoadQuick.Run(args[1..]);
+        return;
+    case "images-profile":
+        ImageProfile.Run(args[1..]);
         return;
     case "resize-dump":
         ResizeDump.Run(args[1..]);

@@ -27,6 +27,7 @@
 //
 // Resampling (ReadResized) is ImageSharp's, in the file's gamma space (no companding) as PIL and
 // torchvision resize; the filters scale their support when shrinking (antialiased), as PIL's do.
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using GpuGan.Gan.Data;
@@ -109,6 +110,11 @@ public sealed class ImageReader
     private const int MaxTiffDirectories = 256, MaxTiffTags = 4096;
 
     private readonly Configuration _configuration;
+    private readonly SmallImageResampler _small = new();
+
+    // Files up to this size are read whole into a pooled buffer and decoded from memory: one read instead of a 64 KB
+    // FileStream buffer per file (a 28 x 28 PNG is 400 bytes) and the header and pixel passes over the same bytes.
+    private const int WholeFileBytes = 1 << 20;
 
     /// <summary>A reader that refuses images above <paramref name="limits"/> (null: <see cref="ImageLimits.Standard"/>).</summary>
     public ImageReader(ImageLimits? limits = null)
@@ -138,13 +144,15 @@ public sealed class ImageReader
     /// <summary>The largest image accepted.</summary>
     public ImageLimits Limits { get; }
 
+    /// <summary>Decode into L8 or Rgb24 where the header shows nothing is lost (false: always Rgba32; tests compare the two).</summary>
+    internal bool DecodeDirect { get; init; } = true;
+
+    /// <summary>Resample tiny images with <see cref="SmallImageResampler"/> (false: always ImageSharp; tests compare the two).</summary>
+    internal bool OwnResampler { get; init; } = true;
+
     /// <summary>Decodes the file at <paramref name="path"/> to <paramref name="channels"/> channels (1 or 3), at its own size.</summary>
     /// <exception cref="DataFormatException">Unreadable, not an allowed format, above the limits, a refused TIFF compression, or corrupt.</exception>
-    public DecodedImage Read(string path, int channels)
-    {
-        using var stream = Open(path);
-        return Read(stream, path, channels);
-    }
+    public DecodedImage Read(string path, int channels) => WithFile(path, stream => Decode(stream, path, channels, resize: null));
 
     /// <summary>Decodes the image in <paramref name="stream"/> (readable and seekable); <paramref name="path"/> names it in errors.</summary>
     /// <exception cref="DataFormatException">Not an allowed format, above the limits, a refused TIFF compression, or corrupt.</exception>
@@ -158,8 +166,7 @@ public sealed class ImageReader
     public DecodedImage ReadResized(string path, int channels, int height, int width, ResizeFilter filter, ImageFit fit = ImageFit.CenterCrop)
     {
         var options = Options(height, width, filter, fit);
-        using var stream = Open(path);
-        return Decode(stream, path, channels, options);
+        return WithFile(path, stream => Decode(stream, path, channels, options));
     }
 
     /// <summary>
@@ -210,14 +217,7 @@ public sealed class ImageReader
     private static void Fit(IImageProcessingContext x, Target target)
     {
         var size = x.GetCurrentSize();
-        int nw = target.Width, nh = target.Height;
-        if (target.Fit == ImageFit.CenterCrop)
-        {
-            if ((long)target.Width * size.Height >= (long)target.Height * size.Width)
-                nh = Math.Max(target.Height, (int)((long)size.Height * target.Width / size.Width));
-            else
-                nw = Math.Max(target.Width, (int)((long)size.Width * target.Height / size.Height));
-        }
+        var (nh, nw, top, left) = Window(size.Height, size.Width, target);
         if (nw != size.Width || nh != size.Height)
             x.Resize(new ResizeOptions
             {
@@ -226,12 +226,23 @@ public sealed class ImageReader
                 Sampler = Resampler(target.Filter),
                 Compand = false,
             });
-        if (nw != target.Width || nh != target.Height)
+        if (nw != target.Width || nh != target.Height) x.Crop(new Rectangle(left, top, target.Width, target.Height));
+    }
+
+    /// <summary>The size an image of <paramref name="height"/> × <paramref name="width"/> is resampled to, and where the target's window starts in it (see <see cref="Fit"/>).</summary>
+    private static (int Height, int Width, int Top, int Left) Window(int height, int width, Target target)
+    {
+        int nw = target.Width, nh = target.Height;
+        if (target.Fit == ImageFit.CenterCrop)
         {
-            int left = (int)Math.Round((nw - target.Width) / 2.0, MidpointRounding.ToEven);
-            int top = (int)Math.Round((nh - target.Height) / 2.0, MidpointRounding.ToEven);
-            x.Crop(new Rectangle(left, top, target.Width, target.Height));
+            if ((long)target.Width * height >= (long)target.Height * width)
+                nh = Math.Max(target.Height, (int)((long)height * target.Width / width));
+            else
+                nw = Math.Max(target.Width, (int)((long)width * target.Height / height));
         }
+        int left = (int)Math.Round((nw - target.Width) / 2.0, MidpointRounding.ToEven);
+        int top = (int)Math.Round((nh - target.Height) / 2.0, MidpointRounding.ToEven);
+        return (nh, nw, top, left);
     }
 
     /// <summary>ImageSharp's resampler for <paramref name="filter"/>.</summary>
@@ -244,16 +255,51 @@ public sealed class ImageReader
         _ => throw new ArgumentOutOfRangeException(nameof(filter), filter, "not a known filter"),
     };
 
-    private static FileStream Open(string path)
+    /// <summary>Runs <paramref name="decode"/> on the file's bytes: read whole into a pooled buffer when small, else streamed.</summary>
+    private static DecodedImage WithFile(string path, Func<Stream, DecodedImage> decode)
     {
+        byte[]? buffer = null;
+        MemoryStream? memory = null;
+        FileStream file;
         try
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+            try
+            {
+                long length = file.Length;
+                if (length <= WholeFileBytes)
+                {
+                    buffer = ArrayPool<byte>.Shared.Rent((int)length);
+                    int read = file.ReadAtLeast(buffer.AsSpan(0, (int)length), (int)length, throwOnEndOfStream: false);
+                    memory = new MemoryStream(buffer, 0, read, writable: false);
+                    file.Dispose();
+                }
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
             throw new DataFormatException(path, "cannot open: " + ShortReason(e.Message), e) { Kind = ImageProblem.Unreadable };
         }
+        if (memory is not null)
+        {
+            try
+            {
+                return decode(memory);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer!);
+            }
+        }
+        // Large files: ImageSharp reads through its own buffered stream; a small buffer here serves the TIFF/WebP walks.
+        using var large = new BufferedStream(file, 1 << 12);
+        return decode(large);
     }
 
     private DecodedImage Decode(Stream stream, string path, int channels, Target? resize)
@@ -291,10 +337,64 @@ public sealed class ImageReader
         }
 
         stream.Position = start;
-        Image<Rgba32> image;
+        // Decode straight into the pixels needed where the header proves it loses nothing: a grey file without transparency
+        // into L8 for grey, a file without alpha into Rgb24 (no alpha pass, a quarter less memory); the rest into Rgba32.
+        var direct = DecodeDirect ? DirectPixels(format, info, channels) : null;
+        if (direct == typeof(L8))
+        {
+            using var grey = Load<L8>(stream, path, name, info);
+            return Finish(grey, resize, alpha: false);
+        }
+        if (direct == typeof(Rgb24))
+        {
+            using var rgb = Load<Rgb24>(stream, path, name, info);
+            if (channels == 3) return Finish(rgb, resize, alpha: false);
+            using var fromRgb = Grey(rgb);
+            return Finish(fromRgb, resize, alpha: false);
+        }
+        using var image = Load<Rgba32>(stream, path, name, info);
+        bool alpha = DropAlpha(image);
+        if (channels == 3) return Finish(image, resize, alpha);
+        using var fromRgba = Grey(image);
+        return Finish(fromRgba, resize, alpha);
+    }
+
+    /// <summary>
+    /// The pixel type that decodes this file exactly as the Rgba32 path would, or null for Rgba32: L8 for a grey PNG without
+    /// tRNS or a grey JPEG when grey is wanted; Rgb24 for a PNG without alpha or tRNS (grey or RGB) and any JPEG.
+    /// The header's metadata says which (ImageSharp's Identify reads tRNS, which comes before IDAT); tests check the
+    /// two paths give the same bytes on the whole fixture corpus.
+    /// </summary>
+    private static Type? DirectPixels(IImageFormat format, IImageInfo info, int channels)
+    {
+        bool grey, opaque;
+        switch (format)
+        {
+            case PngFormat:
+                var png = info.Metadata.GetPngMetadata();
+                grey = png.ColorType == PngColorType.Grayscale;
+                opaque = !png.HasTransparency && png.ColorType is PngColorType.Grayscale or PngColorType.Rgb;
+                break;
+            case JpegFormat:
+                var jpeg = info.Metadata.GetJpegMetadata();
+                grey = jpeg.ColorType == JpegColorType.Luminance;
+                opaque = jpeg.ColorType is not null;
+                break;
+            default:
+                return null;
+        }
+        if (!opaque) return null;
+        return grey && channels == 1 ? typeof(L8) : typeof(Rgb24);
+    }
+
+    /// <summary>Decodes the first frame as <typeparamref name="TPixel"/>, checks it against the header and applies the EXIF orientation.</summary>
+    private Image<TPixel> Load<TPixel>(Stream stream, string path, string name, IImageInfo info)
+        where TPixel : unmanaged, IPixel<TPixel>
+    {
+        Image<TPixel> image;
         try
         {
-            image = Image.Load<Rgba32>(_configuration, stream);
+            image = Image.Load<TPixel>(_configuration, stream);
         }
         catch (InvalidMemoryOperationException e)
         {
@@ -304,35 +404,51 @@ public sealed class ImageReader
         {
             throw new DataFormatException(path, $"corrupt {name}: " + Describe(e), e) { Kind = ImageProblem.Corrupt };
         }
-        using (image)
+        try
         {
             // The decoder must give what the header declared; anything else is a corrupt file, not a larger image.
             if (image.Width != info.Width || image.Height != info.Height || Limits.Check(image.Width, image.Height) is not null)
                 throw new DataFormatException(path, $"corrupt {name}: declares {info.Width}x{info.Height}, decodes to {image.Width}x{image.Height}") { Kind = ImageProblem.Corrupt };
-            try
+            // Without an EXIF profile there is no orientation to apply (AutoOrient would only build a processing context).
+            if (image.Metadata.ExifProfile is not null)
             {
-                image.Mutate(x => x.AutoOrient());
+                try
+                {
+                    image.Mutate(x => x.AutoOrient());
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    throw new DataFormatException(path, $"corrupt {name} orientation: " + Describe(e), e) { Kind = ImageProblem.Corrupt };
+                }
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                throw new DataFormatException(path, $"corrupt {name} orientation: " + Describe(e), e) { Kind = ImageProblem.Corrupt };
-            }
-            bool alpha = DropAlpha(image);
-            if (resize is null && channels == 3) return Bytes(image, alpha);
-            if (resize is null)
-            {
-                using var full = Grey(image);
-                return Bytes(full, alpha);
-            }
-            if (channels == 3)
-            {
-                image.Mutate(x => Fit(x, resize));
-                return Bytes(image, alpha);
-            }
-            using var grey = Grey(image);
-            grey.Mutate(x => Fit(x, resize));
-            return Bytes(grey, alpha);
+            return image;
         }
+        catch
+        {
+            image.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The decoded image's bytes, resampled to <paramref name="resize"/> when given: tiny grey images by our copy of
+    /// ImageSharp's resize with cached kernel maps (SmallImageResampler), the others by ImageSharp; an image already of the
+    /// target size is not resampled.
+    /// </summary>
+    private DecodedImage Finish<TPixel>(Image<TPixel> image, Target? resize, bool alpha)
+        where TPixel : unmanaged, IPixel<TPixel>
+    {
+        if (resize is null) return Bytes(image, alpha);
+        var (nh, nw, top, left) = Window(image.Height, image.Width, resize);
+        if (nw == image.Width && nh == image.Height && top == 0 && left == 0) return Bytes(image, alpha);
+        if (OwnResampler && image is Image<L8> && SmallImageResampler.Takes(image.Width, image.Height, nw, nh))
+        {
+            var bytes = Bytes(image, alpha);
+            var pixels = _small.Resize(bytes.Pixels, bytes.Channels, bytes.Height, bytes.Width, nh, nw, top, left, resize.Height, resize.Width, resize.Filter);
+            return new DecodedImage(pixels, bytes.Channels, resize.Height, resize.Width, alpha);
+        }
+        image.Mutate(x => Fit(x, resize));
+        return Bytes(image, alpha);
     }
 
     /// <summary>Makes every pixel opaque; true when any was not (the file's alpha is dropped, not composited, as PIL's convert("RGB")).</summary>
@@ -372,32 +488,62 @@ public sealed class ImageReader
         return grey;
     }
 
-    private static DecodedImage Bytes(Image<Rgba32> image, bool alpha)
+    private Image<L8> Grey(Image<Rgb24> image)
     {
-        int h = image.Height, w = image.Width;
-        var pixels = new byte[(long)h * w * 3];
-        image.ProcessPixelRows(rows =>
+        var grey = new Image<L8>(_configuration, image.Width, image.Height);
+        grey.ProcessPixelRows(image, (dst, src) =>
         {
-            for (int y = 0; y < h; y++)
+            for (int y = 0; y < src.Height; y++)
             {
-                var row = rows.GetRowSpan(y);
-                var dst = pixels.AsSpan(y * w * 3, w * 3);
-                for (int x = 0; x < w; x++)
-                {
-                    dst[3 * x] = row[x].R;
-                    dst[3 * x + 1] = row[x].G;
-                    dst[3 * x + 2] = row[x].B;
-                }
+                var s = src.GetRowSpan(y);
+                var d = dst.GetRowSpan(y);
+                for (int x = 0; x < s.Length; x++) d[x] = new L8(Luma(s[x].R, s[x].G, s[x].B));
             }
         });
-        return new DecodedImage(pixels, 3, h, w, alpha);
+        return grey;
     }
 
-    private static DecodedImage Bytes(Image<L8> image, bool alpha)
+    /// <summary>The pixels as (H, W, C) bytes: L8 as grey, Rgb24 as RGB, Rgba32 as RGB without its alpha.</summary>
+    private static DecodedImage Bytes<TPixel>(Image<TPixel> image, bool alpha)
+        where TPixel : unmanaged, IPixel<TPixel>
     {
-        var pixels = new byte[(long)image.Height * image.Width];
-        image.CopyPixelDataTo(pixels);
-        return new DecodedImage(pixels, 1, image.Height, image.Width, alpha);
+        switch (image)
+        {
+            case Image<L8> grey:
+            {
+                var pixels = new byte[(long)grey.Height * grey.Width];
+                grey.CopyPixelDataTo(pixels);
+                return new DecodedImage(pixels, 1, grey.Height, grey.Width, alpha);
+            }
+            case Image<Rgb24> rgb:
+            {
+                var pixels = new byte[(long)rgb.Height * rgb.Width * 3];
+                rgb.CopyPixelDataTo(pixels);
+                return new DecodedImage(pixels, 3, rgb.Height, rgb.Width, alpha);
+            }
+            case Image<Rgba32> rgba:
+            {
+                int h = rgba.Height, w = rgba.Width;
+                var pixels = new byte[(long)h * w * 3];
+                rgba.ProcessPixelRows(rows =>
+                {
+                    for (int y = 0; y < h; y++)
+                    {
+                        var row = rows.GetRowSpan(y);
+                        var dst = pixels.AsSpan(y * w * 3, w * 3);
+                        for (int x = 0; x < w; x++)
+                        {
+                            dst[3 * x] = row[x].R;
+                            dst[3 * x + 1] = row[x].G;
+                            dst[3 * x + 2] = row[x].B;
+                        }
+                    }
+                });
+                return new DecodedImage(pixels, 3, h, w, alpha);
+            }
+            default:
+                throw new ArgumentException($"no byte layout for {typeof(TPixel).Name}", nameof(image));
+        }
     }
 
     /// <summary>

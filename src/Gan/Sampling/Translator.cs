@@ -3,7 +3,8 @@
 // alone. pix2pix translates A → B; CycleGAN A → B (G_A) or B → A (G_B). Inputs are decoded with the
 // domain's channels and resized whole to the model's size, as the training folders are; each output
 // is written as a PNG under the input's relative path with the extension .png. The generator runs
-// in evaluation mode (batch-norm running statistics, no dropout: the reference's --eval).
+// in evaluation mode (batch-norm running statistics, no dropout: the reference's --eval). The inputs take the folder
+// data sets' reader options: the resampling filter, the image limits and strict data.
 using GpuGan.Gan.Data;
 using GpuGan.Gan.Imaging;
 using GpuGan.Gan.Models;
@@ -116,8 +117,17 @@ public sealed class Translator
     /// Files that cannot be decoded are skipped and listed.
     /// </summary>
     /// <exception cref="DataFormatException">The input does not exist, holds no image, or two inputs would write the same output.</exception>
-    public TranslatedFiles TranslateFiles(string input, string outputFolder)
+    public TranslatedFiles TranslateFiles(string input, string outputFolder) => TranslateFiles(input, outputFolder, ResizeFilter.Bilinear);
+
+    /// <summary>
+    /// Translates as <see cref="TranslateFiles(string, string)"/>, reading the inputs as the training folders read theirs:
+    /// resampled to the model's size with <paramref name="resize"/>, refused above <paramref name="limits"/> (null:
+    /// <see cref="ImageLimits.Standard"/>), and with <paramref name="strict"/> a file that cannot be used is an error instead of skipped.
+    /// </summary>
+    /// <exception cref="DataFormatException">The input does not exist, holds no image, or two inputs would write the same output; with <paramref name="strict"/>, the first unusable file in path order.</exception>
+    public TranslatedFiles TranslateFiles(string input, string outputFolder, ResizeFilter resize, ImageLimits? limits = null, bool strict = false)
     {
+        if (!Enum.IsDefined(resize)) throw new ArgumentOutOfRangeException(nameof(resize), resize, "not a known filter");
         List<(string File, string Relative)> files;
         if (File.Exists(input)) files = [(input, Path.GetFileName(input))];
         else if (Directory.Exists(input))
@@ -134,7 +144,7 @@ public sealed class Translator
 
         var skipped = new List<SkippedFile>();
         var written = new List<string>();
-        var reader = new ImageReader();
+        var reader = new ImageReader(limits);
         int s = Spec.Image.Height, inLength = Input.Length;
         for (int start = 0; start < files.Count; start += Group)
         {
@@ -143,10 +153,14 @@ public sealed class Translator
             {
                 try
                 {
-                    var bytes = reader.ReadResized(files[i].File, Input.Channels, s, s, ResizeFilter.Bilinear, ImageFit.Stretch).PlanarBytes();
+                    var bytes = reader.ReadResized(files[i].File, Input.Channels, s, s, resize, ImageFit.Stretch).PlanarBytes();
                     var image = new float[inLength];
                     for (int k = 0; k < image.Length; k++) image[k] = bytes[k] / 127.5f - 1f;
                     batch.Add((i, image));
+                }
+                catch (DataFormatException) when (strict)
+                {
+                    throw;
                 }
                 catch (Exception e) when (e is IOException or InvalidDataException or DataFormatException or UnauthorizedAccessException or ArgumentException)
                 {
