@@ -106,19 +106,18 @@ public abstract class WassersteinObjective(int criticSteps) : IGanObjective
     /// <summary>mean D(fake) − mean D(real), plus <see cref="Penalty"/> when there is one.</summary>
     public CriticLoss CriticLoss(in CriticBatch b)
     {
-        Tensor loss, dReal, dFake;
         if (b.JointScores is { } joint)
         {
-            // One launch for the loss and both means; its gradient is one launch too.
-            loss = Losses.WassersteinCritic(joint, b.Real.Shape[0], out dReal, out dFake);
+            // One launch for the loss (with the penalty added) and both means; its gradient is one launch too.
+            // The penalty first: the loss draws no random numbers, so the stream is consumed as before.
+            var p = Penalty(b);
+            var w = Losses.WassersteinCritic(joint, b.Real.Shape[0], out var real, out var fake, p);
+            return new CriticLoss(w, real, fake, p?.Detach());
         }
-        else
-        {
-            var meanReal = b.RealScores.Mean();
-            var meanFake = b.FakeScores.Mean();
-            loss = meanFake.Sub(meanReal);
-            (dReal, dFake) = (meanReal.Detach(), meanFake.Detach());
-        }
+        var meanReal = b.RealScores.Mean();
+        var meanFake = b.FakeScores.Mean();
+        var loss = meanFake.Sub(meanReal);
+        var (dReal, dFake) = (meanReal.Detach(), meanFake.Detach());
         var penalty = Penalty(b);
         if (penalty is null) return new CriticLoss(loss, dReal, dFake, null);
         return new CriticLoss(loss.Add(penalty), dReal, dFake, penalty.Detach());

@@ -28,7 +28,7 @@
 // One launch instead of four (two products, 1 − α and the sum), with the composed form's roundings.
 //
 // The Wasserstein critic loss of one critic pass over a joint batch (R real samples first, then F generated):
-//   W(s) = Σ_{i≥R} s_i/F − Σ_{i<R} s_i/R        (mean D(fake) − mean D(real))
+//   W(s) = Σ_{i≥R} s_i/F − Σ_{i<R} s_i/R (+ p)  (mean D(fake) − mean D(real), plus an optional scalar such as the penalty)
 //   ∂W/∂s_i = −1/R (i < R), 1/F (i ≥ R)         (WassersteinCriticBackward, B(u) = u·∂W/∂s)
 //   B is linear in u, and its adjoint is W itself: B's rule is du = W(V). The family is closed, so every
 //   order exists. One launch each way (one group sums each part in a fixed order and also writes the two means).
@@ -459,16 +459,17 @@ internal static class WassersteinKernels
         return sum;
     }
 
-    /// <summary>y = mean(s[R:]) − mean(s[:R]), and the two means.</summary>
+    /// <summary>y = mean(s[R:]) − mean(s[:R]) (+ addend[0] when hasAddend), and the two means.</summary>
     [GpuKernel(ExplicitlyGrouped = true)]
-    public static void WassersteinCriticKernel(ArrayView<float> s, ArrayView<float> y, ArrayView<float> meanReal, ArrayView<float> meanFake, int count, int realCount)
+    public static void WassersteinCriticKernel(ArrayView<float> s, ArrayView<float> y, ArrayView<float> meanReal, ArrayView<float> meanFake,
+        ArrayView<float> addend, int count, int realCount, int hasAddend)
     {
         var warpSums = SharedMemory.Allocate1D<float>(GroupThreads / 32);
         float real = GroupSum(s, 0, realCount, warpSums) / realCount;
         float fake = GroupSum(s, realCount, count, warpSums) / (count - realCount);
         if (Group.IdxX == 0)
         {
-            y[0] = fake - real;
+            y[0] = hasAddend != 0 ? fake - real + addend[0] : fake - real;
             meanReal[0] = real;
             meanFake[0] = fake;
         }
@@ -481,26 +482,26 @@ internal static class WassersteinKernels
 
     // ============================================================ CPU kernels (a few hundred scores: plain loops, fixed order)
 
-    public static (float Loss, float Real, float Fake) ForwardCpu(ReadOnlySpan<float> s, int realCount)
+    public static (float Loss, float Real, float Fake) ForwardCpu(ReadOnlySpan<float> s, int realCount, float? addend)
     {
         float r = 0f, f = 0f;
         for (int i = 0; i < realCount; i++) r += s[i];
         for (int i = realCount; i < s.Length; i++) f += s[i];
         r /= realCount;
         f /= s.Length - realCount;
-        return (f - r, r, f);
+        return (addend is { } a ? f - r + a : f - r, r, f);
     }
 
     // ============================================================ launchers
 
-    public static (Tensor Y, Tensor Real, Tensor Fake) ForwardRaw(Tensor s, int realCount)
+    public static (Tensor Y, Tensor Real, Tensor Fake) ForwardRaw(Tensor s, int realCount, Tensor? addend)
     {
         var y = Tensor.Empty(new Shape(), s.Device);
         var real = Tensor.Empty(new Shape(), s.Device);
         var fake = Tensor.Empty(new Shape(), s.Device);
         if (s.Device.IsHost)
         {
-            var (loss, r, f) = ForwardCpu(s.HostSpan, realCount);
+            var (loss, r, f) = ForwardCpu(s.HostSpan, realCount, addend?.HostSpan[0]);
             y.HostSpan[0] = loss;
             real.HostSpan[0] = r;
             fake.HostSpan[0] = f;
@@ -508,9 +509,10 @@ internal static class WassersteinKernels
         else
         {
             int n = s.Size;
-            var cost = new LaunchCost(Flops: n + 3, BytesRead: (long)n * sizeof(float), BytesWritten: 3 * sizeof(float),
+            var cost = new LaunchCost(Flops: n + 4, BytesRead: (n + 1L) * sizeof(float), BytesWritten: 3 * sizeof(float),
                 SerialLoop: 2 * ((n + GroupThreads - 1) / GroupThreads + 5 + GroupThreads / 32));
-            s.Device.Launch(WassersteinCriticKernel, new KernelConfig(1, GroupThreads), cost, s.View, y.View, real.View, fake.View, n, realCount);
+            s.Device.Launch(WassersteinCriticKernel, new KernelConfig(1, GroupThreads), cost, s.View, y.View, real.View, fake.View,
+                (addend ?? s).View, n, realCount, addend is null ? 0 : 1);
         }
         return (y, real, fake);
     }
@@ -661,24 +663,34 @@ public static class Losses
 
     /// <summary>
     /// The Wasserstein critic loss of one critic pass over a joint batch, real samples first: mean of the generated
-    /// part − mean of the real part (one launch each way on a GPU), with the two means (scalars without a graph, for logging).
+    /// part − mean of the real part, plus <paramref name="addend"/> when given (a penalty), in one launch each way on a GPU,
+    /// with the two means (scalars without a graph, for logging).
     /// </summary>
     /// <param name="scores">D's scores, (R + F) or (R + F, 1): the first <paramref name="realCount"/> on real samples.</param>
     /// <param name="realCount">R, with 1 ≤ R &lt; the sample count.</param>
     /// <param name="meanReal">Mean D(real), a scalar.</param>
     /// <param name="meanFake">Mean D(fake), a scalar.</param>
+    /// <param name="addend">A scalar added to the loss (its gradient is the upstream one), or null.</param>
     /// <exception cref="ShapeMismatchException">Scores with more than one value per sample.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An empty real or generated part.</exception>
-    public static Tensor WassersteinCritic(Tensor scores, int realCount, out Tensor meanReal, out Tensor meanFake)
+    public static Tensor WassersteinCritic(Tensor scores, int realCount, out Tensor meanReal, out Tensor meanFake, Tensor? addend = null)
     {
         if (scores.Rank < 1 || scores.Size != scores.Shape[0])
             throw new ShapeMismatchException($"WassersteinCritic: expects one score per sample, (N) or (N, 1), got {scores.Describe()}");
         if (realCount < 1 || realCount >= scores.Size)
             throw new ArgumentOutOfRangeException(nameof(realCount), realCount, $"WassersteinCritic: needs real and generated samples among {scores.Size}");
+        if (addend is not null)
+        {
+            scores.CheckSameDevice(addend, "WassersteinCritic");
+            if (addend.Size != 1) throw new ShapeMismatchException($"WassersteinCritic: the addend {addend.Describe()} must be one value");
+        }
         using var _ = scores.Device.BeginOp("WassersteinCritic");
-        (var y, meanReal, meanFake) = WassersteinKernels.ForwardRaw(scores, realCount);
+        (var y, meanReal, meanFake) = WassersteinKernels.ForwardRaw(scores, realCount, addend);
         var shape = scores.Shape;
-        return Autograd.Record(y, "WassersteinCritic", [scores], g => [WassersteinCriticBackward(g[0], shape, realCount)]);
+        if (addend is null) return Autograd.Record(y, "WassersteinCritic", [scores], g => [WassersteinCriticBackward(g[0], shape, realCount)]);
+        var addendShape = addend.Shape.ToArray();
+        return Autograd.Record(y, "WassersteinCritic", [scores, addend], (g, need) =>
+            [need[0] ? WassersteinCriticBackward(g[0], shape, realCount) : null, need[1] ? g[0].Reshape(addendShape) : null]);
     }
 
     /// <summary>B(u) = u·∂W/∂s (−u/R on the real part, u/F on the generated part); its rule is W of the upstream gradient.</summary>

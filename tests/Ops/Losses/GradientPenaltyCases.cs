@@ -119,3 +119,22 @@ public static partial class OpCases
         yield return InterpolateRow("Interpolate[4x3,flat alpha]", [4, 3], [4]);
     }
 }
+
+// The critic loss with a scalar addend (the penalty): W(s) + p, ∂/∂p = u.
+public static partial class OpCases
+{
+    public static IEnumerable<OpCase> WassersteinCriticAddendCases()
+    {
+        foreach (var (name, shape, realCount) in new[] { ("WassersteinCritic[3+5,+penalty]", new[] { 8 }, 3), ("WassersteinCritic[1+1,+penalty]", new[] { 2, 1 }, 1) })
+        {
+            yield return new OpCase
+            {
+                Name = name, InputShapes = [shape, []],
+                Forward = x => Losses.WassersteinCritic(x[0], realCount, out _, out _, x[1]),
+                Reference = r => [WassersteinKernels.Reference(r[0], realCount).Loss + r[1][0]],
+                Vjp = (r, u) => [WassersteinKernels.BackwardReference(u[0], r[0].Length, realCount), [u[0]]],
+                Atol = 1e-6, Rtol = 1e-5,
+            };
+        }
+    }
+}
