@@ -2,6 +2,12 @@
 // optimisers. One training step runs the objective's critic steps, then a generator step that asks
 // autograd only for G's gradients (D's weight gradients are never computed there).
 //
+// A critic step scores real and generated samples in ONE critic pass over [real; fake] when that gives
+// the same scores as two passes: the objective reads joint scores (the Wasserstein ones), the critic
+// has no batch statistics (no batch norm: each sample's score depends on that sample alone), and
+// there is no augmentation or label to keep apart. Half the critic's launches; the weight gradients
+// are then one sum over 2N samples instead of two sums and an add (a re-association, not new math).
+//
 // With an EMA decay β the model keeps a second generator, G_ema, whose weights follow the trained ones after every
 // generator step: θ_ema ← θ_ema + (1 − β)(θ − θ_ema), starting from G's initial weights (Karras et al. 2018; Yazıcı et
 // al. 2019). Batch-norm running statistics are COPIED from G after each step, not averaged: they are already a moving

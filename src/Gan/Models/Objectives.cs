@@ -6,7 +6,9 @@
 //       critic: minimise D(G(z)) − D(x), then clip every critic weight to ±c;   G: minimise −D(G(z)).
 //   Wasserstein with gradient penalty (Gulrajani et al. 2017):
 //       critic: minimise D(G(z)) − D(x) + λ·E[(‖∇x̂ D(x̂)‖ − 1)²], x̂ = α·x + (1 − α)·G(z), α ~ U[0, 1];
-//       the penalty's gradient is second order (autograd with createGraph).
+//       the penalty's gradient is second order (autograd with createGraph). The penalty, the interpolates
+//       and the loss over a joint critic pass are fused ops (Losses.GradientPenalty, Interpolate,
+//       WassersteinCritic), each with a derivative rule, so a critic step's scalar glue is a few launches.
 // A new loss (hinge, R1, …) is a new class implementing IGanObjective.
 using GpuGan.Layers;
 using GpuGan.Layers.Optim;
