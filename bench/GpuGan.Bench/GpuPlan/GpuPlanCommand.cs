@@ -1,5 +1,5 @@
 // dotnet run -c Release --project bench/GpuGan.Bench -- gpu-plan --model dcgan64|dcgan28|wgangp28
-//     [--gpu h100|rtx4090] [--json FILE]
+//     [--gpu h100|rtx4090] [--json FILE] [--launches FILE]
 // Records one full training iteration of the model at its real shape (batch 64) on ilgpu-cpu
 // without running it, and prints what a GPU would be asked to do, with the roofline estimate of
 // GpuPlan.cs (whose header states the model and its constants).
@@ -13,12 +13,12 @@ namespace GpuGan.Bench.GpuPlan;
 
 internal static class GpuPlanCommand
 {
-    private const string Usage = "usage: gpu-plan --model dcgan64|dcgan28|wgangp28 [--gpu h100|rtx4090] [--json FILE]";
+    private const string Usage = "usage: gpu-plan --model dcgan64|dcgan28|wgangp28 [--gpu h100|rtx4090] [--json FILE] [--launches FILE]";
 
     public static int Run(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        string? modelId = null, json = null;
+        string? modelId = null, json = null, launches = null;
         string gpuId = "h100";
         for (int i = 0; i < args.Length; i++)
         {
@@ -30,6 +30,7 @@ internal static class GpuPlanCommand
                     case "--model": modelId = Next(); break;
                     case "--gpu": gpuId = Next(); break;
                     case "--json": json = Next(); break;
+                    case "--launches": launches = Next(); break;
                     case "-h" or "--help": Console.WriteLine(Usage); return 0;
                     default: throw new ArgumentException($"unknown argument '{args[i]}'");
                 }
@@ -77,6 +78,13 @@ internal static class GpuPlanCommand
                 Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             }));
             Console.WriteLine($"json: {json}");
+        }
+        if (launches is not null)
+        {
+            // One line per launch of the recorded iteration, in order: where each launch comes from
+            // (the full op path), for finding the glue that a fusion would remove.
+            File.WriteAllLines(launches, recorded[0].Launches.Select(l => $"{l.Sequence}\t{l.Kernel}\t{l.OpPath ?? "(no op)"}\t{l.Extent}"));
+            Console.WriteLine($"launches: {launches}");
         }
         return steady ? 0 : 1;
     }

@@ -6,7 +6,9 @@
 //       critic: minimise D(G(z)) − D(x), then clip every critic weight to ±c;   G: minimise −D(G(z)).
 //   Wasserstein with gradient penalty (Gulrajani et al. 2017):
 //       critic: minimise D(G(z)) − D(x) + λ·E[(‖∇x̂ D(x̂)‖ − 1)²], x̂ = α·x + (1 − α)·G(z), α ~ U[0, 1];
-//       the penalty's gradient is second order (autograd with createGraph).
+//       the penalty's gradient is second order (autograd with createGraph). The penalty, the interpolates
+//       and the loss over a joint critic pass are fused ops (Losses.GradientPenalty, Interpolate,
+//       WassersteinCritic), each with a derivative rule, so a critic step's scalar glue is a few launches.
 // A new loss (hinge, R1, …) is a new class implementing IGanObjective.
 using GpuGan.Layers;
 using GpuGan.Layers.Optim;
@@ -22,7 +24,15 @@ namespace GpuGan.Gan.Models;
 /// <param name="Critic">D with the real batch's labels, for penalties that evaluate D elsewhere.</param>
 /// <param name="Noise">The run's noise stream (for random interpolates).</param>
 /// <param name="Device">Where the tensors live.</param>
-public readonly record struct CriticBatch(Tensor Real, Tensor Fake, Tensor RealScores, Tensor FakeScores, Func<Tensor, Tensor> Critic, RandomStream Noise, Device Device);
+public readonly record struct CriticBatch(Tensor Real, Tensor Fake, Tensor RealScores, Tensor FakeScores, Func<Tensor, Tensor> Critic, RandomStream Noise, Device Device)
+{
+    /// <summary>
+    /// D's scores of one pass over real and generated samples together, (2N) real first, when the objective accepts them
+    /// (<see cref="IGanObjective.AcceptsJointScores"/>) and the model could score both in one pass; null otherwise.
+    /// When set, <see cref="RealScores"/> and <see cref="FakeScores"/> are this same tensor (no separate slices are made).
+    /// </summary>
+    public Tensor? JointScores { get; init; }
+}
 
 /// <summary>
 /// A critic step's loss and what is logged about it, as scalar tensors on the model's device: nothing is read
@@ -48,6 +58,12 @@ public interface IGanObjective
 
     /// <summary>The critic's loss on one batch.</summary>
     CriticLoss CriticLoss(in CriticBatch batch);
+
+    /// <summary>
+    /// True when <see cref="CriticLoss"/> reads <see cref="CriticBatch.JointScores"/> when it is set: the model may then score
+    /// real and generated samples in one critic pass (a critic without batch statistics, no augmentation, no labels).
+    /// </summary>
+    bool AcceptsJointScores => false;
 
     /// <summary>Runs after each critic optimiser step (weight clipping); nothing by default.</summary>
     void AfterCriticUpdate(Discriminator critic) { }
@@ -86,9 +102,20 @@ public abstract class WassersteinObjective(int criticSteps) : IGanObjective
     /// <inheritdoc/>
     public bool GeneratorReusesCriticFakes => false;
 
+    /// <summary>Reads <see cref="CriticBatch.JointScores"/> when set (one fused loss op over the joint pass).</summary>
+    public virtual bool AcceptsJointScores => true;
+
     /// <summary>mean D(fake) − mean D(real), plus <see cref="Penalty"/> when there is one.</summary>
     public CriticLoss CriticLoss(in CriticBatch b)
     {
+        if (b.JointScores is { } joint)
+        {
+            // One launch for the loss (with the penalty added) and both means; its gradient is one launch too.
+            // The penalty first: the loss draws no random numbers, so the stream is consumed as before.
+            var p = Penalty(b);
+            var w = Losses.WassersteinCritic(joint, b.Real.Shape[0], out var real, out var fake, p);
+            return new CriticLoss(w, real, fake, p?.Detach());
+        }
         var meanReal = b.RealScores.Mean();
         var meanFake = b.FakeScores.Mean();
         var loss = meanFake.Sub(meanReal);
@@ -153,12 +180,11 @@ public sealed class WassersteinGradientPenalty(float penaltyWeight = Wasserstein
         alphaShape[0] = n;
         var alpha = Tensor.RandU(new Shape(alphaShape), noise, device);
         Tensor mixed;
-        using (Autograd.NoGrad()) mixed = real.Mul(alpha).Add(fake.Mul(alpha.Affine(-1f, 1f)));
+        using (Autograd.NoGrad()) mixed = Losses.Interpolate(real, fake, alpha);
         mixed.RequiresGrad = true;
         var score = critic(mixed);
         var grad = Autograd.Grad([score], [mixed], [Tensor.Ones(score.Shape, device)], createGraph: true)[0];
-        var axes = Enumerable.Range(1, grad.Rank - 1).ToArray();
-        var norm = grad.Square().Sum(axes).AddScalar(NormEpsilon).Sqrt();
-        return norm.AddScalar(-1f).Square().Mean().MulScalar(weight);
+        // One fused op (its derivative is one too): λ·mean((√(Σ g² + ε) − 1)²) over the samples.
+        return Losses.GradientPenalty(grad, weight, NormEpsilon);
     }
 }

@@ -70,14 +70,16 @@ public sealed class BatchNorm2d : Module, IResettable
             throw new ShapeMismatchException($"BatchNorm2d({NumFeatures}): expects (N, {NumFeatures}, H, W), got {input.Shape}");
         // Without running statistics, batch statistics are used in eval mode too (PyTorch).
         bool useBatchStats = IsTraining || RunningMean is null;
-        var y = Communicator is { } communicator && IsTraining
-            ? input.SyncBatchNorm2d(Weight, Bias, RunningMean, RunningVar, training: true, communicator, Momentum, Eps)
-            : input.BatchNorm2d(Weight, Bias, RunningMean, RunningVar, useBatchStats, Momentum, Eps);
-        if (IsTraining && GetBuffer("num_batches_tracked") is { } counter)
+        var counter = IsTraining ? GetBuffer("num_batches_tracked") : null;
+        if (Communicator is { } communicator && IsTraining)
         {
-            _batchesTracked++;
-            counter.Fill(_batchesTracked);
+            var synced = input.SyncBatchNorm2d(Weight, Bias, RunningMean, RunningVar, training: true, communicator, Momentum, Eps);
+            if (counter is not null) counter.Fill(++_batchesTracked);
+            return synced;
         }
+        // The counter is written by the launch that updates the running statistics (no fill of its own).
+        var y = input.BatchNorm2d(Weight, Bias, RunningMean, RunningVar, useBatchStats, Momentum, Eps, counter, _batchesTracked + 1);
+        if (counter is not null) _batchesTracked++;
         return y;
     }
 

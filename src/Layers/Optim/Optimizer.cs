@@ -3,7 +3,8 @@
 // and save/restore of that state as named tensors "<param>.<state>" plus counters "<param>.step".
 // Each subclass runs ONE fused update op per parameter per step: OptimizerUpdates.AdamStep,
 // SgdStep, RmsPropStep (src/Tensors/Ops/Optim/OptimizerUpdates.cs: reference, ILGPU kernel, SIMD
-// kernel and launcher in one file).
+// kernel and launcher in one file); Adam runs its multi-tensor form over all parameters at once
+// (UpdateAll: one launch per 8 tensors on a GPU).
 using GpuGan.Tensors;
 
 namespace GpuGan.Layers.Optim;
@@ -20,6 +21,13 @@ public sealed class OptimizerState
     /// <summary>Hyperparameters at save time ("lr", "beta1", …); informational except "lr", which load restores.</summary>
     public OrderedDictionary<string, double> Hyperparameters { get; } = new();
 }
+
+/// <summary>One parameter's update in a step: the parameter, its gradient, its state tensors and its new step count (1 on the first step).</summary>
+/// <param name="Parameter">The parameter, updated in place.</param>
+/// <param name="Grad">Its gradient.</param>
+/// <param name="State">Its state tensors by key ("exp_avg", …), updated in place.</param>
+/// <param name="Step">Its step count including this step.</param>
+public readonly record struct ParameterUpdate(Tensor Parameter, Tensor Grad, IReadOnlyDictionary<string, Tensor> State, long Step);
 
 /// <summary>Base of the optimisers: <see cref="Step"/>, <see cref="ZeroGrad"/>, state save and restore.</summary>
 public abstract class Optimizer
@@ -64,10 +72,22 @@ public abstract class Optimizer
     /// <summary>Applies one fused update to one parameter; <paramref name="step"/> is its new step count (1 on the first step).</summary>
     protected abstract void Update(Tensor parameter, Tensor grad, IReadOnlyDictionary<string, Tensor> state, long step);
 
+    /// <summary>
+    /// Applies the updates of one step, all parameters at once; by default one <see cref="Update"/> each. An optimiser
+    /// with a multi-tensor update op overrides it to launch once for all parameters (Adam).
+    /// </summary>
+    protected virtual void UpdateAll(IReadOnlyList<ParameterUpdate> updates)
+    {
+        foreach (var u in updates) Update(u.Parameter, u.Grad, u.State, u.Step);
+    }
+
     /// <summary>Updates every parameter that has a gradient (parameters without one are skipped, as PyTorch does).</summary>
+    /// <remarks>Every parameter is checked before any is updated.</remarks>
     public void Step()
     {
         using var noGrad = Autograd.NoGrad();
+        var updates = new List<ParameterUpdate>(_params.Length);
+        var updated = new List<int>(_params.Length);
         for (int i = 0; i < _params.Length; i++)
         {
             var (name, p) = _params[i];
@@ -83,9 +103,11 @@ public abstract class Optimizer
                 else if (s.Device != p.Device)
                     throw new DeviceMismatchException($"{GetType().Name}: state '{name}.{key}' is on {s.Device.Kind}, parameter on {p.Device.Kind}");
             }
-            _steps[i]++;
-            Update(p, g, st, _steps[i]);
+            updates.Add(new ParameterUpdate(p, g, st, _steps[i] + 1));
+            updated.Add(i);
         }
+        foreach (int i in updated) _steps[i]++;
+        UpdateAll(updates);
     }
 
     /// <summary>Drops every parameter's gradient (PyTorch's set_to_none=True); the memory returns to the pool.</summary>

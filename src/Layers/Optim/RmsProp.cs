@@ -55,6 +55,11 @@ public sealed class RmsProp : Optimizer
     protected override void Update(Tensor parameter, Tensor grad, IReadOnlyDictionary<string, Tensor> state, long step)
         => OptimizerUpdates.RmsPropStep(parameter, grad, state["square_avg"], Centered ? state["grad_avg"] : null, Momentum > 0 ? state["momentum_buffer"] : null, CurrentHyperparameters);
 
+    /// <summary>All parameters in one multi-tensor update (one launch per 8 tensors on a GPU; the same bits as one update each).</summary>
+    protected override void UpdateAll(IReadOnlyList<ParameterUpdate> updates)
+        => OptimizerUpdates.RmsPropStep(updates.Select(u => new RmsPropTensors(u.Parameter, u.Grad, u.State["square_avg"],
+            Centered ? u.State["grad_avg"] : null, Momentum > 0 ? u.State["momentum_buffer"] : null)).ToArray(), CurrentHyperparameters);
+
     /// <summary>The hyperparameters as the update op takes them (the learning rate may change between steps).</summary>
     public RmsPropHyperparameters CurrentHyperparameters => new(LearningRate, Alpha, Eps, WeightDecay, Momentum);
 }

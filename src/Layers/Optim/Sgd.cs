@@ -48,6 +48,11 @@ public sealed class Sgd : Optimizer
     protected override void Update(Tensor parameter, Tensor grad, IReadOnlyDictionary<string, Tensor> state, long step)
         => OptimizerUpdates.SgdStep(parameter, grad, Momentum != 0 ? state["momentum_buffer"] : null, CurrentHyperparameters, firstStep: step == 1);
 
+    /// <summary>All parameters in one multi-tensor update (one launch per 8 tensors on a GPU; the same bits as one update each).</summary>
+    protected override void UpdateAll(IReadOnlyList<ParameterUpdate> updates)
+        => OptimizerUpdates.SgdStep(updates.Select(u => new SgdTensors(u.Parameter, u.Grad, Momentum != 0 ? u.State["momentum_buffer"] : null, u.Step == 1)).ToArray(),
+            CurrentHyperparameters);
+
     /// <summary>The hyperparameters as the update op takes them (the learning rate may change between steps).</summary>
     public SgdHyperparameters CurrentHyperparameters => new(LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
 }

@@ -48,6 +48,18 @@ internal struct NormParams
     public float Eps;
 }
 
+/// <summary>
+/// Batch norm's running statistics, updated by the launch that computes the batch statistics (Update = 0: none):
+/// running = (1 − m)·running + m·batch, the variance unbiased by Unbias = M/(M − 1); with HasCounter, Counter[0] = Count
+/// (num_batches_tracked). Unused views alias any buffer: nothing reads them.
+/// </summary>
+internal struct RunningStats
+{
+    public ArrayView<float> Mean, Var, Counter;
+    public float Momentum, Unbias, Count;
+    public int Update, HasCounter;
+}
+
 internal static class NormalizationKernels
 {
     public const int GroupSize = 256; // most threads per ILGPU group (the shared arrays' size)
@@ -292,7 +304,7 @@ internal static class NormalizationKernels
     /// </summary>
     [GpuKernel(ExplicitlyGrouped = true)]
     public static void NormForwardKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
-        ArrayView<float> mean, ArrayView<float> invstd, ArrayView<float> variance, NormParams s)
+        ArrayView<float> mean, ArrayView<float> invstd, ArrayView<float> variance, NormParams s, RunningStats r)
     {
         var sn = SharedMemory.Allocate1D<float>(GroupSize);
         var sm = SharedMemory.Allocate1D<float>(GroupSize);
@@ -320,6 +332,7 @@ internal static class NormalizationKernels
             mean[g] = mu;
             invstd[g] = istd;
             variance[g] = var;
+            UpdateRunningStats(g, mu, var, r);
         }
         int p = g % s.P;
         float scale = s.HasGamma != 0 ? gamma[p] * istd : istd;
@@ -504,7 +517,7 @@ internal static class NormalizationKernels
     /// <summary>One thread per statistics group merges its chunks' (count, mean, M2) in chunk order (Chan) into μ, invstd, σ².</summary>
     [GpuKernel]
     public static void NormStatsCombineKernel(Index1D g, ArrayView<float> partial, ArrayView<float> mean, ArrayView<float> invstd,
-        ArrayView<float> variance, NormParams s, int chunks)
+        ArrayView<float> variance, NormParams s, int chunks, RunningStats r)
     {
         int o = 3 * g * chunks;
         float n = partial[o], m = partial[o + 1], q = partial[o + 2];
@@ -524,6 +537,16 @@ internal static class NormalizationKernels
         mean[g] = m;
         invstd[g] = 1f / MathF.Sqrt(var + s.Eps);
         variance[g] = var;
+        UpdateRunningStats(g, m, var, r);
+    }
+
+    /// <summary>The running-statistics update of group g (channel g of batch norm) from its batch μ and σ², as UpdateRunningStatsKernel.</summary>
+    private static void UpdateRunningStats(int g, float mu, float var, RunningStats r)
+    {
+        if (r.Update == 0) return;
+        r.Mean[g] = (1f - r.Momentum) * r.Mean[g] + r.Momentum * mu;
+        r.Var[g] = (1f - r.Momentum) * r.Var[g] + r.Momentum * (var * r.Unbias);
+        if (r.HasCounter != 0 && g == 0) r.Counter[0] = r.Count;
     }
 
     /// <summary>Chunk c of statistics group g: Σg and Σg·(x − μ) over the chunk (tree sums) into partial[2·(g·chunks + c)].</summary>
@@ -590,13 +613,17 @@ internal static class NormalizationKernels
         dx[i] = k * (gy[i] - mg - (x[i] - mean[g]) * q);
     }
 
-    /// <summary>running = (1 − m)·running + m·batch; the variance unbiased by M/(M − 1). Also invstd of nothing: pure update.</summary>
+    /// <summary>
+    /// running = (1 − m)·running + m·batch; the variance unbiased by M/(M − 1). With hasCounter, thread 0 also writes
+    /// the batch count (num_batches_tracked) into counter[0]: one launch instead of a separate fill per layer.
+    /// </summary>
     [GpuKernel]
     public static void UpdateRunningStatsKernel(Index1D c, ArrayView<float> mean, ArrayView<float> variance, ArrayView<float> runningMean,
-        ArrayView<float> runningVar, float momentum, float unbias)
+        ArrayView<float> runningVar, float momentum, float unbias, ArrayView<float> counter, float count, int hasCounter)
     {
         runningMean[c] = (1f - momentum) * runningMean[c] + momentum * mean[c];
         runningVar[c] = (1f - momentum) * runningVar[c] + momentum * (variance[c] * unbias);
+        if (hasCounter != 0 && c == 0) counter[0] = count;
     }
 
     /// <summary>invstd = 1/√(var + ε) (eval-mode batch norm from the running variance).</summary>
@@ -787,7 +814,7 @@ public sealed partial class Tensor
     private static Span<float> SpanOf(Tensor? t) => t is null ? Span<float>.Empty : t.HostSpan;
 
     /// <summary>Training-mode normalisation: y and the per-group μ, invstd and biased σ². Unrecorded.</summary>
-    internal unsafe (Tensor Y, Tensor Mean, Tensor InvStd, Tensor Var) NormForwardRaw(NormParams s, Tensor? gamma, Tensor? beta)
+    internal unsafe (Tensor Y, Tensor Mean, Tensor InvStd, Tensor Var) NormForwardRaw(NormParams s, Tensor? gamma, Tensor? beta, RunningStats running = default)
     {
         int groups = s.B * s.P;
         var y = Empty(Shape, Device);
@@ -805,7 +832,7 @@ public sealed partial class Tensor
         {
             int threads = NormalizationKernels.GroupThreads(s);
             Device.Launch(NormalizationKernels.NormForwardKernel, new KernelConfig(groups, threads), NormalizationKernels.ForwardCost(s, threads),
-                View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s);
+                View, y.View, ViewOr(gamma, this), ViewOr(beta, this), mean.View, invstd.View, variance.View, s, Fill(running, mean));
         }
         else
         {
@@ -818,10 +845,19 @@ public sealed partial class Tensor
                 View, partial.View, s, chunk, chunks);
             var combineCost = new LaunchCost(Flops: 10L * groups * chunks, BytesRead: 3L * groups * chunks * sizeof(float), BytesWritten: 3L * groups * sizeof(float),
                 SerialLoop: chunks);
-            Device.Launch(NormalizationKernels.NormStatsCombineKernel, groups, combineCost, partial.View, mean.View, invstd.View, variance.View, s, chunks);
+            Device.Launch(NormalizationKernels.NormStatsCombineKernel, groups, combineCost, partial.View, mean.View, invstd.View, variance.View, s, chunks,
+                Fill(running, mean));
             ApplyIlgpu(s, gamma, beta, mean, invstd, y);
         }
         return (y, mean, invstd, variance);
+    }
+
+    /// <summary>A running-statistics argument whose unused views alias <paramref name="any"/> (ILGPU needs valid views).</summary>
+    private static RunningStats Fill(RunningStats r, Tensor any)
+    {
+        if (r.Update == 0) r.Mean = r.Var = any.View;
+        if (r.HasCounter == 0) r.Counter = any.View;
+        return r;
     }
 
     /// <summary>y = (x − μ)·invstd·γ + β with given per-group statistics. Unrecorded.</summary>
@@ -906,7 +942,8 @@ public sealed partial class Tensor
         return [dx, dgamma, dbeta];
     }
 
-    private static unsafe void UpdateRunningStatsRaw(Tensor runningMean, Tensor runningVar, Tensor mean, Tensor variance, float momentum, float unbias)
+    private static unsafe void UpdateRunningStatsRaw(Tensor runningMean, Tensor runningVar, Tensor mean, Tensor variance, float momentum, float unbias,
+        Tensor? counter = null, float count = 0f)
     {
         int c = mean.Size;
         if (runningMean.Device.IsHost)
@@ -917,12 +954,13 @@ public sealed partial class Tensor
                 rm[i] = (1f - momentum) * rm[i] + momentum * m[i];
                 rv[i] = (1f - momentum) * rv[i] + momentum * (v[i] * unbias);
             }
+            if (counter is not null) counter.HostSpan[0] = count;
         }
         else
         {
-            // Per channel: two blends (4 and 5 operations), four vectors read, two written.
+            // Per channel: two blends (4 and 5 operations), four vectors read, two written (and the counter).
             runningMean.Device.Launch(NormalizationKernels.UpdateRunningStatsKernel, c, LaunchCost.Elementwise(c, 9, 4, 2),
-                mean.View, variance.View, runningMean.View, runningVar.View, momentum, unbias);
+                mean.View, variance.View, runningMean.View, runningVar.View, momentum, unbias, (counter ?? runningMean).View, count, counter is null ? 0 : 1);
         }
     }
 
@@ -948,8 +986,11 @@ public sealed partial class Tensor
     /// (biased variance for normalising), and runningMean/runningVar updated in place with momentum
     /// (PyTorch: running = (1 − momentum)·running + momentum·batch, unbiased variance for running_var).
     /// Eval: the running statistics (batch statistics when none are given). gamma/beta: (C) or null (no affine).
+    /// <paramref name="batchCounter"/> (a one-element num_batches_tracked buffer), when given with running statistics in
+    /// training, is set to <paramref name="batchesTracked"/> in the same launch that updates them.
     /// </summary>
-    public Tensor BatchNorm2d(Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar, bool training, float momentum = 0.1f, float eps = 1e-5f)
+    public Tensor BatchNorm2d(Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar, bool training, float momentum = 0.1f, float eps = 1e-5f,
+        Tensor? batchCounter = null, long batchesTracked = 0)
     {
         if (Rank != 2 && Rank != 4) throw new ShapeMismatchException($"BatchNorm2d: expects (N, C, H, W) or (N, C), got {Describe()}");
         using var _ = Device.BeginOp("BatchNorm2d");
@@ -964,9 +1005,24 @@ public sealed partial class Tensor
         {
             int m = n * hw;
             if (training && m <= 1) throw new ArgumentException($"BatchNorm2d: training needs more than one value per channel, got input {Describe()}");
-            var y = NormalizeTraining("BatchNorm2d", s, gamma, beta, out var mean, out var variance);
-            if (training && runningMean is not null)
-                UpdateRunningStatsRaw(runningMean, runningVar!, mean, variance, momentum, (float)((double)m / (m - 1)));
+            bool update = training && runningMean is not null;
+            if (update && batchCounter is not null)
+            {
+                CheckSameDevice(batchCounter, "BatchNorm2d");
+                if (batchCounter.Size != 1) throw new ShapeMismatchException($"BatchNorm2d: batchCounter {batchCounter.Describe()} must have one element");
+            }
+            float unbias = (float)((double)m / (m - 1));
+            // On an ILGPU device the launch that computes the batch statistics also updates the running ones (and the counter).
+            var running = update && !Device.IsHost
+                ? new RunningStats
+                {
+                    Mean = runningMean!.View, Var = runningVar!.View, Counter = (batchCounter ?? runningMean).View,
+                    Momentum = momentum, Unbias = unbias, Count = batchesTracked, Update = 1, HasCounter = batchCounter is null ? 0 : 1,
+                }
+                : default;
+            var y = NormalizeTraining("BatchNorm2d", s, gamma, beta, out var mean, out var variance, running);
+            if (update && Device.IsHost)
+                UpdateRunningStatsRaw(runningMean!, runningVar!, mean, variance, momentum, unbias, batchCounter, batchesTracked);
             return y;
         }
         return BatchNormEval(s, gamma, beta, runningMean, runningVar!);
@@ -1012,9 +1068,9 @@ public sealed partial class Tensor
     }
 
     /// <summary>Normalises with the statistics of the input (fused kernel) and records the fused backward as the rule.</summary>
-    private Tensor NormalizeTraining(string name, NormParams s, Tensor? gamma, Tensor? beta, out Tensor mean, out Tensor variance)
+    private Tensor NormalizeTraining(string name, NormParams s, Tensor? gamma, Tensor? beta, out Tensor mean, out Tensor variance, RunningStats running = default)
     {
-        var (y, mu, invstd, var) = NormForwardRaw(s, gamma, beta);
+        var (y, mu, invstd, var) = NormForwardRaw(s, gamma, beta, running);
         mean = mu;
         variance = var;
         var x = this;

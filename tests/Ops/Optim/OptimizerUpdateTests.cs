@@ -90,6 +90,82 @@ public abstract class OptimizerUpdateTests : DeviceFixture
             GradCheck.AssertClose(actual[k + 1], state[k], 1e-6, 1e-5, $"{c.Name} on {Device.Kind}: state {k} after {Steps} steps");
     }
 
+    /// <summary>
+    /// The multi-tensor Adam step (one launch per 8 tensors on ILGPU) gives the bits of one single-tensor step per tensor:
+    /// 11 tensors of odd sizes (two launches, one of them partly filled), an empty one, and step counts that differ per tensor.
+    /// </summary>
+    [Test]
+    public void MultiTensorAdamMatchesOneStepPerTensorBitForBit()
+    {
+        var h = new AdamHyperparameters(1e-2, 0.5, 0.9, 1e-8, 1e-3);
+        int[] sizes = [1, 257, 31, 0, 4096, 3, 511, 1000, 7, 600, 2, 129];
+        float[][] Run(bool multi)
+        {
+            using var scope = TensorScope.Begin();
+            var gen = new RandomStream(5);
+            var tensors = sizes.Select((n, i) =>
+            {
+                float[] R(float std) { var v = new float[n]; gen.FillNormal(v, 0f, std); return v; }
+                var shape = new Shape(n);
+                return new AdamTensors(Tensor.FromArray(R(1f), shape, Device), Tensor.FromArray(R(0.5f), shape, Device),
+                    Tensor.FromArray(R(0.1f), shape, Device), Tensor.FromArray(R(0.1f).Select(x => Math.Abs(x)).ToArray(), shape, Device), 1 + i % 4);
+            }).ToArray();
+            for (int step = 0; step < 2; step++)
+            {
+                var now = tensors.Select(t => t with { Step = t.Step + step }).ToArray();
+                if (multi) OptimizerUpdates.AdamStep(now, h);
+                else foreach (var t in now) OptimizerUpdates.AdamStep(t.Param, t.Grad, t.ExpAvg, t.ExpAvgSq, h, t.Step);
+            }
+            return tensors.SelectMany(t => new[] { t.Param.ToArray(), t.ExpAvg.ToArray(), t.ExpAvgSq.ToArray() }).ToArray();
+        }
+        var single = Run(multi: false);
+        var many = Run(multi: true);
+        for (int k = 0; k < single.Length; k++) Assert.That(many[k], Is.EqualTo(single[k]), $"tensor {k / 3} ({sizes[k / 3]} elements), {(k % 3 == 0 ? "p" : k % 3 == 1 ? "m" : "v")} on {Device.Kind}");
+    }
+
+    /// <summary>The multi-tensor SGD (momentum, some tensors on their first step) and RMSprop (centred, momentum) steps, as Adam's above.</summary>
+    [TestCase("sgd")]
+    [TestCase("sgd-plain")]
+    [TestCase("rmsprop")]
+    [TestCase("rmsprop-centered")]
+    public void MultiTensorSgdAndRmsPropMatchOneStepPerTensorBitForBit(string kind)
+    {
+        var sgd = kind == "sgd" ? new SgdHyperparameters(0.1, 0.9, 0.1, 1e-3, Nesterov: true) : new SgdHyperparameters(0.5);
+        var rms = kind == "rmsprop" ? new RmsPropHyperparameters(1e-2, 0.99, 1e-8, 0.1) : new RmsPropHyperparameters(1e-3, 0.9, 1e-6, 1e-3, 0.5);
+        bool centered = kind == "rmsprop-centered";
+        int[] sizes = [1, 257, 31, 0, 4096, 3, 511, 1000, 7, 600, 2, 129];
+        float[][] Run(bool multi)
+        {
+            using var scope = TensorScope.Begin();
+            var gen = new RandomStream(6);
+            var sets = sizes.Select(n =>
+            {
+                float[] R(float std) { var v = new float[n]; gen.FillNormal(v, 0f, std); return v; }
+                var shape = new Shape(n);
+                return new[] { R(1f), R(0.5f), R(0.1f).Select(x => Math.Abs(x)).ToArray(), R(0.01f), R(0.1f) }.Select(v => Tensor.FromArray(v, shape, Device)).ToArray();
+            }).ToArray();
+            for (int step = 0; step < 2; step++)
+            {
+                if (kind.StartsWith("sgd", StringComparison.Ordinal))
+                {
+                    var now = sets.Select((t, i) => new SgdTensors(t[0], t[1], sgd.Momentum != 0 ? t[3] : null, step == 0 && i % 2 == 0)).ToArray();
+                    if (multi) OptimizerUpdates.SgdStep(now, sgd);
+                    else foreach (var t in now) OptimizerUpdates.SgdStep(t.Param, t.Grad, t.MomentumBuffer, sgd, t.FirstStep);
+                }
+                else
+                {
+                    var now = sets.Select(t => new RmsPropTensors(t[0], t[1], t[2], centered ? t[3] : null, rms.Momentum > 0 ? t[4] : null)).ToArray();
+                    if (multi) OptimizerUpdates.RmsPropStep(now, rms);
+                    else foreach (var t in now) OptimizerUpdates.RmsPropStep(t.Param, t.Grad, t.SquareAvg, t.GradAvg, t.MomentumBuffer, rms);
+                }
+            }
+            return sets.SelectMany(t => t.Select(x => x.ToArray())).ToArray();
+        }
+        var single = Run(multi: false);
+        var many = Run(multi: true);
+        for (int k = 0; k < single.Length; k++) Assert.That(many[k], Is.EqualTo(single[k]), $"{kind}: tensor {k / 5} ({sizes[k / 5]} elements), slot {k % 5} on {Device.Kind}");
+    }
+
     [Test]
     public void RejectsMismatchedArguments()
     {

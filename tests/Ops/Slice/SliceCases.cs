@@ -39,6 +39,8 @@ public static partial class OpCases
         yield return ConcatRow("batch, three parts", 0, [1, 2, 3], [2, 2, 3], [1, 2, 3]);
         yield return ConcatRow("last axis", -1, [3, 2], [3, 5]);
         yield return ConcatRow("one part", 2, [2, 1, 3, 2]);
+        // More parts than one ILGPU launch takes (8): the block-copy path.
+        yield return ConcatRow("nine parts", 1, Enumerable.Range(1, 9).Select(k => new[] { 2, k % 3 + 1, 2 }).ToArray());
 
         yield return new OpCase
         {

@@ -14,9 +14,10 @@
 // floats), so the CPU set copies `outer` runs with the vectorised memmove of Span.CopyTo (the
 // runtime's AVX-512/AVX2 copy loop: nothing is computed, so a hand-written loop would only redo
 // it) and clears the zero runs of SliceBackward the same way. The ILGPU set runs one thread per
-// output element: Narrow and each part of Concat are one block copy each (BlockCopyKernel, a
-// coalesced read and write per thread); SliceBackward gathers (SliceBackwardKernel writes every
-// output element once, zero or copied, so it needs no separate clear).
+// output element: Narrow is one block copy (BlockCopyKernel, a coalesced read and write per thread),
+// Concat of up to 8 parts one launch (ConcatKernel: each thread finds its part from the plan's
+// offsets); SliceBackward gathers (SliceBackwardKernel writes every output element once, zero or
+// copied, so it needs no separate clear).
 using GpuGan.Tensors.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -32,6 +33,16 @@ internal struct SliceParams
     public int SrcLen, DstLen;
     /// <summary>Length of the copied block along the axis, its start in the source and in the destination.</summary>
     public int Len, SrcOff, DstOff;
+}
+
+/// <summary>ILGPU parameters of a one-launch Concat of up to 8 parts along an axis of y (Outer, Total, Inner).</summary>
+internal struct ConcatPlan
+{
+    public int Outer, Inner, Total;
+    /// <summary>Axis lengths of parts 0..7 (0 for unused slots).</summary>
+    public int L0, L1, L2, L3, L4, L5, L6, L7;
+    /// <summary>Where parts 1..7 start along the axis of y (part 0 at 0; unused slots: int.MaxValue).</summary>
+    public int O1, O2, O3, O4, O5, O6, O7;
 }
 
 internal static class SliceKernels
@@ -99,6 +110,22 @@ internal static class SliceKernels
         int run = p.Len * p.Inner;
         int o = idx / run, r = idx - o * run;
         dst[(o * p.DstLen + p.DstOff) * p.Inner + r] = src[(o * p.SrcLen + p.SrcOff) * p.Inner + r];
+    }
+
+    /// <summary>
+    /// Concat of up to 8 parts in one launch: y[o, b, i] = x_k[o, b − O_k, i] for the last part k with O_k ≤ b.
+    /// One thread per element of y; unused view slots alias part 0 and are never read.
+    /// </summary>
+    [GpuKernel]
+    public static void ConcatKernel(Index1D idx, Views8 parts, ArrayView<float> y, ConcatPlan p)
+    {
+        int plane = p.Total * p.Inner;
+        int o = idx / plane, r = idx - o * plane;
+        int b = r / p.Inner, i = r - b * p.Inner;
+        int k = b >= p.O7 ? 7 : b >= p.O6 ? 6 : b >= p.O5 ? 5 : b >= p.O4 ? 4 : b >= p.O3 ? 3 : b >= p.O2 ? 2 : b >= p.O1 ? 1 : 0;
+        int start = k == 0 ? 0 : k == 1 ? p.O1 : k == 2 ? p.O2 : k == 3 ? p.O3 : k == 4 ? p.O4 : k == 5 ? p.O5 : k == 6 ? p.O6 : p.O7;
+        int len = k == 0 ? p.L0 : k == 1 ? p.L1 : k == 2 ? p.L2 : k == 3 ? p.L3 : k == 4 ? p.L4 : k == 5 ? p.L5 : k == 6 ? p.L6 : p.L7;
+        y[idx] = parts[k][(o * len + (b - start)) * p.Inner + i];
     }
 
     /// <summary>
@@ -232,16 +259,39 @@ public sealed partial class Tensor
         dims[a] = total;
         var y = Empty(new Shape(dims), first.Device);
         var (outer, _, inner) = SliceKernels.Split(dims, a);
-        var lengths = new int[parts.Count];
-        int offset = 0;
-        for (int k = 0; k < parts.Count; k++)
+        var lengths = parts.Select(t => t.Shape[a]).ToArray();
+        if (!first.Device.IsHost && parts.Count <= 8 && y.Size > 0)
         {
-            lengths[k] = parts[k].Shape[a];
-            SliceKernels.BlockCopy(parts[k], y, new SliceParams
+            // Up to 8 parts in one launch (one thread per output element) instead of one block copy each.
+            Span<int> l = stackalloc int[8];
+            Span<int> o = stackalloc int[8];
+            for (int k = 0, off = 0; k < 8; k++)
             {
-                Outer = outer, Inner = inner, SrcLen = lengths[k], DstLen = total, Len = lengths[k], SrcOff = 0, DstOff = offset,
-            });
-            offset += lengths[k];
+                l[k] = k < lengths.Length ? lengths[k] : 0;
+                o[k] = k < lengths.Length ? off : int.MaxValue;
+                off += l[k];
+            }
+            var plan = new ConcatPlan
+            {
+                Outer = outer, Inner = inner, Total = total,
+                L0 = l[0], L1 = l[1], L2 = l[2], L3 = l[3], L4 = l[4], L5 = l[5], L6 = l[6], L7 = l[7],
+                O1 = o[1], O2 = o[2], O3 = o[3], O4 = o[4], O5 = o[5], O6 = o[6], O7 = o[7],
+            };
+            // A pure copy: every element read once and written once.
+            var cost = new LaunchCost(Flops: 0, BytesRead: (long)y.Size * sizeof(float), BytesWritten: (long)y.Size * sizeof(float), SerialLoop: 1);
+            first.Device.Launch(SliceKernels.ConcatKernel, y.Size, cost, Views8.Of(parts), y.View, plan);
+        }
+        else
+        {
+            int offset = 0;
+            for (int k = 0; k < parts.Count; k++)
+            {
+                SliceKernels.BlockCopy(parts[k], y, new SliceParams
+                {
+                    Outer = outer, Inner = inner, SrcLen = lengths[k], DstLen = total, Len = lengths[k], SrcOff = 0, DstOff = offset,
+                });
+                offset += lengths[k];
+            }
         }
         return Autograd.Record(y, "Concat", parts.ToArray(), (g, need) =>
         {
