@@ -36,6 +36,9 @@ public static class ConvLayers
         ("M28.G2 64>1 14>28", "ConvT2d", Geo(1, 28, 64, 4, 2, 1)),
         ("M28.D1 1>64 28>14", "Conv2d", Geo(1, 28, 64, 4, 2, 1)),
         ("M28.D2 64>128 14>7", "Conv2d", Geo(64, 14, 128, 4, 2, 1)),
+        // The generator of today's dcgan/wgan-gp 28 (ngf 128): its InputGrad is the 7×7 → 14×14 col2im gather.
+        ("M28.G1w 256>128 7>14", "ConvT2d", Geo(128, 14, 256, 4, 2, 1)),
+        ("M28.G2w 128>1 14>28", "ConvT2d", Geo(1, 28, 128, 4, 2, 1)),
     ];
 
     private static ConvGeometry Geo(int cin, int h, int cout, int k, int s, int p, int n = 64)

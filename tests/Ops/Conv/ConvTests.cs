@@ -217,6 +217,46 @@ public sealed class CpuConvTests : ConvTests
         for (int k = 0; k < 3; k++) Assert.That(two[k], Is.EqualTo(one[k]), $"output {k}");
     }
 
+    /// <summary>
+    /// The small-plane col2im (each pixel gathers its taps) against the row walk, bit for bit: same
+    /// sums in the same (i, j) order, −0 for missing taps, with and without bias, including a −0 bias
+    /// (x + −0 keeps its sign), pixels with no tap at all, and planes whose pixel count is not a multiple of 8.
+    /// </summary>
+    [TestCase(4, 2, 1, 1, 14, 14, 7, 7)]   // DCGAN-28 D.main.2 / G.main.3 (conv orientation)
+    [TestCase(4, 2, 1, 1, 28, 28, 14, 14)] // DCGAN-28 D.main.0 input gradient
+    [TestCase(3, 1, 1, 1, 7, 7, 7, 7)]
+    [TestCase(3, 3, 0, 1, 11, 11, 3, 3)]   // stride 3: input pixels no tap reaches
+    [TestCase(3, 2, 2, 2, 9, 9, 5, 5)]     // dilation 2
+    [TestCase(5, 2, 2, 1, 7, 5, 4, 3)]
+    public unsafe void Col2ImGatherMatchesRowWalk(int k, int s, int p, int d, int h, int w, int ho, int wo)
+    {
+        Assert.That(ho, Is.EqualTo(ConvGeometry.OutputSize(h, k, s, p, d)));
+        Assert.That(wo, Is.EqualTo(ConvGeometry.OutputSize(w, k, s, p, d)));
+        const int n = 5, cin = 3;
+        var g = new ConvGeometry(n, cin, h, w, 2, k, k, ho, wo, s, p, d);
+        Assert.That((long)ConvKernels.TapsPerPixelBound(g) * g.HW, Is.LessThanOrEqualTo(4096), "the case must be small enough for the gather path");
+        var rng = new Random(3);
+        // n0 = 1, gs = 3: a group in the middle of the batch.
+        var col = new float[g.Ckk * 3 * g.P];
+        for (int i = 0; i < col.Length; i++) col[i] = (float)(rng.NextDouble() * 2 - 1);
+        col[0] = -0f;
+        foreach (var bias in new float[]?[] { null, [0.5f, -0f, 1.25f], [-0f, -0f, -0f] })
+        {
+            var rows = new float[n * cin * h * w];
+            var gather = new float[rows.Length];
+            Array.Fill(rows, 7f);
+            Array.Fill(gather, 7f);
+            fixed (float* cp = col, rp = rows, gp = gather, bp = bias)
+            {
+                ConvKernels.Col2ImRowsCpu(Device.Parallel, cp, rp, bp, g, 1, 3);
+                ConvKernels.Col2ImGatherCpu(Device.Parallel, cp, gp, bp, g, 1, 3);
+            }
+            var rowBits = rows.Select(BitConverter.SingleToInt32Bits).ToArray();
+            var gatherBits = gather.Select(BitConverter.SingleToInt32Bits).ToArray();
+            Assert.That(gatherBits, Is.EqualTo(rowBits), bias is null ? "no bias" : $"bias {string.Join(", ", bias)}");
+        }
+    }
+
     /// <summary>Workspaces come from the pool: after a warm-up step, a training-like step allocates no new buffers.</summary>
     [Test]
     public void SteadyStateAllocatesNoBuffers()

@@ -323,8 +323,21 @@ internal static class ConvKernels
     /// thread count. Taps are the outer loop so each col row is read as one sequential run: col is
     /// usually far larger than the caches, and reading it plane by plane (16 rows, one cache line
     /// from each) made col2im latency-bound, costing as much as the GEMM on the deep layers.
+    /// Small planes with short output rows take <see cref="Col2ImGatherCpu"/> instead (same bits).
     /// </summary>
     public static unsafe void Col2ImCpu(CpuParallel cpu, float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
+    {
+        int kk = g.KH * g.KW;
+        if (g.Wo < 16 && Avx2.IsSupported && (long)kk * gs * g.P <= int.MaxValue / 2 && (long)TapsPerPixelBound(g) * g.HW <= 4096)
+        {
+            Col2ImGatherCpu(cpu, col, x, bias, g, n0, gs);
+            return;
+        }
+        Col2ImRowsCpu(cpu, col, x, bias, g, n0, gs);
+    }
+
+    /// <summary>The row walk of <see cref="Col2ImCpu"/> (any shape; internal so tests can set the gather path beside it).</summary>
+    internal static unsafe void Col2ImRowsCpu(CpuParallel cpu, float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
     {
         var geo = g;
         int kk = g.KH * g.KW;
@@ -347,6 +360,92 @@ internal static class ConvKernels
                     Col2ImTap(row + (long)s * geo.P, planes + s * planeStride, geo, i, j);
             }
         });
+    }
+
+    /// <summary>
+    /// A bound on the (tap, output pixel) pairs that land on one input pixel: along one axis the taps i
+    /// hitting a pixel satisfy i·d ≡ const (mod s), one every s / gcd(s, d) taps.
+    /// </summary>
+    internal static int TapsPerPixelBound(in ConvGeometry g)
+    {
+        int period = g.Stride / Gcd(g.Stride, g.Dil);
+        return ((g.KH + period - 1) / period) * ((g.KW + period - 1) / period);
+    }
+
+    private static int Gcd(int a, int b)
+    {
+        while (b != 0) (a, b) = (b, a % b);
+        return a;
+    }
+
+    /// <summary>
+    /// Col2im for small planes with short output rows (the 7×7 and 14×14 layers of the 28-pixel
+    /// models: Wo = 7 left the row walk's stride-2 vector loop unused, so every tap was a scalar
+    /// read-modify-write of a few floats). Here each input pixel gathers its own taps: a table lists,
+    /// for every pixel q and its m-th contribution, the col offset (tap row · cols + output pixel), in
+    /// increasing tap order, so each pixel is init + its taps in (i, j) order — the row walk's sums,
+    /// bit for bit. Missing contributions (borders) gather −0, the exact additive identity (x + −0 = x
+    /// for every x, signed zeros included). Work items own (channel, sample block) planes as in the
+    /// row walk; writes are disjoint, so any thread count gives the same bits.
+    /// </summary>
+    internal static unsafe void Col2ImGatherCpu(CpuParallel cpu, float* col, float* x, float* bias, in ConvGeometry g, int n0, int gs)
+    {
+        var geo = g;
+        int kk = g.KH * g.KW, hw = g.HW, cols = gs * g.P, bound = TapsPerPixelBound(g);
+        // On the stack (bound · HW ≤ 4096 entries, 32 KiB): the parallel loop below completes before this frame returns.
+        int* offsets = stackalloc int[bound * hw];
+        float* masks = stackalloc float[bound * hw];
+        int* filled = stackalloc int[hw];
+        new Span<int>(filled, hw).Clear();
+        new Span<int>(offsets, bound * hw).Clear();
+        new Span<float>(masks, bound * hw).Clear();
+        int most = 0;
+        for (int i = 0; i < g.KH; i++)
+        for (int j = 0; j < g.KW; j++)
+        for (int oh = 0; oh < g.Ho; oh++)
+        for (int ow = 0; ow < g.Wo; ow++)
+        {
+            int ih = oh * g.Stride - g.Pad + i * g.Dil, iw = ow * g.Stride - g.Pad + j * g.Dil;
+            if ((uint)ih >= (uint)g.H || (uint)iw >= (uint)g.W) continue;
+            int q = ih * g.W + iw, m = filled[q]++;
+            offsets[m * hw + q] = (i * g.KW + j) * cols + oh * g.Wo + ow;
+            masks[m * hw + q] = -0f; // sign bit selects the lane
+            most = Math.Max(most, m + 1);
+        }
+        int samplesPerItem = Math.Clamp((1 << 14) / Math.Max(1, kk * g.P), 1, Math.Max(1, gs));
+        int blocks = (gs + samplesPerItem - 1) / samplesPerItem;
+        nint cp = (nint)col, xp = (nint)x, bp = (nint)bias, op = (nint)offsets, mp = (nint)masks;
+        cpu.ForEach(g.Cin * blocks, item =>
+        {
+            int c = item / blocks, s0 = item % blocks * samplesPerItem, s1 = Math.Min(gs, s0 + samplesPerItem);
+            float init = bp == 0 ? 0f : ((float*)bp)[c];
+            long planeStride = (long)geo.Cin * geo.HW;
+            for (int s = s0; s < s1; s++)
+                Col2ImGatherPlane((float*)cp + (long)c * kk * cols + (long)s * geo.P, (float*)xp + ((long)(n0 + s) * geo.Cin + c) * geo.HW,
+                    (int*)op, (float*)mp, hw, most, init);
+        });
+    }
+
+    /// <summary>plane[q] = init + Σ_m src[off[m·hw + q]] over the contributions whose mask has its sign bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Col2ImGatherPlane(float* src, float* plane, int* off, float* mask, int hw, int most, float init)
+    {
+        var none = Vector256.Create(-0f);
+        int q = 0;
+        for (; q <= hw - 8; q += 8)
+        {
+            var acc = Vector256.Create(init);
+            for (int m = 0; m < most; m++)
+                acc += Avx2.GatherMaskVector256(none, src, Avx.LoadVector256(off + m * hw + q), Avx.LoadVector256(mask + m * hw + q), 4);
+            acc.Store(plane + q);
+        }
+        for (; q < hw; q++)
+        {
+            float acc = init;
+            for (int m = 0; m < most; m++)
+                if (float.IsNegative(mask[m * hw + q])) acc += src[off[m * hw + q]];
+            plane[q] = acc;
+        }
     }
 
     /// <summary>plane[ih, iw] += src[oh, ow] for the pixels that tap (i, j) maps output (oh, ow) to.</summary>
