@@ -30,8 +30,8 @@
 // On ILGPU the forward and the weight gradient are implicit GEMMs over the whole batch (no grouping,
 // no workspace): the GEMM's tile loader gathers the columns from X in NCHW (zero in the padding) and the
 // forward's epilogue stores Y in NCHW, the weight gradient reads dY in NCHW as (Cout, N·Ho·Wo)
-// (MatMulKernels.ConvForwardIlgpu / ConvWeightGradIlgpu): one launch each, plus the split-k combine
-// when k is split (fixed chunks, combined in order) and a bias kernel when there is a bias. The input
+// (MatMulKernels.ConvForwardIlgpu / ConvWeightGradIlgpu): one launch each, split over k or not (fixed
+// chunks, combined in split order inside the same launch), plus a bias kernel when there is a bias. The input
 // gradient is a GEMM that reads dY in NCHW (no permute) writing col, then col2im.
 // col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel

@@ -131,7 +131,7 @@ internal readonly struct BNchwChannels : IGemmOperandB
     public static int TileK(int idx) => idx / 64;
 }
 
-/// <summary>Where the GEMM stores C[i, j] (and a split writes its partial within its slice): a bijection of [0, m·n).</summary>
+/// <summary>Where the GEMM stores C[i, j]: a bijection of [0, m·n).</summary>
 internal interface IGemmStore
 {
     /// <summary>The linear index of C[i, j].</summary>
@@ -264,10 +264,15 @@ internal static class MatMulKernels
 
     /// <summary>
     /// Tiled GEMM over k ∈ [z·KChunk, min(k, (z + 1)·KChunk)) of grid z; launch with groups of 128 and grid
-    /// (⌈n/64⌉, ⌈m/128⌉, splits). <typeparamref name="TA"/>, <typeparamref name="TB"/>: how A and B are stored.
+    /// (⌈n/64⌉, ⌈m/128⌉, splits). <typeparamref name="TA"/>, <typeparamref name="TB"/>: how A and B are stored;
+    /// <typeparamref name="TC"/>: where C[i, j] goes. With one split the group stores α·acc + β·C itself. With
+    /// S &gt; 1 splits each group writes its raw partial into slice z of <paramref name="work"/> (S × m·n, row-major)
+    /// and counts its arrival in <paramref name="counters"/>[tile]; the tile's last group adds the S partials in
+    /// split order 0..S−1 and stores through the epilogue (see <see cref="CombineIfLast{TC}"/>), so no second launch.
     /// </summary>
     [GpuKernel(ExplicitlyGrouped = true)]
-    internal static void GemmTiledKernel<TA, TB, TC>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
+    internal static void GemmTiledKernel<TA, TB, TC>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> work, ArrayView<int> counters, GemmArgs g)
         where TA : struct, IGemmOperandA where TB : struct, IGemmOperandB where TC : struct, IGemmStore
     {
         var aTile = SharedMemory.Allocate<float>(2 * Bk * APitch); // [buffer][kk][row]
@@ -394,16 +399,84 @@ internal static class MatMulKernels
             Group.Barrier();
         }
 
-        // A split writes its raw partial into slice z of the workspace (α = 1, β = 0 there).
-        var cz = c.SubView((long)Grid.IdxZ * m * n, (long)m * n);
-        StoreRow8<TC>(cz, row0 + ty + 0, col0 + tx, g, c00, c01, c02, c03, c04, c05, c06, c07);
-        StoreRow8<TC>(cz, row0 + ty + 16, col0 + tx, g, c10, c11, c12, c13, c14, c15, c16, c17);
-        StoreRow8<TC>(cz, row0 + ty + 32, col0 + tx, g, c20, c21, c22, c23, c24, c25, c26, c27);
-        StoreRow8<TC>(cz, row0 + ty + 48, col0 + tx, g, c30, c31, c32, c33, c34, c35, c36, c37);
-        StoreRow8<TC>(cz, row0 + ty + 64, col0 + tx, g, c40, c41, c42, c43, c44, c45, c46, c47);
-        StoreRow8<TC>(cz, row0 + ty + 80, col0 + tx, g, c50, c51, c52, c53, c54, c55, c56, c57);
-        StoreRow8<TC>(cz, row0 + ty + 96, col0 + tx, g, c60, c61, c62, c63, c64, c65, c66, c67);
-        StoreRow8<TC>(cz, row0 + ty + 112, col0 + tx, g, c70, c71, c72, c73, c74, c75, c76, c77);
+        if (Grid.DimZ == 1)
+        {
+            StoreRow8<TC>(c, row0 + ty + 0, col0 + tx, g, c00, c01, c02, c03, c04, c05, c06, c07);
+            StoreRow8<TC>(c, row0 + ty + 16, col0 + tx, g, c10, c11, c12, c13, c14, c15, c16, c17);
+            StoreRow8<TC>(c, row0 + ty + 32, col0 + tx, g, c20, c21, c22, c23, c24, c25, c26, c27);
+            StoreRow8<TC>(c, row0 + ty + 48, col0 + tx, g, c30, c31, c32, c33, c34, c35, c36, c37);
+            StoreRow8<TC>(c, row0 + ty + 64, col0 + tx, g, c40, c41, c42, c43, c44, c45, c46, c47);
+            StoreRow8<TC>(c, row0 + ty + 80, col0 + tx, g, c50, c51, c52, c53, c54, c55, c56, c57);
+            StoreRow8<TC>(c, row0 + ty + 96, col0 + tx, g, c60, c61, c62, c63, c64, c65, c66, c67);
+            StoreRow8<TC>(c, row0 + ty + 112, col0 + tx, g, c70, c71, c72, c73, c74, c75, c76, c77);
+            return;
+        }
+        // Split k: the raw partial (no α, β) into slice z of the workspace, row-major m×n.
+        var wz = work.SubView((long)Grid.IdxZ * m * n, (long)m * n);
+        PartialRow8(wz, row0 + ty + 0, col0 + tx, m, n, c00, c01, c02, c03, c04, c05, c06, c07);
+        PartialRow8(wz, row0 + ty + 16, col0 + tx, m, n, c10, c11, c12, c13, c14, c15, c16, c17);
+        PartialRow8(wz, row0 + ty + 32, col0 + tx, m, n, c20, c21, c22, c23, c24, c25, c26, c27);
+        PartialRow8(wz, row0 + ty + 48, col0 + tx, m, n, c30, c31, c32, c33, c34, c35, c36, c37);
+        PartialRow8(wz, row0 + ty + 64, col0 + tx, m, n, c40, c41, c42, c43, c44, c45, c46, c47);
+        PartialRow8(wz, row0 + ty + 80, col0 + tx, m, n, c50, c51, c52, c53, c54, c55, c56, c57);
+        PartialRow8(wz, row0 + ty + 96, col0 + tx, m, n, c60, c61, c62, c63, c64, c65, c66, c67);
+        PartialRow8(wz, row0 + ty + 112, col0 + tx, m, n, c70, c71, c72, c73, c74, c75, c76, c77);
+        CombineIfLast<TC>(c, work, counters, g, t, row0, col0);
+    }
+
+    /// <summary>
+    /// The in-kernel split-k combine, run by every group of a split GEMM after it wrote its partial. Ordering
+    /// (the CUDA "last block" pattern, with ILGPU's primitives): each thread's device-level fence (PTX membar.gl;
+    /// Interlocked.MemoryBarrier on the CPU accelerator) orders its partial stores before the group barrier,
+    /// after which one thread counts the group's arrival with an atomic add on the tile's counter (atom.add;
+    /// Interlocked.Add), whose old value tells whether this is the tile's last group; Group.BarrierOr hands that
+    /// to the whole group. The last group fences again (so its loads come after every other group's counted
+    /// stores), adds the S partials of the tile in split order 0..S−1 (acc = p₀, then acc += p_s: the same float
+    /// operations in the same order whichever group arrives last, and the same as the former separate combine
+    /// kernel, so results are bit-identical run to run), stores α·acc + β·C through <typeparamref name="TC"/>, and
+    /// sets the counter back to 0 for the next launch. No group waits for another (no spinning), so any scheduling
+    /// works, including the CPU accelerator's. The loop walks the tile's in-range elements linearly (thread t takes
+    /// elements t, t + 128, …; one division per element, outside the split loop), so a warp's partial loads are
+    /// consecutive floats and a narrow tile (n &lt; 64) keeps all 128 threads busy: each thread adds
+    /// ⌈rows·cols/128⌉ · S partials (<see cref="CombinePerThread"/>).
+    /// </summary>
+    private static void CombineIfLast<TC>(ArrayView<float> c, ArrayView<float> work, ArrayView<int> counters, GemmArgs g,
+        int t, int row0, int col0) where TC : struct, IGemmStore
+    {
+        MemoryFence.DeviceLevel();
+        Group.Barrier();
+        int tile = Grid.IdxY * Grid.DimX + Grid.IdxX, splits = Grid.DimZ;
+        bool arrivedLast = t == 0 && Atomic.Add(ref counters[tile], 1) == splits - 1;
+        if (!Group.BarrierOr(arrivedLast)) return;
+        MemoryFence.DeviceLevel();
+        int m = g.M, n = g.N, mn = m * n;
+        float alpha = g.Alpha, beta = g.Beta;
+        int cols = Math.Min(Bn, n - col0), count = Math.Min(Bm, m - row0) * cols;
+        for (int v = t; v < count; v += GemmThreads)
+        {
+            int r = v / cols, i = row0 + r, j = col0 + (v - r * cols);
+            int e = i * n + j;
+            float acc = work[e];
+            for (int s = 1; s < splits; s++) acc += work[s * mn + e];
+            StoreOne(c, TC.Index(i, j, g), true, alpha, beta, acc);
+        }
+        if (t == 0) counters[tile] = 0;
+    }
+
+    /// <summary>A thread's 8 raw partials of row i (columns j, j + 8, …, j + 56) into a split's row-major slice.</summary>
+    private static void PartialRow8(ArrayView<float> w, int i, int j, int m, int n,
+        float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7)
+    {
+        if (i >= m) return;
+        int e = i * n + j;
+        if (j < n) w[e] = v0;
+        if (j + 8 < n) w[e + 8] = v1;
+        if (j + 16 < n) w[e + 16] = v2;
+        if (j + 24 < n) w[e + 24] = v3;
+        if (j + 32 < n) w[e + 32] = v4;
+        if (j + 40 < n) w[e + 40] = v5;
+        if (j + 48 < n) w[e + 48] = v6;
+        if (j + 56 < n) w[e + 56] = v7;
     }
 
     private static void StoreRow8<TC>(ArrayView<float> c, int i, int j, GemmArgs g,
@@ -450,7 +523,7 @@ internal static class MatMulKernels
     [GpuKernel(ExplicitlyGrouped = true)]
     internal static void GemmShortKKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
     {
-        long idx = (long)Grid.IdxX * CombineGroup + Group.IdxX;
+        long idx = (long)Grid.IdxX * ShortKGroup + Group.IdxX;
         if (idx >= (long)g.M * g.N) return;
         int i = (int)(idx / g.N), j = (int)(idx - (long)i * g.N);
         float acc = 0f;
@@ -463,48 +536,60 @@ internal static class MatMulKernels
         c[(int)idx] = g.Beta == 0f ? g.Alpha * acc : g.Alpha * acc + g.Beta * c[(int)idx];
     }
 
-    /// <summary>Threads per group of the split-k combine.</summary>
-    private const int CombineGroup = 256;
-
-    /// <summary>
-    /// C[i] = α·Σ_{s &lt; splits} partial[s·mn + i] + β·C[i], the slices in order (the split-k combine); groups of
-    /// 256 threads, one element each (explicit groups: four times the blocks of a 1024-thread auto group, so a
-    /// combine of a few hundred thousand elements still covers every SM).
-    /// </summary>
-    [GpuKernel(ExplicitlyGrouped = true)]
-    internal static void GemmSplitKCombineKernel(ArrayView<float> partial, ArrayView<float> c, int mn, int splits, float alpha, float beta)
-    {
-        int i = Grid.IdxX * CombineGroup + Group.IdxX;
-        if (i >= mn) return;
-        float acc = partial[i];
-        for (int s = 1; s < splits; s++) acc += partial[s * mn + i];
-        c[i] = beta == 0f ? alpha * acc : alpha * acc + beta * c[i];
-    }
+    /// <summary>Threads per group of the short-k kernel.</summary>
+    private const int ShortKGroup = 256;
 
     /// <summary>The instantiation of <see cref="GemmTiledKernel{TA, TB, TC}"/> for the transposes.</summary>
     private static void LaunchTiled(Device device, bool transA, bool transB, KernelConfig config, in LaunchCost cost,
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> work, ArrayView<int> counters, GemmArgs args)
     {
         switch (transA, transB)
         {
-            case (false, false): device.Launch(GemmTiledKernel<ARowMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, args); break;
-            case (false, true): device.Launch(GemmTiledKernel<ARowMajor, BColMajor, CRowMajor>, config, cost, a, b, c, args); break;
-            case (true, false): device.Launch(GemmTiledKernel<AColMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, args); break;
-            default: device.Launch(GemmTiledKernel<AColMajor, BColMajor, CRowMajor>, config, cost, a, b, c, args); break;
+            case (false, false): device.Launch(GemmTiledKernel<ARowMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, work, counters, args); break;
+            case (false, true): device.Launch(GemmTiledKernel<ARowMajor, BColMajor, CRowMajor>, config, cost, a, b, c, work, counters, args); break;
+            case (true, false): device.Launch(GemmTiledKernel<AColMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, work, counters, args); break;
+            default: device.Launch(GemmTiledKernel<AColMajor, BColMajor, CRowMajor>, config, cost, a, b, c, work, counters, args); break;
         }
     }
 
     /// <summary>
+    /// Partials one thread of a split tile's last group adds: ⌈rows·cols/128⌉ in-range elements of the fullest
+    /// tile, S partials each (<see cref="CombineIfLast{TC}"/>).
+    /// </summary>
+    internal static long CombinePerThread(int m, int n, int splits)
+        => splits <= 1 ? 0 : ((long)Math.Min(m, Bm) * Math.Min(n, Bn) + GemmThreads - 1) / GemmThreads * splits;
+
+    /// <summary>
+    /// The cost of a tiled GEMM launch of <paramref name="splits"/> k chunks of <paramref name="chunk"/>: the product
+    /// (2mnk), the epilogue (α·acc, or α·acc + β·C reading C) and, when split, the partials: S·m·n floats written
+    /// and read back once by the tiles' last groups, (S − 1)·m·n adds. The longest serial loop is a last group's
+    /// thread: its k chunk, then its share of the combine.
+    /// </summary>
+    private static LaunchCost TiledCost(int m, int n, int k, int splits, int chunk, long operandBytes, bool readsC)
+    {
+        long mn = (long)m * n, partials = splits > 1 ? splits * mn : 0;
+        return new LaunchCost(
+            Flops: 2 * mn * k + (splits - 1) * mn + (readsC ? 3 * mn : mn),
+            BytesRead: operandBytes + (partials + (readsC ? mn : 0)) * sizeof(float),
+            BytesWritten: (partials + mn) * sizeof(float),
+            SerialLoop: chunk + CombinePerThread(m, n, splits));
+    }
+
+    /// <summary>
     /// k chunks of the ILGPU GEMM (1: no split): enough to give about <see cref="GpuKernelOptions.TargetGroups"/>
-    /// groups when C has fewer than half as many tiles, and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
+    /// groups when C has fewer than half as many tiles (capped so that a tile's last group adds its partials within
+    /// half of <see cref="GpuKernelOptions.GemmMaxSerialK"/> per thread), and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
     /// chunks are multiples of 16 and at least <see cref="MinKChunk"/>; the workspace stays within 2^24 floats.
     /// </summary>
     internal static (int Splits, int KChunk) SplitK(int m, int n, int k, GpuKernelOptions options)
     {
         long tiles = (long)((m + Bm - 1) / Bm) * ((n + Bn - 1) / Bn);
-        // Fewer tiles than about one per SM (TargetGroups is two per SM): split up to TargetGroups groups.
-        long wanted = Math.Max(tiles < options.TargetGroups / 2 ? (options.TargetGroups + tiles - 1) / tiles : 1,
-            ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
+        // Fewer tiles than about one per SM (TargetGroups is two per SM): split up to TargetGroups groups, but no
+        // further than keeps a last group's combine (CombinePerThread) within half of GemmMaxSerialK.
+        long fill = tiles < options.TargetGroups / 2 ? (options.TargetGroups + tiles - 1) / tiles : 1;
+        long perSplit = Math.Max(1, CombinePerThread(m, n, 2) / 2);
+        fill = Math.Min(fill, Math.Max(1, options.GemmMaxSerialK / 2 / perSplit));
+        long wanted = Math.Max(fill, ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
         wanted = Math.Min(wanted, Math.Max(1, MaxSplitWorkspace / Math.Max(1, (long)m * n)));
         if (wanted <= 1 || k < 2 * MinKChunk) return (1, k);
         int chunk = (int)Math.Max(MinKChunk, ((k + wanted - 1) / wanted + IlTk - 1) / IlTk * IlTk);
@@ -516,7 +601,7 @@ internal static class MatMulKernels
     /// The convolution forward as one implicit GEMM (STYLE: X is never lowered to columns): Y (N, Cout, Ho, Wo) =
     /// W (Cout × Cin·kH·kW) · im2col(X) (Cin·kH·kW × N·Ho·Wo), the columns gathered from X inside the tile loader
     /// (<see cref="BConvImage"/>) and C stored straight into NCHW (<see cref="CNchw"/>); split over k like any GEMM
-    /// (the partials in NCHW order too, so the combine is the plain element-wise one). One launch (two when split).
+    /// (a split writes row-major partials and the tiles' last groups add them and store NCHW). One launch, split or not.
     /// </summary>
     internal static void ConvForwardIlgpu(Device device, ArrayView<float> w, ArrayView<float> x, ArrayView<float> y, in ConvGeometry geo)
     {
@@ -564,41 +649,34 @@ internal static class MatMulKernels
         Cin = geo.Cin, H = geo.H, W = geo.W, KH = geo.KH, KW = geo.KW, Ho = geo.Ho, Wo = geo.Wo, P = geo.P, S = geo.Stride, Pad = geo.Pad, D = geo.Dil,
     };
 
-    /// <summary>C = op(A)·op(B) (α = 1, β = 0) through a conv instantiation, split over k when <see cref="SplitK"/> says so.</summary>
+    /// <summary>C = op(A)·op(B) (α = 1, β = 0) through a conv instantiation, split over k when <see cref="SplitK"/> says so (one launch either way).</summary>
     private static void ConvGemmIlgpu(Device device, ConvGemm which, GemmArgs args, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, long bytesRead)
     {
         int m = args.M, n = args.N, k = args.K;
         if (m == 0 || n == 0) return;
-        long mn = (long)m * n;
         var (splits, chunk) = SplitK(m, n, k, device.GpuOptions);
         args.KChunk = chunk;
         var config = new KernelConfig(new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, splits), new Index3D(GemmThreads, 1, 1));
-        if (splits == 1)
-        {
-            LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, mn * sizeof(float), k), a, b, c, args);
-            return;
-        }
-        using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m·n), each slice in C's layout
-        LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, splits * mn * sizeof(float), chunk), a, b, partial.View, args);
-        var combineCost = new LaunchCost(Flops: splits * mn, BytesRead: splits * mn * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
-        device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
-            partial.View, c, (int)mn, splits, 1f, 0f);
+        var cost = TiledCost(m, n, k, splits, chunk, bytesRead, readsC: false);
+        var counters = device.SplitCounters(config.GridDim.X * config.GridDim.Y);
+        using var partial = splits == 1 ? null : Tensor.Empty(new Shape(splits * m * n), device);   // (S, m·n) row-major
+        LaunchConv(device, which, config, cost, a, b, c, partial?.View ?? c, counters, args);
     }
 
     private static void LaunchConv(Device device, ConvGemm which, KernelConfig config, in LaunchCost cost,
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> work, ArrayView<int> counters, GemmArgs args)
     {
         switch (which)
         {
-            case ConvGemm.Forward: device.Launch(GemmTiledKernel<ARowMajor, BConvImage, CNchw>, config, cost, a, b, c, args); break;
-            case ConvGemm.WeightGrad: device.Launch(GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>, config, cost, a, b, c, args); break;
-            default: device.Launch(GemmTiledKernel<AColMajor, BNchwChannels, CRowMajor>, config, cost, a, b, c, args); break;
+            case ConvGemm.Forward: device.Launch(GemmTiledKernel<ARowMajor, BConvImage, CNchw>, config, cost, a, b, c, work, counters, args); break;
+            case ConvGemm.WeightGrad: device.Launch(GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>, config, cost, a, b, c, work, counters, args); break;
+            default: device.Launch(GemmTiledKernel<AColMajor, BNchwChannels, CRowMajor>, config, cost, a, b, c, work, counters, args); break;
         }
     }
 
     /// <summary>
     /// Launches <see cref="GemmTiledKernel{TA, TB, TC}"/> on the device's default stream (asynchronous: the
-    /// caller synchronises), split over k when <see cref="SplitK"/> says so (then also the combine).
+    /// caller synchronises), split over k when <see cref="SplitK"/> says so (the tiles' last groups combine in-kernel).
     /// Each thread walks its chunk of k; the traffic counted is A, B (and C when beta ≠ 0) read once
     /// and C written once (the split adds its partials), though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
     /// </summary>
@@ -621,30 +699,13 @@ internal static class MatMulKernels
                 BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
                 BytesWritten: mn * sizeof(float),
                 SerialLoop: k);
-            device.Launch(GemmShortKKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), shortCost, a, b, c, args);
+            device.Launch(GemmShortKKernel, new KernelConfig((int)((mn + ShortKGroup - 1) / ShortKGroup), ShortKGroup), shortCost, a, b, c, args);
             return;
         }
-        if (splits == 1)
-        {
-            var cost = new LaunchCost(
-                Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
-                BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
-                BytesWritten: mn * sizeof(float),
-                SerialLoop: k);
-            LaunchTiled(device, transA, transB, config, cost, a, b, c, args);
-            return;
-        }
-        using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m, n)
-        var splitCost = new LaunchCost(Flops: 2 * mn * k, BytesRead: ((long)m * k + (long)k * n) * sizeof(float),
-            BytesWritten: splits * mn * sizeof(float), SerialLoop: chunk);
-        var raw = args;
-        raw.Alpha = 1f;
-        raw.Beta = 0f;
-        LaunchTiled(device, transA, transB, config, splitCost, a, b, partial.View, raw);
-        var combineCost = new LaunchCost(Flops: splits * mn + (beta == 0f ? mn : 3 * mn),
-            BytesRead: (splits * mn + (beta == 0f ? 0 : mn)) * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
-        device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
-            partial.View, c, (int)mn, splits, alpha, beta);
+        var cost = TiledCost(m, n, k, splits, chunk, ((long)m * k + (long)k * n) * sizeof(float), readsC: beta != 0f);
+        var counters = device.SplitCounters(grid.X * grid.Y);
+        using var partial = splits == 1 ? null : Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m, n)
+        LaunchTiled(device, transA, transB, config, cost, a, b, c, partial?.View ?? c, counters, args);
     }
 
     // ------------------------------------------------------------------------------------
