@@ -217,20 +217,24 @@ public sealed class MatMulKernelTests
     }
 
     /// <summary>
-    /// The split-k GEMM's in-kernel combine is deterministic and adds the partials in split order: the same launch
+    /// The split-k GEMM's in-kernel combine is deterministic and adds the partials in a fixed order: the same launch
     /// twice gives identical bits (with the arrival counters reused, so they were reset), and those bits equal the
-    /// order-fixed sum computed here, acc = P₀, acc += P₁, …, then α·acc + β·C in float, where P_s is the product
-    /// over split s's k chunk run unsplit on a device that never splits (the same per-element FMA order; the zero
-    /// padding past a ragged chunk adds exact zeros). Ragged tiles in m and n, a ragged last chunk, β ≠ 0.
+    /// order-fixed sum computed here: with G = SplitGroup(S), each group of G consecutive splits summed in split order
+    /// (acc = P_first, acc += P_next, …), then the group sums in group order (one group: the partials in split order),
+    /// then α·acc + β·C in float, where P_s is the product over split s's k chunk run unsplit on a device that never
+    /// splits (the same per-element FMA order; the zero padding past a ragged chunk adds exact zeros). Ragged tiles in
+    /// m and n, a ragged last chunk, β ≠ 0; two-level (S = 22, 32) and one-level (S = 7) combines.
     /// </summary>
     [TestCase(150, 70, 700, false, true)]
     [TestCase(40, 130, 1000, true, false)]
+    [TestCase(150, 70, 200, false, false)]
     public void SplitKCombineIsBitExactInSplitOrder(int m, int n, int k, bool transA, bool transB)
     {
         using var device = Device.CreateIlgpuCpu(new GpuKernelOptions { TargetGroups = 264, GemmMaxSerialK = 2048 });
         using var unsplit = Device.CreateIlgpuCpu(new GpuKernelOptions { TargetGroups = 1, GemmMaxSerialK = 1 << 20 });
         var (splits, chunk) = MatMulKernels.SplitK(m, n, k, device.GpuOptions);
         Assert.That(splits, Is.GreaterThan(2), "the case must split k");
+        int gsize = MatMulKernels.SplitGroup(splits);
         Assert.That(k % chunk, Is.Not.Zero, "a ragged last chunk");
         var rng = new Random(5 + m + k);
         var a = RandomArray(rng, m * k);
@@ -252,6 +256,7 @@ public sealed class MatMulKernelTests
         Assert.That(second.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(first.Select(BitConverter.SingleToInt32Bits)), "bit-identical run to run");
 
         var sum = new float[m * n];
+        var groupSum = new float[m * n];
         for (int s = 0; s < splits; s++)
         {
             int k0 = s * chunk, len = Math.Min(k, k0 + chunk) - k0;
@@ -266,12 +271,14 @@ public sealed class MatMulKernelTests
                     bS[transB ? j * len + p : p * n + j] = transB ? b[j * k + k0 + p] : b[(k0 + p) * n + j];
             Assert.That(MatMulKernels.SplitK(m, n, len, unsplit.GpuOptions).Splits, Is.EqualTo(1));
             var part = Gemm(unsplit, len, aS, bS, 1f, 0f);
-            for (int e = 0; e < m * n; e++) sum[e] = s == 0 ? part[e] : sum[e] + part[e];
+            for (int e = 0; e < m * n; e++) groupSum[e] = s % gsize == 0 ? part[e] : groupSum[e] + part[e];
+            if (s % gsize == gsize - 1 || s == splits - 1)
+                for (int e = 0; e < m * n; e++) sum[e] = s < gsize ? groupSum[e] : sum[e] + groupSum[e];
         }
         var expected = new float[m * n];
         for (int e = 0; e < m * n; e++) expected[e] = alpha * sum[e] + beta * c[e];
         Assert.That(first.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)),
-            "the in-kernel combine equals the partials added in split order");
+            "the in-kernel combine equals the partials added in the fixed order");
     }
 
     private static void RequirePath(CpuGemmKernel path)

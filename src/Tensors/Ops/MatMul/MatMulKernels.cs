@@ -257,6 +257,8 @@ internal struct GemmArgs
     public int Cin, H, W, KH, KW, Ho, Wo, P, S, Pad, D;
     /// <summary>Output classes in grid z (1 except for the sub-pixel input gradient), row-major partial slot floats per (class, split), and 1 to add bias[i] to row i in the epilogue.</summary>
     public int Classes, Slot, HasBias;
+    /// <summary>Splits per first-level group of the in-kernel combine (<see cref="MatMulKernels.SplitGroup"/>).</summary>
+    public int SplitGroup;
     /// <summary>The sub-pixel input gradient: batch, Cout, tap step Sk = S/gcd(S, D), Dq = D/gcd(S, D), and the class fields <see cref="BConvGradGather.ForClass"/> sets.</summary>
     public int Batch, Cout, Sk, Dq;
     public int H0, W0, Hc, Wc, ClassPixels, Kh0, Kw0, Tw, Taps, Qh, Qw;
@@ -524,46 +526,72 @@ internal static class MatMulKernels
         PartialRow8(wz, row0 + ty + 80, col0 + tx, m, n, c50, c51, c52, c53, c54, c55, c56, c57);
         PartialRow8(wz, row0 + ty + 96, col0 + tx, m, n, c60, c61, c62, c63, c64, c65, c66, c67);
         PartialRow8(wz, row0 + ty + 112, col0 + tx, m, n, c70, c71, c72, c73, c74, c75, c76, c77);
-        CombineIfLast<TC>(c, bias, work, counters, g, t, row0, col0, cls, splits);
+        CombineIfLast<TC>(c, bias, work, counters, g, t, row0, col0, cls, split, splits);
     }
 
     /// <summary>
     /// The in-kernel split-k combine, run by every group of a split GEMM after it wrote its partial. Ordering
     /// (the CUDA "last block" pattern, with ILGPU's primitives): each thread's device-level fence (PTX membar.gl;
     /// Interlocked.MemoryBarrier on the CPU accelerator) orders its partial stores before the group barrier,
-    /// after which one thread counts the group's arrival with an atomic add on the tile's counter (atom.add;
-    /// Interlocked.Add), whose old value tells whether this is the tile's last group; Group.BarrierOr hands that
-    /// to the whole group. The last group fences again (so its loads come after every other group's counted
-    /// stores), adds the S partials of the tile in split order 0..S−1 (acc = p₀, then acc += p_s: the same float
-    /// operations in the same order whichever group arrives last, and the same as the former separate combine
-    /// kernel, so results are bit-identical run to run), stores α·acc + β·C through <typeparamref name="TC"/>, and
-    /// sets the counter back to 0 for the next launch. No group waits for another (no spinning), so any scheduling
-    /// works, including the CPU accelerator's. The loop walks the tile's in-range elements linearly (thread t takes
-    /// elements t, t + 128, …; one division per element, outside the split loop), so a warp's partial loads are
-    /// consecutive floats and a narrow tile (n &lt; 64) keeps all 128 threads busy: each thread adds
-    /// ⌈rows·cols/128⌉ · S partials (<see cref="CombinePerThread"/>).
+    /// after which one thread counts the group's arrival with an atomic add on a counter (atom.add;
+    /// Interlocked.Add), whose old value tells whether this is the last arrival; Group.BarrierOr hands that to
+    /// the whole group, which fences again (its loads come after every counted store) and resets the counter to 0
+    /// for the next launch. No group waits for another (no spinning), so any scheduling works, including the CPU
+    /// accelerator's. Two levels, so that no thread adds more than about 2·√S partials per element: the splits of
+    /// a tile form groups of G = <see cref="GemmArgs.SplitGroup"/> consecutive splits; the last arrival of each
+    /// group adds that group's partials in split order into the group's first slot; the last of the groups to
+    /// finish adds the group sums in group order and stores α·acc + β·C (+ bias) through <typeparamref name="TC"/>.
+    /// With one group (S ≤ 8) it adds the S partials in split order directly. Which group arrives last changes
+    /// nothing: the float operations and their order are fixed by S and G, so results are bit-identical run to run.
+    /// Each loop walks the tile's in-range elements linearly (thread t takes elements t, t + 128, …; one division
+    /// per element, outside the partial loop), so a warp's loads are consecutive floats and a narrow tile keeps all
+    /// 128 threads busy (<see cref="CombinePerThread"/>).
     /// </summary>
     private static void CombineIfLast<TC>(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, ArrayView<int> counters, GemmArgs g,
-        int t, int row0, int col0, int cls, int splits) where TC : struct, IGemmStore
+        int t, int row0, int col0, int cls, int split, int splits) where TC : struct, IGemmStore
     {
         MemoryFence.DeviceLevel();
         Group.Barrier();
         int tile = (cls * Grid.DimY + Grid.IdxY) * Grid.DimX + Grid.IdxX;
-        bool arrivedLast = t == 0 && Atomic.Add(ref counters[tile], 1) == splits - 1;
+        int gsize = g.SplitGroup, groups = (splits + gsize - 1) / gsize, grp = split / gsize;
+        int cbase = tile * (groups + 1), first = grp * gsize, inGroup = Math.Min(splits, first + gsize) - first;
+        bool arrivedLast = t == 0 && Atomic.Add(ref counters[cbase + grp], 1) == inGroup - 1;
         if (!Group.BarrierOr(arrivedLast)) return;
         MemoryFence.DeviceLevel();
+        if (t == 0) counters[cbase + grp] = 0;
         int m = g.M, n = g.N, slot = g.Slot, base0 = cls * splits * slot;
-        float alpha = g.Alpha, beta = g.Beta;
         int cols = Math.Min(Bn, n - col0), count = Math.Min(Bm, m - row0) * cols;
+        int sums = splits, stride = slot;
+        if (groups > 1)
+        {
+            // Level 1: this group's partials, in split order, into the group's first slot.
+            int gbase = base0 + first * slot;
+            for (int v = t; v < count; v += GemmThreads)
+            {
+                int r = v / cols, e = gbase + (row0 + r) * n + col0 + (v - r * cols);
+                float acc = work[e];
+                for (int s = 1; s < inGroup; s++) acc += work[s * slot + e];
+                work[e] = acc;
+            }
+            MemoryFence.DeviceLevel();
+            Group.Barrier();
+            bool lastGroup = t == 0 && Atomic.Add(ref counters[cbase + groups], 1) == groups - 1;
+            if (!Group.BarrierOr(lastGroup)) return;
+            MemoryFence.DeviceLevel();
+            if (t == 0) counters[cbase + groups] = 0;
+            sums = groups;
+            stride = gsize * slot;
+        }
+        // The last level: the sums (group sums, or the partials when there is one group) in order, then the epilogue.
+        float alpha = g.Alpha, beta = g.Beta;
         for (int v = t; v < count; v += GemmThreads)
         {
             int r = v / cols, i = row0 + r, j = col0 + (v - r * cols);
             int e = base0 + i * n + j;
             float acc = work[e];
-            for (int s = 1; s < splits; s++) acc += work[s * slot + e];
+            for (int s = 1; s < sums; s++) acc += work[s * stride + e];
             StoreOne(c, TC.Index(i, j, g), true, alpha, beta, g.HasBias != 0, g.HasBias != 0 ? bias[i] : 0f, acc);
         }
-        if (t == 0) counters[tile] = 0;
     }
 
     /// <summary>A thread's 8 raw partials of row i (columns j, j + 8, …, j + 56) into a split's row-major slice.</summary>
@@ -659,12 +687,23 @@ internal static class MatMulKernels
         }
     }
 
+    /// <summary>Splits per first-level group of the in-kernel combine: all of them up to 8, else ⌈√S⌉ (about 2·√S adds per element in all).</summary>
+    internal static int SplitGroup(int splits) => splits <= 8 ? Math.Max(splits, 1) : (int)Math.Ceiling(Math.Sqrt(splits));
+
+    /// <summary>Counters one tile of a split launch uses: one per first-level group and one for the groups.</summary>
+    internal static int CountersPerTile(int splits) => (splits + SplitGroup(splits) - 1) / SplitGroup(splits) + 1;
+
     /// <summary>
-    /// Partials one thread of a split tile's last group adds: ⌈rows·cols/128⌉ in-range elements of the fullest
-    /// tile, S partials each (<see cref="CombineIfLast{TC}"/>).
+    /// Partials one thread of a split tile's last groups adds: ⌈rows·cols/128⌉ in-range elements of the fullest
+    /// tile, times G (its group) + S/G (the group sums), or S with one group (<see cref="CombineIfLast{TC}"/>).
     /// </summary>
     internal static long CombinePerThread(int m, int n, int splits)
-        => splits <= 1 ? 0 : ((long)Math.Min(m, Bm) * Math.Min(n, Bn) + GemmThreads - 1) / GemmThreads * splits;
+    {
+        if (splits <= 1) return 0;
+        int gsize = SplitGroup(splits), groups = (splits + gsize - 1) / gsize;
+        long perElement = groups > 1 ? gsize + groups : splits;
+        return ((long)Math.Min(m, Bm) * Math.Min(n, Bn) + GemmThreads - 1) / GemmThreads * perElement;
+    }
 
     /// <summary>
     /// The cost of a tiled GEMM launch writing <paramref name="outputs"/> elements of C: the product (<paramref name="flops"/>),
@@ -684,18 +723,17 @@ internal static class MatMulKernels
 
     /// <summary>
     /// k chunks of the ILGPU GEMM (1: no split): enough to give about <see cref="GpuKernelOptions.TargetGroups"/>
-    /// groups when C has fewer than half as many tiles (capped so that a tile's last group adds its partials within
-    /// half of <see cref="GpuKernelOptions.GemmMaxSerialK"/> per thread), and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
+    /// groups when C has fewer than half as many tiles (capped so that a tile's last groups add its partials within
+    /// <see cref="GpuKernelOptions.GemmMaxSerialK"/> per thread), and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
     /// chunks are multiples of 16 and at least <see cref="MinKChunk"/>; the workspace stays within 2^24 floats.
     /// </summary>
     internal static (int Splits, int KChunk) SplitK(int m, int n, int k, GpuKernelOptions options)
     {
         long tiles = (long)((m + Bm - 1) / Bm) * ((n + Bn - 1) / Bn);
         // Fewer tiles than about one per SM (TargetGroups is two per SM): split up to TargetGroups groups, but no
-        // further than keeps a last group's combine (CombinePerThread) within half of GemmMaxSerialK.
+        // further than keeps a last group's combine (CombinePerThread) within GemmMaxSerialK.
         long fill = tiles < options.TargetGroups / 2 ? (options.TargetGroups + tiles - 1) / tiles : 1;
-        long perSplit = Math.Max(1, CombinePerThread(m, n, 2) / 2);
-        fill = Math.Min(fill, Math.Max(1, options.GemmMaxSerialK / 2 / perSplit));
+        while (fill > 1 && CombinePerThread(m, n, (int)Math.Min(fill, int.MaxValue)) > options.GemmMaxSerialK) fill--;
         long wanted = Math.Max(fill, ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
         wanted = Math.Min(wanted, Math.Max(1, MaxSplitWorkspace / Math.Max(1, (long)m * n)));
         if (wanted <= 1 || k < 2 * MinKChunk) return (1, k);
@@ -785,11 +823,12 @@ internal static class MatMulKernels
         var (splits, chunk) = SplitK(m, n * classes, k, device.GpuOptions);
         args.KChunk = chunk;
         args.Slot = m * n;
+        args.SplitGroup = SplitGroup(splits);
         args.HasBias = bias.HasValue ? 1 : 0;
         var config = new KernelConfig(new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, classes * splits), new Index3D(GemmThreads, 1, 1));
         long outputs = which == ConvGemm.InputGrad ? (long)args.Batch * args.Cin * args.H * args.W : (long)m * n;
         var cost = TiledCost(flops, outputs, splits, operandElements * sizeof(float) + (bias.HasValue ? m * sizeof(float) : 0), readsC: false, chunk + CombinePerThread(m, n, splits));
-        var counters = device.SplitCounters(config.GridDim.X * config.GridDim.Y * classes);
+        var counters = device.SplitCounters(config.GridDim.X * config.GridDim.Y * classes * CountersPerTile(splits));
         using var partial = splits == 1 ? null : Tensor.Empty(new Shape(classes * splits * m * n), device);   // (class, split) slots of m·n, row-major
         LaunchConv(device, which, config, cost, a, b, c, bias ?? c, partial?.View ?? c, counters, args);
     }
@@ -834,7 +873,8 @@ internal static class MatMulKernels
             return;
         }
         var cost = TiledCost(2 * mn * k, mn, splits, ((long)m * k + (long)k * n) * sizeof(float), readsC: beta != 0f, chunk + CombinePerThread(m, n, splits));
-        var counters = device.SplitCounters(grid.X * grid.Y);
+        var counters = device.SplitCounters(grid.X * grid.Y * CountersPerTile(splits));
+        args.SplitGroup = SplitGroup(splits);
         using var partial = splits == 1 ? null : Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m, n)
         LaunchTiled(device, transA, transB, config, cost, a, b, c, c, partial?.View ?? c, counters, args);
     }
