@@ -1,6 +1,6 @@
-// The arrival counters of the split-k GEMM (MatMulKernels.GemmTiledKernel): one int per output tile,
-// which each k-split group of that tile increments once; the group that arrives last adds the partials
-// and sets the counter back to 0, so the buffer is all zeros between launches. Launches on one device
+// The arrival counters of the split-k GEMM (MatMulKernels.GemmTiledKernel): per output tile, one int per
+// group of splits and one for the groups (MatMulKernels.CountersPerTile), each incremented once per arrival;
+// the last arrival adds the partials and sets its counter back to 0, so the buffer is all zeros between launches. Launches on one device
 // run in stream order (ILGPU's CPU accelerator also runs one kernel at a time, whichever thread launches),
 // so one buffer per device serves every split GEMM. It is zeroed once when allocated and grows (doubling)
 // when a launch has more tiles; a grown-out buffer is kept until the device is disposed, because a launch

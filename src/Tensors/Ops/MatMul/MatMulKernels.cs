@@ -351,9 +351,9 @@ internal static class MatMulKernels
     // done: hoisting the decode of a thread's fixed column out of the k loop and stepping (ci, i, j)
     // incrementally. The epilogue adds bias[i] per row when GemmArgs.HasBias (conv forward: bias[co];
     // input gradient: bias[ci]), which removes the separate bias launch.
-    // Split k is one launch too: each k-split group writes its partial to a workspace slot and the tile's
-    // last group to arrive (an atomic counter per tile) adds the partials in split order and runs the
-    // epilogue (CombineIfLast): deterministic, and no group ever waits for another.
+    // Split k is one launch too: each k-split group writes its partial to a workspace slot, and the last
+    // groups to arrive (atomic counters per tile) add the partials in a fixed order, in two levels of about
+    // √S each, and run the epilogue (CombineIfLast): deterministic, and no group ever waits for another.
 
     private const int Bm = 128;      // output tile rows per group
     private const int Bn = 64;       // output tile columns per group
@@ -370,8 +370,9 @@ internal static class MatMulKernels
     /// (⌈n/64⌉, ⌈m/128⌉, splits). <typeparamref name="TA"/>, <typeparamref name="TB"/>: how A and B are stored;
     /// <typeparamref name="TC"/>: where C[i, j] goes. With one split the group stores α·acc + β·C itself. With
     /// S &gt; 1 splits each group writes its raw partial into slice z of <paramref name="work"/> (S × m·n, row-major)
-    /// and counts its arrival in <paramref name="counters"/>[tile]; the tile's last group adds the S partials in
-    /// split order 0..S−1 and stores through the epilogue (see <see cref="CombineIfLast{TC}"/>), so no second launch.
+    /// and counts its arrival in <paramref name="counters"/>; the last arrivals add the S partials in a fixed order
+    /// (split order within groups of splits, then group order) and store through the epilogue (see
+    /// <see cref="CombineIfLast{TC}"/>), so no second launch.
     /// </summary>
     [GpuKernel(ExplicitlyGrouped = true)]
     internal static void GemmTiledKernel<TA, TB, TC>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
