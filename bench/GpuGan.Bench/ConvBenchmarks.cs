@@ -210,8 +210,8 @@ internal static class ConvQuick
 }
 
 /// <summary>
-/// The ILGPU convolution kernels on the CPU simulator (implicit-GEMM forward and weight gradient, the input gradient's
-/// NCHW-reading GEMM + col2im), on the 28x28 DCGAN's D2 layer at batch 2 (the simulator runs every GPU thread on the
+/// The ILGPU convolution kernels on the CPU simulator (implicit-GEMM forward, weight gradient and the stride-2 input
+/// gradient as one launch over its four sub-pixel classes, no col2im), on the 28x28 DCGAN's D2 layer at batch 2 (the simulator runs every GPU thread on the
 /// CPU, so this is a smoke-scale entry that keeps the kernels compiled and runnable; GPU timings come from bench/GpuCheck).
 /// `dotnet run -c Release -- --filter *ConvIlgpuCpuBenchmarks*`.
 /// </summary>

@@ -96,14 +96,15 @@ public unsafe class MatMulBenchmarks
 }
 
 /// <summary>
-/// The ILGPU GEMM on the CPU simulator: 128³ runs the 64×64 tiled kernel split over k into 4 chunks
-/// (4 tiles < 264 target groups), NT 16x48x4096 is a conv weight gradient's shape (one tile, k split in
-/// 128 chunks of 32, then the fixed-order combine), NN 64x512x16 the short-k one-thread-per-element kernel.
+/// The ILGPU GEMM on the CPU simulator: 128³ runs the 128×64 tiled kernel split over k (2 tiles < 264 target
+/// groups), NT 16x48x4096 is a conv weight gradient's shape (one tile, k split in 128 chunks of 32, combined
+/// in-kernel by the tile's last groups in two fixed-order levels), NN 150x70x700 a ragged split of 22 chunks
+/// (the in-kernel combine with full tiles), NN 64x512x16 the short-k one-thread-per-element kernel.
 /// </summary>
 [Config(typeof(GemmConfig))]
 public class GemmIlgpuCpuBenchmarks
 {
-    [Params("NN 128x128x128", "NT 16x48x4096", "NN 64x512x16")]
+    [Params("NN 128x128x128", "NT 16x48x4096", "NN 150x70x700", "NN 64x512x16")]
     public string Shape { get; set; } = "NN 128x128x128";
 
     private Device? _device;

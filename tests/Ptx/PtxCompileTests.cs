@@ -150,6 +150,14 @@ public sealed class PtxCompileTests
         var name = KernelName(kernel);
         var ptx = CompileToPtx(kernel);
         Assert.That(ptx, Does.Contain(".entry"), "ILGPU produced PTX without a kernel entry");
+        if (kernel.Name == "GemmTiledKernel")
+        {
+            // The in-kernel split-k combine relies on a device-level fence before and after the arrival count, an
+            // atomic add on the counter and a barrier that reduces the last-arrival flag (MatMulKernels.CombineIfLast).
+            Assert.That(ptx, Does.Contain("membar.gl"), "split-k: the device-level fence is missing from the PTX");
+            Assert.That(ptx, Does.Contain("atom.").And.Contain(".add"), "split-k: the atomic arrival count is missing from the PTX");
+            Assert.That(ptx, Does.Contain("bar.red.or"), "split-k: the last-arrival barrier is missing from the PTX");
+        }
 
         var ptxas = FindPtxas(out var searched);
         if (ptxas is null)

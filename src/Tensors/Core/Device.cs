@@ -331,6 +331,7 @@ public sealed partial class Device : IDisposable
         // The shared devices (Cpu, IlgpuCpu) live for the process; devices created for a caller are released.
         if ((s_cpu.IsValueCreated && ReferenceEquals(this, s_cpu.Value)) || ReferenceEquals(this, s_ilgpuCpu)) return;
         Pool.Trim();
+        DisposeSplitCounters();
         Accelerator?.Dispose();
         _context?.Dispose();
     }

@@ -289,52 +289,60 @@ public sealed class IlgpuCpuConvTests : ConvTests
     protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
 
     /// <summary>
-    /// The implicit-GEMM convolution: the forward and the weight gradient are one tiled GEMM each (plus the split-k
-    /// combine when k is split), no im2col or permute kernels; the input gradient (as ConvTranspose2d) a GEMM reading dY
-    /// in NCHW and col2im; against the float64 reference (tolerance 1e-4 + 1e-5·|ref|,
-    /// ≤ 1024-term fp32 sums) and bit-identical run to run. Shapes: a ragged tile row and column with stride 2 and
-    /// padding, a forward split over k, a 1×1 stride-2 conv, a dilated conv.
+    /// The implicit-GEMM convolution: the forward, the weight gradient and the input gradient (as ConvTranspose2d) are
+    /// one tiled GEMM launch each, split over k or not, with the biases in the epilogue: no im2col, col2im, permute or
+    /// bias kernels. The input gradient runs the S² sub-pixel classes in one launch. Against the float64 reference
+    /// (tolerance 1e-4 + 1e-5·|ref|, ≤ 1024-term fp32 sums) and bit-identical run to run. Shapes: a ragged tile row and
+    /// column with stride 2 and padding, a forward split over k, a 1×1 stride-2 conv (classes without taps), a dilated
+    /// conv, stride 2 with dilation 2 (gcd 2: half the classes get no tap), stride 3 with dilation 2 and padding 2,
+    /// and an input gradient split over k (Cout·taps per class ≥ 64 with few tiles).
     /// </summary>
     [TestCase(3, 3, 11, 9, 130, 3, 2, 1, 1)]
     [TestCase(2, 64, 6, 6, 8, 4, 2, 1, 1)]
     [TestCase(2, 5, 7, 7, 7, 1, 2, 0, 1)]
     [TestCase(2, 3, 9, 8, 5, 3, 1, 2, 2)]
+    [TestCase(2, 3, 11, 10, 4, 3, 2, 1, 2)]
+    [TestCase(2, 2, 13, 12, 3, 4, 3, 2, 2)]
+    [TestCase(2, 4, 8, 8, 96, 4, 2, 1, 1)]
     public void ForwardAndWeightGradientAreImplicitGemms(int n, int cin, int h, int w, int cout, int k, int s, int p, int d)
     {
         int ho = ConvGeometry.OutputSize(h, k, s, p, d), wo = ConvGeometry.OutputSize(w, k, s, p, d);
         var g = new ConvGeometry(n, cin, h, w, cout, k, k, ho, wo, s, p, d);
-        (float[] Y, float[] Dw, string[] Kernels) Run()
+        (float[] Y, float[] Dw, float[] Dx, string[] Kernels) Run()
         {
             using var scope = TensorScope.Begin();
             var gen = new RandomStream(31);
             var x = Tensor.RandN(new Shape(n, cin, h, w), gen, Device);
             var wt = Tensor.RandN(new Shape(cout, cin, k, k), gen, Device);
             var gy = Tensor.RandN(new Shape(n, cout, ho, wo), gen, Device);
+            var b = Tensor.RandN(new Shape(cout), gen, Device);
+            var bt = Tensor.RandN(new Shape(cin), gen, Device);
             var recorder = new LaunchRecorder();
             Tensor y, dw, dx;
             using (Device.Attach(recorder))
             {
-                y = x.Conv2d(wt, null, s, p, d);
+                y = x.Conv2d(wt, b, s, p, d);
                 dw = Tensor.Conv2dWeightGrad(x, gy, (k, k), s, p, d);
-                dx = gy.ConvTranspose2d(wt, null, s, p, h - ((ho - 1) * s - 2 * p + d * (k - 1) + 1), d);
+                dx = gy.ConvTranspose2d(wt, bt, s, p, h - ((ho - 1) * s - 2 * p + d * (k - 1) + 1), d);
             }
             var x64 = GradCheck.ToDouble(x.ToArray());
             var w64 = GradCheck.ToDouble(wt.ToArray());
             var gy64 = GradCheck.ToDouble(gy.ToArray());
-            GradCheck.AssertClose(y.ToArray(), ConvKernels.Conv2dReference(x64, w64, null, g), 1e-4, 1e-5, $"{g} forward");
+            GradCheck.AssertClose(y.ToArray(), ConvKernels.Conv2dReference(x64, w64, GradCheck.ToDouble(b.ToArray()), g), 1e-4, 1e-5, $"{g} forward");
             GradCheck.AssertClose(dw.ToArray(), ConvKernels.Conv2dWeightGradReference(x64, gy64, g), 1e-4, 1e-5, $"{g} weight gradient");
-            GradCheck.AssertClose(dx.ToArray(), ConvKernels.ConvTranspose2dReference(gy64, w64, null, g), 1e-4, 1e-5, $"{g} input gradient");
-            return (y.ToArray(), dw.ToArray(), recorder.Launches.Select(l => l.Kernel).ToArray());
+            GradCheck.AssertClose(dx.ToArray(), ConvKernels.ConvTranspose2dReference(gy64, w64, GradCheck.ToDouble(bt.ToArray()), g), 1e-4, 1e-5, $"{g} input gradient");
+            return (y.ToArray(), dw.ToArray(), dx.ToArray(), recorder.Launches.Select(l => l.Kernel).ToArray());
         }
         var first = Run();
-        string Expected(string tiled, int m, int cols, int kk)
-            => MatMulKernels.SplitK(m, cols, kk, Device.GpuOptions).Splits > 1 ? tiled + " + MatMulKernels.GemmSplitKCombineKernel" : tiled;
+        // One launch per kernel, split over k or not (the split combines in-kernel); the input gradient is the
+        // sub-pixel implicit GEMM (no col2im).
         Assert.That(string.Join(" + ", first.Kernels), Is.EqualTo(
-            Expected("MatMulKernels.GemmTiledKernel<ARowMajor, BConvImage, CNchw>", cout, n * g.P, g.Ckk) + " + "
-            + Expected("MatMulKernels.GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>", cout, g.Ckk, n * g.P) + " + "
-            + Expected("MatMulKernels.GemmTiledKernel<AColMajor, BNchwChannels, CRowMajor>", g.Ckk, n * g.P, cout) + " + ConvKernels.Col2ImKernel"));
+            "MatMulKernels.GemmTiledKernel<ARowMajor, BConvImage, CNchw> + "
+            + "MatMulKernels.GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor> + "
+            + "MatMulKernels.GemmTiledKernel<AConvWeightT, BConvGradGather, CNchwSubPixel>"));
         var second = Run();
         Assert.That(second.Y, Is.EqualTo(first.Y), "forward bit-identical run to run");
         Assert.That(second.Dw, Is.EqualTo(first.Dw), "weight gradient bit-identical run to run");
+        Assert.That(second.Dx.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(first.Dx.Select(BitConverter.SingleToInt32Bits)), "input gradient bit-identical run to run");
     }
 }

@@ -160,7 +160,7 @@ public sealed class MatMulKernelTests
 
     /// <summary>
     /// The three ILGPU paths, each asserted by the kernels it launched: the 64×64 tiled kernel alone (a device
-    /// that asks for one group), split k (few tiles, or a k past GemmMaxSerialK) with its fixed-order combine, and
+    /// that asks for one group), split k (few tiles, or a k past GemmMaxSerialK) with its fixed-order in-kernel combine, and
     /// one thread per element for a short k. Against the reference, and bit-identical when run again.
     /// </summary>
     [TestCase(1, 2048, 70, 66, 70, false, false, "tiled")]
@@ -201,7 +201,7 @@ public sealed class MatMulKernelTests
         string[] want = path switch
         {
             "tiled" => ["MatMulKernels.GemmTiledKernel"],
-            "split" => ["MatMulKernels.GemmTiledKernel", "MatMulKernels.GemmSplitKCombineKernel"],
+            "split" => ["MatMulKernels.GemmTiledKernel"],   // the split combines in-kernel: one launch
             _ => ["MatMulKernels.GemmShortKKernel"],
         };
         Assert.That(kernels, Is.EqualTo(want), $"{path} path");
@@ -210,10 +210,75 @@ public sealed class MatMulKernelTests
             var (splits, chunk) = MatMulKernels.SplitK(m, n, k, device.GpuOptions);
             Assert.That(recorded.Launches[0].Grid.Z, Is.EqualTo(splits).And.GreaterThan(1));
             Assert.That(chunk, Is.LessThanOrEqualTo(maxSerialK));
-            Assert.That(recorded.Launches[0].Cost.SerialLoop, Is.EqualTo(chunk));
+            Assert.That(recorded.Launches[0].Cost.SerialLoop, Is.EqualTo(chunk + MatMulKernels.CombinePerThread(m, n, splits)));
         }
         AssertClose(expected, first, Atol(k, alpha, beta), RtolBase, $"{path} GEMM on the ILGPU CPU accelerator");
         Assert.That(Run(null).Select(BitConverter.SingleToInt32Bits), Is.EqualTo(first.Select(BitConverter.SingleToInt32Bits)), "bit-identical run to run");
+    }
+
+    /// <summary>
+    /// The split-k GEMM's in-kernel combine is deterministic and adds the partials in a fixed order: the same launch
+    /// twice gives identical bits (with the arrival counters reused, so they were reset), and those bits equal the
+    /// order-fixed sum computed here: with G = SplitGroup(S), each group of G consecutive splits summed in split order
+    /// (acc = P_first, acc += P_next, …), then the group sums in group order (one group: the partials in split order),
+    /// then α·acc + β·C in float, where P_s is the product over split s's k chunk run unsplit on a device that never
+    /// splits (the same per-element FMA order; the zero padding past a ragged chunk adds exact zeros). Ragged tiles in
+    /// m and n, a ragged last chunk, β ≠ 0; two-level (S = 22, 32) and one-level (S = 7) combines.
+    /// </summary>
+    [TestCase(150, 70, 700, false, true)]
+    [TestCase(40, 130, 1000, true, false)]
+    [TestCase(150, 70, 200, false, false)]
+    public void SplitKCombineIsBitExactInSplitOrder(int m, int n, int k, bool transA, bool transB)
+    {
+        using var device = Device.CreateIlgpuCpu(new GpuKernelOptions { TargetGroups = 264, GemmMaxSerialK = 2048 });
+        using var unsplit = Device.CreateIlgpuCpu(new GpuKernelOptions { TargetGroups = 1, GemmMaxSerialK = 1 << 20 });
+        var (splits, chunk) = MatMulKernels.SplitK(m, n, k, device.GpuOptions);
+        Assert.That(splits, Is.GreaterThan(2), "the case must split k");
+        int gsize = MatMulKernels.SplitGroup(splits);
+        Assert.That(k % chunk, Is.Not.Zero, "a ragged last chunk");
+        var rng = new Random(5 + m + k);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var c = RandomArray(rng, m * n);
+        const float alpha = 1.25f, beta = 0.5f;
+        float[] Gemm(Device d, int kk, float[] aa, float[] bb, float al, float be)
+        {
+            var acc = d.Accelerator!;
+            using var da = acc.Allocate1D(aa);
+            using var db = acc.Allocate1D(bb);
+            using var dc = acc.Allocate1D(c);
+            MatMulKernels.GemmIlgpu(d, transA, transB, m, n, kk, al, da.View, db.View, be, dc.View);
+            acc.Synchronize();
+            return dc.GetAsArray1D();
+        }
+        var first = Gemm(device, k, a, b, alpha, beta);
+        var second = Gemm(device, k, a, b, alpha, beta);
+        Assert.That(second.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(first.Select(BitConverter.SingleToInt32Bits)), "bit-identical run to run");
+
+        var sum = new float[m * n];
+        var groupSum = new float[m * n];
+        for (int s = 0; s < splits; s++)
+        {
+            int k0 = s * chunk, len = Math.Min(k, k0 + chunk) - k0;
+            // op(A)[:, k0..k0+len) and op(B)[k0..k0+len, :], stored as the transposes say.
+            var aS = new float[m * len];
+            var bS = new float[len * n];
+            for (int i = 0; i < m; i++)
+                for (int p = 0; p < len; p++)
+                    aS[transA ? p * m + i : i * len + p] = transA ? a[(k0 + p) * m + i] : a[i * k + k0 + p];
+            for (int p = 0; p < len; p++)
+                for (int j = 0; j < n; j++)
+                    bS[transB ? j * len + p : p * n + j] = transB ? b[j * k + k0 + p] : b[(k0 + p) * n + j];
+            Assert.That(MatMulKernels.SplitK(m, n, len, unsplit.GpuOptions).Splits, Is.EqualTo(1));
+            var part = Gemm(unsplit, len, aS, bS, 1f, 0f);
+            for (int e = 0; e < m * n; e++) groupSum[e] = s % gsize == 0 ? part[e] : groupSum[e] + part[e];
+            if (s % gsize == gsize - 1 || s == splits - 1)
+                for (int e = 0; e < m * n; e++) sum[e] = s < gsize ? groupSum[e] : sum[e] + groupSum[e];
+        }
+        var expected = new float[m * n];
+        for (int e = 0; e < m * n; e++) expected[e] = alpha * sum[e] + beta * c[e];
+        Assert.That(first.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)),
+            "the in-kernel combine equals the partials added in the fixed order");
     }
 
     private static void RequirePath(CpuGemmKernel path)

@@ -27,13 +27,14 @@
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
 // The CPU set's target is cache-sized (4096 columns); the ILGPU set's default is the whole batch
 // (GpuKernelOptions.Conv).
-// On ILGPU the forward and the weight gradient are implicit GEMMs over the whole batch (no grouping,
-// no workspace): the GEMM's tile loader gathers the columns from X in NCHW (zero in the padding) and the
-// forward's epilogue stores Y in NCHW, the weight gradient reads dY in NCHW as (Cout, N·Ho·Wo)
-// (MatMulKernels.ConvForwardIlgpu / ConvWeightGradIlgpu): one launch each, plus the split-k combine
-// when k is split (fixed chunks, combined in order) and a bias kernel when there is a bias. The input
-// gradient is a GEMM that reads dY in NCHW (no permute) writing col, then col2im.
-// col2im is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
+// On ILGPU all three are implicit GEMMs over the whole batch (no grouping, no columns): the forward's
+// tile loader gathers im2col(X) from NCHW (zero in the padding) and its epilogue stores Y in NCHW with
+// the bias; the weight gradient reads dY in NCHW as (Cout, N·Ho·Wo) and gathers the columns from X
+// (MatMulKernels.ConvForwardIlgpu / ConvWeightGradIlgpu). The input gradient gathers dY per sub-pixel
+// class, (h + p) mod s per axis, each class a dense GEMM over its own taps only, all classes in one
+// launch, storing dX (+ bias) in NCHW (MatMulKernels.ConvInputGradIlgpu: no col2im). Each is one launch,
+// split over k or not (fixed chunks, combined in split order inside the launch).
+// col2im (SIMD set) is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
 // Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
@@ -65,12 +66,6 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
     public double Flops => 2.0 * N * Cout * P * Ckk;
 
     public static int OutputSize(int size, int k, int s, int p, int d) => (size + 2 * p - d * (k - 1) - 1) / s + 1;
-}
-
-/// <summary>ILGPU kernel parameters: group [N0, N0 + Gs) of a convolution.</summary>
-internal struct ConvParams
-{
-    public int N0, Gs, Cin, H, W, KH, KW, Ho, Wo, S, Pad, D;
 }
 
 internal static class ConvKernels
@@ -168,34 +163,6 @@ internal static class ConvKernels
     }
 
     // ============================================================ ILGPU kernels
-
-    /// <summary>
-    /// X[N0 + s, ci, ih, iw] = bias[ci] + Σ_{i, j} col[(ci, i, j), (s, oh, ow)] over the taps that hit (ih, iw).
-    /// One thread per input pixel gathers; no atomics, taps in the same order as the SIMD kernel.
-    /// </summary>
-    [GpuKernel]
-    public static void Col2ImKernel(Index1D idx, ArrayView<float> col, ArrayView<float> x, ArrayView<float> bias, int hasBias, ConvParams p)
-    {
-        int HW = p.H * p.W, P = p.Ho * p.Wo;
-        int s = idx / (p.Cin * HW), q = idx - s * (p.Cin * HW);
-        int c = q / HW, pix = q - c * HW;
-        int ih = pix / p.W, iw = pix - ih * p.W;
-        float acc = hasBias != 0 ? bias[c] : 0f;
-        for (int i = 0; i < p.KH; i++)
-        {
-            int th = ih + p.Pad - i * p.D;
-            if (th < 0 || th % p.S != 0 || th / p.S >= p.Ho) continue;
-            int oh = th / p.S;
-            for (int j = 0; j < p.KW; j++)
-            {
-                int tw = iw + p.Pad - j * p.D;
-                if (tw < 0 || tw % p.S != 0 || tw / p.S >= p.Wo) continue;
-                int ow = tw / p.S;
-                acc += col[(((c * p.KH + i) * p.KW + j) * p.Gs + s) * P + oh * p.Wo + ow];
-            }
-        }
-        x[((p.N0 + s) * p.Cin + c) * HW + pix] = acc;
-    }
 
     /// <summary>y[n, c, pix] += bias[c] over (N, C, P), in place (the bias of a dense convolution).</summary>
     [GpuKernel]
@@ -582,21 +549,7 @@ internal static class ConvKernels
 
     private static unsafe float* Ptr(Tensor t) => (float*)Unsafe.AsPointer(ref t.Storage.Host[0]); // pool arrays are pinned
 
-    private static ConvParams Params(in ConvGeometry g, int n0, int gs) => new()
-    {
-        N0 = n0, Gs = gs, Cin = g.Cin, H = g.H, W = g.W, KH = g.KH, KW = g.KW, Ho = g.Ho, Wo = g.Wo, S = g.Stride, Pad = g.Pad, D = g.Dil,
-    };
-
     // The ILGPU launchers. Costs follow LaunchCost's conventions (compulsory traffic, one FLOP per add).
-
-    /// <summary>One thread per input pixel gathers its kH·kW taps from col: every col element is added once.</summary>
-    private static void Col2ImIlgpu(Device d, ArrayView<float> col, ArrayView<float> x, ArrayView<float> bias, bool hasBias, in ConvGeometry g, int n0, int gs)
-    {
-        long pixels = (long)gs * g.Cin * g.HW, cols = (long)g.Ckk * gs * g.P;
-        var cost = new LaunchCost(Flops: cols, BytesRead: (cols + (hasBias ? g.Cin : 0)) * sizeof(float), BytesWritten: pixels * sizeof(float),
-            SerialLoop: (long)g.KH * g.KW);
-        d.Launch(Col2ImKernel, gs * g.Cin * g.HW, cost, col, x, bias, hasBias ? 1 : 0, Params(g, n0, gs));
-    }
 
     /// <summary>The per-channel bias added in place over (N, C, P): one thread per element.</summary>
     private static void AddBiasIlgpu(Device d, ArrayView<float> y, ArrayView<float> bias, int c, int p, int n)
@@ -630,9 +583,8 @@ internal static class ConvKernels
         }
         if (!dev.IsHost)
         {
-            // ILGPU: one implicit GEMM over the whole batch, stored in NCHW (no col, no permute).
-            MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, g);
-            if (bias is not null) AddBiasIlgpu(dev, y.View, bias.View, g.Cout, g.P, g.N);
+            // ILGPU: one implicit GEMM over the whole batch, stored in NCHW with the bias (no col, no permute, no bias kernel).
+            MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, bias?.View, g);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -687,10 +639,16 @@ internal static class ConvKernels
             }
             return;
         }
+        if (!dev.IsHost)
+        {
+            // ILGPU: one implicit GEMM over the sub-pixel classes, gathering dY and storing dX (+ bias) in NCHW (no col2im).
+            MatMulKernels.ConvInputGradIlgpu(dev, w.View, gy.View, dx.View, bias?.View, g);
+            return;
+        }
         int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
-        using var gbuf = new Workspace(dev, !host || gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P), host only
+        using var gbuf = new Workspace(dev, gs == 1 ? 0 : (long)g.Cout * gs * g.P);        // (Cout, gs·P)
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0);
@@ -704,13 +662,6 @@ internal static class ConvKernels
                 MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Ckk, cols, g.Cout, 1f, wp, gm, 0f, colp);
                 if (!direct) Col2ImCpu(dev.Parallel, colp, xp, bias is null ? null : Ptr(bias), g, n0, cnt);
                 else if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, n0, 1);
-            }
-            else
-            {
-                // The GEMM reads the group's dY in NCHW itself (no permute into channel-major).
-                var group = gy.View.SubView((long)n0 * g.Cout * g.P, (long)cols * g.Cout);
-                MatMulKernels.ConvInputGradColsIlgpu(dev, w.View, group, col.View, g, cnt);
-                Col2ImIlgpu(dev, col.View, dx.View, bias is null ? dx.View : bias.View, bias is not null, g, n0, cnt);
             }
         }
     }

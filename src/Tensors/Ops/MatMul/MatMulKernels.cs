@@ -38,6 +38,11 @@ internal interface IGemmOperandB
     static abstract int TileCol(int idx);
     /// <summary>Tile k of the tile's idx-th load.</summary>
     static abstract int TileK(int idx);
+    /// <summary>
+    /// The launch's args for output class <paramref name="cls"/> (grid z = class·splits + split): the identity for one
+    /// class; the sub-pixel input gradient sets that class's columns, k and tap geometry (<see cref="BConvGradGather"/>).
+    /// </summary>
+    static abstract GemmArgs ForClass(GemmArgs g, int cls);
 }
 
 /// <summary>A stored (m, k): a tile is loaded along k.</summary>
@@ -62,6 +67,7 @@ internal readonly struct BRowMajor : IGemmOperandB
     public static float Load(ArrayView<float> b, int p, int j, int n, int k, GemmArgs g) => b[p * n + j];
     public static int TileCol(int idx) => idx % 64;
     public static int TileK(int idx) => idx / 64;
+    public static GemmArgs ForClass(GemmArgs g, int cls) => g;
 }
 
 /// <summary>B stored (n, k), op(B) = Bᵀ: a tile is loaded along k.</summary>
@@ -70,6 +76,7 @@ internal readonly struct BColMajor : IGemmOperandB
     public static float Load(ArrayView<float> b, int p, int j, int n, int k, GemmArgs g) => b[j * k + p];
     public static int TileCol(int idx) => idx / 8;
     public static int TileK(int idx) => idx % 8;
+    public static GemmArgs ForClass(GemmArgs g, int cls) => g;
 }
 
 /// <summary>
@@ -88,6 +95,7 @@ internal readonly struct BConvImage : IGemmOperandB
     }
     public static int TileCol(int idx) => idx % 64;
     public static int TileK(int idx) => idx / 64;
+    public static GemmArgs ForClass(GemmArgs g, int cls) => g;
 }
 
 /// <summary>
@@ -114,24 +122,95 @@ internal readonly struct BConvImageT : IGemmOperandB
     public static float Load(ArrayView<float> x, int p, int j, int n, int k, GemmArgs g) => BConvImage.Load(x, j, p, k, n, g);
     public static int TileCol(int idx) => idx / 8;
     public static int TileK(int idx) => idx % 8;
+    public static GemmArgs ForClass(GemmArgs g, int cls) => g;
 }
 
 /// <summary>
-/// dY (N, Cout, Ho, Wo) seen as op(B) (Cout × N·Ho·Wo) for the conv input gradient's columns Wᵀ·dY:
-/// op(B)[co, (s, pix)] = dY[s, co, pix] (no permute into channel-major). A tile is loaded along n (consecutive pixels).
+/// The conv input gradient as an implicit GEMM that gathers (no columns, no col2im), split into sub-pixel classes:
+/// dX[s, ci, h, w] = Σ_{co, kh, kw} W[co, ci, kh, kw] · dY[s, co, (h + Pad − kh·D)/S, (w + Pad − kw·D)/S] over the taps
+/// where both divisions are exact and in range. Whether kh contributes to row h depends only on the class
+/// r = (h + Pad) mod S: kh·D ≡ r (mod S), i.e. kh = Kh0 + Sk·t with Sk = S/gcd(S, D) and Kh0 the smallest solution
+/// (none when gcd(S, D) does not divide r: the class receives no tap). So the S² classes (rh, rw) are S² dense GEMMs:
+/// class rows h = H0 + S·hi (H0 = (r − Pad) mod S), k = Cout·Th·Tw over the class's taps only (a stride-2, 4×4
+/// conv has 2×2 taps per class, not 16 of which 12 miss), and dY row oh = Qh + hi − Dq·t with Qh = (H0 + Pad − Kh0·D)/S
+/// (exact) and Dq = D/gcd(S, D): no division by S anywhere. One launch takes every class as part of grid z.
+/// op(B)[(co, th, tw), (s, hi, wi)] = dY[s, co, Qh + hi − Dq·th, Qw + wi − Dq·tw] (zero outside dY); a tile is loaded
+/// along n (consecutive wi: consecutive dY pixels of one row).
 /// </summary>
-internal readonly struct BNchwChannels : IGemmOperandB
+internal readonly struct BConvGradGather : IGemmOperandB
 {
     public static float Load(ArrayView<float> dy, int p, int j, int n, int k, GemmArgs g)
     {
-        int s = j / g.P, pix = j - s * g.P;
-        return dy[(s * k + p) * g.P + pix];
+        int co = p / g.Taps, t = p - co * g.Taps, th = t / g.Tw, tw = t - th * g.Tw;
+        int s = j / g.ClassPixels, pix = j - s * g.ClassPixels, hi = pix / g.Wc, wi = pix - hi * g.Wc;
+        int oh = g.Qh + hi - g.Dq * th, ow = g.Qw + wi - g.Dq * tw;
+        return (uint)oh < (uint)g.Ho && (uint)ow < (uint)g.Wo ? dy[((s * g.Cout + co) * g.Ho + oh) * g.Wo + ow] : 0f;
     }
     public static int TileCol(int idx) => idx % 64;
     public static int TileK(int idx) => idx / 64;
+
+    public static GemmArgs ForClass(GemmArgs g, int cls)
+    {
+        int rh = cls / g.S, rw = cls - rh * g.S;
+        g.H0 = Mod(rh - g.Pad, g.S);
+        g.W0 = Mod(rw - g.Pad, g.S);
+        g.Hc = g.H0 < g.H ? (g.H - g.H0 + g.S - 1) / g.S : 0;
+        g.Wc = g.W0 < g.W ? (g.W - g.W0 + g.S - 1) / g.S : 0;
+        int kh0 = FirstTap(rh, g.D, g.S, g.Sk), kw0 = FirstTap(rw, g.D, g.S, g.Sk);
+        int th = kh0 < 0 || kh0 >= g.KH ? 0 : (g.KH - kh0 + g.Sk - 1) / g.Sk;
+        int tw = kw0 < 0 || kw0 >= g.KW ? 0 : (g.KW - kw0 + g.Sk - 1) / g.Sk;
+        g.Kh0 = kh0;
+        g.Kw0 = kw0;
+        g.Tw = Math.Max(tw, 1);   // a divisor in Load; a class without taps has k = 0 and never loads
+        g.Taps = th * tw;
+        g.Qh = (g.H0 + g.Pad - kh0 * g.D) / g.S;
+        g.Qw = (g.W0 + g.Pad - kw0 * g.D) / g.S;
+        g.ClassPixels = Math.Max(g.Hc * g.Wc, 1);
+        g.N = g.Batch * g.Hc * g.Wc;
+        g.K = g.Cout * g.Taps;
+        return g;
+    }
+
+    private static int Mod(int a, int m) => ((a % m) + m) % m;
+
+    /// <summary>The smallest kh in [0, sk) with kh·d ≡ r (mod s), or −1 when there is none.</summary>
+    private static int FirstTap(int r, int d, int s, int sk)
+    {
+        for (int kh = 0; kh < sk; kh++)
+            if (Mod(kh * d - r, s) == 0) return kh;
+        return -1;
+    }
+
+    /// <summary>The classes' widest column count and longest k, which size the launch grid.</summary>
+    internal static (int MaxN, int MaxK) Extent(GemmArgs g)
+    {
+        int maxN = 0, maxK = 0;
+        for (int c = 0; c < g.Classes; c++)
+        {
+            var a = ForClass(g, c);
+            maxN = Math.Max(maxN, a.N);
+            maxK = Math.Max(maxK, a.K);
+        }
+        return (maxN, maxK);
+    }
 }
 
-/// <summary>Where the GEMM stores C[i, j] (and a split writes its partial within its slice): a bijection of [0, m·n).</summary>
+/// <summary>
+/// Wᵀ for the sub-pixel input gradient: op(A)[ci, (co, th, tw)] = W[co, ci, Kh0 + Sk·th, Kw0 + Sk·tw] with the class's
+/// taps (<see cref="BConvGradGather"/>). A tile is loaded along m (consecutive ci: stride kH·kW in W, which is small and cached).
+/// </summary>
+internal readonly struct AConvWeightT : IGemmOperandA
+{
+    public static float Load(ArrayView<float> w, int i, int p, int m, int k, GemmArgs g)
+    {
+        int co = p / g.Taps, t = p - co * g.Taps, th = t / g.Tw, tw = t - th * g.Tw;
+        return w[((co * m + i) * g.KH + g.Kh0 + g.Sk * th) * g.KW + g.Kw0 + g.Sk * tw];
+    }
+    public static int TileRow(int idx) => idx % 128;
+    public static int TileK(int idx) => idx / 128;
+}
+
+/// <summary>Where the GEMM stores C[i, j]: a bijection of [0, m·n).</summary>
 internal interface IGemmStore
 {
     /// <summary>The linear index of C[i, j].</summary>
@@ -155,6 +234,18 @@ internal readonly struct CNchw : IGemmStore
 }
 
 /// <summary>
+/// dX (N, Cin, H, W) of one sub-pixel class (<see cref="BConvGradGather"/>): C[ci, (s, hi, wi)] → dX[s, ci, H0 + S·hi, W0 + S·wi].
+/// </summary>
+internal readonly struct CNchwSubPixel : IGemmStore
+{
+    public static int Index(int i, int j, GemmArgs g)
+    {
+        int s = j / g.ClassPixels, pix = j - s * g.ClassPixels, hi = pix / g.Wc, wi = pix - hi * g.Wc;
+        return ((s * g.M + i) * g.H + g.H0 + g.S * hi) * g.W + g.W0 + g.S * wi;
+    }
+}
+
+/// <summary>
 /// Shape, transposes, scalars and the k chunk of one ILGPU GEMM launch; for the implicit-GEMM convolution
 /// also the conv geometry (X (N, Cin, H, W), kernel KH×KW, output Ho×Wo of P = Ho·Wo pixels, stride S,
 /// padding Pad, dilation D), which the plain operands ignore.
@@ -164,6 +255,13 @@ internal struct GemmArgs
     public int M, N, K, KChunk, TransA, TransB;
     public float Alpha, Beta;
     public int Cin, H, W, KH, KW, Ho, Wo, P, S, Pad, D;
+    /// <summary>Output classes in grid z (1 except for the sub-pixel input gradient), row-major partial slot floats per (class, split), and 1 to add bias[i] to row i in the epilogue.</summary>
+    public int Classes, Slot, HasBias;
+    /// <summary>Splits per first-level group of the in-kernel combine (<see cref="MatMulKernels.SplitGroup"/>).</summary>
+    public int SplitGroup;
+    /// <summary>The sub-pixel input gradient: batch, Cout, tap step Sk = S/gcd(S, D), Dq = D/gcd(S, D), and the class fields <see cref="BConvGradGather.ForClass"/> sets.</summary>
+    public int Batch, Cout, Sk, Dq;
+    public int H0, W0, Hc, Wc, ClassPixels, Kh0, Kw0, Tw, Taps, Qh, Qw;
 }
 
 internal static class MatMulKernels
@@ -242,15 +340,20 @@ internal static class MatMulKernels
     // the four instantiations is compiled with its own index arithmetic and no runtime branch.
     // Out-of-range elements load as zeros. Not done: 128-bit vector loads (ILGPU 1.5.3 has no aligned
     // float4 view of an arbitrary offset), a 128×128 tile.
-    // Where C[i, j] is stored is a third type argument (CRowMajor, or CNchw for a conv output), and an
-    // operand may read through the conv geometry in GemmArgs instead of a stored matrix: that makes the
-    // convolution forward and weight gradient implicit GEMMs (BConvImage, ANchwChannels, BConvImageT
-    // index X and dY in NCHW inside the tile loader; no im2col or permute kernels), and lets the input
-    // gradient's GEMM read dY in NCHW (BNchwChannels). Those loaders decode indices with runtime integer
-    // divisions per loaded element (up to four per load; 4 B loads, or 8 A + 4 B for the weight gradient,
-    // per thread per k-slice of 512 FMAs). Not done: hoisting the decode of a thread's fixed column out of
-    // the k loop and stepping (ci, i, j) incrementally. The plain instantiations compile as before (their
-    // operands ignore the geometry fields; ptxas reports the same registers).
+    // Where C[i, j] is stored is a third type argument (CRowMajor, CNchw or CNchwSubPixel for a conv
+    // output), and an operand may read through the conv geometry in GemmArgs instead of a stored matrix:
+    // that makes the convolution forward, weight gradient and input gradient implicit GEMMs (BConvImage,
+    // ANchwChannels, BConvImageT, AConvWeightT, BConvGradGather index X, W and dY in NCHW inside the tile
+    // loader; no im2col, col2im or permute kernels). The input gradient runs S² sub-pixel classes in grid z
+    // (TB.ForClass sets a class's columns, k and taps once per thread; the identity for the others). Those
+    // loaders decode indices with runtime integer divisions per loaded element (up to four per load; 4 B
+    // loads, or 8 A + 4 B for the weight and input gradients, per thread per k-slice of 512 FMAs). Not
+    // done: hoisting the decode of a thread's fixed column out of the k loop and stepping (ci, i, j)
+    // incrementally. The epilogue adds bias[i] per row when GemmArgs.HasBias (conv forward: bias[co];
+    // input gradient: bias[ci]), which removes the separate bias launch.
+    // Split k is one launch too: each k-split group writes its partial to a workspace slot, and the last
+    // groups to arrive (atomic counters per tile) add the partials in a fixed order, in two levels of about
+    // √S each, and run the epilogue (CombineIfLast): deterministic, and no group ever waits for another.
 
     private const int Bm = 128;      // output tile rows per group
     private const int Bn = 64;       // output tile columns per group
@@ -264,18 +367,26 @@ internal static class MatMulKernels
 
     /// <summary>
     /// Tiled GEMM over k ∈ [z·KChunk, min(k, (z + 1)·KChunk)) of grid z; launch with groups of 128 and grid
-    /// (⌈n/64⌉, ⌈m/128⌉, splits). <typeparamref name="TA"/>, <typeparamref name="TB"/>: how A and B are stored.
+    /// (⌈n/64⌉, ⌈m/128⌉, splits). <typeparamref name="TA"/>, <typeparamref name="TB"/>: how A and B are stored;
+    /// <typeparamref name="TC"/>: where C[i, j] goes. With one split the group stores α·acc + β·C itself. With
+    /// S &gt; 1 splits each group writes its raw partial into slice z of <paramref name="work"/> (S × m·n, row-major)
+    /// and counts its arrival in <paramref name="counters"/>; the last arrivals add the S partials in a fixed order
+    /// (split order within groups of splits, then group order) and store through the epilogue (see
+    /// <see cref="CombineIfLast{TC}"/>), so no second launch.
     /// </summary>
     [GpuKernel(ExplicitlyGrouped = true)]
-    internal static void GemmTiledKernel<TA, TB, TC>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
+    internal static void GemmTiledKernel<TA, TB, TC>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> bias, ArrayView<float> work, ArrayView<int> counters, GemmArgs args)
         where TA : struct, IGemmOperandA where TB : struct, IGemmOperandB where TC : struct, IGemmStore
     {
         var aTile = SharedMemory.Allocate<float>(2 * Bk * APitch); // [buffer][kk][row]
         var bTile = SharedMemory.Allocate<float>(2 * Bk * BPitch); // [buffer][kk][col]
         int t = Group.IdxX, tx = t % 8, ty = t / 8;
         int row0 = Grid.IdxY * Bm, col0 = Grid.IdxX * Bn;
+        int splits = Grid.DimZ / args.Classes, cls = Grid.IdxZ / splits, split = Grid.IdxZ - cls * splits;
+        var g = TB.ForClass(args, cls);
         int m = g.M, n = g.N, k = g.K;
-        int kBegin = Grid.IdxZ * g.KChunk, kEnd = Math.Min(k, kBegin + g.KChunk);
+        int kBegin = split * g.KChunk, kEnd = Math.Min(k, kBegin + g.KChunk);
         int slices = (kEnd - kBegin + Bk - 1) / Bk;
 
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0, c05 = 0, c06 = 0, c07 = 0;
@@ -394,44 +505,142 @@ internal static class MatMulKernels
             Group.Barrier();
         }
 
-        // A split writes its raw partial into slice z of the workspace (α = 1, β = 0 there).
-        var cz = c.SubView((long)Grid.IdxZ * m * n, (long)m * n);
-        StoreRow8<TC>(cz, row0 + ty + 0, col0 + tx, g, c00, c01, c02, c03, c04, c05, c06, c07);
-        StoreRow8<TC>(cz, row0 + ty + 16, col0 + tx, g, c10, c11, c12, c13, c14, c15, c16, c17);
-        StoreRow8<TC>(cz, row0 + ty + 32, col0 + tx, g, c20, c21, c22, c23, c24, c25, c26, c27);
-        StoreRow8<TC>(cz, row0 + ty + 48, col0 + tx, g, c30, c31, c32, c33, c34, c35, c36, c37);
-        StoreRow8<TC>(cz, row0 + ty + 64, col0 + tx, g, c40, c41, c42, c43, c44, c45, c46, c47);
-        StoreRow8<TC>(cz, row0 + ty + 80, col0 + tx, g, c50, c51, c52, c53, c54, c55, c56, c57);
-        StoreRow8<TC>(cz, row0 + ty + 96, col0 + tx, g, c60, c61, c62, c63, c64, c65, c66, c67);
-        StoreRow8<TC>(cz, row0 + ty + 112, col0 + tx, g, c70, c71, c72, c73, c74, c75, c76, c77);
+        if (splits == 1)
+        {
+            StoreRow8<TC>(c, bias, row0 + ty + 0, col0 + tx, g, c00, c01, c02, c03, c04, c05, c06, c07);
+            StoreRow8<TC>(c, bias, row0 + ty + 16, col0 + tx, g, c10, c11, c12, c13, c14, c15, c16, c17);
+            StoreRow8<TC>(c, bias, row0 + ty + 32, col0 + tx, g, c20, c21, c22, c23, c24, c25, c26, c27);
+            StoreRow8<TC>(c, bias, row0 + ty + 48, col0 + tx, g, c30, c31, c32, c33, c34, c35, c36, c37);
+            StoreRow8<TC>(c, bias, row0 + ty + 64, col0 + tx, g, c40, c41, c42, c43, c44, c45, c46, c47);
+            StoreRow8<TC>(c, bias, row0 + ty + 80, col0 + tx, g, c50, c51, c52, c53, c54, c55, c56, c57);
+            StoreRow8<TC>(c, bias, row0 + ty + 96, col0 + tx, g, c60, c61, c62, c63, c64, c65, c66, c67);
+            StoreRow8<TC>(c, bias, row0 + ty + 112, col0 + tx, g, c70, c71, c72, c73, c74, c75, c76, c77);
+            return;
+        }
+        // Split k: the raw partial (no α, β) into slot z of the workspace, row-major m×n.
+        var wz = work.SubView((long)Grid.IdxZ * g.Slot, g.Slot);
+        PartialRow8(wz, row0 + ty + 0, col0 + tx, m, n, c00, c01, c02, c03, c04, c05, c06, c07);
+        PartialRow8(wz, row0 + ty + 16, col0 + tx, m, n, c10, c11, c12, c13, c14, c15, c16, c17);
+        PartialRow8(wz, row0 + ty + 32, col0 + tx, m, n, c20, c21, c22, c23, c24, c25, c26, c27);
+        PartialRow8(wz, row0 + ty + 48, col0 + tx, m, n, c30, c31, c32, c33, c34, c35, c36, c37);
+        PartialRow8(wz, row0 + ty + 64, col0 + tx, m, n, c40, c41, c42, c43, c44, c45, c46, c47);
+        PartialRow8(wz, row0 + ty + 80, col0 + tx, m, n, c50, c51, c52, c53, c54, c55, c56, c57);
+        PartialRow8(wz, row0 + ty + 96, col0 + tx, m, n, c60, c61, c62, c63, c64, c65, c66, c67);
+        PartialRow8(wz, row0 + ty + 112, col0 + tx, m, n, c70, c71, c72, c73, c74, c75, c76, c77);
+        CombineIfLast<TC>(c, bias, work, counters, g, t, row0, col0, cls, split, splits);
     }
 
-    private static void StoreRow8<TC>(ArrayView<float> c, int i, int j, GemmArgs g,
+    /// <summary>
+    /// The in-kernel split-k combine, run by every group of a split GEMM after it wrote its partial. Ordering
+    /// (the CUDA "last block" pattern, with ILGPU's primitives): each thread's device-level fence (PTX membar.gl;
+    /// Interlocked.MemoryBarrier on the CPU accelerator) orders its partial stores before the group barrier,
+    /// after which one thread counts the group's arrival with an atomic add on a counter (atom.add;
+    /// Interlocked.Add), whose old value tells whether this is the last arrival; Group.BarrierOr hands that to
+    /// the whole group, which fences again (its loads come after every counted store) and resets the counter to 0
+    /// for the next launch. No group waits for another (no spinning), so any scheduling works, including the CPU
+    /// accelerator's. Two levels, so that no thread adds more than about 2·√S partials per element: the splits of
+    /// a tile form groups of G = <see cref="GemmArgs.SplitGroup"/> consecutive splits; the last arrival of each
+    /// group adds that group's partials in split order into the group's first slot; the last of the groups to
+    /// finish adds the group sums in group order and stores α·acc + β·C (+ bias) through <typeparamref name="TC"/>.
+    /// With one group (S ≤ 8) it adds the S partials in split order directly. Which group arrives last changes
+    /// nothing: the float operations and their order are fixed by S and G, so results are bit-identical run to run.
+    /// Each loop walks the tile's in-range elements linearly (thread t takes elements t, t + 128, …; one division
+    /// per element, outside the partial loop), so a warp's loads are consecutive floats and a narrow tile keeps all
+    /// 128 threads busy (<see cref="CombinePerThread"/>).
+    /// </summary>
+    private static void CombineIfLast<TC>(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, ArrayView<int> counters, GemmArgs g,
+        int t, int row0, int col0, int cls, int split, int splits) where TC : struct, IGemmStore
+    {
+        MemoryFence.DeviceLevel();
+        Group.Barrier();
+        int tile = (cls * Grid.DimY + Grid.IdxY) * Grid.DimX + Grid.IdxX;
+        int gsize = g.SplitGroup, groups = (splits + gsize - 1) / gsize, grp = split / gsize;
+        int cbase = tile * (groups + 1), first = grp * gsize, inGroup = Math.Min(splits, first + gsize) - first;
+        bool arrivedLast = t == 0 && Atomic.Add(ref counters[cbase + grp], 1) == inGroup - 1;
+        if (!Group.BarrierOr(arrivedLast)) return;
+        MemoryFence.DeviceLevel();
+        if (t == 0) counters[cbase + grp] = 0;
+        int m = g.M, n = g.N, slot = g.Slot, base0 = cls * splits * slot;
+        int cols = Math.Min(Bn, n - col0), count = Math.Min(Bm, m - row0) * cols;
+        int sums = splits, stride = slot;
+        if (groups > 1)
+        {
+            // Level 1: this group's partials, in split order, into the group's first slot.
+            int gbase = base0 + first * slot;
+            for (int v = t; v < count; v += GemmThreads)
+            {
+                int r = v / cols, e = gbase + (row0 + r) * n + col0 + (v - r * cols);
+                float acc = work[e];
+                for (int s = 1; s < inGroup; s++) acc += work[s * slot + e];
+                work[e] = acc;
+            }
+            MemoryFence.DeviceLevel();
+            Group.Barrier();
+            bool lastGroup = t == 0 && Atomic.Add(ref counters[cbase + groups], 1) == groups - 1;
+            if (!Group.BarrierOr(lastGroup)) return;
+            MemoryFence.DeviceLevel();
+            if (t == 0) counters[cbase + groups] = 0;
+            sums = groups;
+            stride = gsize * slot;
+        }
+        // The last level: the sums (group sums, or the partials when there is one group) in order, then the epilogue.
+        float alpha = g.Alpha, beta = g.Beta;
+        for (int v = t; v < count; v += GemmThreads)
+        {
+            int r = v / cols, i = row0 + r, j = col0 + (v - r * cols);
+            int e = base0 + i * n + j;
+            float acc = work[e];
+            for (int s = 1; s < sums; s++) acc += work[s * stride + e];
+            StoreOne(c, TC.Index(i, j, g), true, alpha, beta, g.HasBias != 0, g.HasBias != 0 ? bias[i] : 0f, acc);
+        }
+    }
+
+    /// <summary>A thread's 8 raw partials of row i (columns j, j + 8, …, j + 56) into a split's row-major slice.</summary>
+    private static void PartialRow8(ArrayView<float> w, int i, int j, int m, int n,
+        float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7)
+    {
+        if (i >= m) return;
+        int e = i * n + j;
+        if (j < n) w[e] = v0;
+        if (j + 8 < n) w[e + 8] = v1;
+        if (j + 16 < n) w[e + 16] = v2;
+        if (j + 24 < n) w[e + 24] = v3;
+        if (j + 32 < n) w[e + 32] = v4;
+        if (j + 40 < n) w[e + 40] = v5;
+        if (j + 48 < n) w[e + 48] = v6;
+        if (j + 56 < n) w[e + 56] = v7;
+    }
+
+    private static void StoreRow8<TC>(ArrayView<float> c, ArrayView<float> bias, int i, int j, GemmArgs g,
         float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7) where TC : struct, IGemmStore
     {
         if (i >= g.M) return;
         int n = g.N;
         float alpha = g.Alpha, beta = g.Beta;
-        StoreOne(c, TC.Index(i, j, g), j < n, alpha, beta, v0);
-        StoreOne(c, TC.Index(i, j + 8, g), j + 8 < n, alpha, beta, v1);
-        StoreOne(c, TC.Index(i, j + 16, g), j + 16 < n, alpha, beta, v2);
-        StoreOne(c, TC.Index(i, j + 24, g), j + 24 < n, alpha, beta, v3);
-        StoreOne(c, TC.Index(i, j + 32, g), j + 32 < n, alpha, beta, v4);
-        StoreOne(c, TC.Index(i, j + 40, g), j + 40 < n, alpha, beta, v5);
-        StoreOne(c, TC.Index(i, j + 48, g), j + 48 < n, alpha, beta, v6);
-        StoreOne(c, TC.Index(i, j + 56, g), j + 56 < n, alpha, beta, v7);
+        bool hasBias = g.HasBias != 0;
+        float bi = hasBias ? bias[i] : 0f;
+        StoreOne(c, TC.Index(i, j, g), j < n, alpha, beta, hasBias, bi, v0);
+        StoreOne(c, TC.Index(i, j + 8, g), j + 8 < n, alpha, beta, hasBias, bi, v1);
+        StoreOne(c, TC.Index(i, j + 16, g), j + 16 < n, alpha, beta, hasBias, bi, v2);
+        StoreOne(c, TC.Index(i, j + 24, g), j + 24 < n, alpha, beta, hasBias, bi, v3);
+        StoreOne(c, TC.Index(i, j + 32, g), j + 32 < n, alpha, beta, hasBias, bi, v4);
+        StoreOne(c, TC.Index(i, j + 40, g), j + 40 < n, alpha, beta, hasBias, bi, v5);
+        StoreOne(c, TC.Index(i, j + 48, g), j + 48 < n, alpha, beta, hasBias, bi, v6);
+        StoreOne(c, TC.Index(i, j + 56, g), j + 56 < n, alpha, beta, hasBias, bi, v7);
     }
 
-    private static void StoreOne(ArrayView<float> c, int index, bool inside, float alpha, float beta, float v)
+    private static void StoreOne(ArrayView<float> c, int index, bool inside, float alpha, float beta, bool addBias, float bias, float v)
     {
         if (!inside) return;
-        // beta == 0 must not read C: it may hold NaN from an uninitialised buffer.
-        c[index] = beta == 0f ? alpha * v : alpha * v + beta * c[index];
+        // beta == 0 must not read C: it may hold NaN from an uninitialised buffer. The bias is added last, as the
+        // separate bias kernel added it to the stored product.
+        float r = beta == 0f ? alpha * v : alpha * v + beta * c[index];
+        c[index] = addBias ? r + bias : r;
     }
 
     /// <summary>
     /// The closed instantiations of <see cref="GemmTiledKernel{TA, TB, TC}"/> (the PTX test compiles each): the four
-    /// plain transposes, the implicit-GEMM convolution forward, the conv weight gradient and the input gradient's columns.
+    /// plain transposes, the implicit-GEMM convolution forward, the conv weight gradient and the sub-pixel input gradient.
     /// </summary>
     public static IReadOnlyList<System.Reflection.MethodInfo> Instantiations()
     {
@@ -439,7 +648,7 @@ internal static class MatMulKernels
         return [def.MakeGenericMethod(typeof(ARowMajor), typeof(BRowMajor), typeof(CRowMajor)), def.MakeGenericMethod(typeof(ARowMajor), typeof(BColMajor), typeof(CRowMajor)),
             def.MakeGenericMethod(typeof(AColMajor), typeof(BRowMajor), typeof(CRowMajor)), def.MakeGenericMethod(typeof(AColMajor), typeof(BColMajor), typeof(CRowMajor)),
             def.MakeGenericMethod(typeof(ARowMajor), typeof(BConvImage), typeof(CNchw)), def.MakeGenericMethod(typeof(ANchwChannels), typeof(BConvImageT), typeof(CRowMajor)),
-            def.MakeGenericMethod(typeof(AColMajor), typeof(BNchwChannels), typeof(CRowMajor))];
+            def.MakeGenericMethod(typeof(AConvWeightT), typeof(BConvGradGather), typeof(CNchwSubPixel))];
     }
 
     /// <summary>
@@ -450,7 +659,7 @@ internal static class MatMulKernels
     [GpuKernel(ExplicitlyGrouped = true)]
     internal static void GemmShortKKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
     {
-        long idx = (long)Grid.IdxX * CombineGroup + Group.IdxX;
+        long idx = (long)Grid.IdxX * ShortKGroup + Group.IdxX;
         if (idx >= (long)g.M * g.N) return;
         int i = (int)(idx / g.N), j = (int)(idx - (long)i * g.N);
         float acc = 0f;
@@ -463,48 +672,70 @@ internal static class MatMulKernels
         c[(int)idx] = g.Beta == 0f ? g.Alpha * acc : g.Alpha * acc + g.Beta * c[(int)idx];
     }
 
-    /// <summary>Threads per group of the split-k combine.</summary>
-    private const int CombineGroup = 256;
-
-    /// <summary>
-    /// C[i] = α·Σ_{s &lt; splits} partial[s·mn + i] + β·C[i], the slices in order (the split-k combine); groups of
-    /// 256 threads, one element each (explicit groups: four times the blocks of a 1024-thread auto group, so a
-    /// combine of a few hundred thousand elements still covers every SM).
-    /// </summary>
-    [GpuKernel(ExplicitlyGrouped = true)]
-    internal static void GemmSplitKCombineKernel(ArrayView<float> partial, ArrayView<float> c, int mn, int splits, float alpha, float beta)
-    {
-        int i = Grid.IdxX * CombineGroup + Group.IdxX;
-        if (i >= mn) return;
-        float acc = partial[i];
-        for (int s = 1; s < splits; s++) acc += partial[s * mn + i];
-        c[i] = beta == 0f ? alpha * acc : alpha * acc + beta * c[i];
-    }
+    /// <summary>Threads per group of the short-k kernel.</summary>
+    private const int ShortKGroup = 256;
 
     /// <summary>The instantiation of <see cref="GemmTiledKernel{TA, TB, TC}"/> for the transposes.</summary>
     private static void LaunchTiled(Device device, bool transA, bool transB, KernelConfig config, in LaunchCost cost,
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, ArrayView<int> counters, GemmArgs args)
     {
         switch (transA, transB)
         {
-            case (false, false): device.Launch(GemmTiledKernel<ARowMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, args); break;
-            case (false, true): device.Launch(GemmTiledKernel<ARowMajor, BColMajor, CRowMajor>, config, cost, a, b, c, args); break;
-            case (true, false): device.Launch(GemmTiledKernel<AColMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, args); break;
-            default: device.Launch(GemmTiledKernel<AColMajor, BColMajor, CRowMajor>, config, cost, a, b, c, args); break;
+            case (false, false): device.Launch(GemmTiledKernel<ARowMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, bias, work, counters, args); break;
+            case (false, true): device.Launch(GemmTiledKernel<ARowMajor, BColMajor, CRowMajor>, config, cost, a, b, c, bias, work, counters, args); break;
+            case (true, false): device.Launch(GemmTiledKernel<AColMajor, BRowMajor, CRowMajor>, config, cost, a, b, c, bias, work, counters, args); break;
+            default: device.Launch(GemmTiledKernel<AColMajor, BColMajor, CRowMajor>, config, cost, a, b, c, bias, work, counters, args); break;
         }
+    }
+
+    /// <summary>Splits per first-level group of the in-kernel combine: all of them up to 8, else ⌈√S⌉ (about 2·√S adds per element in all).</summary>
+    internal static int SplitGroup(int splits) => splits <= 8 ? Math.Max(splits, 1) : (int)Math.Ceiling(Math.Sqrt(splits));
+
+    /// <summary>Counters one tile of a split launch uses: one per first-level group and one for the groups.</summary>
+    internal static int CountersPerTile(int splits) => (splits + SplitGroup(splits) - 1) / SplitGroup(splits) + 1;
+
+    /// <summary>
+    /// Partials one thread of a split tile's last groups adds: ⌈rows·cols/128⌉ in-range elements of the fullest
+    /// tile, times G (its group) + S/G (the group sums), or S with one group (<see cref="CombineIfLast{TC}"/>).
+    /// </summary>
+    internal static long CombinePerThread(int m, int n, int splits)
+    {
+        if (splits <= 1) return 0;
+        int gsize = SplitGroup(splits), groups = (splits + gsize - 1) / gsize;
+        long perElement = groups > 1 ? gsize + groups : splits;
+        return ((long)Math.Min(m, Bm) * Math.Min(n, Bn) + GemmThreads - 1) / GemmThreads * perElement;
+    }
+
+    /// <summary>
+    /// The cost of a tiled GEMM launch writing <paramref name="outputs"/> elements of C: the product (<paramref name="flops"/>),
+    /// the epilogue (α·acc, or α·acc + β·C reading C) and, when split, the partials: S·outputs floats written and read
+    /// back once by the tiles' last groups, (S − 1)·outputs adds. The longest serial loop (<paramref name="serial"/>) is
+    /// a last group's thread: its k chunk, then its share of the combine.
+    /// </summary>
+    private static LaunchCost TiledCost(long flops, long outputs, int splits, long operandBytes, bool readsC, long serial)
+    {
+        long partials = splits > 1 ? splits * outputs : 0;
+        return new LaunchCost(
+            Flops: flops + (splits - 1) * outputs + (readsC ? 3 * outputs : outputs),
+            BytesRead: operandBytes + (partials + (readsC ? outputs : 0)) * sizeof(float),
+            BytesWritten: (partials + outputs) * sizeof(float),
+            SerialLoop: serial);
     }
 
     /// <summary>
     /// k chunks of the ILGPU GEMM (1: no split): enough to give about <see cref="GpuKernelOptions.TargetGroups"/>
-    /// groups when C has fewer than half as many tiles, and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
+    /// groups when C has fewer than half as many tiles (capped so that a tile's last groups add its partials within
+    /// <see cref="GpuKernelOptions.GemmMaxSerialK"/> per thread), and to keep every chunk within <see cref="GpuKernelOptions.GemmMaxSerialK"/>;
     /// chunks are multiples of 16 and at least <see cref="MinKChunk"/>; the workspace stays within 2^24 floats.
     /// </summary>
     internal static (int Splits, int KChunk) SplitK(int m, int n, int k, GpuKernelOptions options)
     {
         long tiles = (long)((m + Bm - 1) / Bm) * ((n + Bn - 1) / Bn);
-        // Fewer tiles than about one per SM (TargetGroups is two per SM): split up to TargetGroups groups.
-        long wanted = Math.Max(tiles < options.TargetGroups / 2 ? (options.TargetGroups + tiles - 1) / tiles : 1,
-            ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
+        // Fewer tiles than about one per SM (TargetGroups is two per SM): split up to TargetGroups groups, but no
+        // further than keeps a last group's combine (CombinePerThread) within GemmMaxSerialK.
+        long fill = tiles < options.TargetGroups / 2 ? (options.TargetGroups + tiles - 1) / tiles : 1;
+        while (fill > 1 && CombinePerThread(m, n, (int)Math.Min(fill, int.MaxValue)) > options.GemmMaxSerialK) fill--;
+        long wanted = Math.Max(fill, ((long)k + options.GemmMaxSerialK - 1) / options.GemmMaxSerialK);
         wanted = Math.Min(wanted, Math.Max(1, MaxSplitWorkspace / Math.Max(1, (long)m * n)));
         if (wanted <= 1 || k < 2 * MinKChunk) return (1, k);
         int chunk = (int)Math.Max(MinKChunk, ((k + wanted - 1) / wanted + IlTk - 1) / IlTk * IlTk);
@@ -516,13 +747,13 @@ internal static class MatMulKernels
     /// The convolution forward as one implicit GEMM (STYLE: X is never lowered to columns): Y (N, Cout, Ho, Wo) =
     /// W (Cout × Cin·kH·kW) · im2col(X) (Cin·kH·kW × N·Ho·Wo), the columns gathered from X inside the tile loader
     /// (<see cref="BConvImage"/>) and C stored straight into NCHW (<see cref="CNchw"/>); split over k like any GEMM
-    /// (the partials in NCHW order too, so the combine is the plain element-wise one). One launch (two when split).
+    /// (a split writes row-major partials and the tiles' last groups add them and store NCHW). One launch, split or not.
     /// </summary>
-    internal static void ConvForwardIlgpu(Device device, ArrayView<float> w, ArrayView<float> x, ArrayView<float> y, in ConvGeometry geo)
+    internal static void ConvForwardIlgpu(Device device, ArrayView<float> w, ArrayView<float> x, ArrayView<float> y, ArrayView<float>? bias, in ConvGeometry geo)
     {
         CheckConvSizes(geo, x.Length, y.Length, w.Length);
         var args = ConvArgs(geo, geo.Cout, geo.N * geo.P, geo.Ckk);
-        ConvGemmIlgpu(device, ConvGemm.Forward, args, w, x, y, ((long)geo.Cout * geo.Ckk + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
+        ConvGemmIlgpu(device, ConvGemm.Forward, args, w, x, y, bias, (long)geo.Cout * geo.Ckk + (long)geo.N * geo.Cin * geo.HW, 2L * geo.Cout * geo.N * geo.P * geo.Ckk);
     }
 
     /// <summary>
@@ -534,23 +765,39 @@ internal static class MatMulKernels
     {
         CheckConvSizes(geo, x.Length, dy.Length, dw.Length);
         var args = ConvArgs(geo, geo.Cout, geo.Ckk, geo.N * geo.P);
-        ConvGemmIlgpu(device, ConvGemm.WeightGrad, args, dy, x, dw, ((long)geo.N * geo.Cout * geo.P + (long)geo.N * geo.Cin * geo.HW) * sizeof(float));
+        ConvGemmIlgpu(device, ConvGemm.WeightGrad, args, dy, x, dw, null, (long)geo.N * geo.Cout * geo.P + (long)geo.N * geo.Cin * geo.HW, 2L * geo.Cout * geo.N * geo.P * geo.Ckk);
     }
 
     /// <summary>
-    /// The conv input gradient's columns of samples [0, count) of <paramref name="dy"/> (a view starting at the group's
-    /// first sample): col (Cin·kH·kW × count·Ho·Wo) = Wᵀ · dY, dY read in NCHW (<see cref="BNchwChannels"/>); col2im follows.
+    /// The conv input gradient (and ConvTranspose2d's forward) as one implicit GEMM per sub-pixel class, all classes in
+    /// one launch (grid z = class·splits + split): dX (N, Cin, H, W) = Wᵀ · dY gathered over each class's own taps
+    /// (<see cref="AConvWeightT"/>, <see cref="BConvGradGather"/>), stored in NCHW (<see cref="CNchwSubPixel"/>), plus
+    /// bias[ci] in the epilogue. No columns, no col2im; bit-identical run to run (fixed tap and split order).
     /// </summary>
-    internal static void ConvInputGradColsIlgpu(Device device, ArrayView<float> w, ArrayView<float> dy, ArrayView<float> col, in ConvGeometry geo, int count)
+    internal static void ConvInputGradIlgpu(Device device, ArrayView<float> w, ArrayView<float> dy, ArrayView<float> dx, ArrayView<float>? bias, in ConvGeometry geo)
     {
-        long cols = (long)count * geo.P;
-        if (w.Length < (long)geo.Cout * geo.Ckk || dy.Length < cols * geo.Cout || col.Length < cols * geo.Ckk)
-            throw new ArgumentException($"convolution buffers too short for {geo} ({count} samples): w {w.Length}, dy {dy.Length}, col {col.Length}");
-        var args = ConvArgs(geo, geo.Ckk, (int)cols, geo.Cout);
-        ConvGemmIlgpu(device, ConvGemm.InputGradCols, args, w, dy, col, ((long)geo.Cout * geo.Ckk + cols * geo.Cout) * sizeof(float));
+        CheckConvSizes(geo, dx.Length, dy.Length, w.Length);
+        var args = ConvArgs(geo, geo.Cin, 0, 0);
+        int gcd = Gcd(geo.Stride, geo.Dil);
+        args.Classes = geo.Stride * geo.Stride;
+        args.Batch = geo.N;
+        args.Cout = geo.Cout;
+        args.Sk = geo.Stride / gcd;
+        args.Dq = geo.Dil / gcd;
+        (args.N, args.K) = BConvGradGather.Extent(args);
+        long macs = 0;
+        for (int c = 0; c < args.Classes; c++)
+        {
+            var a = BConvGradGather.ForClass(args, c);
+            macs += (long)a.M * a.N * a.K;
+        }
+        // Every dX pixel lies in exactly one class, and a class without taps (k = 0) stores 0 (+ bias): all of dX is written.
+        ConvGemmIlgpu(device, ConvGemm.InputGrad, args, w, dy, dx, bias, (long)geo.Cout * geo.Ckk + (long)geo.N * geo.Cout * geo.P, 2 * macs);
     }
 
-    private enum ConvGemm { Forward, WeightGrad, InputGradCols }
+    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
+
+    private enum ConvGemm { Forward, WeightGrad, InputGrad }
 
     private static void CheckConvSizes(in ConvGeometry geo, long xLength, long yLength, long wLength)
     {
@@ -560,45 +807,47 @@ internal static class MatMulKernels
 
     private static GemmArgs ConvArgs(in ConvGeometry geo, int m, int n, int k) => new()
     {
-        M = m, N = n, K = k, Alpha = 1f, Beta = 0f,
+        M = m, N = n, K = k, Alpha = 1f, Beta = 0f, Classes = 1,
         Cin = geo.Cin, H = geo.H, W = geo.W, KH = geo.KH, KW = geo.KW, Ho = geo.Ho, Wo = geo.Wo, P = geo.P, S = geo.Stride, Pad = geo.Pad, D = geo.Dil,
     };
 
-    /// <summary>C = op(A)·op(B) (α = 1, β = 0) through a conv instantiation, split over k when <see cref="SplitK"/> says so.</summary>
-    private static void ConvGemmIlgpu(Device device, ConvGemm which, GemmArgs args, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, long bytesRead)
+    /// <summary>
+    /// C = op(A)·op(B) (+ bias[i]; α = 1, β = 0) through a conv instantiation, over <see cref="GemmArgs.Classes"/> output
+    /// classes of at most args.N columns and args.K terms each, split over k when <see cref="SplitK"/> says so (one launch
+    /// either way). <paramref name="operandElements"/>: floats of A and B; <paramref name="flops"/>: 2·MACs of the product.
+    /// </summary>
+    private static void ConvGemmIlgpu(Device device, ConvGemm which, GemmArgs args, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float>? bias, long operandElements, long flops)
     {
-        int m = args.M, n = args.N, k = args.K;
+        int m = args.M, n = args.N, k = args.K, classes = args.Classes;
         if (m == 0 || n == 0) return;
-        long mn = (long)m * n;
-        var (splits, chunk) = SplitK(m, n, k, device.GpuOptions);
+        var (splits, chunk) = SplitK(m, n * classes, k, device.GpuOptions);
         args.KChunk = chunk;
-        var config = new KernelConfig(new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, splits), new Index3D(GemmThreads, 1, 1));
-        if (splits == 1)
-        {
-            LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, mn * sizeof(float), k), a, b, c, args);
-            return;
-        }
-        using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m·n), each slice in C's layout
-        LaunchConv(device, which, config, new LaunchCost(2 * mn * k, bytesRead, splits * mn * sizeof(float), chunk), a, b, partial.View, args);
-        var combineCost = new LaunchCost(Flops: splits * mn, BytesRead: splits * mn * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
-        device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
-            partial.View, c, (int)mn, splits, 1f, 0f);
+        args.Slot = m * n;
+        args.SplitGroup = SplitGroup(splits);
+        args.HasBias = bias.HasValue ? 1 : 0;
+        var config = new KernelConfig(new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, classes * splits), new Index3D(GemmThreads, 1, 1));
+        long outputs = which == ConvGemm.InputGrad ? (long)args.Batch * args.Cin * args.H * args.W : (long)m * n;
+        var cost = TiledCost(flops, outputs, splits, operandElements * sizeof(float) + (bias.HasValue ? m * sizeof(float) : 0), readsC: false, chunk + CombinePerThread(m, n, splits));
+        var counters = device.SplitCounters(config.GridDim.X * config.GridDim.Y * classes * CountersPerTile(splits));
+        using var partial = splits == 1 ? null : Tensor.Empty(new Shape(classes * splits * m * n), device);   // (class, split) slots of m·n, row-major
+        LaunchConv(device, which, config, cost, a, b, c, bias ?? c, partial?.View ?? c, counters, args);
     }
 
     private static void LaunchConv(Device device, ConvGemm which, KernelConfig config, in LaunchCost cost,
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs args)
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, ArrayView<int> counters, GemmArgs args)
     {
         switch (which)
         {
-            case ConvGemm.Forward: device.Launch(GemmTiledKernel<ARowMajor, BConvImage, CNchw>, config, cost, a, b, c, args); break;
-            case ConvGemm.WeightGrad: device.Launch(GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>, config, cost, a, b, c, args); break;
-            default: device.Launch(GemmTiledKernel<AColMajor, BNchwChannels, CRowMajor>, config, cost, a, b, c, args); break;
+            case ConvGemm.Forward: device.Launch(GemmTiledKernel<ARowMajor, BConvImage, CNchw>, config, cost, a, b, c, bias, work, counters, args); break;
+            case ConvGemm.WeightGrad: device.Launch(GemmTiledKernel<ANchwChannels, BConvImageT, CRowMajor>, config, cost, a, b, c, bias, work, counters, args); break;
+            default: device.Launch(GemmTiledKernel<AConvWeightT, BConvGradGather, CNchwSubPixel>, config, cost, a, b, c, bias, work, counters, args); break;
         }
     }
 
     /// <summary>
     /// Launches <see cref="GemmTiledKernel{TA, TB, TC}"/> on the device's default stream (asynchronous: the
-    /// caller synchronises), split over k when <see cref="SplitK"/> says so (then also the combine).
+    /// caller synchronises), split over k when <see cref="SplitK"/> says so (the tiles' last groups combine in-kernel).
     /// Each thread walks its chunk of k; the traffic counted is A, B (and C when beta ≠ 0) read once
     /// and C written once (the split adds its partials), though the tiles re-read A ⌈n/64⌉ and B ⌈m/64⌉ times.
     /// </summary>
@@ -611,7 +860,7 @@ internal static class MatMulKernels
         var (splits, chunk) = SplitK(m, n, k, device.GpuOptions);
         var grid = new Index3D((n + Bn - 1) / Bn, (m + Bm - 1) / Bm, splits);
         var config = new KernelConfig(grid, new Index3D(GemmThreads, 1, 1));
-        var args = new GemmArgs { M = m, N = n, K = k, KChunk = chunk, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Alpha = alpha, Beta = beta };
+        var args = new GemmArgs { M = m, N = n, K = k, KChunk = chunk, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Alpha = alpha, Beta = beta, Classes = 1, Slot = (int)Math.Min(mn, int.MaxValue) };
         long tiles = (long)grid.X * grid.Y;
         if (splits == 1 && tiles < device.GpuOptions.TargetGroups / 2 && k < 2 * MinKChunk)
         {
@@ -621,30 +870,14 @@ internal static class MatMulKernels
                 BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
                 BytesWritten: mn * sizeof(float),
                 SerialLoop: k);
-            device.Launch(GemmShortKKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), shortCost, a, b, c, args);
+            device.Launch(GemmShortKKernel, new KernelConfig((int)((mn + ShortKGroup - 1) / ShortKGroup), ShortKGroup), shortCost, a, b, c, args);
             return;
         }
-        if (splits == 1)
-        {
-            var cost = new LaunchCost(
-                Flops: 2 * mn * k + (beta == 0f ? mn : 3 * mn),
-                BytesRead: ((long)m * k + (long)k * n + (beta == 0f ? 0 : mn)) * sizeof(float),
-                BytesWritten: mn * sizeof(float),
-                SerialLoop: k);
-            LaunchTiled(device, transA, transB, config, cost, a, b, c, args);
-            return;
-        }
-        using var partial = Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m, n)
-        var splitCost = new LaunchCost(Flops: 2 * mn * k, BytesRead: ((long)m * k + (long)k * n) * sizeof(float),
-            BytesWritten: splits * mn * sizeof(float), SerialLoop: chunk);
-        var raw = args;
-        raw.Alpha = 1f;
-        raw.Beta = 0f;
-        LaunchTiled(device, transA, transB, config, splitCost, a, b, partial.View, raw);
-        var combineCost = new LaunchCost(Flops: splits * mn + (beta == 0f ? mn : 3 * mn),
-            BytesRead: (splits * mn + (beta == 0f ? 0 : mn)) * sizeof(float), BytesWritten: mn * sizeof(float), SerialLoop: splits);
-        device.Launch(GemmSplitKCombineKernel, new KernelConfig((int)((mn + CombineGroup - 1) / CombineGroup), CombineGroup), combineCost,
-            partial.View, c, (int)mn, splits, alpha, beta);
+        var cost = TiledCost(2 * mn * k, mn, splits, ((long)m * k + (long)k * n) * sizeof(float), readsC: beta != 0f, chunk + CombinePerThread(m, n, splits));
+        var counters = device.SplitCounters(grid.X * grid.Y * CountersPerTile(splits));
+        args.SplitGroup = SplitGroup(splits);
+        using var partial = splits == 1 ? null : Tensor.Empty(new Shape(splits * (int)mn), device);   // (S, m, n)
+        LaunchTiled(device, transA, transB, config, cost, a, b, c, c, partial?.View ?? c, counters, args);
     }
 
     // ------------------------------------------------------------------------------------
