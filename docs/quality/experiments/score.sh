@@ -8,8 +8,9 @@ case "${1:-all}" in
   ema)
     flock "$L" bash -c "$(declare -f sc); G='$G' C='$C' O='$O'; set -e
       for s in 1 2 3; do sc E1-ema-seed\$s --run '$R/E1' --seed \$s; sc E1-raw-seed\$s --run '$R/E1' --raw --seed \$s; done" ;;
-  small)
-    for d in F P; do
+  small|F|P)
+    ds="F P"; [ "$1" = small ] || ds=$1
+    for d in $ds; do
       data=$([ $d = F ] && echo fashion-mnist || echo petri)
       flock "$L" bash -c "$(declare -f sc); G='$G' C='$C' O='$O'; set -e
         for n in 100 500 2000; do for a in none aug; do for s in 1 2; do
