@@ -65,6 +65,8 @@ internal static class Defaults
 
     /// <summary>gpugan score: samples scored and real images compared with (1,000 keeps KID's subsets of 500 apart and the O(n²) k-NN tables small).</summary>
     public const int ScoreCount = 1000;
+    /// <summary>gpugan score --reference: the network's training part (the whole data a generator trained on).</summary>
+    public const string ScoreReference = "training";
     /// <summary>k of precision, recall, density and coverage (Naeem et al. 2020 use 5).</summary>
     public const int ScoreNeighbours = 5;
     /// <summary>KID: subsets and their largest size (torch-fidelity: 100 subsets of 1,000; fewer subsets here, the kernel matrices are computed once).</summary>

@@ -31,6 +31,10 @@ internal static class Words
     /// <summary>gpugan score's flags.</summary>
     public const string Nearest = "--nearest", Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
 
+    /// <summary>gpugan score --reference: where the real images compared with come from (true: the held-out part).</summary>
+    public const string Reference = "--reference";
+    public static readonly IReadOnlyList<(string Word, bool HeldOut)> References = [("training", false), ("held-out", true)];
+
     /// <summary>The flag that sets a library property (TrainOptions, ResumeOptions, the sampler's count); null when no flag does.</summary>
     public static string? FlagOf(string property) => property switch
     {

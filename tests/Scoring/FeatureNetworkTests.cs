@@ -122,4 +122,25 @@ public sealed class FeatureNetworkTests
         Assert.That(report.ToJson(), Does.Contain("\"frechet-distance\"").And.Contain("\"kid-std\""));
         Assert.Throws<GpuGan.Gan.InvalidOptionException>(() => scorer.Score(images.AsSpan(0, 5 * data.SampleLength()).ToArray(), 5, null, options));
     }
+
+    [Test]
+    public void TheHeldOutReferenceComparesWithTheHeldOutPartOnly()
+    {
+        var data = new PetriDataset(80, 16, seed: 6);
+        var scorer = Scorer.Create(data, Tiny(), _root, Device.Cpu);
+        var (held, n) = scorer.HeldOutImages(100);
+        Assert.That(n, Is.EqualTo(8));
+        var training = new ScoreOptions { RealCount = 100, K = 5, KidSubsets = 5, KidSubsetSize = 1000, Seed = 1 };
+        var heldOut = training with { HeldOutReference = true };
+        // The held-out images against themselves (all 8 of them, in another order): identical sets, distance 0, every ball
+        // holds its own centre; against the 72 training images they are a different sample. (8 images in 16 features: the
+        // covariances are singular, and the square roots of their rounding-level eigenvalues leave up to ~1e-7.)
+        var own = scorer.Score(held, n, null, heldOut);
+        Assert.That(own.RealCount, Is.EqualTo(8));
+        Assert.That(own.FrechetDistance, Is.EqualTo(0).Within(1e-6));
+        Assert.That((own.Precision, own.Recall, own.Coverage), Is.EqualTo((1.0, 1.0, 1.0)));
+        var other = scorer.Score(held, n, null, training);
+        Assert.That(other.RealCount, Is.EqualTo(72));
+        Assert.That(other.FrechetDistance, Is.GreaterThan(1e-3));
+    }
 }

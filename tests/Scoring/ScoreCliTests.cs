@@ -33,6 +33,12 @@ public sealed class ScoreCliTests
         (code, output, err) = TinyRuns.Cli(Tiny("--run", run, "--count", "30"));
         Assert.That(code, Is.EqualTo(0), err);
         Assert.That(output, Does.Contain("from the cache"));
+        Assert.That(File.ReadAllText(json), Does.Contain("\"reference\": \"training\""));
+        // The 64 dishes' held-out tenth (6) as the reference, in place of 30 training dishes.
+        (code, output, err) = TinyRuns.Cli(Tiny("--run", run, "--count", "30", "--reference", "held-out", "--json", json));
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(output, Does.Contain("against 6 real images").And.Contain("from the held-out part: 6 of 6"));
+        Assert.That(File.ReadAllText(json), Does.Contain("\"reference\": \"held-out\""));
     }
 
     [Test]

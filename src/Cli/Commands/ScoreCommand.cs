@@ -29,9 +29,10 @@ internal static class ScoreCommand
         var nearest = Flags.OptionalInt(Words.Nearest, "memorisation report: nearest training images (features and pixels) against held-out images' distances, and a grid of K samples beside their nearest training images");
         var outDir = new Option<string?>(Words.Out) { Description = $"folder of the {Words.Nearest} grid, memorisation.png (default with {Words.Run}: the run folder)" };
         var featureWidth = Flags.Int(Words.FeatureWidth, "width of a new feature network (features have 4x as many values)", Defaults.FeatureWidth);
+        var reference = Flags.Choice(Words.Reference, "real images compared with: a seeded choice from the feature network's training part, or from the held-out tenth of the data (which a run on a --limit subset never saw)", Words.References, Defaults.ScoreReference);
         var command = new Command("score", "score generated images against the real data: Frechet distance, KID, precision/recall/density/coverage, classes")
         {
-            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth, raw, nearest, outDir,
+            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth, raw, nearest, outDir, reference.Option,
         };
         command.SetAction(r => cli.Execute("score", () => null, () =>
         {
@@ -92,11 +93,14 @@ internal static class ScoreCommand
             var options = new ScoreOptions
             {
                 RealCount = n, K = Defaults.ScoreNeighbours, KidSubsets = Defaults.KidSubsets, KidSubsetSize = Defaults.KidSubsetSize, Seed = r.GetValue(seed),
+                HeldOutReference = reference.Value(r),
             };
             if (r.GetValue(nearest) is < 1) throw new UsageException($"{Words.Nearest}: must be at least 1");
             var report = scorer.Score(images, got, asked, options);
             Print(cli.Out, report, from);
+            if (options.HeldOutReference) cli.Out.WriteLine($"  (real images from the held-out part: {report.RealCount} of {net.TestCount})");
             var jsonText = System.Text.Json.Nodes.JsonNode.Parse(report.ToJson())!.AsObject();
+            jsonText["reference"] = options.HeldOutReference ? "held-out" : "training";
             if (r.GetValue(nearest) is { } rows)
             {
                 var memo = Memorisation.Report(scorer, real, images, got, dev);

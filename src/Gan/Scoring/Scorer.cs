@@ -3,8 +3,10 @@
 // labelled data the class histogram the network sees in the samples, its entropy, and for conditional
 // samples the share recognised as the class that was asked for.
 //
-// The real reference is a seeded random choice of `Count` images from the network's training part;
-// HeldOutImages gives the part it never saw (the calibration's "real held-out against real train").
+// The real reference is a seeded random choice of `Count` images from the network's training part, or
+// (HeldOutReference) from its held-out part, which a generator trained on a --limit subset of the full
+// data never saw either; HeldOutImages gives the part it never saw (the calibration's "real held-out
+// against real train").
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using GpuGan.Gan.Data;
@@ -29,6 +31,12 @@ public sealed record ScoreOptions
 
     /// <summary>Seed of the real reference choice and of KID's subsets.</summary>
     public required long Seed { get; init; }
+
+    /// <summary>
+    /// Draw the real reference from the network's held-out part (images no generator of the full data trained on, nor the network)
+    /// instead of its training part; <see cref="RealCount"/> then takes at most the held-out count.
+    /// </summary>
+    public bool HeldOutReference { get; init; }
 }
 
 /// <summary>The scores of one set of samples.</summary>
@@ -126,10 +134,13 @@ public sealed class Scorer
     }
 
     /// <summary>A seeded choice of <paramref name="count"/> (at most all) images of the network's training part, with their labels.</summary>
-    public (float[] Images, int[] Labels, int Count) TrainingImages(int count, long seed)
+    public (float[] Images, int[] Labels, int Count) TrainingImages(int count, long seed) => Choose(0, Network.TrainCount, count, seed);
+
+    /// <summary>A seeded choice of <paramref name="count"/> (at most all) of the <paramref name="available"/> images from <paramref name="start"/>, with their labels.</summary>
+    private (float[] Images, int[] Labels, int Count) Choose(int start, int available, int count, long seed)
     {
-        int n = Math.Min(count, Network.TrainCount);
-        var order = Enumerable.Range(0, Network.TrainCount).ToArray();
+        int n = Math.Min(count, available);
+        var order = Enumerable.Range(start, available).ToArray();
         new Random(unchecked((int)(seed * 31 + 7))).Shuffle(order);
         int len = _data.SampleLength();
         var images = new float[n * len];
@@ -155,7 +166,9 @@ public sealed class Scorer
         if (options.KidSubsets < 1) throw new InvalidOptionException(nameof(options.KidSubsets), options.KidSubsets, "must be at least 1");
         if (count < options.K + 1) throw new InvalidOptionException("count", count, $"must be at least {options.K + 1} (k + 1) to score");
         if (images.Length != (long)count * _data.SampleLength()) throw new ArgumentException($"images hold {images.Length} floats, {count} images of {_data.SampleLength()} need {(long)count * _data.SampleLength()}", nameof(images));
-        var (real, realLabels, n) = TrainingImages(options.RealCount, options.Seed);
+        var (real, _, n) = options.HeldOutReference
+            ? Choose(Network.TrainCount, Network.TestCount, options.RealCount, options.Seed)
+            : TrainingImages(options.RealCount, options.Seed);
         if (n < options.K + 1) throw new InvalidOptionException(nameof(options.RealCount), n, $"must be at least {options.K + 1} (k + 1) to score");
         int d = Network.FeatureSize;
         var fr = Network.Features(real, n);
