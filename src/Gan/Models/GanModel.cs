@@ -32,6 +32,12 @@ public sealed class GanModel : ITrainableModel
     /// <summary>Generator-file metadata key holding the EMA decay when the file's weights are the moving average.</summary>
     public const string EmaMetadataKey = "ema";
 
+    /// <summary>
+    /// Metadata key of a conditional model's class names (a JSON array in label order) in its checkpoint and generator file, so
+    /// <c>sample --class NAME</c> works without the data set.
+    /// </summary>
+    public const string ClassNamesMetadataKey = "classes";
+
     /// <summary>The checkpoint name of the averaged generator.</summary>
     public const string EmaModuleName = "G_ema";
 

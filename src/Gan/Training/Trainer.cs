@@ -511,6 +511,9 @@ public sealed class Trainer : IDisposable
         _state.Metadata["config"] = _options.ToJson();
         _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
         _state.Metadata[RanksMetadataKey] = _communicator.Size.ToString(CultureInfo.InvariantCulture);
+        // A conditional model's class names travel with its files, so `sample --class rare` needs no data set.
+        string? classNames = Spec.IsConditional ? System.Text.Json.JsonSerializer.Serialize(_dataset.ClassNames) : null;
+        if (classNames is not null) _state.Metadata[GanModel.ClassNamesMetadataKey] = classNames;
         Checkpoint.Save(CheckpointPath, _state);
         var generatorMetadata = new Dictionary<string, string>
         {
@@ -518,6 +521,7 @@ public sealed class Trainer : IDisposable
             ["step"] = _step.ToString(CultureInfo.InvariantCulture),
             [GanSpec.MetadataKey] = Spec.ToJson(),
         };
+        if (classNames is not null) generatorMetadata[GanModel.ClassNamesMetadataKey] = classNames;
         // With --ema the generator file holds the averaged weights (what sampling wants); the trained ones stay in the checkpoint.
         if (_options.Ema is { } ema) generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
         Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, generatorMetadata);
