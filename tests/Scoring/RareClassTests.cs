@@ -38,7 +38,7 @@ public sealed class RareClassTests
         Assert.That(DatasetExtensions.FindClass(petri.ClassNames, "-1"), Is.EqualTo(-1));
         Assert.That(DatasetExtensions.FindClass(petri.ClassNames, "medium"), Is.EqualTo(-1));
         Assert.That(new ChannelAdapter(petri, 1).ClassNames, Is.EqualTo(petri.ClassNames), "adapters keep the names");
-        Assert.That(new SinesDataset(4, 1).ClassNames, Is.Empty);
+        Assert.That(((IDataset)new SinesDataset(4, 1)).ClassNames, Is.Empty);
     }
 
     [Test]
