@@ -199,6 +199,11 @@ public sealed class GanModel : ITrainableModel
                 Init.Dcgan(d, gen);
                 // The generator's embedding multiplies z: start it near 1 so early samples use all of z.
                 Init.Normal(g.Embed.Weight, gen, 1f, 0.02f);
+                // The projection term <E(y), Σ_hw φ(x)> sums F·h·w products: with the embedding's default N(0, 1) it starts at
+                // logits of ±100 (d_loss 70 at step 1 on petri 32², D winning outright and G producing noise for good). DCGAN's
+                // N(0, 0.02), as for every other weight of D, starts it near 0, so the class term grows as D learns it.
+                // Drawn last, so every other weight of a seed is what it always was.
+                Init.Normal(d.Embed.Weight, gen, 0f, 0.02f);
                 return (g, d);
             }
             default: throw new ArgumentOutOfRangeException(nameof(spec), spec.Family, "unknown model family");
