@@ -67,6 +67,9 @@ public sealed class GanModel : ITrainableModel
     /// <summary>DiffAugment of real and generated images before D (D and G steps); null without.</summary>
     public DiffAugment? Augment { get; private set; }
 
+    /// <summary>ADA: adjusts <see cref="Augment"/>'s probability from D's signs on real images; null without.</summary>
+    public AdaptiveAugment? Ada { get; private set; }
+
     /// <summary>Checkpoint name of DiffAugment's random stream.</summary>
     public const string AugmentStreamName = "diffaugment";
 
@@ -98,9 +101,18 @@ public sealed class GanModel : ITrainableModel
     /// </summary>
     /// <remarks><paramref name="emaDecay"/> (0 &lt; β &lt; 1) keeps a moving average of G's weights, <see cref="GEma"/>.</remarks>
     /// <remarks><paramref name="augment"/> applies DiffAugment before D, with its own stream derived from <paramref name="seed"/>.</remarks>
+    /// <remarks>
+    /// <paramref name="augmentProbability"/> applies each transformation per sample with that probability (null: to every sample);
+    /// <paramref name="ada"/> adjusts it as D trains, starting from <paramref name="augmentProbability"/> or 0.
+    /// </remarks>
     public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, IGanObjective? objective = null, double? emaDecay = null,
-        AugmentKinds augment = AugmentKinds.None)
+        AugmentKinds augment = AugmentKinds.None, double? augmentProbability = null, AdaOptions? ada = null)
     {
+        if (augment == AugmentKinds.None && (augmentProbability is not null || ada is not null))
+            throw new InvalidOptionException(ada is not null ? nameof(Training.TrainOptions.Ada) : nameof(Training.TrainOptions.AugmentProbability),
+                (object?)ada ?? augmentProbability, "needs DiffAugment transformations to apply");
+        if (augmentProbability is { } ap && !(ap >= 0 && ap <= 1)) throw new InvalidOptionException(nameof(Training.TrainOptions.AugmentProbability), ap, "must be between 0 and 1");
+        ada?.Validate();
         spec.Validate();
         if (emaDecay is { } beta && !(beta > 0 && beta < 1)) throw new InvalidOptionException(nameof(Training.TrainOptions.Ema), beta, "must be a decay between 0 and 1 (exclusive)");
         var (g, d) = BuildNetworks(spec, seed);
@@ -118,7 +130,11 @@ public sealed class GanModel : ITrainableModel
             model.EmaDecay = emaDecay;
         }
         if (augment != AugmentKinds.None)
-            model.Augment = new DiffAugment(augment, new RandomStream(unchecked((ulong)seed * 0xE7037ED1A0B428DBUL + 83)));
+        {
+            model.Augment = new DiffAugment(augment, new RandomStream(unchecked((ulong)seed * 0xE7037ED1A0B428DBUL + 83)),
+                ada is not null ? augmentProbability ?? 0 : augmentProbability);
+            if (ada is not null) model.Ada = new AdaptiveAugment(model.Augment, ada, device);
+        }
         return model;
     }
 
@@ -306,6 +322,7 @@ public sealed class GanModel : ITrainableModel
             }
             OptD.ZeroGrad();
             var outReal = D.Score(Augmented(real), labels);
+            Ada?.Observe(outReal);
             var outFake = D.Score(Augmented(fake), fakeLabels);
             var critic = Objective.CriticLoss(new CriticBatch(real, fake, outReal, outFake, x => D.Score(Augmented(x), labels), noise, Device));
             (dReal, dFake, gp) = (critic.DReal, critic.DFake, critic.GradientPenalty);
