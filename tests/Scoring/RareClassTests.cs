@@ -82,10 +82,14 @@ public sealed class RareClassTests
         Assert.That(Directory.Exists(Path.Combine(_root, "x")), Is.False, "nothing written");
     }
 
-    // Explicit, not in the suite: it trains a cdcgan for 300 steps and a feature network (about 2 minutes on 2 cores).
+    // Explicit, not in the suite: it trains a cdcgan for 300 steps and a feature network (about 20 s on 2 idle cores).
     // The thresholds were written and committed before the first run: asked for rare, the share of samples the feature network
     // recognises as rare must exceed the share among samples asked for common by at least 0.30, and be at least twice it.
-    [Test, Explicit("slow quality run (a 300-step cdcgan and a feature network, about 2 minutes on 2 cores)")]
+    // It FAILS as written, and the bar is not changed after seeing that. First run: 0 % rare either way — the projection
+    // discriminator's embedding started at N(0, 1) (logits ±100, D won outright, G made one noise image); fixed (N(0, 0.02)).
+    // Second run: 19.0 % (38/200) asked for rare against 14.5 % asked for common, the data's own mix (19 % rare): at 300 steps G
+    // does not yet follow the class. A longer run was not possible on the shared machine.
+    [Test, Explicit("fails: at 300 steps the cdcgan makes the data's class mix whatever class is asked (19.0 % rare vs 14.5 %); see the comment")]
     public void ConditionalPetriMakesRareDishesOnRequest()
     {
         string run = Path.Combine(_root, "run");
