@@ -45,7 +45,8 @@ internal sealed class ConsoleObserver(TextWriter stdout, TextWriter stderr) : IT
     {
         double elapsed = _clock.Elapsed.TotalSeconds;
         double rate = (m.Step - _startStep) / Math.Max(elapsed, 1e-9);
-        string losses = $"D {m.DLoss:F3} G {m.GLoss:F3} D(x) {m.DReal:F2} D(G(z)) {m.DFake:F2}" + (double.IsNaN(m.GradientPenalty) ? "" : $" GP {m.GradientPenalty:F3}");
+        string losses = $"D {m.DLoss:F3} G {m.GLoss:F3} D(x) {m.DReal:F2} D(G(z)) {m.DFake:F2}" + (double.IsNaN(m.GradientPenalty) ? "" : $" GP {m.GradientPenalty:F3}")
+            + (double.IsNaN(m.AugmentP) ? "" : $" p {m.AugmentP:F3}");
         if (_task is not null)
         {
             _task.Value = m.Step;

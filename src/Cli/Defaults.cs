@@ -71,6 +71,13 @@ internal static class Defaults
     public const int ScoreNeighbours = 5;
     /// <summary>KID: subsets and their largest size (torch-fidelity: 100 subsets of 1,000; fewer subsets here, the kernel matrices are computed once).</summary>
     public const int KidSubsets = 50, KidSubsetSize = 1000;
+    /// <summary>
+    /// ADA (--ada): the target of D's mean sign on real images (StyleGAN2-ADA's 0.6), and the real images over which p can go
+    /// from 0 to 1. StyleGAN2-ADA's 500k suits runs of millions of images; ours see 10k–200k, so 20k: at batch 64 p can reach
+    /// 1 in about 300 steps and moves by 0.013 per adjustment (every 4 D steps).
+    /// </summary>
+    public const double AdaTarget = 0.6, AdaSpeedImages = 20_000;
+
     /// <summary>The feature network: steps, width, batch and learning rate of its one training per data set.</summary>
     public const int FeatureSteps = 2000, FeatureWidth = 32, FeatureBatch = 64;
     public const float FeatureLr = 1e-3f;

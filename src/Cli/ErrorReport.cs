@@ -57,6 +57,7 @@ internal static class ErrorReport
         DirectionNotAvailableException d => ($"{Words.Direction} b2a: a {Words.Of(d.Family)} model translates A to B only (cyclegan translates both ways)", ExitCodes.Usage),
         Gan.UnsupportedImageSizeException u => ($"{Words.Model} {Words.Of(u.Family)} needs square images of {Words.OneOf(u.SupportedSizes.Select(s => s.ToString(CultureInfo.InvariantCulture)))} pixels; the data gives {u.Height}x{u.Width} (choose {Words.ImageSize} or another {Words.Model})", ExitCodes.Usage),
         ClassOutOfRangeException c => ($"{Words.Class}: {c.Requested} is outside [0, {c.ClassCount})", ExitCodes.Usage),
+        UnknownClassException u => ($"{Words.Class}: the model has no class '{u.Requested}'; its classes are {string.Join(", ", u.Names.Select((name, i) => $"{name} ({i})"))}", ExitCodes.Usage),
         ModelNotConditionalException m => ($"{Words.Class}: the generator is a {Words.Of(m.Family)} model, not class-conditional (cdcgan is)", ExitCodes.Usage),
         SampleFormatException s => ($"{Words.Format} {Words.Idx} holds grey images; this generator makes {s.Channels}-channel images (use {Words.Png})", ExitCodes.Usage),
         DeviceUnavailableException d => ($"{Words.Device} {Words.Of(d.Kind)}: {(d.Problem is null ? "no such device here" : "the device cannot be used: " + d.Problem)}; {Words.Device} cpu always works (gpugan devices lists what is here)", ExitCodes.Failure),

@@ -26,7 +26,7 @@ internal static class Words
          ("bicubic", GpuGan.Gan.Imaging.ResizeFilter.Bicubic), ("lanczos", GpuGan.Gan.Imaging.ResizeFilter.Lanczos)];
 
     /// <summary>gpugan score's flags.</summary>
-    public const string Augment = "--augment", EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
+    public const string Augment = "--augment", AugmentP = "--augment-p", Ada = "--ada", AdaSpeed = "--ada-speed", EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
 
     /// <summary>gpugan score's flags.</summary>
     public const string Nearest = "--nearest", Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
@@ -43,7 +43,7 @@ internal static class Words
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
         "Resize" => Resize, "StrictData" => StrictData, "Ema" => Ema,
-        "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid, "SyncBatchNorm" => SyncBn,
+        "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "AugmentProbability" => AugmentP, "Ada" or "AdaTarget" => Ada, "AdaSpeed" => AdaSpeed, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid, "SyncBatchNorm" => SyncBn,
         _ => null,
     };
 

@@ -216,6 +216,17 @@ public sealed class ModelNotConditionalException(ModelFamily family)
     public ModelFamily Family { get; } = family;
 }
 
+/// <summary>A class name (or number) that the conditional model does not have.</summary>
+public sealed class UnknownClassException(string requested, IReadOnlyList<string> names)
+    : GanException($"no class '{requested}' (the classes are {string.Join(", ", names)})")
+{
+    /// <summary>The word asked for.</summary>
+    public string Requested { get; } = requested;
+
+    /// <summary>The model's class names in label order.</summary>
+    public IReadOnlyList<string> Names { get; } = names;
+}
+
 /// <summary>An output format cannot hold the generator's samples (IDX holds grey images only).</summary>
 public sealed class SampleFormatException(string format, int channels)
     : GanException($"{format} holds grey images; this generator makes {channels}-channel images")

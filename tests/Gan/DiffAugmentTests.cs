@@ -19,17 +19,35 @@ public sealed class DiffAugmentTests
     private static readonly int[] ImageShape = [3, 2, 8, 8];
 
     /// <summary>The float64 reference of DiffAugment, drawing its parameters from a stream of <paramref name="seed"/> in the same order.</summary>
-    internal static double[] Reference(double[] x, int[] shape, AugmentKinds kinds, ulong seed)
+    /// <remarks>
+    /// With a <paramref name="probability"/> p, each transformation first draws n uniforms and applies to sample i only when
+    /// u_i &lt; p (identity parameters otherwise), as StyleGAN2-ADA's per-sample probabilities.
+    /// </remarks>
+    internal static double[] Reference(double[] x, int[] shape, AugmentKinds kinds, ulong seed, double? probability = null)
     {
         var stream = new RandomStream(seed);
         int n = shape[0], c = shape[1], h = shape[2], w = shape[3], plane = h * w, len = c * plane;
         var y = (double[])x.Clone();
         double[] Draw(float low, float high) { var v = new float[n]; stream.FillUniform(v, low, high); return Array.ConvertAll(v, f => (double)f); }
+        bool[] Mask()
+        {
+            if (probability is not { } p) return Enumerable.Repeat(true, n).ToArray();
+            var u = new float[n];
+            stream.FillUniform(u, 0f, 1f);
+            return u.Select(v => v < p).ToArray();
+        }
+        double[] Masked(float low, float high, double identity)
+        {
+            var on = Mask();
+            var v = Draw(low, high);
+            for (int i = 0; i < n; i++) if (!on[i]) v[i] = identity;
+            return v;
+        }
         if (kinds.HasFlag(AugmentKinds.Color))
         {
-            var b = Draw(-0.5f, 0.5f);
+            var b = Masked(-0.5f, 0.5f, 0);
             for (int i = 0; i < n; i++) for (int j = 0; j < len; j++) y[i * len + j] += b[i];
-            var s = Draw(0f, 2f);
+            var s = Masked(0f, 2f, 1);
             for (int i = 0; i < n; i++)
                 for (int p = 0; p < plane; p++)
                 {
@@ -38,7 +56,7 @@ public sealed class DiffAugmentTests
                     m /= c;
                     for (int k = 0; k < c; k++) y[i * len + k * plane + p] = (y[i * len + k * plane + p] - m) * s[i] + m;
                 }
-            var ct = Draw(0.5f, 1.5f);
+            var ct = Masked(0.5f, 1.5f, 1);
             for (int i = 0; i < n; i++)
             {
                 double m = 0;
@@ -50,10 +68,12 @@ public sealed class DiffAugmentTests
         if (kinds.HasFlag(AugmentKinds.Translation))
         {
             int ry = DiffAugment.MaxShift(h), rx = DiffAugment.MaxShift(w);
+            var on = Mask();
             var ty = new int[n];
             var tx = new int[n];
             for (int i = 0; i < n; i++) ty[i] = stream.NextInt(2 * ry + 1) - ry;
             for (int i = 0; i < n; i++) tx[i] = stream.NextInt(2 * rx + 1) - rx;
+            for (int i = 0; i < n; i++) if (!on[i]) ty[i] = tx[i] = 0;
             var r = new double[y.Length];
             for (int i = 0; i < n; i++)
                 for (int k = 0; k < c; k++)
@@ -68,9 +88,11 @@ public sealed class DiffAugmentTests
         if (kinds.HasFlag(AugmentKinds.Cutout))
         {
             int ch = (int)(h * 0.5 + 0.5), cw = (int)(w * 0.5 + 0.5);
+            var on = Mask();
             for (int i = 0; i < n; i++)
             {
                 int oy = stream.NextInt(h + (1 - ch % 2)), ox = stream.NextInt(w + (1 - cw % 2));
+                if (!on[i]) continue;
                 for (int yy = 0; yy < h; yy++)
                     for (int xx = 0; xx < w; xx++)
                         if (yy >= oy - ch / 2 && yy < oy - ch / 2 + ch && xx >= ox - cw / 2 && xx < ox - cw / 2 + cw)
@@ -80,12 +102,12 @@ public sealed class DiffAugmentTests
         return y;
     }
 
-    private static OpCase Row(AugmentKinds kinds) => new()
+    private static OpCase Row(AugmentKinds kinds, double? probability = null) => new()
     {
-        Name = $"DiffAugment[{kinds}]",
+        Name = $"DiffAugment[{kinds}{(probability is { } p ? $", p {p}" : "")}]",
         InputShapes = [ImageShape],
-        Forward = x => new DiffAugment(kinds, new RandomStream(Seed)).Apply(x[0]),
-        Reference = x => Reference(x[0], ImageShape, kinds, Seed),
+        Forward = x => new DiffAugment(kinds, new RandomStream(Seed), probability).Apply(x[0]),
+        Reference = x => Reference(x[0], ImageShape, kinds, Seed, probability),
     };
 
     private static IEnumerable<AugmentKinds> Kinds() =>
@@ -107,6 +129,29 @@ public sealed class DiffAugmentTests
 
     [TestCaseSource(nameof(Kinds))]
     public void GradGradCheck(AugmentKinds kinds) => GradCheck.CheckSecondOrder(Row(kinds), Device.Cpu);
+
+    // Per-sample probabilities (ADA's p): the same transformations with identity parameters for the samples left out. Seed 5
+    // at p 0.5 leaves some of the 3 samples in and some out of the first transformation (asserted, so the rows test the masks).
+    [TestCaseSource(nameof(Kinds))]
+    public void WithAProbabilityMatchesTheFloat64Reference(AugmentKinds kinds)
+    {
+        var gen = new RandomStream(3);
+        var x = new float[ImageShape.Aggregate(1, (a, b) => a * b)];
+        gen.FillNormal(x);
+        var ours = new DiffAugment(kinds, new RandomStream(Seed), 0.5).Apply(Tensor.FromArray(x, new Shape(ImageShape), Device.Cpu)).ToArray();
+        GradCheck.AssertClose(ours, Reference(Array.ConvertAll(x, v => (double)v), ImageShape, kinds, Seed, 0.5), 1e-5, 1e-5, $"{kinds} p 0.5 forward");
+        var firstMask = new float[ImageShape[0]];
+        new RandomStream(Seed).FillUniform(firstMask, 0f, 1f);
+        Assert.That(firstMask, Has.Some.LessThan(0.5f).And.Some.GreaterThanOrEqualTo(0.5f), "the first transformation's mask leaves some samples in and some out");
+        var none = new DiffAugment(kinds, new RandomStream(Seed), 0).Apply(Tensor.FromArray(x, new Shape(ImageShape), Device.Cpu)).ToArray();
+        Assert.That(none, Is.EqualTo(x), "p 0 is the identity");
+    }
+
+    [TestCaseSource(nameof(Kinds))]
+    public void GradCheckWithAProbability(AugmentKinds kinds) => GradCheck.Check(Row(kinds, 0.5), Device.Cpu);
+
+    [TestCaseSource(nameof(Kinds))]
+    public void GradGradCheckWithAProbability(AugmentKinds kinds) => GradCheck.CheckSecondOrder(Row(kinds, 0.5), Device.Cpu);
 
     [Test]
     public void ShiftMovesContentAndZeroFills()

@@ -16,7 +16,7 @@ internal static class SampleCommand
         var count = Flags.Int(Words.Count, "how many samples", Defaults.SampleCount);
         var outDir = new Option<string>(Words.Out) { Description = "output folder", Required = true };
         var format = Flags.Choice(Words.Format, "output format", [(Words.Png, SampleFormat.Png), (Words.Idx, SampleFormat.Idx)], Defaults.SampleFormat);
-        var cls = Flags.OptionalInt(Words.Class, "class to generate (cdcgan)");
+        var cls = new Option<string?>(Words.Class) { Description = "class to generate (cdcgan): its name (e.g. rare, common for petri) or number" };
         var seed = Flags.Long(Words.Seed, "latent seed", Defaults.SampleSeed);
         var grid = new Option<bool>(Words.Grid) { Description = "write one grid image instead of one file per sample" };
         var device = Flags.Choice(Words.Device, "device", Words.Devices, Defaults.SampleDevice);
@@ -41,15 +41,16 @@ internal static class SampleCommand
 
             var sampler = Sampler.Load(path, DeviceSelection.Open(device.Value(r), threads: null), r.GetValue(raw));
             SampleWriter.Check(sampler.Spec.Image, chosen);
+            int? classLabel = r.GetValue(cls) is { } word ? sampler.ClassOf(word) : null;
             if (r.GetValue(interpolate) is { } steps)
             {
                 if (steps < 2) throw new UsageException($"{Words.Interpolate}: must be at least 2, got {steps}");
                 int rows = Math.Max(1, r.GetValue(count) / steps);
-                var walk = sampler.Interpolate(rows, steps, r.GetValue(seed), r.GetValue(cls), r.GetValue(truncation));
+                var walk = sampler.Interpolate(rows, steps, r.GetValue(seed), classLabel, r.GetValue(truncation));
                 cli.Out.WriteLine($"wrote {SampleWriter.WriteGrid(walk, output, "interpolation.png", steps)}");
                 return;
             }
-            var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), r.GetValue(cls), r.GetValue(truncation));
+            var samples = sampler.Generate(r.GetValue(count), r.GetValue(seed), classLabel, r.GetValue(truncation));
             var written = SampleWriter.Write(samples, output, chosen, bitDepth.Value(r));
             if (written.Count <= 3) foreach (var p in written) cli.Out.WriteLine($"wrote {p}");
             else cli.Out.WriteLine($"wrote {written.Count} files to {output}");

@@ -28,17 +28,20 @@ internal static class ScoreCommand
         var raw = new Option<bool>(Words.Raw) { Description = $"with {Words.Run}: the trained generator weights, not their moving average" };
         var nearest = Flags.OptionalInt(Words.Nearest, "memorisation report: nearest training images (features and pixels) against held-out images' distances, and a grid of K samples beside their nearest training images");
         var outDir = new Option<string?>(Words.Out) { Description = $"folder of the {Words.Nearest} grid, memorisation.png (default with {Words.Run}: the run folder)" };
+        var cls = new Option<string?>(Words.Class) { Description = $"with {Words.Run} of a cdcgan: generate every sample of this class (name or number), e.g. rare for petri (default: the classes in turn)" };
         var featureWidth = Flags.Int(Words.FeatureWidth, "width of a new feature network (features have 4x as many values)", Defaults.FeatureWidth);
         var reference = Flags.Choice(Words.Reference, "real images compared with: a seeded choice from the feature network's training part, or from the held-out tenth of the data (which a run on a --limit subset never saw)", Words.References, Defaults.ScoreReference);
         var command = new Command("score", "score generated images against the real data: Frechet distance, KID, precision/recall/density/coverage, classes")
         {
-            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth, raw, nearest, outDir, reference.Option,
+            run, samples, data, imageSize, count, json, seed, device.Option, cache, featureSteps, featureWidth, raw, nearest, outDir, reference.Option, cls,
         };
         command.SetAction(r => cli.Execute("score", () => null, () =>
         {
             string? runFolder = r.GetValue(run), samplesFolder = r.GetValue(samples), dataWord = r.GetValue(data);
             if ((runFolder is null) == (samplesFolder is null))
                 throw new UsageException($"give exactly one of {Words.Run} DIR or {Words.Samples} DIR");
+            if (samplesFolder is not null && r.GetValue(cls) is not null)
+                throw new UsageException($"{Words.Class} applies with {Words.Run} (samples written by gpugan sample carry their class in their file names)");
             if (samplesFolder is not null && dataWord is null)
                 throw new UsageException($"{Words.Samples} needs {Words.Data} naming the real data");
             int n = r.GetValue(count);
@@ -82,7 +85,8 @@ internal static class ScoreCommand
                 string path = RunFiles.GeneratorPath(runFolder, null, r.GetValue(raw));
                 var sampler = Sampler.Load(path, dev, r.GetValue(raw));
                 scorer.CheckShape(path, sampler.Spec.Image.Channels, sampler.Spec.Image.Height, sampler.Spec.Image.Width);
-                var generated = sampler.Generate(n, r.GetValue(seed));
+                int? classLabel = r.GetValue(cls) is { } word ? sampler.ClassOf(word) : null;
+                var generated = sampler.Generate(n, r.GetValue(seed), classLabel);
                 (images, asked, got, from) = (generated.Values, generated.Labels, n, path);
             }
             else
@@ -147,13 +151,20 @@ internal static class ScoreCommand
         }
         else
         {
-            set = ImageFolderDataset.Load(folder, real.Height, real.Channels, classFolders: false);
+            var images = ImageFolderDataset.Load(folder, real.Height, real.Channels, classFolders: false);
+            set = images;
+            // gpugan sample names a conditional model's samples sample-NNNNN-classK.png: the class asked for.
+            var asked = images.Files.Take(Math.Min(n, images.Count)).Select(f => SampleClass.Match(Path.GetFileName(f))).ToArray();
+            if (asked.Length > 0 && asked.All(m => m.Success))
+                labels = asked.Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToArray();
         }
         if (set.Channels != real.Channels || set.Height != real.Height || set.Width != real.Width)
             throw new SampleShapeException(folder, set.Channels, set.Height, set.Width, real.Channels, real.Height, real.Width);
         int count = Math.Min(n, set.Count);
         return (set.CopySamples(0, count), labels, count);
     }
+
+    private static readonly System.Text.RegularExpressions.Regex SampleClass = new(@"-class([0-9]{1,5})\.[A-Za-z]+$");
 
     private static void Print(TextWriter o, ScoreReport s, string from)
     {
@@ -167,9 +178,19 @@ internal static class ScoreCommand
         o.WriteLine($"  coverage          {F(s.Coverage, "F3")}   (k = {s.K})");
         if (s.ClassCounts is { } counts)
         {
-            o.WriteLine($"  classes           {string.Join(" ", counts.Select(c => c.ToString(CultureInfo.InvariantCulture)))}");
+            var names = s.ClassNames ?? Gan.Data.DatasetExtensions.NumberNames(counts.Length);
+            string Shares(int[] c)
+            {
+                double total = Math.Max(1, c.Sum());
+                return string.Join(", ", c.Select((v, k) => $"{names[k]} {v} ({(v / total).ToString("P1", CultureInfo.InvariantCulture)})"));
+            }
+            o.WriteLine($"  classes           {Shares(counts)}   (as the feature network recognises the samples)");
+            if (s.RealClassCounts is { } realCounts) o.WriteLine($"  real classes      {Shares(realCounts)}   (recognised in the real images)");
+            if (s.RealLabelCounts is { } labelCounts) o.WriteLine($"  real labels       {Shares(labelCounts)}   (the real images' own labels)");
             o.WriteLine($"  class entropy     {F(s.ClassEntropyBits, "F3")} bits (real images: {F(s.RealClassEntropyBits, "F3")}, at most {F(Math.Log2(counts.Length), "F3")})");
         }
+        foreach (var a in s.AskedClasses ?? [])
+            o.WriteLine($"  asked for {a.Name,-7} {a.Recognised} of {a.Asked} samples asked for {a.Name} are recognised as {a.Name} ({a.Share.ToString("P1", CultureInfo.InvariantCulture)})");
         if (double.IsFinite(s.AskedClassAccuracy))
             o.WriteLine($"  asked class       {F(s.AskedClassAccuracy, "F3")} of the samples are recognised as the class asked for");
     }

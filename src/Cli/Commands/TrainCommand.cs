@@ -46,6 +46,13 @@ internal static class TrainCommand
         var strictData = new Option<bool>(Words.StrictData) { Description = "an image file that cannot be used (corrupt, too large, refused) is an error, not a skipped file" };
         var evalEvery = Flags.OptionalInt(Words.EvalEvery, $"score the generator every N steps ({Defaults.EvalSamples} samples; FD, KID, precision, recall, density, coverage) into metrics.csv, curves.png and the console");
         var diffAugment = new Option<string?>(Words.Augment) { Description = "DiffAugment of real and generated images before the discriminator: a comma-separated list of color, translation, cutout" };
+        var augmentP = Flags.OptionalDouble(Words.AugmentP, $"{Words.Augment}: apply each transformation to each sample with probability P (default 1: always); with {Words.Ada}, the starting p (default 0)");
+        var ada = new Option<double?>(Words.Ada)
+        {
+            Description = $"{Words.Augment}: adaptive probability (StyleGAN2-ADA): every 4 D steps p moves towards keeping D's mean sign on real images at TARGET (default {Defaults.AdaTarget.ToString(System.Globalization.CultureInfo.InvariantCulture)})",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var adaSpeed = Flags.OptionalDouble(Words.AdaSpeed, $"{Words.Ada}: real images over which p can go from 0 to 1 (default {Defaults.AdaSpeedImages.ToString(System.Globalization.CultureInfo.InvariantCulture)}; StyleGAN2-ADA uses 500000 for far longer runs)");
         var ema = Flags.OptionalDouble(Words.Ema, "keep a moving average of the generator's weights with this decay (e.g. 0.999); sample uses it");
         var distributed = new Option<bool>(Words.Distributed)
         {
@@ -58,6 +65,9 @@ internal static class TrainCommand
             model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
             noAugment, prior.Option, ema, evalEvery, diffAugment, distributed, syncBn, collectiveTimeout,
         };
+        command.Options.Add(augmentP);
+        command.Options.Add(ada);
+        command.Options.Add(adaSpeed);
         command.Options.Add(resize.Option);
         command.Options.Add(strictData);
 
@@ -76,7 +86,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, evalEvery, diffAugment, syncBn }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, evalEvery, diffAugment, syncBn, augmentP, ada, adaSpeed }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -99,6 +109,9 @@ internal static class TrainCommand
                         throw new UsageException($"{Words.NoAugment} applies to pix2pix and cyclegan only");
                     if (Flags.Given(r, prior.Option) && family != ModelFamily.Aae)
                         throw new UsageException($"{Words.Prior} applies to aae only");
+                    if (Flags.Given(r, adaSpeed) && !Flags.Given(r, ada)) throw new UsageException($"{Words.AdaSpeed} applies with {Words.Ada}");
+                    if ((Flags.Given(r, ada) || Flags.Given(r, augmentP)) && r.GetValue(diffAugment) is null)
+                        throw new UsageException($"{(Flags.Given(r, ada) ? Words.Ada : Words.AugmentP)} needs {Words.Augment} naming the transformations (e.g. {Words.Augment} color,translation,cutout)");
                     folder ??= Defaults.RunFolder(Words.Of(family), dataWord, DateTime.Now);
                     var (e, s) = (r.GetValue(epochs), r.GetValue(steps));
                     var options = new TrainOptions
@@ -115,6 +128,8 @@ internal static class TrainCommand
                         Resize = resize.Value(r), StrictData = r.GetValue(strictData) ? true : null,
                         Ema = r.GetValue(ema),
                         DiffAugment = r.GetValue(diffAugment) is { } words ? ParseAugment(words) : null,
+                        AugmentProbability = r.GetValue(augmentP),
+                        Ada = Flags.Given(r, ada) ? new AdaOptions(r.GetValue(ada) ?? Defaults.AdaTarget, r.GetValue(adaSpeed) ?? Defaults.AdaSpeedImages) : null,
                         Eval = r.GetValue(evalEvery) is { } every ? Defaults.Eval(every) : null,
                         SyncBatchNorm = r.GetValue(syncBn) ? true : null,
                     };

@@ -32,7 +32,9 @@ public static class DatasetFactory
             case DataSourceKind.FashionMnist:
                 if (!Directory.Exists(IdxDataset.FashionMnistDirectory))
                     throw new DataFormatException(IdxDataset.FashionMnistDirectory, "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist");
-                set = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize, limits: imageLimits);
+                var fashion = IdxDataset.Load(IdxDataset.FashionMnistDirectory, train: true, limit, imageSize, limits: imageLimits);
+                if (fashion.ClassCount == IdxDataset.FashionMnistClassNames.Count) fashion.ClassNames = IdxDataset.FashionMnistClassNames;
+                set = fashion;
                 break;
             case DataSourceKind.Idx:
                 set = IdxDataset.Load(FolderOf(source), train: true, limit, imageSize, limits: imageLimits);
@@ -77,6 +79,8 @@ public sealed class ChannelAdapter(IDataset inner, int channels) : IDataset
     public string Name => inner.Name;
     /// <inheritdoc/>
     public int Label(int index) => inner.Label(index);
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ClassNames => inner.ClassNames;
 
     /// <inheritdoc/>
     public void CopySample(int index, Span<float> destination)

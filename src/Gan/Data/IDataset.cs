@@ -33,11 +33,36 @@ public interface IDataset
 
     /// <summary>Class label of sample <paramref name="index"/>, or -1 when unlabelled.</summary>
     int Label(int index);
+
+    /// <summary>
+    /// The name of each class in label order (<see cref="ClassCount"/> of them; empty when unlabelled): what
+    /// <c>gpugan sample --class</c> accepts besides the number. By default the label numbers ("0", "1", …).
+    /// </summary>
+    IReadOnlyList<string> ClassNames => DatasetExtensions.NumberNames(ClassCount);
 }
 
 /// <summary>Helpers shared by the dataset implementations.</summary>
 public static class DatasetExtensions
 {
+    /// <summary>"0", "1", …, the label numbers as names (<paramref name="classCount"/> of them).</summary>
+    public static IReadOnlyList<string> NumberNames(int classCount) =>
+        Enumerable.Range(0, Math.Max(0, classCount)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>
+    /// The label of the class <paramref name="word"/> names among <paramref name="names"/>: a class number, or a name compared
+    /// without case and with spaces, underscores and hyphens alike ("ankle-boot" finds "Ankle boot"); -1 when none.
+    /// </summary>
+    public static int FindClass(IReadOnlyList<string> names, string word)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        ArgumentNullException.ThrowIfNull(word);
+        static string Key(string s) => s.Trim().ToLowerInvariant().Replace(' ', '-').Replace('_', '-');
+        for (int i = 0; i < names.Count; i++)
+            if (Key(names[i]) == Key(word)) return i;
+        if (int.TryParse(word, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) && k < names.Count) return k;
+        return -1;
+    }
+
     /// <summary>Floats in one sample: Channels·Height·Width.</summary>
     public static int SampleLength(this IDataset dataset) => dataset.Channels * dataset.Height * dataset.Width;
 

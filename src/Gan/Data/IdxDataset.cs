@@ -41,6 +41,7 @@ public sealed class IdxDataset : IDataset
         Height = height;
         Width = width;
         ClassCount = classCount;
+        ClassNames = DatasetExtensions.NumberNames(classCount);
         _resize = resize;
         ImagesPath = imagesPath;
         LabelsPath = labelsPath;
@@ -69,6 +70,13 @@ public sealed class IdxDataset : IDataset
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <summary>The label numbers ("0" … "9" are MNIST's names), or Fashion-MNIST's names when opened as Fashion-MNIST.</summary>
+    public IReadOnlyList<string> ClassNames { get; internal set; } = [];
+
+    /// <summary>Fashion-MNIST's class names in label order, as its authors (and torchvision) name them.</summary>
+    public static readonly IReadOnlyList<string> FashionMnistClassNames =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
     /// <summary>The images file that was read.</summary>
     public string ImagesPath { get; }

@@ -51,6 +51,9 @@ public sealed partial class PetriDataset : IDataset
     /// <inheritdoc/>
     public int ClassCount => 2;
 
+    /// <summary>"common" (label 0) and "rare" (label 1).</summary>
+    public IReadOnlyList<string> ClassNames { get; } = ["common", "rare"];
+
     /// <inheritdoc/>
     public string Name => "petri";
 

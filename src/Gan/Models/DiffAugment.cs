@@ -16,6 +16,14 @@
 // That costs up to 2·(2r + 1) shifted copies per call; a gather kernel with its own rule would be one
 // launch (not written yet). The random parameters are drawn on the host from this object's stream,
 // which the checkpoint saves ("diffaugment"), so resume is exact.
+//
+// With a probability p (StyleGAN2-ADA, Karras et al. 2020) each elementary transformation — brightness, saturation,
+// contrast, translation, cutout — is applied to each sample independently with probability p: before a transformation's
+// parameters, n uniforms u_i come from the same stream, and a sample with u_i ≥ p gets the identity parameters (b = 0,
+// s = c = 1, t = 0, no hole). The op is the same, only its parameters change, so its derivative rules and the
+// gradcheck rows stand; a transformation no sample gets is skipped (p = 0 costs nothing). The stream is consumed the same
+// way whatever p is, so changing p (ADA) never shifts later draws. Without a probability nothing is drawn for masks and
+// every transformation applies to every sample, as before.
 using GpuGan.Tensors;
 
 namespace GpuGan.Gan.Models;
@@ -37,13 +45,29 @@ public enum AugmentKinds
 /// <summary>DiffAugment: random differentiable transformations of (N, C, H, W) batches.</summary>
 public sealed class DiffAugment
 {
-    /// <summary>Transformations <paramref name="kinds"/>, random parameters from <paramref name="stream"/>.</summary>
-    public DiffAugment(AugmentKinds kinds, RandomStream stream)
+    /// <summary>
+    /// Transformations <paramref name="kinds"/>, random parameters from <paramref name="stream"/>; with a
+    /// <paramref name="probability"/>, each elementary transformation is applied to each sample with that probability
+    /// (see the file header); without, to every sample.
+    /// </summary>
+    public DiffAugment(AugmentKinds kinds, RandomStream stream, double? probability = null)
     {
         if (kinds == AugmentKinds.None || (kinds & ~(AugmentKinds.Color | AugmentKinds.Translation | AugmentKinds.Cutout)) != 0)
             throw new ArgumentOutOfRangeException(nameof(kinds), kinds, "choose one or more of color, translation and cutout");
         Kinds = kinds;
         Stream = stream ?? throw new ArgumentNullException(nameof(stream));
+        PerSampleMasks = probability is not null;
+        Probability = probability ?? 1;
+    }
+
+    /// <summary>True when each transformation is applied per sample with <see cref="Probability"/> (masks drawn from <see cref="Stream"/>).</summary>
+    public bool PerSampleMasks { get; }
+
+    /// <summary>The probability p of each transformation per sample, in [0, 1] (1 without per-sample masks); ADA changes it as training goes.</summary>
+    public double Probability
+    {
+        get;
+        set => field = value is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "a probability is between 0 and 1");
     }
 
     /// <summary>The transformations.</summary>
@@ -62,21 +86,50 @@ public sealed class DiffAugment
         return x;
     }
 
-    private Tensor PerSample(int n, float low, float high, Device device)
+    /// <summary>
+    /// Which of <paramref name="n"/> samples get the next transformation: all without per-sample masks; else u_i &lt; p for
+    /// n uniforms u_i drawn from the stream (always drawn, whatever p, so later draws do not depend on p).
+    /// </summary>
+    private bool[] Mask(int n)
     {
+        var on = new bool[n];
+        if (!PerSampleMasks)
+        {
+            Array.Fill(on, true);
+            return on;
+        }
+        var u = new float[n];
+        Stream.FillUniform(u, 0f, 1f);
+        for (int i = 0; i < n; i++) on[i] = u[i] < Probability;
+        return on;
+    }
+
+    /// <summary>Per-sample parameters from U[low, high), the identity value where the mask is off; null when no sample is on.</summary>
+    private Tensor? PerSample(bool[] on, float low, float high, float identity, Device device)
+    {
+        int n = on.Length;
         var v = new float[n];
         Stream.FillUniform(v, low, high);
+        if (!on.Contains(true)) return null;
+        for (int i = 0; i < n; i++) if (!on[i]) v[i] = identity;
         return Tensor.FromArray(v, new Shape(n, 1, 1, 1), device);
     }
 
     private Tensor Color(Tensor x)
     {
         int n = x.Shape[0];
-        x = x.Add(PerSample(n, -0.5f, 0.5f, x.Device));
-        var mc = x.Mean([1], keepDim: true);                                   // (N, 1, H, W)
-        x = x.Sub(mc).Mul(PerSample(n, 0f, 2f, x.Device)).Add(mc);
-        var m = x.Mean([1, 2, 3], keepDim: true);                              // (N, 1, 1, 1)
-        return x.Sub(m).Mul(PerSample(n, 0.5f, 1.5f, x.Device)).Add(m);
+        if (PerSample(Mask(n), -0.5f, 0.5f, 0f, x.Device) is { } b) x = x.Add(b);
+        if (PerSample(Mask(n), 0f, 2f, 1f, x.Device) is { } s)
+        {
+            var mc = x.Mean([1], keepDim: true);                               // (N, 1, H, W)
+            x = x.Sub(mc).Mul(s).Add(mc);
+        }
+        if (PerSample(Mask(n), 0.5f, 1.5f, 1f, x.Device) is { } c)
+        {
+            var m = x.Mean([1, 2, 3], keepDim: true);                          // (N, 1, 1, 1)
+            x = x.Sub(m).Mul(c).Add(m);
+        }
+        return x;
     }
 
     /// <summary>Largest shift along an axis of <paramref name="size"/> pixels: round(size / 8).</summary>
@@ -86,10 +139,12 @@ public sealed class DiffAugment
     {
         int n = x.Shape[0];
         int ry = MaxShift(x.Shape[2]), rx = MaxShift(x.Shape[3]);
+        var on = Mask(n);
         var ty = new int[n];
         var tx = new int[n];
         for (int i = 0; i < n; i++) ty[i] = Stream.NextInt(2 * ry + 1) - ry;
         for (int i = 0; i < n; i++) tx[i] = Stream.NextInt(2 * rx + 1) - rx;
+        for (int i = 0; i < n; i++) if (!on[i]) ty[i] = tx[i] = 0;
         x = ShiftEach(x, tx, axis: 3);
         return ShiftEach(x, ty, axis: 2);
     }
@@ -126,15 +181,18 @@ public sealed class DiffAugment
     {
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3];
         int ch = (int)(h * 0.5 + 0.5), cw = (int)(w * 0.5 + 0.5);
+        var on = Mask(n);
         var mask = new float[n * h * w];
         Array.Fill(mask, 1f);
         for (int i = 0; i < n; i++)
         {
             int oy = Stream.NextInt(h + (1 - ch % 2)), ox = Stream.NextInt(w + (1 - cw % 2));
+            if (!on[i]) continue;
             for (int y = Math.Max(0, oy - ch / 2); y < Math.Min(h, oy - ch / 2 + ch); y++)
                 for (int xx = Math.Max(0, ox - cw / 2); xx < Math.Min(w, ox - cw / 2 + cw); xx++)
                     mask[(i * h + y) * w + xx] = 0f;
         }
+        if (!on.Contains(true)) return x;
         return x.Mul(Tensor.FromArray(mask, new Shape(n, 1, h, w), x.Device));
     }
 }

@@ -38,6 +38,12 @@ public sealed class GanModel : ITrainableModel
     /// <summary>Generator-file metadata key holding the EMA decay when the file's weights are the moving average.</summary>
     public const string EmaMetadataKey = "ema";
 
+    /// <summary>
+    /// Metadata key of a conditional model's class names (a JSON array in label order) in its checkpoint and generator file, so
+    /// <c>sample --class NAME</c> works without the data set.
+    /// </summary>
+    public const string ClassNamesMetadataKey = "classes";
+
     /// <summary>The checkpoint name of the averaged generator.</summary>
     public const string EmaModuleName = "G_ema";
 
@@ -66,6 +72,9 @@ public sealed class GanModel : ITrainableModel
 
     /// <summary>DiffAugment of real and generated images before D (D and G steps); null without.</summary>
     public DiffAugment? Augment { get; private set; }
+
+    /// <summary>ADA: adjusts <see cref="Augment"/>'s probability from D's signs on real images; null without.</summary>
+    public AdaptiveAugment? Ada { get; private set; }
 
     /// <summary>Checkpoint name of DiffAugment's random stream.</summary>
     public const string AugmentStreamName = "diffaugment";
@@ -98,9 +107,18 @@ public sealed class GanModel : ITrainableModel
     /// </summary>
     /// <remarks><paramref name="emaDecay"/> (0 &lt; β &lt; 1) keeps a moving average of G's weights, <see cref="GEma"/>.</remarks>
     /// <remarks><paramref name="augment"/> applies DiffAugment before D, with its own stream derived from <paramref name="seed"/>.</remarks>
+    /// <remarks>
+    /// <paramref name="augmentProbability"/> applies each transformation per sample with that probability (null: to every sample);
+    /// <paramref name="ada"/> adjusts it as D trains, starting from <paramref name="augmentProbability"/> or 0.
+    /// </remarks>
     public static GanModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, IGanObjective? objective = null, double? emaDecay = null,
-        AugmentKinds augment = AugmentKinds.None)
+        AugmentKinds augment = AugmentKinds.None, double? augmentProbability = null, AdaOptions? ada = null)
     {
+        if (augment == AugmentKinds.None && (augmentProbability is not null || ada is not null))
+            throw new InvalidOptionException(ada is not null ? nameof(Training.TrainOptions.Ada) : nameof(Training.TrainOptions.AugmentProbability),
+                (object?)ada ?? augmentProbability, "needs DiffAugment transformations to apply");
+        if (augmentProbability is { } ap && !(ap >= 0 && ap <= 1)) throw new InvalidOptionException(nameof(Training.TrainOptions.AugmentProbability), ap, "must be between 0 and 1");
+        ada?.Validate();
         spec.Validate();
         if (emaDecay is { } beta && !(beta > 0 && beta < 1)) throw new InvalidOptionException(nameof(Training.TrainOptions.Ema), beta, "must be a decay between 0 and 1 (exclusive)");
         var (g, d) = BuildNetworks(spec, seed);
@@ -118,7 +136,11 @@ public sealed class GanModel : ITrainableModel
             model.EmaDecay = emaDecay;
         }
         if (augment != AugmentKinds.None)
-            model.Augment = new DiffAugment(augment, new RandomStream(unchecked((ulong)seed * 0xE7037ED1A0B428DBUL + 83)));
+        {
+            model.Augment = new DiffAugment(augment, new RandomStream(unchecked((ulong)seed * 0xE7037ED1A0B428DBUL + 83)),
+                ada is not null ? augmentProbability ?? 0 : augmentProbability);
+            if (ada is not null) model.Ada = new AdaptiveAugment(model.Augment, ada, device);
+        }
         return model;
     }
 
@@ -199,6 +221,11 @@ public sealed class GanModel : ITrainableModel
                 Init.Dcgan(d, gen);
                 // The generator's embedding multiplies z: start it near 1 so early samples use all of z.
                 Init.Normal(g.Embed.Weight, gen, 1f, 0.02f);
+                // The projection term <E(y), Σ_hw φ(x)> sums F·h·w products: with the embedding's default N(0, 1) it starts at
+                // logits of ±100 (d_loss 70 at step 1 on petri 32², D winning outright and G producing noise for good). DCGAN's
+                // N(0, 0.02), as for every other weight of D, starts it near 0, so the class term grows as D learns it.
+                // Drawn last, so every other weight of a seed is what it always was.
+                Init.Normal(d.Embed.Weight, gen, 0f, 0.02f);
                 return (g, d);
             }
             default: throw new ArgumentOutOfRangeException(nameof(spec), spec.Family, "unknown model family");
@@ -303,6 +330,7 @@ public sealed class GanModel : ITrainableModel
             CriticBatch batch;
             if (ScoresJointly(real, fake))
             {
+                // (Never with ADA: joint scoring requires no augmentation.)
                 // One critic pass over [real; fake]: half the critic's launches, and its weight gradients
                 // come out of one GEMM over 2N samples instead of two GEMMs and an add.
                 var joint = D.Score(Tensor.Concat([real, fake], 0), null);
@@ -311,6 +339,7 @@ public sealed class GanModel : ITrainableModel
             else
             {
                 var outReal = D.Score(Augmented(real), labels);
+                Ada?.Observe(outReal);
                 var outFake = D.Score(Augmented(fake), fakeLabels);
                 batch = new CriticBatch(real, fake, outReal, outFake, x => D.Score(Augmented(x), labels), noise, Device);
             }

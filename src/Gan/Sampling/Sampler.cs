@@ -76,7 +76,42 @@ public sealed class Sampler
             Checkpoint.LoadModule(path, g);
         }
         g.Eval();
-        return new Sampler(path, spec, g, device) { Averaged = averaged };
+        return new Sampler(path, spec, g, device) { Averaged = averaged, ClassNames = ReadClassNames(path, spec, file.Metadata) };
+    }
+
+    /// <summary>
+    /// A conditional model's class names in label order, as its file records them ("common", "rare" for petri); the label
+    /// numbers for files written before names were recorded; empty for unconditional models.
+    /// </summary>
+    public IReadOnlyList<string> ClassNames { get; private init; } = [];
+
+    private static IReadOnlyList<string> ReadClassNames(string path, GanSpec spec, IReadOnlyDictionary<string, string> metadata)
+    {
+        if (!spec.IsConditional) return [];
+        if (!metadata.TryGetValue(GanModel.ClassNamesMetadataKey, out var json)) return DatasetExtensions.NumberNames(spec.ClassCount);
+        string[]? names;
+        try
+        {
+            names = System.Text.Json.JsonSerializer.Deserialize<string[]>(json);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ArchitectureRecordException(path, "unreadable class names (metadata \"" + GanModel.ClassNamesMetadataKey + "\")", e);
+        }
+        if (names is null || names.Length != spec.ClassCount || names.Any(string.IsNullOrWhiteSpace))
+            throw new ArchitectureRecordException(path, $"the class names do not fit the model's {spec.ClassCount} classes");
+        return names;
+    }
+
+    /// <summary>The label of the class <paramref name="word"/> names: a name of <see cref="ClassNames"/> (any case) or a class number.</summary>
+    /// <exception cref="ModelNotConditionalException">The model is not class-conditional.</exception>
+    /// <exception cref="UnknownClassException">No class of the model has that name or number.</exception>
+    public int ClassOf(string word)
+    {
+        ArgumentNullException.ThrowIfNull(word);
+        if (!Spec.IsConditional) throw new ModelNotConditionalException(Spec.Family);
+        int k = DatasetExtensions.FindClass(ClassNames, word);
+        return k >= 0 ? k : throw new UnknownClassException(word, ClassNames);
     }
 
     /// <summary>True when the weights are the moving average of a run trained with an EMA decay.</summary>

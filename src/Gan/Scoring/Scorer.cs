@@ -76,6 +76,14 @@ public sealed record ScoreReport
     public double RealClassEntropyBits { get; init; } = double.NaN;
     /// <summary>Conditional samples: share the network recognises as the class asked for; NaN otherwise.</summary>
     public double AskedClassAccuracy { get; init; } = double.NaN;
+    /// <summary>Labelled data: the data's class names in label order; null otherwise.</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+    /// <summary>Labelled data: how many of the real reference images the network puts in each class (its view of the data); null otherwise.</summary>
+    public int[]? RealClassCounts { get; init; }
+    /// <summary>Labelled data: the true labels of the real reference images, counted per class; null otherwise.</summary>
+    public int[]? RealLabelCounts { get; init; }
+    /// <summary>Conditional samples: for each class asked for (in label order), how many samples asked for it the network recognises as it; null otherwise.</summary>
+    public IReadOnlyList<AskedClass>? AskedClasses { get; init; }
 
     /// <summary>The report as indented JSON (kebab-case keys; NaN written as null).</summary>
     public string ToJson()
@@ -99,11 +107,29 @@ public sealed record ScoreReport
             ["class-entropy-bits"] = Nullable(ClassEntropyBits),
             ["real-class-entropy-bits"] = Nullable(RealClassEntropyBits),
             ["asked-class-accuracy"] = Nullable(AskedClassAccuracy),
+            ["class-names"] = ClassNames,
+            ["real-class-counts"] = RealClassCounts,
+            ["real-label-counts"] = RealLabelCounts,
+            ["asked-classes"] = AskedClasses?.Select(a => new Dictionary<string, object> { ["class"] = a.Label, ["name"] = a.Name, ["asked"] = a.Asked, ["recognised"] = a.Recognised }).ToArray(),
         };
         return JsonSerializer.Serialize(o, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never });
     }
 
     private static double? Nullable(double v) => double.IsFinite(v) ? v : null;
+}
+
+/// <summary>
+/// The samples a conditional generator was asked to make of class <paramref name="Label"/> (<paramref name="Name"/>): <paramref name="Asked"/>
+/// of them, of which the feature network recognises <paramref name="Recognised"/> as that class.
+/// </summary>
+/// <param name="Label">The class number.</param>
+/// <param name="Name">The class name.</param>
+/// <param name="Asked">Samples asked for the class.</param>
+/// <param name="Recognised">Of those, the samples the network puts in the class.</param>
+public sealed record AskedClass(int Label, string Name, int Asked, int Recognised)
+{
+    /// <summary><see cref="Recognised"/> / <see cref="Asked"/>.</summary>
+    public double Share => Asked == 0 ? double.NaN : (double)Recognised / Asked;
 }
 
 /// <summary>Scores samples against a data set in its feature network's space.</summary>
@@ -166,7 +192,7 @@ public sealed class Scorer
         if (options.KidSubsets < 1) throw new InvalidOptionException(nameof(options.KidSubsets), options.KidSubsets, "must be at least 1");
         if (count < options.K + 1) throw new InvalidOptionException("count", count, $"must be at least {options.K + 1} (k + 1) to score");
         if (images.Length != (long)count * _data.SampleLength()) throw new ArgumentException($"images hold {images.Length} floats, {count} images of {_data.SampleLength()} need {(long)count * _data.SampleLength()}", nameof(images));
-        var (real, _, n) = options.HeldOutReference
+        var (real, realLabels, n) = options.HeldOutReference
             ? Choose(Network.TrainCount, Network.TestCount, options.RealCount, options.Seed)
             : TrainingImages(options.RealCount, options.Seed);
         if (n < options.K + 1) throw new InvalidOptionException(nameof(options.RealCount), n, $"must be at least {options.K + 1} (k + 1) to score");
@@ -190,18 +216,34 @@ public sealed class Scorer
             foreach (int p in predicted) counts[p]++;
             var realCounts = new int[Network.ClassCount];
             foreach (int p in Network.Predict(real, n)) realCounts[p]++;
+            var labelCounts = new int[Network.ClassCount];
+            foreach (int l in realLabels) if ((uint)l < (uint)labelCounts.Length) labelCounts[l]++;
+            var names = _data.ClassNames.Count == Network.ClassCount ? _data.ClassNames : DatasetExtensions.NumberNames(Network.ClassCount);
             report = report with
             {
                 ClassCounts = counts,
                 ClassEntropyBits = QualityMetrics.EntropyBits(counts),
                 RealClassEntropyBits = QualityMetrics.EntropyBits(realCounts),
+                ClassNames = names, RealClassCounts = realCounts, RealLabelCounts = labelCounts,
             };
             if (askedLabels is not null)
             {
                 if (askedLabels.Length != count) throw new ArgumentException($"{askedLabels.Length} asked labels for {count} samples", nameof(askedLabels));
                 int right = 0;
-                for (int i = 0; i < count; i++) if (predicted[i] == askedLabels[i]) right++;
-                report = report with { AskedClassAccuracy = (double)right / count };
+                var asked = new int[Network.ClassCount];
+                var recognised = new int[Network.ClassCount];
+                for (int i = 0; i < count; i++)
+                {
+                    if ((uint)askedLabels[i] >= (uint)asked.Length)
+                        throw new ArgumentOutOfRangeException(nameof(askedLabels), askedLabels[i], $"sample {i} was asked for class {askedLabels[i]}; the data has {asked.Length} classes");
+                    asked[askedLabels[i]]++;
+                    if (predicted[i] == askedLabels[i]) { right++; recognised[askedLabels[i]]++; }
+                }
+                report = report with
+                {
+                    AskedClassAccuracy = (double)right / count,
+                    AskedClasses = Enumerable.Range(0, asked.Length).Where(k => asked[k] > 0).Select(k => new AskedClass(k, names[k], asked[k], recognised[k])).ToArray(),
+                };
             }
         }
         return report;

@@ -45,8 +45,14 @@ public sealed record StepMetrics
     /// <summary>Coverage (k-NN), NaN without an evaluation.</summary>
     public double Coverage { get; init; } = double.NaN;
 
+    /// <summary>DiffAugment's probability p after the step (fixed, or adjusted by ADA); NaN without per-sample augmentation.</summary>
+    public double AugmentP { get; init; } = double.NaN;
+
     /// <summary>The header row of metrics.csv.</summary>
-    public const string Header = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,fd,kid,kid_std,precision,recall,density,coverage,images_per_s";
+    public const string Header = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,fd,kid,kid_std,precision,recall,density,coverage,augment_p,images_per_s";
+
+    /// <summary>The header of files written before the augment_p column; read on resume and rewritten in the current layout.</summary>
+    public const string HeaderWithoutAugmentP = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,fd,kid,kid_std,precision,recall,density,coverage,images_per_s";
 
     /// <summary>The header of files written before the score columns; read on resume and rewritten in the current layout.</summary>
     public const string HeaderWithoutScores = "step,epoch,d_loss,g_loss,d_real,d_fake,gradient_penalty,grad_norm_d,grad_norm_g,recon_loss,images_per_s";
@@ -59,7 +65,7 @@ public sealed record StepMetrics
         Step.ToString(CultureInfo.InvariantCulture), Epoch.ToString(CultureInfo.InvariantCulture),
         F(DLoss), F(GLoss), F(DReal), F(DFake), double.IsNaN(GradientPenalty) ? "" : F(GradientPenalty),
         F(GradNormD), F(GradNormG), double.IsNaN(Reconstruction) ? "" : F(Reconstruction),
-        O(Fd), O(Kid), O(KidStd), O(Precision), O(Recall), O(Density), O(Coverage),
+        O(Fd), O(Kid), O(KidStd), O(Precision), O(Recall), O(Density), O(Coverage), O(AugmentP),
         ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture));
 
     private static string O(double v) => double.IsNaN(v) ? "" : F(v);
@@ -71,8 +77,9 @@ public sealed record StepMetrics
     public static StepMetrics Parse(string line, string source, int lineNumber)
     {
         var p = line.Split(',');
-        // 18 columns; 11 in files written before the score columns, 10 before the recon_loss column.
-        if (p.Length is not (10 or 11 or 18)) throw new RunFileException(source, lineNumber, $"expected 18 columns, found {p.Length}");
+        // 19 columns; 18 in files written before the augment_p column, 11 before the score columns, 10 before the recon_loss column.
+        if (p.Length is not (10 or 11 or 18 or 19)) throw new RunFileException(source, lineNumber, $"expected 19 columns, found {p.Length}");
+        bool scores = p.Length >= 18;
         static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
         try
         {
@@ -81,9 +88,10 @@ public sealed record StepMetrics
                 Step = long.Parse(p[0], CultureInfo.InvariantCulture), Epoch = int.Parse(p[1], CultureInfo.InvariantCulture),
                 DLoss = D(p[2]), GLoss = D(p[3]), DReal = D(p[4]), DFake = D(p[5]), GradientPenalty = D(p[6]),
                 GradNormD = D(p[7]), GradNormG = D(p[8]), Reconstruction = p.Length >= 11 ? D(p[9]) : double.NaN, ImagesPerSecond = D(p[^1]),
-                Fd = p.Length == 18 ? D(p[10]) : double.NaN, Kid = p.Length == 18 ? D(p[11]) : double.NaN, KidStd = p.Length == 18 ? D(p[12]) : double.NaN,
-                Precision = p.Length == 18 ? D(p[13]) : double.NaN, Recall = p.Length == 18 ? D(p[14]) : double.NaN,
-                Density = p.Length == 18 ? D(p[15]) : double.NaN, Coverage = p.Length == 18 ? D(p[16]) : double.NaN,
+                Fd = scores ? D(p[10]) : double.NaN, Kid = scores ? D(p[11]) : double.NaN, KidStd = scores ? D(p[12]) : double.NaN,
+                Precision = scores ? D(p[13]) : double.NaN, Recall = scores ? D(p[14]) : double.NaN,
+                Density = scores ? D(p[15]) : double.NaN, Coverage = scores ? D(p[16]) : double.NaN,
+                AugmentP = p.Length == 19 ? D(p[17]) : double.NaN,
             };
         }
         catch (Exception e) when (e is FormatException or OverflowException)
@@ -121,7 +129,8 @@ public sealed class MetricsLog : IDisposable
             DroppedTornRow = text.Length > 0 && !text.EndsWith('\n');
             int complete = lines.Length - 1;    // lines before the final "" (or before the torn tail)
             var kept = new StringBuilder(StepMetrics.Header + "\n");
-            bool older = complete >= 1 && (lines[0] == StepMetrics.HeaderWithoutReconstruction || lines[0] == StepMetrics.HeaderWithoutScores);
+            bool older = complete >= 1 && (lines[0] == StepMetrics.HeaderWithoutReconstruction || lines[0] == StepMetrics.HeaderWithoutScores
+                || lines[0] == StepMetrics.HeaderWithoutAugmentP);
             if (complete >= 1 && lines[0] != StepMetrics.Header && !older)
                 throw new RunFileException(path, 1, "not a metrics.csv of this version (unexpected header)");
             for (int i = 1; i < complete; i++)

@@ -102,6 +102,15 @@ public sealed record TrainOptions
     /// <summary>DiffAugment before the discriminator (latent-noise GANs); null or None: no augmentation.</summary>
     public AugmentKinds? DiffAugment { get; init; }
 
+    /// <summary>
+    /// DiffAugment applies each elementary transformation to each sample with this probability (StyleGAN2-ADA's p); with
+    /// <see cref="Ada"/>, the starting p. Null: every transformation to every sample (no per-sample draws), or 0 with ADA.
+    /// </summary>
+    public double? AugmentProbability { get; init; }
+
+    /// <summary>Adaptive augmentation (ADA): DiffAugment's probability follows D's mean sign on real images; null keeps p fixed.</summary>
+    public AdaOptions? Ada { get; init; }
+
     /// <summary>Score the generator every few steps (metrics.csv, curves.png, the observer); null never does.</summary>
     public EvalOptions? Eval { get; init; }
 
@@ -138,6 +147,14 @@ public sealed record TrainOptions
         {
             if ((da & ~(AugmentKinds.Color | AugmentKinds.Translation | AugmentKinds.Cutout)) != 0) Fail(nameof(DiffAugment), da, "is not a known augmentation");
             if (Enum.IsDefined(Model) && Model.Kind() != ModelKind.Generative) Fail(nameof(DiffAugment), da, $"applies to the latent-noise GANs (gan, dcgan, wgan, wgan-gp, cdcgan), not {Model.FileName()}");
+        }
+        if (AugmentProbability is { } ap && !(ap >= 0 && ap <= 1)) Fail(nameof(AugmentProbability), ap, "must be between 0 and 1");
+        if ((AugmentProbability is not null || Ada is not null) && DiffAugment is null or AugmentKinds.None)
+            Fail(Ada is not null ? nameof(Ada) : nameof(AugmentProbability), (object?)Ada ?? AugmentProbability, "needs DiffAugment transformations to apply");
+        if (Ada is { } ada)
+        {
+            if (!(ada.Target > -1 && ada.Target < 1)) Fail("AdaTarget", ada.Target, "must be between -1 and 1 (exclusive): it is the mean sign of D on real images");
+            if (!(ada.SpeedImages >= 1 && double.IsFinite(ada.SpeedImages))) Fail("AdaSpeed", ada.SpeedImages, "must be at least 1 image");
         }
         if (Eval is { } eval)
         {

@@ -97,7 +97,10 @@ public sealed class Trainer : IDisposable
         // Data that cannot be scored (curves, tiny sets) is refused now, not at the first evaluation.
         if (options.Eval is not null) Scoring.FeatureNetwork.TaskOf(_dataset);
         Spec = SpecFor(options, _dataset);
-        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema, options.DiffAugment ?? AugmentKinds.None);
+        _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema, options.DiffAugment ?? AugmentKinds.None,
+            options.AugmentProbability, options.Ada);
+        // ADA's p follows one process's D outputs; ranks would each follow their own shard and drift apart.
+        if (ranks > 1 && options.Ada is not null) throw new InvalidOptionException(nameof(TrainOptions.Ada), options.Ada, "is not available in data-parallel runs yet");
         _noise = NoiseStream(options.Seed, rank, ranks);
         if (ranks > 1 && _model is GanModel gan)
         {
@@ -122,6 +125,7 @@ public sealed class Trainer : IDisposable
                 // Validates every key, shape, optimiser and seed before changing anything: a file that does not
                 // fit this run is refused with nothing changed, in memory or on disk.
                 Checkpoint.Load(checkpointToLoad, _state);
+                (_model as GanModel)?.Ada?.ReadState(_state.Metadata, checkpointToLoad);
                 _step = _state.Step;
                 int batchIndex = int.Parse(_state.Metadata.GetValueOrDefault("batch-index", "0"), CultureInfo.InvariantCulture);
                 _loader.Seek((int)_state.Epoch, batchIndex);
@@ -324,7 +328,10 @@ public sealed class Trainer : IDisposable
         // checkpoints, the end), so a step never waits for the device. Rows are appended in step order.
         int logEvery = _options.LogEvery ?? 1;
         using var metricsTable = StepMetricsTable.Create(_model.Device, logEvery);
-        var pending = new List<(long Step, int Epoch)>(logEvery);
+        var pending = new List<(long Step, int Epoch, double AugmentP)>(logEvery);
+        // DiffAugment's p after each step (NaN without per-sample masks): it changes on the host, at ADA's adjustments.
+        var augment = (_model as GanModel)?.Augment;
+        double AugmentP() => augment is { PerSampleMasks: true } a ? a.Probability : double.NaN;
         double windowStart = clock.Elapsed.TotalSeconds;
         Scoring.ScoreReport? scores = null;
         void Flush()
@@ -340,7 +347,7 @@ public sealed class Trainer : IDisposable
             windowStart = now;
             for (int i = 0; i < pending.Count; i++)
             {
-                var m = StepMetricsTable.Read(values, i) with { Step = pending[i].Step, Epoch = pending[i].Epoch, ImagesPerSecond = rate };
+                var m = StepMetricsTable.Read(values, i) with { Step = pending[i].Step, Epoch = pending[i].Epoch, ImagesPerSecond = rate, AugmentP = pending[i].AugmentP };
                 if (scores is { } s && m.Step == _step)
                 {
                     m = m with
@@ -370,7 +377,7 @@ public sealed class Trainer : IDisposable
                 _model.TrainStep(NextBatch, _noise, new StepPosition(_step, TotalSteps), metricsTable, pending.Count);
             }
             _step++;
-            pending.Add((_step, currentEpoch));
+            pending.Add((_step, currentEpoch, AugmentP()));
 
             bool last = _step == TotalSteps;
             bool sample = Every(_options.SampleEvery) || last, checkpoint = Every(_options.CheckpointEvery) || last;
@@ -511,6 +518,10 @@ public sealed class Trainer : IDisposable
         _state.Metadata["config"] = _options.ToJson();
         _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
         _state.Metadata[RanksMetadataKey] = _communicator.Size.ToString(CultureInfo.InvariantCulture);
+        (_model as GanModel)?.Ada?.WriteState(_state.Metadata);
+        // A conditional model's class names travel with its files, so `sample --class rare` needs no data set.
+        string? classNames = Spec.IsConditional ? System.Text.Json.JsonSerializer.Serialize(_dataset.ClassNames) : null;
+        if (classNames is not null) _state.Metadata[GanModel.ClassNamesMetadataKey] = classNames;
         Checkpoint.Save(CheckpointPath, _state);
         var generatorMetadata = new Dictionary<string, string>
         {
@@ -518,6 +529,7 @@ public sealed class Trainer : IDisposable
             ["step"] = _step.ToString(CultureInfo.InvariantCulture),
             [GanSpec.MetadataKey] = Spec.ToJson(),
         };
+        if (classNames is not null) generatorMetadata[GanModel.ClassNamesMetadataKey] = classNames;
         // With --ema the generator file holds the averaged weights (what sampling wants); the trained ones stay in the checkpoint.
         if (_options.Ema is { } ema) generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
         Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, generatorMetadata);

@@ -40,6 +40,9 @@ public sealed partial class Tensor
     /// <summary>1 where this ≥ other, else 0; not differentiable (a mask).</summary>
     public Tensor GreaterEqualMask(Tensor other) => BinaryRaw<GreaterEqualMaskOp>(other);
 
+    /// <summary>sign x ∈ {−1, 0, 1}; not differentiable (the kernel of Abs's derivative).</summary>
+    public Tensor Sign() => UnaryRaw<SignOp>();
+
     /// <summary>1 where this &gt; threshold, else 0; not differentiable.</summary>
     public Tensor GreaterMask(float threshold) => UnaryRaw<GreaterMaskOp>(threshold);
 
