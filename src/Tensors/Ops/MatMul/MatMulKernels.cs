@@ -165,8 +165,12 @@ internal readonly struct BConvGradGather : IGemmOperandB
         g.Taps = th * tw;
         g.Qh = (g.H0 + g.Pad - kh0 * g.D) / g.S;
         g.Qw = (g.W0 + g.Pad - kw0 * g.D) / g.S;
-        g.ClassPixels = Math.Max(g.Hc * g.Wc, 1);
         g.N = g.Batch * g.Hc * g.Wc;
+        // Divisors in Load and the store's Index, which run for the columns of a partial tile too: a class with no
+        // pixel (Hc or Wc 0: an output smaller than the stride) has N = 0 and stores nothing, but must not divide by 0
+        // (the CPU simulator traps; a GPU would compute garbage indices it then never uses).
+        g.ClassPixels = Math.Max(g.Hc * g.Wc, 1);
+        g.Wc = Math.Max(g.Wc, 1);
         g.K = g.Cout * g.Taps;
         return g;
     }
