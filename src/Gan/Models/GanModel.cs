@@ -380,8 +380,15 @@ public sealed class GanModel : ITrainableModel
     /// Whether one critic pass may score real and generated samples together: the objective reads joint scores, the
     /// critic has no batch statistics (each sample's score is its own), and there are no labels or augmentation to keep apart.
     /// </summary>
+    /// <summary>
+    /// One critic pass over [real; fake] on the ILGPU kernel sets only: it halves the critic's launches, which is what
+    /// costs on a GPU. The cpu set keeps the two passes: a launch costs it nothing, and two passes sum each weight
+    /// gradient over the real and the fake samples separately, as a data-parallel rank does with its shard, so an MPI run
+    /// on the cpu set reproduces the one-process step (the joint pass re-associated those sums: 514 of 1.7 M weights of
+    /// the WGAN-GP MPI test ended Adam's first step 2·lr apart at gradients within rounding of zero, against 0 before).
+    /// </summary>
     private bool ScoresJointly(Tensor real, Tensor fake) =>
-        Objective.AcceptsJointScores && Augment is null && !Spec.IsConditional && Spec.DiscriminatorNorm != NormKind.Batch
+        Device.Kind != DeviceKind.Cpu && Objective.AcceptsJointScores && Augment is null && !Spec.IsConditional && Spec.DiscriminatorNorm != NormKind.Batch
         && real.Shape == fake.Shape;
 
     // ------------------------------------------------------------ ITrainableModel
