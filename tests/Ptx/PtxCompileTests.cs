@@ -345,13 +345,22 @@ public sealed class PtxCompileTests
 
     private static bool IsIndexType(Type t) => IndexTypes.Contains(t);
 
-    /// <summary>ILGPU index types and array views (the types only a kernel takes).</summary>
-    private static bool IsIlgpuKernelType(Type t)
+    /// <summary>
+    /// ILGPU index types and array views (the types only a kernel takes), and structs of the library that hold views
+    /// (the multi-tensor optimiser kernels take their eight tensors' views in one struct).
+    /// </summary>
+    private static bool IsIlgpuKernelType(Type t) => IsIlgpuKernelType(t, depth: 0);
+
+    private static bool IsIlgpuKernelType(Type t, int depth)
     {
         if (IsIndexType(t)) return true;
-        if (!t.IsGenericType) return false;
-        var d = t.GetGenericTypeDefinition();
-        return d == typeof(ArrayView<>) || d == typeof(ArrayView1D<,>) || d == typeof(ArrayView2D<,>) || d == typeof(ArrayView3D<,>);
+        if (t.IsGenericType)
+        {
+            var d = t.GetGenericTypeDefinition();
+            if (d == typeof(ArrayView<>) || d == typeof(ArrayView1D<,>) || d == typeof(ArrayView2D<,>) || d == typeof(ArrayView3D<,>)) return true;
+        }
+        return depth < 2 && t.IsValueType && !t.IsPrimitive && t.Assembly != typeof(ArrayView<>).Assembly && t.Assembly != typeof(int).Assembly
+            && t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).Any(f => IsIlgpuKernelType(f.FieldType, depth + 1));
     }
 
     // ------------------------------------------------------------------ compile and assemble
