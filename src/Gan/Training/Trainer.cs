@@ -423,6 +423,7 @@ public sealed class Trainer : IDisposable
             var net = _scorer.Network;
             _observer.Notice(new FeatureNetworkNotice(net.LoadedFromCache, net.Task, net.TestAccuracy, net.TestCount, net.CachePath));
         }
+        (_model as GanModel)?.RefreshEmaStatistics();
         if (_model.Exported is not Generator g)
             throw new InvalidOptionException("EvalEvery", eval.Every, $"applies to generators of images from latent codes, not {Spec.Family.FileName()}");
         int n = eval.Samples, length = Spec.Image.Length;
@@ -512,6 +513,9 @@ public sealed class Trainer : IDisposable
                 if (!float.IsFinite(v))
                     throw new TrainingDivergedException(_step, $"weight {name} holds {v}", File.Exists(CheckpointPath) ? CheckpointPath : null);
         }
+        // The averaged generator's batch-norm statistics, estimated from its own activations, go into both files.
+        (_model as GanModel)?.RefreshEmaStatistics();
+        if (_options.Ema is not null) _state.Metadata[StandingStatistics.MetadataKey] = StandingStatistics.MetadataValue;
         _state.Step = _step;
         _state.Epoch = _loader.Epoch;
         _state.Metadata["batch-index"] = _loader.BatchIndex.ToString(CultureInfo.InvariantCulture);
@@ -531,7 +535,11 @@ public sealed class Trainer : IDisposable
         };
         if (classNames is not null) generatorMetadata[GanModel.ClassNamesMetadataKey] = classNames;
         // With --ema the generator file holds the averaged weights (what sampling wants); the trained ones stay in the checkpoint.
-        if (_options.Ema is { } ema) generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
+        if (_options.Ema is { } ema)
+        {
+            generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
+            generatorMetadata[StandingStatistics.MetadataKey] = StandingStatistics.MetadataValue;
+        }
         Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, generatorMetadata);
     }
 
