@@ -413,7 +413,8 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Scores <see cref="EvalOptions.Samples"/> images of the generator (the average with --ema) from a fixed latent stream of its own,
-    /// in evaluation mode: no training stream, weight or batch-norm statistic changes, so resume stays exact.
+    /// in evaluation mode: no training stream, weight or batch-norm statistic of G changes, so resume stays exact (the average's
+    /// statistics are re-estimated first, from its weights alone).
     /// </summary>
     private Scoring.ScoreReport Evaluate(EvalOptions eval)
     {
