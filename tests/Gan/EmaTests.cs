@@ -28,7 +28,7 @@ public sealed class EmaTests
     };
 
     [Test]
-    public void OneStepMovesTheAverageByOneMinusDecayAndCopiesBatchNormStatistics()
+    public void OneStepMovesTheAverageByOneMinusDecayAndLeavesBatchNormStatisticsToTheEstimate()
     {
         var spec = GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(3, 32, 32), 16, 8, 0);
         var model = GanModel.Create(spec, 3, Device.Cpu, emaDecay: 0.75);
@@ -45,7 +45,120 @@ public sealed class EmaTests
         Assert.That(after.Zip(before).Any(p => !p.First.SequenceEqual(p.Second)), "G trained");
         var gBuffers = model.G.NamedBuffers().Select(b => b.Value.ToArray()).ToList();
         Assert.That(gBuffers, Is.Not.Empty);
-        Assert.That(model.GEma.NamedBuffers().Select(b => b.Value.ToArray()), Is.EqualTo(gBuffers), "batch-norm statistics are copied from G");
+        Assert.That(model.GEma.NamedBuffers().Select(b => b.Value.ToArray()), Is.Not.EqualTo(gBuffers), "G's batch-norm statistics are not copied");
+        model.RefreshEmaStatistics();
+        Assert.That(model.GEma.Modules().OfType<GpuGan.Layers.BatchNorm2d>().Select(b => b.NumBatchesTracked), Has.All.EqualTo(StandingStatistics.Batches));
+        Assert.That(model.GEma.IsTraining, Is.False);
+    }
+
+    /// <summary>A DCGAN-28 generator with random γ, β and nonsense running statistics (so the reset and the affine matter).</summary>
+    private static Generator Perturbed(GanSpec spec)
+    {
+        var g = GanModel.CreateGenerator(spec, Device.Cpu);
+        var r = new RandomStream(17);
+        foreach (var bn in g.Modules().OfType<GpuGan.Layers.BatchNorm2d>())
+        {
+            bn.Weight!.CopyFrom(Tensor.RandN(bn.Weight.Shape, r, Device.Cpu).MulScalar(0.3f).AddScalar(1f));
+            bn.Bias!.CopyFrom(Tensor.RandN(bn.Bias.Shape, r, Device.Cpu).MulScalar(0.2f));
+            bn.RunningMean!.Fill(3f);
+            bn.RunningVar!.Fill(7f);
+        }
+        return g;
+    }
+
+    [Test]
+    public void ReestimatedStatisticsAreTheMeanAndVarianceOfTheGeneratorsOwnActivations()
+    {
+        const int batches = 3, size = 8;
+        var spec = GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 16, 8, 0);
+        var g = Perturbed(spec);
+        // Reference: the same weights, layer by layer in training mode (batch statistics), each batch-norm input's
+        // per-channel mean and unbiased variance in float64, averaged over the batches.
+        var copy = GanModel.CreateGenerator(spec, Device.Cpu);
+        copy.LoadStateDict(g.StateDict());
+        copy.Train();
+        var layers = copy.Main.Layers;
+        var sums = new Dictionary<int, (double[] Mean, double[] Var)>();
+        var stream = StandingStatistics.LatentStream();
+        using (Autograd.NoGrad())
+            for (int k = 0; k < batches; k++)
+            {
+                using var scope = TensorScope.Begin();
+                var x = copy.SampleLatent(size, stream, Device.Cpu);
+                for (int i = 0; i < layers.Count; i++)
+                {
+                    if (layers[i] is GpuGan.Layers.BatchNorm2d)
+                    {
+                        int n = x.Shape[0], c = x.Shape[1], hw = x.Shape[2] * x.Shape[3];
+                        var v = x.ToArray();
+                        if (!sums.ContainsKey(i)) sums[i] = (new double[c], new double[c]);
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            double sum = 0, sq = 0;
+                            for (int s = 0; s < n; s++) for (int j = 0; j < hw; j++) sum += v[(s * c + ch) * hw + j];
+                            double mean = sum / (n * hw);
+                            for (int s = 0; s < n; s++) for (int j = 0; j < hw; j++) sq += Math.Pow(v[(s * c + ch) * hw + j] - mean, 2);
+                            sums[i].Mean[ch] += mean / batches;
+                            sums[i].Var[ch] += sq / (n * hw - 1) / batches;
+                        }
+                    }
+                    x = layers[i].Forward(x);
+                }
+            }
+
+        Assert.That(StandingStatistics.Estimate(g, Device.Cpu, batches, size), Is.True);
+        Assert.That(g.IsTraining, Is.False);
+        Assert.That(sums.Keys, Has.Count.EqualTo(2), "DCGAN-28's generator has two batch-norm layers");
+        foreach (var (i, (mean, variance)) in sums)
+        {
+            var bn = (GpuGan.Layers.BatchNorm2d)g.Main.Layers[i];
+            Assert.That((bn.NumBatchesTracked, bn.CumulativeAverage), Is.EqualTo(((long)batches, false)));
+            var m = bn.RunningMean!.ToArray();
+            var s = bn.RunningVar!.ToArray();
+            for (int ch = 0; ch < mean.Length; ch++)
+            {
+                Assert.That(m[ch], Is.EqualTo(mean[ch]).Within(1e-5 + 1e-4 * Math.Abs(mean[ch])), $"layer {i} mean[{ch}]");
+                Assert.That(s[ch], Is.EqualTo(variance[ch]).Within(1e-5 + 1e-4 * variance[ch]), $"layer {i} variance[{ch}]");
+            }
+        }
+    }
+
+    [Test]
+    public void TheEstimateIsDeterministicAndIgnoresTheOldStatistics()
+    {
+        var spec = GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(1, 28, 28), 16, 8, 0);
+        var g = Perturbed(spec);
+        StandingStatistics.Estimate(g, Device.Cpu, 4, 8);
+        var first = g.NamedBuffers().Select(b => b.Value.ToArray()).ToList();
+        foreach (var bn in g.Modules().OfType<GpuGan.Layers.BatchNorm2d>()) bn.RunningMean!.Fill(-2f);
+        StandingStatistics.Estimate(g, Device.Cpu, 4, 8);
+        Assert.That(g.NamedBuffers().Select(b => b.Value.ToArray()), Is.EqualTo(first));
+    }
+
+    [Test]
+    public void TheRunsFilesHoldTheEstimateAndOldFilesGetItWhenLoaded()
+    {
+        string run = Path.Combine(_root, "run");
+        using (var t = Trainer.Start(Small(run, 3))) t.Run();
+        string generator = Path.Combine(run, RunLayout.GeneratorFile), checkpoint = Path.Combine(run, RunLayout.CheckpointFile);
+        var file = SafeTensors.Read(generator);
+        Assert.That(file.Metadata[StandingStatistics.MetadataKey], Is.EqualTo("32x64"));
+        var saved = Sampler.Load(generator, Device.Cpu).Generator.NamedBuffers().Select(b => b.Value.ToArray()).ToList();
+        // Not G's statistics: the checkpoint's trained generator has others.
+        var trained = Sampler.Load(checkpoint, Device.Cpu, raw: true).Generator.NamedBuffers().Select(b => b.Value.ToArray()).ToList();
+        Assert.That(saved, Is.Not.EqualTo(trained));
+        // Recomputing them from the saved average gives the saved statistics.
+        var check = Sampler.Load(generator, Device.Cpu).Generator;
+        StandingStatistics.Estimate(check, Device.Cpu);
+        Assert.That(check.NamedBuffers().Select(b => b.Value.ToArray()), Is.EqualTo(saved));
+        // A file of the earlier format (G's statistics, no marker) is re-estimated on loading.
+        var old = Sampler.Load(generator, Device.Cpu).Generator;
+        foreach (var bn in old.Modules().OfType<GpuGan.Layers.BatchNorm2d>()) bn.RunningVar!.Fill(5f);
+        string oldFile = Path.Combine(_root, "old.safetensors");
+        Checkpoint.SaveModule(oldFile, old, file.Metadata.Where(kv => kv.Key != StandingStatistics.MetadataKey && kv.Key != "format").ToDictionary());
+        var loaded = Sampler.Load(oldFile, Device.Cpu);
+        Assert.That(loaded.Averaged, Is.True);
+        Assert.That(loaded.Generator.NamedBuffers().Select(b => b.Value.ToArray()), Is.EqualTo(saved));
     }
 
     [Test]

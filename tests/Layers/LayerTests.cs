@@ -272,6 +272,37 @@ public sealed class LayerTests
         Assert.That(result.UnexpectedKeys, Is.EqualTo(new[] { "main.9.weight" }));
     }
 
+    [TestCase("cpu"), TestCase("ilgpu-cpu")]
+    public void BatchNormCumulativeAverageIsThePlainAverageOfTheBatchesStatistics(string device)
+    {
+        var dev = device == "cpu" ? Device.Cpu : Device.IlgpuCpu;
+        var bn = new BatchNorm2d(2, device: dev) { CumulativeAverage = true };
+        bn.Weight!.Fill(1.5f);
+        bn.RunningMean!.Fill(4f);
+        bn.ResetRunningStats();
+        Assert.That((bn.Weight.ToArray()[0], bn.RunningMean.ToArray()[0], bn.RunningVar!.ToArray()[0], bn.NumBatchesTracked), Is.EqualTo((1.5f, 0f, 1f, 0L)));
+        bn.Train();
+        var r = new RandomStream(5);
+        double[] mean = new double[2], variance = new double[2];
+        const int batches = 3, n = 4, hw = 9;
+        for (int k = 0; k < batches; k++)
+        {
+            var x = Tensor.RandN(new Shape(n, 2, 3, 3), r, dev).MulScalar(k + 1f).AddScalar(k - 1f);
+            var v = x.ToArray();
+            for (int c = 0; c < 2; c++)
+            {
+                var values = Enumerable.Range(0, n).SelectMany(s => v.Skip((s * 2 + c) * hw).Take(hw)).Select(f => (double)f).ToArray();
+                double m = values.Average();
+                mean[c] += m / batches;
+                variance[c] += values.Sum(f => (f - m) * (f - m)) / (values.Length - 1) / batches;
+            }
+            using (Autograd.NoGrad()) bn.Forward(x);
+        }
+        Assert.That(bn.NumBatchesTracked, Is.EqualTo(batches));
+        Assert.That(bn.RunningMean.ToArray(), Is.EqualTo(mean).Within(1e-5));
+        Assert.That(bn.RunningVar.ToArray(), Is.EqualTo(variance).Within(1e-4));
+    }
+
     [Test]
     public void LoadStateDictCopiesValuesAndCounter()
     {

@@ -54,7 +54,9 @@ public sealed class Sampler
     /// <exception cref="GpuGan.Layers.StateDictException">The weights do not fit the recorded architecture.</exception>
     /// <remarks>
     /// A run trained with an EMA decay keeps two generators: the moving average (the generator file holds it; the checkpoint
-    /// holds it as "G_ema") and the trained weights (the checkpoint's "G"). The average is loaded unless <paramref name="raw"/>.
+    /// holds it as "G_ema") and the trained weights (the checkpoint's "G"). The average is loaded unless <paramref name="raw"/>;
+    /// a file written before its batch-norm statistics were re-estimated (no <see cref="StandingStatistics.MetadataKey"/>) gets them
+    /// re-estimated here.
     /// </remarks>
     /// <exception cref="RawWeightsNotInFileException"><paramref name="raw"/> for a generator file that holds the average only.</exception>
     public static Sampler Load(string path, Device device, bool raw = false)
@@ -76,6 +78,8 @@ public sealed class Sampler
             Checkpoint.LoadModule(path, g);
         }
         g.Eval();
+        // Files written before the averaged generator's statistics were re-estimated carry G's: estimate them now.
+        if (averaged && !file.Metadata.ContainsKey(StandingStatistics.MetadataKey)) StandingStatistics.Estimate(g, device);
         return new Sampler(path, spec, g, device) { Averaged = averaged, ClassNames = ReadClassNames(path, spec, file.Metadata) };
     }
 

@@ -413,7 +413,8 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Scores <see cref="EvalOptions.Samples"/> images of the generator (the average with --ema) from a fixed latent stream of its own,
-    /// in evaluation mode: no training stream, weight or batch-norm statistic changes, so resume stays exact.
+    /// in evaluation mode: no training stream, weight or batch-norm statistic of G changes, so resume stays exact (the average's
+    /// statistics are re-estimated first, from its weights alone).
     /// </summary>
     private Scoring.ScoreReport Evaluate(EvalOptions eval)
     {
@@ -423,6 +424,7 @@ public sealed class Trainer : IDisposable
             var net = _scorer.Network;
             _observer.Notice(new FeatureNetworkNotice(net.LoadedFromCache, net.Task, net.TestAccuracy, net.TestCount, net.CachePath));
         }
+        (_model as GanModel)?.RefreshEmaStatistics();
         if (_model.Exported is not Generator g)
             throw new InvalidOptionException("EvalEvery", eval.Every, $"applies to generators of images from latent codes, not {Spec.Family.FileName()}");
         int n = eval.Samples, length = Spec.Image.Length;
@@ -512,6 +514,9 @@ public sealed class Trainer : IDisposable
                 if (!float.IsFinite(v))
                     throw new TrainingDivergedException(_step, $"weight {name} holds {v}", File.Exists(CheckpointPath) ? CheckpointPath : null);
         }
+        // The averaged generator's batch-norm statistics, estimated from its own activations, go into both files.
+        (_model as GanModel)?.RefreshEmaStatistics();
+        if (_options.Ema is not null) _state.Metadata[StandingStatistics.MetadataKey] = StandingStatistics.MetadataValue;
         _state.Step = _step;
         _state.Epoch = _loader.Epoch;
         _state.Metadata["batch-index"] = _loader.BatchIndex.ToString(CultureInfo.InvariantCulture);
@@ -531,7 +536,11 @@ public sealed class Trainer : IDisposable
         };
         if (classNames is not null) generatorMetadata[GanModel.ClassNamesMetadataKey] = classNames;
         // With --ema the generator file holds the averaged weights (what sampling wants); the trained ones stay in the checkpoint.
-        if (_options.Ema is { } ema) generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
+        if (_options.Ema is { } ema)
+        {
+            generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
+            generatorMetadata[StandingStatistics.MetadataKey] = StandingStatistics.MetadataValue;
+        }
         Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, generatorMetadata);
     }
 

@@ -4,8 +4,9 @@
 //
 // num_batches_tracked: kept as a rank-0 float32 buffer (so every buffer is a Tensor that moves
 // with To(device) and saves like the rest), exact up to 2^24 batches; the module counts in a long
-// and writes it into the buffer, reading it back after a state load. The value only matters to
-// PyTorch when momentum is None (cumulative average), which these layers do not offer.
+// and writes it into the buffer, reading it back after a state load. It matters when CumulativeAverage is set
+// (PyTorch's momentum=None): batch k (counting from 1 after ResetRunningStats) enters the running statistics with
+// weight 1/k, so after K batches they are the plain average of the K batches' statistics (the variance's unbiased).
 using GpuGan.Tensors;
 
 namespace GpuGan.Layers;
@@ -52,15 +53,28 @@ public sealed class BatchNorm2d : Module, IResettable
     /// <summary>Training batches seen (the state dictionary's num_batches_tracked).</summary>
     public long NumBatchesTracked => _batchesTracked;
 
+    /// <summary>
+    /// When true, training updates the running statistics with the cumulative average of every batch since
+    /// <see cref="ResetRunningStats"/> (weight 1/k for the k-th; PyTorch's momentum=None) instead of <see cref="Momentum"/>.
+    /// Not saved with the state.
+    /// </summary>
+    public bool CumulativeAverage { get; set; }
+
+    /// <summary>Running mean 0, running variance 1, no batches tracked; γ and β are kept (PyTorch's reset_running_stats).</summary>
+    public void ResetRunningStats()
+    {
+        RunningMean?.Fill(0f);
+        RunningVar?.Fill(1f);
+        _batchesTracked = 0;
+        GetBuffer("num_batches_tracked")?.Fill(0f);
+    }
+
     /// <summary>γ = 1, β = 0, running mean 0, running variance 1, no batches tracked.</summary>
     public void ResetParameters(RandomStream gen)
     {
         if (Weight is not null) Init.Ones(Weight);
         if (Bias is not null) Init.Zeros(Bias);
-        RunningMean?.Fill(0f);
-        RunningVar?.Fill(1f);
-        _batchesTracked = 0;
-        GetBuffer("num_batches_tracked")?.Fill(0f);
+        ResetRunningStats();
     }
 
     /// <inheritdoc/>
@@ -71,14 +85,15 @@ public sealed class BatchNorm2d : Module, IResettable
         // Without running statistics, batch statistics are used in eval mode too (PyTorch).
         bool useBatchStats = IsTraining || RunningMean is null;
         var counter = IsTraining ? GetBuffer("num_batches_tracked") : null;
+        float momentum = CumulativeAverage ? (float)(1.0 / (_batchesTracked + 1)) : Momentum;
         if (Communicator is { } communicator && IsTraining)
         {
-            var synced = input.SyncBatchNorm2d(Weight, Bias, RunningMean, RunningVar, training: true, communicator, Momentum, Eps);
+            var synced = input.SyncBatchNorm2d(Weight, Bias, RunningMean, RunningVar, training: true, communicator, momentum, Eps);
             if (counter is not null) counter.Fill(++_batchesTracked);
             return synced;
         }
         // The counter is written by the launch that updates the running statistics (no fill of its own).
-        var y = input.BatchNorm2d(Weight, Bias, RunningMean, RunningVar, useBatchStats, Momentum, Eps, counter, _batchesTracked + 1);
+        var y = input.BatchNorm2d(Weight, Bias, RunningMean, RunningVar, useBatchStats, momentum, Eps, counter, _batchesTracked + 1);
         if (counter is not null) _batchesTracked++;
         return y;
     }
