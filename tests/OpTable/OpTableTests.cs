@@ -43,6 +43,8 @@ public abstract class OpTableTests : DeviceFixture
     [TestCaseSource(typeof(OpCases), nameof(OpCases.Rows))]
     public void GradCheckPasses(OpCase op)
     {
+        if (Kind == DeviceKind.IlgpuCpu)
+            FullChecks.RequireImplied($"{op.Name} gradcheck on the ILGPU simulator", "KernelParityTests.IlgpuMatchesSimd (ILGPU's forward and gradients equal SIMD's) and the cpu gradcheck");
         if (SkipHeavy(op)) Assert.Ignore($"{op.Name}: slow on the ILGPU CPU simulator; runs with {FullChecks.Variable}=1, kernel parity covers it always");
         if (!op.InputShapes.Select((_, i) => op.IsDifferentiable(i)).Any(b => b)) Assert.Ignore($"{op.Name} is a mask: it has no gradient");
         GradCheck.Check(op, Device);
@@ -64,7 +66,7 @@ public sealed class CpuOpTableTests : OpTableTests
     protected override DeviceKind Kind => DeviceKind.Cpu;
 }
 
-/// <summary>The ILGPU kernels on ILGPU's CPU accelerator; the slowest rows' checks run with GPUGAN_FULL_CHECKS=1, the gradgradchecks with 2.</summary>
+/// <summary>The ILGPU kernels on ILGPU's CPU accelerator: the forward against float64 always; the gradchecks and gradgradchecks (implied by kernel parity and the cpu checks) with GPUGAN_FULL_CHECKS=2.</summary>
 [TestFixture, Category("ilgpu-cpu")]
 public sealed class IlgpuCpuOpTableTests : OpTableTests
 {
@@ -133,7 +135,8 @@ public sealed class KernelParityTests
 /// <summary>
 /// How much of the slow checking a run does, from GPUGAN_FULL_CHECKS: unset or 0, a developer's run (the slowest
 /// checks report Ignored with the reason, never pass silently); 1, what .ci/run sets (the slow simulator and
-/// fixture checks too); 2, also the checks that other checks already imply (the ILGPU gradgradcheck of every row,
+/// fixture checks too); 2, also the checks that other checks already imply (the ILGPU gradcheck and gradgradcheck of every row,
+/// the gradcheck implied by IlgpuMatchesSimd together with the cpu gradcheck, and the gradgradcheck
 /// implied by SecondOrderIlgpuMatchesSimd — ILGPU's double backward equals SIMD's — together with the cpu
 /// gradgradcheck against float64; the CycleGAN whole step on the simulator, whose every op has ILGPU parity rows and
 /// whose trainer path the pix2pix and AAE step parities run; the 64-pixel WGAN-GP critics against PyTorch on the
