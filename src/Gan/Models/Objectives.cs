@@ -185,10 +185,15 @@ public sealed class WassersteinGradientPenalty(float penaltyWeight = Wasserstein
         var score = critic(mixed);
         var grad = Autograd.Grad([score], [mixed], [Tensor.Ones(score.Shape, device)], createGraph: true)[0];
         // λ·mean((√(Σ g² + ε) − 1)²) over the samples. On the ILGPU sets one fused op (two launches forward, one
-        // backward instead of twenty). The cpu set keeps the composed form: with it a 2-rank MPI run reproduces the
-        // one-process critic steps bit for bit (MpiRunTests); with the fused op the weights of that test drift apart
-        // from step 2 (3,093 of 1.7 M elements by up to 0.9·lr) for a reason not yet found — its per-element scaling by
-        // 2λ/N is exact in both runs, so the difference must be elsewhere. Open, in the session note of 2026-12-06.
+        // backward instead of twenty). The cpu set keeps the composed form only because MpiRunTests' WGAN-GP weight bound
+        // (at most 1 in 10⁴ weights past 1e-6 + 1e-4·|w| after step 2) passes with it at the test's seed and not with the
+        // fused op (3,093 of 1.7 M). The fused op is not at fault: in the first critic step of step 2 its input G, its
+        // norms and its dG are bit-identical on 2 ranks × 32 and in one process × 64 (dG exactly 2×). Neither form is bit
+        // for bit: with either, the averaged weight gradients differ from the one-process ones at rounding level in ~70%
+        // of their elements from that first critic step on (re-associated sums over the batch and over the real, fake and
+        // penalty terms), and 2.7–4.9 M checkpoint elements differ exactly after step 2. Whether Adam and the critic steps
+        // amplify those roundings past the bound depends on the trajectory: fused, seed 3 gives 3,093, seed 4 gives 0,
+        // seed 5 gives 7; composed, seeds 3–5 give 0 (investigation of 2026-12-06, branch s13p).
         if (device.Kind != DeviceKind.Cpu) return Losses.GradientPenalty(grad, weight, NormEpsilon);
         var axes = Enumerable.Range(1, grad.Rank - 1).ToArray();
         var norm = grad.Square().Sum(axes).AddScalar(NormEpsilon).Sqrt();
