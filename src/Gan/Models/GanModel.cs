@@ -399,9 +399,10 @@ public sealed class GanModel : ITrainableModel
     /// <summary>
     /// One critic pass over [real; fake] on the ILGPU kernel sets only: it halves the critic's launches, which is what
     /// costs on a GPU. The cpu set keeps the two passes: a launch costs it nothing, and two passes sum each weight
-    /// gradient over the real and the fake samples separately, as a data-parallel rank does with its shard, so an MPI run
-    /// on the cpu set reproduces the one-process step (the joint pass re-associated those sums: 514 of 1.7 M weights of
-    /// the WGAN-GP MPI test ended Adam's first step 2·lr apart at gradients within rounding of zero, against 0 before).
+    /// gradient over the real and the fake samples separately, as a data-parallel rank does with its shard. Neither is
+    /// bit for bit against a 2-rank run, but with the joint pass 514 of 1.7 M weights of MpiRunTests' WGAN-GP run ended
+    /// Adam's first (sign-like) step 2·lr apart, past that test's bound of 1 in 10⁴, at gradients within rounding of
+    /// zero; with two passes none did (see also the penalty's note in Objectives.cs).
     /// </summary>
     private bool ScoresJointly(Tensor real, Tensor fake) =>
         Device.Kind != DeviceKind.Cpu && Objective.AcceptsJointScores && Augment is null && !Spec.IsConditional && Spec.DiscriminatorNorm != NormKind.Batch
