@@ -213,15 +213,8 @@ internal static class PenaltyKernels
             float v = g[row + e];
             acc += v * v;
         }
-        for (int mask = 16; mask > 0; mask /= 2) acc += Warp.ShuffleXor(acc, mask);
-        if (Warp.LaneIdx == 0) warpSums[t / 32] = acc;
-        Group.Barrier();
-        if (t == 0)
-        {
-            float sum = warpSums[0];
-            for (int w = 1; w < GroupThreads / 32; w++) sum += warpSums[w];
-            partial[b] = sum;
-        }
+        float sum = ReductionKernels.GroupTotal(acc, warpSums);
+        if (t == 0) partial[b] = sum;
     }
 
     /// <summary>
@@ -243,15 +236,8 @@ internal static class PenaltyKernels
             float d = norm - 1f;
             acc += d * d;
         }
-        for (int mask = 16; mask > 0; mask /= 2) acc += Warp.ShuffleXor(acc, mask);
-        if (Warp.LaneIdx == 0) warpSums[t / 32] = acc;
-        Group.Barrier();
-        if (t == 0)
-        {
-            float sum = warpSums[0];
-            for (int w = 1; w < GroupThreads / 32; w++) sum += warpSums[w];
-            y[0] = s.Weight / s.N * sum;
-        }
+        float sum = ReductionKernels.GroupTotal(acc, warpSums);
+        if (t == 0) y[0] = s.Weight / s.N * sum;
     }
 
     /// <summary>dG[i] = u·(2λ/N)·(1 − 1/s_n)·G[i], n = i / L.</summary>
@@ -447,16 +433,9 @@ internal static class WassersteinKernels
     /// <summary>One group: each part's sum (every thread every 256th element in order, an xor butterfly per warp, the warp sums in order).</summary>
     private static float GroupSum(ArrayView<float> s, int start, int end, ArrayView<float> warpSums)
     {
-        int t = Group.IdxX;
         float acc = 0f;
-        for (int i = start + t; i < end; i += GroupThreads) acc += s[i];
-        for (int mask = 16; mask > 0; mask /= 2) acc += Warp.ShuffleXor(acc, mask);
-        if (Warp.LaneIdx == 0) warpSums[t / 32] = acc;
-        Group.Barrier();
-        float sum = warpSums[0];
-        for (int w = 1; w < GroupThreads / 32; w++) sum += warpSums[w];
-        Group.Barrier();
-        return sum;
+        for (int i = start + Group.IdxX; i < end; i += GroupThreads) acc += s[i];
+        return ReductionKernels.GroupTotal(acc, warpSums);
     }
 
     /// <summary>y = mean(s[R:]) − mean(s[:R]) (+ addend[0] when hasAddend), and the two means.</summary>

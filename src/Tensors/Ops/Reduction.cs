@@ -90,6 +90,23 @@ internal static class ReductionKernels
     /// <summary>Threads per group of every reduction kernel (8 warps of 32).</summary>
     public const int GroupThreads = 256;
 
+    /// <summary>
+    /// The sum of every thread's <paramref name="acc"/> over one group of <see cref="GroupThreads"/> threads: an xor
+    /// butterfly per warp, then the warp sums added in warp order, so the bits depend only on the values (no atomics,
+    /// no scheduling). Every thread gets the total; <paramref name="warpSums"/> is the caller's shared array of
+    /// GroupThreads / 32 floats, free to reuse when this returns. Called by every thread of the group (it has barriers).
+    /// </summary>
+    internal static float GroupTotal(float acc, ArrayView<float> warpSums)
+    {
+        for (int mask = 16; mask > 0; mask /= 2) acc += Warp.ShuffleXor(acc, mask);
+        if (Warp.LaneIdx == 0) warpSums[Group.IdxX / 32] = acc;
+        Group.Barrier();
+        float sum = warpSums[0];
+        for (int w = 1; w < GroupThreads / 32; w++) sum += warpSums[w];
+        Group.Barrier();
+        return sum;
+    }
+
     /// <summary>(sum or Σx²) of the elements [start, end) of output o's reduced range, stepping by <paramref name="step"/>.</summary>
     private static float Accumulate(ArrayView<float> x, ReducePlan s, int baseOffset, int start, int end, int step)
     {

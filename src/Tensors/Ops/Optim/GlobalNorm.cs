@@ -59,15 +59,8 @@ internal static class GlobalNormKernels
             float v = x[e];
             acc += v * v;
         }
-        for (int mask = 16; mask > 0; mask /= 2) acc += Warp.ShuffleXor(acc, mask);
-        if (Warp.LaneIdx == 0) warpSums[t / 32] = acc;
-        Group.Barrier();
-        if (t == 0)
-        {
-            float sum = warpSums[0];
-            for (int w = 1; w < GroupThreads / 32; w++) sum += warpSums[w];
-            partial[s.Offset + g] = sum;
-        }
+        float sum = ReductionKernels.GroupTotal(acc, warpSums);
+        if (t == 0) partial[s.Offset + g] = sum;
     }
 }
 
