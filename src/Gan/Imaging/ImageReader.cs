@@ -473,31 +473,22 @@ public sealed class ImageReader
     /// <summary>ITU-R 601 luma with PIL's rounding: (19595 R + 38470 G + 7471 B + 2^15) >> 16, the weights 0.299, 0.587, 0.114 in 16-bit fixed point.</summary>
     public static byte Luma(byte r, byte g, byte b) => (byte)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
 
-    private Image<L8> Grey(Image<Rgba32> image)
+    /// <summary>Grey by <see cref="Luma"/> from 8-bit RGB or RGBA pixels (alpha ignored); generic over the two so the JIT compiles one loop per pixel type.</summary>
+    private Image<L8> Grey<TPixel>(Image<TPixel> image) where TPixel : unmanaged, IPixel<TPixel>
     {
         var grey = new Image<L8>(_configuration, image.Width, image.Height);
         grey.ProcessPixelRows(image, (dst, src) =>
         {
+            Rgba32 c = default;
             for (int y = 0; y < src.Height; y++)
             {
                 var s = src.GetRowSpan(y);
                 var d = dst.GetRowSpan(y);
-                for (int x = 0; x < s.Length; x++) d[x] = new L8(Luma(s[x].R, s[x].G, s[x].B));
-            }
-        });
-        return grey;
-    }
-
-    private Image<L8> Grey(Image<Rgb24> image)
-    {
-        var grey = new Image<L8>(_configuration, image.Width, image.Height);
-        grey.ProcessPixelRows(image, (dst, src) =>
-        {
-            for (int y = 0; y < src.Height; y++)
-            {
-                var s = src.GetRowSpan(y);
-                var d = dst.GetRowSpan(y);
-                for (int x = 0; x < s.Length; x++) d[x] = new L8(Luma(s[x].R, s[x].G, s[x].B));
+                for (int x = 0; x < s.Length; x++)
+                {
+                    s[x].ToRgba32(ref c);
+                    d[x] = new L8(Luma(c.R, c.G, c.B));
+                }
             }
         });
         return grey;
