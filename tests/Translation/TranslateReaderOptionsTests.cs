@@ -72,12 +72,13 @@ public sealed class TranslateReaderOptionsTests
     [Test]
     public void PixelLimitsSkipLargeInputsAndStrictDataMakesThemErrors()
     {
-        // 40x40 = 1600 pixels: above a limit of 1000, skipped by name; all skipped is an error (--input: exit 2).
+        // 40x40 = 1600 pixels: above a limit of 1000, skipped by name; all skipped is bad data
+        // (exit 1, as a folder without images), with the reason per file and the count.
         var (code, _, err) = Translate(_input, "limited", "--max-image-pixels", "1000");
-        Assert.That(code, Is.EqualTo(2), err);
-        Assert.That(err, Does.Contain("dish0.png").And.Contain("1000"));
+        Assert.That(code, Is.EqualTo(1), err);
+        Assert.That(err, Does.Contain("dish0.png").And.Contain("1000").And.Contain("no image could be read"));
         (code, _, err) = Translate(_input, "sided", "--max-image-side", "39");
-        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(code, Is.EqualTo(1), err);
         Assert.That(err, Does.Contain("39 pixels on a side"));
         (code, _, err) = Translate(_input, "zero", "--max-image-side", "0");
         Assert.That(code, Is.EqualTo(2), err);

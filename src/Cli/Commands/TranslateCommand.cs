@@ -44,7 +44,8 @@ internal static class TranslateCommand
             string output = r.GetValue(outDir)!;
             var result = translator.TranslateFiles(r.GetValue(input)!, output, filter, limits, r.GetValue(strictData));
             foreach (var s in result.Skipped) cli.Err.WriteLine($"warning: skipped {s.Path}: {s.Reason}");
-            if (result.Written.Count == 0) throw new UsageException($"{Words.Input}: no image could be read ({result.Skipped.Count} skipped)");
+            // Every input unusable is bad data (exit 1), as a folder without images is, not a bad command line.
+            if (result.Written.Count == 0) throw new DataFormatException(r.GetValue(input)!, $"no image could be read ({result.Skipped.Count} skipped)");
             if (result.Written.Count <= 3) foreach (var p in result.Written) cli.Out.WriteLine($"wrote {p}");
             else cli.Out.WriteLine($"wrote {result.Written.Count} files to {output}");
         }));
