@@ -229,14 +229,12 @@ public sealed class GanModel : ITrainableModel
             }
             case ModelFamily.Cdcgan:
             {
-                var gBody = Networks.DcganGeneratorLayers(nz, spec.GeneratorWidth, c, size, gen);
+                var gBody = Networks.DcganGeneratorLayers(nz + spec.ClassCount, spec.GeneratorWidth, c, size, gen);
                 var (dBody, final) = Networks.DcganDiscriminatorLayers(c, spec.DiscriminatorWidth, size, spec.DiscriminatorNorm, gen);
-                var g = new ConditionalGenerator(spec, gBody, new Embedding(spec.ClassCount, nz, gen));
+                var g = new ConditionalGenerator(spec, gBody);
                 var d = new ProjectionDiscriminator(spec, dBody, final, new Embedding(spec.ClassCount, final.InChannels, gen));
                 Init.Dcgan(g, gen);
                 Init.Dcgan(d, gen);
-                // The generator's embedding multiplies z: start it near 1 so early samples use all of z.
-                Init.Normal(g.Embed.Weight, gen, 1f, 0.02f);
                 // The projection term <E(y), Σ_hw φ(x)> sums F·h·w products: with the embedding's default N(0, 1) it starts at
                 // logits of ±100 (d_loss 70 at step 1 on petri 32², D winning outright and G producing noise for good). DCGAN's
                 // N(0, 0.02), as for every other weight of D, starts it near 0, so the class term grows as D learns it.

@@ -71,23 +71,17 @@ public sealed class DcganGenerator : Generator
 }
 
 /// <summary>
-/// Class-conditional DCGAN generator: G(z ⊙ E(y)). The multiplicative label embedding needs no
-/// concatenation and gives the label a say in every latent dimension.
+/// Class-conditional DCGAN generator: G([z; onehot(y)]) — the label's one-hot code joins z as extra input channels
+/// of the first transposed convolution (Mirza and Osindero's cGAN, as in the cDCGAN), so each class has its own
+/// first-layer weights: a class-dependent bias map ahead of the first batch norm.
 /// </summary>
 public sealed class ConditionalGenerator : Generator
 {
-    /// <summary>Wraps <paramref name="main"/> (a DCGAN generator stack) and the label embedding (classes → nz).</summary>
-    public ConditionalGenerator(GanSpec spec, Sequential main, Embedding embedding) : base(spec)
-    {
-        Main = RegisterModule("main", main);
-        Embed = RegisterModule("embed", embedding);
-    }
+    /// <summary>Wraps <paramref name="main"/>, a DCGAN generator stack whose first layer takes nz + classes channels.</summary>
+    public ConditionalGenerator(GanSpec spec, Sequential main) : base(spec) => Main = RegisterModule("main", main);
 
     /// <inheritdoc/>
     public override Sequential Main { get; }
-
-    /// <summary>The label embedding E: classes → nz.</summary>
-    public Embedding Embed { get; }
 
     /// <inheritdoc/>
     public override Shape LatentShape(int n) => new(n, Spec.LatentDim, 1, 1);
@@ -95,12 +89,27 @@ public sealed class ConditionalGenerator : Generator
     /// <summary>Not available: a conditional generator needs labels (use <see cref="Generate"/>).</summary>
     public override Tensor Forward(Tensor input) => throw new InvalidOperationException("a conditional generator needs labels: call Generate(z, labels)");
 
+    /// <summary>The one-hot codes of <paramref name="labels"/>, (N, classes, 1, 1), on <paramref name="device"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A label outside [0, classes).</exception>
+    public Tensor OneHot(int[] labels, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        int k = Spec.ClassCount;
+        var values = new float[labels.Length * k];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[i]} at index {i} is outside [0, {k})");
+            values[i * k + labels[i]] = 1f;
+        }
+        return Tensor.FromArray(values, new Shape(labels.Length, k, 1, 1), device);
+    }
+
     /// <inheritdoc/>
     public override Tensor Generate(Tensor z, int[]? labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        var e = Embed.Forward(labels);                                          // (N, nz)
-        var x = Main.Forward(z.Mul(e.Reshape(z.Shape.ToArray())));              // z: (N, nz, 1, 1)
+        if (labels.Length != z.Shape[0]) throw new ArgumentException($"{labels.Length} labels for a latent batch of {z.Shape[0]}", nameof(labels));
+        var x = Main.Forward(Tensor.Concat([z, OneHot(labels, z.Device)], 1));   // (N, nz + classes, 1, 1)
         return x.Reshape(z.Shape[0], Spec.Image.Channels, Spec.Image.Height, Spec.Image.Width);
     }
 }
