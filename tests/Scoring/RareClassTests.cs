@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GpuGan.Gan.Data;
 using GpuGan.Gan.Models;
+using GpuGan.Cli;
 using GpuGan.Gan.Training;
+using GpuGan.Layers.Serialization;
 using GpuGan.Tensors;
 using GpuGan.Tests.Gan;
 using NUnit.Framework;
@@ -80,6 +82,57 @@ public sealed class RareClassTests
         Assert.That(err, Does.Contain("--class").And.Contain("medium").And.Contain("common (0), rare (1)"));
         Assert.That(TinyRuns.Lines(err), Has.Length.EqualTo(1), "one line");
         Assert.That(Directory.Exists(Path.Combine(_root, "x")), Is.False, "nothing written");
+    }
+
+    /// <summary>
+    /// A cdcgan file of the earlier design (G took z ⊙ E(y): an "embed.weight" table and a first layer of nz input channels; a record
+    /// without "class-input") is refused by name, as a generator file (sample) and as a checkpoint (resume), with nothing written.
+    /// </summary>
+    [Test]
+    public void EarlierCdcganFilesAreRefusedByName()
+    {
+        string run = Path.Combine(_root, "run");
+        TinyRuns.Train(TinyRuns.Options(ModelFamily.Cdcgan, DataSource.Petri(16), run, 1));
+        string generator = Path.Combine(run, RunLayout.GeneratorFile), checkpoint = Path.Combine(run, RunLayout.CheckpointFile);
+        Assert.That(SafeTensors.Read(generator).Metadata[GanSpec.MetadataKey], Does.Contain("\"class-input\":\"one-hot\""));
+        Earlier(generator, "");
+        Earlier(checkpoint, "G.");
+
+        var (code, _, err) = TinyRuns.Cli("sample", "--checkpoint", generator, "--class", "rare", "--count", "2", "--out", Path.Combine(_root, "s"), "--device", "cpu");
+        Assert.That(code, Is.EqualTo(ExitCodes.Failure));
+        Assert.That(err, Does.Contain(generator).And.Contain("earlier design").And.Contain("one-hot"));
+        Assert.That(Directory.Exists(Path.Combine(_root, "s")), Is.False, "nothing written");
+
+        var before = TinyRuns.Snapshot(run);
+        (code, _, err) = TinyRuns.Cli("train", "--out", run, "--resume", "--steps", "2");
+        Assert.That(code, Is.EqualTo(ExitCodes.Failure), err);
+        Assert.That(err, Does.Contain(checkpoint).And.Contain("earlier design").And.Contain("one-hot"));
+        Assert.That(TinyRuns.Snapshot(run).Keys, Is.EquivalentTo(before.Keys));
+        foreach (var (name, bytes) in before) Assert.That(TinyRuns.Snapshot(run)[name], Is.EqualTo(bytes), $"{name} is unchanged");
+    }
+
+    // Rewrites a file as the earlier cdcgan wrote it: G's first layer without the class channels, G's embedding table, no "class-input".
+    private static void Earlier(string path, string prefix)
+    {
+        var file = SafeTensors.Read(path);
+        var spec = GanSpec.FromJson(file.Metadata[GanSpec.MetadataKey], path);
+        var entries = new List<SafeTensorEntry>();
+        foreach (var (name, entry) in file.Tensors)
+        {
+            if (name == prefix + "main.0.weight")
+            {
+                var shape = entry.ShapeToArray();
+                int row = shape[1] * shape[2] * shape[3];
+                shape[0] = spec.LatentDim;
+                entries.Add(SafeTensorEntry.FromFloat32(name, shape, entry.ToFloat32Array().AsSpan(0, spec.LatentDim * row)));
+            }
+            else entries.Add(entry);
+        }
+        entries.Add(SafeTensorEntry.FromFloat32(prefix + "embed.weight", [spec.ClassCount, spec.LatentDim], Enumerable.Repeat(1f, spec.ClassCount * spec.LatentDim).ToArray()));
+        var meta = file.Metadata.ToDictionary();
+        meta[GanSpec.MetadataKey] = meta[GanSpec.MetadataKey].Replace(",\"class-input\":\"one-hot\"", "", StringComparison.Ordinal);
+        Assert.That(meta[GanSpec.MetadataKey], Does.Not.Contain("class-input"));
+        SafeTensors.Write(path, entries, meta);
     }
 
     // Explicit, not in the suite: it trains a cdcgan for 300 steps and a feature network (about 20 s on 2 idle cores).
