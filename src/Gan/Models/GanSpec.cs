@@ -3,7 +3,7 @@
 // `sample` needs no data set. Example:
 //   {"version":1,"family":"dcgan","image":{"channels":3,"height":32,"width":32},"latent-dim":100,
 //    "generator-width":64,"discriminator-width":64,"class-count":0,"discriminator-norm":"batch"}
-// cdcgan records add "class-input":"one-hot" (how the class enters G); records without it are of the earlier cdcgan
+// cdcgan records add "class-input":"embedding" (how the class enters G); records without it are of the earlier cdcgan
 // design (z multiplied by a class embedding) and are refused with that said, not with a list of mismatched tensors.
 // Validation bounds every size, so a crafted file cannot make the builder allocate without limit.
 using System.Text.Json;
@@ -68,8 +68,8 @@ public sealed record GanSpec
     public LatentPrior Prior { get; init; }
 
     /// <summary>
-    /// How the class enters the conditional generator (<see cref="ClassInput.OneHot"/> for cdcgan, <see cref="ClassInput.None"/> otherwise).
-    /// Records of cdcgan files written before the class was a one-hot input lack it, so such files are refused by name rather than
+    /// How the class enters the conditional generator (<see cref="ClassInput.Embedding"/> for cdcgan, <see cref="ClassInput.None"/> otherwise).
+    /// Records of cdcgan files written before the class embedding joined z (it multiplied z) lack it, so such files are refused by name rather than
     /// failing on their tensors' shapes.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
@@ -99,7 +99,7 @@ public sealed record GanSpec
         GeneratorWidth = width,
         DiscriminatorWidth = width,
         ClassCount = family == ModelFamily.Cdcgan ? classCount : 0,
-        ClassInput = family == ModelFamily.Cdcgan ? ClassInput.OneHot : ClassInput.None,
+        ClassInput = family == ModelFamily.Cdcgan ? ClassInput.Embedding : ClassInput.None,
         DiscriminatorNorm = family is ModelFamily.WganGp or ModelFamily.Gan ? NormKind.None : NormKind.Batch,
     };
 
@@ -144,7 +144,7 @@ public sealed record GanSpec
         if (!Enum.IsDefined(ClassInput)) Fail($"unknown class input {(int)ClassInput}");
         if (IsConditional && ClassInput == ClassInput.None)
             Fail("a cdcgan of the earlier design (its generator multiplied z by a learned class embedding); this build's cdcgan takes the class " +
-                "as a one-hot input (\"class-input\":\"one-hot\"), so these weights do not fit it: retrain, or sample with the GpuGan version that trained it");
+                "as an input beside z (\"class-input\":\"embedding\"), so these weights do not fit it: retrain, or sample with the GpuGan version that trained it");
         if (!IsConditional && ClassInput != ClassInput.None) Fail($"class input {ClassInput} for an unconditional model (none expected)");
         if (Family != ModelFamily.Aae && Prior != LatentPrior.Gaussian) Fail($"{Family} has no code prior ({Prior} given)");
         if (Prior == LatentPrior.Mixture10 && LatentDim < 2) Fail($"the mixture prior needs codes of at least 2 dimensions ({LatentDim} given)");

@@ -71,17 +71,24 @@ public sealed class DcganGenerator : Generator
 }
 
 /// <summary>
-/// Class-conditional DCGAN generator: G([z; onehot(y)]) — the label's one-hot code joins z as extra input channels
-/// of the first transposed convolution (Mirza and Osindero's cGAN, as in the cDCGAN), so each class has its own
-/// first-layer weights: a class-dependent bias map ahead of the first batch norm.
+/// Class-conditional DCGAN generator: G([z; E(y)]) — a learned class embedding E (classes → nz, N(0, 1) at the start) joins z
+/// as extra input channels of the first transposed convolution (the cGAN's label input, as in Mirza and Osindero and the cDCGAN).
+/// Each class starts from its own offset in the first layer's input, as large as z's share, so the classes are apart from step 1.
 /// </summary>
 public sealed class ConditionalGenerator : Generator
 {
-    /// <summary>Wraps <paramref name="main"/>, a DCGAN generator stack whose first layer takes nz + classes channels.</summary>
-    public ConditionalGenerator(GanSpec spec, Sequential main) : base(spec) => Main = RegisterModule("main", main);
+    /// <summary>Wraps <paramref name="main"/>, a DCGAN generator stack whose first layer takes 2·nz channels, and the embedding (classes → nz).</summary>
+    public ConditionalGenerator(GanSpec spec, Sequential main, Embedding embedding) : base(spec)
+    {
+        Main = RegisterModule("main", main);
+        Embed = RegisterModule("embed", embedding);
+    }
 
     /// <inheritdoc/>
     public override Sequential Main { get; }
+
+    /// <summary>The class embedding E: classes → nz.</summary>
+    public Embedding Embed { get; }
 
     /// <inheritdoc/>
     public override Shape LatentShape(int n) => new(n, Spec.LatentDim, 1, 1);
@@ -89,27 +96,13 @@ public sealed class ConditionalGenerator : Generator
     /// <summary>Not available: a conditional generator needs labels (use <see cref="Generate"/>).</summary>
     public override Tensor Forward(Tensor input) => throw new InvalidOperationException("a conditional generator needs labels: call Generate(z, labels)");
 
-    /// <summary>The one-hot codes of <paramref name="labels"/>, (N, classes, 1, 1), on <paramref name="device"/>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A label outside [0, classes).</exception>
-    public Tensor OneHot(int[] labels, Device device)
-    {
-        ArgumentNullException.ThrowIfNull(labels);
-        int k = Spec.ClassCount;
-        var values = new float[labels.Length * k];
-        for (int i = 0; i < labels.Length; i++)
-        {
-            if ((uint)labels[i] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[i]} at index {i} is outside [0, {k})");
-            values[i * k + labels[i]] = 1f;
-        }
-        return Tensor.FromArray(values, new Shape(labels.Length, k, 1, 1), device);
-    }
-
     /// <inheritdoc/>
     public override Tensor Generate(Tensor z, int[]? labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
         if (labels.Length != z.Shape[0]) throw new ArgumentException($"{labels.Length} labels for a latent batch of {z.Shape[0]}", nameof(labels));
-        var x = Main.Forward(Tensor.Concat([z, OneHot(labels, z.Device)], 1));   // (N, nz + classes, 1, 1)
+        var e = Embed.Forward(labels).Reshape(z.Shape.ToArray());              // (N, nz, 1, 1)
+        var x = Main.Forward(Tensor.Concat([z, e], 1));                        // (N, 2·nz, 1, 1)
         return x.Reshape(z.Shape[0], Spec.Image.Channels, Spec.Image.Height, Spec.Image.Width);
     }
 }

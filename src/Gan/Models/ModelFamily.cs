@@ -50,8 +50,8 @@ public enum ClassInput
 {
     /// <summary>No class input: the unconditional families, and (read from a file) a cdcgan of the earlier design, which multiplied z by a learned class embedding and is refused.</summary>
     None,
-    /// <summary>The class's one-hot code joins z as extra input channels of the first layer.</summary>
-    OneHot,
+    /// <summary>A learned class embedding (classes → nz) joins z as extra input channels of the first layer.</summary>
+    Embedding,
 }
 
 /// <summary>Normalisation between the discriminator's convolutions.</summary>
