@@ -5,7 +5,7 @@
 // Graphs (N is a symbolic batch size; every input and output is float32 unless said otherwise):
 //   gan, aae:               z (N, nz)        → main → Reshape → image (N, C, H, W)
 //   dcgan, wgan, wgan-gp:   z (N, nz, 1, 1)  → main → image (N, C, H, W)
-//   cdcgan:                 z (N, nz, 1, 1), class (N) int64 → Gather(E, class) → Reshape (N, nz, 1, 1) → Mul(z, ·) → main → image
+//   cdcgan:                 z (N, nz, 1, 1), class (N) int64 → Gather(E, class) → Reshape (N, nz, 1, 1) → Concat(z, ·) → main → image
 //   pix2pix, cyclegan:      image (N, C_in, S, S) → U-Net / ResNet → output (N, C_out, S, S)
 // Every layer in evaluation mode (batch norm with running statistics, dropout off): what
 // Sampler and Translator compute. The model's metadata_props hold the architecture record ("spec",
@@ -60,7 +60,7 @@ public static class OnnxExport
             string labels = b.AddInput(ClassInput, TensorProto.Types.DataType.Int64, [null]);
             string e = b.Node("Gather", [b.Initializer("embed.weight", c.Embed.Weight), labels], "embed", null, OnnxGraphBuilder.Int("axis", 0)); // (N, nz)
             e = b.Node("Reshape", [e, b.Int64Initializer("embed/shape", -1, nz, 1, 1)], "embed");                                                  // (N, nz, 1, 1)
-            x = b.Node("Mul", [z, e], "condition");
+            x = b.Node("Concat", [z, e], "condition", null, OnnxGraphBuilder.Int("axis", 1));                                                      // (N, 2·nz, 1, 1)
         }
         x = b.Module(generator.Main, MainPrefix(generator), x);
         var (ch, h, w) = (spec.Image.Channels, spec.Image.Height, spec.Image.Width);

@@ -229,14 +229,13 @@ public sealed class GanModel : ITrainableModel
             }
             case ModelFamily.Cdcgan:
             {
-                var gBody = Networks.DcganGeneratorLayers(nz, spec.GeneratorWidth, c, size, gen);
+                var gBody = Networks.DcganGeneratorLayers(2 * nz, spec.GeneratorWidth, c, size, gen);
                 var (dBody, final) = Networks.DcganDiscriminatorLayers(c, spec.DiscriminatorWidth, size, spec.DiscriminatorNorm, gen);
+                // The class embedding keeps its N(0, 1) start (Init.Dcgan leaves embeddings alone): as large as z's share of the input.
                 var g = new ConditionalGenerator(spec, gBody, new Embedding(spec.ClassCount, nz, gen));
                 var d = new ProjectionDiscriminator(spec, dBody, final, new Embedding(spec.ClassCount, final.InChannels, gen));
                 Init.Dcgan(g, gen);
                 Init.Dcgan(d, gen);
-                // The generator's embedding multiplies z: start it near 1 so early samples use all of z.
-                Init.Normal(g.Embed.Weight, gen, 1f, 0.02f);
                 // The projection term <E(y), Σ_hw φ(x)> sums F·h·w products: with the embedding's default N(0, 1) it starts at
                 // logits of ±100 (d_loss 70 at step 1 on petri 32², D winning outright and G producing noise for good). DCGAN's
                 // N(0, 0.02), as for every other weight of D, starts it near 0, so the class term grows as D learns it.
@@ -248,15 +247,13 @@ public sealed class GanModel : ITrainableModel
         }
     }
 
-    /// <summary>Uniformly random labels for fakes (conditional model); null otherwise.</summary>
-    private int[]? FakeLabels(int n, RandomStream noise)
-    {
-        if (!Spec.IsConditional) return null;
-        // One draw of n (the values of n NextInt calls), so a sharded stream hands each rank its part.
-        var labels = new int[n];
-        noise.NextInts(labels, Spec.ClassCount);
-        return labels;
-    }
+    /// <summary>
+    /// Labels for fakes (conditional model): the real batch's own, a draw from the data's class frequencies; null otherwise.
+    /// Uniform labels would differ from the real ones' mix wherever the classes are unbalanced (petri: 19 % rare against 50 %),
+    /// and the projection term would learn the label itself as a sign of real or fake ("rare" meaning fake), which pushes G's
+    /// rare-asked samples towards the common class. Matching the mix leaves D only the image to judge each label by.
+    /// </summary>
+    private int[]? FakeLabels(int[] realLabels) => Spec.IsConditional ? (int[])realLabels.Clone() : null;
 
     /// <summary>
     /// Columns of a metrics table row written by <see cref="TrainStep(BatchSource, RandomStream, Tensor, int)"/>:
@@ -319,7 +316,7 @@ public sealed class GanModel : ITrainableModel
         Tensor? dLoss = null, dReal = null, dFake = null, gp = null, normD = null;
         int n = 0;
         Tensor? fakeForG = null;
-        int[]? labelsForG = null;
+        int[]? labelsForG = null, lastRealLabels = null;
         for (int c = 0; c < Objective.CriticSteps; c++)
         {
             // A critic step whose fakes G does not reuse leaves nothing but its metrics behind (D's gradients and
@@ -329,8 +326,9 @@ public sealed class GanModel : ITrainableModel
             using var criticScope = Objective.GeneratorReusesCriticFakes ? null : TensorScope.Begin();
             var (real, labels) = nextBatch();
             n = real.Shape[0];
+            lastRealLabels = labels;
             var z = Tensor.RandN(G.LatentShape(n), noise, Device);
-            var fakeLabels = FakeLabels(n, noise);
+            var fakeLabels = FakeLabels(labels);   // a copy: the source may reuse its label buffer for the next batch
             Tensor fake;
             if (Objective.GeneratorReusesCriticFakes)
             {
@@ -377,7 +375,7 @@ public sealed class GanModel : ITrainableModel
         if (fakeForG is null)
         {
             var zg = Tensor.RandN(G.LatentShape(n), noise, Device);
-            labelsForG = FakeLabels(n, noise);
+            labelsForG = FakeLabels(lastRealLabels!);
             fakeForG = G.Generate(zg, labelsForG);
         }
         var gLoss = Objective.GeneratorLoss(D.Score(Augmented(fakeForG), labelsForG));

@@ -3,6 +3,8 @@
 // `sample` needs no data set. Example:
 //   {"version":1,"family":"dcgan","image":{"channels":3,"height":32,"width":32},"latent-dim":100,
 //    "generator-width":64,"discriminator-width":64,"class-count":0,"discriminator-norm":"batch"}
+// cdcgan records add "class-input":"embedding" (how the class enters G); records without it are of the earlier cdcgan
+// design (z multiplied by a class embedding) and are refused with that said, not with a list of mismatched tensors.
 // Validation bounds every size, so a crafted file cannot make the builder allocate without limit.
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -65,6 +67,14 @@ public sealed record GanSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public LatentPrior Prior { get; init; }
 
+    /// <summary>
+    /// How the class enters the conditional generator (<see cref="ClassInput.Embedding"/> for cdcgan, <see cref="ClassInput.None"/> otherwise).
+    /// Records of cdcgan files written before the class embedding joined z (it multiplied z) lack it, so such files are refused by name rather than
+    /// failing on their tensors' shapes.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public ClassInput ClassInput { get; init; }
+
     /// <summary>True for the class-conditional family.</summary>
     [JsonIgnore]
     public bool IsConditional => Family == ModelFamily.Cdcgan;
@@ -89,6 +99,7 @@ public sealed record GanSpec
         GeneratorWidth = width,
         DiscriminatorWidth = width,
         ClassCount = family == ModelFamily.Cdcgan ? classCount : 0,
+        ClassInput = family == ModelFamily.Cdcgan ? ClassInput.Embedding : ClassInput.None,
         DiscriminatorNorm = family is ModelFamily.WganGp or ModelFamily.Gan ? NormKind.None : NormKind.Batch,
     };
 
@@ -130,6 +141,11 @@ public sealed record GanSpec
         if (Image.Channels is not (1 or 3)) Fail($"{Image.Channels} channels (1 or 3 expected)");
         if (Image.Height < 1 || Image.Width < 1) Fail($"image size {Image.Height}x{Image.Width}");
         if (!Enum.IsDefined(Prior)) Fail($"unknown prior {(int)Prior}");
+        if (!Enum.IsDefined(ClassInput)) Fail($"unknown class input {(int)ClassInput}");
+        if (IsConditional && ClassInput == ClassInput.None)
+            Fail("a cdcgan of the earlier design (its generator multiplied z by a learned class embedding); this build's cdcgan takes the class " +
+                "as an input beside z (\"class-input\":\"embedding\"), so these weights do not fit it: retrain, or sample with the GpuGan version that trained it");
+        if (!IsConditional && ClassInput != ClassInput.None) Fail($"class input {ClassInput} for an unconditional model (none expected)");
         if (Family != ModelFamily.Aae && Prior != LatentPrior.Gaussian) Fail($"{Family} has no code prior ({Prior} given)");
         if (Prior == LatentPrior.Mixture10 && LatentDim < 2) Fail($"the mixture prior needs codes of at least 2 dimensions ({LatentDim} given)");
         if (Family.Kind() == ModelKind.Translation)

@@ -71,12 +71,13 @@ public sealed class DcganGenerator : Generator
 }
 
 /// <summary>
-/// Class-conditional DCGAN generator: G(z ⊙ E(y)). The multiplicative label embedding needs no
-/// concatenation and gives the label a say in every latent dimension.
+/// Class-conditional DCGAN generator: G([z; E(y)]) — a learned class embedding E (classes → nz, N(0, 1) at the start) joins z
+/// as extra input channels of the first transposed convolution (the cGAN's label input, as in Mirza and Osindero and the cDCGAN).
+/// Each class starts from its own offset in the first layer's input, as large as z's share, so the classes are apart from step 1.
 /// </summary>
 public sealed class ConditionalGenerator : Generator
 {
-    /// <summary>Wraps <paramref name="main"/> (a DCGAN generator stack) and the label embedding (classes → nz).</summary>
+    /// <summary>Wraps <paramref name="main"/>, a DCGAN generator stack whose first layer takes 2·nz channels, and the embedding (classes → nz).</summary>
     public ConditionalGenerator(GanSpec spec, Sequential main, Embedding embedding) : base(spec)
     {
         Main = RegisterModule("main", main);
@@ -86,7 +87,7 @@ public sealed class ConditionalGenerator : Generator
     /// <inheritdoc/>
     public override Sequential Main { get; }
 
-    /// <summary>The label embedding E: classes → nz.</summary>
+    /// <summary>The class embedding E: classes → nz.</summary>
     public Embedding Embed { get; }
 
     /// <inheritdoc/>
@@ -99,8 +100,9 @@ public sealed class ConditionalGenerator : Generator
     public override Tensor Generate(Tensor z, int[]? labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        var e = Embed.Forward(labels);                                          // (N, nz)
-        var x = Main.Forward(z.Mul(e.Reshape(z.Shape.ToArray())));              // z: (N, nz, 1, 1)
+        if (labels.Length != z.Shape[0]) throw new ArgumentException($"{labels.Length} labels for a latent batch of {z.Shape[0]}", nameof(labels));
+        var e = Embed.Forward(labels).Reshape(z.Shape.ToArray());              // (N, nz, 1, 1)
+        var x = Main.Forward(Tensor.Concat([z, e], 1));                        // (N, 2·nz, 1, 1)
         return x.Reshape(z.Shape[0], Spec.Image.Channels, Spec.Image.Height, Spec.Image.Width);
     }
 }

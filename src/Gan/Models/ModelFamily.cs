@@ -45,6 +45,15 @@ public enum LatentPrior
     Mixture10,
 }
 
+/// <summary>How the class enters a conditional generator (the architecture record's "class-input").</summary>
+public enum ClassInput
+{
+    /// <summary>No class input: the unconditional families, and (read from a file) a cdcgan of the earlier design, which multiplied z by a learned class embedding and is refused.</summary>
+    None,
+    /// <summary>A learned class embedding (classes → nz) joins z as extra input channels of the first layer.</summary>
+    Embedding,
+}
+
 /// <summary>Normalisation between the discriminator's convolutions.</summary>
 public enum NormKind
 {

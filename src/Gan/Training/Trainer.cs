@@ -26,6 +26,7 @@ using GpuGan.Gan.Data;
 using GpuGan.Gan.Distributed;
 using GpuGan.Gan.Imaging;
 using GpuGan.Gan.Models;
+using GpuGan.Gan.Sampling;
 using GpuGan.Layers.Serialization;
 using GpuGan.Tensors;
 
@@ -123,7 +124,9 @@ public sealed class Trainer : IDisposable
             if (checkpointToLoad is not null)
             {
                 // Validates every key, shape, optimiser and seed before changing anything: a file that does not
-                // fit this run is refused with nothing changed, in memory or on disk.
+                // fit this run is refused with nothing changed, in memory or on disk. A cdcgan checkpoint of the earlier
+                // design is refused by its architecture record first, which says so (its tensors alone would only mismatch).
+                if (Spec.IsConditional) ModelFiles.ReadSpec(checkpointToLoad);
                 Checkpoint.Load(checkpointToLoad, _state);
                 (_model as GanModel)?.Ada?.ReadState(_state.Metadata, checkpointToLoad);
                 _step = _state.Step;
