@@ -44,6 +44,9 @@ internal static class Defaults
     /// <summary>--format of export.</summary>
     public const string ExportFormat = "onnx";
 
+    /// <summary>--ema-warmup: how the moving average's decay starts (docs/quality/experiments/EMA-WARMUP.md).</summary>
+    public const string EmaWarmup = "none";
+
     /// <summary>--prior of the adversarial autoencoder.</summary>
     public const string Prior = "gaussian";
 
