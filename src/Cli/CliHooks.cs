@@ -8,7 +8,8 @@ namespace GpuGan.Cli;
 /// </summary>
 /// <param name="WrapObserver">Wraps the training observer (a wrapper that throws fails the run from inside the trainer).</param>
 /// <param name="BeforeCommand">Called with the command's name before it runs.</param>
-internal sealed record CliHooks(Func<ITrainingObserver, ITrainingObserver>? WrapObserver = null, Action<string>? BeforeCommand = null)
+/// <param name="TrainerReady">Called with train's prepared trainer before it runs (harnesses that watch the weights).</param>
+internal sealed record CliHooks(Func<ITrainingObserver, ITrainingObserver>? WrapObserver = null, Action<string>? BeforeCommand = null, Action<Trainer>? TrainerReady = null)
 {
     public static readonly CliHooks None = new();
 }

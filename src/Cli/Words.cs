@@ -26,7 +26,7 @@ internal static class Words
          ("bicubic", GpuGan.Gan.Imaging.ResizeFilter.Bicubic), ("lanczos", GpuGan.Gan.Imaging.ResizeFilter.Lanczos)];
 
     /// <summary>gpugan score's flags.</summary>
-    public const string Augment = "--augment", AugmentP = "--augment-p", Ada = "--ada", AdaSpeed = "--ada-speed", EvalEvery = "--eval-every", Ema = "--ema", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
+    public const string Augment = "--augment", AugmentP = "--augment-p", Ada = "--ada", AdaSpeed = "--ada-speed", EvalEvery = "--eval-every", Ema = "--ema", EmaWarmup = "--ema-warmup", Raw = "--raw", Truncation = "--truncation", Interpolate = "--interpolate";
 
     /// <summary>gpugan score's flags.</summary>
     public const string Nearest = "--nearest", Samples = "--samples", Json = "--json", CacheDir = "--cache-dir", FeatureSteps = "--feature-steps", FeatureWidth = "--feature-width";
@@ -42,7 +42,7 @@ internal static class Words
         "Batch" => Batch, "Lr" => Lr, "Seed" => Seed, "Device" => Device, "Out" or "Folder" => Out, "SampleEvery" => SampleEvery,
         "CheckpointEvery" => CheckpointEvery, "LogEvery" => LogEvery, "Threads" => Threads, "Limit" => Limit, "count" => Count,
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
-        "Resize" => Resize, "StrictData" => StrictData, "Ema" => Ema,
+        "Resize" => Resize, "StrictData" => StrictData, "Ema" => Ema, "EmaWarmup" => EmaWarmup,
         "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "AugmentProbability" => AugmentP, "Ada" or "AdaTarget" => Ada, "AdaSpeed" => AdaSpeed, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid, "SyncBatchNorm" => SyncBn,
         _ => null,
     };
@@ -53,6 +53,10 @@ internal static class Words
     public static readonly IReadOnlyList<(string Word, ModelFamily Family)> Models =
         [("gan", ModelFamily.Gan), ("dcgan", ModelFamily.Dcgan), ("wgan", ModelFamily.Wgan), ("wgan-gp", ModelFamily.WganGp), ("cdcgan", ModelFamily.Cdcgan),
          ("pix2pix", ModelFamily.Pix2pix), ("cyclegan", ModelFamily.Cyclegan), ("aae", ModelFamily.Aae)];
+
+    /// <summary>--ema-warmup words (docs/quality/experiments/EMA-WARMUP.md).</summary>
+    public static readonly IReadOnlyList<(string Word, EmaWarmup Warmup)> EmaWarmups =
+        [.. Enum.GetValues<EmaWarmup>().Select(w => (EmaSchedule.Word(w), w))];
 
     /// <summary>--augment words.</summary>
     public static readonly IReadOnlyList<(string Word, AugmentKinds Kind)> AugmentKinds =

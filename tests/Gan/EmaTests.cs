@@ -21,11 +21,97 @@ public sealed class EmaTests
     [TearDown]
     public void TearDown() => Directory.Delete(_root, recursive: true);
 
-    private static TrainOptions Small(string outDir, int steps, double? ema = 0.9) => new()
+    private static TrainOptions Small(string outDir, int steps, double? ema = 0.9, EmaWarmup? warmup = null) => new()
     {
         Model = ModelFamily.Dcgan, Data = DataSource.Petri(64), ImageSize = 32, Width = 8, Batch = 8, Steps = steps, Seed = 5, Device = DeviceKind.Cpu,
-        Out = outDir, SampleEvery = 3, CheckpointEvery = 3, LatentDim = 16, Threads = 2, Ema = ema,
+        Out = outDir, SampleEvery = 3, CheckpointEvery = 3, LatentDim = 16, Threads = 2, Ema = ema, EmaWarmup = warmup,
     };
+
+    /// <summary>The warm-ups as their sources write them, in float64 (TensorFlow; StyleGAN2-ADA's training_loop.py at batch 64).</summary>
+    private static double ReferenceDecay(double beta, EmaWarmup warmup, long t)
+    {
+        switch (warmup)
+        {
+            case EmaWarmup.NumUpdates:
+                return Math.Min(beta, (1.0 + t) / (10.0 + t));
+            case EmaWarmup.Rampup:
+                const int batch = 64;
+                double emaNimg = batch * Math.Log(0.5) / Math.Log(beta);   // the cap's half-life in images (ema_kimg · 1000)
+                double nimg = Math.Min(emaNimg, t * batch * 0.05);          // cur_nimg · ema_rampup
+                return Math.Pow(0.5, batch / Math.Max(nimg, 1e-8));
+            default:
+                return beta;
+        }
+    }
+
+    [TestCase(0L), TestCase(1L), TestCase(9L), TestCase(150L), TestCase(3000L), TestCase(3124L), TestCase(3126L), TestCase(20_000L)]
+    public void TheWarmUpDecaysAreTensorFlowsAndStyleGan2Adas(long t)
+    {
+        foreach (double beta in new[] { 0.999, 0.995574, 0.9 })
+            foreach (var warmup in Enum.GetValues<EmaWarmup>())
+                Assert.That(EmaSchedule.Decay(beta, warmup, t), Is.EqualTo(ReferenceDecay(beta, warmup, t)).Within(1e-12), $"{warmup}, β {beta}");
+        Assert.That(EmaSchedule.Decay(0.999, EmaWarmup.Rampup, 0), Is.Zero, "the first update copies G");
+        Assert.That(EmaSchedule.Decay(0.999, EmaWarmup.NumUpdates, 0), Is.EqualTo(0.1));
+    }
+
+    [TestCase(EmaWarmup.NumUpdates, 0.2), TestCase(EmaWarmup.Rampup, 0.009)]
+    public void TheAverageWithAWarmUpFollowsAFloat64Reference(EmaWarmup warmup, double cap)
+    {
+        // Caps low enough that the warm-up gives way to the cap within four steps (num-updates at t = 2, rampup at t = 3: 0.5^(20/3) = 0.0098).
+        var spec = GanSpec.Canonical(ModelFamily.Dcgan, new ImageShape(3, 32, 32), 16, 8, 0);
+        var model = GanModel.Create(spec, 3, Device.Cpu, emaDecay: cap, emaWarmup: warmup);
+        var reference = model.G.NamedParameters().Select(p => p.Value.ToArray().Select(v => (double)v).ToArray()).ToList();
+        var data = new PetriDataset(16, 32, 1);
+        var real = Tensor.FromArray(data.CopySamples(0, 8), new Shape(8, 3, 32, 32), Device.Cpu);
+        var noise = new RandomStream(9);
+        var decays = new List<double>();
+        for (long t = 0; t < 4; t++)
+        {
+            using (TensorScope.Begin()) model.TrainStep(() => (real, new int[8]), noise);
+            double beta = ReferenceDecay(cap, warmup, t);
+            decays.Add(beta);
+            var g = model.G.NamedParameters().Select(p => p.Value.ToArray()).ToList();
+            for (int i = 0; i < g.Count; i++)
+                for (int j = 0; j < g[i].Length; j++) reference[i][j] = beta * reference[i][j] + (1 - beta) * g[i][j];
+        }
+        Assert.That(decays[^1], Is.EqualTo(cap), "the cap is reached");
+        Assert.That(decays[0], Is.LessThan(cap));
+        Assert.That(model.EmaUpdates, Is.EqualTo(4));
+        var ema = model.GEma!.NamedParameters().Select(p => p.Value.ToArray()).ToList();
+        for (int i = 0; i < ema.Count; i++)
+            for (int j = 0; j < ema[i].Length; j++)
+                Assert.That(ema[i][j], Is.EqualTo(reference[i][j]).Within(1e-6 + 1e-5 * Math.Abs(reference[i][j])), $"parameter {i}[{j}]");
+    }
+
+    [Test]
+    public void ResumeWithAWarmUpIsBitIdenticalAndTheCountIsSaved()
+    {
+        string straight = Path.Combine(_root, "straight"), split = Path.Combine(_root, "split"), plain = Path.Combine(_root, "plain");
+        using (var t = Trainer.Start(Small(straight, 6, warmup: EmaWarmup.Rampup))) t.Run();
+        using (var t = Trainer.Start(Small(split, 3, warmup: EmaWarmup.Rampup))) t.Run();
+        Assert.That(SafeTensors.Read(Path.Combine(split, RunLayout.CheckpointFile)).Metadata[GanModel.EmaUpdatesMetadataKey], Is.EqualTo("3"));
+        using (var t = Trainer.Resume(new ResumeOptions { Folder = split, Steps = 6, Device = DeviceKind.Cpu })) t.Run();
+        Assert.That(File.ReadAllBytes(Path.Combine(split, RunLayout.GeneratorFile)), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, RunLayout.GeneratorFile))));
+        var checkpoint = SafeTensors.Read(Path.Combine(straight, RunLayout.CheckpointFile));
+        var resumed = SafeTensors.Read(Path.Combine(split, RunLayout.CheckpointFile));
+        foreach (var (key, entry) in checkpoint.Tensors)
+            Assert.That(resumed.Tensors[key].Data.ToArray(), Is.EqualTo(entry.Data.ToArray()), key);
+        Assert.That(resumed.Metadata[GanModel.EmaUpdatesMetadataKey], Is.EqualTo("6"));
+        var generatorFile = SafeTensors.Read(Path.Combine(straight, RunLayout.GeneratorFile));
+        Assert.That(generatorFile.Metadata[GanModel.EmaWarmupMetadataKey], Is.EqualTo("rampup"));
+        Assert.That(File.ReadAllText(Path.Combine(straight, RunLayout.ConfigFile)), Does.Contain("\"ema-warmup\": \"rampup\""));
+        // The warm-up is applied: the same run without it ends with another average (and the same trained weights).
+        using (var t = Trainer.Start(Small(plain, 6))) t.Run();
+        var without = SafeTensors.Read(Path.Combine(plain, RunLayout.CheckpointFile));
+        bool Same(string key) => without.Tensors[key].Data.ToArray().SequenceEqual(checkpoint.Tensors[key].Data.ToArray());
+        Assert.That(without.Tensors.Keys.Where(k => k.StartsWith("G_ema.", StringComparison.Ordinal) && k.EndsWith(".weight", StringComparison.Ordinal)).Any(k => !Same(k)), "another average");
+        Assert.That(without.Tensors.Keys.Where(k => k.StartsWith("G.", StringComparison.Ordinal)).All(Same), "the same training");
+        Assert.That(SafeTensors.Read(Path.Combine(plain, RunLayout.GeneratorFile)).Metadata.ContainsKey(GanModel.EmaWarmupMetadataKey), Is.False);
+    }
+
+    [Test]
+    public void AWarmUpNeedsAnAverage() =>
+        Assert.Throws<InvalidOptionException>(() => Small(Path.Combine(_root, "x"), 1, ema: null, warmup: EmaWarmup.Rampup).Validate());
 
     [Test]
     public void OneStepMovesTheAverageByOneMinusDecayAndLeavesBatchNormStatisticsToTheEstimate()
@@ -227,9 +313,24 @@ public sealed class EmaTests
         string run = Path.Combine(_root, "cli");
         var (code, _, err) = TinyRuns.Cli("train", "--image-size", "28", "--batch", "4", "--steps", "2", "--out", run, "--device", "cpu", "--threads", "1", "--ema", "0.99");
         Assert.That(code, Is.EqualTo(0), err);
-        Assert.That(File.ReadAllText(Path.Combine(run, RunLayout.ConfigFile)), Does.Contain("\"ema\": 0.99"));
+        Assert.That(File.ReadAllText(Path.Combine(run, RunLayout.ConfigFile)), Does.Contain("\"ema\": 0.99").And.Contain("\"ema-warmup\": \"rampup\""), "rampup is the default warm-up");
         (code, _, err) = TinyRuns.Cli("train", "--model", "pix2pix", "--data", "petri-pairs", "--steps", "1", "--out", Path.Combine(_root, "p2p"), "--ema", "0.99");
         Assert.That(code, Is.EqualTo(2), err);
         Assert.That(err, Does.Contain("--ema"));
+    }
+
+    [Test]
+    public void TheCommandLineTakesEmaWarmup()
+    {
+        string run = Path.Combine(_root, "cli");
+        var (code, _, err) = TinyRuns.Cli("train", "--image-size", "28", "--batch", "4", "--steps", "2", "--out", run, "--device", "cpu", "--threads", "1", "--ema", "0.99", "--ema-warmup", "num-updates");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(File.ReadAllText(Path.Combine(run, RunLayout.ConfigFile)), Does.Contain("\"ema-warmup\": \"num-updates\""));
+        (code, _, err) = TinyRuns.Cli("train", "--image-size", "28", "--steps", "1", "--out", Path.Combine(_root, "no-ema"), "--ema-warmup", "rampup");
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain("--ema-warmup").And.Contain("--ema"));
+        (code, _, err) = TinyRuns.Cli("train", "--image-size", "28", "--steps", "1", "--out", Path.Combine(_root, "bad"), "--ema", "0.99", "--ema-warmup", "slow");
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain("--ema-warmup").And.Contain("rampup"));
     }
 }

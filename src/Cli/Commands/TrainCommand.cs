@@ -54,6 +54,8 @@ internal static class TrainCommand
         };
         var adaSpeed = Flags.OptionalDouble(Words.AdaSpeed, $"{Words.Ada}: real images over which p can go from 0 to 1 (default {Defaults.AdaSpeedImages.ToString(System.Globalization.CultureInfo.InvariantCulture)}; StyleGAN2-ADA uses 500000 for far longer runs)");
         var ema = Flags.OptionalDouble(Words.Ema, "keep a moving average of the generator's weights with this decay (e.g. 0.999); sample uses it");
+        var emaWarmup = Flags.Choice(Words.EmaWarmup, $"{Words.Ema}: how the decay starts: none (the decay from step 1), num-updates (TensorFlow's min(decay, (1+t)/(10+t))), " +
+            $"rampup (StyleGAN2-ADA's: half-life at most {EmaSchedule.RampupRatio.ToString(System.Globalization.CultureInfo.InvariantCulture)} of the steps so far)", Words.EmaWarmups, Defaults.EmaWarmup);
         var distributed = new Option<bool>(Words.Distributed)
         {
             Description = $"data-parallel training as one rank of an MPI job (on by itself when started by mpirun); {Words.Batch} stays the global batch, split over the ranks",
@@ -70,6 +72,7 @@ internal static class TrainCommand
         command.Options.Add(adaSpeed);
         command.Options.Add(resize.Option);
         command.Options.Add(strictData);
+        command.Options.Add(emaWarmup.Option);
 
         command.SetAction(r =>
         {
@@ -86,7 +89,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, evalEvery, diffAugment, syncBn, augmentP, ada, adaSpeed }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, emaWarmup.Option, evalEvery, diffAugment, syncBn, augmentP, ada, adaSpeed }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -112,6 +115,7 @@ internal static class TrainCommand
                     if (Flags.Given(r, adaSpeed) && !Flags.Given(r, ada)) throw new UsageException($"{Words.AdaSpeed} applies with {Words.Ada}");
                     if ((Flags.Given(r, ada) || Flags.Given(r, augmentP)) && r.GetValue(diffAugment) is null)
                         throw new UsageException($"{(Flags.Given(r, ada) ? Words.Ada : Words.AugmentP)} needs {Words.Augment} naming the transformations (e.g. {Words.Augment} color,translation,cutout)");
+                    if (Flags.Given(r, emaWarmup.Option) && r.GetValue(ema) is null) throw new UsageException($"{Words.EmaWarmup} applies with {Words.Ema}");
                     folder ??= Defaults.RunFolder(Words.Of(family), dataWord, DateTime.Now);
                     var (e, s) = (r.GetValue(epochs), r.GetValue(steps));
                     var options = new TrainOptions
@@ -127,6 +131,7 @@ internal static class TrainCommand
                         Prior = family == ModelFamily.Aae ? prior.Value(r) : null,
                         Resize = resize.Value(r), StrictData = r.GetValue(strictData) ? true : null,
                         Ema = r.GetValue(ema),
+                        EmaWarmup = r.GetValue(ema) is null ? null : emaWarmup.Value(r),
                         DiffAugment = r.GetValue(diffAugment) is { } words ? ParseAugment(words) : null,
                         AugmentProbability = r.GetValue(augmentP),
                         Ada = Flags.Given(r, ada) ? new AdaOptions(r.GetValue(ada) ?? Defaults.AdaTarget, r.GetValue(adaSpeed) ?? Defaults.AdaSpeedImages) : null,
@@ -203,6 +208,7 @@ internal static class TrainCommand
         ITrainingObserver observer = cli.Hooks.WrapObserver?.Invoke(console) ?? console;
         using var signals = new StopSignals(cli.Err, cli.Cancel);
         using var trainer = prepare(observer);
+        cli.Hooks.TrainerReady?.Invoke(trainer);
         TrainResult? result = null;
         if (ReferenceEquals(cli.Out, Console.Out) && ConsoleObserver.Interactive && !quiet)
         {

@@ -95,7 +95,7 @@ public static class TrainableModels
     /// optimisers (<paramref name="learningRate"/> null: the family's canonical rate).
     /// </summary>
     public static ITrainableModel Create(GanSpec spec, long seed, Device device, float? learningRate = null, double? emaDecay = null,
-        AugmentKinds augment = AugmentKinds.None, double? augmentProbability = null, AdaOptions? ada = null)
+        AugmentKinds augment = AugmentKinds.None, double? augmentProbability = null, AdaOptions? ada = null, EmaWarmup emaWarmup = EmaWarmup.None)
     {
         if (augment != AugmentKinds.None && spec.Family.Kind() != ModelKind.Generative)
             throw new InvalidOptionException(nameof(Training.TrainOptions.DiffAugment), augment, $"applies to the latent-noise GANs, not {spec.Family.FileName()}");
@@ -106,7 +106,7 @@ public static class TrainableModels
             ModelFamily.Pix2pix => Pix2PixModel.Create(spec, seed, device, learningRate),
             ModelFamily.Cyclegan => CycleGanModel.Create(spec, seed, device, learningRate),
             ModelFamily.Aae => AaeModel.Create(spec, seed, device, learningRate),
-            _ => GanModel.Create(spec, seed, device, learningRate, emaDecay: emaDecay, augment: augment, augmentProbability: augmentProbability, ada: ada),
+            _ => GanModel.Create(spec, seed, device, learningRate, emaDecay: emaDecay, augment: augment, augmentProbability: augmentProbability, ada: ada, emaWarmup: emaWarmup),
         };
     }
 

@@ -99,6 +99,12 @@ public sealed record TrainOptions
     /// </summary>
     public double? Ema { get; init; }
 
+    /// <summary>
+    /// How the average's decay starts (<see cref="EmaSchedule"/>); null: <see cref="EmaWarmup.None"/>, as runs saved before
+    /// the option were trained (so they resume unchanged). Needs <see cref="Ema"/>.
+    /// </summary>
+    public EmaWarmup? EmaWarmup { get; init; }
+
     /// <summary>DiffAugment before the discriminator (latent-noise GANs); null or None: no augmentation.</summary>
     public AugmentKinds? DiffAugment { get; init; }
 
@@ -143,6 +149,8 @@ public sealed record TrainOptions
         if (Prior is not null && Model != ModelFamily.Aae) Fail(nameof(Prior), Prior, "applies to the adversarial autoencoder only");
         if (Ema is { } ema && !(ema > 0 && ema < 1)) Fail(nameof(Ema), ema, "must be a decay between 0 and 1 (exclusive)");
         if (Ema is not null && Enum.IsDefined(Model) && Model.Kind() != ModelKind.Generative) Fail(nameof(Ema), Ema, $"applies to the latent-noise GANs (gan, dcgan, wgan, wgan-gp, cdcgan), not {Model.FileName()}");
+        if (EmaWarmup is { } warmup && !Enum.IsDefined(warmup)) Fail(nameof(EmaWarmup), warmup, "is not a known warm-up");
+        if (EmaWarmup is { } w && w != Models.EmaWarmup.None && Ema is null) Fail(nameof(EmaWarmup), w, "needs a moving average (Ema) to warm up");
         if (DiffAugment is { } da && da != AugmentKinds.None)
         {
             if ((da & ~(AugmentKinds.Color | AugmentKinds.Translation | AugmentKinds.Cutout)) != 0) Fail(nameof(DiffAugment), da, "is not a known augmentation");

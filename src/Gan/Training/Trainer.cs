@@ -99,7 +99,7 @@ public sealed class Trainer : IDisposable
         if (options.Eval is not null) Scoring.FeatureNetwork.TaskOf(_dataset);
         Spec = SpecFor(options, _dataset);
         _model = TrainableModels.Create(Spec, options.Seed, _device, options.Lr, options.Ema, options.DiffAugment ?? AugmentKinds.None,
-            options.AugmentProbability, options.Ada);
+            options.AugmentProbability, options.Ada, options.EmaWarmup ?? EmaWarmup.None);
         // ADA's p follows one process's D outputs; ranks would each follow their own shard and drift apart.
         if (ranks > 1 && options.Ada is not null) throw new InvalidOptionException(nameof(TrainOptions.Ada), options.Ada, "is not available in data-parallel runs yet");
         _noise = NoiseStream(options.Seed, rank, ranks);
@@ -129,6 +129,7 @@ public sealed class Trainer : IDisposable
                 if (Spec.IsConditional) ModelFiles.ReadSpec(checkpointToLoad);
                 Checkpoint.Load(checkpointToLoad, _state);
                 (_model as GanModel)?.Ada?.ReadState(_state.Metadata, checkpointToLoad);
+                (_model as GanModel)?.ReadEmaState(_state.Metadata, _state.Step, checkpointToLoad);
                 _step = _state.Step;
                 int batchIndex = int.Parse(_state.Metadata.GetValueOrDefault("batch-index", "0"), CultureInfo.InvariantCulture);
                 _loader.Seek((int)_state.Epoch, batchIndex);
@@ -241,6 +242,12 @@ public sealed class Trainer : IDisposable
         if (startOver) observer.Notice(new StartingOverNotice(options.Folder));
         return new Trainer(merged, startOver ? null : checkpointPath, observer, communicator);
     }
+
+    /// <summary>The model being trained (for harnesses in the tests that read its weights after each step).</summary>
+    internal ITrainableModel Model => _model;
+
+    /// <summary>Called after every training step, before anything is saved (test harnesses: the EMA warm-up experiment).</summary>
+    internal Action<ITrainableModel>? AfterStep { get; set; }
 
     /// <summary>The options in force (on resume: the saved ones with the resume's changes).</summary>
     public TrainOptions Options => _options;
@@ -378,6 +385,7 @@ public sealed class Trainer : IDisposable
             using (var scope = TensorScope.Begin())
             {
                 _model.TrainStep(NextBatch, _noise, new StepPosition(_step, TotalSteps), metricsTable, pending.Count);
+                AfterStep?.Invoke(_model);
             }
             _step++;
             pending.Add((_step, currentEpoch, AugmentP()));
@@ -527,6 +535,7 @@ public sealed class Trainer : IDisposable
         _state.Metadata[GanSpec.MetadataKey] = Spec.ToJson();
         _state.Metadata[RanksMetadataKey] = _communicator.Size.ToString(CultureInfo.InvariantCulture);
         (_model as GanModel)?.Ada?.WriteState(_state.Metadata);
+        (_model as GanModel)?.WriteEmaState(_state.Metadata);
         // A conditional model's class names travel with its files, so `sample --class rare` needs no data set.
         string? classNames = Spec.IsConditional ? System.Text.Json.JsonSerializer.Serialize(_dataset.ClassNames) : null;
         if (classNames is not null) _state.Metadata[GanModel.ClassNamesMetadataKey] = classNames;
@@ -543,6 +552,7 @@ public sealed class Trainer : IDisposable
         {
             generatorMetadata[GanModel.EmaMetadataKey] = ema.ToString("R", CultureInfo.InvariantCulture);
             generatorMetadata[StandingStatistics.MetadataKey] = StandingStatistics.MetadataValue;
+            if (_options.EmaWarmup is { } warmup and not EmaWarmup.None) generatorMetadata[GanModel.EmaWarmupMetadataKey] = EmaSchedule.Word(warmup);
         }
         Checkpoint.SaveModule(Path.Combine(RunFolder, RunLayout.GeneratorFile), _model.Exported, generatorMetadata);
     }
