@@ -82,6 +82,64 @@ public sealed class ConvImplicitGemmTests
         Assert.That(any, Is.True);
     }
 
+    /// <summary>
+    /// The patch sources pack exactly the panels the dense PackB packs from the im2col matrix, for a partial group whose
+    /// column table describes more samples than x holds: x is followed by NaNs, so a packer that read the table's
+    /// entries past n (instead of writing the padding zeros) would show them. Whole and ragged panels, nr = 32 and 16,
+    /// a k range in the middle.
+    /// </summary>
+    [TestCase(3, 9, 7, 3, 1, 1, 1)]
+    [TestCase(1, 14, 14, 4, 2, 1, 1)]
+    [TestCase(5, 11, 10, 3, 2, 2, 2)]
+    public unsafe void PatchPanelsEqualDensePanelsOfIm2Col(int cin, int h, int w, int k, int s, int p, int d)
+    {
+        int ho = ConvGeometry.OutputSize(h, k, s, p, d), wo = ConvGeometry.OutputSize(w, k, s, p, d);
+        const int gs = 4, cnt = 3;
+        var g = new ConvGeometry(cnt, cin, h, w, 2, k, k, ho, wo, s, p, d);
+        int n = cnt * g.P, sample = cin * h * w;
+        var x = new float[(gs + 1) * sample];
+        var rng = new Random(7);
+        for (int i = 0; i < x.Length; i++) x[i] = i < cnt * sample ? (float)(rng.NextDouble() * 2 - 1) : float.NaN;
+        var col = new float[g.Ckk * n];
+        var tables = new int[ConvKernels.PatchTableFloats(g, gs)];
+        using var device = Device.CreateCpu(new CpuKernelOptions { Threads = 1 });
+        fixed (float* xp = x, cp = col)
+        fixed (int* tp = tables)
+        {
+            ConvKernels.Im2ColCpu(device.Parallel, xp, cp, g, 0, cnt);
+            var pt = ConvKernels.BuildPatchTables(g, gs, tp);
+            foreach (int nr in new[] { 32, 16 })
+            {
+                // Forward: op(B) = col (Ckk × n), k rows [1, Ckk − 1), all columns.
+                int kc = Math.Max(1, g.Ckk - 2), panels = (n + nr - 1) / nr;
+                var dense = new float[panels * nr * kc];
+                var patch = new float[dense.Length];
+                Array.Fill(patch, 5f);
+                fixed (float* dp = dense, pp = patch)
+                {
+                    MatMulKernels.PackB(false, g.Ckk, n, cp, 1, kc, 0, n, nr, dp);
+                    var src = new ConvKernels.ConvPatchB(xp, pt, n);
+                    ConvKernels.ConvPatchB.Pack(in src, 1, kc, 0, n, nr, pp);
+                }
+                Assert.That(Bits(patch), Is.EqualTo(Bits(dense)), $"forward panels, nr {nr}");
+
+                // Weight gradient: op(B) = colᵀ (n × Ckk), k rows [1, n − 1), all Ckk columns.
+                kc = n - 2;
+                panels = (g.Ckk + nr - 1) / nr;
+                dense = new float[panels * nr * kc];
+                patch = new float[dense.Length];
+                Array.Fill(patch, 5f);
+                fixed (float* dp = dense, pp = patch)
+                {
+                    MatMulKernels.PackB(true, n, g.Ckk, cp, 1, kc, 0, g.Ckk, nr, dp);
+                    var src = new ConvKernels.ConvPatchBT(xp, pt);
+                    ConvKernels.ConvPatchBT.Pack(in src, 1, kc, 0, g.Ckk, nr, pp);
+                }
+                Assert.That(Bits(patch), Is.EqualTo(Bits(dense)), $"weight-gradient panels, nr {nr}");
+            }
+        }
+    }
+
     private static int[] Bits(float[] a) => a.Select(BitConverter.SingleToInt32Bits).ToArray();
 
     private static (float[] Y, float[] Dw) Run(CpuKernelOptions options, ConvGeometry g, float[] x, float[] w, float[] gy, float[] b)

@@ -362,11 +362,16 @@ internal static class ConvKernels
     private static unsafe float PatchValue(float* x, in PatchTables t, int j, int r)
         => (uint)(t.ColH[j] + t.RowH[r]) < (uint)t.H && (uint)(t.ColW[j] + t.RowW[r]) < (uint)t.W ? x[t.ColBase[j] + t.RowOff[r]] : 0f;
 
-    /// <summary>Forward B = col (Ckk, gs·P), gathered from x (the group's first sample at X).</summary>
-    internal readonly unsafe struct ConvPatchB(float* x, PatchTables tables) : ICpuPanelSourceB<ConvPatchB>
+    /// <summary>
+    /// Forward B = col (Ckk, n), n = cnt·P columns of a group of cnt samples, gathered from x (the group's first
+    /// sample at x). Columns past n are packed as zeros without reading: in a partial last group the column table
+    /// still describes whole groups, and those entries point past the end of x.
+    /// </summary>
+    internal readonly unsafe struct ConvPatchB(float* x, PatchTables tables, int n) : ICpuPanelSourceB<ConvPatchB>
     {
         private readonly float* _x = x;
         private readonly PatchTables _t = tables;
+        private readonly int _n = n;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Pack(in ConvPatchB s, int pc, int kc, int jc, int nc, int nr, float* dst)
@@ -379,15 +384,16 @@ internal static class ConvKernels
             for (int jr = 0; jr < nc; jr += nr)
             {
                 float* d = dst + (long)jr * kc;
-                int j0 = jc + jr;
+                int j0 = jc + jr, valid = Math.Min(nr, s._n - j0);
                 for (int p = 0; p < kc; p++, d += nr)
                 {
                     int r = pc + p, off = t.RowOff[r], hr = t.RowH[r], wr = t.RowW[r];
                     int q = 0;
                     if (vec)
-                        for (; q + 8 <= nr; q += 8)
+                        for (; q + 8 <= valid; q += 8)
                             GatherPatch8(x, off, hr, wr, t.ColBase + j0 + q, t.ColH + j0 + q, t.ColW + j0 + q, vh, vw).Store(d + q);
-                    for (; q < nr; q++) d[q] = PatchValue(x, t, j0 + q, r);
+                    for (; q < valid; q++) d[q] = PatchValue(x, t, j0 + q, r);
+                    for (; q < nr; q++) d[q] = 0f;
                 }
             }
         }
@@ -759,7 +765,7 @@ internal static class ConvKernels
                 float* xp = Ptr(x), yp = Ptr(y), wp = Ptr(w);
                 float* outp = gs == 1 ? yp + (long)n0 * g.Cout * g.P : tmp.Pointer;
                 if (patches)
-                    MatMulKernels.GemmCpu(dev.Parallel, false, g.Cout, cols, g.Ckk, 1f, wp, new ConvPatchB(xp + (long)n0 * g.Cin * g.HW, pt), 0f, outp);
+                    MatMulKernels.GemmCpu(dev.Parallel, false, g.Cout, cols, g.Ckk, 1f, wp, new ConvPatchB(xp + (long)n0 * g.Cin * g.HW, pt, cols), 0f, outp);
                 else
                 {
                     float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
