@@ -5,9 +5,9 @@
 //   Y[n, co, oh, ow] = b[co] + Σ_{ci, i, j} W[co, ci, i, j] · X[n, ci, oh·s − p + i·d, ow·s − p + j·d]
 //   Ho = (H + 2p − d(kH − 1) − 1)/s + 1   (terms outside X are zero padding)
 // Three kernels, and every derivative rule is one of them again (STYLE 5-6):
-//   forward          Y  = Conv(X, W)                          — im2col + GEMM  W · col
+//   forward          Y  = Conv(X, W)                          — GEMM  W · col    (col gathered, never stored)
 //   input gradient   dX = Convᵀ(G, W)  == ConvTranspose2d fwd — GEMM Wᵀ · G + col2im
-//   weight gradient  dW = WGrad(X, G)                         — im2col + GEMM  G · colᵀ
+//   weight gradient  dW = WGrad(X, G)                         — GEMM  G · colᵀ   (col gathered, never stored)
 // ConvTranspose2d(x, W) with PyTorch's weight layout (Cin_T, Cout_T, kH, kW) is exactly Convᵀ with
 // the conv weight (Cout = Cin_T, Cin = Cout_T), so it runs the input-gradient kernel, and its
 // rules are Conv (for x) and WGrad(g, x) (for W). WGrad is bilinear: ⟨WGrad(X, G), V⟩ = ⟨Conv(X, V), G⟩,
@@ -34,6 +34,12 @@
 // class, (h + p) mod s per axis, each class a dense GEMM over its own taps only, all classes in one
 // launch, storing dX (+ bias) in NCHW (MatMulKernels.ConvInputGradIlgpu: no col2im). Each is one launch,
 // split over k or not (fixed chunks, combined in split order inside the launch).
+// On the SIMD set the forward and the weight gradient are implicit GEMMs too: the CPU GEMM reads op(B) through a
+// panel source (MatMulKernels.GemmCpu<TB>), and the conv patch sources (ConvPatchB, ConvPatchBT) pack col / colᵀ
+// micro-panels straight from X with offset tables and bounds masks (section "implicit GEMM" below). They pack the
+// values im2col would have written into the panels the dense packing would have made, with the same groups and
+// blocking, so the results are bit-identical to im2col + GEMM, which stays as the reference lowering
+// (ConvLoweringOptions.Im2Col; the bit-equality tests and the benchmarks compare the two).
 // col2im (SIMD set) is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)

@@ -1,9 +1,10 @@
 // GEMM raw kernels: C(m×n) = alpha · op(A) · op(B) + beta · C, row-major, where
 // op(A) is m×k (A stored m×k, or k×m when transA) and op(B) is k×n (B stored k×n, or n×k
 // when transB); every operand is contiguous with its leading dimension equal to its row length.
-// Convolutions in this project are lowered onto this (im2col forward, col2im for the input
-// gradient, A·Bᵀ for the weight gradient; on ILGPU the forward and the weight gradient are implicit
-// GEMMs that gather the columns inside the kernel), so it is the hottest kernel on both kernel sets.
+// Convolutions in this project are lowered onto this (forward W·col, col2im for the input gradient,
+// G·colᵀ for the weight gradient; on ILGPU the forward and the weight gradient are implicit GEMMs that
+// gather the columns inside the kernel, on the CPU their B packing gathers them through a panel source,
+// ICpuPanelSourceB), so it is the hottest kernel on both kernel sets.
 //
 // Sections: float64 reference, ILGPU kernels (+ launcher helper), CPU SIMD kernels.
 // The Tensor-level launcher and the derivative rule live with the MatMul op, not here.
