@@ -6,7 +6,8 @@
 // of either layer type costs exactly these three. GFLOP/s = 2·MACs / time (MACs = N·Cout·Ho·Wo·Cin·kH·kW).
 //
 // BenchmarkDotNet: `dotnet run -c Release -- --filter *ConvBenchmarks*` (GFLOP/s column).
-// Stopwatch table for quick iteration and the per-layer summary: `dotnet run -c Release -- conv-quick`.
+// Stopwatch table for quick iteration and the per-layer summary: `dotnet run -c Release -- conv-quick [seconds] [filter]`
+// (CONV_IM2COL=1: the im2col reference lowering instead of the implicit GEMM of the forward and weight gradient).
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -143,18 +144,34 @@ public class ConvBenchmarks
     [ParamsSource(nameof(LayerNames))]
     public string Layer { get; set; } = ConvLayers.All[0].Name;
 
-    private ConvLayerRun? _run;
+    private ConvLayerRun? _run, _im2col;
+    private Device? _im2colDevice;
 
     [GlobalSetup]
-    public void Setup() => _run = new ConvLayerRun(ConvLayers.Find(Layer));
+    public void Setup()
+    {
+        _run = new ConvLayerRun(ConvLayers.Find(Layer));
+        // The reference lowering (column matrix materialised, same bits) beside the implicit GEMM.
+        _im2colDevice = Device.CreateCpu(new CpuKernelOptions { Conv = new ConvLoweringOptions { Im2Col = true } });
+        _im2col = new ConvLayerRun(ConvLayers.Find(Layer), _im2colDevice);
+    }
 
     [GlobalCleanup]
-    public void Cleanup() => _run?.Dispose();
+    public void Cleanup()
+    {
+        _run?.Dispose();
+        _im2col?.Dispose();
+        _im2colDevice?.Dispose();
+    }
 
     // The CPU kernels are synchronous: each method returns when the result is written.
+    // Forward and WeightGrad are implicit GEMMs (patches packed straight into the B panels); the *Im2Col
+    // variants run the same GEMMs on a materialised column matrix.
     [Benchmark] public void Forward() => _run!.Forward();
     [Benchmark] public void InputGrad() => _run!.InputGrad();
     [Benchmark] public void WeightGrad() => _run!.WeightGrad();
+    [Benchmark] public void ForwardIm2Col() => _im2col!.Forward();
+    [Benchmark] public void WeightGradIm2Col() => _im2col!.WeightGrad();
 }
 
 /// <summary>Stopwatch table over all layers (median and best of repeated runs) and the DCGAN-64 aggregate.</summary>
@@ -167,8 +184,9 @@ internal static class ConvQuick
         var lowering = new ConvLoweringOptions();
         if (Environment.GetEnvironmentVariable("CONV_TARGET") is { } t) lowering = lowering with { ColumnTarget = int.Parse(t) };
         if (Environment.GetEnvironmentVariable("CONV_BUDGET") is { } b) lowering = lowering with { WorkspaceBudget = long.Parse(b) };
+        if (Environment.GetEnvironmentVariable("CONV_IM2COL") == "1") lowering = lowering with { Im2Col = true }; // the reference lowering
         using var device = Device.CreateCpu(new CpuKernelOptions { Conv = lowering });
-        Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads");
+        Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads{(lowering.Im2Col ? ", im2col lowering" : "")}");
         Console.WriteLine($"{"layer",-22} {"op",-8} {"kernel",-10} {"GFLOP",7} {"median ms",10} {"best ms",9} {"GFLOP/s med",12} {"best",7}");
         var sums = new Dictionary<string, (double Flops, double Med, double Best)>();
         foreach (var (name, op, g) in ConvLayers.All.Where(l => l.Name.Contains(filter)))

@@ -36,6 +36,13 @@ public sealed record ConvLoweringOptions
         init => _columnTarget = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(ColumnTarget), value, "must be at least 1");
     }
 
+    /// <summary>
+    /// The cpu set's reference lowering: materialise the column matrix (im2col) for the forward and the weight
+    /// gradient instead of gathering patches straight into the GEMM's B panels. Same bits (the implicit path packs
+    /// the same values into the same panels); kept for the bit-equality tests and the benchmarks. Default false.
+    /// </summary>
+    internal bool Im2Col { get; init; }
+
     /// <summary>Largest column workspace, in floats. Default 2^22 (16 MiB).</summary>
     public long WorkspaceBudget
     {

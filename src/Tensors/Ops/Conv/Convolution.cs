@@ -5,9 +5,9 @@
 //   Y[n, co, oh, ow] = b[co] + Σ_{ci, i, j} W[co, ci, i, j] · X[n, ci, oh·s − p + i·d, ow·s − p + j·d]
 //   Ho = (H + 2p − d(kH − 1) − 1)/s + 1   (terms outside X are zero padding)
 // Three kernels, and every derivative rule is one of them again (STYLE 5-6):
-//   forward          Y  = Conv(X, W)                          — im2col + GEMM  W · col
+//   forward          Y  = Conv(X, W)                          — GEMM  W · col    (col gathered, never stored)
 //   input gradient   dX = Convᵀ(G, W)  == ConvTranspose2d fwd — GEMM Wᵀ · G + col2im
-//   weight gradient  dW = WGrad(X, G)                         — im2col + GEMM  G · colᵀ
+//   weight gradient  dW = WGrad(X, G)                         — GEMM  G · colᵀ   (col gathered, never stored)
 // ConvTranspose2d(x, W) with PyTorch's weight layout (Cin_T, Cout_T, kH, kW) is exactly Convᵀ with
 // the conv weight (Cout = Cin_T, Cin = Cout_T), so it runs the input-gradient kernel, and its
 // rules are Conv (for x) and WGrad(g, x) (for W). WGrad is bilinear: ⟨WGrad(X, G), V⟩ = ⟨Conv(X, V), G⟩,
@@ -34,6 +34,12 @@
 // class, (h + p) mod s per axis, each class a dense GEMM over its own taps only, all classes in one
 // launch, storing dX (+ bias) in NCHW (MatMulKernels.ConvInputGradIlgpu: no col2im). Each is one launch,
 // split over k or not (fixed chunks, combined in split order inside the launch).
+// On the SIMD set the forward and the weight gradient are implicit GEMMs too: the CPU GEMM reads op(B) through a
+// panel source (MatMulKernels.GemmCpu<TB>), and the conv patch sources (ConvPatchB, ConvPatchBT) pack col / colᵀ
+// micro-panels straight from X with offset tables and bounds masks (section "implicit GEMM" below). They pack the
+// values im2col would have written into the panels the dense packing would have made, with the same groups and
+// blocking, so the results are bit-identical to im2col + GEMM, which stays as the reference lowering
+// (ConvLoweringOptions.Im2Col; the bit-equality tests and the benchmarks compare the two).
 // col2im (SIMD set) is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
@@ -282,6 +288,166 @@ internal static class ConvKernels
         int lo = off >= 0 ? 0 : (-off + s - 1) / s;
         int hi = size - 1 - off < 0 ? 0 : Math.Min(outSize, (size - 1 - off) / s + 1);
         return (Math.Min(lo, outSize), hi);
+    }
+
+    // ------------------------------------------------------------ implicit GEMM (patch sources)
+    //
+    // The column matrix is never written: the GEMM's B packing reads the patches from x itself.
+    // col[r, j] = x[base_j + off_r] when the tap lands inside the image, else 0, with
+    //   column j = (s, oh, ow):  base_j = s·Cin·H·W + (oh·S − p)·W + (ow·S − p),  h_j = oh·S − p,  w_j = ow·S − p
+    //   row    r = (c, i, jw):  off_r  = c·H·W + i·D·W + jw·D,                  h_r = i·D,       w_r = jw·D
+    //   inside ⇔ (uint)(h_j + h_r) < H  and  (uint)(w_j + w_r) < W.
+    // Both tables are built once per call (the column table is the same for every group; only x's base moves) and
+    // padded to a multiple of 32 entries with h = −2^30, which is outside for any partner: packed columns past n
+    // come out as the zeros the dense PackB writes there. Each packed value is the im2col value itself (a load or
+    // +0), placed where the dense PackB would place it, so the GEMM's sums — and C — are bit-identical.
+    // Forward: op(B) = col (k = rows r, n = columns j); a panel row is 8-lane masked gathers along j.
+    // Weight gradient: op(B) = colᵀ (k = columns j, n = rows r); a panel row gathers along r.
+
+    /// <summary>Entries of one patch table (columns or rows), padded for whole 32-wide panels.</summary>
+    private static int PatchTableLength(int entries) => (entries + 31) & ~31;
+
+    /// <summary>Floats of workspace for the three column tables and the three row tables of a group of gs samples.</summary>
+    internal static long PatchTableFloats(in ConvGeometry g, int gs) => 3L * PatchTableLength(gs * g.P) + 3L * PatchTableLength(g.Ckk);
+
+    /// <summary>Whether every patch index of a group fits the gathers' int32 lanes (else the im2col path runs).</summary>
+    internal static bool PatchIndicesFit(in ConvGeometry g, int gs) => (long)(gs + 1) * g.Cin * g.HW < int.MaxValue && (long)gs * g.P < int.MaxValue / 4;
+
+    private const int OutsideImage = -(1 << 30);
+
+    /// <summary>Fills the patch tables of a group of gs samples into t (<see cref="PatchTableFloats"/> ints).</summary>
+    internal static unsafe PatchTables BuildPatchTables(in ConvGeometry g, int gs, int* t)
+    {
+        int cols = PatchTableLength(gs * g.P), rows = PatchTableLength(g.Ckk);
+        var pt = new PatchTables(t, t + cols, t + 2 * cols, t + 3 * cols, t + 3 * cols + rows, t + 3 * cols + 2 * rows, g.H, g.W);
+        int j = 0;
+        for (int s = 0; s < gs; s++)
+        for (int oh = 0; oh < g.Ho; oh++)
+        for (int ow = 0; ow < g.Wo; ow++, j++)
+        {
+            int h = oh * g.Stride - g.Pad, w = ow * g.Stride - g.Pad;
+            pt.ColBase[j] = s * g.Cin * g.HW + h * g.W + w;
+            pt.ColH[j] = h;
+            pt.ColW[j] = w;
+        }
+        for (; j < cols; j++) (pt.ColBase[j], pt.ColH[j], pt.ColW[j]) = (0, OutsideImage, OutsideImage);
+        int r = 0;
+        for (int c = 0; c < g.Cin; c++)
+        for (int i = 0; i < g.KH; i++)
+        for (int jw = 0; jw < g.KW; jw++, r++)
+        {
+            pt.RowOff[r] = c * g.HW + i * g.Dil * g.W + jw * g.Dil;
+            pt.RowH[r] = i * g.Dil;
+            pt.RowW[r] = jw * g.Dil;
+        }
+        for (; r < rows; r++) (pt.RowOff[r], pt.RowH[r], pt.RowW[r]) = (0, OutsideImage, OutsideImage);
+        return pt;
+    }
+
+    /// <summary>The column (pixel) and row (tap) tables of an implicit conv GEMM; see the section comment.</summary>
+    internal readonly unsafe struct PatchTables(int* colBase, int* colH, int* colW, int* rowOff, int* rowH, int* rowW, int h, int w)
+    {
+        public readonly int* ColBase = colBase, ColH = colH, ColW = colW, RowOff = rowOff, RowH = rowH, RowW = rowW;
+        public readonly int H = h, W = w;
+    }
+
+    /// <summary>
+    /// 8 values x[base + idx[q]] where (uint)(hb + hv[q]) &lt; H and (uint)(wb + wv[q]) &lt; W, else +0 — one scalar entry
+    /// (base, hb, wb) of one table against 8 vector entries of the other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> GatherPatch8(float* x, int b, int hb, int wb, int* idx, int* hv, int* wv, Vector256<uint> vh, Vector256<uint> vw)
+    {
+        var ih = (Vector256.Load(hv) + Vector256.Create(hb)).AsUInt32();
+        var iw = (Vector256.Load(wv) + Vector256.Create(wb)).AsUInt32();
+        var inside = (Vector256.LessThan(ih, vh) & Vector256.LessThan(iw, vw)).AsSingle();
+        return Avx2.GatherMaskVector256(Vector256<float>.Zero, x, Vector256.Load(idx) + Vector256.Create(b), inside, 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float PatchValue(float* x, in PatchTables t, int j, int r)
+        => (uint)(t.ColH[j] + t.RowH[r]) < (uint)t.H && (uint)(t.ColW[j] + t.RowW[r]) < (uint)t.W ? x[t.ColBase[j] + t.RowOff[r]] : 0f;
+
+    /// <summary>
+    /// Forward B = col (Ckk, n), n = cnt·P columns of a group of cnt samples, gathered from x (the group's first
+    /// sample at x). Columns past n are packed as zeros without reading: in a partial last group the column table
+    /// still describes whole groups, and those entries point past the end of x.
+    /// </summary>
+    internal readonly unsafe struct ConvPatchB(float* x, PatchTables tables, int n) : ICpuPanelSourceB<ConvPatchB>
+    {
+        private readonly float* _x = x;
+        private readonly PatchTables _t = tables;
+        private readonly int _n = n;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Pack(in ConvPatchB s, int pc, int kc, int jc, int nc, int nr, float* dst)
+        {
+            var t = s._t;
+            float* x = s._x;
+            var vh = Vector256.Create((uint)t.H);
+            var vw = Vector256.Create((uint)t.W);
+            bool vec = Avx2.IsSupported;
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                float* d = dst + (long)jr * kc;
+                int j0 = jc + jr, valid = Math.Min(nr, s._n - j0);
+                for (int p = 0; p < kc; p++, d += nr)
+                {
+                    int r = pc + p, off = t.RowOff[r], hr = t.RowH[r], wr = t.RowW[r];
+                    int q = 0;
+                    if (vec)
+                        for (; q + 8 <= valid; q += 8)
+                            GatherPatch8(x, off, hr, wr, t.ColBase + j0 + q, t.ColH + j0 + q, t.ColW + j0 + q, vh, vw).Store(d + q);
+                    for (; q < valid; q++) d[q] = PatchValue(x, t, j0 + q, r);
+                    for (; q < nr; q++) d[q] = 0f;
+                }
+            }
+        }
+
+        public static bool TryDense(in ConvPatchB s, out float* b, out bool transB)
+        {
+            b = null;
+            transB = false;
+            return false;
+        }
+    }
+
+    /// <summary>Weight-gradient op(B) = colᵀ (gs·P, Ckk), gathered from x (the group's first sample at X).</summary>
+    internal readonly unsafe struct ConvPatchBT(float* x, PatchTables tables) : ICpuPanelSourceB<ConvPatchBT>
+    {
+        private readonly float* _x = x;
+        private readonly PatchTables _t = tables;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Pack(in ConvPatchBT s, int pc, int kc, int jc, int nc, int nr, float* dst)
+        {
+            var t = s._t;
+            float* x = s._x;
+            var vh = Vector256.Create((uint)t.H);
+            var vw = Vector256.Create((uint)t.W);
+            bool vec = Avx2.IsSupported;
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                float* d = dst + (long)jr * kc;
+                int r0 = jc + jr;
+                for (int p = 0; p < kc; p++, d += nr)
+                {
+                    int j = pc + p, b = t.ColBase[j], hj = t.ColH[j], wj = t.ColW[j];
+                    int q = 0;
+                    if (vec)
+                        for (; q + 8 <= nr; q += 8)
+                            GatherPatch8(x, b, hj, wj, t.RowOff + r0 + q, t.RowH + r0 + q, t.RowW + r0 + q, vh, vw).Store(d + q);
+                    for (; q < nr; q++) d[q] = PatchValue(x, t, j, r0 + q);
+                }
+            }
+        }
+
+        public static bool TryDense(in ConvPatchBT s, out float* b, out bool transB)
+        {
+            b = null;
+            transB = false;
+            return false;
+        }
     }
 
     /// <summary>
@@ -588,10 +754,14 @@ internal static class ConvKernels
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
-        // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col.
+        // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col;
+        // otherwise the GEMM's B packing gathers the patches from x (implicit GEMM, no column matrix).
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
-        using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);          // (Ckk, gs·P)
+        bool patches = !direct && !dev.ConvLowering.Im2Col && PatchIndicesFit(g, gs);
+        using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);   // (Ckk, gs·P)
+        using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
         using var tmp = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
+        var pt = patches ? BuildPatchTables(g, gs, (int*)tables.Pointer) : default;
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0);
@@ -599,10 +769,15 @@ internal static class ConvKernels
             if (host)
             {
                 float* xp = Ptr(x), yp = Ptr(y), wp = Ptr(w);
-                float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
-                if (!direct) Im2ColCpu(dev.Parallel, xp, colp, g, n0, cnt);
                 float* outp = gs == 1 ? yp + (long)n0 * g.Cout * g.P : tmp.Pointer;
-                MatMulKernels.GemmCpu(dev.Parallel, false, false, g.Cout, cols, g.Ckk, 1f, wp, colp, 0f, outp);
+                if (patches)
+                    MatMulKernels.GemmCpu(dev.Parallel, false, g.Cout, cols, g.Ckk, 1f, wp, new ConvPatchB(xp + (long)n0 * g.Cin * g.HW, pt, cols), 0f, outp);
+                else
+                {
+                    float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
+                    if (!direct) Im2ColCpu(dev.Parallel, xp, colp, g, n0, cnt);
+                    MatMulKernels.GemmCpu(dev.Parallel, false, false, g.Cout, cols, g.Ckk, 1f, wp, colp, 0f, outp);
+                }
                 if (gs != 1) CnpToNcpCpu(dev.Parallel, outp, yp, bias is null ? null : Ptr(bias), g.Cout, g.P, n0, cnt);
                 else if (bias is not null) AddBiasCpu(dev.Parallel, yp, Ptr(bias), g.Cout, g.P, n0, 1);
             }
@@ -687,8 +862,12 @@ internal static class ConvKernels
         }
         int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
-        using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
+        // As in the forward, op(B) = colᵀ is gathered from x by the B packing unless asked for the reference im2col.
+        bool patches = !direct && !dev.ConvLowering.Im2Col && PatchIndicesFit(g, gs);
+        using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);  // (Ckk, gs·P)
+        using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
+        var pt = patches ? BuildPatchTables(g, gs, (int*)tables.Pointer) : default;
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0);
@@ -697,10 +876,15 @@ internal static class ConvKernels
             if (host)
             {
                 float* xp = Ptr(x), gp = Ptr(gy), wp = Ptr(dw);
-                float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
-                if (!direct) Im2ColCpu(dev.Parallel, xp, colp, g, n0, cnt);
                 float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
                 if (gs != 1) NcpToCnpCpu(dev.Parallel, gp, gm, g.Cout, g.P, n0, cnt);
+                if (patches)
+                {
+                    MatMulKernels.GemmCpu(dev.Parallel, false, g.Cout, g.Ckk, cols, 1f, gm, new ConvPatchBT(xp + (long)n0 * g.Cin * g.HW, pt), beta, wp);
+                    continue;
+                }
+                float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
+                if (!direct) Im2ColCpu(dev.Parallel, xp, colp, g, n0, cnt);
                 MatMulKernels.GemmCpu(dev.Parallel, false, true, g.Cout, g.Ckk, cols, 1f, gm, colp, beta, wp);
             }
         }

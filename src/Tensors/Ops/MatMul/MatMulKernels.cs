@@ -1,9 +1,10 @@
 // GEMM raw kernels: C(m×n) = alpha · op(A) · op(B) + beta · C, row-major, where
 // op(A) is m×k (A stored m×k, or k×m when transA) and op(B) is k×n (B stored k×n, or n×k
 // when transB); every operand is contiguous with its leading dimension equal to its row length.
-// Convolutions in this project are lowered onto this (im2col forward, col2im for the input
-// gradient, A·Bᵀ for the weight gradient; on ILGPU the forward and the weight gradient are implicit
-// GEMMs that gather the columns inside the kernel), so it is the hottest kernel on both kernel sets.
+// Convolutions in this project are lowered onto this (forward W·col, col2im for the input gradient,
+// G·colᵀ for the weight gradient; on ILGPU the forward and the weight gradient are implicit GEMMs that
+// gather the columns inside the kernel, on the CPU their B packing gathers them through a panel source,
+// ICpuPanelSourceB), so it is the hottest kernel on both kernel sets.
 //
 // Sections: float64 reference, ILGPU kernels (+ launcher helper), CPU SIMD kernels.
 // The Tensor-level launcher and the derivative rule live with the MatMul op, not here.
@@ -266,6 +267,40 @@ internal struct GemmArgs
     /// <summary>The sub-pixel input gradient: batch, Cout, tap step Sk = S/gcd(S, D), Dq = D/gcd(S, D), and the class fields <see cref="BConvGradGather.ForClass"/> sets.</summary>
     public int Batch, Cout, Sk, Dq;
     public int H0, W0, Hc, Wc, ClassPixels, Kh0, Kw0, Tw, Taps, Qh, Qw;
+}
+
+/// <summary>
+/// Where the CPU GEMM gets op(B) (k×n) from: <see cref="Pack"/> writes op(B)[pc..pc+kc, jc..jc+nc] as micro-panels of nr
+/// columns (panel-major, then k, then the nr columns contiguous, zeros past n) — the layout the micro-kernels read.
+/// Implemented by structs (<see cref="DenseB"/>; the conv patch sources in Convolution.cs), so the driver is specialised
+/// per source. A source must give every element exactly the value of the dense op(B) it stands for: the driver's
+/// blocking and sum order do not depend on it, so C is then bit-identical.
+/// </summary>
+internal unsafe interface ICpuPanelSourceB<TSelf> where TSelf : struct, ICpuPanelSourceB<TSelf>
+{
+    /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of nr columns at dst (nc rounded up to nr, times kc floats).</summary>
+    static abstract void Pack(in TSelf source, int pc, int kc, int jc, int nc, int nr, float* dst);
+
+    /// <summary>True with the stored matrix when op(B) is a plain dense operand (the unpacked loop reads it in place).</summary>
+    static abstract bool TryDense(in TSelf source, out float* b, out bool transB);
+}
+
+/// <summary>op(B) stored densely: (k, n) row-major, or (n, k) when transB.</summary>
+internal readonly unsafe struct DenseB(float* b, bool transB, int k, int n) : ICpuPanelSourceB<DenseB>
+{
+    private readonly float* _b = b;
+    private readonly bool _transB = transB;
+    private readonly int _k = k, _n = n;
+
+    public static void Pack(in DenseB s, int pc, int kc, int jc, int nc, int nr, float* dst)
+        => MatMulKernels.PackB(s._transB, s._k, s._n, s._b, pc, kc, jc, nc, nr, dst);
+
+    public static bool TryDense(in DenseB s, out float* b, out bool transB)
+    {
+        b = s._b;
+        transB = s._transB;
+        return true;
+    }
 }
 
 internal static class MatMulKernels
@@ -935,6 +970,17 @@ internal static class MatMulKernels
     /// </summary>
     internal static unsafe void GemmCpu(CpuParallel cpu, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, float* b, float beta, float* c)
+        => GemmCpu(cpu, transA, m, n, k, alpha, a, new DenseB(b, transB, k, n), beta, c);
+
+    /// <summary>
+    /// The same GEMM with op(B) read through a panel source: <typeparamref name="TB"/> packs op(B)'s kc×nr
+    /// micro-panels (a dense matrix, or conv patches gathered straight from an image). The driver — paths,
+    /// blocking, job split, split-K — depends on m, n, k and the options only, never on the source, so two
+    /// sources that yield the same op(B) give bit-identical C. TB is a struct, so the JIT compiles one copy
+    /// of the driver per source and the dense path pays nothing for the abstraction.
+    /// </summary>
+    internal static unsafe void GemmCpu<TB>(CpuParallel cpu, bool transA, int m, int n, int k, float alpha,
+        float* a, in TB b, float beta, float* c) where TB : struct, ICpuPanelSourceB<TB>
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"GEMM sizes must be non-negative (m={m}, n={n}, k={k})");
@@ -948,22 +994,39 @@ internal static class MatMulKernels
         var path = ResolvePath(cpu.Options.Gemm);
         if (path == CpuGemmKernel.Scalar || (long)m * n * k < SmallFlops)
         {
-            GemmSimple(cpu, transA, transB, m, n, k, alpha, a, b, beta, c);
+            if (TB.TryDense(in b, out float* dense, out bool transB))
+            {
+                GemmSimple(cpu, transA, transB, m, n, k, alpha, a, dense, beta, c);
+                return;
+            }
+            // A gathering source: materialise op(B) (k×n, row-major: one panel nr = n wide) and run the same
+            // loop on it, so the sums are those of the dense path. Tiny products (k·n < SmallFlops) or
+            // CPUs without AVX2 only.
+            float* ob = (float*)NativeMemory.Alloc((nuint)((long)k * n), sizeof(float));
+            try
+            {
+                TB.Pack(in b, 0, k, 0, n, n, ob);
+                GemmSimple(cpu, transA, false, m, n, k, alpha, a, ob, beta, c);
+            }
+            finally
+            {
+                NativeMemory.Free(ob);
+            }
             return;
         }
 
         int mr = path == CpuGemmKernel.Avx512 ? 8 : 6;
         int nr = path == CpuGemmKernel.Avx512 ? 32 : 16;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
-        if (k >= 2 * KSplit && nPanels < 2 * (256 / nr) && mPanels < 2 * (48 / mr) && 2L * m * n * k >= (1L << 22))
+        if (TakesSplitK(path, m, n, k))
         {
             // C too small to split (e.g. the conv weight gradient of a layer with few channels,
             // whose k is batch·pixels): split k instead. The test above and the chunking depend
             // on the shapes only, so the result is the same for any thread count.
-            GemmSplitK(cpu, transA, transB, m, n, k, alpha, a, b, beta, c, mr, nr, mPanels, nPanels, path);
+            GemmSplitK(cpu, transA, m, n, k, alpha, a, b, beta, c, mr, nr, mPanels, nPanels, path);
             return;
         }
-        var job = new GemmJob(transA, transB, m, n, k, alpha, a, b, beta, c, mr, nr, path);
+        var job = new GemmJob<TB>(transA, m, n, k, alpha, a, b, beta, c, mr, nr, path);
 
         // Split C into MR/NR-aligned rectangles (≥ 256 columns and ≥ 48 rows each). Every job
         // packs all of A for its rows and all of B for its columns, so splitting n repeats the
@@ -993,22 +1056,33 @@ internal static class MatMulKernels
         else cpu.ForEach(jobsM * jobsN, job.Run);
     }
 
+    /// <summary>Whether the packed GEMM of these sizes splits k (<see cref="GemmSplitK"/>): shapes and micro-kernel only.</summary>
+    internal static bool TakesSplitK(CpuGemmKernel path, int m, int n, int k)
+    {
+        path = ResolvePath(path);
+        if (path == CpuGemmKernel.Scalar || (long)m * n * k < SmallFlops) return false;
+        int mr = path == CpuGemmKernel.Avx512 ? 8 : 6, nr = path == CpuGemmKernel.Avx512 ? 32 : 16;
+        int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
+        return k >= 2 * KSplit && nPanels < 2 * (256 / nr) && mPanels < 2 * (48 / mr) && 2L * m * n * k >= (1L << 22);
+    }
+
     /// <summary>
     /// C = alpha·Σ_t A[:, chunk t]·B[chunk t, :] + beta·C with k cut into fixed KSplit chunks:
     /// each chunk's product is computed by its own job into a partial buffer (in parallel), then
     /// the partials are added in chunk order.
     /// </summary>
-    private static unsafe void GemmSplitK(CpuParallel cpu, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, float* b, float beta, float* c, int mr, int nr, int mPanels, int nPanels, CpuGemmKernel path)
+    private static unsafe void GemmSplitK<TB>(CpuParallel cpu, bool transA, int m, int n, int k, float alpha,
+        float* a, in TB b, float beta, float* c, int mr, int nr, int mPanels, int nPanels, CpuGemmKernel path)
+        where TB : struct, ICpuPanelSourceB<TB>
     {
         int chunks = (k + KSplit - 1) / KSplit;
         long mn = (long)m * n;
         float* partials = (float*)NativeMemory.AlignedAlloc((nuint)(chunks * mn * sizeof(float)), 64);
         try
         {
-            var jobs = new GemmJob[chunks];
+            var jobs = new GemmJob<TB>[chunks];
             for (int t = 0; t < chunks; t++)
-                jobs[t] = new GemmJob(transA, transB, m, n, k, 1f, a, b, 0f, partials + t * mn, mr, nr, path)
+                jobs[t] = new GemmJob<TB>(transA, m, n, k, 1f, a, b, 0f, partials + t * mn, mr, nr, path)
                 {
                     JobsM = 1, JobsN = 1, MPanels = mPanels, NPanels = nPanels,
                     K0 = t * KSplit, K1 = Math.Min(k, (t + 1) * KSplit),
@@ -1070,8 +1144,8 @@ internal static class MatMulKernels
     }
 
     /// <summary>One GEMM call's arguments; Run(job) computes one rectangle of C.</summary>
-    private sealed unsafe class GemmJob(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, float* b, float beta, float* c, int mr, int nr, CpuGemmKernel path)
+    private sealed unsafe class GemmJob<TB>(bool transA, int m, int n, int k, float alpha,
+        float* a, TB b, float beta, float* c, int mr, int nr, CpuGemmKernel path) where TB : struct, ICpuPanelSourceB<TB>
     {
         public int JobsM, JobsN, MPanels, NPanels;
         public int K0, K1 = int.MaxValue; // the k range [K0, min(K1, k)) this job sums (all of k except in GemmSplitK)
@@ -1110,7 +1184,7 @@ internal static class MatMulKernels
                     int kc = Math.Min(Kc, kEnd - pc);
                     // First k-slice applies the caller's beta; later slices accumulate onto C.
                     float sliceBeta = pc == K0 ? beta : 1f;
-                    PackB(transB, k, n, b, pc, kc, jc, nc, nr, packB);
+                    TB.Pack(in b, pc, kc, jc, nc, nr, packB);
                     for (int ic = i0; ic < i1; ic += mcMax)
                     {
                         int mc = Math.Min(mcMax, i1 - ic);
@@ -1259,7 +1333,7 @@ internal static class MatMulKernels
     /// Packs op(B)[pc..pc+kc, jc..jc+nc] into micro-panels of nr columns: panel-major, then k,
     /// then the nr columns contiguous, zero-padding columns past n.
     /// </summary>
-    private static unsafe void PackB(bool transB, int k, int n, float* b, int pc, int kc, int jc, int nc, int nr, float* dst)
+    internal static unsafe void PackB(bool transB, int k, int n, float* b, int pc, int kc, int jc, int nc, int nr, float* dst)
     {
         float* blk = stackalloc float[64]; // one transposed 8×8 block
         for (int jr = 0; jr < nc; jr += nr)
