@@ -91,7 +91,7 @@ public static class LargeRows
                 Reference = r => ElementwiseKernels.BinaryReference<LeakyBackwardOp>(r[0], s, r[1], s, (double)0.2f),
                 Vjp = (r, u) => { var (ga, gb) = ElementwiseKernels.BinaryVjpReference<LeakyBackwardOp>(r[0], s, r[1], s, u, (double)0.2f); return [ga, gb]; },
                 Inputs = (g, i, n) => i == 0 ? Ref.Uniform(g, n, -2f, 2f) : Ref.AwayFromZero(g, n),
-            }, () => [("segments of ChunkWork elements of one merged row", Chunks(Size(s), CpuParallel.ChunkWork), 3)]);
+            }, () => [("segments of ChunkWork elements of one merged row", Chunks(Size(s), CpuParallel.ChunkWork), 2)]);
         }
 
         // ---- reductions
