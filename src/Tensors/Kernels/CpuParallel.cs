@@ -16,8 +16,8 @@
 // or timing) and each chunk writes its own outputs, so any thread count gives the same bits.
 //
 // Helpers that find no new epoch spin for SpinMicroseconds (the gap between two loops of one step is
-// usually shorter; the spin only runs on a core the caller is not using) and then block on a monitor,
-// so an idle device costs no CPU. A helper idle for IdleExitSeconds ends (its device may have been
+// usually shorter; the spin only runs on a core the caller is not using, and not at all when there are
+// more threads than cores) and then block on a monitor, so an idle device costs no CPU. A helper idle for IdleExitSeconds ends (its device may have been
 // dropped without Dispose); the next loop starts it again. A body that throws: the first exception
 // is kept, the remaining chunks are skipped, the caller waits for the chunks in flight and rethrows
 // it with its original stack. A body may itself run a loop (nested): the inner loop becomes the
@@ -42,7 +42,7 @@ internal sealed class CpuParallel : IDisposable
     internal const int IdleExitSeconds = 5;
 
     private readonly object _gate = new();
-    private readonly long _spinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
+    private readonly long _spinTicks;
     private readonly TimeSpan _idleExit;
     private Loop? _current;     // the loop helpers join (the latest published; null when it has finished)
     private long _epoch;        // bumped on every publication
@@ -60,6 +60,8 @@ internal sealed class CpuParallel : IDisposable
     {
         Options = options;
         _idleExit = idleExit;
+        // More threads than cores: a spinning helper would take the core of a thread with work, so helpers block at once.
+        _spinTicks = options.Threads <= Environment.ProcessorCount ? Stopwatch.Frequency * SpinMicroseconds / 1_000_000 : 0;
     }
 
     /// <summary>The settings this device was created with.</summary>
