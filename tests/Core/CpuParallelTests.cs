@@ -93,7 +93,7 @@ public sealed class CpuParallelTests
     [Test]
     public void TheThreadCountIsRespectedAndIdleOrDisposedTeamsEnd()
     {
-        var team = Team(3, idleExitSeconds: 0.3);
+        var team = Team(3, idleExitSeconds: 0.5);
         var threadIds = new ConcurrentDictionary<int, bool>();
         team.ForEach(60, _ => { threadIds[Environment.CurrentManagedThreadId] = true; Thread.SpinWait(50_000); });
         Assert.That(threadIds.Count, Is.InRange(1, 3));
