@@ -17,8 +17,9 @@
 //
 // Helpers that find no new epoch spin for SpinMicroseconds (the gap between two loops of one step is
 // usually shorter; the spin only runs on a core the caller is not using, and not at all when there are
-// more threads than cores) and then block on a monitor, so an idle device costs no CPU. A helper idle for IdleExitSeconds ends (its device may have been
-// dropped without Dispose); the next loop starts it again. A body that throws: the first exception
+// more threads than cores) and then block on a monitor, so an idle device costs no CPU. A helper idle
+// for IdleExitSeconds ends (its device may have been dropped without Dispose); the next loop starts it
+// again. A body that throws: the first exception
 // is kept, the remaining chunks are skipped, the caller waits for the chunks in flight and rethrows
 // it with its original stack. A body may itself run a loop (nested): the inner loop becomes the
 // published one and the outer loop's remaining chunks are finished by the threads already in it.
