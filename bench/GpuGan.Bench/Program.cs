@@ -13,6 +13,9 @@ switch (args.Length > 0 ? args[0] : "")
     case "conv-phases":
         ConvPhases.Run(args[1..]);
         return;
+    case "step-profile":
+        StepProfile.Run(args[1..]);
+        return;
     case "conv-quick":
         ConvQuick.Run(args[1..]);
         return;

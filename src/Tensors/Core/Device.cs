@@ -11,7 +11,7 @@ namespace GpuGan.Tensors;
 /// <summary>Where a tensor lives and which kernel set runs its ops.</summary>
 public enum DeviceKind
 {
-    /// <summary>Host memory, hand-written SIMD kernels (System.Runtime.Intrinsics + Parallel.For).</summary>
+    /// <summary>Host memory, hand-written SIMD kernels (System.Runtime.Intrinsics, a thread team per device).</summary>
     Cpu,
     /// <summary>The ILGPU kernels on ILGPU's CPU accelerator: a simulator for checking GPU code.</summary>
     IlgpuCpu,
@@ -331,6 +331,7 @@ public sealed partial class Device : IDisposable
         // The shared devices (Cpu, IlgpuCpu) live for the process; devices created for a caller are released.
         if ((s_cpu.IsValueCreated && ReferenceEquals(this, s_cpu.Value)) || ReferenceEquals(this, s_ilgpuCpu)) return;
         Pool.Trim();
+        Parallel.Dispose();
         DisposeSplitCounters();
         Accelerator?.Dispose();
         _context?.Dispose();

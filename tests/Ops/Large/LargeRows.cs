@@ -83,7 +83,7 @@ public static class LargeRows
         }
         {
             // 73,235: the fused backward of the critic's activation. Same-shape operands merge into ONE row, which
-            // BinaryCpu does not split (Grain counts rows): the whole op runs as one serial SIMD row on one thread.
+            // BinaryCpu cuts into ChunkWork segments (three here, the last one ragged) so it runs on every thread.
             int[] s = [5, 97, 151];
             yield return new LargeRow(new OpCase
             {
@@ -91,7 +91,7 @@ public static class LargeRows
                 Reference = r => ElementwiseKernels.BinaryReference<LeakyBackwardOp>(r[0], s, r[1], s, (double)0.2f),
                 Vjp = (r, u) => { var (ga, gb) = ElementwiseKernels.BinaryVjpReference<LeakyBackwardOp>(r[0], s, r[1], s, u, (double)0.2f); return [ga, gb]; },
                 Inputs = (g, i, n) => i == 0 ? Ref.Uniform(g, n, -2f, 2f) : Ref.AwayFromZero(g, n),
-            }, () => [("one SIMD row longer than a chunk of work", Size(s), chunkWork)]);
+            }, () => [("segments of ChunkWork elements of one merged row", Chunks(Size(s), CpuParallel.ChunkWork), 2)]);
         }
 
         // ---- reductions

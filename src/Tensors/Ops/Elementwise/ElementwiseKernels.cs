@@ -195,6 +195,24 @@ internal static class ElementwiseKernels
         if (rows == 0 || len == 0) return;
         nint ap = (nint)a, bp = (nint)b, yp = (nint)y;
         var l = s;
+        if (len > CpuParallel.ChunkWork)
+        {
+            // Rows longer than a chunk of work (same-shape operands merge into ONE row, e.g. an activation's backward):
+            // cut each row into ChunkWork segments so the op runs on every thread. A segment starts at a multiple of
+            // ChunkWork (a multiple of the SIMD widths), so every element takes the same vector or scalar path as in
+            // the uncut row; the cut depends on the shape only.
+            int segments = (len + CpuParallel.ChunkWork - 1) / CpuParallel.ChunkWork;
+            parallel.ForEach(rows * segments, item =>
+            {
+                int r = item / segments, o = item % segments * CpuParallel.ChunkWork;
+                int i2 = r % l.D2, q = r / l.D2, i1 = q % l.D1, i0 = q / l.D1;
+                float* ar = (float*)ap + i0 * l.A0 + i1 * l.A1 + i2 * l.A2 + (long)o * l.A3;
+                float* br = (float*)bp + i0 * l.B0 + i1 * l.B1 + i2 * l.B2 + (long)o * l.B3;
+                float* yr = (float*)yp + (long)r * len + o;
+                BinaryRow<TOp>(ar, l.A3, br, l.B3, yr, Math.Min(CpuParallel.ChunkWork, len - o), alpha);
+            });
+            return;
+        }
         parallel.ForChunks(rows, CpuParallel.Grain(len), (rStart, rEnd) =>
         {
             for (int r = rStart; r < rEnd; r++)
