@@ -412,6 +412,52 @@ internal static class ConvKernels
         }
     }
 
+    /// <summary>
+    /// op(B) = the channel-major (C, cnt·P) view of cnt samples of an (N, C, P) tensor, read in place:
+    /// B[c, s·P + q] = src[(s·C + c)·P + q], src at the group's first sample — the matrix <see cref="NcpToCnpCpu"/> would
+    /// write, without writing it. A packed panel row is a few contiguous runs (one per sample its nr columns cross), so
+    /// each value lands where the dense PackB puts it: C is bit-identical to the permute-then-GEMM path.
+    /// </summary>
+    internal readonly unsafe struct NcpChannelsB(float* src, int channels, int pixels, int n) : ICpuPanelSourceB<NcpChannelsB>
+    {
+        private readonly float* _src = src;
+        private readonly int _c = channels, _p = pixels, _n = n;
+
+        public static void Pack(in NcpChannelsB s, int pc, int kc, int jc, int nc, int nr, float* dst)
+        {
+            long sampleStride = (long)s._c * s._p;
+            // A panel's columns split into runs at sample boundaries; the runs are the same for every row.
+            int* runStart = stackalloc int[nr];
+            long* runSource = stackalloc long[nr];
+            int* runLength = stackalloc int[nr];
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                float* d = dst + (long)jr * kc;
+                int j0 = jc + jr, valid = Math.Min(nr, s._n - j0), runs = 0;
+                for (int q = 0; q < valid; runs++)
+                {
+                    int j = j0 + q, sample = j / s._p, offset = j - sample * s._p, len = Math.Min(valid - q, s._p - offset);
+                    (runStart[runs], runSource[runs], runLength[runs]) = (q, sample * sampleStride + offset, len);
+                    q += len;
+                }
+                for (int row = 0; row < kc; row++, d += nr)
+                {
+                    float* channel = s._src + (long)(pc + row) * s._p;
+                    for (int r = 0; r < runs; r++)
+                        Buffer.MemoryCopy(channel + runSource[r], d + runStart[r], runLength[r] * sizeof(float), runLength[r] * sizeof(float));
+                    for (int q = Math.Max(valid, 0); q < nr; q++) d[q] = 0f;
+                }
+            }
+        }
+
+        public static bool TryDense(in NcpChannelsB s, out float* b, out bool transB)
+        {
+            b = null;
+            transB = false;
+            return false;
+        }
+    }
+
     /// <summary>Weight-gradient op(B) = colᵀ (gs·P, Ckk), gathered from x (the group's first sample at X).</summary>
     internal readonly unsafe struct ConvPatchBT(float* x, PatchTables tables) : ICpuPanelSourceB<ConvPatchBT>
     {
@@ -823,7 +869,6 @@ internal static class ConvKernels
         int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
-        using var gbuf = new Workspace(dev, gs == 1 ? 0 : (long)g.Cout * gs * g.P);        // (Cout, gs·P)
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0);
@@ -831,10 +876,10 @@ internal static class ConvKernels
             if (host)
             {
                 float* gp = Ptr(gy), xp = Ptr(dx), wp = Ptr(w);
-                float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
-                if (gs != 1) NcpToCnpCpu(dev.Parallel, gp, gm, g.Cout, g.P, n0, cnt);
                 float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
-                MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Ckk, cols, g.Cout, 1f, wp, gm, 0f, colp);
+                // op(B) = gy's samples viewed channel-major, read in place by the B packing (no permuted copy).
+                MatMulKernels.GemmCpu(dev.Parallel, true, g.Ckk, cols, g.Cout, 1f, wp,
+                    new NcpChannelsB(gp + (long)n0 * g.Cout * g.P, g.Cout, g.P, cols), 0f, colp);
                 if (!direct) Col2ImCpu(dev.Parallel, colp, xp, bias is null ? null : Ptr(bias), g, n0, cnt);
                 else if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, n0, 1);
             }
