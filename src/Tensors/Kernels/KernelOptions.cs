@@ -43,6 +43,13 @@ public sealed record ConvLoweringOptions
     /// </summary>
     internal bool Im2Col { get; init; }
 
+    /// <summary>
+    /// The cpu set's GEMM lowering for every shape: no direct kernels for few input channels (ConvFewChannels.cs).
+    /// The reference those kernels are tested and benchmarked against. Unlike the other knobs this one may change the
+    /// last bits (the direct weight gradient sums in another order). Default false.
+    /// </summary>
+    internal bool GemmOnly { get; init; }
+
     /// <summary>Largest column workspace, in floats. Default 2^22 (16 MiB).</summary>
     public long WorkspaceBudget
     {

@@ -43,6 +43,8 @@
 // col2im (SIMD set) is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
+// Few input channels (Ckk = Cin·kH·kW ≤ 64: the RGB/grey first layer, and the last layer of a generator in conv
+// orientation) take the direct host kernels of ConvFewChannels.cs instead (ConvLoweringOptions.GemmOnly: the GEMM here).
 // Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
 // steady-state training allocates nothing.
 using System.Runtime.CompilerServices;
@@ -74,7 +76,7 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
     public static int OutputSize(int size, int k, int s, int p, int d) => (size + 2 * p - d * (k - 1) - 1) / s + 1;
 }
 
-internal static class ConvKernels
+internal static partial class ConvKernels
 {
     // ============================================================ float64 reference
 
@@ -753,6 +755,12 @@ internal static class ConvKernels
             MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, bias?.View, g);
             return;
         }
+        if (TakesFewChannel(g, dev, ConvKernelKind.Forward))
+        {
+            // Few input channels (Ckk ≤ 64): the direct kernel of ConvFewChannels.cs, no GEMM.
+            ForwardFewChannelCpu(dev.Parallel, Ptr(x), Ptr(w), bias is null ? null : Ptr(bias), Ptr(y), g);
+            return;
+        }
         int gs = GroupSize(g, dev.ConvLowering);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col;
         // otherwise the GEMM's B packing gathers the patches from x (implicit GEMM, no column matrix).
@@ -820,6 +828,11 @@ internal static class ConvKernels
             MatMulKernels.ConvInputGradIlgpu(dev, w.View, gy.View, dx.View, bias?.View, g);
             return;
         }
+        if (TakesFewChannel(g, dev, ConvKernelKind.InputGrad))
+        {
+            InputGradFewChannelCpu(dev.Parallel, Ptr(gy), Ptr(w), bias is null ? null : Ptr(bias), Ptr(dx), g);
+            return;
+        }
         int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
@@ -858,6 +871,12 @@ internal static class ConvKernels
         {
             // ILGPU: one implicit GEMM, dY read in NCHW and the columns gathered from x (no im2col, no permute).
             MatMulKernels.ConvWeightGradIlgpu(dev, gy.View, x.View, dw.View, g);
+            return;
+        }
+        if (TakesFewChannel(g, dev, ConvKernelKind.WeightGrad))
+        {
+            using var partials = new Workspace(dev, FewChannelWeightGradWorkspace(g));
+            WeightGradFewChannelCpu(dev.Parallel, Ptr(x), Ptr(gy), Ptr(dw), partials.Pointer, g);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
