@@ -421,7 +421,6 @@ internal static partial class ConvKernels
     [SkipLocalsInit]
     private static unsafe void WeightGradFewChannelChunk(float* x, float* gy, float* acc, in ConvGeometry g, int n0, int n1)
     {
-        new Span<float>(acc, 16 * g.Cout * g.Ckk).Clear();
         int rows = FewChannelBandRows(g);
         float* col = stackalloc float[g.Ckk * Pad16(Math.Min(g.Ho, rows) * g.Wo)];
         for (int n = n0; n < n1; n++)
@@ -429,16 +428,18 @@ internal static partial class ConvKernels
         {
             int oh1 = Math.Min(g.Ho, oh0 + rows), len = (oh1 - oh0) * g.Wo, ls = Pad16(len);
             Im2ColBand(x + (long)n * g.Cin * g.HW, col, g, oh0, oh1, ls);
-            WeightGradBand(gy + (long)n * g.Cout * g.P + (long)oh0 * g.Wo, g.P, col, ls, len, acc, g.Cout, g.Ckk);
+            // The chunk's first band starts the partial sums (no clearing pass over the workspace).
+            WeightGradBand(gy + (long)n * g.Cout * g.P + (long)oh0 * g.Wo, g.P, col, ls, len, acc, g.Cout, g.Ckk, n == n0 && oh0 == 0);
         }
     }
 
     /// <summary>
     /// acc[(co·ckk + r)·16 + lane] += Σ_v g[co·p + v + lane] · col[r·ls + v + lane] over the band's 16-pixel vectors in order
-    /// (G's last vector a masked load; col's tail is zero). Tiles of 4 channels × 4 rows in registers.
+    /// (G's last vector a masked load; col's tail is zero), acc starting from zero when <paramref name="first"/>.
+    /// Tiles of 4 channels × 4 rows in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void WeightGradBand(float* g, int p, float* col, int ls, int len, float* acc, int cout, int ckk)
+    private static unsafe void WeightGradBand(float* g, int p, float* col, int ls, int len, float* acc, int cout, int ckk, bool first)
     {
         int cout4 = cout & ~3, ckk4 = ckk & ~3, full = len & ~15, rest = len - full;
         for (int co = 0; co < cout4; co += 4)
@@ -448,10 +449,15 @@ internal static partial class ConvKernels
             {
                 float* c0 = col + (long)r * ls, c1 = c0 + ls, c2 = c1 + ls, c3 = c2 + ls;
                 float* a0 = acc + ((long)co * ckk + r) * 16, a1 = a0 + 16L * ckk, a2 = a1 + 16L * ckk, a3 = a2 + 16L * ckk;
-                var s00 = Vector512.Load(a0); var s01 = Vector512.Load(a0 + 16); var s02 = Vector512.Load(a0 + 32); var s03 = Vector512.Load(a0 + 48);
-                var s10 = Vector512.Load(a1); var s11 = Vector512.Load(a1 + 16); var s12 = Vector512.Load(a1 + 32); var s13 = Vector512.Load(a1 + 48);
-                var s20 = Vector512.Load(a2); var s21 = Vector512.Load(a2 + 16); var s22 = Vector512.Load(a2 + 32); var s23 = Vector512.Load(a2 + 48);
-                var s30 = Vector512.Load(a3); var s31 = Vector512.Load(a3 + 16); var s32 = Vector512.Load(a3 + 32); var s33 = Vector512.Load(a3 + 48);
+                Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+                Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
+                if (!first)
+                {
+                    s00 = Vector512.Load(a0); s01 = Vector512.Load(a0 + 16); s02 = Vector512.Load(a0 + 32); s03 = Vector512.Load(a0 + 48);
+                    s10 = Vector512.Load(a1); s11 = Vector512.Load(a1 + 16); s12 = Vector512.Load(a1 + 32); s13 = Vector512.Load(a1 + 48);
+                    s20 = Vector512.Load(a2); s21 = Vector512.Load(a2 + 16); s22 = Vector512.Load(a2 + 32); s23 = Vector512.Load(a2 + 48);
+                    s30 = Vector512.Load(a3); s31 = Vector512.Load(a3 + 16); s32 = Vector512.Load(a3 + 32); s33 = Vector512.Load(a3 + 48);
+                }
                 for (int v = 0; v < len; v += 16)
                 {
                     Vector512<float> x0, x1, x2, x3;
@@ -484,16 +490,16 @@ internal static partial class ConvKernels
                 s30.Store(a3); s31.Store(a3 + 16); s32.Store(a3 + 32); s33.Store(a3 + 48);
             }
             for (int r = ckk4; r < ckk; r++)
-                for (int a = 0; a < 4; a++) WeightGradDot(g + (long)(co + a) * p, col + (long)r * ls, len, acc + ((long)(co + a) * ckk + r) * 16);
+                for (int a = 0; a < 4; a++) WeightGradDot(g + (long)(co + a) * p, col + (long)r * ls, len, acc + ((long)(co + a) * ckk + r) * 16, first);
         }
         for (int co = cout4; co < cout; co++)
-            for (int r = 0; r < ckk; r++) WeightGradDot(g + (long)co * p, col + (long)r * ls, len, acc + ((long)co * ckk + r) * 16);
+            for (int r = 0; r < ckk; r++) WeightGradDot(g + (long)co * p, col + (long)r * ls, len, acc + ((long)co * ckk + r) * 16, first);
     }
 
-    /// <summary>acc[lane] += Σ_v g[v + lane] · c[v + lane] (g's last vector masked; c's tail zero).</summary>
-    private static unsafe void WeightGradDot(float* g, float* c, int len, float* acc)
+    /// <summary>acc[lane] (0 when first) += Σ_v g[v + lane] · c[v + lane] (g's last vector masked; c's tail zero).</summary>
+    private static unsafe void WeightGradDot(float* g, float* c, int len, float* acc, bool first)
     {
-        var s = Vector512.Load(acc);
+        var s = first ? Vector512<float>.Zero : Vector512.Load(acc);
         for (int v = 0; v < len; v += 16) s = Avx512F.FusedMultiplyAdd(LoadTail(g + v, len - v), Vector512.Load(c + v), s);
         s.Store(acc);
     }
