@@ -66,6 +66,8 @@ public static partial class OpCases
         // Cin·kH·kW = 80 > 64: the cpu set's GEMM lowering (implicit GEMM, col2im); the rows above with few channels
         // take its direct kernels (ConvFewChannels.cs), the dense heads a plain GEMM.
         yield return Conv("many channels k4 s2 p1", 1, 5, 4, 4, 2, 4, 4, 2, 1, 1, bias: true, heavy: true);
+        // 64 output pixels: the direct few-channel weight gradient too (its dispatch wants P ≥ 64).
+        yield return Conv("grey k3 p1 P64", 1, 1, 8, 8, 2, 3, 3, 1, 1, 1, bias: true, heavy: true);
 
         yield return ConvT("dcgan k4 s2 p1", 1, 3, 3, 3, 2, 4, 2, 1, 0, 1, bias: true, heavy: true);
         yield return ConvT("k3 s2 p1 op1", 2, 2, 3, 4, 3, 3, 2, 1, 1, 1, bias: false, heavy: true);
@@ -76,6 +78,7 @@ public static partial class OpCases
         yield return ConvT("op1 ≥ s1 < d2", 1, 1, 2, 2, 1, 2, 1, 0, 1, 2, bias: false);
         yield return ConvT("op2 ≥ s2 < d3", 1, 2, 2, 3, 2, 2, 2, 1, 2, 3, bias: true);
         yield return ConvT("many channels k4 s2 p1", 1, 2, 2, 2, 5, 4, 2, 1, 0, 1, bias: true, heavy: true); // Cout·k² = 80: GEMM lowering
+        yield return ConvT("to grey k4 s2 p1 P64", 1, 2, 8, 8, 1, 4, 2, 1, 0, 1, bias: true, heavy: true); // the direct kernels, weight gradient included
 
         // The weight gradient as an op in its own right (its rule is Convᵀ / Conv with the upstream as weight):
         // WGAN-GP's penalty gradient w.r.t. the critic's weights runs through it.
@@ -85,6 +88,7 @@ public static partial class OpCases
         yield return WeightGrad("dense k4 (critic head)", 2, 3, 4, 4, 1, 4, 4, 1, 0, 1);
         yield return WeightGrad("k1 s2", 2, 3, 5, 5, 2, 1, 1, 2, 0, 1);
         yield return WeightGrad("many channels k4 s2 p1", 1, 5, 4, 4, 2, 4, 4, 2, 1, 1, heavy: true); // Ckk = 80: GEMM lowering
+        yield return WeightGrad("grey k3 p1 P64", 1, 1, 8, 8, 2, 3, 3, 1, 1, 1, heavy: true); // the direct weight gradient
     }
 
     private static OpCase WeightGrad(string name, int n, int cin, int h, int w, int cout, int kh, int kw, int s, int p, int d, bool heavy = false)

@@ -50,8 +50,12 @@ public sealed class ConvFewChannelTests
         if (!Avx512F.IsSupported) Assert.Ignore("no AVX-512: the direct few-channel kernels are not used on this CPU");
         var g = Geometry(index);
         using (var probe = Device.CreateCpu(new CpuKernelOptions { Threads = 1 }))
-            foreach (var kind in new[] { ConvKernelKind.Forward, ConvKernelKind.InputGrad, ConvKernelKind.WeightGrad })
+        {
+            foreach (var kind in new[] { ConvKernelKind.Forward, ConvKernelKind.InputGrad })
                 Assert.That(ConvKernels.TakesFewChannel(g, probe, kind), Is.True, $"{g}: {kind} must take the direct path");
+            // The weight gradient's dispatch also wants P ≥ 64 (below, its kernel is called directly).
+            Assert.That(ConvKernels.TakesFewChannel(g, probe, ConvKernelKind.WeightGrad), Is.EqualTo(g.P >= 64), $"{g}: weight gradient dispatch");
+        }
         var rng = new Random(40 + index);
         float[] x = Random(rng, g.N * g.Cin * g.HW), w = Random(rng, g.Cout * g.Ckk), gy = Random(rng, g.N * g.Cout * g.P);
         float[] b = Random(rng, g.Cout), bt = Random(rng, g.Cin);
@@ -84,6 +88,8 @@ public sealed class ConvFewChannelTests
         Assert.That(ConvKernels.TakesFewChannel(d1, gemmOnly, ConvKernelKind.WeightGrad), Is.False, "GemmOnly");
         Assert.That(ConvKernels.TakesFewChannel(d1, avx2, ConvKernelKind.InputGrad), Is.False, "forced AVX2 GEMM");
         Assert.That(ConvKernels.TakesFewChannel(d1, Device.IlgpuCpu, ConvKernelKind.Forward), Is.False, "ILGPU");
+        Assert.That(ConvKernels.TakesFewChannel(d1 with { Cout = 512, Cin = 1 }, cpu, ConvKernelKind.WeightGrad), Is.False, "weight gradient, Cout·Ckk = 8192");
+        Assert.That(ConvKernels.TakesFewChannel(d1 with { Cout = 512, Cin = 1 }, cpu, ConvKernelKind.Forward), Is.True, "forward, Cout·Ckk = 8192");
     }
 
     /// <summary>
@@ -133,7 +139,7 @@ public sealed class ConvFewChannelTests
     private static int[] Bits(float[] a) => a.Select(BitConverter.SingleToInt32Bits).ToArray();
 
     /// <summary>Forward with bias, input gradient with bias (ConvTranspose2d's kernel), weight gradient, through the launchers.</summary>
-    private static float[][] Run(CpuKernelOptions options, ConvGeometry g, float[] x, float[] w, float[] gy, float[] b, float[] bt)
+    private static unsafe float[][] Run(CpuKernelOptions options, ConvGeometry g, float[] x, float[] w, float[] gy, float[] b, float[] bt)
     {
         using var device = Device.CreateCpu(options);
         using var scope = TensorScope.Begin();
@@ -147,7 +153,20 @@ public sealed class ConvFewChannelTests
         var dw = Tensor.Zeros(g.WeightShape, device);
         ConvKernels.Forward(tx, tw, tb, y, g);
         ConvKernels.BackwardInput(tg, tw, tbt, dx, g);
-        ConvKernels.WeightGrad(tx, tg, dw, g);
+        if (options.Conv.GemmOnly) ConvKernels.WeightGrad(tx, tg, dw, g);
+        else
+        {
+            // The direct kernel itself, also for the shapes whose dispatch keeps the GEMM lowering (P < 64).
+            var acc = new float[ConvKernels.FewChannelWeightGradWorkspace(g)];
+            var dwa = new float[g.Cout * g.Ckk];
+            fixed (float* xp = x, gp = gy, dp = dwa, ap = acc) ConvKernels.WeightGradFewChannelCpu(device.Parallel, xp, gp, dp, ap, g);
+            if (ConvKernels.TakesFewChannel(g, device, ConvKernelKind.WeightGrad))
+            {
+                ConvKernels.WeightGrad(tx, tg, dw, g);
+                Assert.That(Bits(dw.ToArray()), Is.EqualTo(Bits(dwa)), $"{g}: the launcher runs the direct weight gradient");
+            }
+            return [y.ToArray(), dx.ToArray(), dwa];
+        }
         return [y.ToArray(), dx.ToArray(), dw.ToArray()];
     }
 }

@@ -52,7 +52,7 @@ internal static partial class ConvKernels
     /// <summary>
     /// Whether <paramref name="kernel"/> of this conv runs on the direct few-channel kernels: host device, AVX-512,
     /// the Auto/Avx512 GEMM family, not <see cref="ConvLoweringOptions.GemmOnly"/>, Ckk ≤ 64 and a non-dense conv
-    /// whose buffers fit the stack budget. Geometry and options only.
+    /// whose buffers fit the stack budget; the weight gradient also Cout·Ckk ≤ 4096 and P ≥ 64. Geometry and options only.
     /// </summary>
     internal static bool TakesFewChannel(in ConvGeometry g, Device device, ConvKernelKind kernel)
     {
@@ -60,9 +60,15 @@ internal static partial class ConvKernels
         var o = device.CpuOptions;
         if (o.Conv.GemmOnly || o.Conv.Im2Col || o.Gemm is not (CpuGemmKernel.Auto or CpuGemmKernel.Avx512)) return false;
         if (g.Dense || g.Ckk == 0 || g.Ckk > FewChannelMaxCkk || g.P == 0 || g.N == 0) return false;
-        return kernel == ConvKernelKind.InputGrad
-            ? (long)g.KH * g.KW * Pad16(g.P) <= FewChannelScratch
-            : FewChannelScratch / g.Ckk - 15 >= g.Wo;
+        return kernel switch
+        {
+            ConvKernelKind.InputGrad => (long)g.KH * g.KW * Pad16(g.P) <= FewChannelScratch,
+            // The weight gradient's partial sums are 64·Cout·Ckk bytes per chunk, loaded and stored once per band: measured
+            // (conv-quick, 2 threads) slower than the GEMM lowering at Cout·Ckk = 8192 (128×64: 96 against 118 GFLOP/s) and
+            // with 16-pixel outputs (512×16: 34 against 51); on par at 256×63; faster at Cout·Ckk ≤ 3072 with P ≥ 90.
+            ConvKernelKind.WeightGrad => FewChannelScratch / g.Ckk - 15 >= g.Wo && g.Cout * g.Ckk <= 4096 && g.P >= 64,
+            _ => FewChannelScratch / g.Ckk - 15 >= g.Wo,
+        };
     }
 
     private static int Pad16(int n) => (n + 15) & ~15;
@@ -369,8 +375,24 @@ internal static partial class ConvKernels
         }
         for (; t < kk; t++)
         {
+            // One row (kH·kW not a multiple of 4): four independent FMA chains over 64 pixels, then one per 16.
             float* c0 = col + (long)t * ps;
-            for (int v = 0; v < p; v += 16)
+            int v = 0;
+            for (; v <= p - 64; v += 64)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* gr = g + v, wr = w + t;
+                for (int co = 0; co < cout; co++, gr += p, wr += wStride)
+                {
+                    var s = Vector512.Create(wr[0]);
+                    a0 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(gr), a0);
+                    a1 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(gr + 16), a1);
+                    a2 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(gr + 32), a2);
+                    a3 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(gr + 48), a3);
+                }
+                a0.Store(c0 + v); a1.Store(c0 + v + 16); a2.Store(c0 + v + 32); a3.Store(c0 + v + 48);
+            }
+            for (; v < p; v += 16)
             {
                 Vector512<float> a0 = default;
                 float* gr = g + v, wr = w + t;
@@ -490,10 +512,30 @@ internal static partial class ConvKernels
                 s30.Store(a3); s31.Store(a3 + 16); s32.Store(a3 + 32); s33.Store(a3 + 48);
             }
             for (int r = ckk4; r < ckk; r++)
-                for (int a = 0; a < 4; a++) WeightGradDot(g + (long)(co + a) * p, col + (long)r * ls, len, acc + ((long)(co + a) * ckk + r) * 16, first);
+                WeightGradDot4(g0, p, col + (long)r * ls, len, acc + ((long)co * ckk + r) * 16, 16L * ckk, first);
         }
         for (int co = cout4; co < cout; co++)
             for (int r = 0; r < ckk; r++) WeightGradDot(g + (long)co * p, col + (long)r * ls, len, acc + ((long)co * ckk + r) * 16, first);
+    }
+
+    /// <summary><see cref="WeightGradDot"/> for four channels (rows g, g + p, …; partial sums acc, acc + accStride, …): four FMA chains.</summary>
+    private static unsafe void WeightGradDot4(float* g, int p, float* c, int len, float* acc, long accStride, bool first)
+    {
+        float* g1 = g + p, g2 = g1 + p, g3 = g2 + p;
+        float* a1 = acc + accStride, a2 = a1 + accStride, a3 = a2 + accStride;
+        var s0 = first ? Vector512<float>.Zero : Vector512.Load(acc);
+        var s1 = first ? Vector512<float>.Zero : Vector512.Load(a1);
+        var s2 = first ? Vector512<float>.Zero : Vector512.Load(a2);
+        var s3 = first ? Vector512<float>.Zero : Vector512.Load(a3);
+        for (int v = 0; v < len; v += 16)
+        {
+            var k = Vector512.Load(c + v);
+            s0 = Avx512F.FusedMultiplyAdd(LoadTail(g + v, len - v), k, s0);
+            s1 = Avx512F.FusedMultiplyAdd(LoadTail(g1 + v, len - v), k, s1);
+            s2 = Avx512F.FusedMultiplyAdd(LoadTail(g2 + v, len - v), k, s2);
+            s3 = Avx512F.FusedMultiplyAdd(LoadTail(g3 + v, len - v), k, s3);
+        }
+        s0.Store(acc); s1.Store(a1); s2.Store(a2); s3.Store(a3);
     }
 
     /// <summary>acc[lane] (0 when first) += Σ_v g[v + lane] · c[v + lane] (g's last vector masked; c's tail zero).</summary>
