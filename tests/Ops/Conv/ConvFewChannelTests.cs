@@ -11,7 +11,8 @@ namespace GpuGan.Tests.Ops.Conv;
 /// (ConvTranspose2d's forward) and weight gradient, with biases, bit-identical for 1 and 2 threads. Shapes: odd
 /// sizes, stride 1, 2 and 3, padding 0/1/2, dilation 2, batch 1, Cout and kH·kW not multiples of 4 (the remainder
 /// tiles), pixel counts below and above 64 and not multiples of 16 (masked tails), a forward and weight gradient cut
-/// into several bands of output rows, and the 28-pixel models' first layer (Cin = 1, k4 s2 p1) and last layer.
+/// into several bands of output rows, weight gradients over several samples at once (with a partial last pass), and the
+/// 28-pixel models' first layer (Cin = 1, k4 s2 p1) and last layer.
 /// </summary>
 [TestFixture, Category("cpu")]
 public sealed class ConvFewChannelTests
@@ -26,6 +27,8 @@ public sealed class ConvFewChannelTests
         (2, 1, 13, 11, 6, 3, 1, 2, 2),    // dilation 2, padding 2
         (2, 2, 13, 10, 7, 4, 3, 2, 1),    // stride 3: input pixels no tap reaches
         (1, 4, 8, 200, 6, 4, 1, 0, 1),    // Ckk = 64, Wo = 197: five one-row bands; input gradient via the row walk
+        (40, 1, 10, 10, 8, 4, 2, 1, 1),   // weight gradient: chunks of 5 samples, columns of 4 samples at once, then 1
+        (18, 2, 16, 16, 8, 3, 1, 1, 1),   // weight gradient: chunks of 3 samples at once, P = 256, Ckk = 18 (rows 16, 17 alone)
         (2, 1, 5, 5, 3, 5, 1, 0, 1),      // dense (kernel = the whole input): stays a plain GEMM
     ];
 

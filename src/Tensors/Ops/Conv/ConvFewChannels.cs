@@ -444,32 +444,38 @@ internal static partial class ConvKernels
     private static unsafe void WeightGradFewChannelChunk(float* x, float* gy, float* acc, in ConvGeometry g, int n0, int n1)
     {
         int rows = FewChannelBandRows(g);
-        float* col = stackalloc float[g.Ckk * Pad16(Math.Min(g.Ho, rows) * g.Wo)];
-        for (int n = n0; n < n1; n++)
-        for (int oh0 = 0; oh0 < g.Ho; oh0 += rows)
+        // Small samples (one band each): the columns of up to four samples at once, so each register tile of partial
+        // sums is loaded and stored once per four samples (the sums keep their order: samples, then pixels).
+        int ls = Pad16(Math.Min(g.Ho, rows) * g.Wo);
+        int group = rows >= g.Ho ? Math.Clamp(FewChannelScratch / (g.Ckk * ls), 1, 4) : 1;
+        float* col = stackalloc float[group * g.Ckk * ls];
+        for (int n = n0; n < n1; n += group)
         {
-            int oh1 = Math.Min(g.Ho, oh0 + rows), len = (oh1 - oh0) * g.Wo, ls = Pad16(len);
-            Im2ColBand(x + (long)n * g.Cin * g.HW, col, g, oh0, oh1, ls);
-            // The chunk's first band starts the partial sums (no clearing pass over the workspace).
-            WeightGradBand(gy + (long)n * g.Cout * g.P + (long)oh0 * g.Wo, g.P, col, ls, len, acc, g.Cout, g.Ckk, n == n0 && oh0 == 0);
+            int cnt = Math.Min(group, n1 - n);
+            for (int oh0 = 0; oh0 < g.Ho; oh0 += rows)
+            {
+                int oh1 = Math.Min(g.Ho, oh0 + rows), len = (oh1 - oh0) * g.Wo;
+                for (int s = 0; s < cnt; s++) Im2ColBand(x + (long)(n + s) * g.Cin * g.HW, col + (long)s * g.Ckk * ls, g, oh0, oh1, ls);
+                // The chunk's first band starts the partial sums (no clearing pass over the workspace).
+                WeightGradBand(gy + (long)n * g.Cout * g.P + (long)oh0 * g.Wo, g.P, (long)g.Cout * g.P, col, ls, (long)g.Ckk * ls, cnt, len,
+                    acc, g.Cout, g.Ckk, n == n0 && oh0 == 0);
+            }
         }
     }
 
     /// <summary>
-    /// acc[(co·ckk + r)·16 + lane] += Σ_v g[co·p + v + lane] · col[r·ls + v + lane] over the band's 16-pixel vectors in order
-    /// (G's last vector a masked load; col's tail is zero), acc starting from zero when <paramref name="first"/>.
-    /// Tiles of 4 channels × 4 rows in registers.
+    /// acc[(co·ckk + r)·16 + lane] += Σ_s Σ_v g[s·gs + co·p + v + lane] · col[s·cs + r·ls + v + lane] over <paramref name="samples"/>
+    /// samples and the band's 16-pixel vectors in order (G's last vector a masked load; col's tail is zero), acc starting from
+    /// zero when <paramref name="first"/>. Tiles of 4 channels × 4 rows in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void WeightGradBand(float* g, int p, float* col, int ls, int len, float* acc, int cout, int ckk, bool first)
+    private static unsafe void WeightGradBand(float* g, int p, long gs, float* col, int ls, long cs, int samples, int len, float* acc, int cout, int ckk, bool first)
     {
         int cout4 = cout & ~3, ckk4 = ckk & ~3, full = len & ~15, rest = len - full;
         for (int co = 0; co < cout4; co += 4)
         {
-            float* g0 = g + (long)co * p, g1 = g0 + p, g2 = g1 + p, g3 = g2 + p;
             for (int r = 0; r < ckk4; r += 4)
             {
-                float* c0 = col + (long)r * ls, c1 = c0 + ls, c2 = c1 + ls, c3 = c2 + ls;
                 float* a0 = acc + ((long)co * ckk + r) * 16, a1 = a0 + 16L * ckk, a2 = a1 + 16L * ckk, a3 = a2 + 16L * ckk;
                 Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
                 Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
@@ -480,31 +486,36 @@ internal static partial class ConvKernels
                     s20 = Vector512.Load(a2); s21 = Vector512.Load(a2 + 16); s22 = Vector512.Load(a2 + 32); s23 = Vector512.Load(a2 + 48);
                     s30 = Vector512.Load(a3); s31 = Vector512.Load(a3 + 16); s32 = Vector512.Load(a3 + 32); s33 = Vector512.Load(a3 + 48);
                 }
-                for (int v = 0; v < len; v += 16)
+                for (int s = 0; s < samples; s++)
                 {
-                    Vector512<float> x0, x1, x2, x3;
-                    if (v < full)
+                    float* g0 = g + s * gs + (long)co * p, g1 = g0 + p, g2 = g1 + p, g3 = g2 + p;
+                    float* c0 = col + s * cs + (long)r * ls, c1 = c0 + ls, c2 = c1 + ls, c3 = c2 + ls;
+                    for (int v = 0; v < len; v += 16)
                     {
-                        x0 = Vector512.Load(g0 + v); x1 = Vector512.Load(g1 + v); x2 = Vector512.Load(g2 + v); x3 = Vector512.Load(g3 + v);
+                        Vector512<float> x0, x1, x2, x3;
+                        if (v < full)
+                        {
+                            x0 = Vector512.Load(g0 + v); x1 = Vector512.Load(g1 + v); x2 = Vector512.Load(g2 + v); x3 = Vector512.Load(g3 + v);
+                        }
+                        else
+                        {
+                            var m = LaneMask(rest);
+                            x0 = Avx512F.MaskLoad(g0 + v, m, Vector512<float>.Zero); x1 = Avx512F.MaskLoad(g1 + v, m, Vector512<float>.Zero);
+                            x2 = Avx512F.MaskLoad(g2 + v, m, Vector512<float>.Zero); x3 = Avx512F.MaskLoad(g3 + v, m, Vector512<float>.Zero);
+                        }
+                        var k0 = Vector512.Load(c0 + v);
+                        var k1 = Vector512.Load(c1 + v);
+                        var k2 = Vector512.Load(c2 + v);
+                        var k3 = Vector512.Load(c3 + v);
+                        s00 = Avx512F.FusedMultiplyAdd(x0, k0, s00); s01 = Avx512F.FusedMultiplyAdd(x0, k1, s01);
+                        s02 = Avx512F.FusedMultiplyAdd(x0, k2, s02); s03 = Avx512F.FusedMultiplyAdd(x0, k3, s03);
+                        s10 = Avx512F.FusedMultiplyAdd(x1, k0, s10); s11 = Avx512F.FusedMultiplyAdd(x1, k1, s11);
+                        s12 = Avx512F.FusedMultiplyAdd(x1, k2, s12); s13 = Avx512F.FusedMultiplyAdd(x1, k3, s13);
+                        s20 = Avx512F.FusedMultiplyAdd(x2, k0, s20); s21 = Avx512F.FusedMultiplyAdd(x2, k1, s21);
+                        s22 = Avx512F.FusedMultiplyAdd(x2, k2, s22); s23 = Avx512F.FusedMultiplyAdd(x2, k3, s23);
+                        s30 = Avx512F.FusedMultiplyAdd(x3, k0, s30); s31 = Avx512F.FusedMultiplyAdd(x3, k1, s31);
+                        s32 = Avx512F.FusedMultiplyAdd(x3, k2, s32); s33 = Avx512F.FusedMultiplyAdd(x3, k3, s33);
                     }
-                    else
-                    {
-                        var m = LaneMask(rest);
-                        x0 = Avx512F.MaskLoad(g0 + v, m, Vector512<float>.Zero); x1 = Avx512F.MaskLoad(g1 + v, m, Vector512<float>.Zero);
-                        x2 = Avx512F.MaskLoad(g2 + v, m, Vector512<float>.Zero); x3 = Avx512F.MaskLoad(g3 + v, m, Vector512<float>.Zero);
-                    }
-                    var k0 = Vector512.Load(c0 + v);
-                    var k1 = Vector512.Load(c1 + v);
-                    var k2 = Vector512.Load(c2 + v);
-                    var k3 = Vector512.Load(c3 + v);
-                    s00 = Avx512F.FusedMultiplyAdd(x0, k0, s00); s01 = Avx512F.FusedMultiplyAdd(x0, k1, s01);
-                    s02 = Avx512F.FusedMultiplyAdd(x0, k2, s02); s03 = Avx512F.FusedMultiplyAdd(x0, k3, s03);
-                    s10 = Avx512F.FusedMultiplyAdd(x1, k0, s10); s11 = Avx512F.FusedMultiplyAdd(x1, k1, s11);
-                    s12 = Avx512F.FusedMultiplyAdd(x1, k2, s12); s13 = Avx512F.FusedMultiplyAdd(x1, k3, s13);
-                    s20 = Avx512F.FusedMultiplyAdd(x2, k0, s20); s21 = Avx512F.FusedMultiplyAdd(x2, k1, s21);
-                    s22 = Avx512F.FusedMultiplyAdd(x2, k2, s22); s23 = Avx512F.FusedMultiplyAdd(x2, k3, s23);
-                    s30 = Avx512F.FusedMultiplyAdd(x3, k0, s30); s31 = Avx512F.FusedMultiplyAdd(x3, k1, s31);
-                    s32 = Avx512F.FusedMultiplyAdd(x3, k2, s32); s33 = Avx512F.FusedMultiplyAdd(x3, k3, s33);
                 }
                 s00.Store(a0); s01.Store(a0 + 16); s02.Store(a0 + 32); s03.Store(a0 + 48);
                 s10.Store(a1); s11.Store(a1 + 16); s12.Store(a1 + 32); s13.Store(a1 + 48);
@@ -512,10 +523,13 @@ internal static partial class ConvKernels
                 s30.Store(a3); s31.Store(a3 + 16); s32.Store(a3 + 32); s33.Store(a3 + 48);
             }
             for (int r = ckk4; r < ckk; r++)
-                WeightGradDot4(g0, p, col + (long)r * ls, len, acc + ((long)co * ckk + r) * 16, 16L * ckk, first);
+                for (int s = 0; s < samples; s++)
+                    WeightGradDot4(g + s * gs + (long)co * p, p, col + s * cs + (long)r * ls, len, acc + ((long)co * ckk + r) * 16, 16L * ckk, first && s == 0);
         }
         for (int co = cout4; co < cout; co++)
-            for (int r = 0; r < ckk; r++) WeightGradDot(g + (long)co * p, col + (long)r * ls, len, acc + ((long)co * ckk + r) * 16, first);
+            for (int r = 0; r < ckk; r++)
+                for (int s = 0; s < samples; s++)
+                    WeightGradDot(g + s * gs + (long)co * p, col + s * cs + (long)r * ls, len, acc + ((long)co * ckk + r) * 16, first && s == 0);
     }
 
     /// <summary><see cref="WeightGradDot"/> for four channels (rows g, g + p, …; partial sums acc, acc + accStride, …): four FMA chains.</summary>
