@@ -121,7 +121,6 @@ internal static partial class ConvKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Im2ColBandRow(float* plane, float* dst, in ConvGeometry g, int i, int j, int oh0, int oh1)
     {
-        float* planeEnd = plane + g.HW;
         int off = j * g.Dil - g.Pad;
         var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
         int len = hi - lo;
@@ -144,11 +143,16 @@ internal static partial class ConvKernels
             }
             else if (g.Stride == 2)
             {
-                // Even lanes of 16-float loads that end inside the plane (the odd lanes belong to this plane too).
-                for (; k <= len - 16 && src + 2 * k + 32 <= planeEnd; k += 16)
-                    Avx512F.PermuteVar16x32x2(Vector512.Load(src + 2 * k), EvenLanes, Vector512.Load(src + 2 * k + 16)).Store(d + k);
-                for (; k <= len - 8 && src + 2 * k + 16 <= planeEnd; k += 8)
-                    Avx512F.PermuteVar16x32(Vector512.Load(src + 2 * k), EvenLanes).GetLower().Store(d + k);
+                // 16 outputs at a time: the even lanes of the 2·n − 1 floats they span (masked loads: nothing past the last
+                // tap is read, so no plane-end check), stored under a mask for a short last block (Wo = 14, 32: one or two blocks).
+                for (; k < len; k += 16)
+                {
+                    int n = Math.Min(16, len - k), span = 2 * n - 1;
+                    float* s0 = src + 2 * k;
+                    var first = Avx512F.MaskLoad(s0, LaneMask(span), Vector512<float>.Zero);
+                    var second = span > 16 ? Avx512F.MaskLoad(s0 + 16, LaneMask(span - 16), Vector512<float>.Zero) : Vector512<float>.Zero;
+                    StoreTail(d + k, Avx512F.PermuteVar16x32x2(first, EvenLanes, second), n);
+                }
             }
             for (; k < len; k++) d[k] = src[(long)k * g.Stride];
             for (int k1 = hi; k1 < g.Wo; k1++) dst[k1] = 0f;
