@@ -8,7 +8,7 @@
 // BenchmarkDotNet: `dotnet run -c Release -- --filter *ConvBenchmarks*` (GFLOP/s column).
 // Stopwatch table for quick iteration and the per-layer summary: `dotnet run -c Release -- conv-quick [seconds] [filter]`
 // (CONV_IM2COL=1: the im2col reference lowering instead of the implicit GEMM of the forward and weight gradient;
-// CONV_GEMM_LOWERING=1: the GEMM lowering for the few-channel layers too, instead of their direct kernels).
+// CONV_GEMM_LOWERING=1: the GEMM lowering for the few-channel layers too, instead of their direct kernels; CONV_THREADS=n: n threads).
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -197,7 +197,9 @@ internal static class ConvQuick
         if (Environment.GetEnvironmentVariable("CONV_BUDGET") is { } b) lowering = lowering with { WorkspaceBudget = long.Parse(b) };
         if (Environment.GetEnvironmentVariable("CONV_IM2COL") == "1") lowering = lowering with { Im2Col = true }; // the reference lowering
         if (Environment.GetEnvironmentVariable("CONV_GEMM_LOWERING") == "1") lowering = lowering with { GemmOnly = true }; // no direct few-channel kernels
-        using var device = Device.CreateCpu(new CpuKernelOptions { Conv = lowering });
+        var options = new CpuKernelOptions { Conv = lowering };
+        if (Environment.GetEnvironmentVariable("CONV_THREADS") is { } th) options = options with { Threads = int.Parse(th) };
+        using var device = Device.CreateCpu(options);
         Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads{(lowering.Im2Col ? ", im2col lowering" : "")}{(lowering.GemmOnly ? ", GEMM lowering only" : "")}");
         Console.WriteLine($"{"layer",-22} {"op",-8} {"kernel",-10} {"GFLOP",7} {"median ms",10} {"best ms",9} {"GFLOP/s med",12} {"best",7}");
         var sums = new Dictionary<string, (double Flops, double Med, double Best)>();
