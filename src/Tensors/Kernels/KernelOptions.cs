@@ -2,7 +2,9 @@
 // created), never to process-wide statics: two devices with different settings can run side by
 // side (the determinism tests compare 1 and 2 threads that way), and nothing a test or a trainer
 // sets leaks into the next one. Every knob here changes speed only: results are bit-identical
-// for any setting (work is split by shapes and fixed chunk sizes; sums keep their order).
+// for any setting (work is split by shapes and fixed chunk sizes; sums keep their order). Exception:
+// ConvLoweringOptions.GemmOnly and a forced GEMM family also decide whether few-channel convolutions run on
+// their direct kernels (ConvFewChannels.cs), whose weight gradient sums in another order (last bits may differ).
 
 namespace GpuGan.Tensors;
 
