@@ -39,18 +39,18 @@ public sealed record ConvLoweringOptions
     }
 
     /// <summary>
-    /// The cpu set's reference lowering: materialise the column matrix (im2col) for the forward and the weight
-    /// gradient instead of gathering patches straight into the GEMM's B panels. Same bits (the implicit path packs
-    /// the same values into the same panels); kept for the bit-equality tests and the benchmarks. Default false.
-    /// </summary>
-    internal bool Im2Col { get; init; }
-
-    /// <summary>
     /// The cpu set's GEMM lowering for every shape: no direct kernels for few input channels (ConvFewChannels.cs).
     /// The reference those kernels are tested and benchmarked against. Unlike the other knobs this one may change the
     /// last bits (the direct weight gradient sums in another order). Default false.
     /// </summary>
     internal bool GemmOnly { get; init; }
+
+    /// <summary>
+    /// The cpu set's reference lowering: materialise the column matrix (im2col) for the forward and the weight
+    /// gradient instead of gathering patches straight into the GEMM's B panels. Same bits (the implicit path packs
+    /// the same values into the same panels); kept for the bit-equality tests and the benchmarks. Default false.
+    /// </summary>
+    internal bool Im2Col { get; init; }
 
     /// <summary>Largest column workspace, in floats. Default 2^22 (16 MiB).</summary>
     public long WorkspaceBudget

@@ -59,8 +59,7 @@ public sealed class ConvImplicitGemmTests
         foreach (int target in new[] { 1, g.P + 1, new ConvLoweringOptions().ColumnTarget })
         foreach (int threads in new[] { 1, 2 })
         {
-            // GemmOnly: these shapes have few channels, which would otherwise take the direct kernels (ConvFewChannelTests).
-            var lowering = new ConvLoweringOptions { ColumnTarget = target, GemmOnly = true };
+            var lowering = new ConvLoweringOptions { ColumnTarget = target };
             var (yRef, dwRef) = Run(new CpuKernelOptions { Threads = threads, Gemm = gemm, Conv = lowering with { Im2Col = true } }, g, x, wt, gy, b);
             var (y, dw) = Run(new CpuKernelOptions { Threads = threads, Gemm = gemm, Conv = lowering }, g, x, wt, gy, b);
             string what = $"{g}, column target {target}, {threads} threads, gemm {gemm}";
@@ -151,7 +150,8 @@ public sealed class ConvImplicitGemmTests
 
     private static (float[] Y, float[] Dw) Run(CpuKernelOptions options, ConvGeometry g, float[] x, float[] w, float[] gy, float[] b)
     {
-        using var device = Device.CreateCpu(options);
+        // GemmOnly: these shapes have few channels, which would otherwise take the direct kernels (ConvFewChannelTests).
+        using var device = Device.CreateCpu(options with { Conv = options.Conv with { GemmOnly = true } });
         using var scope = TensorScope.Begin();
         var tx = Tensor.FromArray(x, g.InputShape, device);
         var tw = Tensor.FromArray(w, g.WeightShape, device);

@@ -749,16 +749,16 @@ internal static partial class ConvKernels
             }
             return;
         }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.Forward))
+        {
+            ForwardFewChannelCpu(dev.Parallel, Ptr(x), Ptr(w), bias is null ? null : Ptr(bias), Ptr(y), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM over the whole batch, stored in NCHW with the bias (no col, no permute, no bias kernel).
             MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, bias?.View, g);
-            return;
-        }
-        if (TakesFewChannel(g, dev, ConvKernelKind.Forward))
-        {
-            // Few input channels (Ckk ≤ 64): the direct kernel of ConvFewChannels.cs, no GEMM.
-            ForwardFewChannelCpu(dev.Parallel, Ptr(x), Ptr(w), bias is null ? null : Ptr(bias), Ptr(y), g);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -822,15 +822,16 @@ internal static partial class ConvKernels
             }
             return;
         }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.InputGrad))
+        {
+            InputGradFewChannelCpu(dev.Parallel, Ptr(gy), Ptr(w), bias is null ? null : Ptr(bias), Ptr(dx), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM over the sub-pixel classes, gathering dY and storing dX (+ bias) in NCHW (no col2im).
             MatMulKernels.ConvInputGradIlgpu(dev, w.View, gy.View, dx.View, bias?.View, g);
-            return;
-        }
-        if (TakesFewChannel(g, dev, ConvKernelKind.InputGrad))
-        {
-            InputGradFewChannelCpu(dev.Parallel, Ptr(gy), Ptr(w), bias is null ? null : Ptr(bias), Ptr(dx), g);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
@@ -867,16 +868,17 @@ internal static partial class ConvKernels
             else MatMulKernels.GemmIlgpu(dev, true, false, g.Cout, g.Ckk, g.N, 1f, gy.View, x.View, 0f, dw.View);
             return;
         }
-        if (!dev.IsHost)
-        {
-            // ILGPU: one implicit GEMM, dY read in NCHW and the columns gathered from x (no im2col, no permute).
-            MatMulKernels.ConvWeightGradIlgpu(dev, gy.View, x.View, dw.View, g);
-            return;
-        }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
         if (TakesFewChannel(g, dev, ConvKernelKind.WeightGrad))
         {
             using var partials = new Workspace(dev, FewChannelWeightGradWorkspace(g));
             WeightGradFewChannelCpu(dev.Parallel, Ptr(x), Ptr(gy), Ptr(dw), partials.Pointer, g);
+            return;
+        }
+        if (!dev.IsHost)
+        {
+            // ILGPU: one implicit GEMM, dY read in NCHW and the columns gathered from x (no im2col, no permute).
+            MatMulKernels.ConvWeightGradIlgpu(dev, gy.View, x.View, dw.View, g);
             return;
         }
         int gs = GroupSize(g, dev.ConvLowering);
