@@ -43,6 +43,8 @@
 // col2im (SIMD set) is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
+// Few input channels (Ckk = Cin·kH·kW ≤ 64: the RGB/grey first layer, and the last layer of a generator in conv
+// orientation) take the direct host kernels of ConvFewChannels.cs instead (ConvLoweringOptions.GemmOnly: the GEMM here).
 // Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
 // steady-state training allocates nothing.
 using System.Runtime.CompilerServices;
@@ -74,7 +76,7 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
     public static int OutputSize(int size, int k, int s, int p, int d) => (size + 2 * p - d * (k - 1) - 1) / s + 1;
 }
 
-internal static class ConvKernels
+internal static partial class ConvKernels
 {
     // ============================================================ float64 reference
 
@@ -793,6 +795,12 @@ internal static class ConvKernels
             }
             return;
         }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.Forward))
+        {
+            ForwardFewChannelCpu(dev.Parallel, Ptr(x), Ptr(w), bias is null ? null : Ptr(bias), Ptr(y), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM over the whole batch, stored in NCHW with the bias (no col, no permute, no bias kernel).
@@ -860,6 +868,12 @@ internal static class ConvKernels
             }
             return;
         }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.InputGrad))
+        {
+            InputGradFewChannelCpu(dev.Parallel, Ptr(gy), Ptr(w), bias is null ? null : Ptr(bias), Ptr(dx), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM over the sub-pixel classes, gathering dY and storing dX (+ bias) in NCHW (no col2im).
@@ -897,6 +911,13 @@ internal static class ConvKernels
             // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
             if (dev.IsHost) MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
             else MatMulKernels.GemmIlgpu(dev, true, false, g.Cout, g.Ckk, g.N, 1f, gy.View, x.View, 0f, dw.View);
+            return;
+        }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.WeightGrad))
+        {
+            using var partials = new Workspace(dev, FewChannelWeightGradWorkspace(g));
+            WeightGradFewChannelCpu(dev.Parallel, Ptr(x), Ptr(gy), Ptr(dw), partials.Pointer, g);
             return;
         }
         if (!dev.IsHost)
