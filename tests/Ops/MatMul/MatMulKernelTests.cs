@@ -106,14 +106,17 @@ public sealed class MatMulKernelTests
         }
     }
 
-    // m, n or k equal to 1: the skinny kernels (MatMulSkinny.cs) instead of the packed path. The dense last layer's three
+    // k == 1, n ≤ 8 or m ≤ 4: the skinny kernels (MatMulSkinny.cs) instead of the packed path. The dense last layer's three
     // GEMMs (Linear 6272 → 1 at batch 64), odd sizes (k not a multiple of 16 or 8, rows not a multiple of 4, k below one
-    // vector), m == n == 1, k == 1 with m or n odd or 1, and m == 1 with k above the packed block (PackKc) and a partial strip.
+    // vector), m == n == 1, k == 1 with m or n odd or 1, m ≤ 4 with k above the op(B) block (PackKc) and a partial strip,
+    // n = 2..8 and m = 2..4 (the thresholds), and one size past each threshold (the packed path).
     private static readonly (int M, int N, int K)[] SkinnyShapes =
     {
         (64, 1, 6272), (37, 1, 45), (6, 1, 1000), (130, 1, 7), (1, 1, 77), (1, 1, 1),
         (1, 6272, 64), (1, 333, 71), (1, 1000, 300), (1, 15, 3),
         (64, 6272, 1), (33, 129, 1), (7, 1, 1), (1, 17, 1),
+        (37, 2, 45), (66, 3, 300), (9, 8, 1000), (1, 8, 40), (2, 333, 71), (3, 1000, 300), (4, 130, 17), (4, 9, 600),
+        (9, 9, 100), (5, 40, 120),
     };
 
     private static IEnumerable<TestCaseData> SkinnyCases()
@@ -147,19 +150,22 @@ public sealed class MatMulKernelTests
 
     /// <summary>
     /// The skinny kernels split the output over threads (rows, or column segments) and never k: the same bits for 1, 2 and 3
-    /// threads, on shapes big enough to be cut into several chunks (the packed-B m == 1 path included).
+    /// threads, on shapes big enough to be cut into several chunks (the packed-B m ≤ 4 path included).
     /// </summary>
     [TestCase(false, true, 64, 1, 6272)]
     [TestCase(true, false, 1, 6272, 64)]
     [TestCase(false, true, 64, 6272, 1)]
     [TestCase(true, true, 1, 3000, 700)]
     [TestCase(true, false, 700, 1, 300)]
+    [TestCase(false, false, 300, 5, 2000)]
+    [TestCase(true, true, 3, 5000, 400)]
+    [TestCase(false, false, 4, 5000, 400)]
     public void GemmCpu_SkinnyBitIdenticalAcrossThreadCounts(bool transA, bool transB, int m, int n, int k)
         => GemmCpu_BitIdenticalAcrossThreadCounts(transA, transB, m, n, k);
 
     /// <summary>
     /// A gathering panel source (one that only packs) gives the bits of the dense operand it stands for on the skinny
-    /// paths too: op(B) materialised for n == 1 and k == 1, packed block by block for m == 1.
+    /// paths too: op(B) materialised for n ≤ 8 and k == 1, packed block by block for m ≤ 4.
     /// </summary>
     [TestCase(false, false, 1, 1000, 300)]
     [TestCase(true, true, 1, 700, 90)]
@@ -167,6 +173,10 @@ public sealed class MatMulKernelTests
     [TestCase(true, false, 50, 1, 333)]
     [TestCase(false, false, 40, 300, 1)]
     [TestCase(false, true, 1, 1, 20)]
+    [TestCase(true, false, 3, 700, 90)]
+    [TestCase(false, false, 4, 300, 200)]
+    [TestCase(false, false, 60, 5, 333)]
+    [TestCase(true, true, 60, 7, 333)]
     public unsafe void GemmCpu_SkinnyGatheringSourceMatchesDense(bool transA, bool transB, int m, int n, int k)
     {
         var rng = new Random(5);

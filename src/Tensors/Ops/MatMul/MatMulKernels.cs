@@ -994,8 +994,8 @@ internal static class MatMulKernels
         var path = ResolvePath(cpu.Options.Gemm);
         if (path != CpuGemmKernel.Scalar && GemmSkinnyCpu.Takes(m, n, k))
         {
-            // m, n or k is 1 (a dense layer with one output: forward, weight and input gradient): memory-bound
-            // GEMV / vector×matrix / outer-product kernels, no packing (MatMulSkinny.cs).
+            // k == 1, n ≤ 8 or m ≤ 4 (a dense layer with one output: forward, weight and input gradient): memory-bound
+            // GEMV / vector×matrix / outer-product kernels, no packing of op(A) (MatMulSkinny.cs).
             GemmSkinnyCpu.Gemm(cpu, path == CpuGemmKernel.Avx512, transA, m, n, k, alpha, a, in b, beta, c);
             return;
         }

@@ -1,22 +1,27 @@
-// Degenerate shapes of the CPU GEMM (MatMulKernels.GemmCpu), C(m×n) = α·op(A)·op(B) + β·C with m, n or k equal to 1:
-//   n == 1:  c[i]    = α·Σ_p op(A)[i, p]·b[p] + β·c[i]        matrix × vector (GEMV)
-//   m == 1:  c[j]    = α·Σ_p a[p]·op(B)[p, j] + β·c[j]        row vector × matrix
+// Skinny shapes of the CPU GEMM (MatMulKernels.GemmCpu), C(m×n) = α·op(A)·op(B) + β·C with k == 1, n ≤ 8 or m ≤ 4:
+//   n == 1:  c[i]    = α·Σ_p op(A)[i, p]·b[p] + β·c[i]        matrix × vector (GEMV); n ≤ 8: one per column of C
+//   m == 1:  c[j]    = α·Σ_p a[p]·op(B)[p, j] + β·c[j]        row vector × matrix; m ≤ 4: one per row of C
 //   k == 1:  c[i, j] = α·a[i]·b[j] + β·c[i, j]                outer product (rank-1 update)
 // (β == 0 never reads C.) The dense last layer of a discriminator (Linear 6272 → 1 at batch 64; DCGAN-64's 4×4 conv to
 // one channel) runs one of each per use: its forward (n = 1), weight gradient (m = 1) and input gradient (k = 1). The
-// packed path ran them at 1.5–3 GFLOP/s: its 8×32 tiles used 1/32 (n = 1) or 1/8 (m = 1) of every FMA, and it packed a
-// whole operand for one output row or column. These products touch each operand element once (k == 1: each element of
-// op(B) once per row of C, from L1), so they are memory-bound: here every output is computed straight from the operands,
-// vectorised along whichever dimension is contiguous, with several independent accumulators, and nothing is packed
-// unless op(B) comes from a gathering panel source (or is stored transposed for m == 1).
+// packed path ran them at 1.5–25 GFLOP/s: its 8×32 tiles used 1/32 (n = 1) or 1/8 (m = 1) of every FMA, and it packed a
+// whole operand for one output row or column. These products touch each operand element once (or m or n times, from
+// cache), so they are memory-bound: here every output is computed straight from the operands, vectorised along
+// whichever dimension is contiguous, with several independent accumulators; only op(B) from a gathering panel source,
+// or stored the other way round, is packed (a k×n copy for n ≤ 8 or k == 1; for m ≤ 4 a kc×w block at a time in L1).
+// Thresholds (gemm-quick, 2 threads, 2026-12-06, packed → here, GFLOP/s): m = 64, k = 6272, n = 2 / 4 / 8 with B stored
+// n×k 4.3 → 59 / 8.3 → 59 / 34 → 73, stored k×n 4.9 → 31 / 9.3 → 38 / 37 → 42; 256×8×1024 with A stored k×m 29 → 35;
+// n = 6272, k = 64, m = 2 / 4 with B stored k×n 10 → 70 / 23 → 56, n×k 12 → 31 / 22 → 49. Above n = 8 the per-column
+// GEMVs read A n times while the 32-wide packed tiles fill up, so n stops at 8 (not measured above); m stops at 4 (MR is
+// 8: the packed path's A panels are full from m = 8). k = 2 packed already runs 41 GFLOP/s: k == 1 only.
 //
 // Two kernels cover every orientation:
-// - DotRowsKernel: c[i] = Σ_p X[i, p]·v[p], rows of X contiguous — n == 1 with A stored m×k (X = A, v = op(B)).
-//   Four rows at a time share the loads of v.
+// - DotRowsKernel: c[i] = Σ_p X[i, p]·v[p], rows of X contiguous — n ≤ 8 with A stored m×k (X = A, v = column j of
+//   op(B)), and m == 1 with n ≤ 8. Four rows at a time share the loads of v.
 // - RowTimesMatrixKernel: c[j] = Σ_p v[p·vs]·X[p, j], rows of X contiguous, vectorised along j in strips of 8, 4 and 1
-//   vectors and a scalar tail — n == 1 with A stored k×m (X = A, v = op(B)); m == 1 (v = a, X = B when stored k×n,
-//   else op(B) packed through the panel source a kc×w block at a time into an L1 buffer); k == 1 (once per row of C:
-//   v = a[i], X = op(B), one row of n, contiguous in either orientation).
+//   vectors and a scalar tail — n ≤ 8 with A stored k×m (X = A, v = column of op(B); n > 1 through an m-float buffer, as
+//   the column of C is strided); m ≤ 4 (v = row r of op(A), X = B when stored k×n, else op(B) packed through the panel
+//   source; a block of op(B) of PackKc rows × 8 vectors serves all m rows while in L1, so B streams from memory once); k == 1 (once per row of C: v = a[i], X = op(B), one row of n, contiguous in either orientation).
 //
 // Sum order, the same for any thread count and any panel source: DotRows sums a row's k terms lane-wise in two vector
 // accumulators over blocks of 2L (L = 16 lanes with AVX-512, 8 with AVX2), a last full block of L into the first,
@@ -25,10 +30,10 @@
 // blocks round identically). Both depend on k and the instruction set only, not on which rows or strips a thread takes,
 // nor on whether op(B) was read in place or packed (a packed block holds op(B)'s exact values). Which kernel runs
 // depends on m, n, k and transA only, so a gathering source and its dense equivalent give the same bits.
-// Threads split the output, never k: rows for DotRows, (row of C, SegCols columns) items for RowTimesMatrix, in chunks
+// Threads split the output, never k: rows for DotRows, (row of C, ≥ SegCols columns) items for RowTimesMatrix, in chunks
 // of about CpuParallel.ChunkWork operand elements (one chunk, no hand-off, below that).
-// Not done: splitting k (a GEMV with A stored k×m and few rows, or m == n == 1, runs on one thread; a fixed k split
-// with an ordered combine would keep the bits); 2 ≤ n, m, k ≤ a few (the packed path; see the README figures).
+// Not done: splitting k (a GEMV with A stored k×m, or m == n == 1, runs on one thread; a fixed k split with an ordered
+// combine would keep the bits); a multi-column GEMV that reads A once for 2 ≤ n ≤ 8.
 
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -79,14 +84,17 @@ internal readonly unsafe struct Lanes256 : ISkinnyLanes<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
 }
 
-/// <summary>The CPU GEMM for m, n or k equal to 1 (see the file header); reached through <see cref="MatMulKernels.GemmCpu{TB}"/>.</summary>
+/// <summary>The CPU GEMM for k == 1, n ≤ 8 or m ≤ 4 (see the file header); reached through <see cref="MatMulKernels.GemmCpu{TB}"/>.</summary>
 internal static unsafe class GemmSkinnyCpu
 {
-    private const int SegCols = 512;    // output columns per RowTimesMatrix work item
+    private const int SegCols = 512;    // output columns per RowTimesMatrix work item (at least)
     private const int PackKc = 64;      // k rows of a packed op(B) block: 64 × 8 vectors = 32 KiB (AVX-512), in L1
 
+    private const int MaxN = 8;         // n up to this: one GEMV per column of C (op(A) read n times)
+    private const int MaxM = 4;         // m up to this: one row vector × matrix per row of C (op(B) read m times)
+
     /// <summary>Whether <see cref="MatMulKernels.GemmCpu{TB}"/> hands these sizes to this path (with a SIMD micro-kernel family).</summary>
-    internal static bool Takes(int m, int n, int k) => m == 1 || n == 1 || k == 1;
+    internal static bool Takes(int m, int n, int k) => k == 1 || n <= MaxN || m <= MaxM;
 
     /// <summary>
     /// C = α·op(A)·op(B) + β·C for <see cref="Takes"/> sizes (m, n, k ≥ 1, α ≠ 0); <paramref name="avx512"/> picks the
@@ -103,63 +111,96 @@ internal static unsafe class GemmSkinnyCpu
         float* a, in TB b, float beta, float* c) where TV : struct where TL : struct, ISkinnyLanes<TV> where TB : struct, ICpuPanelSourceB<TB>
     {
         bool dense = TB.TryDense(in b, out float* bd, out bool transB);
-        if (n == 1 || k == 1)
+        if (k == 1 || n <= MaxN)
         {
-            // op(B) is one column (n == 1) or one row (k == 1): contiguous in either orientation; a gathering source
-            // is materialised (k or n floats).
-            float* vec = dense ? bd : (float*)NativeMemory.Alloc((nuint)(n == 1 ? k : n), sizeof(float));
+            // op(B)'s columns (n ≤ MaxN) or its one row (k == 1) as contiguous runs: in place when B is stored that way
+            // (a single row or column is, in either orientation), else packed once (n·k floats; panels of one column
+            // are the columns).
+            bool inPlace = dense && (k == 1 || n == 1 || transB);
+            float* ob = inPlace ? bd : (float*)NativeMemory.Alloc((nuint)((long)n * k), sizeof(float));
+            float* tmp = null;
             try
             {
-                if (!dense) TB.Pack(in b, 0, k, 0, n, n, vec);
-                if (n == 1 && !transA && k > 1)
-                    DotRows<TV, TL>(cpu, m, k, a, vec, c, alpha, beta);              // rows of A · b
+                if (!inPlace && dense && k > 1)
+                {
+                    // B stored (k, n), n ≤ MaxN: its columns copied out (the panel packer, at nr = 1, copies one float per call:
+                    // with it n = 8 measured 17 GFLOP/s instead of 42).
+                    for (int p = 0; p < k; p++)
+                        for (int j = 0; j < n; j++) ob[(long)j * k + p] = bd[(long)p * n + j];
+                }
+                else if (!inPlace) TB.Pack(in b, 0, k, 0, n, k == 1 ? n : 1, ob);
+                if (k == 1)
+                {
+                    if (n == 1) RowsTimesMatrix<TV, TL>(cpu, 1, m, 1, ob, 0, 1, a, m, c, m, alpha, beta);   // b · aᵀ, one row of m outputs
+                    else RowsTimesMatrix<TV, TL>(cpu, m, n, 1, a, 1, 1, ob, n, c, n, alpha, beta);         // row i: a[i] · b
+                }
+                else if (!transA || m == 1)
+                {
+                    for (int j = 0; j < n; j++)
+                        DotRows<TV, TL>(cpu, m, k, a, ob + (long)j * k, c + j, n, alpha, beta);            // rows of A · column j
+                }
                 else if (n == 1)
-                    RowsTimesMatrix<TV, TL>(cpu, 1, m, k, vec, 0, 1, a, m, c, m, alpha, beta);   // bᵀ · A (k×m), one row of m outputs
+                {
+                    RowsTimesMatrix<TV, TL>(cpu, 1, m, k, ob, 0, 1, a, m, c, m, alpha, beta);              // bᵀ · A (k×m)
+                }
                 else
-                    RowsTimesMatrix<TV, TL>(cpu, m, n, 1, a, 1, 1, vec, n, c, n, alpha, beta);   // row i: a[i] · b
+                {
+                    // Column j of C is strided: its raw sums (α = 1, β = 0 store the sums exactly) into tmp, then the
+                    // epilogue element by element — the same arithmetic as the in-place store.
+                    tmp = (float*)NativeMemory.Alloc((nuint)m, sizeof(float));
+                    for (int j = 0; j < n; j++)
+                    {
+                        RowsTimesMatrix<TV, TL>(cpu, 1, m, k, ob + (long)j * k, 0, 1, a, m, tmp, m, 1f, 0f);
+                        for (int i = 0; i < m; i++) c[(long)i * n + j] = Epilogue(tmp[i], alpha, beta, c + (long)i * n + j);
+                    }
+                }
             }
             finally
             {
-                if (!dense) NativeMemory.Free(vec);
+                if (!inPlace) NativeMemory.Free(ob);
+                if (tmp != null) NativeMemory.Free(tmp);
             }
             return;
         }
-        // m == 1: a is a contiguous k-vector in either orientation.
-        if (dense && !transB) RowsTimesMatrix<TV, TL>(cpu, 1, n, k, a, 0, 1, bd, n, c, n, alpha, beta);   // aᵀ · B (k×n) in place
-        else RowTimesPackedB<TV, TL, TB>(cpu, n, k, a, b, c, alpha, beta);
+        // m ≤ MaxM: row r of op(A) is a[r·k + p] (A stored m×k) or a[p·m + r] (k×m).
+        long vRow = transA ? 1 : k, vs = transA ? m : 1;
+        RowsTimesB<TV, TL, TB>(cpu, m, n, k, a, vRow, vs, b, dense && !transB ? bd : null, c, alpha, beta);
     }
 
     // ------------------------------------------------------------------------------------ drivers (thread split)
 
-    /// <summary>c[i] = α·Σ_p A[i, p]·v[p] + β·c[i] for i &lt; m, A (m, k) row-major: chunks of rows (multiples of 4).</summary>
-    private static void DotRows<TV, TL>(CpuParallel cpu, int m, int k, float* x, float* v, float* c, float alpha, float beta)
+    /// <summary>c[i·ldc] = α·Σ_p A[i, p]·v[p] + β·c[i·ldc] for i &lt; m, A (m, k) row-major: chunks of rows (multiples of 4).</summary>
+    private static void DotRows<TV, TL>(CpuParallel cpu, int m, int k, float* x, float* v, float* c, long ldc, float alpha, float beta)
         where TV : struct where TL : struct, ISkinnyLanes<TV>
     {
         int grain = (CpuParallel.Grain(k) + 3) & ~3;
         if (m <= grain)
         {
-            DotRowsKernel<TV, TL>(x, k, v, k, 0, m, c, alpha, beta);
+            DotRowsKernel<TV, TL>(x, k, v, k, 0, m, c, ldc, alpha, beta);
             return;
         }
         nint px = (nint)x, pv = (nint)v, pc = (nint)c;
-        cpu.ForChunks(m, grain, (i0, i1) => DotRowsKernel<TV, TL>((float*)px, k, (float*)pv, k, i0, i1, (float*)pc, alpha, beta));
+        cpu.ForChunks(m, grain, (i0, i1) => DotRowsKernel<TV, TL>((float*)px, k, (float*)pv, k, i0, i1, (float*)pc, ldc, alpha, beta));
     }
 
     /// <summary>
-    /// For each row r &lt; rows of C: c[r·ldc + j] = α·Σ_p v[r·vRow + p·vs]·X[p·ldx + j] + β·c[r·ldc + j], j &lt; cols.
-    /// Work items are (row, SegCols columns).
+    /// For each row r &lt; rows of C: c[r·ldc + j] = α·Σ_p v[r·vRow + p·vs]·X[p·ldx + j] + β·c[r·ldc + j], j &lt; cols, the
+    /// whole k at once (k == 1, or one row). Work items are (row, ≥ SegCols columns).
     /// </summary>
     private static void RowsTimesMatrix<TV, TL>(CpuParallel cpu, int rows, int cols, int k, float* v, long vRow, long vs,
         float* x, long ldx, float* c, long ldc, float alpha, float beta) where TV : struct where TL : struct, ISkinnyLanes<TV>
     {
-        int segs = (cols + SegCols - 1) / SegCols, items = rows * segs;
-        int grain = CpuParallel.Grain((long)Math.Min(cols, SegCols) * (k + 1));   // operand reads + the C row
+        // Segments of at least SegCols columns, longer when k is short (k == 1: a whole row of C up to ChunkWork/2 floats),
+        // so that a call of the kernel does enough work to hide its set-up.
+        int seg = (int)Math.Min(cols, Math.Max(SegCols, (CpuParallel.ChunkWork / (k + 1) + 127) & ~127));
+        int segs = (cols + seg - 1) / seg, items = rows * segs;
+        int grain = CpuParallel.Grain((long)seg * (k + 1));   // operand reads + the C row
         nint pv = (nint)v, px = (nint)x, pc = (nint)c;
         void Items(int t0, int t1)
         {
             for (int t = t0; t < t1; t++)
             {
-                int r = t / segs, j0 = (t - r * segs) * SegCols, w = Math.Min(SegCols, cols - j0);
+                int r = t / segs, j0 = (t - r * segs) * seg, w = Math.Min(seg, cols - j0);
                 RowTimesMatrixKernel<TV, TL>((float*)pv + r * vRow, vs, (float*)px + j0, ldx, k, w, null, true, true,
                     (float*)pc + r * ldc + j0, alpha, beta);
             }
@@ -169,22 +210,24 @@ internal static unsafe class GemmSkinnyCpu
     }
 
     /// <summary>
-    /// m == 1 with op(B) not stored k×n (B transposed, or a gathering source): c[j] = α·Σ_p a[p]·op(B)[p, j] + β·c[j],
-    /// op(B) packed per strip of 8 vectors, PackKc rows at a time, into a buffer on the stack; the strip's FMA chains
-    /// carry across the blocks (in the accumulator buffer), so the order is that of the in-place kernel.
+    /// The m ≤ MaxM rows of C: c[r, j] = α·Σ_p v[r·vRow + p·vs]·op(B)[p, j] + β·c[r, j]. Work items are SegCols columns;
+    /// within one, op(B) is taken a strip of 8 vectors by PackKc rows at a time — read in place from
+    /// <paramref name="bInPlace"/> (B stored k×n) or packed through the source into a buffer on the stack — and every row
+    /// of C runs over that block while it is in L1, so op(B) streams from memory once whatever m. Each strip's FMA chains
+    /// carry across the blocks (in an accumulator buffer per row): the order of one chain over all of k.
     /// </summary>
-    private static void RowTimesPackedB<TV, TL, TB>(CpuParallel cpu, int n, int k, float* a, in TB b, float* c, float alpha, float beta)
-        where TV : struct where TL : struct, ISkinnyLanes<TV> where TB : struct, ICpuPanelSourceB<TB>
+    private static void RowsTimesB<TV, TL, TB>(CpuParallel cpu, int m, int n, int k, float* a, long vRow, long vs, in TB b,
+        float* bInPlace, float* c, float alpha, float beta) where TV : struct where TL : struct, ISkinnyLanes<TV> where TB : struct, ICpuPanelSourceB<TB>
     {
         int segs = (n + SegCols - 1) / SegCols;
-        int grain = CpuParallel.Grain((long)Math.Min(n, SegCols) * 2 * k);   // op(B) read and packed
+        int grain = CpuParallel.Grain((long)Math.Min(n, SegCols) * (1 + m) * k);   // op(B) read (and packed), the rows' reads
         var source = b;
-        nint pa = (nint)a, pc = (nint)c;
+        nint pa = (nint)a, pc = (nint)c, pb = (nint)bInPlace;
         void Segments(int s0, int s1)
         {
             int sw = 8 * TL.Count;
             float* buf = stackalloc float[PackKc * 8 * 16];   // (PackKc, sw), sw ≤ 128
-            float* acc = stackalloc float[8 * 16];
+            float* acc = stackalloc float[MaxM * 8 * 16];
             for (int s = s0; s < s1; s++)
             {
                 int end = Math.Min(n, (s + 1) * SegCols);
@@ -194,9 +237,17 @@ internal static unsafe class GemmSkinnyCpu
                     for (int pc0 = 0; pc0 < k; pc0 += PackKc)
                     {
                         int kc = Math.Min(PackKc, k - pc0);
-                        TB.Pack(in source, pc0, kc, j, w, w, buf);
-                        RowTimesMatrixKernel<TV, TL>((float*)pa + pc0, 1, buf, w, kc, w, acc, pc0 == 0, pc0 + kc == k,
-                            (float*)pc + j, alpha, beta);
+                        float* x = (float*)pb + (long)pc0 * n + j;
+                        long ldx = n;
+                        if (pb == 0)
+                        {
+                            TB.Pack(in source, pc0, kc, j, w, w, buf);
+                            x = buf;
+                            ldx = w;
+                        }
+                        for (int r = 0; r < m; r++)
+                            RowTimesMatrixKernel<TV, TL>((float*)pa + r * vRow + pc0 * vs, vs, x, ldx, kc, w, acc + r * 128, pc0 == 0,
+                                pc0 + kc == k, (float*)pc + (long)r * n + j, alpha, beta);
                     }
                 }
             }
@@ -208,11 +259,11 @@ internal static unsafe class GemmSkinnyCpu
     // ------------------------------------------------------------------------------------ kernels
 
     /// <summary>
-    /// c[i] = α·Σ_p X[i·ldx + p]·v[p] + β·c[i] for i in [i0, i1); the sum order of the file header (independent of i0, i1
+    /// c[i·ldc] = α·Σ_p X[i·ldx + p]·v[p] + β·c[i·ldc] for i in [i0, i1); the sum order of the file header (independent of i0, i1
     /// and of whether a row goes through the four-row loop or the one-row loop).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void DotRowsKernel<TV, TL>(float* x, long ldx, float* v, int k, int i0, int i1, float* c, float alpha, float beta)
+    internal static void DotRowsKernel<TV, TL>(float* x, long ldx, float* v, int k, int i0, int i1, float* c, long ldc, float alpha, float beta)
         where TV : struct where TL : struct, ISkinnyLanes<TV>
     {
         int l = TL.Count, l2 = 2 * l;
@@ -248,10 +299,11 @@ internal static unsafe class GemmSkinnyCpu
                 s2 = MathF.FusedMultiplyAdd(x2[p], vp, s2);
                 s3 = MathF.FusedMultiplyAdd(x3[p], vp, s3);
             }
-            c[i] = Epilogue(s0, alpha, beta, c + i);
-            c[i + 1] = Epilogue(s1, alpha, beta, c + i + 1);
-            c[i + 2] = Epilogue(s2, alpha, beta, c + i + 2);
-            c[i + 3] = Epilogue(s3, alpha, beta, c + i + 3);
+            float* ci = c + i * ldc;
+            ci[0] = Epilogue(s0, alpha, beta, ci);
+            ci[ldc] = Epilogue(s1, alpha, beta, ci + ldc);
+            ci[2 * ldc] = Epilogue(s2, alpha, beta, ci + 2 * ldc);
+            ci[3 * ldc] = Epilogue(s3, alpha, beta, ci + 3 * ldc);
         }
         for (; i < i1; i++)
         {
@@ -270,7 +322,7 @@ internal static unsafe class GemmSkinnyCpu
             }
             float s0 = TL.Sum(TL.Add(a00, a01));
             for (; p < k; p++) s0 = MathF.FusedMultiplyAdd(x0[p], v[p], s0);
-            c[i] = Epilogue(s0, alpha, beta, c + i);
+            c[i * ldc] = Epilogue(s0, alpha, beta, c + i * ldc);
         }
     }
 
