@@ -8,7 +8,7 @@
 // whole operand for one output row or column. These products touch each operand element once (or m or n times, from
 // cache), so they are memory-bound: here every output is computed straight from the operands, vectorised along
 // whichever dimension is contiguous, with several independent accumulators; only op(B) from a gathering panel source,
-// or stored the other way round, is packed (a k×n copy for n ≤ 8 or k == 1; for m ≤ 4 a kc×w block at a time in L1).
+// or stored the other way round, is packed (a k×n copy for n ≤ 8 or k == 1; for m ≤ 4 a kc×w block at a time in L2).
 // Thresholds (gemm-quick, 2 threads, 2026-12-06, packed → here, GFLOP/s): m = 64, k = 6272, n = 2 / 4 / 8 with B stored
 // n×k 4.3 → 59 / 8.3 → 59 / 34 → 73, stored k×n 4.9 → 31 / 9.3 → 38 / 37 → 42; 256×8×1024 with A stored k×m 29 → 35;
 // n = 6272, k = 64, m = 2 / 4 with B stored k×n 10 → 70 / 23 → 56, n×k 12 → 31 / 22 → 49. Above n = 8 the per-column
@@ -21,7 +21,7 @@
 // - RowTimesMatrixKernel: c[j] = Σ_p v[p·vs]·X[p, j], rows of X contiguous, vectorised along j in strips of 8, 4 and 1
 //   vectors and a scalar tail — n ≤ 8 with A stored k×m (X = A, v = column of op(B); n > 1 through an m-float buffer, as
 //   the column of C is strided); m ≤ 4 (v = row r of op(A), X = B when stored k×n, else op(B) packed through the panel
-//   source; a block of op(B) of PackKc rows × 8 vectors serves all m rows while in L1, so B streams from memory once); k == 1 (once per row of C: v = a[i], X = op(B), one row of n, contiguous in either orientation).
+//   source; a block of op(B) of PackKc rows × 8 vectors serves all m rows while in L2, so B streams from memory once); k == 1 (once per row of C: v = a[i], X = op(B), one row of n, contiguous in either orientation).
 //
 // Sum order, the same for any thread count and any panel source: DotRows sums a row's k terms lane-wise in two vector
 // accumulators over blocks of 2L (L = 16 lanes with AVX-512, 8 with AVX2), a last full block of L into the first,
@@ -85,10 +85,13 @@ internal readonly unsafe struct Lanes256 : ISkinnyLanes<Vector256<float>>
 }
 
 /// <summary>The CPU GEMM for k == 1, n ≤ 8 or m ≤ 4 (see the file header); reached through <see cref="MatMulKernels.GemmCpu{TB}"/>.</summary>
+[SkipLocalsInit]   // RowsTimesB's stack buffer is written before it is read (zeroing 34 KiB per chunk cost 20 % at m = 1)
 internal static unsafe class GemmSkinnyCpu
 {
     private const int SegCols = 512;    // output columns per RowTimesMatrix work item (at least)
-    private const int PackKc = 64;      // k rows of a packed op(B) block: 64 × 8 vectors = 32 KiB (AVX-512), in L1
+    private const int PackKc = 256;     // k rows of an op(B) block: 256 × 8 vectors = 128 KiB (AVX-512), in L2; 1 KiB runs of
+                                        // B stored n×k per packed column (4×4096×4096, B n×k: 64 rows 19 GFLOP/s, 256 rows 23,
+                                        // the packed path 23–24)
 
     private const int MaxN = 8;         // n up to this: one GEMV per column of C (op(A) read n times)
     private const int MaxM = 4;         // m up to this: one row vector × matrix per row of C (op(B) read m times)
@@ -212,8 +215,8 @@ internal static unsafe class GemmSkinnyCpu
     /// <summary>
     /// The m ≤ MaxM rows of C: c[r, j] = α·Σ_p v[r·vRow + p·vs]·op(B)[p, j] + β·c[r, j]. Work items are SegCols columns;
     /// within one, op(B) is taken a strip of 8 vectors by PackKc rows at a time — read in place from
-    /// <paramref name="bInPlace"/> (B stored k×n) or packed through the source into a buffer on the stack — and every row
-    /// of C runs over that block while it is in L1, so op(B) streams from memory once whatever m. Each strip's FMA chains
+    /// <paramref name="bInPlace"/> (B stored k×n) or packed through the source into a buffer per chunk — and every row
+    /// of C runs over that block while it is in L2, so op(B) streams from memory once whatever m. Each strip's FMA chains
     /// carry across the blocks (in an accumulator buffer per row): the order of one chain over all of k.
     /// </summary>
     private static void RowsTimesB<TV, TL, TB>(CpuParallel cpu, int m, int n, int k, float* a, long vRow, long vs, in TB b,
@@ -226,30 +229,37 @@ internal static unsafe class GemmSkinnyCpu
         void Segments(int s0, int s1)
         {
             int sw = 8 * TL.Count;
-            float* buf = stackalloc float[PackKc * 8 * 16];   // (PackKc, sw), sw ≤ 128
             float* acc = stackalloc float[MaxM * 8 * 16];
-            for (int s = s0; s < s1; s++)
+            float* buf = pb == 0 ? (float*)NativeMemory.AlignedAlloc(PackKc * 8 * 16 * sizeof(float), 64) : null;   // (PackKc, sw), sw ≤ 128
+            try
             {
-                int end = Math.Min(n, (s + 1) * SegCols);
-                for (int j = s * SegCols; j < end; j += sw)
+                for (int s = s0; s < s1; s++)
                 {
-                    int w = Math.Min(sw, end - j);
-                    for (int pc0 = 0; pc0 < k; pc0 += PackKc)
+                    int end = Math.Min(n, (s + 1) * SegCols);
+                    for (int j = s * SegCols; j < end; j += sw)
                     {
-                        int kc = Math.Min(PackKc, k - pc0);
-                        float* x = (float*)pb + (long)pc0 * n + j;
-                        long ldx = n;
-                        if (pb == 0)
+                        int w = Math.Min(sw, end - j);
+                        for (int pc0 = 0; pc0 < k; pc0 += PackKc)
                         {
-                            TB.Pack(in source, pc0, kc, j, w, w, buf);
-                            x = buf;
-                            ldx = w;
+                            int kc = Math.Min(PackKc, k - pc0);
+                            float* x = (float*)pb + (long)pc0 * n + j;
+                            long ldx = n;
+                            if (pb == 0)
+                            {
+                                TB.Pack(in source, pc0, kc, j, w, w, buf);
+                                x = buf;
+                                ldx = w;
+                            }
+                            for (int r = 0; r < m; r++)
+                                RowTimesMatrixKernel<TV, TL>((float*)pa + r * vRow + pc0 * vs, vs, x, ldx, kc, w, acc + r * 128, pc0 == 0,
+                                    pc0 + kc == k, (float*)pc + (long)r * n + j, alpha, beta);
                         }
-                        for (int r = 0; r < m; r++)
-                            RowTimesMatrixKernel<TV, TL>((float*)pa + r * vRow + pc0 * vs, vs, x, ldx, kc, w, acc + r * 128, pc0 == 0,
-                                pc0 + kc == k, (float*)pc + (long)r * n + j, alpha, beta);
                     }
                 }
+            }
+            finally
+            {
+                if (buf != null) NativeMemory.AlignedFree(buf);
             }
         }
         if (segs <= grain) Segments(0, segs);
