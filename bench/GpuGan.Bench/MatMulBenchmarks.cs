@@ -5,7 +5,8 @@
 //
 // Shape strings: "<op(A)><op(B)> MxNxK", N = plain, T = transposed operand. For the conv
 // shapes M = out channels, K = in channels·4·4, N = batch·H·W of the output; "TN" is the
-// conv input gradient (Wᵀ·dY) and "NT" the weight gradient (dY·colᵀ).
+// conv input gradient (Wᵀ·dY) and "NT" the weight gradient (dY·colᵀ). The last three (n, m or k = 1)
+// take the skinny kernels (MatMulSkinny.cs), memory-bound: compare their time, not the FMA roof.
 
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -43,6 +44,9 @@ public unsafe class MatMulBenchmarks
         "NN 512x1024x4096",     // conv4 forward
         "TN 1024x16384x128",    // conv2 input gradient
         "NT 128x1024x16384",    // conv2 weight gradient
+        "NN 64x1x6272",         // a 28×28 discriminator's dense last layer (6272 → 1, batch 64): forward (GEMV)
+        "TN 1x6272x64",         // its weight gradient (row vector × matrix)
+        "NN 64x6272x1",         // its input gradient (outer product)
     };
 
     public static IEnumerable<string> ShapeValues => Shapes;

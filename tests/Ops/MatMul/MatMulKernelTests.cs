@@ -106,6 +106,109 @@ public sealed class MatMulKernelTests
         }
     }
 
+    // k == 1, n ≤ 8 or m ≤ 4: the skinny kernels (MatMulSkinny.cs) instead of the packed path. The dense last layer's three
+    // GEMMs (Linear 6272 → 1 at batch 64), odd sizes (k not a multiple of 16 or 8, rows not a multiple of 4, k below one
+    // vector), m == n == 1, k == 1 with m or n odd or 1, m ≤ 4 with k above the op(B) block (PackKc) and a partial strip,
+    // n = 2..8 and m = 2..4 (the thresholds), and one size past each threshold (the packed path).
+    private static readonly (int M, int N, int K)[] SkinnyShapes =
+    {
+        (64, 1, 6272), (37, 1, 45), (6, 1, 1000), (130, 1, 7), (1, 1, 77), (1, 1, 1),
+        (1, 6272, 64), (1, 333, 71), (1, 1000, 300), (1, 15, 3),
+        (64, 6272, 1), (33, 129, 1), (7, 1, 1), (1, 17, 1),
+        (37, 2, 45), (66, 3, 300), (9, 8, 1000), (1, 8, 40), (2, 333, 71), (3, 1000, 300), (4, 130, 17), (4, 9, 600),
+        (9, 9, 100), (5, 40, 120),
+    };
+
+    private static IEnumerable<TestCaseData> SkinnyCases()
+    {
+        foreach (var path in new[] { CpuGemmKernel.Auto, CpuGemmKernel.Avx2, CpuGemmKernel.Scalar })
+            foreach (var (m, n, k) in SkinnyShapes)
+                for (int t = 0; t < 4; t++)
+                    yield return new TestCaseData(path.ToString(), t >= 2, t % 2 == 1, m, n, k)
+                        .SetArgDisplayNames(path.ToString(), t >= 2 ? "At" : "A", t % 2 == 1 ? "Bt" : "B", $"{m}x{n}x{k}");
+    }
+
+    /// <summary>Float64 parity of the skinny shapes in every orientation, with β = 0 over a NaN-filled C, β ≠ 0 and α ≠ 1.</summary>
+    [TestCaseSource(nameof(SkinnyCases))]
+    public void GemmCpu_SkinnyShapesMatchReference(string pathName, bool transA, bool transB, int m, int n, int k)
+    {
+        var path = Enum.Parse<CpuGemmKernel>(pathName);
+        RequirePath(path);
+        var cpu = new CpuParallel(new CpuKernelOptions { Gemm = path, Threads = 2 });
+        foreach (var (alpha, beta) in new[] { (1f, 0f), (-1.25f, 0f), (0.75f, -1.5f), (-2f, 1f) })
+        {
+            var rng = new Random(4321 + m * 31 + n * 7 + k);
+            var a = RandomArray(rng, m * k);
+            var b = RandomArray(rng, k * n);
+            var c = beta == 0f ? Enumerable.Repeat(float.NaN, m * n).ToArray() : RandomArray(rng, m * n);
+            var expected = (float[])c.Clone();
+            MatMulKernels.GemmReference(transA, transB, m, n, k, alpha, a, b, beta, expected);
+            RunCpu(cpu, transA, transB, m, n, k, alpha, a, b, beta, c);
+            AssertClose(expected, c, Atol(k, alpha, beta), RtolBase, $"alpha={alpha} beta={beta}");
+        }
+    }
+
+    /// <summary>
+    /// The skinny kernels split the output over threads (rows, or column segments) and never k: the same bits for 1, 2 and 3
+    /// threads, on shapes big enough to be cut into several chunks (the packed-B m ≤ 4 path included).
+    /// </summary>
+    [TestCase(false, true, 64, 1, 6272)]
+    [TestCase(true, false, 1, 6272, 64)]
+    [TestCase(false, true, 64, 6272, 1)]
+    [TestCase(true, true, 1, 3000, 700)]
+    [TestCase(true, false, 700, 1, 300)]
+    [TestCase(false, false, 300, 5, 2000)]
+    [TestCase(true, true, 3, 5000, 400)]
+    [TestCase(false, false, 4, 5000, 400)]
+    public void GemmCpu_SkinnyBitIdenticalAcrossThreadCounts(bool transA, bool transB, int m, int n, int k)
+        => GemmCpu_BitIdenticalAcrossThreadCounts(transA, transB, m, n, k);
+
+    /// <summary>
+    /// A gathering panel source (one that only packs) gives the bits of the dense operand it stands for on the skinny
+    /// paths too: op(B) materialised for n ≤ 8 and k == 1, packed block by block for m ≤ 4.
+    /// </summary>
+    [TestCase(false, false, 1, 1000, 300)]
+    [TestCase(true, true, 1, 700, 90)]
+    [TestCase(false, true, 50, 1, 333)]
+    [TestCase(true, false, 50, 1, 333)]
+    [TestCase(false, false, 40, 300, 1)]
+    [TestCase(false, true, 1, 1, 20)]
+    [TestCase(true, false, 3, 700, 90)]
+    [TestCase(false, false, 4, 300, 200)]
+    [TestCase(false, false, 60, 5, 333)]
+    [TestCase(true, true, 60, 7, 333)]
+    public unsafe void GemmCpu_SkinnyGatheringSourceMatchesDense(bool transA, bool transB, int m, int n, int k)
+    {
+        var rng = new Random(5);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var c0 = RandomArray(rng, m * n);
+        var dense = (float[])c0.Clone();
+        var gathered = (float[])c0.Clone();
+        var cpu = new CpuParallel(new CpuKernelOptions { Threads = 2 });
+        fixed (float* pa = a, pb = b, pd = dense, pg = gathered)
+        {
+            MatMulKernels.GemmCpu(cpu, transA, m, n, k, 0.5f, pa, new DenseB(pb, transB, k, n), -0.25f, pd);
+            MatMulKernels.GemmCpu(cpu, transA, m, n, k, 0.5f, pa, new PackOnlyB(new DenseB(pb, transB, k, n)), -0.25f, pg);
+        }
+        Assert.That(gathered.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(dense.Select(BitConverter.SingleToInt32Bits)));
+    }
+
+    /// <summary>A panel source that hides its dense matrix (as the conv patch sources have none).</summary>
+    private readonly unsafe struct PackOnlyB(DenseB inner) : ICpuPanelSourceB<PackOnlyB>
+    {
+        private readonly DenseB _inner = inner;
+
+        public static void Pack(in PackOnlyB s, int pc, int kc, int jc, int nc, int nr, float* dst) => DenseB.Pack(in s._inner, pc, kc, jc, nc, nr, dst);
+
+        public static bool TryDense(in PackOnlyB s, out float* b, out bool transB)
+        {
+            b = null;
+            transB = false;
+            return false;
+        }
+    }
+
     // ILGPU's CPU accelerator simulates every thread of a group: keep these shapes small.
     private static readonly (int M, int N, int K)[] IlgpuShapes = { (1, 1, 1), (7, 13, 5), (65, 33, 17), (70, 66, 70) };
 

@@ -992,6 +992,13 @@ internal static class MatMulKernels
         }
 
         var path = ResolvePath(cpu.Options.Gemm);
+        if (path != CpuGemmKernel.Scalar && GemmSkinnyCpu.Takes(m, n, k))
+        {
+            // k == 1, n ≤ 8 or m ≤ 4 (a dense layer with one output: forward, weight and input gradient): memory-bound
+            // GEMV / vector×matrix / outer-product kernels, no packing of op(A) (MatMulSkinny.cs).
+            GemmSkinnyCpu.Gemm(cpu, path == CpuGemmKernel.Avx512, transA, m, n, k, alpha, a, in b, beta, c);
+            return;
+        }
         if (path == CpuGemmKernel.Scalar || (long)m * n * k < SmallFlops)
         {
             if (TB.TryDense(in b, out float* dense, out bool transB))
@@ -1060,7 +1067,7 @@ internal static class MatMulKernels
     internal static bool TakesSplitK(CpuGemmKernel path, int m, int n, int k)
     {
         path = ResolvePath(path);
-        if (path == CpuGemmKernel.Scalar || (long)m * n * k < SmallFlops) return false;
+        if (path == CpuGemmKernel.Scalar || (long)m * n * k < SmallFlops || GemmSkinnyCpu.Takes(m, n, k)) return false;
         int mr = path == CpuGemmKernel.Avx512 ? 8 : 6, nr = path == CpuGemmKernel.Avx512 ? 32 : 16;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         return k >= 2 * KSplit && nPanels < 2 * (256 / nr) && mPanels < 2 * (48 / mr) && 2L * m * n * k >= (1L << 22);
