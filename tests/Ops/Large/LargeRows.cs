@@ -239,7 +239,7 @@ public static class LargeRows
                 Inputs = (gen, i, cnt) => i == 1 ? Ref.Uniform(gen, cnt, -0.3f, 0.3f) : Ref.Uniform(gen, cnt, -1f, 1f),
             }, () => crossings(g), slow);
         }
-        yield return Conv("sample groups", 20, 3, 32, 8, 4, 2, 1, g =>
+        yield return Conv("sample groups", 21, 3, 32, 8, 4, 2, 1, g => // 21 = 11 + 10: equal groups leave a ragged one only for odd N
         [
             ("samples per group > 1 (ColumnTarget / P)", ConvKernels.GroupSize(g, lowering), 1),
             ("groups (the last one ragged)", Chunks(g.N, ConvKernels.GroupSize(g, lowering)), 1),
@@ -281,7 +281,7 @@ public static class LargeRows
         ]);
         {
             // The generator's transposed conv, several sample groups in conv orientation.
-            int n = 20, cin = 8, h = 16, cout = 4, k = 4, s = 2, p = 1;
+            int n = 21, cin = 8, h = 16, cout = 4, k = 4, s = 2, p = 1;
             int oh = (h - 1) * s - 2 * p + (k - 1) + 1;
             var g = new ConvGeometry(n, cout, oh, oh, cin, k, k, h, h, s, p, 1);
             yield return new LargeRow(new OpCase

@@ -26,7 +26,9 @@
 // gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
 // The CPU set's target is cache-sized (4096 columns); the ILGPU set's default is the whole batch
-// (GpuKernelOptions.Conv).
+// (GpuKernelOptions.Conv). On the CPU set the budget bounds what a group materialises: col where there is
+// one (GroupSize), else the permute buffer and patch tables (PatchGroupSize), and the batch is cut into
+// equal groups.
 // On ILGPU all three are implicit GEMMs over the whole batch (no grouping, no columns): the forward's
 // tile loader gathers im2col(X) from NCHW (zero in the padding) and its epilogue stores Y in NCHW with
 // the bias; the weight gradient reads dY in NCHW as (Cout, N·Ho·Wo) and gathers the columns from X
@@ -404,6 +406,8 @@ internal static class ConvKernels
             }
         }
 
+        public static bool GathersB => true;
+
         public static bool TryDense(in ConvPatchB s, out float* b, out bool transB)
         {
             b = null;
@@ -441,6 +445,8 @@ internal static class ConvKernels
                 }
             }
         }
+
+        public static bool GathersB => true;
 
         public static bool TryDense(in ConvPatchBT s, out float* b, out bool transB)
         {
@@ -675,15 +681,36 @@ internal static class ConvKernels
     // ============================================================ launchers
 
     /// <summary>
-    /// Samples per group, from the shapes and the device's lowering options only (so every sum has an
-    /// order fixed by them): enough samples for about <see cref="ConvLoweringOptions.ColumnTarget"/> GEMM
-    /// columns, within <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace.
+    /// Samples per group where a column matrix is materialised (the input gradient's col, and the im2col forward and
+    /// weight gradient where patch indices do not fit), from the shapes and the device's lowering options only (so every
+    /// sum has an order fixed by them): about <see cref="ConvLoweringOptions.ColumnTarget"/> GEMM columns, within
+    /// <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace, in groups of equal size.
     /// </summary>
     public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
+        => BalancedGroup(g, lowering, (long)Math.Max(g.Ckk, g.Cout) * g.P);
+
+    /// <summary>
+    /// Samples per group of the implicit-GEMM forward and weight gradient (<see cref="ConvPatchB"/>, <see cref="ConvPatchBT"/>;
+    /// the im2col reference lowering runs on the same groups, so the two stay bit-identical). No column matrix exists, so
+    /// the budget bounds what is materialised: the (Cout, gs·P) permute buffer and the three column tables (3·gs·P ints).
+    /// With the col-sized budget the 7×7 and 8×8 layers of Ckk ≥ 2048 ran in two or more groups (DCGAN-28's G1 in 41 + 23),
+    /// so their weight gradient summed in pieces and every GEMM was smaller than the column target asks for.
+    /// </summary>
+    public static int PatchGroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
+        => BalancedGroup(g, lowering, (g.Cout + 3L) * g.P);
+
+    /// <summary>
+    /// About ColumnTarget columns per group within the budget (perSample floats per sample), as equal groups: the same
+    /// number of groups as the largest size allowed gives, each ⌈N / groups⌉ samples (never larger, so never over
+    /// target or budget), so no group is a remainder of a few samples (DCGAN-28's 28×28 layers ran 21 + 21 + 21 + 1).
+    /// </summary>
+    private static int BalancedGroup(in ConvGeometry g, ConvLoweringOptions lowering, long perSample)
     {
-        int gs = (int)Math.Clamp(((long)lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
-        long perSample = (long)Math.Max(g.Ckk, g.Cout) * g.P;
-        return (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
+        int n = Math.Max(1, g.N);
+        int gs = (int)Math.Clamp(((long)lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, n);
+        gs = (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
+        int groups = (n + gs - 1) / gs;
+        return (n + groups - 1) / groups;
     }
 
     /// <summary>A pooled workspace buffer: host float[] (pinned) or device buffer, returned on dispose.</summary>
@@ -725,6 +752,24 @@ internal static class ConvKernels
     }
 
 
+    /// <summary>
+    /// The host forward's and weight gradient's grouping: <see cref="PatchGroupSize"/> for the implicit GEMM (and for the
+    /// im2col reference on the same shapes), <see cref="GroupSize"/> where the patch indices do not fit int32 and a column
+    /// matrix is written; direct = one sample per group of a pointwise conv (x itself is col).
+    /// </summary>
+    private static (int Gs, bool Direct, bool Patches) GatherGroups(in ConvGeometry g, ConvLoweringOptions lowering)
+    {
+        int gs = PatchGroupSize(g, lowering);
+        bool direct = gs == 1 && g.Pointwise;
+        bool fits = !direct && PatchIndicesFit(g, gs);
+        if (!direct && !fits)
+        {
+            gs = GroupSize(g, lowering);
+            direct = gs == 1 && g.Pointwise;
+        }
+        return (gs, direct, fits && !lowering.Im2Col);
+    }
+
     /// <summary>y (N, Cout, Ho, Wo) = Conv(x, w) + bias.</summary>
     public static unsafe void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g)
     {
@@ -753,11 +798,10 @@ internal static class ConvKernels
             MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, bias?.View, g);
             return;
         }
-        int gs = GroupSize(g, dev.ConvLowering);
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col;
         // otherwise the GEMM's B packing gathers the patches from x (implicit GEMM, no column matrix).
-        bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
-        bool patches = !direct && !dev.ConvLowering.Im2Col && PatchIndicesFit(g, gs);
+        bool host = dev.IsHost;
         using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);   // (Ckk, gs·P)
         using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
         using var tmp = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
@@ -860,10 +904,9 @@ internal static class ConvKernels
             MatMulKernels.ConvWeightGradIlgpu(dev, gy.View, x.View, dw.View, g);
             return;
         }
-        int gs = GroupSize(g, dev.ConvLowering);
-        bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         // As in the forward, op(B) = colᵀ is gathered from x by the B packing unless asked for the reference im2col.
-        bool patches = !direct && !dev.ConvLowering.Im2Col && PatchIndicesFit(g, gs);
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
+        bool host = dev.IsHost;
         using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);  // (Ckk, gs·P)
         using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
