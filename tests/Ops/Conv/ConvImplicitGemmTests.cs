@@ -82,7 +82,7 @@ public sealed class ConvImplicitGemmTests
         {
             int ho = ConvGeometry.OutputSize(t.H, t.K, t.S, t.P, t.D), wo = ConvGeometry.OutputSize(t.W, t.K, t.S, t.P, t.D);
             var g = new ConvGeometry(t.N, t.Cin, t.H, t.W, t.Cout, t.K, t.K, ho, wo, t.S, t.P, t.D);
-            int cols = ConvKernels.PatchGroupSize(g, lowering) * g.P;
+            int cols = ConvKernels.WeightGradGroupSize(g, new CpuKernelOptions { Conv = lowering }) * g.P;
             return MatMulKernels.TakesSplitK(CpuGemmKernel.Auto, g.Cout, g.Ckk, cols);
         });
         Assert.That(any, Is.True);

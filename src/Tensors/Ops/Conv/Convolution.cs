@@ -687,7 +687,7 @@ internal static class ConvKernels
     /// <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace, in groups of equal size.
     /// </summary>
     public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
-        => BalancedGroup(g, lowering, (long)Math.Max(g.Ckk, g.Cout) * g.P);
+        => BalancedGroup(g, lowering.ColumnTarget, lowering.WorkspaceBudget, (long)Math.Max(g.Ckk, g.Cout) * g.P);
 
     /// <summary>
     /// Samples per group of the implicit-GEMM forward and weight gradient (<see cref="ConvPatchB"/>, <see cref="ConvPatchBT"/>;
@@ -697,18 +697,34 @@ internal static class ConvKernels
     /// so their weight gradient summed in pieces and every GEMM was smaller than the column target asks for.
     /// </summary>
     public static int PatchGroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
-        => BalancedGroup(g, lowering, (g.Cout + 3L) * g.P);
+        => BalancedGroup(g, lowering.ColumnTarget, lowering.WorkspaceBudget, (g.Cout + 3L) * g.P);
+
+    /// <summary>
+    /// Samples per group of the implicit weight gradient: <see cref="PatchGroupSize"/>, except where C (Cout × Ckk) is too
+    /// small to split among threads and the GEMM splits k (<see cref="MatMulKernels.TakesSplitK"/>: the few-channel layers).
+    /// There a group only cuts k = gs·P, which split-k already cuts into fixed KSplit chunks run in parallel, so the whole
+    /// batch within the budget is one call with the evenest chunks (DCGAN-28's first layer in groups of 16: 3136 columns,
+    /// three whole chunks and a sliver on two threads, 2:1 — 25 % slower than 21 samples, 4116 columns, in conv-quick).
+    /// </summary>
+    public static int WeightGradGroupSize(in ConvGeometry g, CpuKernelOptions options)
+    {
+        var lowering = options.Conv;
+        int gs = PatchGroupSize(g, lowering);
+        return MatMulKernels.TakesSplitK(options.Gemm, g.Cout, g.Ckk, gs * g.P)
+            ? BalancedGroup(g, int.MaxValue, lowering.WorkspaceBudget, (g.Cout + 3L) * g.P)
+            : gs;
+    }
 
     /// <summary>
     /// About ColumnTarget columns per group within the budget (perSample floats per sample), as equal groups: the same
     /// number of groups as the largest size allowed gives, each ⌈N / groups⌉ samples (never larger, so never over
     /// target or budget), so no group is a remainder of a few samples (DCGAN-28's 28×28 layers ran 21 + 21 + 21 + 1).
     /// </summary>
-    private static int BalancedGroup(in ConvGeometry g, ConvLoweringOptions lowering, long perSample)
+    private static int BalancedGroup(in ConvGeometry g, int columnTarget, long budget, long perSample)
     {
         int n = Math.Max(1, g.N);
-        int gs = (int)Math.Clamp(((long)lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, n);
-        gs = (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
+        int gs = (int)Math.Clamp(((long)columnTarget + g.P - 1) / Math.Max(1, g.P), 1, n);
+        gs = (int)Math.Max(1, Math.Min(gs, budget / Math.Max(1, perSample)));
         int groups = (n + gs - 1) / gs;
         return (n + groups - 1) / groups;
     }
@@ -753,13 +769,13 @@ internal static class ConvKernels
 
 
     /// <summary>
-    /// The host forward's and weight gradient's grouping: <see cref="PatchGroupSize"/> for the implicit GEMM (and for the
-    /// im2col reference on the same shapes), <see cref="GroupSize"/> where the patch indices do not fit int32 and a column
-    /// matrix is written; direct = one sample per group of a pointwise conv (x itself is col).
+    /// The host forward's and weight gradient's grouping: implicitGs (<see cref="PatchGroupSize"/>, <see cref="WeightGradGroupSize"/>)
+    /// for the implicit GEMM and for the im2col reference on the same shapes, <see cref="GroupSize"/> where the patch indices
+    /// do not fit int32 and a column matrix is written; direct = one sample per group of a pointwise conv (x itself is col).
     /// </summary>
-    private static (int Gs, bool Direct, bool Patches) GatherGroups(in ConvGeometry g, ConvLoweringOptions lowering)
+    private static (int Gs, bool Direct, bool Patches) GatherGroups(in ConvGeometry g, ConvLoweringOptions lowering, int implicitGs)
     {
-        int gs = PatchGroupSize(g, lowering);
+        int gs = implicitGs;
         bool direct = gs == 1 && g.Pointwise;
         bool fits = !direct && PatchIndicesFit(g, gs);
         if (!direct && !fits)
@@ -798,7 +814,7 @@ internal static class ConvKernels
             MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, bias?.View, g);
             return;
         }
-        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering, PatchGroupSize(g, dev.ConvLowering));
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col;
         // otherwise the GEMM's B packing gathers the patches from x (implicit GEMM, no column matrix).
         bool host = dev.IsHost;
@@ -905,7 +921,7 @@ internal static class ConvKernels
             return;
         }
         // As in the forward, op(B) = colᵀ is gathered from x by the B packing unless asked for the reference im2col.
-        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering, WeightGradGroupSize(g, dev.CpuOptions));
         bool host = dev.IsHost;
         using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);  // (Ckk, gs·P)
         using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
