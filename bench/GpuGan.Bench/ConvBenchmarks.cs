@@ -81,8 +81,7 @@ internal sealed class ConvLayerRun : IDisposable
     {
         var g = G;
         // The input gradient materialises col; the forward and weight gradient gather patches (their own grouping).
-        int gs = kernel == "InputGrad" ? ConvKernels.GroupSize(g, _device.ConvLowering)
-            : kernel == "Forward" ? ConvKernels.PatchGroupSize(g, _device.ConvLowering) : ConvKernels.WeightGradGroupSize(g, _device.CpuOptions);
+        int gs = kernel == "InputGrad" ? ConvKernels.GroupSize(g, _device.ConvLowering) : ConvKernels.PatchGroupSize(g, _device.ConvLowering);
         long cols = (long)gs * g.P;
         _scratch ??= new float[Math.Max((long)g.Ckk * cols, Math.Max((long)g.Cout * cols, (long)g.Cout * g.Ckk)) * 3];
         fixed (float* s = _scratch)

@@ -683,50 +683,39 @@ internal static class ConvKernels
     /// <summary>
     /// Samples per group where a column matrix is materialised (the input gradient's col, and the im2col forward and
     /// weight gradient where patch indices do not fit), from the shapes and the device's lowering options only (so every
-    /// sum has an order fixed by them): about <see cref="ConvLoweringOptions.ColumnTarget"/> GEMM columns, within
-    /// <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace, in groups of equal size.
+    /// sum has an order fixed by them): at most <see cref="ConvLoweringOptions.ColumnTarget"/> GEMM columns and
+    /// <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace, as few groups as that allows, of equal size
+    /// (DCGAN-28's G1 input gradient ran 41 + 23 samples, now 32 + 32: a smaller col).
     /// </summary>
     public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
-        => BalancedGroup(g, lowering.ColumnTarget, lowering.WorkspaceBudget, (long)Math.Max(g.Ckk, g.Cout) * g.P);
+        => EqualGroups(g, lowering, (long)Math.Max(g.Ckk, g.Cout) * g.P, atLeastTarget: false);
 
     /// <summary>
     /// Samples per group of the implicit-GEMM forward and weight gradient (<see cref="ConvPatchB"/>, <see cref="ConvPatchBT"/>;
     /// the im2col reference lowering runs on the same groups, so the two stay bit-identical). No column matrix exists, so
     /// the budget bounds what is materialised: the (Cout, gs·P) permute buffer and the three column tables (3·gs·P ints).
-    /// With the col-sized budget the 7×7 and 8×8 layers of Ckk ≥ 2048 ran in two or more groups (DCGAN-28's G1 in 41 + 23),
-    /// so their weight gradient summed in pieces and every GEMM was smaller than the column target asks for.
+    /// With the col-sized budget the 7×7 and 8×8 layers of Ckk ≥ 2048 ran in two or more groups (DCGAN-28's G1 in 41 + 23,
+    /// DCGAN-64's D3 and G3 in 32 + 32), so their weight gradient summed in pieces and every GEMM was smaller than the
+    /// target. Groups are equal and at least the column target (up to twice it) where the batch and budget allow: a
+    /// weight gradient whose C is too small to split among threads splits k into fixed 1024-column chunks instead, and
+    /// groups cut below the target left it a sliver chunk beside whole ones (DCGAN-28's first layer in 4 × 16 samples,
+    /// 3136 columns: 2:1 on two threads, 25 % slower than 21 + 21 + 21 + 1; as 22 + 22 + 20, 4312 and 3920 columns).
     /// </summary>
     public static int PatchGroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
-        => BalancedGroup(g, lowering.ColumnTarget, lowering.WorkspaceBudget, (g.Cout + 3L) * g.P);
+        => EqualGroups(g, lowering, (g.Cout + 3L) * g.P, atLeastTarget: true);
 
     /// <summary>
-    /// Samples per group of the implicit weight gradient: <see cref="PatchGroupSize"/>, except where C (Cout × Ckk) is too
-    /// small to split among threads and the GEMM splits k (<see cref="MatMulKernels.TakesSplitK"/>: the few-channel layers).
-    /// There a group only cuts k = gs·P, which split-k already cuts into fixed KSplit chunks run in parallel, so the whole
-    /// batch within the budget is one call with the evenest chunks (DCGAN-28's first layer in groups of 16: 3136 columns,
-    /// three whole chunks and a sliver on two threads, 2:1 — 25 % slower than 21 samples, 4116 columns, in conv-quick).
+    /// The batch cut into equal groups of ⌈N / groups⌉ samples: groups enough for the budget (perSample floats per
+    /// sample) and, for the target of ⌈ColumnTarget / P⌉ samples, ⌈N / target⌉ (groups at most the target) or
+    /// ⌊N / target⌋ (atLeastTarget: groups at least the target) — no group is a remainder of a few samples.
     /// </summary>
-    public static int WeightGradGroupSize(in ConvGeometry g, CpuKernelOptions options)
+    private static int EqualGroups(in ConvGeometry g, ConvLoweringOptions lowering, long perSample, bool atLeastTarget)
     {
-        var lowering = options.Conv;
-        int gs = PatchGroupSize(g, lowering);
-        return MatMulKernels.TakesSplitK(options.Gemm, g.Cout, g.Ckk, gs * g.P)
-            ? BalancedGroup(g, int.MaxValue, lowering.WorkspaceBudget, (g.Cout + 3L) * g.P)
-            : gs;
-    }
-
-    /// <summary>
-    /// About ColumnTarget columns per group within the budget (perSample floats per sample), as equal groups: the same
-    /// number of groups as the largest size allowed gives, each ⌈N / groups⌉ samples (never larger, so never over
-    /// target or budget), so no group is a remainder of a few samples (DCGAN-28's 28×28 layers ran 21 + 21 + 21 + 1).
-    /// </summary>
-    private static int BalancedGroup(in ConvGeometry g, int columnTarget, long budget, long perSample)
-    {
-        int n = Math.Max(1, g.N);
-        int gs = (int)Math.Clamp(((long)columnTarget + g.P - 1) / Math.Max(1, g.P), 1, n);
-        gs = (int)Math.Max(1, Math.Min(gs, budget / Math.Max(1, perSample)));
-        int groups = (n + gs - 1) / gs;
-        return (n + groups - 1) / groups;
+        long n = Math.Max(1, g.N), p = Math.Max(1, g.P);
+        long target = Math.Clamp((lowering.ColumnTarget + p - 1) / p, 1, n);
+        long cap = Math.Max(1, lowering.WorkspaceBudget / Math.Max(1, perSample));
+        long groups = Math.Max((n + cap - 1) / cap, atLeastTarget ? Math.Max(1, n / target) : (n + target - 1) / target);
+        return (int)((n + groups - 1) / groups);
     }
 
     /// <summary>A pooled workspace buffer: host float[] (pinned) or device buffer, returned on dispose.</summary>
@@ -769,13 +758,13 @@ internal static class ConvKernels
 
 
     /// <summary>
-    /// The host forward's and weight gradient's grouping: implicitGs (<see cref="PatchGroupSize"/>, <see cref="WeightGradGroupSize"/>)
-    /// for the implicit GEMM and for the im2col reference on the same shapes, <see cref="GroupSize"/> where the patch indices
-    /// do not fit int32 and a column matrix is written; direct = one sample per group of a pointwise conv (x itself is col).
+    /// The host forward's and weight gradient's grouping: <see cref="PatchGroupSize"/> for the implicit GEMM and for the
+    /// im2col reference on the same shapes, <see cref="GroupSize"/> where the patch indices do not fit int32 and a column
+    /// matrix is written; direct = one sample per group of a pointwise conv (x itself is col).
     /// </summary>
-    private static (int Gs, bool Direct, bool Patches) GatherGroups(in ConvGeometry g, ConvLoweringOptions lowering, int implicitGs)
+    private static (int Gs, bool Direct, bool Patches) GatherGroups(in ConvGeometry g, ConvLoweringOptions lowering)
     {
-        int gs = implicitGs;
+        int gs = PatchGroupSize(g, lowering);
         bool direct = gs == 1 && g.Pointwise;
         bool fits = !direct && PatchIndicesFit(g, gs);
         if (!direct && !fits)
@@ -814,7 +803,7 @@ internal static class ConvKernels
             MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, bias?.View, g);
             return;
         }
-        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering, PatchGroupSize(g, dev.ConvLowering));
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col;
         // otherwise the GEMM's B packing gathers the patches from x (implicit GEMM, no column matrix).
         bool host = dev.IsHost;
@@ -921,7 +910,7 @@ internal static class ConvKernels
             return;
         }
         // As in the forward, op(B) = colᵀ is gathered from x by the B packing unless asked for the reference im2col.
-        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering, WeightGradGroupSize(g, dev.CpuOptions));
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
         bool host = dev.IsHost;
         using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);  // (Ckk, gs·P)
         using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
