@@ -7,7 +7,8 @@
 //
 // BenchmarkDotNet: `dotnet run -c Release -- --filter *ConvBenchmarks*` (GFLOP/s column).
 // Stopwatch table for quick iteration and the per-layer summary: `dotnet run -c Release -- conv-quick [seconds] [filter]`
-// (CONV_IM2COL=1: the im2col reference lowering instead of the implicit GEMM of the forward and weight gradient).
+// (CONV_IM2COL=1: the im2col reference lowering instead of the implicit GEMM of the forward and weight gradient;
+// CONV_GEMM_LOWERING=1: the GEMM lowering for the few-channel layers too, instead of their direct kernels; CONV_THREADS=n: n threads).
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -145,8 +146,8 @@ public class ConvBenchmarks
     [ParamsSource(nameof(LayerNames))]
     public string Layer { get; set; } = ConvLayers.All[0].Name;
 
-    private ConvLayerRun? _run, _im2col;
-    private Device? _im2colDevice;
+    private ConvLayerRun? _run, _im2col, _gemm;
+    private Device? _im2colDevice, _gemmDevice;
 
     [GlobalSetup]
     public void Setup()
@@ -155,6 +156,9 @@ public class ConvBenchmarks
         // The reference lowering (column matrix materialised, same bits) beside the implicit GEMM.
         _im2colDevice = Device.CreateCpu(new CpuKernelOptions { Conv = new ConvLoweringOptions { Im2Col = true } });
         _im2col = new ConvLayerRun(ConvLayers.Find(Layer), _im2colDevice);
+        // The GEMM lowering for the few-channel layers (Ckk ≤ 64), which the default device runs on direct kernels.
+        _gemmDevice = Device.CreateCpu(new CpuKernelOptions { Conv = new ConvLoweringOptions { GemmOnly = true } });
+        _gemm = new ConvLayerRun(ConvLayers.Find(Layer), _gemmDevice);
     }
 
     [GlobalCleanup]
@@ -163,16 +167,23 @@ public class ConvBenchmarks
         _run?.Dispose();
         _im2col?.Dispose();
         _im2colDevice?.Dispose();
+        _gemm?.Dispose();
+        _gemmDevice?.Dispose();
     }
 
     // The CPU kernels are synchronous: each method returns when the result is written.
-    // Forward and WeightGrad are implicit GEMMs (patches packed straight into the B panels); the *Im2Col
+    // Forward and WeightGrad are implicit GEMMs (patches packed straight into the B panels), or the direct kernels for few input channels; the *Im2Col
     // variants run the same GEMMs on a materialised column matrix.
     [Benchmark] public void Forward() => _run!.Forward();
     [Benchmark] public void InputGrad() => _run!.InputGrad();
     [Benchmark] public void WeightGrad() => _run!.WeightGrad();
     [Benchmark] public void ForwardIm2Col() => _im2col!.Forward();
     [Benchmark] public void WeightGradIm2Col() => _im2col!.WeightGrad();
+    // The few-channel layers (D1 of both discriminators, G5 / G2 of the generators) run on the direct kernels of
+    // ConvFewChannels.cs in the three entries above; these time the GEMM lowering they replace (same as above elsewhere).
+    [Benchmark] public void ForwardGemmLowering() => _gemm!.Forward();
+    [Benchmark] public void InputGradGemmLowering() => _gemm!.InputGrad();
+    [Benchmark] public void WeightGradGemmLowering() => _gemm!.WeightGrad();
 }
 
 /// <summary>Stopwatch table over all layers (median and best of repeated runs) and the DCGAN-64 aggregate.</summary>
@@ -186,8 +197,11 @@ internal static class ConvQuick
         if (Environment.GetEnvironmentVariable("CONV_TARGET") is { } t) lowering = lowering with { ColumnTarget = int.Parse(t) };
         if (Environment.GetEnvironmentVariable("CONV_BUDGET") is { } b) lowering = lowering with { WorkspaceBudget = long.Parse(b) };
         if (Environment.GetEnvironmentVariable("CONV_IM2COL") == "1") lowering = lowering with { Im2Col = true }; // the reference lowering
-        using var device = Device.CreateCpu(new CpuKernelOptions { Conv = lowering });
-        Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads{(lowering.Im2Col ? ", im2col lowering" : "")}");
+        if (Environment.GetEnvironmentVariable("CONV_GEMM_LOWERING") == "1") lowering = lowering with { GemmOnly = true }; // no direct few-channel kernels
+        var options = new CpuKernelOptions { Conv = lowering };
+        if (Environment.GetEnvironmentVariable("CONV_THREADS") is { } th) options = options with { Threads = int.Parse(th) };
+        using var device = Device.CreateCpu(options);
+        Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads{(lowering.Im2Col ? ", im2col lowering" : "")}{(lowering.GemmOnly ? ", GEMM lowering only" : "")}");
         Console.WriteLine($"{"layer",-22} {"op",-8} {"kernel",-10} {"GFLOP",7} {"median ms",10} {"best ms",9} {"GFLOP/s med",12} {"best",7}");
         var sums = new Dictionary<string, (double Flops, double Med, double Best)>();
         foreach (var (name, op, g) in ConvLayers.All.Where(l => l.Name.Contains(filter)))

@@ -387,6 +387,11 @@ public sealed class GanModel : ITrainableModel
             {
                 using (Autograd.NoGrad()) fake = G.Generate(z, fakeLabels);
             }
+            // When G reuses the fakes, G's forward graph must live on to the generator step, so the step above keeps
+            // this critic step in the outer scope; D's passes over the batch are still done once D has stepped, so
+            // they get a scope of their own: their activations go back to the pool before the generator step's critic
+            // pass needs the same sizes again (DCGAN-64: about 150 MiB of activations of the real and fake passes).
+            using var criticPassScope = Objective.GeneratorReusesCriticFakes ? TensorScope.Begin() : null;
             OptD.ZeroGrad();
             CriticBatch batch;
             if (ScoresJointly(real, fake))
@@ -412,9 +417,10 @@ public sealed class GanModel : ITrainableModel
             normD = ParameterOps.GradNormTensor(D.Parameters());
             OptD.Step();
             Objective.AfterCriticUpdate(D);
-            if (criticScope is not null)
-                foreach (var metric in new[] { dLoss, dReal, dFake, gp, normD })
-                    if (metric is not null) criticScope.MoveToOuter(metric);
+            foreach (var scope in new[] { criticPassScope, criticScope })
+                if (scope is not null)
+                    foreach (var metric in new[] { dLoss, dReal, dFake, gp, normD })
+                        if (metric is not null) scope.MoveToOuter(metric);
         }
 
         // Generator step: gradients for G's parameters only.

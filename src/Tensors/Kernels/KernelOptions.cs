@@ -2,7 +2,9 @@
 // created), never to process-wide statics: two devices with different settings can run side by
 // side (the determinism tests compare 1 and 2 threads that way), and nothing a test or a trainer
 // sets leaks into the next one. Every knob here changes speed only: results are bit-identical
-// for any setting (work is split by shapes and fixed chunk sizes; sums keep their order).
+// for any setting (work is split by shapes and fixed chunk sizes; sums keep their order). Exception:
+// ConvLoweringOptions.GemmOnly and a forced GEMM family also decide whether few-channel convolutions run on
+// their direct kernels (ConvFewChannels.cs), whose weight gradient sums in another order (last bits may differ).
 
 namespace GpuGan.Tensors;
 
@@ -36,6 +38,13 @@ public sealed record ConvLoweringOptions
         get => _columnTarget;
         init => _columnTarget = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(ColumnTarget), value, "must be at least 1");
     }
+
+    /// <summary>
+    /// The cpu set's GEMM lowering for every shape: no direct kernels for few input channels (ConvFewChannels.cs).
+    /// The reference those kernels are tested and benchmarked against. Unlike the other knobs this one may change the
+    /// last bits (the direct weight gradient sums in another order). Default false.
+    /// </summary>
+    internal bool GemmOnly { get; init; }
 
     /// <summary>
     /// The cpu set's reference lowering: materialise the column matrix (im2col) for the forward and the weight

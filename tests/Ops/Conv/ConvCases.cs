@@ -7,7 +7,7 @@ namespace GpuGan.Tests.OpTable;
 // are each other's adjoints, so they are also each other's VJPs (ConvKernels.BiasGradReference adds
 // the bias): Conv2d (Convᵀ(u, W), WGrad(X, u), Σu); ConvTranspose2d (Conv(u, W), WGrad(u, Y), Σu);
 // Conv2dWeightGrad for upstream V (Convᵀ(G, V), Conv(X, V)).
-// Tolerances: each output sums ≤ 72 float32 products of N(0, 1) values through the GEMM (fp32
+// Tolerances: each output sums ≤ 80 float32 products of N(0, 1) values through the GEMM (fp32
 // accumulation), error ≲ 72·6e-8·Σ|terms| ≈ 1e-5 at worst, hence atol 2e-5, rtol 1e-5.
 // Shapes stay ≲ 150 input elements: gradgradcheck runs the op twice per input element.
 public static partial class OpCases
@@ -63,6 +63,11 @@ public static partial class OpCases
         yield return Conv("k2x3", 1, 2, 5, 7, 2, 2, 3, 1, 1, 1, bias: false, heavy: true);
         yield return Conv("dcgan D head k4 s1 p0", 2, 3, 4, 4, 1, 4, 4, 1, 0, 1, bias: false);
         yield return Conv("k1 s2", 2, 3, 5, 5, 2, 1, 1, 2, 0, 1, bias: true);
+        // Cin·kH·kW = 80 > 64: the cpu set's GEMM lowering (implicit GEMM, col2im); the rows above with few channels
+        // take its direct kernels (ConvFewChannels.cs), the dense heads a plain GEMM.
+        yield return Conv("many channels k4 s2 p1", 1, 5, 4, 4, 2, 4, 4, 2, 1, 1, bias: true, heavy: true);
+        // 64 output pixels: the direct few-channel weight gradient too (its dispatch wants P ≥ 64).
+        yield return Conv("grey k3 p1 P64", 1, 1, 8, 8, 2, 3, 3, 1, 1, 1, bias: true, heavy: true);
 
         yield return ConvT("dcgan k4 s2 p1", 1, 3, 3, 3, 2, 4, 2, 1, 0, 1, bias: true, heavy: true);
         yield return ConvT("k3 s2 p1 op1", 2, 2, 3, 4, 3, 3, 2, 1, 1, 1, bias: false, heavy: true);
@@ -72,6 +77,8 @@ public static partial class OpCases
         // Output padding ≥ stride but < dilation (PyTorch's rule; the example shape).
         yield return ConvT("op1 ≥ s1 < d2", 1, 1, 2, 2, 1, 2, 1, 0, 1, 2, bias: false);
         yield return ConvT("op2 ≥ s2 < d3", 1, 2, 2, 3, 2, 2, 2, 1, 2, 3, bias: true);
+        yield return ConvT("many channels k4 s2 p1", 1, 2, 2, 2, 5, 4, 2, 1, 0, 1, bias: true, heavy: true); // Cout·k² = 80: GEMM lowering
+        yield return ConvT("to grey k4 s2 p1 P64", 1, 2, 8, 8, 1, 4, 2, 1, 0, 1, bias: true, heavy: true); // the direct kernels, weight gradient included
 
         // The weight gradient as an op in its own right (its rule is Convᵀ / Conv with the upstream as weight):
         // WGAN-GP's penalty gradient w.r.t. the critic's weights runs through it.
@@ -80,6 +87,8 @@ public static partial class OpCases
         yield return WeightGrad("pointwise", 3, 3, 2, 3, 4, 1, 1, 1, 0, 1);
         yield return WeightGrad("dense k4 (critic head)", 2, 3, 4, 4, 1, 4, 4, 1, 0, 1);
         yield return WeightGrad("k1 s2", 2, 3, 5, 5, 2, 1, 1, 2, 0, 1);
+        yield return WeightGrad("many channels k4 s2 p1", 1, 5, 4, 4, 2, 4, 4, 2, 1, 1, heavy: true); // Ckk = 80: GEMM lowering
+        yield return WeightGrad("grey k3 p1 P64", 1, 1, 8, 8, 2, 3, 3, 1, 1, 1, heavy: true); // the direct weight gradient
     }
 
     private static OpCase WeightGrad(string name, int n, int cin, int h, int w, int cout, int kh, int kw, int s, int p, int d, bool heavy = false)

@@ -152,11 +152,51 @@ public sealed class ConvImplicitGemmTests
         }
     }
 
+    /// <summary>
+    /// The input gradient's op(B) read in place from gy (N, C, P) packs exactly the panels the dense PackB packs from
+    /// the permuted copy NcpToCnpCpu writes: panels that cross sample boundaries (P = 49, 7, 40), one pixel per sample
+    /// (P = 1), a column range starting inside the group, a k (channel) range in the middle, nr = 32, 16 and one panel
+    /// of all n columns (the unpacked loop's materialised B). gy is followed by NaNs, so a read past the group shows.
+    /// </summary>
+    [TestCase(5, 49, 3)]
+    [TestCase(6, 7, 5)]
+    [TestCase(4, 40, 2)]
+    [TestCase(9, 1, 40)]
+    public unsafe void ChannelMajorPanelsEqualDensePanelsOfThePermutedCopy(int channels, int pixels, int cnt)
+    {
+        var gy = new float[(cnt + 1) * channels * pixels];
+        var rng = new Random(11);
+        for (int i = 0; i < gy.Length; i++) gy[i] = i < cnt * channels * pixels ? (float)(rng.NextDouble() * 2 - 1) : float.NaN;
+        int n = cnt * pixels;
+        var permuted = new float[channels * n];
+        using var device = Device.CreateCpu(new CpuKernelOptions { Threads = 1 });
+        fixed (float* gp = gy, cp = permuted)
+        {
+            ConvKernels.NcpToCnpCpu(device.Parallel, gp, cp, channels, pixels, 0, cnt);
+            var src = new ConvKernels.NcpChannelsB(gp, channels, pixels, n);
+            foreach (int nr in new[] { 32, 16, n })
+            foreach (int jc in new[] { 0, Math.Min(n - 1, 3) })
+            {
+                int kc = Math.Max(1, channels - 2), nc = n - jc, panels = (nc + nr - 1) / nr;
+                var dense = new float[panels * nr * kc];
+                var view = new float[dense.Length];
+                Array.Fill(view, 5f);
+                fixed (float* dp = dense, vp = view)
+                {
+                    MatMulKernels.PackB(false, channels, n, cp, 1, kc, jc, nc, nr, dp);
+                    ConvKernels.NcpChannelsB.Pack(in src, 1, kc, jc, nc, nr, vp);
+                }
+                Assert.That(Bits(view), Is.EqualTo(Bits(dense)), $"C {channels}, P {pixels}, {cnt} samples, nr {nr}, columns from {jc}");
+            }
+        }
+    }
+
     private static int[] Bits(float[] a) => a.Select(BitConverter.SingleToInt32Bits).ToArray();
 
     private static (float[] Y, float[] Dw) Run(CpuKernelOptions options, ConvGeometry g, float[] x, float[] w, float[] gy, float[] b)
     {
-        using var device = Device.CreateCpu(options);
+        // GemmOnly: these shapes have few channels, which would otherwise take the direct kernels (ConvFewChannelTests).
+        using var device = Device.CreateCpu(options with { Conv = options.Conv with { GemmOnly = true } });
         using var scope = TensorScope.Begin();
         var tx = Tensor.FromArray(x, g.InputShape, device);
         var tw = Tensor.FromArray(w, g.WeightShape, device);

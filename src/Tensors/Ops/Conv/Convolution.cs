@@ -45,6 +45,8 @@
 // col2im (SIMD set) is a gather: each (sample, channel) plane is owned by one thread, which adds the kernel
 // taps (i, j) in a fixed order; no atomics, bit-identical for any thread count. (The host kernel
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
+// Few input channels (Ckk = Cin·kH·kW ≤ 64: the RGB/grey first layer, and the last layer of a generator in conv
+// orientation) take the direct host kernels of ConvFewChannels.cs instead (ConvLoweringOptions.GemmOnly: the GEMM here).
 // Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
 // steady-state training allocates nothing.
 using System.Runtime.CompilerServices;
@@ -76,7 +78,7 @@ internal readonly record struct ConvGeometry(int N, int Cin, int H, int W, int C
     public static int OutputSize(int size, int k, int s, int p, int d) => (size + 2 * p - d * (k - 1) - 1) / s + 1;
 }
 
-internal static class ConvKernels
+internal static partial class ConvKernels
 {
     // ============================================================ float64 reference
 
@@ -409,6 +411,52 @@ internal static class ConvKernels
         public static bool GathersB => true;
 
         public static bool TryDense(in ConvPatchB s, out float* b, out bool transB)
+        {
+            b = null;
+            transB = false;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// op(B) = the channel-major (C, cnt·P) view of cnt samples of an (N, C, P) tensor, read in place:
+    /// B[c, s·P + q] = src[(s·C + c)·P + q], src at the group's first sample — the matrix <see cref="NcpToCnpCpu"/> would
+    /// write, without writing it. A packed panel row is a few contiguous runs (one per sample its nr columns cross), so
+    /// each value lands where the dense PackB puts it: C is bit-identical to the permute-then-GEMM path.
+    /// </summary>
+    internal readonly unsafe struct NcpChannelsB(float* src, int channels, int pixels, int n) : ICpuPanelSourceB<NcpChannelsB>
+    {
+        private readonly float* _src = src;
+        private readonly int _c = channels, _p = pixels, _n = n;
+
+        public static void Pack(in NcpChannelsB s, int pc, int kc, int jc, int nc, int nr, float* dst)
+        {
+            long sampleStride = (long)s._c * s._p;
+            // A panel's columns split into runs at sample boundaries; the runs are the same for every row.
+            int* runStart = stackalloc int[nr];
+            long* runSource = stackalloc long[nr];
+            int* runLength = stackalloc int[nr];
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                float* d = dst + (long)jr * kc;
+                int j0 = jc + jr, valid = Math.Min(nr, s._n - j0), runs = 0;
+                for (int q = 0; q < valid; runs++)
+                {
+                    int j = j0 + q, sample = j / s._p, offset = j - sample * s._p, len = Math.Min(valid - q, s._p - offset);
+                    (runStart[runs], runSource[runs], runLength[runs]) = (q, sample * sampleStride + offset, len);
+                    q += len;
+                }
+                for (int row = 0; row < kc; row++, d += nr)
+                {
+                    float* channel = s._src + (long)(pc + row) * s._p;
+                    for (int r = 0; r < runs; r++)
+                        Buffer.MemoryCopy(channel + runSource[r], d + runStart[r], runLength[r] * sizeof(float), runLength[r] * sizeof(float));
+                    for (int q = Math.Max(valid, 0); q < nr; q++) d[q] = 0f;
+                }
+            }
+        }
+
+        public static bool TryDense(in NcpChannelsB s, out float* b, out bool transB)
         {
             b = null;
             transB = false;
@@ -797,6 +845,12 @@ internal static class ConvKernels
             }
             return;
         }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.Forward))
+        {
+            ForwardFewChannelCpu(dev.Parallel, Ptr(x), Ptr(w), bias is null ? null : Ptr(bias), Ptr(y), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM over the whole batch, stored in NCHW with the bias (no col, no permute, no bias kernel).
@@ -863,6 +917,12 @@ internal static class ConvKernels
             }
             return;
         }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.InputGrad))
+        {
+            InputGradFewChannelCpu(dev.Parallel, Ptr(gy), Ptr(w), bias is null ? null : Ptr(bias), Ptr(dx), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM over the sub-pixel classes, gathering dY and storing dX (+ bias) in NCHW (no col2im).
@@ -872,7 +932,6 @@ internal static class ConvKernels
         int gs = GroupSize(g, dev.ConvLowering);
         bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         using var col = new Workspace(dev, direct ? 0 : (long)g.Ckk * gs * g.P);           // (Ckk, gs·P)
-        using var gbuf = new Workspace(dev, gs == 1 ? 0 : (long)g.Cout * gs * g.P);        // (Cout, gs·P)
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0);
@@ -880,10 +939,10 @@ internal static class ConvKernels
             if (host)
             {
                 float* gp = Ptr(gy), xp = Ptr(dx), wp = Ptr(w);
-                float* gm = gs == 1 ? gp + (long)n0 * g.Cout * g.P : gbuf.Pointer;
-                if (gs != 1) NcpToCnpCpu(dev.Parallel, gp, gm, g.Cout, g.P, n0, cnt);
                 float* colp = direct ? xp + (long)n0 * g.Cin * g.HW : col.Pointer;
-                MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Ckk, cols, g.Cout, 1f, wp, gm, 0f, colp);
+                // op(B) = gy's samples viewed channel-major, read in place by the B packing (no permuted copy).
+                MatMulKernels.GemmCpu(dev.Parallel, true, g.Ckk, cols, g.Cout, 1f, wp,
+                    new NcpChannelsB(gp + (long)n0 * g.Cout * g.P, g.Cout, g.P, cols), 0f, colp);
                 if (!direct) Col2ImCpu(dev.Parallel, colp, xp, bias is null ? null : Ptr(bias), g, n0, cnt);
                 else if (bias is not null) AddBiasCpu(dev.Parallel, xp, Ptr(bias), g.Cin, g.HW, n0, 1);
             }
@@ -901,6 +960,13 @@ internal static class ConvKernels
             // dW (Cout, Ckk) = Gᵀ (Cout, N) · X (N, Ckk): one GEMM over the whole batch.
             if (dev.IsHost) MatMulKernels.GemmCpu(dev.Parallel, true, false, g.Cout, g.Ckk, g.N, 1f, Ptr(gy), Ptr(x), 0f, Ptr(dw));
             else MatMulKernels.GemmIlgpu(dev, true, false, g.Cout, g.Ckk, g.N, 1f, gy.View, x.View, 0f, dw.View);
+            return;
+        }
+        // Host (TakesFewChannel is false elsewhere), few input channels (Ckk ≤ 64): the direct kernels of ConvFewChannels.cs.
+        if (TakesFewChannel(g, dev, ConvKernelKind.WeightGrad))
+        {
+            using var partials = new Workspace(dev, FewChannelWeightGradWorkspace(g));
+            WeightGradFewChannelCpu(dev.Parallel, Ptr(x), Ptr(gy), Ptr(dw), partials.Pointer, g);
             return;
         }
         if (!dev.IsHost)
