@@ -81,7 +81,8 @@ internal sealed class ConvLayerRun : IDisposable
     public unsafe void GemmOnly(string kernel)
     {
         var g = G;
-        int gs = ConvKernels.GroupSize(g, _device.ConvLowering);
+        // The input gradient materialises col; the forward and weight gradient gather patches (their own grouping).
+        int gs = kernel == "InputGrad" ? ConvKernels.GroupSize(g, _device.ConvLowering) : ConvKernels.PatchGroupSize(g, _device.ConvLowering);
         long cols = (long)gs * g.P;
         _scratch ??= new float[Math.Max((long)g.Ckk * cols, Math.Max((long)g.Cout * cols, (long)g.Cout * g.Ckk)) * 3];
         fixed (float* s = _scratch)

@@ -22,8 +22,9 @@ public enum CpuGemmKernel
 }
 
 /// <summary>
-/// How convolutions are lowered to GEMMs: samples are processed in groups whose column matrix has
-/// about <see cref="ColumnTarget"/> columns and at most <see cref="WorkspaceBudget"/> floats.
+/// How convolutions are lowered to GEMMs: samples are processed in groups of about <see cref="ColumnTarget"/>
+/// GEMM columns whose workspace (the column matrix, or where the cpu set gathers patches straight into the GEMM,
+/// the permute buffer and patch tables) is at most <see cref="WorkspaceBudget"/> floats, in groups of equal size.
 /// The group size depends on these and the shapes only.
 /// </summary>
 public sealed record ConvLoweringOptions
@@ -48,11 +49,12 @@ public sealed record ConvLoweringOptions
     /// <summary>
     /// The cpu set's reference lowering: materialise the column matrix (im2col) for the forward and the weight
     /// gradient instead of gathering patches straight into the GEMM's B panels. Same bits (the implicit path packs
-    /// the same values into the same panels); kept for the bit-equality tests and the benchmarks. Default false.
+    /// the same values into the same panels, and this path runs on the implicit path's sample groups, so its column
+    /// matrix may exceed <see cref="WorkspaceBudget"/>); kept for the bit-equality tests and the benchmarks. Default false.
     /// </summary>
     internal bool Im2Col { get; init; }
 
-    /// <summary>Largest column workspace, in floats. Default 2^22 (16 MiB).</summary>
+    /// <summary>Largest workspace of one sample group (see the type's summary), in floats. Default 2^22 (16 MiB).</summary>
     public long WorkspaceBudget
     {
         get => _workspaceBudget;

@@ -56,15 +56,21 @@ public sealed class ConvImplicitGemmTests
         }
         float[] x = Random(n * cin * h * w), wt = Random(cout * g.Ckk), gy = Random(n * cout * g.P), b = Random(cout);
 
-        // One sample per group, groups of 2 (a partial last group when N is odd), the default grouping.
+        // One sample per group (column target 1), groups of 2 (a budget of two samples' permute buffer and tables; a
+        // partial last group when N is odd: the implicit groups are at least the column target, so only the budget cuts
+        // the batch into groups of 2 + 1), the default grouping.
         float[]? firstForward = null;
-        foreach (int target in new[] { 1, g.P + 1, new ConvLoweringOptions().ColumnTarget })
+        foreach (var lowering in new[]
+                 {
+                     new ConvLoweringOptions { ColumnTarget = 1 },
+                     new ConvLoweringOptions { WorkspaceBudget = 2 * (g.Cout + 3L) * g.P },
+                     new ConvLoweringOptions(),
+                 })
         foreach (int threads in new[] { 1, 2 })
         {
-            var lowering = new ConvLoweringOptions { ColumnTarget = target };
             var (yRef, dwRef) = Run(new CpuKernelOptions { Threads = threads, Gemm = gemm, Conv = lowering with { Im2Col = true } }, g, x, wt, gy, b);
             var (y, dw) = Run(new CpuKernelOptions { Threads = threads, Gemm = gemm, Conv = lowering }, g, x, wt, gy, b);
-            string what = $"{g}, column target {target}, {threads} threads, gemm {gemm}";
+            string what = $"{g}, {ConvKernels.PatchGroupSize(g, lowering)} samples per group, {threads} threads, gemm {gemm}";
             Assert.That(Bits(y), Is.EqualTo(Bits(yRef)), what + ": forward");
             Assert.That(Bits(dw), Is.EqualTo(Bits(dwRef)), what + ": weight gradient");
             // The forward's group size only changes n, not any output's k order: same bits for every grouping here
@@ -84,7 +90,7 @@ public sealed class ConvImplicitGemmTests
         {
             int ho = ConvGeometry.OutputSize(t.H, t.K, t.S, t.P, t.D), wo = ConvGeometry.OutputSize(t.W, t.K, t.S, t.P, t.D);
             var g = new ConvGeometry(t.N, t.Cin, t.H, t.W, t.Cout, t.K, t.K, ho, wo, t.S, t.P, t.D);
-            int cols = ConvKernels.GroupSize(g, lowering) * g.P;
+            int cols = ConvKernels.PatchGroupSize(g, lowering) * g.P;
             return MatMulKernels.TakesSplitK(CpuGemmKernel.Auto, g.Cout, g.Ckk, cols);
         });
         Assert.That(any, Is.True);

@@ -239,11 +239,13 @@ public static class LargeRows
                 Inputs = (gen, i, cnt) => i == 1 ? Ref.Uniform(gen, cnt, -0.3f, 0.3f) : Ref.Uniform(gen, cnt, -1f, 1f),
             }, () => crossings(g), slow);
         }
-        yield return Conv("sample groups", 20, 3, 32, 8, 4, 2, 1, g =>
+        yield return Conv("sample groups", 35, 3, 32, 8, 4, 2, 1, g => // equal groups: 12 + 12 + 11 (col), 18 + 17 (implicit)
         [
             ("samples per group > 1 (ColumnTarget / P)", ConvKernels.GroupSize(g, lowering), 1),
             ("groups (the last one ragged)", Chunks(g.N, ConvKernels.GroupSize(g, lowering)), 1),
             ("ragged last group", g.N % ConvKernels.GroupSize(g, lowering), 0),
+            ("implicit-GEMM groups (forward, weight gradient)", Chunks(g.N, ConvKernels.PatchGroupSize(g, lowering)), 1),
+            ("ragged last implicit group", g.N % ConvKernels.PatchGroupSize(g, lowering), 0),
             ("im2col row chunks of Grain(cols)", Chunks(g.Ckk, CpuParallel.Grain((long)ConvKernels.GroupSize(g, lowering) * g.P)), 1),
         ], slow: true);
         yield return Conv("one sample per group", 2, 2, 128, 4, 4, 2, 1, g =>
@@ -281,7 +283,7 @@ public static class LargeRows
         ]);
         {
             // The generator's transposed conv, several sample groups in conv orientation.
-            int n = 20, cin = 8, h = 16, cout = 4, k = 4, s = 2, p = 1;
+            int n = 35, cin = 8, h = 16, cout = 4, k = 4, s = 2, p = 1;
             int oh = (h - 1) * s - 2 * p + (k - 1) + 1;
             var g = new ConvGeometry(n, cout, oh, oh, cin, k, k, h, h, s, p, 1);
             yield return new LargeRow(new OpCase
@@ -296,6 +298,7 @@ public static class LargeRows
             [
                 ("samples per group > 1", ConvKernels.GroupSize(g, lowering), 1),
                 ("groups (the last one ragged)", Chunks(g.N, ConvKernels.GroupSize(g, lowering)), 1),
+                ("implicit-GEMM groups (input gradient's conv, weight gradient)", Chunks(g.N, ConvKernels.PatchGroupSize(g, lowering)), 1),
                 ("col2im plane chunks of Grain(HW)", Chunks((long)ConvKernels.GroupSize(g, lowering) * g.Cin, CpuParallel.Grain(g.HW)), 1),
             ], SlowOnIlgpu: true);
         }

@@ -26,7 +26,9 @@
 // gs is chosen from the shapes only (a column target and a workspace budget), so sums — the weight
 // gradient accumulates groups in sample order with beta = 1 — have an order fixed by the shapes.
 // The CPU set's target is cache-sized (4096 columns); the ILGPU set's default is the whole batch
-// (GpuKernelOptions.Conv).
+// (GpuKernelOptions.Conv). On the CPU set the budget bounds what a group materialises: col where there is
+// one (GroupSize), else the permute buffer and patch tables (PatchGroupSize), and the batch is cut into
+// equal groups.
 // On ILGPU all three are implicit GEMMs over the whole batch (no grouping, no columns): the forward's
 // tile loader gathers im2col(X) from NCHW (zero in the padding) and its epilogue stores Y in NCHW with
 // the bias; the weight gradient reads dY in NCHW as (Cout, N·Ho·Wo) and gathers the columns from X
@@ -406,6 +408,8 @@ internal static partial class ConvKernels
             }
         }
 
+        public static bool GathersB => true;
+
         public static bool TryDense(in ConvPatchB s, out float* b, out bool transB)
         {
             b = null;
@@ -489,6 +493,8 @@ internal static partial class ConvKernels
                 }
             }
         }
+
+        public static bool GathersB => true;
 
         public static bool TryDense(in ConvPatchBT s, out float* b, out bool transB)
         {
@@ -723,15 +729,41 @@ internal static partial class ConvKernels
     // ============================================================ launchers
 
     /// <summary>
-    /// Samples per group, from the shapes and the device's lowering options only (so every sum has an
-    /// order fixed by them): enough samples for about <see cref="ConvLoweringOptions.ColumnTarget"/> GEMM
-    /// columns, within <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace.
+    /// Samples per group where a column matrix is materialised (the input gradient's col, and the im2col forward and
+    /// weight gradient where patch indices do not fit), from the shapes and the device's lowering options only (so every
+    /// sum has an order fixed by them): at most <see cref="ConvLoweringOptions.ColumnTarget"/> GEMM columns and
+    /// <see cref="ConvLoweringOptions.WorkspaceBudget"/> floats of workspace, as few groups as that allows, of equal size
+    /// (DCGAN-28's G1 input gradient ran 41 + 23 samples, now 32 + 32: a smaller col).
     /// </summary>
     public static int GroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
+        => EqualGroups(g, lowering, (long)Math.Max(g.Ckk, g.Cout) * g.P, atLeastTarget: false);
+
+    /// <summary>
+    /// Samples per group of the implicit-GEMM forward and weight gradient (<see cref="ConvPatchB"/>, <see cref="ConvPatchBT"/>;
+    /// the im2col reference lowering runs on the same groups, so the two stay bit-identical). No column matrix exists, so
+    /// the budget bounds what is materialised: the (Cout, gs·P) permute buffer and the three column tables (3·gs·P ints).
+    /// With the col-sized budget the 7×7 and 8×8 layers of Ckk ≥ 2048 ran in two or more groups (DCGAN-28's G1 in 41 + 23,
+    /// DCGAN-64's D3 and G3 in 32 + 32), so their weight gradient summed in pieces and every GEMM was smaller than the
+    /// target. Groups are equal and at least the column target (up to twice it) where the batch and budget allow: a
+    /// weight gradient whose C is too small to split among threads splits k into fixed 1024-column chunks instead, and
+    /// groups cut below the target left it a sliver chunk beside whole ones (DCGAN-28's first layer in 4 × 16 samples,
+    /// 3136 columns: 2:1 on two threads, 25 % slower than 21 + 21 + 21 + 1; as 22 + 22 + 20, 4312 and 3920 columns).
+    /// </summary>
+    public static int PatchGroupSize(in ConvGeometry g, ConvLoweringOptions lowering)
+        => EqualGroups(g, lowering, (g.Cout + 3L) * g.P, atLeastTarget: true);
+
+    /// <summary>
+    /// The batch cut into equal groups of ⌈N / groups⌉ samples: groups enough for the budget (perSample floats per
+    /// sample) and, for the target of ⌈ColumnTarget / P⌉ samples, ⌈N / target⌉ (groups at most the target) or
+    /// ⌊N / target⌋ (atLeastTarget: groups at least the target) — no group is a remainder of a few samples.
+    /// </summary>
+    private static int EqualGroups(in ConvGeometry g, ConvLoweringOptions lowering, long perSample, bool atLeastTarget)
     {
-        int gs = (int)Math.Clamp(((long)lowering.ColumnTarget + g.P - 1) / Math.Max(1, g.P), 1, Math.Max(1, g.N));
-        long perSample = (long)Math.Max(g.Ckk, g.Cout) * g.P;
-        return (int)Math.Max(1, Math.Min(gs, lowering.WorkspaceBudget / Math.Max(1, perSample)));
+        long n = Math.Max(1, g.N), p = Math.Max(1, g.P);
+        long target = Math.Clamp((lowering.ColumnTarget + p - 1) / p, 1, n);
+        long cap = Math.Max(1, lowering.WorkspaceBudget / Math.Max(1, perSample));
+        long groups = Math.Max((n + cap - 1) / cap, atLeastTarget ? Math.Max(1, n / target) : (n + target - 1) / target);
+        return (int)((n + groups - 1) / groups);
     }
 
     /// <summary>A pooled workspace buffer: host float[] (pinned) or device buffer, returned on dispose.</summary>
@@ -773,6 +805,24 @@ internal static partial class ConvKernels
     }
 
 
+    /// <summary>
+    /// The host forward's and weight gradient's grouping: <see cref="PatchGroupSize"/> for the implicit GEMM and for the
+    /// im2col reference on the same shapes, <see cref="GroupSize"/> where the patch indices do not fit int32 and a column
+    /// matrix is written; direct = one sample per group of a pointwise conv (x itself is col).
+    /// </summary>
+    private static (int Gs, bool Direct, bool Patches) GatherGroups(in ConvGeometry g, ConvLoweringOptions lowering)
+    {
+        int gs = PatchGroupSize(g, lowering);
+        bool direct = gs == 1 && g.Pointwise;
+        bool fits = !direct && PatchIndicesFit(g, gs);
+        if (!direct && !fits)
+        {
+            gs = GroupSize(g, lowering);
+            direct = gs == 1 && g.Pointwise;
+        }
+        return (gs, direct, fits && !lowering.Im2Col);
+    }
+
     /// <summary>y (N, Cout, Ho, Wo) = Conv(x, w) + bias.</summary>
     public static unsafe void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g)
     {
@@ -807,11 +857,10 @@ internal static partial class ConvKernels
             MatMulKernels.ConvForwardIlgpu(dev, w.View, x.View, y.View, bias?.View, g);
             return;
         }
-        int gs = GroupSize(g, dev.ConvLowering);
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
         // Host: one sample per group writes the GEMM straight into y; a pointwise conv reads x as col;
         // otherwise the GEMM's B packing gathers the patches from x (implicit GEMM, no column matrix).
-        bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
-        bool patches = !direct && !dev.ConvLowering.Im2Col && PatchIndicesFit(g, gs);
+        bool host = dev.IsHost;
         using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);   // (Ckk, gs·P)
         using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
         using var tmp = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)
@@ -926,10 +975,9 @@ internal static partial class ConvKernels
             MatMulKernels.ConvWeightGradIlgpu(dev, gy.View, x.View, dw.View, g);
             return;
         }
-        int gs = GroupSize(g, dev.ConvLowering);
-        bool host = dev.IsHost, direct = host && gs == 1 && g.Pointwise;
         // As in the forward, op(B) = colᵀ is gathered from x by the B packing unless asked for the reference im2col.
-        bool patches = !direct && !dev.ConvLowering.Im2Col && PatchIndicesFit(g, gs);
+        var (gs, direct, patches) = GatherGroups(g, dev.ConvLowering);
+        bool host = dev.IsHost;
         using var col = new Workspace(dev, direct || patches ? 0 : (long)g.Ckk * gs * g.P);  // (Ckk, gs·P)
         using var tables = new Workspace(dev, patches ? PatchTableFloats(g, gs) : 0);
         using var gbuf = new Workspace(dev, host && gs == 1 ? 0 : (long)g.Cout * gs * g.P); // (Cout, gs·P)

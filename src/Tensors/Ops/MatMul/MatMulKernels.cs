@@ -283,6 +283,12 @@ internal unsafe interface ICpuPanelSourceB<TSelf> where TSelf : struct, ICpuPane
 
     /// <summary>True with the stored matrix when op(B) is a plain dense operand (the unpacked loop reads it in place).</summary>
     static abstract bool TryDense(in TSelf source, out float* b, out bool transB);
+
+    /// <summary>
+    /// Whether <see cref="Pack"/> gathers (several times a dense copy per element), so the driver's job split avoids packing
+    /// the same panels twice. Default false.
+    /// </summary>
+    static virtual bool GathersB => false;
 }
 
 /// <summary>op(B) stored densely: (k, n) row-major, or (n, k) when transB.</summary>
@@ -974,9 +980,10 @@ internal static class MatMulKernels
 
     /// <summary>
     /// The same GEMM with op(B) read through a panel source: <typeparamref name="TB"/> packs op(B)'s kc×nr
-    /// micro-panels (a dense matrix, or conv patches gathered straight from an image). The driver — paths,
-    /// blocking, job split, split-K — depends on m, n, k and the options only, never on the source, so two
-    /// sources that yield the same op(B) give bit-identical C. TB is a struct, so the JIT compiles one copy
+    /// micro-panels (a dense matrix, or conv patches gathered straight from an image). The driver's sums — paths,
+    /// blocking, split-K — depend on m, n, k and the options only, never on the source, so two sources that yield
+    /// the same op(B) give bit-identical C (the job split also weighs <see cref="ICpuPanelSourceB{TSelf}.GathersB"/>,
+    /// but any split gives the same bits). TB is a struct, so the JIT compiles one copy
     /// of the driver per source and the dense path pays nothing for the abstraction.
     /// </summary>
     internal static unsafe void GemmCpu<TB>(CpuParallel cpu, bool transA, int m, int n, int k, float alpha,
@@ -1055,6 +1062,11 @@ internal static class MatMulKernels
             long cost = (long)jn * m + (long)jm * n;
             if (cost < bestCost) (bestCost, jobsN, jobsM) = (cost, jn, jm);
         }
+        // A gathering source (conv patches: masked 8-lane gathers from the image) costs several dense copies per
+        // packed element, and every job row re-gathers the same panels: split n only whenever that still gives each
+        // thread a job (the conv weight gradient m = 128, n = 1024 went 3×2, gathering its patches twice: 84–99 →
+        // 110–128 GFLOP/s in a DCGAN-28 step as 1×4).
+        if (TB.GathersB && jobsM > 1 && maxN >= threads) (jobsM, jobsN) = (1, Math.Min(maxN, target));
         job.JobsM = jobsM;
         job.JobsN = jobsN;
         job.MPanels = mPanels;
