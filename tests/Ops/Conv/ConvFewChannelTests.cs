@@ -27,8 +27,8 @@ public sealed class ConvFewChannelTests
         (2, 1, 13, 11, 6, 3, 1, 2, 2),    // dilation 2, padding 2
         (2, 2, 13, 10, 7, 4, 3, 2, 1),    // stride 3: input pixels no tap reaches
         (1, 4, 8, 200, 6, 4, 1, 0, 1),    // Ckk = 64, Wo = 197: five one-row bands; input gradient via the row walk
-        (40, 1, 10, 10, 8, 4, 2, 1, 1),   // weight gradient: chunks of 5 samples, columns of 4 samples at once, then 1
-        (18, 2, 16, 16, 8, 3, 1, 1, 1),   // weight gradient: chunks of 3 samples at once, P = 256, Ckk = 18 (rows 16, 17 alone)
+        (42, 1, 10, 10, 8, 4, 2, 1, 1),   // weight gradient: chunks of 4 samples (columns of 4 samples at once), the last of 2
+        (18, 2, 16, 16, 8, 3, 1, 1, 1),   // weight gradient: columns of 3 samples at once in chunks of 4 (passes of 3, 1), P = 256, Ckk = 18 (rows 16, 17 alone)
         (2, 1, 5, 5, 3, 5, 1, 0, 1),      // dense (kernel = the whole input): stays a plain GEMM
     ];
 

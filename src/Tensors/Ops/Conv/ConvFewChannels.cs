@@ -13,9 +13,10 @@
 // - the input gradient computes Wᵀ·G_n for one input channel into a stack buffer (G_n is already
 //   (Cout, P), no packing) and col2ims it into that channel's plane (the gather or the row walk of
 //   Convolution.cs, so each pixel is init + its taps in (i, j) order);
-// - the weight gradient keeps 16-lane partial sums per (co, r) for a fixed chunk of samples (a 4×4 tile
-//   of them in registers over a band's pixels), then adds the chunks in chunk order and each 16-lane
-//   vector with one fixed horizontal sum.
+// - the weight gradient keeps 16-lane partial sums per (co, r) for each chunk of 4 samples (a 4×4 tile
+//   of them in registers over a band's pixels), reduces each chunk's 16 lanes with one fixed horizontal
+//   sum, then adds the chunks' partials in chunk order — so a data-parallel rank's shard sums the same
+//   chunks as the one-process run (see FewChannelWeightChunkSamples).
 // Every output is written by one work item and every sum has an order fixed by the geometry (samples,
 // bands and chunks are cut from the shapes only), so 1 and 2 threads give the same bits. Pixel tails
 // (P, band lengths not multiples of 16) are masked loads and stores: nothing is read past G's rows or
@@ -46,8 +47,13 @@ internal static partial class ConvKernels
     /// <summary>Floats of the per-item stack buffer (64 KiB).</summary>
     private const int FewChannelScratch = 1 << 14;
 
-    /// <summary>Sample chunks of the weight gradient: at most this many partial sums, cut from N only.</summary>
-    private const int FewChannelWeightChunks = 8;
+    /// <summary>
+    /// Samples per chunk of the weight gradient's partial sums: a fixed count, not a fraction of N, so a data-parallel rank's
+    /// shard of the batch (any multiple of 4 samples) sums exactly the chunks the one-process run sums for those samples and
+    /// only the final adds are associated differently (as the GEMM lowering's split-k chunks, which follow the batch). With
+    /// N / 8 samples per chunk, a 2-rank WGAN-GP step moved 1,414 of 1.7 M weights past MpiRunTests' bound (0 with the GEMM lowering).
+    /// </summary>
+    private const int FewChannelWeightChunkSamples = 4;
 
     /// <summary>
     /// Whether <paramref name="kernel"/> of this conv runs on the direct few-channel kernels: host device, AVX-512,
@@ -409,10 +415,10 @@ internal static partial class ConvKernels
 
     // ------------------------------------------------------------ weight gradient
 
-    /// <summary>Sample chunks of the weight gradient and samples per chunk (from N only).</summary>
+    /// <summary>Sample chunks of the weight gradient and samples per chunk (<see cref="FewChannelWeightChunkSamples"/> each, the last one may be short).</summary>
     internal static (int Chunks, int PerChunk) FewChannelWeightChunking(in ConvGeometry g)
     {
-        int per = (g.N + FewChannelWeightChunks - 1) / FewChannelWeightChunks;
+        int per = Math.Min(FewChannelWeightChunkSamples, Math.Max(1, g.N));
         return ((g.N + per - 1) / per, per);
     }
 
@@ -421,7 +427,7 @@ internal static partial class ConvKernels
 
     /// <summary>
     /// dw (Cout, Cin, kH, kW) = Σ_n G_n · col_nᵀ. Chunk k (a fixed run of samples) accumulates 16-lane partial sums
-    /// acc[k, co, r] over its samples, bands and pixels in order; then dw[co, r] = Sum(acc[0] + acc[1] + … in chunk order).
+    /// acc[k, co, r] over its samples, bands and pixels in order; then dw[co, r] = Sum(acc[0]) + Sum(acc[1]) + … in chunk order.
     /// </summary>
     internal static unsafe void WeightGradFewChannelCpu(CpuParallel cpu, float* x, float* gy, float* dw, float* acc, in ConvGeometry g)
     {
@@ -436,10 +442,12 @@ internal static partial class ConvKernels
         {
             for (int o = o0; o < o1; o++)
             {
+                // Each chunk's 16 lanes to one partial first, then the partials in chunk order: a rank's shard of the batch
+                // then gives exactly the partial sums of its chunks, and only the adds across the shard boundary differ.
                 float* a = (float*)ap + 16L * o;
-                var s = Vector512.Load(a);
-                for (int k = 1; k < chunks; k++) s += Vector512.Load(a + k * slice);
-                ((float*)dp)[o] = Vector512.Sum(s);
+                float s = Vector512.Sum(Vector512.Load(a));
+                for (int k = 1; k < chunks; k++) s += Vector512.Sum(Vector512.Load(a + k * slice));
+                ((float*)dp)[o] = s;
             }
         });
     }
