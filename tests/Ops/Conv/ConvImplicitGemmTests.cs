@@ -27,6 +27,8 @@ public sealed class ConvImplicitGemmTests
         (3, 2, 13, 10, 7, 4, 3, 2, 2),    // stride 3, taps outside on both sides
         (8, 3, 32, 32, 32, 4, 2, 1, 1),   // weight gradient splits k (k = 2048 columns, C = 32×48)
         (2, 1, 3, 3, 2, 2, 1, 0, 1),      // tiny: the unpacked loop
+        (2, 2, 70, 66, 3, 3, 2, 1, 1),    // Wo = 33: the reference im2col takes the row walk (stride 2, masked 16-output blocks)
+        (1, 2, 34, 35, 3, 3, 1, 1, 1),    // Wo = 35, stride 1: the row walk's row copies
         (3, 3, 9, 7, 1, 3, 1, 1, 1),      // Cout = 1: forward and weight gradient are m == 1 GEMMs (the skinny path)
         (3, 1, 6, 5, 4, 1, 1, 0, 1),      // Cin = 1 pointwise: the forward has k == 1, the weight gradient n == 1
     ];

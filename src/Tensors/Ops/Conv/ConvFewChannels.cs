@@ -118,50 +118,8 @@ internal static partial class ConvKernels
         {
             int j = r % g.KW, t = r / g.KW, i = t % g.KH, c = t / g.KH;
             float* dst = col + (long)r * ls;
-            Im2ColBandRow(sample + (long)c * g.HW, dst, g, i, j, oh0, oh1);
+            Im2ColRows(sample + (long)c * g.HW, dst, g, i, j, oh0, oh1);
             for (int q = len; q < ls; q++) dst[q] = 0f;
-        }
-    }
-
-    /// <summary>dst[(oh − oh0)·Wo + ow] = plane[oh·S − p + i·D, ow·S − p + j·D] (0 outside) for oh in [oh0, oh1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Im2ColBandRow(float* plane, float* dst, in ConvGeometry g, int i, int j, int oh0, int oh1)
-    {
-        int off = j * g.Dil - g.Pad;
-        var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
-        int len = hi - lo;
-        for (int oh = oh0; oh < oh1; oh++, dst += g.Wo)
-        {
-            int ih = oh * g.Stride - g.Pad + i * g.Dil;
-            if ((uint)ih >= (uint)g.H || len <= 0)
-            {
-                new Span<float>(dst, g.Wo).Clear();
-                continue;
-            }
-            for (int k0 = 0; k0 < lo; k0++) dst[k0] = 0f;
-            float* src = plane + (long)ih * g.W + lo * g.Stride + off;
-            float* d = dst + lo;
-            int k = 0;
-            if (g.Stride == 1)
-            {
-                Buffer.MemoryCopy(src, d, len * sizeof(float), len * sizeof(float));
-                k = len;
-            }
-            else if (g.Stride == 2)
-            {
-                // 16 outputs at a time: the even lanes of the 2·n − 1 floats they span (masked loads: nothing past the last
-                // tap is read, so no plane-end check), stored under a mask for a short last block (Wo = 14, 32: one or two blocks).
-                for (; k < len; k += 16)
-                {
-                    int n = Math.Min(16, len - k), span = 2 * n - 1;
-                    float* s0 = src + 2 * k;
-                    var first = Avx512F.MaskLoad(s0, LaneMask(span), Vector512<float>.Zero);
-                    var second = span > 16 ? Avx512F.MaskLoad(s0 + 16, LaneMask(span - 16), Vector512<float>.Zero) : Vector512<float>.Zero;
-                    StoreTail(d + k, Avx512F.PermuteVar16x32x2(first, EvenLanes, second), n);
-                }
-            }
-            for (; k < len; k++) d[k] = src[(long)k * g.Stride];
-            for (int k1 = hi; k1 < g.Wo; k1++) dst[k1] = 0f;
         }
     }
 

@@ -244,45 +244,56 @@ internal static partial class ConvKernels
     private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
     /// <summary>Row r of the column matrix for samples [n0, n0 + gs): gs·Ho·Wo floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Im2ColRow(float* x, float* dst, in ConvGeometry g, int r, int n0, int gs)
     {
         int j = r % g.KW, t = r / g.KW, i = t % g.KH, c = t / g.KH;
+        for (int s = 0; s < gs; s++)
+            Im2ColRows(x + ((long)(n0 + s) * g.Cin + c) * g.HW, dst + (long)s * g.P, g, i, j, 0, g.Ho);
+    }
+
+    /// <summary>
+    /// dst[(oh − oh0)·Wo + ow] = plane[oh·S − p + i·D, ow·S − p + j·D] (0 outside) for oh in [oh0, oh1): tap (i, j) of one
+    /// plane over a band of output rows (the im2col row walk, and the few-channel kernels' bands).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Im2ColRows(float* plane, float* dst, in ConvGeometry g, int i, int j, int oh0, int oh1)
+    {
         int off = j * g.Dil - g.Pad;
         var (lo, hi) = ValidRange(g.W, g.Wo, off, g.Stride);
         int len = hi - lo;
-        bool vec2 = g.Stride == 2 && Avx512F.IsSupported && len >= 16;
-        for (int s = 0; s < gs; s++)
+        bool vec2 = g.Stride == 2 && Avx512F.IsSupported;
+        for (int oh = oh0; oh < oh1; oh++, dst += g.Wo)
         {
-            float* plane = x + ((long)(n0 + s) * g.Cin + c) * g.HW;
-            float* planeEnd = plane + g.HW;
-            for (int oh = 0; oh < g.Ho; oh++, dst += g.Wo)
+            int ih = oh * g.Stride - g.Pad + i * g.Dil;
+            if ((uint)ih >= (uint)g.H || len <= 0)
             {
-                int ih = oh * g.Stride - g.Pad + i * g.Dil;
-                if ((uint)ih >= (uint)g.H || len <= 0)
-                {
-                    new Span<float>(dst, g.Wo).Clear();
-                    continue;
-                }
-                for (int k0 = 0; k0 < lo; k0++) dst[k0] = 0f;
-                float* src = plane + (long)ih * g.W + lo * g.Stride + off;
-                float* d = dst + lo;
-                int k = 0;
-                if (g.Stride == 1)
-                {
-                    Buffer.MemoryCopy(src, d, len * sizeof(float), len * sizeof(float));
-                    k = len;
-                }
-                else if (vec2)
-                {
-                    // Even lanes of two 16-float loads; the odd lanes may run one float past the row
-                    // (into the next row of the plane), which is discarded.
-                    for (; k <= len - 16 && src + 2 * k + 32 <= planeEnd; k += 16)
-                        Avx512F.PermuteVar16x32x2(Vector512.Load(src + 2 * k), EvenLanes, Vector512.Load(src + 2 * k + 16)).Store(d + k);
-                }
-                for (; k < len; k++) d[k] = src[(long)k * g.Stride];
-                for (int k1 = hi; k1 < g.Wo; k1++) dst[k1] = 0f;
+                new Span<float>(dst, g.Wo).Clear();
+                continue;
             }
+            for (int k0 = 0; k0 < lo; k0++) dst[k0] = 0f;
+            float* src = plane + (long)ih * g.W + lo * g.Stride + off;
+            float* d = dst + lo;
+            int k = 0;
+            if (g.Stride == 1)
+            {
+                Buffer.MemoryCopy(src, d, len * sizeof(float), len * sizeof(float));
+                k = len;
+            }
+            else if (vec2)
+            {
+                // 16 outputs at a time: the even lanes of the 2·n − 1 floats they span (masked loads: nothing past the last
+                // tap is read, so no plane-end check), stored under a mask for a short last block.
+                for (; k < len; k += 16)
+                {
+                    int n = Math.Min(16, len - k), span = 2 * n - 1;
+                    float* s0 = src + 2 * k;
+                    var first = Avx512F.MaskLoad(s0, LaneMask(span), Vector512<float>.Zero);
+                    var second = span > 16 ? Avx512F.MaskLoad(s0 + 16, LaneMask(span - 16), Vector512<float>.Zero) : Vector512<float>.Zero;
+                    StoreTail(d + k, Avx512F.PermuteVar16x32x2(first, EvenLanes, second), n);
+                }
+            }
+            for (; k < len; k++) d[k] = src[(long)k * g.Stride];
+            for (int k1 = hi; k1 < g.Wo; k1++) dst[k1] = 0f;
         }
     }
 
@@ -410,12 +421,6 @@ internal static partial class ConvKernels
 
         public static bool GathersB => true;
 
-        public static bool TryDense(in ConvPatchB s, out float* b, out bool transB)
-        {
-            b = null;
-            transB = false;
-            return false;
-        }
     }
 
     /// <summary>
@@ -456,12 +461,6 @@ internal static partial class ConvKernels
             }
         }
 
-        public static bool TryDense(in NcpChannelsB s, out float* b, out bool transB)
-        {
-            b = null;
-            transB = false;
-            return false;
-        }
     }
 
     /// <summary>Weight-gradient op(B) = colᵀ (gs·P, Ckk), gathered from x (the group's first sample at X).</summary>
@@ -496,12 +495,6 @@ internal static partial class ConvKernels
 
         public static bool GathersB => true;
 
-        public static bool TryDense(in ConvPatchBT s, out float* b, out bool transB)
-        {
-            b = null;
-            transB = false;
-            return false;
-        }
     }
 
     /// <summary>

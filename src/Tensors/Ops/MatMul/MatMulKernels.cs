@@ -281,8 +281,13 @@ internal unsafe interface ICpuPanelSourceB<TSelf> where TSelf : struct, ICpuPane
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of nr columns at dst (nc rounded up to nr, times kc floats).</summary>
     static abstract void Pack(in TSelf source, int pc, int kc, int jc, int nc, int nr, float* dst);
 
-    /// <summary>True with the stored matrix when op(B) is a plain dense operand (the unpacked loop reads it in place).</summary>
-    static abstract bool TryDense(in TSelf source, out float* b, out bool transB);
+    /// <summary>True with the stored matrix when op(B) is a plain dense operand (the unpacked loop reads it in place); false by default (a gathering source).</summary>
+    static virtual bool TryDense(in TSelf source, out float* b, out bool transB)
+    {
+        b = null;
+        transB = false;
+        return false;
+    }
 
     /// <summary>
     /// Whether <see cref="Pack"/> gathers (several times a dense copy per element), so the driver's job split avoids packing
