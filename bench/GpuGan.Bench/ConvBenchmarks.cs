@@ -7,6 +7,7 @@
 //
 // BenchmarkDotNet: `dotnet run -c Release -- --filter *ConvBenchmarks*` (GFLOP/s column).
 // Stopwatch table for quick iteration and the per-layer summary: `dotnet run -c Release -- conv-quick [seconds] [filter]`
+// (CONV_VERSUS_GEMM_LOWERING=1 adds, per kernel, a paired timing against a device with the GEMM lowering only).
 // (CONV_IM2COL=1: the im2col reference lowering instead of the implicit GEMM of the forward and weight gradient;
 // CONV_GEMM_LOWERING=1: the GEMM lowering for the few-channel layers too, instead of their direct kernels; CONV_THREADS=n: n threads).
 using System.Diagnostics;
@@ -198,10 +199,11 @@ internal static class ConvQuick
         if (Environment.GetEnvironmentVariable("CONV_BUDGET") is { } b) lowering = lowering with { WorkspaceBudget = long.Parse(b) };
         if (Environment.GetEnvironmentVariable("CONV_IM2COL") == "1") lowering = lowering with { Im2Col = true }; // the reference lowering
         if (Environment.GetEnvironmentVariable("CONV_GEMM_LOWERING") == "1") lowering = lowering with { GemmOnly = true }; // no direct few-channel kernels
+        if (Environment.GetEnvironmentVariable("CONV_WINOGRAD") == "1") lowering = lowering with { Winograd = true }; // the opt-in Winograd kernels
         var options = new CpuKernelOptions { Conv = lowering };
         if (Environment.GetEnvironmentVariable("CONV_THREADS") is { } th) options = options with { Threads = int.Parse(th) };
         using var device = Device.CreateCpu(options);
-        Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads{(lowering.Im2Col ? ", im2col lowering" : "")}{(lowering.GemmOnly ? ", GEMM lowering only" : "")}");
+        Console.WriteLine($"column target {lowering.ColumnTarget}, workspace budget {lowering.WorkspaceBudget} floats, {device.CpuOptions.Threads} threads{(lowering.Im2Col ? ", im2col lowering" : "")}{(lowering.GemmOnly ? ", GEMM lowering only" : "")}{(lowering.Winograd ? ", Winograd" : "")}");
         Console.WriteLine($"{"layer",-22} {"op",-8} {"kernel",-10} {"GFLOP",7} {"median ms",10} {"best ms",9} {"GFLOP/s med",12} {"best",7}");
         var sums = new Dictionary<string, (double Flops, double Med, double Best)>();
         foreach (var (name, op, g) in ConvLayers.All.Where(l => l.Name.Contains(filter)))
@@ -223,6 +225,24 @@ internal static class ConvQuick
                 string role = op == "Conv2d" ? (kernel == "Forward" ? "fwd" : kernel == "InputGrad" ? "bwd-x" : "bwd-w")
                                              : (kernel == "InputGrad" ? "fwd" : kernel == "Forward" ? "bwd-x" : "bwd-w");
                 string gemmOnly = "";
+                if (Environment.GetEnvironmentVariable("CONV_VERSUS_GEMM_LOWERING") == "1")
+                {
+                    // Paired: this kernel on the default device and on one with the GEMM lowering only, alternated.
+                    using var refDevice = Device.CreateCpu(options with { Conv = lowering with { GemmOnly = true } });
+                    using var refRun = new ConvLayerRun(g, refDevice);
+                    Action refAct = kernel == "Forward" ? refRun.Forward : kernel == "InputGrad" ? refRun.InputGrad : refRun.WeightGrad;
+                    refAct(); refAct();
+                    var mine = new List<double>();
+                    var theirs = new List<double>();
+                    for (int r = 0; r < 9; r++)
+                    {
+                        var sw = Stopwatch.StartNew(); act(); mine.Add(sw.Elapsed.TotalSeconds);
+                        sw.Restart(); refAct(); theirs.Add(sw.Elapsed.TotalSeconds);
+                    }
+                    mine.Sort();
+                    theirs.Sort();
+                    gemmOnly = $"   paired: {mine[4] * 1e3:F2} ms vs GEMM lowering {theirs[4] * 1e3:F2} ms ({mine[4] / theirs[4]:F2}x)";
+                }
                 if (Environment.GetEnvironmentVariable("CONV_GEMM_ONLY") == "1")
                 {
                     run.GemmOnly(kernel);

@@ -68,6 +68,14 @@ internal sealed class CpuParallel : IDisposable
     /// <summary>The settings this device was created with.</summary>
     public CpuKernelOptions Options { get; }
 
+    /// <summary>
+    /// A one-thread team with the same options, for kernels that run many independent products in parallel, each on one
+    /// thread (the Winograd convolution's 25 point GEMMs): an inner GEMM too small to split would otherwise run alone.
+    /// </summary>
+    public CpuParallel Serial => Threads == 1 ? this : _serial ??= new CpuParallel(Options with { Threads = 1 });
+
+    private CpuParallel? _serial;
+
     public int Threads => Options.Threads;
 
     /// <summary>Helper threads alive now (tests: the team ends when idle and on dispose).</summary>
@@ -132,6 +140,7 @@ internal sealed class CpuParallel : IDisposable
     {
         _disposed = true;
         lock (_gate) Monitor.PulseAll(_gate);
+        if (_serial is { } serial && serial != this) serial.Dispose();
     }
 
     // ------------------------------------------------------------ the team

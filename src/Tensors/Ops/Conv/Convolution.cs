@@ -47,6 +47,7 @@
 // walks taps outermost over a block of samples of one channel, so col is read row by row.)
 // Few input channels (Ckk = Cin·kH·kW ≤ 64: the RGB/grey first layer, and the last layer of a generator in conv
 // orientation) take the direct host kernels of ConvFewChannels.cs instead (ConvLoweringOptions.GemmOnly: the GEMM here).
+// Opt-in (ConvLoweringOptions.Winograd): k4 s2 p1 forwards and input gradients as Winograd F(4×4, 2×2), ConvWinograd.cs.
 // Workspaces (col, permuted operands) are rented from the device pool and returned at once, so
 // steady-state training allocates nothing.
 using System.Runtime.CompilerServices;
@@ -844,6 +845,12 @@ internal static partial class ConvKernels
             ForwardFewChannelCpu(dev.Parallel, Ptr(x), Ptr(w), bias is null ? null : Ptr(bias), Ptr(y), g);
             return;
         }
+        // Host, asked for, k4 s2 p1 with 2×2 output tiles or more: Winograd F(4×4, 2×2) on the polyphase split (ConvWinograd.cs).
+        if (TakesWinograd(g, dev, ConvKernelKind.Forward))
+        {
+            ForwardWinogradCpu(dev, Ptr(x), Ptr(w), bias is null ? null : Ptr(bias), Ptr(y), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM over the whole batch, stored in NCHW with the bias (no col, no permute, no bias kernel).
@@ -914,6 +921,11 @@ internal static partial class ConvKernels
         if (TakesFewChannel(g, dev, ConvKernelKind.InputGrad))
         {
             InputGradFewChannelCpu(dev.Parallel, Ptr(gy), Ptr(w), bias is null ? null : Ptr(bias), Ptr(dx), g);
+            return;
+        }
+        if (TakesWinograd(g, dev, ConvKernelKind.InputGrad))
+        {
+            InputGradWinogradCpu(dev, Ptr(gy), Ptr(w), bias is null ? null : Ptr(bias), Ptr(dx), g);
             return;
         }
         if (!dev.IsHost)

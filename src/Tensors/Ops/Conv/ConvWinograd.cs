@@ -1,0 +1,517 @@
+// Winograd F(4×4, 2×2) host kernels for the DCGAN convolution: kernel 4, stride 2, padding 1, dilation 1
+// (every Conv2d and ConvTranspose2d of the DCGAN, pix2pix and PatchGAN stacks past their first layer), for the
+// forward and the input gradient (= ConvTranspose2d's forward). Conv orientation as in Convolution.cs.
+//
+// Why: these layers are ~97 % of a DCGAN step's FLOPs and the direct GEMM lowering already runs at ~70 % of the
+// machine's peak, so the step could only get faster by doing fewer multiplications. A 4×4 stride-2 kernel splits
+// into four 2×2 stride-1 kernels over the input's sub-pixel phases (polyphase), and a 2×2 correlation has a
+// Winograd form: 4×4 outputs from a 5×5 input tile with 25 products instead of 64 — 2.56× fewer MACs. The
+// products of all tiles and channels at one of the 25 transform points are one GEMM, so the work is still our
+// packed GEMM, on 25 (forward) or 100 (input gradient) smaller products.
+//
+// Polyphase (1-D; 2-D is the product). Forward, y[o] = Σ_k x[2o − 1 + k]·w[k], k = 0..3. With k = 2a + q
+// (a, q ∈ {0, 1}) the input index is 2(o + a) + q − 1, so
+//   y[o] = Σ_q Σ_a P_q[o + a]·w[2a + q],   P_q[u] = x[2u + q − 1]  (zero outside x)
+// a 2-tap correlation over the window [o, o + 1] of each phase plane P_q: the phases are 4·Cin input channels
+// of one 2×2 stride-1 correlation. Input gradient, dx[h] = Σ_{o, k: 2o − 1 + k = h} w[k]·dy[o]: the output phase
+// p = h mod 2, h = 2t + p, is
+//   dx[2t + p] = Σ_a dy[t − 1 + p + a]·w[3 − p − 2a]
+// a 2-tap correlation of dy over the window [t − 1 + p, t + p] with a flipped sub-filter: four correlations of
+// Cout channels (one per output phase, each its own input windows), each writing one phase of dx.
+//
+// Winograd F(4, 2) for y[o] = Σ_a d[o + a]·g[a], o = 0..3, on the points 0, 1, −1, 2, ∞ (Toom-Cook,
+// transposed): y = Aᵀ[(G·g) ⊙ (Bᵀ·d)], rows of Bᵀ scaled to integers (the scale moved into G):
+//   Bᵀ = [2 −1 −2 1 0; 0 2 1 −1 0; 0 −2 3 −1 0; 0 −1 0 1 0; 0 2 −1 −2 1]
+//   G  = [1/2 0; 1/2 1/2; 1/6 −1/6; 1/6 1/3; 0 1]
+//   Aᵀ = [1 1 1 1 0; 0 1 −1 2 0; 0 1 1 4 0; 0 1 −1 8 1]
+// In 2-D, Y = Aᵀ[(G·g·Gᵀ) ⊙ (Bᵀ·D·B)]A, and with channels: M[ξ](Cout × T) = U[ξ](Cout × K)·V[ξ](K × T) for each of
+// the 25 points ξ, U = the transformed filters, V = the transformed input tiles (T tiles of a sample group).
+// Accuracy, and why this is opt-in (ConvLoweringOptions.Winograd, default off): Aᵀ's last row scales a point's
+// product by 8 per axis, so each output carries the rounding of products scaled by up to 64. Measured: ~16× the
+// direct sum's relative error (median over random 256-channel tiles; the points 0, ±1, ½, ∞ are no better), 8.9e-4
+// against the direct bound of 3e-4 at |y| = 25 on a DCGAN-64 D2 layer, and the 2-rank WGAN-GP run of MpiRunTests
+// drifted 2,319 weights (of 1.7 M; 173 allowed, 0 with the direct conv) past its one-process twin after one step,
+// although every sample's result is bit-identical whatever the batch (tested): the larger rounding turns the ranks'
+// 1e-7 batch-norm differences into Adam sign flips. The tests bound it at 1e-4·S (S the largest |output|).
+//
+// Layout and work: the tiles of a sample group are numbered t = (n·tilesH + th)·tilesW + tw; V, M are
+// [ξ][channel][t] (each point's operand a dense row-major matrix, so the GEMM reads it as it is). The input
+// transform gathers a tile's window for 8 tiles at once (8-lane masked gathers: zero padding and the plane's end
+// are mask bits, nothing outside x is read) and stores 8-lane rows of V; the output transform reads 8 tiles of
+// M per channel and writes each tile's 4×4 outputs (masked at the plane's end), the bias added. Every output is
+// written by one work item and every sum has an order fixed by the shapes (groups are cut from the shapes and
+// the workspace budget only), so 1 and 2 threads give the same bits. The 25 point GEMMs run in parallel, each on one
+// thread (CpuParallel.Serial): a point's product is often below the GEMM's own split. The tables and the point
+// matrices are padded by a cache line (PointStride). ConvLoweringOptions.GemmOnly keeps these shapes on the GEMM
+// lowering (the reference the tests and benchmarks compare with).
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using GpuGan.Tensors.Kernels;
+using GpuGan.Tensors.Ops;
+
+namespace GpuGan.Tensors;
+
+internal static partial class ConvKernels
+{
+    // ============================================================ Winograd F(4×4, 2×2) kernels (CPU SIMD)
+
+    /// <summary>Transform points per tile (5 × 5).</summary>
+    private const int WinoPoints = 25;
+
+    /// <summary>
+    /// Whether <paramref name="kernel"/> of this conv runs on the Winograd kernels: asked for
+    /// (<see cref="ConvLoweringOptions.Winograd"/>), host device with AVX-512 (and AVX2 gathers), the Auto/Avx512 GEMM family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a
+    /// <see cref="WinogradShape"/>, the forward with at least 2×2 output tiles per sample and the input gradient with
+    /// at least 128 input channels and 2×2 tiles per phase (the weight gradient stays on the implicit GEMM). Geometry
+    /// and options only.
+    /// </summary>
+    internal static bool TakesWinograd(in ConvGeometry g, Device device, ConvKernelKind kernel)
+    {
+        if (!device.IsHost || !Avx512F.IsSupported || !Avx2.IsSupported) return false;
+        var o = device.CpuOptions;
+        if (!o.Conv.Winograd || o.Conv.GemmOnly || o.Conv.Im2Col || o.Gemm is not (CpuGemmKernel.Auto or CpuGemmKernel.Avx512)) return false;
+        if (kernel == ConvKernelKind.WeightGrad || !WinogradShape(g)) return false;
+        // Measured (conv-quick, 2 threads, paired against the GEMM lowering, 2026-12-06): with one tile per sample (4×4
+        // outputs: DCGAN-64's D4, G2) every point's GEMM has only N columns and the transformed filters (6.25× the
+        // weights) are streamed for them: 1.08–1.29× slower. The forward gains from 2×2 tiles per sample on (D64 D2/D3/G3/G4
+        // 0.69–0.91×, the 28-pixel D2/G1 0.84–0.91×). The input gradient writes four phase transforms of dy (6.25× dy), which
+        // only pays with 128 or more input channels (D64 D3/G3 0.87–0.94×; with 64: 1.05–1.32×).
+        return kernel == ConvKernelKind.Forward
+            ? (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4
+            : g.Cin >= 128 && ((g.H + 1) / 2 + 3) / 4 * (((g.W + 1) / 2 + 3) / 4) >= 4;
+    }
+
+    /// <summary>
+    /// Whether the Winograd kernels can run this conv at all (the tests call them on any such shape): kernel 4, stride 2,
+    /// padding 1, dilation 1, not dense, Cin and Cout multiples of 8 and at least 16, int32 offsets.
+    /// </summary>
+    internal static bool WinogradShape(in ConvGeometry g)
+    {
+        if (g.KH != 4 || g.KW != 4 || g.Stride != 2 || g.Pad != 1 || g.Dil != 1 || g.Dense) return false;
+        if (g.N == 0 || g.P == 0 || g.Cin < 16 || g.Cout < 16 || g.Cin % 8 != 0 || g.Cout % 8 != 0) return false;
+        // int32 offsets: one sample group's tensors and the source planes are indexed with int lanes.
+        return (long)g.N * g.Cin * g.HW < int.MaxValue / 2 && (long)g.N * g.Cout * g.P < int.MaxValue / 2;
+    }
+
+    /// <summary>Samples per group: equal groups whose workspace (perSample floats each) fits the budget.</summary>
+    private static int WinogradGroupSize(int n, long perSample, long budget)
+    {
+        long cap = Math.Max(1, budget / Math.Max(1, perSample));
+        long groups = (n + cap - 1) / cap;
+        return (int)((n + groups - 1) / groups);
+    }
+
+    /// <summary>Transform points per filter-transform chunk: the whole U when it fits the budget, else fewer points at a time.</summary>
+    private static int WinogradPointChunk(long floatsPerPoint, long budget) => (int)Math.Clamp(budget / Math.Max(1, floatsPerPoint), 1, WinoPoints);
+
+    /// <summary>
+    /// Floats from one point's matrix (rows × cols) to the next: one cache line more than the matrix. With the bare size
+    /// (a multiple of 4 KiB for most layers: 128 × 256 floats = 128 KiB) the 25 rows a transform item stores or loads fall
+    /// in one cache set, and every access missed (D64.D2's input transform took 14 ms).
+    /// </summary>
+    private static long PointStride(long rows, long cols) => rows * cols + 16;
+
+    // ------------------------------------------------------------ forward
+
+    /// <summary>y (N, Cout, Ho, Wo) = Conv(x, w) + bias (bias may be null) for k4 s2 p1 (see <see cref="TakesWinograd"/>).</summary>
+    internal static unsafe void ForwardWinogradCpu(Device dev, float* x, float* w, float* bias, float* y, in ConvGeometry g)
+    {
+        var cpu = dev.Parallel;
+        long budget = dev.ConvLowering.WorkspaceBudget;
+        int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
+        int tMax = gs * tps, tPad = (tMax + 7) & ~7;
+        long uPoint = PointStride(g.Cout, k);
+        int chunk = WinogradPointChunk(uPoint, budget);
+        using var tables = new Workspace(dev, 6L * tPad);
+        using var v = new Workspace(dev, WinoPoints * PointStride(k, tMax));
+        using var m = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
+        using var u = new Workspace(dev, chunk * uPoint);
+        int* tab = (int*)tables.Pointer;
+        // Source: the 10×10 window of rows 8·th − 1 … 8·th + 8 of x (all four phases); destination: the 4×4 output tile.
+        var src = WinogradTiles.Build(tab, tPad, gs, th, tw, 8, -1, g.Cin * g.HW, g.H, g.W);
+        var dst = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        var geo = g;
+        bool whole = chunk == WinoPoints;
+        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: false, 0, WinoPoints, 0, 4, uPoint, g.Cin, k);
+        for (int n0 = 0; n0 < g.N; n0 += gs)
+        {
+            int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
+            float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P, vp = v.Pointer, mp = m.Pointer;
+            ForwardInputTransformCpu(cpu, xs, vp, src, geo, t);
+            for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
+            {
+                int x1 = Math.Min(WinoPoints, x0 + chunk);
+                if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: false, x0, x1, 0, 4, uPoint, g.Cin, k);
+                // One single-threaded GEMM per point, the points in parallel: a point's product (Cout × T × 4·Cin) is often
+                // too small for the GEMM's own split (≥ 48 rows and 256 columns per job) and would run on one thread.
+                nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), vb = (nint)vp, mb = (nint)mp;
+                int xs0 = x0, cout = g.Cout;
+                cpu.ForEach(x1 - x0, i =>
+                {
+                    int xi = xs0 + i;
+                    MatMulKernels.GemmCpu(cpu.Serial, false, false, cout, t, k, 1f, (float*)ub + i * uPoint, (float*)vb + xi * PointStride(k, t), 0f,
+                        (float*)mb + xi * PointStride(cout, t));
+                });
+            }
+            OutputTransformCpu(cpu, mp, ys, bias, dst, g.Cout, g.P, t, 1, 0, 0);
+        }
+    }
+
+    /// <summary>
+    /// V[ξ][q·Cin + ci][t] = (Bᵀ·D·B)[ξ] for the four phase planes q = 2·qh + qw of each input channel: D[i][j] =
+    /// x[ci, 8·th − 1 + 2i + qh, 8·tw − 1 + 2j + qw] (zero outside x), 8 tiles per vector. One work item per channel
+    /// and block of 8 tiles.
+    /// </summary>
+    private static unsafe void ForwardInputTransformCpu(CpuParallel cpu, float* x, float* v, WinogradTiles src, ConvGeometry g, int t)
+    {
+        int blocks = (t + 7) / 8, cin = g.Cin, k = 4 * cin;
+        nint xp = (nint)x, vp = (nint)v;
+        cpu.ForChunks(cin * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 8), (s, e) =>
+        {
+            var d = stackalloc Vector256<float>[WinoPoints];
+            var rowOk = stackalloc Vector256<float>[10];
+            var colOk = stackalloc Vector256<float>[10];
+            for (int item = s; item < e; item++)
+            {
+                int ci = item / blocks, t0 = item % blocks * 8;
+                src.Masks(t0, rowOk, colOk, 10);
+                var bases = src.Base(t0);
+                float* plane = (float*)xp + (long)ci * g.HW;
+                for (int q = 0; q < 4; q++)
+                {
+                    int qh = q >> 1, qw = q & 1;
+                    for (int i = 0; i < 5; i++)
+                    for (int j = 0; j < 5; j++)
+                    {
+                        int r = 2 * i + qh, c = 2 * j + qw;
+                        d[5 * i + j] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(r * g.W + c),
+                            Avx.And(rowOk[r], colOk[c]), 4);
+                    }
+                    InputTransform2D(d);
+                    StoreRows(d, (float*)vp + (long)(q * cin + ci) * t + t0, PointStride(k, t), t - t0);
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------ input gradient
+
+    /// <summary>dx (N, Cin, H, W) = Convᵀ(gy, w) + bias (Cin; may be null) for k4 s2 p1 (see <see cref="TakesWinograd"/>).</summary>
+    internal static unsafe void InputGradWinogradCpu(Device dev, float* gy, float* w, float* bias, float* dx, in ConvGeometry g)
+    {
+        var cpu = dev.Parallel;
+        long budget = dev.ConvLowering.WorkspaceBudget;
+        // Each output phase plane has ⌈H/2⌉ × ⌈W/2⌉ positions at most; one tile grid serves all four.
+        int th = ((g.H + 1) / 2 + 3) / 4, tw = ((g.W + 1) / 2 + 3) / 4, tps = th * tw;
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (4 * g.Cout + g.Cin), budget);
+        int tMax = gs * tps, tPad = (tMax + 7) & ~7;
+        long uPoint = PointStride(g.Cout, g.Cin);
+        int chunk = WinogradPointChunk(4 * uPoint, budget);
+        bool whole = chunk == WinoPoints;
+        if (!whole) chunk = WinogradPointChunk(uPoint, budget);
+        using var tables = new Workspace(dev, 6L * tPad);
+        using var v = new Workspace(dev, 4L * WinoPoints * PointStride(g.Cout, tMax));
+        using var m = new Workspace(dev, WinoPoints * PointStride(g.Cin, tMax));
+        using var u = new Workspace(dev, (whole ? 4 * WinoPoints : chunk) * uPoint);
+        int* tab = (int*)tables.Pointer;
+        // Source: the 6×6 window of dy rows 4·th − 1 … 4·th + 4 (the four phases' 5×5 windows); destination: dx rows
+        // 8·th + 2i + p (the phase's 4×4 positions).
+        var src = WinogradTiles.Build(tab, tPad, gs, th, tw, 4, -1, g.Cout * g.P, g.Ho, g.Wo);
+        var dst = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 8, 0, g.Cin * g.HW, g.H, g.W);
+        var geo = g;
+        // Whole: U'[q][ξ] (Cout × Cin) for the four phases; else U'[ξ − x0] of one phase at a time.
+        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: true, 0, WinoPoints, 0, 4, uPoint, WinoPoints * uPoint, g.Cin);
+        for (int n0 = 0; n0 < g.N; n0 += gs)
+        {
+            int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
+            float* gs0 = gy + (long)n0 * g.Cout * g.P, xs = dx + (long)n0 * g.Cin * g.HW, vp = v.Pointer, mp = m.Pointer;
+            InputGradInputTransformCpu(cpu, gs0, vp, src, geo, t);
+            for (int q = 0; q < 4; q++)
+            {
+                float* vq = vp + q * WinoPoints * PointStride(g.Cout, t);
+                for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
+                {
+                    int x1 = Math.Min(WinoPoints, x0 + chunk);
+                    if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: true, x0, x1, q, q + 1, uPoint, 0, g.Cin);
+                    // M[ξ] (Cin × T) = U'[ξ]ᵀ · V_q[ξ] (U' is stored (Cout × Cin), as the forward's filters are): one
+                    // single-threaded GEMM per point, the points in parallel (as in the forward).
+                    nint ub = (nint)(u.Pointer + (whole ? (long)q * WinoPoints + x0 : 0) * uPoint), vb = (nint)vq, mb = (nint)mp;
+                    int xs0 = x0, cin = g.Cin, cout = g.Cout;
+                    cpu.ForEach(x1 - x0, i =>
+                    {
+                        int xi = xs0 + i;
+                        MatMulKernels.GemmCpu(cpu.Serial, true, false, cin, t, cout, 1f, (float*)ub + i * uPoint, (float*)vb + xi * PointStride(cout, t), 0f,
+                            (float*)mb + xi * PointStride(cin, t));
+                    });
+                }
+                OutputTransformCpu(cpu, mp, xs, bias, dst, g.Cin, g.HW, t, 2, q >> 1, q & 1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// V_q[ξ][co][t] = (Bᵀ·D·B)[ξ] for the four output phases q = 2·ph + pw: D[i][j] = gy[co, 4·th − 1 + ph + i,
+    /// 4·tw − 1 + pw + j] (zero outside gy). The four 5×5 windows are corners of one 6×6 window, gathered once.
+    /// </summary>
+    private static unsafe void InputGradInputTransformCpu(CpuParallel cpu, float* gy, float* v, WinogradTiles src, ConvGeometry g, int t)
+    {
+        int blocks = (t + 7) / 8, cout = g.Cout;
+        long point = PointStride(cout, t), phase = WinoPoints * point;
+        nint gp = (nint)gy, vp = (nint)v;
+        cpu.ForChunks(cout * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 8), (s, e) =>
+        {
+            var win = stackalloc Vector256<float>[36];
+            var d = stackalloc Vector256<float>[WinoPoints];
+            var rowOk = stackalloc Vector256<float>[6];
+            var colOk = stackalloc Vector256<float>[6];
+            for (int item = s; item < e; item++)
+            {
+                int co = item / blocks, t0 = item % blocks * 8;
+                src.Masks(t0, rowOk, colOk, 6);
+                var bases = src.Base(t0);
+                float* plane = (float*)gp + (long)co * g.P;
+                for (int r = 0; r < 6; r++)
+                for (int c = 0; c < 6; c++)
+                    win[6 * r + c] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(r * g.Wo + c),
+                        Avx.And(rowOk[r], colOk[c]), 4);
+                for (int q = 0; q < 4; q++)
+                {
+                    int ph = q >> 1, pw = q & 1;
+                    for (int i = 0; i < 5; i++)
+                    for (int j = 0; j < 5; j++)
+                        d[5 * i + j] = win[6 * (i + ph) + j + pw];
+                    InputTransform2D(d);
+                    StoreRows(d, (float*)vp + q * phase + (long)co * t + t0, point, t - t0);
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------ filter transform
+
+    /// <summary>
+    /// U = G·g·Gᵀ for points [x0, x1) and phases [q0, q1) of every (co, ci): forward (flip false) g[a][b] =
+    /// w[co, ci, 2a + qh, 2b + qw] stored at U[(ξ − x0)·pointStride + co·coStride + q·Cin + ci] (the forward's (Cout ×
+    /// 4Cin) rows); input gradient (flip true) g[a][b] = w[co, ci, 3 − ph − 2a, 3 − pw − 2b] stored at
+    /// U[(ξ − x0)·pointStride + (q − q0)·phaseStride + co·Cin + ci]. 8 input channels per vector (gathered at stride 16).
+    /// </summary>
+    private static unsafe void FilterTransformCpu(CpuParallel cpu, float* w, float* u, ConvGeometry g, bool flip, int x0, int x1,
+        int q0, int q1, long pointStride, long phaseStride, int coStride)
+    {
+        int blocks = g.Cin / 8;
+        nint wp = (nint)w, up = (nint)u;
+        cpu.ForChunks(g.Cout * blocks, CpuParallel.Grain(16 * 8 + (q1 - q0) * WinoPoints * 8), (s, e) =>
+        {
+            var taps = stackalloc Vector256<float>[16];
+            var t = stackalloc Vector256<float>[10];
+            var row = stackalloc Vector256<float>[5];
+            var stride16 = Vector256.Create(0, 16, 32, 48, 64, 80, 96, 112);
+            for (int item = s; item < e; item++)
+            {
+                int co = item / blocks, ci = item % blocks * 8;
+                float* wc = (float*)wp + ((long)co * g.Cin + ci) * 16;
+                for (int tap = 0; tap < 16; tap++) taps[tap] = Avx2.GatherVector256(wc, stride16 + Vector256.Create(tap), 4);
+                for (int q = q0; q < q1; q++)
+                {
+                    int qh = q >> 1, qw = q & 1;
+                    // g[a][b] at kernel tap (kh, kw): forward kh = 2a + qh; flipped kh = 3 − qh − 2a.
+                    int Kh(int a) => flip ? 3 - qh - 2 * a : 2 * a + qh;
+                    int Kw(int b) => flip ? 3 - qw - 2 * b : 2 * b + qw;
+                    for (int b = 0; b < 2; b++)
+                    {
+                        // t[x][b] = (G·g)[x][b]: the column b of g through G.
+                        var g0 = taps[Kh(0) * 4 + Kw(b)];
+                        var g1 = taps[Kh(1) * 4 + Kw(b)];
+                        FilterTransform1D(g0, g1, t + b, 2);
+                    }
+                    float* baseU = (float*)up + (flip ? (q - q0) * phaseStride + (long)co * coStride : (long)co * coStride + q * g.Cin) + ci;
+                    for (int xr = 0; xr < 5; xr++)
+                    {
+                        FilterTransform1D(t[2 * xr], t[2 * xr + 1], row, 1);
+                        for (int xc = 0; xc < 5; xc++)
+                        {
+                            int xi = 5 * xr + xc;
+                            if (xi < x0 || xi >= x1) continue;
+                            row[xc].Store(baseU + (xi - x0) * pointStride);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>G·(g0, g1) → out[0], out[s], …, out[4s]: g0/2, (g0 + g1)/2, (g0 − g1)/6, (g0 + 2·g1)/6, g1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void FilterTransform1D(Vector256<float> g0, Vector256<float> g1, Vector256<float>* o, int s)
+    {
+        var half = Vector256.Create(0.5f);
+        var sixth = Vector256.Create(1f / 6f);
+        o[0] = g0 * half;
+        o[s] = (g0 + g1) * half;
+        o[2 * s] = (g0 - g1) * sixth;
+        o[3 * s] = (g0 + g1 + g1) * sixth;
+        o[4 * s] = g1;
+    }
+
+    // ------------------------------------------------------------ shared transforms
+
+    /// <summary>d (5×5, row-major) ← Bᵀ·d·B in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void InputTransform2D(Vector256<float>* d)
+    {
+        for (int j = 0; j < 5; j++) InputTransform1D(d + j, 5);
+        for (int i = 0; i < 5; i++) InputTransform1D(d + 5 * i, 1);
+    }
+
+    /// <summary>(p[0], p[s], …, p[4s]) ← Bᵀ·(…) with the integer rows of the header.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void InputTransform1D(Vector256<float>* p, int s)
+    {
+        Vector256<float> d0 = p[0], d1 = p[s], d2 = p[2 * s], d3 = p[3 * s], d4 = p[4 * s];
+        var d31 = d3 - d1;
+        p[0] = (d0 - d2) + (d0 - d2) + d31;
+        p[s] = d1 + d1 + d2 - d3;
+        p[2 * s] = d2 + d2 + d2 - d1 - d1 - d3;
+        p[3 * s] = d31;
+        p[4 * s] = (d1 - d3) + (d1 - d3) - d2 + d4;
+    }
+
+    /// <summary>(p[0], p[s], p[2s], p[3s]) ← Aᵀ·(p[0], …, p[4s]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void OutputTransform1D(Vector256<float>* p, int s)
+    {
+        Vector256<float> m0 = p[0], m1 = p[s], m2 = p[2 * s], m3 = p[3 * s], m4 = p[4 * s];
+        var sum = m1 + m2;
+        var diff = m1 - m2;
+        var m3x2 = m3 + m3;
+        p[0] = m0 + sum + m3;
+        p[s] = diff + m3x2;
+        p[2 * s] = sum + m3x2 + m3x2;
+        p[3 * s] = diff + Vector256.Create(8f) * m3 + m4;
+    }
+
+    /// <summary>rows ξ = 0..24 of d to dst + ξ·pointStride (8 floats each; the first n only where n &lt; 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreRows(Vector256<float>* d, float* dst, long pointStride, int n)
+    {
+        if (n >= 8)
+        {
+            for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * pointStride);
+            return;
+        }
+        var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle();
+        for (int xi = 0; xi < WinoPoints; xi++) Avx.MaskStore(dst + xi * pointStride, mask, d[xi]);
+    }
+
+    /// <summary>
+    /// dst tile ← Aᵀ·M·A (+ bias[ch]) for every channel ch of M[ξ][ch][t] (channels × t per point): the 4×4 outputs
+    /// of tile t land at rows row0 + step·i + ph, columns col0 + step·j + pw of channel ch's plane (plane floats, rows
+    /// and columns from <paramref name="dst"/>), those outside the plane dropped. One work item per channel and block
+    /// of 8 tiles.
+    /// </summary>
+    private static unsafe void OutputTransformCpu(CpuParallel cpu, float* m, float* dst, float* bias, WinogradTiles tiles, int channels,
+        int plane, int t, int step, int ph, int pw)
+    {
+        int blocks = (t + 7) / 8;
+        long pointStride = PointStride(channels, t);
+        nint mp = (nint)m, dp = (nint)dst, bp = (nint)bias;
+        cpu.ForChunks(channels * blocks, CpuParallel.Grain(WinoPoints * 8 * 4), (s, e) =>
+        {
+            var d = stackalloc Vector256<float>[WinoPoints];
+            var o = stackalloc float[16 * 8];
+            for (int item = s; item < e; item++)
+            {
+                int ch = item / blocks, t0 = item % blocks * 8, lanes = Math.Min(8, t - t0);
+                float* src = (float*)mp + (long)ch * t + t0;
+                if (lanes == 8)
+                    for (int xi = 0; xi < WinoPoints; xi++) d[xi] = Vector256.Load(src + xi * pointStride);
+                else
+                {
+                    var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lanes)).AsSingle();
+                    for (int xi = 0; xi < WinoPoints; xi++) d[xi] = Avx.MaskLoad(src + xi * pointStride, mask);
+                }
+                for (int j = 0; j < 5; j++) OutputTransform1D(d + j, 5);
+                for (int i = 0; i < 4; i++) OutputTransform1D(d + 5 * i, 1);
+                for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                    d[5 * i + j].Store(o + (4 * i + j) * 8);
+                float b = bp == 0 ? 0f : ((float*)bp)[ch];
+                float* dc = (float*)dp + (long)ch * plane;
+                for (int l = 0; l < lanes; l++)
+                {
+                    int tl = t0 + l, row0 = tiles.Row[tl] + ph, col0 = tiles.Col[tl] + pw;
+                    float* tile = dc + tiles.Offset[tl] + ph * tiles.RowStride + pw;
+                    for (int i = 0; i < 4; i++)
+                    {
+                        if (row0 + step * i >= tiles.Rows) break;
+                        float* line = tile + (long)step * i * tiles.RowStride;
+                        for (int j = 0; j < 4; j++)
+                        {
+                            if (col0 + step * j >= tiles.Cols) break;
+                            line[step * j] = o[(4 * i + j) * 8 + l] + b;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Per-tile tables of one sample group for one plane: the tile's first row and column in the plane (tile
+    /// (th, tw) of sample n starts at row scale·th + shift, column scale·tw + shift) and its offset there
+    /// (n·sampleStride + row·RowStride + column). Lanes past the group's tiles get rows far outside the plane, so
+    /// their gathers are masked off.
+    /// </summary>
+    private readonly unsafe struct WinogradTiles(int* offset, int* row, int* col, int rows, int cols)
+    {
+        public readonly int* Offset = offset;
+        public readonly int* Row = row;
+        public readonly int* Col = col;
+        public readonly int Rows = rows;
+        public readonly int Cols = cols;
+        public int RowStride => Cols;
+
+        public static WinogradTiles Build(int* tab, int tPad, int gs, int tilesH, int tilesW, int scale, int shift,
+            int sampleStride, int rows, int cols)
+        {
+            int* offset = tab, row = tab + tPad, col = tab + 2 * tPad;
+            int t = 0;
+            for (int n = 0; n < gs; n++)
+            for (int th = 0; th < tilesH; th++)
+            for (int tw = 0; tw < tilesW; tw++, t++)
+            {
+                row[t] = scale * th + shift;
+                col[t] = scale * tw + shift;
+                offset[t] = n * sampleStride + row[t] * cols + col[t];
+            }
+            for (; t < tPad; t++)
+            {
+                row[t] = int.MinValue / 2;
+                col[t] = int.MinValue / 2;
+                offset[t] = 0;
+            }
+            return new WinogradTiles(offset, row, col, rows, cols);
+        }
+
+        /// <summary>The offsets of tiles [t0, t0 + 8).</summary>
+        public Vector256<int> Base(int t0) => Vector256.Load(Offset + t0);
+
+        /// <summary>rowOk[r] / colOk[c]: lanes whose tile row + r / column + c lies in the plane, for r, c in [0, n).</summary>
+        public void Masks(int t0, Vector256<float>* rowOk, Vector256<float>* colOk, int n)
+        {
+            var r0 = Vector256.Load(Row + t0);
+            var c0 = Vector256.Load(Col + t0);
+            var rows = Vector256.Create(Rows);
+            var cols = Vector256.Create(Cols);
+            for (int r = 0; r < n; r++)
+            {
+                var rv = r0 + Vector256.Create(r);
+                rowOk[r] = Avx2.AndNot(Avx2.CompareGreaterThan(Vector256<int>.Zero, rv), Avx2.CompareGreaterThan(rows, rv)).AsSingle();
+                var cv = c0 + Vector256.Create(r);
+                colOk[r] = Avx2.AndNot(Avx2.CompareGreaterThan(Vector256<int>.Zero, cv), Avx2.CompareGreaterThan(cols, cv)).AsSingle();
+            }
+        }
+    }
+}
