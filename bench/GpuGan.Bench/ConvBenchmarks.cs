@@ -147,8 +147,8 @@ public class ConvBenchmarks
     [ParamsSource(nameof(LayerNames))]
     public string Layer { get; set; } = ConvLayers.All[0].Name;
 
-    private ConvLayerRun? _run, _im2col, _gemm;
-    private Device? _im2colDevice, _gemmDevice;
+    private ConvLayerRun? _run, _im2col, _gemm, _winograd;
+    private Device? _im2colDevice, _gemmDevice, _winogradDevice;
 
     [GlobalSetup]
     public void Setup()
@@ -160,6 +160,9 @@ public class ConvBenchmarks
         // The GEMM lowering for the few-channel layers (Ckk ≤ 64), which the default device runs on direct kernels.
         _gemmDevice = Device.CreateCpu(new CpuKernelOptions { Conv = new ConvLoweringOptions { GemmOnly = true } });
         _gemm = new ConvLayerRun(ConvLayers.Find(Layer), _gemmDevice);
+        // The opt-in Winograd kernels (k4 s2 p1 layers where the dispatch takes them; elsewhere the same as the default).
+        _winogradDevice = Device.CreateCpu(new CpuKernelOptions { Conv = new ConvLoweringOptions { Winograd = true } });
+        _winograd = new ConvLayerRun(ConvLayers.Find(Layer), _winogradDevice);
     }
 
     [GlobalCleanup]
@@ -170,6 +173,8 @@ public class ConvBenchmarks
         _im2colDevice?.Dispose();
         _gemm?.Dispose();
         _gemmDevice?.Dispose();
+        _winograd?.Dispose();
+        _winogradDevice?.Dispose();
     }
 
     // The CPU kernels are synchronous: each method returns when the result is written.
@@ -185,6 +190,9 @@ public class ConvBenchmarks
     [Benchmark] public void ForwardGemmLowering() => _gemm!.Forward();
     [Benchmark] public void InputGradGemmLowering() => _gemm!.InputGrad();
     [Benchmark] public void WeightGradGemmLowering() => _gemm!.WeightGrad();
+    // ConvWinograd.cs (ConvLoweringOptions.Winograd): the forward and input gradient of the k4 s2 p1 layers it takes.
+    [Benchmark] public void ForwardWinograd() => _winograd!.Forward();
+    [Benchmark] public void InputGradWinograd() => _winograd!.InputGrad();
 }
 
 /// <summary>Stopwatch table over all layers (median and best of repeated runs) and the DCGAN-64 aggregate.</summary>
