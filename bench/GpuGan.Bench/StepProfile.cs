@@ -16,6 +16,7 @@ internal static class StepProfile
     {
         string model = "dcgan28";
         int threads = 2, steps = 10, top = 25;
+        bool winograd = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -24,6 +25,7 @@ internal static class StepProfile
                 case "--threads": threads = int.Parse(args[++i]); break;
                 case "--steps": steps = int.Parse(args[++i]); break;
                 case "--top": top = int.Parse(args[++i]); break;
+                case "--winograd": winograd = true; break; // ConvLoweringOptions.Winograd
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
@@ -34,7 +36,7 @@ internal static class StepProfile
             "dcgan64" => (ModelFamily.Dcgan, 3, 64),
             _ => throw new ArgumentException($"unknown model '{model}'"),
         };
-        using var device = Device.CreateCpu(new CpuKernelOptions { Threads = threads });
+        using var device = Device.CreateCpu(new CpuKernelOptions { Threads = threads, Conv = new ConvLoweringOptions { Winograd = winograd } });
         var spec = GanSpec.Canonical(family, new ImageShape(channels, size, size), 100, 64, classCount: 0);
         var gan = GanModel.Create(spec, 1, device);
         var data = new RandomStream(2);
@@ -52,7 +54,7 @@ internal static class StepProfile
         for (int i = 0; i < 3; i++) Step();
         var proc = Process.GetCurrentProcess();
         double f = 1000.0 / Stopwatch.Frequency;
-        Console.WriteLine($"== step-profile {model}, {threads} thread(s), {steps} steps after 3 warm-up steps");
+        Console.WriteLine($"== step-profile {model}, {threads} thread(s){(winograd ? ", Winograd" : "")}, {steps} steps after 3 warm-up steps");
 
         // Without the probe: time, CPU time, allocations, GC.
         var wall = new List<double>();

@@ -40,7 +40,9 @@
 // are mask bits, nothing outside x is read) and stores 8-lane rows of V; the output transform reads 8 tiles of
 // M per channel and writes each tile's 4×4 outputs (masked at the plane's end), the bias added. Every output is
 // written by one work item and every sum has an order fixed by the shapes (groups are cut from the shapes and
-// the workspace budget only), so 1 and 2 threads give the same bits. The 25 point GEMMs run in parallel, each on one
+// the workspace budget only), so 1 and 2 threads give the same bits. Work items run channel-minor (block of tiles
+// outer): consecutive items read consecutive planes of x, which the prefetcher streams; channel-major, each item
+// started on a plane 256 KiB from the last and the transform waited on misses (D64.D2: 6–10 of its ~23 ms). The 25 point GEMMs run in parallel, each on one
 // thread (CpuParallel.Serial): a point's product is often below the GEMM's own split. The tables and the point
 // matrices are padded by a cache line (PointStride). ConvLoweringOptions.GemmOnly keeps these shapes on the GEMM
 // lowering (the reference the tests and benchmarks compare with).
@@ -175,7 +177,7 @@ internal static partial class ConvKernels
             var colOk = stackalloc Vector256<float>[10];
             for (int item = s; item < e; item++)
             {
-                int ci = item / blocks, t0 = item % blocks * 8;
+                int ci = item % cin, t0 = item / cin * 8;
                 src.Masks(t0, rowOk, colOk, 10);
                 var bases = src.Base(t0);
                 float* plane = (float*)xp + (long)ci * g.HW;
@@ -268,7 +270,7 @@ internal static partial class ConvKernels
             var colOk = stackalloc Vector256<float>[6];
             for (int item = s; item < e; item++)
             {
-                int co = item / blocks, t0 = item % blocks * 8;
+                int co = item % cout, t0 = item / cout * 8;
                 src.Masks(t0, rowOk, colOk, 6);
                 var bases = src.Base(t0);
                 float* plane = (float*)gp + (long)co * g.P;
@@ -423,7 +425,7 @@ internal static partial class ConvKernels
             var o = stackalloc float[16 * 8];
             for (int item = s; item < e; item++)
             {
-                int ch = item / blocks, t0 = item % blocks * 8, lanes = Math.Min(8, t - t0);
+                int ch = item % channels, t0 = item / channels * 8, lanes = Math.Min(8, t - t0);
                 float* src = (float*)mp + (long)ch * t + t0;
                 if (lanes == 8)
                     for (int xi = 0; xi < WinoPoints; xi++) d[xi] = Vector256.Load(src + xi * pointStride);
