@@ -15,9 +15,9 @@ internal sealed class GpuGanEngine : IEngine
 
     private readonly Device _device;
 
-    public GpuGanEngine(ModelSpec spec, int seed, int threads)
+    public GpuGanEngine(ModelSpec spec, int seed, int threads, bool winograd = false)
     {
-        _device = Device.CreateCpu(new CpuKernelOptions { Threads = threads });
+        _device = Device.CreateCpu(new CpuKernelOptions { Threads = threads, Conv = new ConvLoweringOptions { Winograd = winograd } });
         var family = spec.Kind switch
         {
             "dcgan" => ModelFamily.Dcgan,
@@ -67,9 +67,9 @@ internal sealed class GpuGanTranslationEngine : IEngine
     private long _step;
     private int _next;
 
-    public GpuGanTranslationEngine(ModelSpec spec, int seed, int threads)
+    public GpuGanTranslationEngine(ModelSpec spec, int seed, int threads, bool winograd = false)
     {
-        _device = Device.CreateCpu(new CpuKernelOptions { Threads = threads });
+        _device = Device.CreateCpu(new CpuKernelOptions { Threads = threads, Conv = new ConvLoweringOptions { Winograd = winograd } });
         Model = TrainableModels.Create(GanSpecOf(spec), seed, _device);
         var data = new RandomStream(unchecked((ulong)seed + 1));
         _real = new Tensor[4];
@@ -110,8 +110,8 @@ internal sealed class GpuGanTranslationEngine : IEngine
 
 internal static class GpuGanSide
 {
-    public static IEngine Create(ModelSpec spec, int seed, int threads)
+    public static IEngine Create(ModelSpec spec, int seed, int threads, bool winograd = false)
     {
-        return spec.IsTranslation ? new GpuGanTranslationEngine(spec, seed, threads) : new GpuGanEngine(spec, seed, threads);
+        return spec.IsTranslation ? new GpuGanTranslationEngine(spec, seed, threads, winograd) : new GpuGanEngine(spec, seed, threads, winograd);
     }
 }

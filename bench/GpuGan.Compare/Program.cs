@@ -44,7 +44,7 @@ internal sealed class Options
 {
     public static readonly string Usage =
         "usage: GpuGan.Compare [--json FILE] [--threads N] [--models a,b,c] [--blocks N] [--block-seconds S]\n" +
-        "                      [--warmup N] [--no-memory] [--breakdown] [--breakdown-only] [--breakdown-model ID]\n" +
+        "                      [--warmup N] [--no-memory] [--breakdown] [--breakdown-only] [--breakdown-model ID] [--winograd]\n" +
         "       GpuGan.Compare --child gpugan|torch --model ID [--threads N] [--iterations N]\n" +
         "       GpuGan.Compare --verify pix2pix64|cyclegan64 [--verify-steps N] [--verify-resync] [--threads N]\n" +
         "models: " + string.Join(", ", ModelSpec.Ids);
@@ -63,6 +63,7 @@ internal sealed class Options
     public string? ChildModel;
     public int ChildIterations = 2;
     public int Seed = 1234;
+    public bool Winograd;
     public string? Verify;
     public int VerifySteps = 3;
     public bool VerifyResync;
@@ -92,6 +93,7 @@ internal sealed class Options
                 case "--verify-resync": o.VerifyResync = true; break;
                 case "--verify-steps": o.VerifySteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seed": o.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--winograd": o.Winograd = true; break; // GpuGan side: ConvLoweringOptions.Winograd
                 case "-h" or "--help": throw new ArgumentException("");
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
@@ -109,9 +111,9 @@ internal sealed class Options
 
 internal static class Engines
 {
-    public static IEngine Create(string engine, ModelSpec spec, int seed, int threads) => engine switch
+    public static IEngine Create(string engine, ModelSpec spec, int seed, int threads, bool winograd = false) => engine switch
     {
-        "gpugan" => GpuGanSide.Create(spec, seed, threads),
+        "gpugan" => GpuGanSide.Create(spec, seed, threads, winograd),
         "torch" => CreateTorch(spec, seed, threads),
         _ => throw new ArgumentException(engine),
     };
@@ -135,7 +137,7 @@ internal static class Child
     {
         var spec = ModelSpec.Get(o.ChildModel!);
         long baseline = ProcStatus.KiB("VmRSS");
-        using var engine = Engines.Create(o.Child!, spec, o.Seed, o.Threads);
+        using var engine = Engines.Create(o.Child!, spec, o.Seed, o.Threads, o.Winograd);
         var times = new List<double>();
         for (int i = 0; i < o.ChildIterations; i++)
         {
@@ -197,6 +199,8 @@ internal sealed class Report
     public string Machine { get; set; } = "";
     public int LogicalCores { get; set; }
     public int Threads { get; set; }
+    /// <summary>GpuGan ran its convolutions with ConvLoweringOptions.Winograd (--winograd).</summary>
+    public bool Winograd { get; set; }
     public string Runtime { get; set; } = "";
     public string TorchVersion { get; set; } = "";
     public string Method { get; set; } = "";
@@ -220,6 +224,7 @@ internal static class Harness
             Machine = CpuModel(),
             LogicalCores = Environment.ProcessorCount,
             Threads = o.Threads,
+            Winograd = o.Winograd,
             Runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             LoadAverageStart = LoadAverage(),
             Method = $"warm-up up to {o.Warmup} iteration(s) (≤ 10 s) per engine, then {o.Blocks} alternating blocks per engine " +
@@ -228,7 +233,7 @@ internal static class Harness
         };
         TorchEngine.SetThreads(o.Threads);
         report.TorchVersion = TorchEngine.Version;
-        Console.WriteLine($"GpuGan vs {report.TorchVersion}, {o.Threads} thread(s), {report.Machine} ({report.LogicalCores} logical cores), {report.Runtime}");
+        Console.WriteLine($"GpuGan vs {report.TorchVersion}, {o.Threads} thread(s), {report.Machine} ({report.LogicalCores} logical cores), {report.Runtime}{(o.Winograd ? "; GpuGan with --winograd" : "")}");
 
         foreach (string id in o.Models)
         {
@@ -285,7 +290,7 @@ internal static class Harness
 
     private static ModelResult TimeModel(ModelSpec spec, Options o)
     {
-        using var gpugan = Engines.Create("gpugan", spec, o.Seed, o.Threads);
+        using var gpugan = Engines.Create("gpugan", spec, o.Seed, o.Threads, o.Winograd);
         using var torch = Engines.Create("torch", spec, o.Seed, o.Threads);
         var engines = new[] { gpugan, torch };
         var results = engines.Select(e => new EngineResult { Engine = e.Name }).ToArray();
@@ -351,6 +356,7 @@ internal static class Harness
             psi.ArgumentList.Add(typeof(Program).Assembly.Location);
         foreach (var a in new[] { "--child", engine, "--model", model, "--threads", $"{o.Threads}", "--seed", $"{o.Seed}", "--iterations", $"{o.ChildIterations}" })
             psi.ArgumentList.Add(a);
+        if (o.Winograd) psi.ArgumentList.Add("--winograd");
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();

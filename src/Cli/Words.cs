@@ -15,7 +15,7 @@ internal static class Words
         MaxImageSide = "--max-image-side", MaxImagePixels = "--max-image-pixels",
         Run = "--run", Checkpoint = "--checkpoint", Count = "--count", Format = "--format", Class = "--class", Grid = "--grid",
         NoAugment = "--no-augment", Prior = "--prior", Input = "--input", Direction = "--direction",
-        Distributed = "--distributed", SyncBn = "--sync-bn", CollectiveTimeout = "--collective-timeout";
+        Distributed = "--distributed", SyncBn = "--sync-bn", CollectiveTimeout = "--collective-timeout", Winograd = "--winograd";
 
     /// <summary>Image options (issue 20): the resampling filter of image files, strict data, PNG bits per channel.</summary>
     public const string Resize = "--resize", StrictData = "--strict-data", BitDepth = "--bit-depth";
@@ -44,6 +44,7 @@ internal static class Words
         "MaxImageSide" => MaxImageSide, "MaxImagePixels" => MaxImagePixels, "Augment" => NoAugment, "Prior" => Prior,
         "Resize" => Resize, "StrictData" => StrictData, "Ema" => Ema, "EmaWarmup" => EmaWarmup,
         "EvalEvery" => EvalEvery, "DiffAugment" => Augment, "AugmentProbability" => AugmentP, "Ada" or "AdaTarget" => Ada, "AdaSpeed" => AdaSpeed, "Truncation" => Truncation, "Interpolate" => Interpolate, "Grid" => Grid, "SyncBatchNorm" => SyncBn,
+        "Winograd" => Winograd,
         _ => null,
     };
 

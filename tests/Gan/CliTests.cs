@@ -164,6 +164,40 @@ public sealed class CliTests
         }
     }
 
+    /// <summary>
+    /// --winograd is saved in config.json and a resume runs on the same kernels: 1 step + resume to 2 gives the 2-step run's
+    /// generator bit for bit, and the direct convolution gives a different one (so the flag reaches the device).
+    /// </summary>
+    [Test]
+    public void WinogradIsSavedAndResumedBitExactly()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.Ignore("no AVX-512: the Winograd kernels are not used on this CPU");
+        var dir = Directory.CreateTempSubdirectory("gpugan-cli-winograd-").FullName;
+        try
+        {
+            string[] Common(string run, int steps) =>
+                ["train", "--image-size", "32", "--batch", "8", "--steps", steps.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", run,
+                 "--device", "cpu", "--seed", "3", "--checkpoint-every", "1", "--sample-every", "100"];
+            string whole = Path.Combine(dir, "whole"), resumed = Path.Combine(dir, "resumed"), direct = Path.Combine(dir, "direct");
+            var (c1, _, e1) = TinyRuns.Cli([.. Common(whole, 2), "--winograd"]);
+            Assert.That(c1, Is.EqualTo(0), e1);
+            Assert.That(File.ReadAllText(Path.Combine(whole, "config.json")), Does.Contain("\"winograd\": true"));
+            var (c2, _, e2) = TinyRuns.Cli([.. Common(resumed, 1), "--winograd"]);
+            Assert.That(c2, Is.EqualTo(0), e2);
+            var (c3, _, e3) = TinyRuns.Cli("train", "--out", resumed, "--resume", "--steps", "2");
+            Assert.That(c3, Is.EqualTo(0), e3);
+            var (c4, _, e4) = TinyRuns.Cli(Common(direct, 2));
+            Assert.That(c4, Is.EqualTo(0), e4);
+            byte[] Generator(string run) => File.ReadAllBytes(Path.Combine(run, "generator.safetensors"));
+            Assert.That(Generator(resumed).SequenceEqual(Generator(whole)), Is.True, "1 step + resume with the saved --winograd = 2 steps");
+            Assert.That(Generator(direct).SequenceEqual(Generator(whole)), Is.False, "the direct convolution gives other bits");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     public void AnAbsentGpuIsAOneLineFailure()
     {

@@ -61,12 +61,17 @@ internal static class TrainCommand
             Description = $"data-parallel training as one rank of an MPI job (on by itself when started by mpirun); {Words.Batch} stays the global batch, split over the ranks",
         };
         var syncBn = new Option<bool>(Words.SyncBn) { Description = "data-parallel: batch norm with the statistics of the global batch of all ranks (default: each rank's own part)" };
+        var winograd = new Option<bool>(Words.Winograd)
+        {
+            Description = "cpu device: the 4x4 stride-2 convolutions as Winograd F(4x4, 2x2) (about 13 % faster DCGAN-64 steps, ~3-16x the direct convolution's rounding error); saved with the run",
+        };
         var collectiveTimeout = Flags.Int(Words.CollectiveTimeout, "data-parallel: abort the job when one rank waits longer than N seconds for the others", Defaults.CollectiveTimeout);
         var command = new Command("train", "train a GAN; writes config.json, metrics.csv, samples/, curves.png, checkpoints/ into the run folder")
         {
             model.Option, data, imageSize, channels, epochs, steps, batch, lr, seed, device.Option, outDir, resume, sampleEvery, checkpointEvery, logEvery, threads, limit, maxSide, maxPixels,
             noAugment, prior.Option, ema, evalEvery, diffAugment, distributed, syncBn, collectiveTimeout,
         };
+        command.Options.Add(winograd);
         command.Options.Add(augmentP);
         command.Options.Add(ada);
         command.Options.Add(adaSpeed);
@@ -89,7 +94,7 @@ internal static class TrainCommand
                 if (r.GetValue(resume))
                 {
                     if (folder is null) throw new UsageException($"{Words.Resume} needs {Words.Out} naming the run folder to continue");
-                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, emaWarmup.Option, evalEvery, diffAugment, syncBn, augmentP, ada, adaSpeed }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
+                    var ignored = new Option[] { model.Option, data, imageSize, channels, batch, lr, seed, limit, maxSide, maxPixels, noAugment, prior.Option, resize.Option, strictData, ema, emaWarmup.Option, evalEvery, diffAugment, syncBn, augmentP, ada, adaSpeed, winograd }.Where(o => Flags.Given(r, o)).Select(o => o.Name).ToList();
                     if (ignored.Count > 0)
                         cli.Err.WriteLine($"warning: {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} ignored with {Words.Resume}: the run continues with its saved configuration");
                     var options = new ResumeOptions
@@ -137,6 +142,7 @@ internal static class TrainCommand
                         Ada = Flags.Given(r, ada) ? new AdaOptions(r.GetValue(ada) ?? Defaults.AdaTarget, r.GetValue(adaSpeed) ?? Defaults.AdaSpeedImages) : null,
                         Eval = r.GetValue(evalEvery) is { } every ? Defaults.Eval(every) : null,
                         SyncBatchNorm = r.GetValue(syncBn) ? true : null,
+                        Winograd = r.GetValue(winograd) ? true : null,
                     };
                     prepare = (observer, communicator) => Trainer.StartRank(options, communicator, observer);
                 }

@@ -70,7 +70,7 @@ public sealed class Trainer : IDisposable
         _communicator = communicator;
         _options = options;
         _resumed = checkpointToLoad is not null;
-        _device = DeviceSelection.Open(options.Device, options.Threads);
+        _device = DeviceSelection.Open(options.Device, options.Threads, options.Winograd == true);
         _dataset = DatasetFactory.Create(options.Data, options.ImageSize, options.Channels, options.Limit, options.Seed, options.ImageLimits,
             options.Resize, options.StrictData == true);
         IReadOnlyList<SkippedFile> skippedFiles = _dataset switch
