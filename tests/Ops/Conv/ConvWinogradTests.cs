@@ -68,23 +68,62 @@ public sealed class ConvWinogradTests
         var winograd = new CpuKernelOptions { Threads = 2, Conv = new ConvLoweringOptions { Winograd = true } };
         var launched = Run(winograd, g, x, w, gy, b, bt);
         using (var probe = Device.CreateCpu(winograd))
-            for (int k = 0; k < 2; k++)
-                if (ConvKernels.TakesWinograd(g, probe, k == 0 ? ConvKernelKind.Forward : ConvKernelKind.InputGrad))
+            for (int k = 0; k < 3; k++)
+                if (ConvKernels.TakesWinograd(g, probe, k == 0 ? ConvKernelKind.Forward : k == 1 ? ConvKernelKind.InputGrad : ConvKernelKind.WeightGrad))
                     Assert.That(Bits(launched[k]), Is.EqualTo(Bits(two[k])), $"{g}: the launcher runs the Winograd kernel ({k})");
         double[] x64 = GradCheck.ToDouble(x), w64 = GradCheck.ToDouble(w), gy64 = GradCheck.ToDouble(gy);
         double[][] expected =
         [
             ConvKernels.Conv2dReference(x64, w64, GradCheck.ToDouble(b), g),
             ConvKernels.ConvTranspose2dReference(gy64, w64, GradCheck.ToDouble(bt), g),
+            ConvKernels.Conv2dWeightGradReference(x64, gy64, g),
         ];
-        string[] names = ["forward", "input gradient"];
-        for (int k = 0; k < 2; k++)
+        string[] names = ["forward", "input gradient", "weight gradient"];
+        for (int k = 0; k < 3; k++)
         {
             Assert.That(Bits(two[k]), Is.EqualTo(Bits(one[k])), $"{g}: {names[k]}, 1 and 2 threads");
             Assert.That(GradCheck.CompareScaled([one[k]], [expected[k]], ScaledTolerance, 0, [names[k]], $"{g}: Winograd"), Is.Null);
             Assert.That(GradCheck.CompareScaled([grouped[k]], [expected[k]], ScaledTolerance, 0, [names[k]], $"{g}: Winograd in groups"), Is.Null);
             Assert.That(GradCheck.CompareScaled([gemm[k]], [expected[k]], ScaledTolerance, 0, [names[k]], $"{g}: GEMM lowering"), Is.Null);
         }
+    }
+
+    /// <summary>
+    /// Through autograd on a Winograd device, with 128 input channels so both kernels run (Conv2d's forward, and its input
+    /// gradient = ConvTranspose2d's kernel): y, the first-order gradients (x: the input-gradient kernel, w: the weight
+    /// gradient) and the second order w.r.t. the upstream gradient u and w (h = ⟨∂y/∂x·u, v⟩: ∂h/∂u = Conv(v, w), the
+    /// forward kernel again; ∂h/∂w = WGrad(v, u)) against the float64 references, each at 1e-4·S.
+    /// </summary>
+    [Test]
+    public void GradientsAndSecondOrderThroughTheWinogradKernelsMatchTheReference()
+    {
+        if (!Avx512F.IsSupported) Assert.Ignore("no AVX-512: the Winograd kernels are not used on this CPU");
+        var g = new ConvGeometry(2, 128, 16, 16, 16, 4, 4, 8, 8, 2, 1, 1);
+        using var device = Device.CreateCpu(new CpuKernelOptions { Threads = 2, Conv = new ConvLoweringOptions { Winograd = true } });
+        Assert.That(ConvKernels.TakesWinograd(g, device, ConvKernelKind.Forward), Is.True, "forward on Winograd");
+        Assert.That(ConvKernels.TakesWinograd(g, device, ConvKernelKind.InputGrad), Is.True, "input gradient on Winograd");
+        var rng = new Random(17);
+        float[] x = Random(rng, g.N * g.Cin * g.HW), w = Random(rng, g.Cout * g.Ckk), u = Random(rng, g.N * g.Cout * g.P), v = Random(rng, g.N * g.Cin * g.HW);
+        using var scope = TensorScope.Begin();
+        var tx = Tensor.FromArray(x, g.InputShape, device);
+        var tw = Tensor.FromArray(w, g.WeightShape, device);
+        var tu = Tensor.FromArray(u, g.OutputShape, device);
+        var tv = Tensor.FromArray(v, g.InputShape, device);
+        tx.RequiresGrad = tw.RequiresGrad = tu.RequiresGrad = true;
+        var y = tx.Conv2d(tw, null, 2, 1);
+        var first = Autograd.Grad([y], [tx, tw], [tu], createGraph: true);
+        var second = Autograd.Grad([first[0]], [tu, tw], [tv]);
+        double[] x64 = GradCheck.ToDouble(x), w64 = GradCheck.ToDouble(w), u64 = GradCheck.ToDouble(u), v64 = GradCheck.ToDouble(v);
+        (string Name, float[] Actual, double[] Expected)[] checks =
+        [
+            ("y", y.ToArray(), ConvKernels.Conv2dReference(x64, w64, null, g)),
+            ("∂/∂x", first[0].ToArray(), ConvKernels.ConvTranspose2dReference(u64, w64, null, g)),
+            ("∂/∂w", first[1].ToArray(), ConvKernels.Conv2dWeightGradReference(x64, u64, g)),
+            ("∂²/∂u (Conv(v, w))", second[0].ToArray(), ConvKernels.Conv2dReference(v64, w64, null, g)),
+            ("∂²/∂w (WGrad(v, u))", second[1].ToArray(), ConvKernels.Conv2dWeightGradReference(v64, u64, g)),
+        ];
+        foreach (var (name, actual, expected) in checks)
+            Assert.That(GradCheck.CompareScaled([actual], [expected], ScaledTolerance, 0, [name], "Winograd device"), Is.Null);
     }
 
     /// <summary>
@@ -128,7 +167,8 @@ public sealed class ConvWinogradTests
         Assert.That(ConvKernels.TakesWinograd(g with { Cin = 128 }, cpu, ConvKernelKind.InputGrad), Is.True, "input gradient with 128 input channels");
         Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.Forward), Is.False, "4×4 outputs: one tile per sample");
         Assert.That(ConvKernels.TakesWinograd(Geometry(1), cpu, ConvKernelKind.Forward), Is.True, "7×7 outputs: 2×2 tiles");
-        Assert.That(ConvKernels.TakesWinograd(g, cpu, ConvKernelKind.WeightGrad), Is.False, "weight gradient");
+        Assert.That(ConvKernels.TakesWinograd(g, cpu, ConvKernelKind.WeightGrad), Is.True, "weight gradient, 8×8 outputs");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.WeightGrad), Is.False, "weight gradient, one tile per sample");
         Assert.That(ConvKernels.TakesWinograd(g with { Cin = 3 }, cpu, ConvKernelKind.Forward), Is.False, "3 input channels");
         Assert.That(ConvKernels.TakesWinograd(g with { Cout = 20 }, cpu, ConvKernelKind.Forward), Is.False, "Cout not a multiple of 8");
         Assert.That(ConvKernels.TakesWinograd(g with { Pad = 0, Ho = 7, Wo = 7 }, cpu, ConvKernelKind.Forward), Is.False, "padding 0");
@@ -161,17 +201,19 @@ public sealed class ConvWinogradTests
         int nx = g.N * g.Cin * g.HW, ny = g.N * g.Cout * g.P, nw = g.Cout * g.Ckk;
         float[] x = Padded(nx, float.NaN), gy = Padded(ny, float.NaN), w = Padded(nw, float.NaN);
         float[] b = Padded(g.Cout, float.NaN), bt = Padded(g.Cin, float.NaN);
-        float[] y = Padded(ny, 0f), dx = Padded(nx, 0f);
+        float[] y = Padded(ny, 0f), dx = Padded(nx, 0f), dw = Padded(nw, 0f);
         const float sentinel = 12345.5f;
         Array.Fill(y, sentinel, ny, guard);
         Array.Fill(dx, sentinel, nx, guard);
+        Array.Fill(dw, sentinel, nw, guard);
         using var device = Device.CreateCpu(new CpuKernelOptions { Threads = 2 });
-        fixed (float* xp = x, gp = gy, wp = w, bp = b, btp = bt, yp = y, dxp = dx)
+        fixed (float* xp = x, gp = gy, wp = w, bp = b, btp = bt, yp = y, dxp = dx, dwp = dw)
         {
             ConvKernels.ForwardWinogradCpu(device, xp, wp, bp, yp, g);
             ConvKernels.InputGradWinogradCpu(device, gp, wp, btp, dxp, g);
+            ConvKernels.WeightGradWinogradCpu(device, xp, gp, dwp, g);
         }
-        foreach (var (name, a, count) in new[] { ("forward", y, ny), ("input gradient", dx, nx) })
+        foreach (var (name, a, count) in new[] { ("forward", y, ny), ("input gradient", dx, nx), ("weight gradient", dw, nw) })
         {
             Assert.That(a.Take(count).All(float.IsFinite), Is.True, $"{g}: {name} read a NaN past its inputs");
             Assert.That(a.Skip(count).All(v => v == sentinel), Is.True, $"{g}: {name} wrote past its output");
@@ -186,12 +228,14 @@ public sealed class ConvWinogradTests
         using var device = Device.CreateCpu(options);
         var y = new float[g.N * g.Cout * g.P];
         var dx = new float[g.N * g.Cin * g.HW];
-        fixed (float* xp = x, wp = w, gp = gy, bp = b, btp = bt, yp = y, dxp = dx)
+        var dw = new float[g.Cout * g.Ckk];
+        fixed (float* xp = x, wp = w, gp = gy, bp = b, btp = bt, yp = y, dxp = dx, dwp = dw)
         {
             ConvKernels.ForwardWinogradCpu(device, xp, wp, bp, yp, g);
             ConvKernels.InputGradWinogradCpu(device, gp, wp, btp, dxp, g);
+            ConvKernels.WeightGradWinogradCpu(device, xp, gp, dwp, g);
         }
-        return [y, dx];
+        return [y, dx, dw];
     }
 
     /// <summary>Forward with bias and input gradient with bias (ConvTranspose2d's kernel), through the launchers.</summary>
@@ -206,8 +250,10 @@ public sealed class ConvWinogradTests
         var tbt = Tensor.FromArray(bt, new Shape(g.Cin), device);
         var y = Tensor.Zeros(g.OutputShape, device);
         var dx = Tensor.Zeros(g.InputShape, device);
+        var dw = Tensor.Zeros(g.WeightShape, device);
         ConvKernels.Forward(tx, tw, tb, y, g);
         ConvKernels.BackwardInput(tg, tw, tbt, dx, g);
-        return [y.ToArray(), dx.ToArray()];
+        ConvKernels.WeightGrad(tx, tg, dw, g);
+        return [y.ToArray(), dx.ToArray(), dw.ToArray()];
     }
 }

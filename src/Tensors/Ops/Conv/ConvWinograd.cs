@@ -73,15 +73,15 @@ internal static partial class ConvKernels
         if (!device.IsHost || !Avx512F.IsSupported || !Avx2.IsSupported) return false;
         var o = device.CpuOptions;
         if (!o.Conv.Winograd || o.Conv.GemmOnly || o.Conv.Im2Col || o.Gemm is not (CpuGemmKernel.Auto or CpuGemmKernel.Avx512)) return false;
-        if (kernel == ConvKernelKind.WeightGrad || !WinogradShape(g)) return false;
+        if (!WinogradShape(g)) return false;
         // Measured (conv-quick, 2 threads, paired against the GEMM lowering, 2026-12-06): with one tile per sample (4×4
         // outputs: DCGAN-64's D4, G2) every point's GEMM has only N columns and the transformed filters (6.25× the
         // weights) are streamed for them: 1.08–1.29× slower. The forward gains from 2×2 tiles per sample on (D64 D2/D3/G3/G4
         // 0.69–0.91×, the 28-pixel D2/G1 0.84–0.91×). The input gradient writes four phase transforms of dy (6.25× dy), which
         // only pays with 128 or more input channels (D64 D3/G3 0.87–0.94×; with 64: 1.05–1.32×).
-        return kernel == ConvKernelKind.Forward
-            ? (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4
-            : g.Cin >= 128 && ((g.H + 1) / 2 + 3) / 4 * (((g.W + 1) / 2 + 3) / 4) >= 4;
+        return kernel == ConvKernelKind.InputGrad
+            ? g.Cin >= 128 && ((g.H + 1) / 2 + 3) / 4 * (((g.W + 1) / 2 + 3) / 4) >= 4
+            : (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4;
     }
 
     /// <summary>
@@ -289,6 +289,141 @@ internal static partial class ConvKernels
                 }
             }
         });
+    }
+
+    // ------------------------------------------------------------ weight gradient
+
+    /// <summary>
+    /// dw (Cout, Cin, 4, 4) = WGrad(x, gy) for k4 s2 p1 (see <see cref="TakesWinograd"/>): per phase q, the 2×2 sub-filter's
+    /// gradient is the correlation of P_q with dy, F(2, 4) with the forward's points: dg = Gᵀ[Σ_t (A·DY·Aᵀ) ⊙ (Bᵀ·D·B)]G, the
+    /// sum over tiles one GEMM per point, M[ξ](Cout × 4·Cin) = Ady[ξ](Cout × T)·V[ξ]ᵀ, groups accumulated in sample order.
+    /// </summary>
+    internal static unsafe void WeightGradWinogradCpu(Device dev, float* x, float* gy, float* dw, in ConvGeometry g)
+    {
+        var cpu = dev.Parallel;
+        long budget = dev.ConvLowering.WorkspaceBudget;
+        int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
+        int tMax = gs * tps, tPad = (tMax + 7) & ~7;
+        long mPoint = PointStride(g.Cout, k);
+        using var tables = new Workspace(dev, 6L * tPad);
+        using var v = new Workspace(dev, WinoPoints * PointStride(k, tMax));
+        using var a = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
+        using var m = new Workspace(dev, WinoPoints * mPoint);
+        int* tab = (int*)tables.Pointer;
+        // x's 10×10 windows as in the forward; dy's 4×4 output tiles.
+        var src = WinogradTiles.Build(tab, tPad, gs, th, tw, 8, -1, g.Cin * g.HW, g.H, g.W);
+        var dyt = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        var geo = g;
+        for (int n0 = 0; n0 < g.N; n0 += gs)
+        {
+            int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
+            float beta = n0 == 0 ? 0f : 1f;
+            ForwardInputTransformCpu(cpu, x + (long)n0 * g.Cin * g.HW, v.Pointer, src, geo, t);
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, a.Pointer, dyt, geo, t);
+            // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles.
+            nint vb = (nint)v.Pointer, ab = (nint)a.Pointer, mb = (nint)m.Pointer;
+            int cout = g.Cout;
+            cpu.ForEach(WinoPoints, xi =>
+                MatMulKernels.GemmCpu(cpu.Serial, false, true, cout, k, t, 1f, (float*)ab + xi * PointStride(cout, t), (float*)vb + xi * PointStride(k, t), beta,
+                    (float*)mb + xi * mPoint));
+        }
+        WeightOutputTransformCpu(cpu, m.Pointer, dw, geo, mPoint);
+    }
+
+    /// <summary>
+    /// A[ξ][co][t] = (A·DY·Aᵀ)[ξ] for each output channel: DY[i][j] = gy[co, 4·th + i, 4·tw + j] (zero past the plane), A the
+    /// 5×4 transform of the gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1), (1 −1 1 −1), (1 2 4 8), (0 0 0 1)).
+    /// </summary>
+    private static unsafe void GradientTransformCpu(CpuParallel cpu, float* gy, float* a, WinogradTiles src, ConvGeometry g, int t)
+    {
+        int blocks = (t + 7) / 8, cout = g.Cout;
+        long point = PointStride(cout, t);
+        nint gp = (nint)gy, ap = (nint)a;
+        cpu.ForChunks(cout * blocks, CpuParallel.Grain(WinoPoints * 2 * 8 * 8), (s, e) =>
+        {
+            var d = stackalloc Vector256<float>[WinoPoints];
+            var rowOk = stackalloc Vector256<float>[4];
+            var colOk = stackalloc Vector256<float>[4];
+            for (int item = s; item < e; item++)
+            {
+                int co = item % cout, t0 = item / cout * 8;
+                src.Masks(t0, rowOk, colOk, 4);
+                var bases = src.Base(t0);
+                float* plane = (float*)gp + (long)co * g.P;
+                // The 4×4 tile into the top-left of the 5×5 buffer, then A along rows (5 columns) and columns (5 rows).
+                for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                    d[5 * i + j] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(i * g.Wo + j),
+                        Avx.And(rowOk[i], colOk[j]), 4);
+                for (int j = 0; j < 4; j++) GradientTransform1D(d + j, 5);
+                for (int i = 0; i < 5; i++) GradientTransform1D(d + 5 * i, 1);
+                StoreRows(d, (float*)ap + (long)co * t + t0, point, t - t0);
+            }
+        });
+    }
+
+    /// <summary>(p[0], …, p[4s]) ← A·(p[0], p[s], p[2s], p[3s]): y0, y0 + y1 + y2 + y3, y0 − y1 + y2 − y3, y0 + 2y1 + 4y2 + 8y3, y3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void GradientTransform1D(Vector256<float>* p, int s)
+    {
+        Vector256<float> y0 = p[0], y1 = p[s], y2 = p[2 * s], y3 = p[3 * s];
+        var even = y0 + y2;
+        var odd = y1 + y3;
+        p[s] = even + odd;
+        p[2 * s] = even - odd;
+        p[3 * s] = y0 + y1 + y1 + Vector256.Create(4f) * y2 + Vector256.Create(8f) * y3;
+        p[4 * s] = y3;
+    }
+
+    /// <summary>
+    /// dw[co, ci, 2a + qh, 2b + qw] = (Gᵀ·M·G)[a][b] of M[ξ][co][q·Cin + ci], Gᵀ the 2×5 transpose of the filter transform:
+    /// (½ ½ ⅙ ⅙ 0) and (0 ½ −⅙ ⅓ 1). One work item per output channel and block of 8 input channels.
+    /// </summary>
+    private static unsafe void WeightOutputTransformCpu(CpuParallel cpu, float* m, float* dw, ConvGeometry g, long mPoint)
+    {
+        int blocks = g.Cin / 8, cin = g.Cin, k = 4 * cin;
+        nint mp = (nint)m, dp = (nint)dw;
+        cpu.ForChunks(g.Cout * blocks, CpuParallel.Grain(4 * WinoPoints * 8), (s, e) =>
+        {
+            var d = stackalloc Vector256<float>[WinoPoints];
+            var o = stackalloc float[4 * 8];
+            for (int item = s; item < e; item++)
+            {
+                int co = item / blocks, ci = item % blocks * 8;
+                for (int q = 0; q < 4; q++)
+                {
+                    float* src = (float*)mp + (long)co * k + q * cin + ci;
+                    for (int xi = 0; xi < WinoPoints; xi++) d[xi] = Vector256.Load(src + xi * mPoint);
+                    for (int j = 0; j < 5; j++) WeightTransform1D(d + j, 5);
+                    for (int i = 0; i < 2; i++) WeightTransform1D(d + 5 * i, 1);
+                    d[0].Store(o);
+                    d[1].Store(o + 8);
+                    d[5].Store(o + 16);
+                    d[6].Store(o + 24);
+                    int qh = q >> 1, qw = q & 1;
+                    for (int l = 0; l < 8; l++)
+                    {
+                        float* kernel = (float*)dp + ((long)co * cin + ci + l) * 16;
+                        kernel[qh * 4 + qw] = o[l];                 // a = 0, b = 0
+                        kernel[qh * 4 + 2 + qw] = o[8 + l];         // a = 0, b = 1
+                        kernel[(2 + qh) * 4 + qw] = o[16 + l];      // a = 1, b = 0
+                        kernel[(2 + qh) * 4 + 2 + qw] = o[24 + l];  // a = 1, b = 1
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>(p[0], p[s]) ← Gᵀ·(p[0], …, p[4s]): (m0 + m1)/2 + (m2 + m3)/6 and (m1/2 − m2/6 + m3/3 + m4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void WeightTransform1D(Vector256<float>* p, int s)
+    {
+        Vector256<float> m0 = p[0], m1 = p[s], m2 = p[2 * s], m3 = p[3 * s], m4 = p[4 * s];
+        var half = Vector256.Create(0.5f);
+        var sixth = Vector256.Create(1f / 6f);
+        p[0] = (m0 + m1) * half + (m2 + m3) * sixth;
+        p[s] = m1 * half + (m3 + m3 - m2) * sixth + m4;
     }
 
     // ------------------------------------------------------------ filter transform

@@ -974,6 +974,11 @@ internal static partial class ConvKernels
             WeightGradFewChannelCpu(dev.Parallel, Ptr(x), Ptr(gy), Ptr(dw), partials.Pointer, g);
             return;
         }
+        if (TakesWinograd(g, dev, ConvKernelKind.WeightGrad))
+        {
+            WeightGradWinogradCpu(dev, Ptr(x), Ptr(gy), Ptr(dw), g);
+            return;
+        }
         if (!dev.IsHost)
         {
             // ILGPU: one implicit GEMM, dY read in NCHW and the columns gathered from x (no im2col, no permute).
