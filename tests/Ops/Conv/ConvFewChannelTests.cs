@@ -108,35 +108,16 @@ public sealed class ConvFewChannelTests
     {
         if (!Avx512F.IsSupported) Assert.Ignore("no AVX-512: the direct few-channel kernels are not used on this CPU");
         var g = Geometry(index);
-        var rng = new Random(9);
-        const int guard = 64;
-        float[] Padded(int count, float fill)
-        {
-            var a = new float[count + guard];
-            for (int i = 0; i < a.Length; i++) a[i] = i < count ? (float)(rng.NextDouble() * 2 - 1) : fill;
-            return a;
-        }
-        int nx = g.N * g.Cin * g.HW, ny = g.N * g.Cout * g.P, nw = g.Cout * g.Ckk;
-        float[] x = Padded(nx, float.NaN), gy = Padded(ny, float.NaN), w = Padded(nw, float.NaN);
-        float[] b = Padded(g.Cout, float.NaN), bt = Padded(g.Cin, float.NaN);
-        float[] y = Padded(ny, 0f), dx = Padded(nx, 0f), dw = Padded(nw, 0f);
-        const float sentinel = 12345.5f;
-        Array.Fill(y, sentinel, ny, guard);
-        Array.Fill(dx, sentinel, nx, guard);
-        Array.Fill(dw, sentinel, nw, guard);
+        var t = new GuardedConvBuffers(g, seed: 9);
         var acc = new float[ConvKernels.FewChannelWeightGradWorkspace(g)];
         using var device = Device.CreateCpu(new CpuKernelOptions { Threads = 2 });
-        fixed (float* xp = x, gp = gy, wp = w, bp = b, btp = bt, yp = y, dxp = dx, dwp = dw, ap = acc)
+        fixed (float* xp = t.X, gp = t.Gy, wp = t.W, bp = t.B, btp = t.Bt, yp = t.Y, dxp = t.Dx, dwp = t.Dw, ap = acc)
         {
             ConvKernels.ForwardFewChannelCpu(device.Parallel, xp, wp, bp, yp, g);
             ConvKernels.InputGradFewChannelCpu(device.Parallel, gp, wp, btp, dxp, g);
             ConvKernels.WeightGradFewChannelCpu(device.Parallel, xp, gp, dwp, ap, g);
         }
-        foreach (var (name, a, count) in new[] { ("forward", y, ny), ("input gradient", dx, nx), ("weight gradient", dw, nw) })
-        {
-            Assert.That(a.Take(count).All(float.IsFinite), Is.True, $"{g}: {name} read a NaN past its inputs");
-            Assert.That(a.Skip(count).All(v => v == sentinel), Is.True, $"{g}: {name} wrote past its output");
-        }
+        t.AssertNothingReadOrWrittenPastTheEnds();
     }
 
     private static int[] Bits(float[] a) => a.Select(BitConverter.SingleToInt32Bits).ToArray();

@@ -1,13 +1,14 @@
 // Winograd F(4×4, 2×2) host kernels for the DCGAN convolution: kernel 4, stride 2, padding 1, dilation 1
 // (every Conv2d and ConvTranspose2d of the DCGAN, pix2pix and PatchGAN stacks past their first layer), for the
-// forward and the input gradient (= ConvTranspose2d's forward). Conv orientation as in Convolution.cs.
+// forward, the input gradient (= ConvTranspose2d's forward) and the weight gradient. Conv orientation as in
+// Convolution.cs. Opt-in: ConvLoweringOptions.Winograd (gpugan train --winograd); see "Accuracy" below.
 //
 // Why: these layers are ~97 % of a DCGAN step's FLOPs and the direct GEMM lowering already runs at ~70 % of the
 // machine's peak, so the step could only get faster by doing fewer multiplications. A 4×4 stride-2 kernel splits
 // into four 2×2 stride-1 kernels over the input's sub-pixel phases (polyphase), and a 2×2 correlation has a
 // Winograd form: 4×4 outputs from a 5×5 input tile with 25 products instead of 64 — 2.56× fewer MACs. The
 // products of all tiles and channels at one of the 25 transform points are one GEMM, so the work is still our
-// packed GEMM, on 25 (forward) or 100 (input gradient) smaller products.
+// packed GEMM, on 25 (forward, weight gradient) or 100 (input gradient) smaller products.
 //
 // Polyphase (1-D; 2-D is the product). Forward, y[o] = Σ_k x[2o − 1 + k]·w[k], k = 0..3. With k = 2a + q
 // (a, q ∈ {0, 1}) the input index is 2(o + a) + q − 1, so
@@ -26,9 +27,13 @@
 //   Aᵀ = [1 1 1 1 0; 0 1 −1 2 0; 0 1 1 4 0; 0 1 −1 8 1]
 // In 2-D, Y = Aᵀ[(G·g·Gᵀ) ⊙ (Bᵀ·D·B)]A, and with channels: M[ξ](Cout × T) = U[ξ](Cout × K)·V[ξ](K × T) for each of
 // the 25 points ξ, U = the transformed filters, V = the transformed input tiles (T tiles of a sample group).
+// The weight gradient of a phase's 2×2 sub-filter, dg[a] = Σ_o dy[o]·P_q[o + a], is F(2, 4) on the same points with
+// the roles of G and A exchanged (Toom-Cook transposition): dg = Gᵀ[(A·dy) ⊙ (Bᵀ·d)], so it reuses the forward's
+// input transform, and its sum over tiles is the GEMM's k.
 // Accuracy, and why this is opt-in (ConvLoweringOptions.Winograd, default off): Aᵀ's last row scales a point's
-// product by 8 per axis, so each output carries the rounding of products scaled by up to 64. Measured: ~16× the
-// direct sum's relative error (median over random 256-channel tiles; the points 0, ±1, ½, ∞ are no better), 8.9e-4
+// product by 8 per axis, so each output carries the rounding of products scaled by up to 64. Measured: 3.4× the
+// direct sum's relative error (median over random 256-channel tiles with sequential fp32 sums as our GEMM's; 16× with
+// pairwise sums; the points 0, ±1, ½, ∞ are no better, F(2, 2) and F(3, 2) are as accurate as direct), 8.9e-4
 // against the direct bound of 3e-4 at |y| = 25 on a DCGAN-64 D2 layer, and the 2-rank WGAN-GP run of MpiRunTests
 // drifted 2,319 weights (of 1.7 M; 173 allowed, 0 with the direct conv) past its one-process twin after one step,
 // although every sample's result is bit-identical whatever the batch (tested): the larger rounding turns the ranks'
@@ -42,9 +47,9 @@
 // written by one work item and every sum has an order fixed by the shapes (groups are cut from the shapes and
 // the workspace budget only), so 1 and 2 threads give the same bits. Work items run channel-minor (block of tiles
 // outer): consecutive items read consecutive planes of x, which the prefetcher streams; channel-major, each item
-// started on a plane 256 KiB from the last and the transform waited on misses (D64.D2: 6–10 of its ~23 ms). The 25 point GEMMs run in parallel, each on one
-// thread (CpuParallel.Serial): a point's product is often below the GEMM's own split. The tables and the point
-// matrices are padded by a cache line (PointStride). ConvLoweringOptions.GemmOnly keeps these shapes on the GEMM
+// started on a plane 256 KiB from the last and the transform waited on misses (D64.D2: 6–10 of its ~23 ms). The
+// point GEMMs run in parallel, each on one thread (CpuParallel.Serial): a point's product is often below the GEMM's
+// own split. The point matrices are padded by a cache line (PointStride). ConvLoweringOptions.GemmOnly keeps these shapes on the GEMM
 // lowering (the reference the tests and benchmarks compare with).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -63,10 +68,10 @@ internal static partial class ConvKernels
 
     /// <summary>
     /// Whether <paramref name="kernel"/> of this conv runs on the Winograd kernels: asked for
-    /// (<see cref="ConvLoweringOptions.Winograd"/>), host device with AVX-512 (and AVX2 gathers), the Auto/Avx512 GEMM family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a
-    /// <see cref="WinogradShape"/>, the forward with at least 2×2 output tiles per sample and the input gradient with
-    /// at least 128 input channels and 2×2 tiles per phase (the weight gradient stays on the implicit GEMM). Geometry
-    /// and options only.
+    /// (<see cref="ConvLoweringOptions.Winograd"/>), host device with AVX-512 (and AVX2 gathers), the Auto/Avx512 GEMM
+    /// family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a <see cref="WinogradShape"/>; the forward and
+    /// the weight gradient with at least 2×2 output tiles per sample, the input gradient with at least 128 input
+    /// channels and 2×2 tiles per phase. Geometry and options only.
     /// </summary>
     internal static bool TakesWinograd(in ConvGeometry g, Device device, ConvKernelKind kernel)
     {
@@ -76,9 +81,10 @@ internal static partial class ConvKernels
         if (!WinogradShape(g)) return false;
         // Measured (conv-quick, 2 threads, paired against the GEMM lowering, 2026-12-06): with one tile per sample (4×4
         // outputs: DCGAN-64's D4, G2) every point's GEMM has only N columns and the transformed filters (6.25× the
-        // weights) are streamed for them: 1.08–1.29× slower. The forward gains from 2×2 tiles per sample on (D64 D2/D3/G3/G4
-        // 0.69–0.91×, the 28-pixel D2/G1 0.84–0.91×). The input gradient writes four phase transforms of dy (6.25× dy), which
-        // only pays with 128 or more input channels (D64 D3/G3 0.87–0.94×; with 64: 1.05–1.32×).
+        // weights) are streamed for them: 1.08–1.29× slower. From 2×2 tiles per sample on, the forward gains (D64 D2/D3/G3/G4
+        // 0.64–0.91×, the 28-pixel D2/G1 0.84–0.91×), the weight gradient too (D64 0.68–0.95×; 28-pixel 0.94–1.02×). The
+        // input gradient writes four phase transforms of dy (6.25× dy), which only pays with 128 or more input channels
+        // (D64 D3/G3 0.87–0.94×; with 64: 1.05–1.32×).
         return kernel == ConvKernelKind.InputGrad
             ? g.Cin >= 128 && ((g.H + 1) / 2 + 3) / 4 * (((g.W + 1) / 2 + 3) / 4) >= 4
             : (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4;
