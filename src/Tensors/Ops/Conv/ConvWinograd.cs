@@ -85,9 +85,7 @@ internal static partial class ConvKernels
         // 0.64–0.91×, the 28-pixel D2/G1 0.84–0.91×), the weight gradient too (D64 0.68–0.95×; 28-pixel 0.94–1.02×). The
         // input gradient writes four phase transforms of dy (6.25× dy), which only pays with 128 or more input channels
         // (D64 D3/G3 0.87–0.94×; with 64: 1.05–1.32×).
-        return kernel == ConvKernelKind.InputGrad
-            ? g.Cin >= 128 && ((g.H + 1) / 2 + 3) / 4 * (((g.W + 1) / 2 + 3) / 4) >= 4
-            : (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4;
+        return (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4;
     }
 
     /// <summary>
@@ -142,7 +140,7 @@ internal static partial class ConvKernels
         var dst = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         bool whole = chunk == WinoPoints;
-        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: false, 0, WinoPoints, 0, 4, uPoint, g.Cin, k);
+        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
@@ -151,7 +149,7 @@ internal static partial class ConvKernels
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
-                if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: false, x0, x1, 0, 4, uPoint, g.Cin, k);
+                if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, x0, x1, uPoint);
                 // One single-threaded GEMM per point, the points in parallel: a point's product (Cout × T × 4·Cin) is often
                 // too small for the GEMM's own split (≥ 48 rows and 256 columns per job) and would run on one thread.
                 nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), vb = (nint)vp, mb = (nint)mp;
@@ -206,95 +204,138 @@ internal static partial class ConvKernels
 
     // ------------------------------------------------------------ input gradient
 
-    /// <summary>dx (N, Cin, H, W) = Convᵀ(gy, w) + bias (Cin; may be null) for k4 s2 p1 (see <see cref="TakesWinograd"/>).</summary>
+    /// <summary>
+    /// dx = Convᵀ(gy, w) + bias (Cin; may be null) as the forward run backwards (the transposition principle): dy's 4×4
+    /// tiles of the forward's tiling through A (as in the weight gradient), one GEMM per point with the forward's
+    /// transformed filters transposed, M[ξ](4·Cin × T) = U[ξ]ᵀ·Ady[ξ], then the adjoint of the forward's input transform,
+    /// B·M·Bᵀ, gives each tile's 10×10 window of dx (four phase windows of 5×5); neighbouring windows share their last
+    /// row and column, which <see cref="WindowsToImageCpu"/> adds in a fixed order. The transformed gradient is 25/16 of dy.
+    /// </summary>
     internal static unsafe void InputGradWinogradCpu(Device dev, float* gy, float* w, float* bias, float* dx, in ConvGeometry g)
     {
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
-        // Each output phase plane has ⌈H/2⌉ × ⌈W/2⌉ positions at most; one tile grid serves all four.
-        int th = ((g.H + 1) / 2 + 3) / 4, tw = ((g.W + 1) / 2 + 3) / 4, tps = th * tw;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (4 * g.Cout + g.Cin), budget);
+        int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
         int tMax = gs * tps, tPad = (tMax + 7) & ~7;
-        long uPoint = PointStride(g.Cout, g.Cin);
-        int chunk = WinogradPointChunk(4 * uPoint, budget);
+        long uPoint = PointStride(g.Cout, k);
+        int chunk = WinogradPointChunk(uPoint, budget);
         bool whole = chunk == WinoPoints;
-        if (!whole) chunk = WinogradPointChunk(uPoint, budget);
         using var tables = new Workspace(dev, 6L * tPad);
-        using var v = new Workspace(dev, 4L * WinoPoints * PointStride(g.Cout, tMax));
-        using var m = new Workspace(dev, WinoPoints * PointStride(g.Cin, tMax));
-        using var u = new Workspace(dev, (whole ? 4 * WinoPoints : chunk) * uPoint);
+        using var a = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
+        using var v = new Workspace(dev, WinoPoints * PointStride(k, tMax));
+        using var u = new Workspace(dev, chunk * uPoint);
         int* tab = (int*)tables.Pointer;
-        // Source: the 6×6 window of dy rows 4·th − 1 … 4·th + 4 (the four phases' 5×5 windows); destination: dx rows
-        // 8·th + 2i + p (the phase's 4×4 positions).
-        var src = WinogradTiles.Build(tab, tPad, gs, th, tw, 4, -1, g.Cout * g.P, g.Ho, g.Wo);
-        var dst = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 8, 0, g.Cin * g.HW, g.H, g.W);
+        // dy's 4×4 tiles; dx's 10×10 windows at rows 8·th − 1 … 8·th + 8 (the forward's source windows).
+        var dyt = WinogradTiles.Build(tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        var xt = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 8, -1, g.Cin * g.HW, g.H, g.W);
         var geo = g;
-        // Whole: U'[q][ξ] (Cout × Cin) for the four phases; else U'[ξ − x0] of one phase at a time.
-        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: true, 0, WinoPoints, 0, 4, uPoint, WinoPoints * uPoint, g.Cin);
+        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
-            float* gs0 = gy + (long)n0 * g.Cout * g.P, xs = dx + (long)n0 * g.Cin * g.HW, vp = v.Pointer, mp = m.Pointer;
-            InputGradInputTransformCpu(cpu, gs0, vp, src, geo, t);
-            for (int q = 0; q < 4; q++)
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, a.Pointer, dyt, geo, t);
+            for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
-                float* vq = vp + q * WinoPoints * PointStride(g.Cout, t);
-                for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
+                int x1 = Math.Min(WinoPoints, x0 + chunk);
+                if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, x0, x1, uPoint);
+                // One single-threaded GEMM per point, the points in parallel (as in the forward).
+                nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), ab = (nint)a.Pointer, vb = (nint)v.Pointer;
+                int xs0 = x0, cout = g.Cout;
+                cpu.ForEach(x1 - x0, i =>
                 {
-                    int x1 = Math.Min(WinoPoints, x0 + chunk);
-                    if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, flip: true, x0, x1, q, q + 1, uPoint, 0, g.Cin);
-                    // M[ξ] (Cin × T) = U'[ξ]ᵀ · V_q[ξ] (U' is stored (Cout × Cin), as the forward's filters are): one
-                    // single-threaded GEMM per point, the points in parallel (as in the forward).
-                    nint ub = (nint)(u.Pointer + (whole ? (long)q * WinoPoints + x0 : 0) * uPoint), vb = (nint)vq, mb = (nint)mp;
-                    int xs0 = x0, cin = g.Cin, cout = g.Cout;
-                    cpu.ForEach(x1 - x0, i =>
-                    {
-                        int xi = xs0 + i;
-                        MatMulKernels.GemmCpu(cpu.Serial, true, false, cin, t, cout, 1f, (float*)ub + i * uPoint, (float*)vb + xi * PointStride(cout, t), 0f,
-                            (float*)mb + xi * PointStride(cin, t));
-                    });
-                }
-                OutputTransformCpu(cpu, mp, xs, bias, dst, g.Cin, g.HW, t, 2, q >> 1, q & 1);
+                    int xi = xs0 + i;
+                    MatMulKernels.GemmCpu(cpu.Serial, true, false, k, t, cout, 1f, (float*)ub + i * uPoint, (float*)ab + xi * PointStride(cout, t), 0f,
+                        (float*)vb + xi * PointStride(k, t));
+                });
             }
+            WindowsToImageCpu(cpu, v.Pointer, dx + (long)n0 * g.Cin * g.HW, bias, xt, geo, t, th, tw);
         }
     }
 
     /// <summary>
-    /// V_q[ξ][co][t] = (Bᵀ·D·B)[ξ] for the four output phases q = 2·ph + pw: D[i][j] = gy[co, 4·th − 1 + ph + i,
-    /// 4·tw − 1 + pw + j] (zero outside gy). The four 5×5 windows are corners of one 6×6 window, gathered once.
+    /// M[ξ][q·Cin + ci][t] → dx: each tile's 5×5 window of phase q, W = B·M·Bᵀ, lands at rows 8·th − 1 + 2i + qh and columns
+    /// 8·tw − 1 + 2j + qw. A window's rows and columns 0–3 belong to its tile, its row and column 4 to the next tile's row
+    /// and column 0 (or to this tile at the plane's end): a dx value is its own tile's term plus, in this order, the
+    /// upper, the left and the upper-left neighbour's shared terms, plus the bias — one writer per value, one order.
     /// </summary>
-    private static unsafe void InputGradInputTransformCpu(CpuParallel cpu, float* gy, float* v, WinogradTiles src, ConvGeometry g, int t)
+    private static unsafe void WindowsToImageCpu(CpuParallel cpu, float* m, float* dx, float* bias, WinogradTiles tiles, ConvGeometry g, int t,
+        int tilesH, int tilesW)
     {
-        int blocks = (t + 7) / 8, cout = g.Cout;
-        long point = PointStride(cout, t), phase = WinoPoints * point;
-        nint gp = (nint)gy, vp = (nint)v;
-        cpu.ForChunks(cout * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 8), (s, e) =>
+        int blocks = (t + 7) / 8, cin = g.Cin, k = 4 * cin;
+        long point = PointStride(k, t);
+        int lastRow = 8 * (tilesH - 1) - 1, lastCol = 8 * (tilesW - 1) - 1;
+        nint mp = (nint)m, dp = (nint)dx, bp = (nint)bias;
+        // Pass 1: every window through the adjoint input transform, in place (an item owns its channel's 8 tiles).
+        cpu.ForChunks(k * blocks, CpuParallel.Grain(WinoPoints * 8 * 4), (s, e) =>
         {
-            var win = stackalloc Vector256<float>[36];
             var d = stackalloc Vector256<float>[WinoPoints];
-            var rowOk = stackalloc Vector256<float>[6];
-            var colOk = stackalloc Vector256<float>[6];
             for (int item = s; item < e; item++)
             {
-                int co = item % cout, t0 = item / cout * 8;
-                src.Masks(t0, rowOk, colOk, 6);
-                var bases = src.Base(t0);
-                float* plane = (float*)gp + (long)co * g.P;
-                for (int r = 0; r < 6; r++)
-                for (int c = 0; c < 6; c++)
-                    win[6 * r + c] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(r * g.Wo + c),
-                        Avx.And(rowOk[r], colOk[c]), 4);
-                for (int q = 0; q < 4; q++)
+                int c = item % k, t0 = item / k * 8, lanes = Math.Min(8, t - t0);
+                float* src = (float*)mp + (long)c * t + t0;
+                var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lanes)).AsSingle();
+                for (int xi = 0; xi < WinoPoints; xi++) d[xi] = Avx.MaskLoad(src + xi * point, mask);
+                for (int j = 0; j < 5; j++) AdjointInputTransform1D(d + j, 5);
+                for (int i = 0; i < 5; i++) AdjointInputTransform1D(d + 5 * i, 1);
+                for (int xi = 0; xi < WinoPoints; xi++) Avx.MaskStore(src + xi * point, mask, d[xi]);
+            }
+        });
+        // Pass 2: the shared rows and columns added to their owners, the 4×4 (5×5 at the plane's end) owned values written.
+        cpu.ForChunks(k * blocks, CpuParallel.Grain(WinoPoints * 8 * 4), (s, e) =>
+        {
+            var o = stackalloc float[WinoPoints * 8];
+            for (int item = s; item < e; item++)
+            {
+                int c = item % k, t0 = item / k * 8, lanes = Math.Min(8, t - t0), q = c / cin, ci = c % cin, qh = q >> 1, qw = q & 1;
+                float* src = (float*)mp + (long)c * t + t0;
+                var row = Vector256.Load(tiles.Row + t0);
+                var col = Vector256.Load(tiles.Col + t0);
+                var valid = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lanes));
+                var up = (valid & Vector256.GreaterThan(row, Vector256.Create(-1))).AsSingle();      // th > 0: the tile above shares row 0
+                var left = (valid & Vector256.GreaterThan(col, Vector256.Create(-1))).AsSingle();    // tw > 0: the tile to the left shares column 0
+                var corner = Avx.And(up, left);
+                for (int i = 0; i < 5; i++)
+                for (int j = 0; j < 5; j++)
                 {
-                    int ph = q >> 1, pw = q & 1;
-                    for (int i = 0; i < 5; i++)
-                    for (int j = 0; j < 5; j++)
-                        d[5 * i + j] = win[6 * (i + ph) + j + pw];
-                    InputTransform2D(d);
-                    StoreRows(d, (float*)vp + q * phase + (long)co * t + t0, point, t - t0);
+                    var val = Avx.MaskLoad(src + (5 * i + j) * point, valid.AsSingle());
+                    if (i == 0) val += Avx.MaskLoad(src + (4 * 5 + j) * point - tilesW, up);
+                    if (j == 0) val += Avx.MaskLoad(src + (5 * i + 4) * point - 1, left);
+                    if (i == 0 && j == 0) val += Avx.MaskLoad(src + (4 * 5 + 4) * point - tilesW - 1, corner);
+                    val.Store(o + (5 * i + j) * 8);
+                }
+                float b = bp == 0 ? 0f : ((float*)bp)[ci];
+                float* plane = (float*)dp + (long)ci * g.HW;
+                for (int l = 0; l < lanes; l++)
+                {
+                    int tl = t0 + l, r0 = tiles.Row[tl] + qh, c0 = tiles.Col[tl] + qw;
+                    int rows = tiles.Row[tl] == lastRow ? 5 : 4, cols = tiles.Col[tl] == lastCol ? 5 : 4;
+                    float* window = plane + tiles.Offset[tl] + qh * g.W + qw;
+                    for (int i = 0; i < rows; i++)
+                    {
+                        if ((uint)(r0 + 2 * i) >= (uint)g.H) continue;
+                        for (int j = 0; j < cols; j++)
+                        {
+                            if ((uint)(c0 + 2 * j) >= (uint)g.W) continue;
+                            window[2 * i * g.W + 2 * j] = o[(5 * i + j) * 8 + l] + b;
+                        }
+                    }
                 }
             }
         });
+    }
+
+    /// <summary>(p[0], …, p[4s]) ← B·(…) = Bᵀ's columns: 2m0, −m0 + 2m1 − 2m2 − m3 + 2m4, −2m0 + m1 + 3m2 − m4, m0 − m1 − m2 + m3 − 2m4, m4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AdjointInputTransform1D(Vector256<float>* p, int s)
+    {
+        Vector256<float> m0 = p[0], m1 = p[s], m2 = p[2 * s], m3 = p[3 * s], m4 = p[4 * s];
+        var m4x2 = m4 + m4;
+        p[0] = m0 + m0;
+        p[s] = (m1 - m2) + (m1 - m2) - m0 - m3 + m4x2;
+        p[2 * s] = m1 + m2 + m2 + m2 - m0 - m0 - m4;
+        p[3 * s] = m0 - m1 - m2 + m3 - m4x2;
+        p[4 * s] = m4;
     }
 
     // ------------------------------------------------------------ weight gradient
@@ -435,17 +476,14 @@ internal static partial class ConvKernels
     // ------------------------------------------------------------ filter transform
 
     /// <summary>
-    /// U = G·g·Gᵀ for points [x0, x1) and phases [q0, q1) of every (co, ci): forward (flip false) g[a][b] =
-    /// w[co, ci, 2a + qh, 2b + qw] stored at U[(ξ − x0)·pointStride + co·coStride + q·Cin + ci] (the forward's (Cout ×
-    /// 4Cin) rows); input gradient (flip true) g[a][b] = w[co, ci, 3 − ph − 2a, 3 − pw − 2b] stored at
-    /// U[(ξ − x0)·pointStride + (q − q0)·phaseStride + co·Cin + ci]. 8 input channels per vector (gathered at stride 16).
+    /// U[ξ − x0] (Cout × 4·Cin, rows pointStride apart) = G·g·Gᵀ for points [x0, x1) of every (co, ci) and phase q = 2·qh + qw:
+    /// g[a][b] = w[co, ci, 2a + qh, 2b + qw], stored at column q·Cin + ci. 8 input channels per vector (gathered at stride 16).
     /// </summary>
-    private static unsafe void FilterTransformCpu(CpuParallel cpu, float* w, float* u, ConvGeometry g, bool flip, int x0, int x1,
-        int q0, int q1, long pointStride, long phaseStride, int coStride)
+    private static unsafe void FilterTransformCpu(CpuParallel cpu, float* w, float* u, ConvGeometry g, int x0, int x1, long pointStride)
     {
-        int blocks = g.Cin / 8;
+        int blocks = g.Cin / 8, k = 4 * g.Cin;
         nint wp = (nint)w, up = (nint)u;
-        cpu.ForChunks(g.Cout * blocks, CpuParallel.Grain(16 * 8 + (q1 - q0) * WinoPoints * 8), (s, e) =>
+        cpu.ForChunks(g.Cout * blocks, CpuParallel.Grain(16 * 8 + 4 * WinoPoints * 8), (s, e) =>
         {
             var taps = stackalloc Vector256<float>[16];
             var t = stackalloc Vector256<float>[10];
@@ -456,28 +494,20 @@ internal static partial class ConvKernels
                 int co = item / blocks, ci = item % blocks * 8;
                 float* wc = (float*)wp + ((long)co * g.Cin + ci) * 16;
                 for (int tap = 0; tap < 16; tap++) taps[tap] = Avx2.GatherVector256(wc, stride16 + Vector256.Create(tap), 4);
-                for (int q = q0; q < q1; q++)
+                for (int q = 0; q < 4; q++)
                 {
                     int qh = q >> 1, qw = q & 1;
-                    // g[a][b] at kernel tap (kh, kw): forward kh = 2a + qh; flipped kh = 3 − qh − 2a.
-                    int Kh(int a) => flip ? 3 - qh - 2 * a : 2 * a + qh;
-                    int Kw(int b) => flip ? 3 - qw - 2 * b : 2 * b + qw;
+                    // t[x][b] = (G·g)[x][b]: column b of g (kernel taps (2a + qh, 2b + qw), a = 0, 1) through G.
                     for (int b = 0; b < 2; b++)
-                    {
-                        // t[x][b] = (G·g)[x][b]: the column b of g through G.
-                        var g0 = taps[Kh(0) * 4 + Kw(b)];
-                        var g1 = taps[Kh(1) * 4 + Kw(b)];
-                        FilterTransform1D(g0, g1, t + b, 2);
-                    }
-                    float* baseU = (float*)up + (flip ? (q - q0) * phaseStride + (long)co * coStride : (long)co * coStride + q * g.Cin) + ci;
+                        FilterTransform1D(taps[qh * 4 + 2 * b + qw], taps[(2 + qh) * 4 + 2 * b + qw], t + b, 2);
+                    float* baseU = (float*)up + (long)co * k + q * g.Cin + ci;
                     for (int xr = 0; xr < 5; xr++)
                     {
                         FilterTransform1D(t[2 * xr], t[2 * xr + 1], row, 1);
                         for (int xc = 0; xc < 5; xc++)
                         {
                             int xi = 5 * xr + xc;
-                            if (xi < x0 || xi >= x1) continue;
-                            row[xc].Store(baseU + (xi - x0) * pointStride);
+                            if (xi >= x0 && xi < x1) row[xc].Store(baseU + (xi - x0) * pointStride);
                         }
                     }
                 }
