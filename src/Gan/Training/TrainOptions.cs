@@ -128,7 +128,7 @@ public sealed record TrainOptions
 
     /// <summary>
     /// On the SIMD CPU kernel set, run the 4×4 stride-2 convolutions as Winograd F(4×4, 2×2)
-    /// (<see cref="GpuGan.Tensors.ConvLoweringOptions.Winograd"/>): fewer multiplications, about 13 % faster DCGAN-64 steps
+    /// (<see cref="GpuGan.Tensors.ConvLoweringOptions.Winograd"/>): fewer multiplications, about 15 % faster DCGAN-64 steps
     /// here, at ~3–16× the direct convolution's rounding error (so data-parallel ranks drift apart sooner). Saved with
     /// the run, so a resume continues with the same kernels; null or false: the direct convolution. No effect on GPUs.
     /// </summary>

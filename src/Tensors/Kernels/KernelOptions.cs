@@ -56,8 +56,8 @@ public sealed record ConvLoweringOptions
 
     /// <summary>
     /// Run the cpu set's k4 s2 p1 convolutions (the DCGAN and PatchGAN layers past the first) as Winograd F(4×4, 2×2) on
-    /// their polyphase split where it measured faster: the forward and the weight gradient with 2×2 or more output tiles
-    /// per sample, the input gradient (ConvTranspose2d's forward) with 128 or more input channels. 2.56× fewer
+    /// their polyphase split where it measured faster: the forward, the input gradient (ConvTranspose2d's forward) and the
+    /// weight gradient of layers with 2×2 or more output tiles per sample. 2.56× fewer
     /// multiplications, but each output carries ~3–16× the rounding error of the direct sum (the transforms scale
     /// products by up to 64), so results are no longer within the direct conv's float32 tolerance of float64 and
     /// data-parallel runs drift apart sooner. Opt-in; default false.

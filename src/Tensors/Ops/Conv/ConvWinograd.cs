@@ -8,17 +8,17 @@
 // into four 2×2 stride-1 kernels over the input's sub-pixel phases (polyphase), and a 2×2 correlation has a
 // Winograd form: 4×4 outputs from a 5×5 input tile with 25 products instead of 64 — 2.56× fewer MACs. The
 // products of all tiles and channels at one of the 25 transform points are one GEMM, so the work is still our
-// packed GEMM, on 25 (forward, weight gradient) or 100 (input gradient) smaller products.
+// packed GEMM, on 25 smaller products per sample group.
 //
 // Polyphase (1-D; 2-D is the product). Forward, y[o] = Σ_k x[2o − 1 + k]·w[k], k = 0..3. With k = 2a + q
 // (a, q ∈ {0, 1}) the input index is 2(o + a) + q − 1, so
 //   y[o] = Σ_q Σ_a P_q[o + a]·w[2a + q],   P_q[u] = x[2u + q − 1]  (zero outside x)
 // a 2-tap correlation over the window [o, o + 1] of each phase plane P_q: the phases are 4·Cin input channels
-// of one 2×2 stride-1 correlation. Input gradient, dx[h] = Σ_{o, k: 2o − 1 + k = h} w[k]·dy[o]: the output phase
-// p = h mod 2, h = 2t + p, is
-//   dx[2t + p] = Σ_a dy[t − 1 + p + a]·w[3 − p − 2a]
-// a 2-tap correlation of dy over the window [t − 1 + p, t + p] with a flipped sub-filter: four correlations of
-// Cout channels (one per output phase, each its own input windows), each writing one phase of dx.
+// of one 2×2 stride-1 correlation. The input gradient is this linear map transposed, and so is its Winograd form
+// (below): no second polyphase split is needed. (A first version split dx into its four output phases, each a
+// correlation of dy over its own window: it had to transform dy four times, 6.25× dy in all, and lost against the
+// GEMM lowering with 64 channels; the transposed form transforms dy once, 25/16 of it, and wins on every layer the
+// forward does.)
 //
 // Winograd F(4, 2) for y[o] = Σ_a d[o + a]·g[a], o = 0..3, on the points 0, 1, −1, 2, ∞ (Toom-Cook,
 // transposed): y = Aᵀ[(G·g) ⊙ (Bᵀ·d)], rows of Bᵀ scaled to integers (the scale moved into G):
@@ -29,7 +29,9 @@
 // the 25 points ξ, U = the transformed filters, V = the transformed input tiles (T tiles of a sample group).
 // The weight gradient of a phase's 2×2 sub-filter, dg[a] = Σ_o dy[o]·P_q[o + a], is F(2, 4) on the same points with
 // the roles of G and A exchanged (Toom-Cook transposition): dg = Gᵀ[(A·dy) ⊙ (Bᵀ·d)], so it reuses the forward's
-// input transform, and its sum over tiles is the GEMM's k.
+// input transform, and its sum over tiles is the GEMM's k. The input gradient is the forward transposed:
+// dD = B·[Σ_co (Gg)ᵀ ⊙ (A·DY·Aᵀ)]·Bᵀ per tile, dy's tiles through A (as the weight gradient's), the GEMM with Uᵀ, and the
+// adjoint input transform, whose 5×5 windows overlap their neighbours in one row and column (added by the owner).
 // Accuracy, and why this is opt-in (ConvLoweringOptions.Winograd, default off): Aᵀ's last row scales a point's
 // product by 8 per axis, so each output carries the rounding of products scaled by up to 64. Measured: 3.4× the
 // direct sum's relative error (median over random 256-channel tiles with sequential fp32 sums as our GEMM's; 16× with
@@ -69,9 +71,8 @@ internal static partial class ConvKernels
     /// <summary>
     /// Whether <paramref name="kernel"/> of this conv runs on the Winograd kernels: asked for
     /// (<see cref="ConvLoweringOptions.Winograd"/>), host device with AVX-512 (and AVX2 gathers), the Auto/Avx512 GEMM
-    /// family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a <see cref="WinogradShape"/>; the forward and
-    /// the weight gradient with at least 2×2 output tiles per sample, the input gradient with at least 128 input
-    /// channels and 2×2 tiles per phase. Geometry and options only.
+    /// family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a <see cref="WinogradShape"/> with at least 2×2
+    /// output tiles per sample (all three kernels). Geometry and options only.
     /// </summary>
     internal static bool TakesWinograd(in ConvGeometry g, Device device, ConvKernelKind kernel)
     {
@@ -82,9 +83,8 @@ internal static partial class ConvKernels
         // Measured (conv-quick, 2 threads, paired against the GEMM lowering, 2026-12-06): with one tile per sample (4×4
         // outputs: DCGAN-64's D4, G2) every point's GEMM has only N columns and the transformed filters (6.25× the
         // weights) are streamed for them: 1.08–1.29× slower. From 2×2 tiles per sample on, the forward gains (D64 D2/D3/G3/G4
-        // 0.64–0.91×, the 28-pixel D2/G1 0.84–0.91×), the weight gradient too (D64 0.68–0.95×; 28-pixel 0.94–1.02×). The
-        // input gradient writes four phase transforms of dy (6.25× dy), which only pays with 128 or more input channels
-        // (D64 D3/G3 0.87–0.94×; with 64: 1.05–1.32×).
+        // 0.64–0.91×, the 28-pixel D2/G1 0.84–0.91×), the weight gradient (D64 0.68–0.95×; 28-pixel 0.94–1.02×) and the
+        // input gradient (D64 0.77–0.88×; 28-pixel 0.88–0.95×).
         return (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4;
     }
 
