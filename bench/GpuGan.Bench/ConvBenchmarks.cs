@@ -190,9 +190,10 @@ public class ConvBenchmarks
     [Benchmark] public void ForwardGemmLowering() => _gemm!.Forward();
     [Benchmark] public void InputGradGemmLowering() => _gemm!.InputGrad();
     [Benchmark] public void WeightGradGemmLowering() => _gemm!.WeightGrad();
-    // ConvWinograd.cs (ConvLoweringOptions.Winograd): the forward and input gradient of the k4 s2 p1 layers it takes.
+    // ConvWinograd.cs (ConvLoweringOptions.Winograd): the three kernels of the k4 s2 p1 layers it takes (elsewhere the same as the default).
     [Benchmark] public void ForwardWinograd() => _winograd!.Forward();
     [Benchmark] public void InputGradWinograd() => _winograd!.InputGrad();
+    [Benchmark] public void WeightGradWinograd() => _winograd!.WeightGrad();
 }
 
 /// <summary>Stopwatch table over all layers (median and best of repeated runs) and the DCGAN-64 aggregate.</summary>
