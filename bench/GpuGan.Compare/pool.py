@@ -11,7 +11,8 @@ for t in (2, 1):
             g, tr, runs, mem = [], [], [], []
             for f in sorted(glob.glob(f"{folder}/{side}-t{t}-*.json")):
                 d = json.load(open(f))
-                m = next(x for x in d["models"] if x["model"] == model)
+                m = next((x for x in d["models"] if x["model"] == model), None)
+                if m is None: continue  # a run of other models only
                 g += m["gpuGan"]["iterationMs"]; tr += m["torch"]["iterationMs"]
                 runs.append(m["ratio"]); mem.append((m["gpuGan"]["peakRssMiB"], m["torch"]["peakRssMiB"]))
             if not g: continue
