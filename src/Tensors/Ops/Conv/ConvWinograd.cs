@@ -161,7 +161,7 @@ internal static partial class ConvKernels
                         (float*)mb + xi * PointStride(cout, t));
                 });
             }
-            OutputTransformCpu(cpu, mp, ys, bias, dst, g.Cout, g.P, t, 1, 0, 0);
+            OutputTransformCpu(cpu, mp, ys, bias, dst, g.Cout, g.P, t);
         }
     }
 
@@ -579,13 +579,12 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// dst tile ← Aᵀ·M·A (+ bias[ch]) for every channel ch of M[ξ][ch][t] (channels × t per point): the 4×4 outputs
-    /// of tile t land at rows row0 + step·i + ph, columns col0 + step·j + pw of channel ch's plane (plane floats, rows
-    /// and columns from <paramref name="dst"/>), those outside the plane dropped. One work item per channel and block
-    /// of 8 tiles.
+    /// The forward's output tiles, Aᵀ·M·A (+ bias[ch]), for every channel ch of M[ξ][ch][t] (channels × t per point): the
+    /// 4×4 outputs of tile t land at its rows and columns of channel ch's plane (plane floats, from <paramref name="tiles"/>),
+    /// those past the plane's end dropped. One work item per channel and block of 8 tiles.
     /// </summary>
     private static unsafe void OutputTransformCpu(CpuParallel cpu, float* m, float* dst, float* bias, WinogradTiles tiles, int channels,
-        int plane, int t, int step, int ph, int pw)
+        int plane, int t)
     {
         int blocks = (t + 7) / 8;
         long pointStride = PointStride(channels, t);
@@ -614,18 +613,11 @@ internal static partial class ConvKernels
                 float* dc = (float*)dp + (long)ch * plane;
                 for (int l = 0; l < lanes; l++)
                 {
-                    int tl = t0 + l, row0 = tiles.Row[tl] + ph, col0 = tiles.Col[tl] + pw;
-                    float* tile = dc + tiles.Offset[tl] + ph * tiles.RowStride + pw;
-                    for (int i = 0; i < 4; i++)
-                    {
-                        if (row0 + step * i >= tiles.Rows) break;
-                        float* line = tile + (long)step * i * tiles.RowStride;
-                        for (int j = 0; j < 4; j++)
-                        {
-                            if (col0 + step * j >= tiles.Cols) break;
-                            line[step * j] = o[(4 * i + j) * 8 + l] + b;
-                        }
-                    }
+                    int tl = t0 + l, row0 = tiles.Row[tl], col0 = tiles.Col[tl];
+                    float* tile = dc + tiles.Offset[tl];
+                    for (int i = 0; i < 4 && row0 + i < tiles.Rows; i++)
+                    for (int j = 0; j < 4 && col0 + j < tiles.Cols; j++)
+                        tile[(long)i * tiles.RowStride + j] = o[(4 * i + j) * 8 + l] + b;
                 }
             }
         });
