@@ -187,14 +187,7 @@ internal static partial class ConvKernels
                 float* plane = (float*)xp + (long)ci * g.HW;
                 for (int q = 0; q < 4; q++)
                 {
-                    int qh = q >> 1, qw = q & 1;
-                    for (int i = 0; i < 5; i++)
-                    for (int j = 0; j < 5; j++)
-                    {
-                        int r = 2 * i + qh, c = 2 * j + qw;
-                        d[5 * i + j] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(r * g.W + c),
-                            Avx.And(rowOk[r], colOk[c]), 4);
-                    }
+                    GatherWindow(plane, bases, rowOk, colOk, g.W, q >> 1, q & 1, 2, 5, d);
                     InputTransform2D(d);
                     StoreRows(d, (float*)vp + (long)(q * cin + ci) * t + t0, PointStride(k, t), t - t0);
                 }
@@ -399,10 +392,7 @@ internal static partial class ConvKernels
                 var bases = src.Base(t0);
                 float* plane = (float*)gp + (long)co * g.P;
                 // The 4×4 tile into the top-left of the 5×5 buffer, then A along rows (5 columns) and columns (5 rows).
-                for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++)
-                    d[5 * i + j] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(i * g.Wo + j),
-                        Avx.And(rowOk[i], colOk[j]), 4);
+                GatherWindow(plane, bases, rowOk, colOk, g.Wo, 0, 0, 1, 4, d);
                 for (int j = 0; j < 4; j++) GradientTransform1D(d + j, 5);
                 for (int i = 0; i < 5; i++) GradientTransform1D(d + 5 * i, 1);
                 StoreRows(d, (float*)ap + (long)co * t + t0, point, t - t0);
@@ -563,6 +553,23 @@ internal static partial class ConvKernels
         p[s] = diff + m3x2;
         p[2 * s] = sum + m3x2 + m3x2;
         p[3 * s] = diff + Vector256.Create(8f) * m3 + m4;
+    }
+
+    /// <summary>
+    /// d[5i + j] ← the 8 tiles' values at window row r0 + step·i and column c0 + step·j (i, j &lt; n) of the plane: 8-lane
+    /// gathers at bases + row·rowStride + column, masked by rowOk / colOk (<see cref="WinogradTiles.Masks"/>), so the zero
+    /// padding and the plane's end are never read.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void GatherWindow(float* plane, Vector256<int> bases, Vector256<float>* rowOk, Vector256<float>* colOk, int rowStride,
+        int r0, int c0, int step, int n, Vector256<float>* d)
+    {
+        for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+        {
+            int r = r0 + step * i, c = c0 + step * j;
+            d[5 * i + j] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(r * rowStride + c), Avx.And(rowOk[r], colOk[c]), 4);
+        }
     }
 
     /// <summary>rows ξ = 0..24 of d to dst + ξ·pointStride (8 floats each; the first n only where n &lt; 8).</summary>
