@@ -126,18 +126,17 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
         int tMax = gs * tps, tPad = (tMax + 7) & ~7;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
-        using var tables = new Workspace(dev, 6L * tPad);
-        using var v = new Workspace(dev, WinoPoints * PointStride(k, tMax));
+        using var tables = new Workspace(dev, 3L * tPad);
+        using var xc = new Workspace(dev, (long)gs * g.Cin * g.HW);
+        using var v = new Workspace(dev, WinoPoints * PointStride(tMax, k));
         using var m = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
         using var u = new Workspace(dev, chunk * uPoint);
-        int* tab = (int*)tables.Pointer;
-        // Source: the 10×10 window of rows 8·th − 1 … 8·th + 8 of x (all four phases); destination: the 4×4 output tile.
-        var src = WinogradTiles.Build(tab, tPad, gs, th, tw, 8, -1, g.Cin * g.HW, g.H, g.W);
-        var dst = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        // Destination: the 4×4 output tile (the source windows are read channels-last, see InputTransformCpu).
+        var dst = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         bool whole = chunk == WinoPoints;
         if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, 0, WinoPoints, uPoint);
@@ -145,19 +144,21 @@ internal static partial class ConvKernels
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P, vp = v.Pointer, mp = m.Pointer;
-            ForwardInputTransformCpu(cpu, xs, vp, src, geo, t);
+            ToChannelsLastCpu(cpu, xs, xc.Pointer, cnt, g.Cin, g.HW);
+            InputTransformCpu(cpu, xc.Pointer, vp, geo, th, tw, t);
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
                 if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, x0, x1, uPoint);
                 // One single-threaded GEMM per point, the points in parallel: a point's product (Cout × T × 4·Cin) is often
                 // too small for the GEMM's own split (≥ 48 rows and 256 columns per job) and would run on one thread.
+                // M[ξ] (Cout × T) = U[ξ]·Vᵀ[ξ]ᵀ: V is stored tile-major (T × 4·Cin), the transposed B the GEMM packs as well.
                 nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), vb = (nint)vp, mb = (nint)mp;
                 int xs0 = x0, cout = g.Cout;
                 cpu.ForEach(x1 - x0, i =>
                 {
                     int xi = xs0 + i;
-                    MatMulKernels.GemmCpu(cpu.Serial, false, false, cout, t, k, 1f, (float*)ub + i * uPoint, (float*)vb + xi * PointStride(k, t), 0f,
+                    MatMulKernels.GemmCpu(cpu.Serial, false, true, cout, t, k, 1f, (float*)ub + i * uPoint, (float*)vb + xi * PointStride(t, k), 0f,
                         (float*)mb + xi * PointStride(cout, t));
                 });
             }
@@ -166,31 +167,108 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// V[ξ][q·Cin + ci][t] = (Bᵀ·D·B)[ξ] for the four phase planes q = 2·qh + qw of each input channel: D[i][j] =
-    /// x[ci, 8·th − 1 + 2i + qh, 8·tw − 1 + 2j + qw] (zero outside x), 8 tiles per vector. One work item per channel
-    /// and block of 8 tiles.
+    /// Vᵀ[ξ][t][q·Cin + ci] = (Bᵀ·D·B)[ξ] for the four phase planes q = 2·qh + qw of each input channel: D[i][j] =
+    /// xc[n, 8·th − 1 + 2i + qh, 8·tw − 1 + 2j + qw, ci] (zero outside x), xc the sample group channels-last (see
+    /// <see cref="ToChannelsLastCpu"/>): 8 channels per vector, plain loads and stores, the plane's edges one scalar test
+    /// per row and column. One work item per tile and block of 8 channels (channels inner: consecutive items fill one
+    /// tile's rows of Vᵀ).
     /// </summary>
-    private static unsafe void ForwardInputTransformCpu(CpuParallel cpu, float* x, float* v, WinogradTiles src, ConvGeometry g, int t)
+    private static unsafe void InputTransformCpu(CpuParallel cpu, float* xc, float* vt, ConvGeometry g, int tilesH, int tilesW, int t)
     {
-        int blocks = (t + 7) / 8, cin = g.Cin, k = 4 * cin;
-        nint xp = (nint)x, vp = (nint)v;
-        cpu.ForChunks(cin * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 8), (s, e) =>
+        int cin = g.Cin, blocks = cin / 8, k = 4 * cin, tps = tilesH * tilesW, h = g.H, wd = g.W, hw = g.HW;
+        long point = PointStride(t, k);
+        nint xp = (nint)xc, vp = (nint)vt;
+        cpu.ForChunks(t * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 4), (s, e) =>
         {
             var d = stackalloc Vector256<float>[WinoPoints];
-            var rowOk = stackalloc Vector256<float>[10];
-            var colOk = stackalloc Vector256<float>[10];
             for (int item = s; item < e; item++)
             {
-                int ci = item % cin, t0 = item / cin * 8;
-                src.Masks(t0, rowOk, colOk, 10);
-                var bases = src.Base(t0);
-                float* plane = (float*)xp + (long)ci * g.HW;
+                int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps;
+                int r0 = rest / tilesW * 8 - 1, col0 = rest % tilesW * 8 - 1;
+                float* sample = (float*)xp + (long)n * hw * cin + c0;
+                float* dst = (float*)vp + (long)tile * k + c0;
                 for (int q = 0; q < 4; q++)
                 {
-                    GatherWindow(plane, bases, rowOk, colOk, g.W, q >> 1, q & 1, 2, 5, d);
+                    int qh = q >> 1, qw = q & 1;
+                    for (int i = 0; i < 5; i++)
+                    {
+                        int r = r0 + 2 * i + qh;
+                        bool rowIn = (uint)r < (uint)h;
+                        for (int j = 0; j < 5; j++)
+                        {
+                            int c = col0 + 2 * j + qw;
+                            d[5 * i + j] = rowIn && (uint)c < (uint)wd ? Vector256.Load(sample + ((long)r * wd + c) * cin) : Vector256<float>.Zero;
+                        }
+                    }
                     InputTransform2D(d);
-                    StoreRows(d, (float*)vp + (long)(q * cin + ci) * t + t0, PointStride(k, t), t - t0);
+                    for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * point + q * cin);
                 }
+            }
+        });
+    }
+
+    /// <summary>
+    /// dst (cnt, HW, C) ← src (cnt, C, HW), C a multiple of 8: the sample group channels-last, 8×8 blocks transposed in
+    /// registers (channel blocks inner, so consecutive items complete the same pixels' rows).
+    /// </summary>
+    private static unsafe void ToChannelsLastCpu(CpuParallel cpu, float* src, float* dst, int cnt, int c, int hw)
+    {
+        int pb = (hw + 7) / 8, cb = c / 8;
+        nint sp = (nint)src, dp = (nint)dst;
+        cpu.ForChunks(cnt * pb * cb, CpuParallel.Grain(64 * 4), (s, e) =>
+        {
+            var blk = stackalloc float[64];
+            for (int item = s; item < e; item++)
+            {
+                int n = item / (pb * cb), rest = item % (pb * cb), p0 = rest / cb * 8, c0 = rest % cb * 8, pixels = Math.Min(8, hw - p0);
+                float* from = (float*)sp + ((long)n * c + c0) * hw + p0;
+                float* to = (float*)dp + ((long)n * hw + p0) * c + c0;
+                if (pixels == 8)
+                {
+                    MatMulKernels.Transpose8x8(from, hw, blk);
+                    for (int p = 0; p < 8; p++) Vector256.Load(blk + 8 * p).Store(to + (long)p * c);
+                }
+                else
+                    for (int p = 0; p < pixels; p++)
+                    for (int ch = 0; ch < 8; ch++)
+                        to[(long)p * c + ch] = from[(long)ch * hw + p];
+            }
+        });
+    }
+
+    /// <summary>
+    /// dst (cnt, C, HW) ← src (cnt, HW, C) + bias[c] (bias may be null), C a multiple of 8: the inverse of
+    /// <see cref="ToChannelsLastCpu"/>, the bias added as each value is written.
+    /// </summary>
+    private static unsafe void ToChannelsFirstCpu(CpuParallel cpu, float* src, float* dst, float* bias, int cnt, int c, int hw)
+    {
+        int pb = (hw + 7) / 8, cb = c / 8;
+        nint sp = (nint)src, dp = (nint)dst, bp = (nint)bias;
+        cpu.ForChunks(cnt * cb * pb, CpuParallel.Grain(64 * 4), (s, e) =>
+        {
+            var blk = stackalloc float[64];
+            for (int item = s; item < e; item++)
+            {
+                // Pixel blocks inner: consecutive items complete the same channels' rows.
+                int n = item / (pb * cb), rest = item % (pb * cb), c0 = rest / pb * 8, p0 = rest % pb * 8, pixels = Math.Min(8, hw - p0);
+                float* from = (float*)sp + ((long)n * hw + p0) * c + c0;
+                float* to = (float*)dp + ((long)n * c + c0) * hw + p0;
+                if (pixels == 8)
+                {
+                    MatMulKernels.Transpose8x8(from, c, blk);
+                    for (int ch = 0; ch < 8; ch++)
+                    {
+                        var row = Vector256.Load(blk + 8 * ch);
+                        if (bp != 0) row += Vector256.Create(((float*)bp)[c0 + ch]);
+                        row.Store(to + (long)ch * hw);
+                    }
+                }
+                else
+                    for (int ch = 0; ch < 8; ch++)
+                    {
+                        float b = bp == 0 ? 0f : ((float*)bp)[c0 + ch];
+                        for (int p = 0; p < pixels; p++) to[(long)ch * hw + p] = from[(long)p * c + ch] + b;
+                    }
             }
         });
     }
@@ -200,28 +278,27 @@ internal static partial class ConvKernels
     /// <summary>
     /// dx = Convᵀ(gy, w) + bias (Cin; may be null) as the forward run backwards (the transposition principle): dy's 4×4
     /// tiles of the forward's tiling through A (as in the weight gradient), one GEMM per point with the forward's
-    /// transformed filters transposed, M[ξ](4·Cin × T) = U[ξ]ᵀ·Ady[ξ], then the adjoint of the forward's input transform,
-    /// B·M·Bᵀ, gives each tile's 10×10 window of dx (four phase windows of 5×5); neighbouring windows share their last
-    /// row and column, which <see cref="WindowsToImageCpu"/> adds in a fixed order. The transformed gradient is 25/16 of dy.
+    /// transformed filters, Mᵀ[ξ](T × 4·Cin) = Ady[ξ]ᵀ·U[ξ], then the adjoint of the forward's input transform, B·M·Bᵀ,
+    /// gives each tile's 10×10 window of dx (four phase windows of 5×5); neighbouring windows share their last row and
+    /// column, which <see cref="WindowsToImageCpu"/> adds in a fixed order. The transformed gradient is 25/16 of dy.
     /// </summary>
     internal static unsafe void InputGradWinogradCpu(Device dev, float* gy, float* w, float* bias, float* dx, in ConvGeometry g)
     {
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
         int tMax = gs * tps, tPad = (tMax + 7) & ~7;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
         bool whole = chunk == WinoPoints;
-        using var tables = new Workspace(dev, 6L * tPad);
+        using var tables = new Workspace(dev, 3L * tPad);
         using var a = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
-        using var v = new Workspace(dev, WinoPoints * PointStride(k, tMax));
+        using var m = new Workspace(dev, WinoPoints * PointStride(tMax, k));
         using var u = new Workspace(dev, chunk * uPoint);
-        int* tab = (int*)tables.Pointer;
-        // dy's 4×4 tiles; dx's 10×10 windows at rows 8·th − 1 … 8·th + 8 (the forward's source windows).
-        var dyt = WinogradTiles.Build(tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
-        var xt = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 8, -1, g.Cin * g.HW, g.H, g.W);
+        using var dxc = new Workspace(dev, (long)gs * g.Cin * g.HW);
+        // dy's 4×4 tiles; dx's windows are written channels-last and copied to dx with the bias.
+        var dyt = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
@@ -232,85 +309,80 @@ internal static partial class ConvKernels
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
                 if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, x0, x1, uPoint);
-                // One single-threaded GEMM per point, the points in parallel (as in the forward).
-                nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), ab = (nint)a.Pointer, vb = (nint)v.Pointer;
+                // One single-threaded GEMM per point, the points in parallel (as in the forward); M stored tile-major (T × 4·Cin)
+                // so that the window transform reads 8 channels of a tile per vector.
+                nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), ab = (nint)a.Pointer, mb = (nint)m.Pointer;
                 int xs0 = x0, cout = g.Cout;
                 cpu.ForEach(x1 - x0, i =>
                 {
                     int xi = xs0 + i;
-                    MatMulKernels.GemmCpu(cpu.Serial, true, false, k, t, cout, 1f, (float*)ub + i * uPoint, (float*)ab + xi * PointStride(cout, t), 0f,
-                        (float*)vb + xi * PointStride(k, t));
+                    MatMulKernels.GemmCpu(cpu.Serial, true, false, t, k, cout, 1f, (float*)ab + xi * PointStride(cout, t), (float*)ub + i * uPoint, 0f,
+                        (float*)mb + xi * PointStride(t, k));
                 });
             }
-            WindowsToImageCpu(cpu, v.Pointer, dx + (long)n0 * g.Cin * g.HW, bias, xt, geo, t, th, tw);
+            WindowsToImageCpu(cpu, m.Pointer, dxc.Pointer, geo, th, tw, t);
+            ToChannelsFirstCpu(cpu, dxc.Pointer, dx + (long)n0 * g.Cin * g.HW, bias, cnt, g.Cin, g.HW);
         }
     }
 
     /// <summary>
-    /// M[ξ][q·Cin + ci][t] → dx: each tile's 5×5 window of phase q, W = B·M·Bᵀ, lands at rows 8·th − 1 + 2i + qh and columns
-    /// 8·tw − 1 + 2j + qw. A window's rows and columns 0–3 belong to its tile, its row and column 4 to the next tile's row
-    /// and column 0 (or to this tile at the plane's end): a dx value is its own tile's term plus, in this order, the
-    /// upper, the left and the upper-left neighbour's shared terms, plus the bias — one writer per value, one order.
+    /// Mᵀ[ξ][t][q·Cin + ci] → dxc (cnt, H, W, Cin), channels-last: each tile's 5×5 window of phase q, W = B·M·Bᵀ, lands at
+    /// rows 8·th − 1 + 2i + qh and columns 8·tw − 1 + 2j + qw. A window's rows and columns 0–3 belong to its tile, its row
+    /// and column 4 to the next tile's row and column 0 (or to this tile at the plane's end): a dx value is its own tile's
+    /// term plus, in this order, the upper, the left and the upper-left neighbour's shared terms — one writer per value, one
+    /// order. The shared terms are recomputed from the neighbour's M, which gives the neighbour's own bits: B leaves a
+    /// column's last entry as it is, so W's row 4 is B applied along M's row 4, its column 4 B applied down M's column 4,
+    /// and W[4][4] = M[4][4]. One pass, 8 channels per vector; one work item per tile and block of 8 channels.
     /// </summary>
-    private static unsafe void WindowsToImageCpu(CpuParallel cpu, float* m, float* dx, float* bias, WinogradTiles tiles, ConvGeometry g, int t,
-        int tilesH, int tilesW)
+    private static unsafe void WindowsToImageCpu(CpuParallel cpu, float* m, float* dxc, ConvGeometry g, int tilesH, int tilesW, int t)
     {
-        int blocks = (t + 7) / 8, cin = g.Cin, k = 4 * cin;
-        long point = PointStride(k, t);
-        int lastRow = 8 * (tilesH - 1) - 1, lastCol = 8 * (tilesW - 1) - 1;
-        nint mp = (nint)m, dp = (nint)dx, bp = (nint)bias;
-        // Pass 1: every window through the adjoint input transform, in place (an item owns its channel's 8 tiles).
-        cpu.ForChunks(k * blocks, CpuParallel.Grain(WinoPoints * 8 * 4), (s, e) =>
+        int cin = g.Cin, blocks = cin / 8, k = 4 * cin, tps = tilesH * tilesW, h = g.H, wd = g.W, hw = g.HW;
+        long point = PointStride(t, k);
+        nint mp = (nint)m, dp = (nint)dxc;
+        cpu.ForChunks(t * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 5), (s, e) =>
         {
             var d = stackalloc Vector256<float>[WinoPoints];
+            var up = stackalloc Vector256<float>[5];
+            var left = stackalloc Vector256<float>[5];
             for (int item = s; item < e; item++)
             {
-                int c = item % k, t0 = item / k * 8, lanes = Math.Min(8, t - t0);
-                float* src = (float*)mp + (long)c * t + t0;
-                var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lanes)).AsSingle();
-                for (int xi = 0; xi < WinoPoints; xi++) d[xi] = Avx.MaskLoad(src + xi * point, mask);
-                for (int j = 0; j < 5; j++) AdjointInputTransform1D(d + j, 5);
-                for (int i = 0; i < 5; i++) AdjointInputTransform1D(d + 5 * i, 1);
-                for (int xi = 0; xi < WinoPoints; xi++) Avx.MaskStore(src + xi * point, mask, d[xi]);
-            }
-        });
-        // Pass 2: the shared rows and columns added to their owners, the 4×4 (5×5 at the plane's end) owned values written.
-        cpu.ForChunks(k * blocks, CpuParallel.Grain(WinoPoints * 8 * 4), (s, e) =>
-        {
-            var o = stackalloc float[WinoPoints * 8];
-            for (int item = s; item < e; item++)
-            {
-                int c = item % k, t0 = item / k * 8, lanes = Math.Min(8, t - t0), q = c / cin, ci = c % cin, qh = q >> 1, qw = q & 1;
-                float* src = (float*)mp + (long)c * t + t0;
-                var row = Vector256.Load(tiles.Row + t0);
-                var col = Vector256.Load(tiles.Col + t0);
-                var valid = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lanes));
-                var up = (valid & Vector256.GreaterThan(row, Vector256.Create(-1))).AsSingle();      // th > 0: the tile above shares row 0
-                var left = (valid & Vector256.GreaterThan(col, Vector256.Create(-1))).AsSingle();    // tw > 0: the tile to the left shares column 0
-                var corner = Avx.And(up, left);
-                for (int i = 0; i < 5; i++)
-                for (int j = 0; j < 5; j++)
+                int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps, th = rest / tilesW, tw = rest % tilesW;
+                int rows = th == tilesH - 1 ? 5 : 4, cols = tw == tilesW - 1 ? 5 : 4;
+                float* sample = (float*)dp + (long)n * hw * cin + c0;
+                for (int q = 0; q < 4; q++)
                 {
-                    var val = Avx.MaskLoad(src + (5 * i + j) * point, valid.AsSingle());
-                    if (i == 0) val += Avx.MaskLoad(src + (4 * 5 + j) * point - tilesW, up);
-                    if (j == 0) val += Avx.MaskLoad(src + (5 * i + 4) * point - 1, left);
-                    if (i == 0 && j == 0) val += Avx.MaskLoad(src + (4 * 5 + 4) * point - tilesW - 1, corner);
-                    val.Store(o + (5 * i + j) * 8);
-                }
-                float b = bp == 0 ? 0f : ((float*)bp)[ci];
-                float* plane = (float*)dp + (long)ci * g.HW;
-                for (int l = 0; l < lanes; l++)
-                {
-                    int tl = t0 + l, r0 = tiles.Row[tl] + qh, c0 = tiles.Col[tl] + qw;
-                    int rows = tiles.Row[tl] == lastRow ? 5 : 4, cols = tiles.Col[tl] == lastCol ? 5 : 4;
-                    float* window = plane + tiles.Offset[tl] + qh * g.W + qw;
+                    int qh = q >> 1, qw = q & 1, r0 = 8 * th - 1 + qh, col0 = 8 * tw - 1 + qw;
+                    float* own = (float*)mp + (long)tile * k + q * cin + c0;
+                    for (int xi = 0; xi < WinoPoints; xi++) d[xi] = Vector256.Load(own + xi * point);
+                    for (int j = 0; j < 5; j++) AdjointInputTransform1D(d + j, 5);
+                    for (int i = 0; i < 5; i++) AdjointInputTransform1D(d + 5 * i, 1);
+                    var corner = Vector256<float>.Zero;
+                    if (th > 0)
+                    {
+                        float* above = own - (long)tilesW * k;
+                        for (int j = 0; j < 5; j++) up[j] = Vector256.Load(above + (20 + j) * point);
+                        AdjointInputTransform1D(up, 1);
+                        if (tw > 0) corner = Vector256.Load(above - k + 24 * point);
+                    }
+                    if (tw > 0)
+                    {
+                        float* before = own - k;
+                        for (int i = 0; i < 5; i++) left[i] = Vector256.Load(before + (5 * i + 4) * point);
+                        AdjointInputTransform1D(left, 1);
+                    }
                     for (int i = 0; i < rows; i++)
                     {
-                        if ((uint)(r0 + 2 * i) >= (uint)g.H) continue;
+                        int r = r0 + 2 * i;
+                        if ((uint)r >= (uint)h) continue;
                         for (int j = 0; j < cols; j++)
                         {
-                            if ((uint)(c0 + 2 * j) >= (uint)g.W) continue;
-                            window[2 * i * g.W + 2 * j] = o[(5 * i + j) * 8 + l] + b;
+                            int c = col0 + 2 * j;
+                            if ((uint)c >= (uint)wd) continue;
+                            var val = d[5 * i + j];
+                            if (i == 0 && th > 0) val += up[j];
+                            if (j == 0 && tw > 0) val += left[i];
+                            if (i == 0 && j == 0 && th > 0 && tw > 0) val += corner;
+                            val.Store(sample + ((long)r * wd + c) * cin);
                         }
                     }
                 }
@@ -343,29 +415,30 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
         int tMax = gs * tps, tPad = (tMax + 7) & ~7;
         long mPoint = PointStride(g.Cout, k);
-        using var tables = new Workspace(dev, 6L * tPad);
-        using var v = new Workspace(dev, WinoPoints * PointStride(k, tMax));
+        using var tables = new Workspace(dev, 3L * tPad);
+        using var xc = new Workspace(dev, (long)gs * g.Cin * g.HW);
+        using var v = new Workspace(dev, WinoPoints * PointStride(tMax, k));
         using var a = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
         using var m = new Workspace(dev, WinoPoints * mPoint);
-        int* tab = (int*)tables.Pointer;
-        // x's 10×10 windows as in the forward; dy's 4×4 output tiles.
-        var src = WinogradTiles.Build(tab, tPad, gs, th, tw, 8, -1, g.Cin * g.HW, g.H, g.W);
-        var dyt = WinogradTiles.Build(tab + 3 * tPad, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        // dy's 4×4 output tiles; x's windows as in the forward (channels-last).
+        var dyt = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float beta = n0 == 0 ? 0f : 1f;
-            ForwardInputTransformCpu(cpu, x + (long)n0 * g.Cin * g.HW, v.Pointer, src, geo, t);
+            ToChannelsLastCpu(cpu, x + (long)n0 * g.Cin * g.HW, xc.Pointer, cnt, g.Cin, g.HW);
+            InputTransformCpu(cpu, xc.Pointer, v.Pointer, geo, th, tw, t);
             GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, a.Pointer, dyt, geo, t);
-            // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles.
+            // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles, and the
+            // tile-major Vᵀ (T × 4·Cin) is B as it is stored.
             nint vb = (nint)v.Pointer, ab = (nint)a.Pointer, mb = (nint)m.Pointer;
             int cout = g.Cout;
             cpu.ForEach(WinoPoints, xi =>
-                MatMulKernels.GemmCpu(cpu.Serial, false, true, cout, k, t, 1f, (float*)ab + xi * PointStride(cout, t), (float*)vb + xi * PointStride(k, t), beta,
+                MatMulKernels.GemmCpu(cpu.Serial, false, false, cout, k, t, 1f, (float*)ab + xi * PointStride(cout, t), (float*)vb + xi * PointStride(t, k), beta,
                     (float*)mb + xi * mPoint));
         }
         WeightOutputTransformCpu(cpu, m.Pointer, dw, geo, mPoint);

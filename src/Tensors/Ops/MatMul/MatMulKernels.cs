@@ -1315,9 +1315,9 @@ internal static class MatMulKernels
             for (int r = 0; r < 8; r++) d[p * 8 + r] = src[(long)r * lda + p];
     }
 
-    /// <summary>Reads an 8×8 block (row stride ld) and writes its transpose densely (stride 8).</summary>
+    /// <summary>Reads an 8×8 block (row stride ld) and writes its transpose densely (stride 8). Also the conv's channels-last copies.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Transpose8x8(float* s, long ld, float* d)
+    internal static unsafe void Transpose8x8(float* s, long ld, float* d)
     {
         var r0 = Avx.LoadVector256(s);
         var r1 = Avx.LoadVector256(s + ld);
