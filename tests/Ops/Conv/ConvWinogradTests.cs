@@ -32,6 +32,7 @@ public sealed class ConvWinogradTests
         (5, 32, 8, 8, 16),     // 4×4 outputs: one tile per sample; 5 samples = tiles not a multiple of 8
         (2, 16, 2, 3, 16),     // 1×1 outputs
         (4, 16, 20, 12, 32),   // 10×6 outputs: 3×2 tiles, partly past the plane
+        (1, 32, 8, 8, 2048),   // transformed filters of 6.5 M floats, past StreamingFloats: the filter transform's streaming stores (K stays 128)
     ];
 
     private static ConvGeometry Geometry(int index)
@@ -150,7 +151,8 @@ public sealed class ConvWinogradTests
 
     /// <summary>
     /// The dispatch: opt-in (the default device keeps the GEMM lowering); other kernel geometries, few or odd channel counts,
-    /// one tile per sample, the weight gradient, GemmOnly, a forced GEMM family and ILGPU stay on the GEMM lowering.
+    /// outputs whose tiles are mostly past the plane (1×1, 3×3, 6×6), GemmOnly, a forced GEMM family and ILGPU stay on the
+    /// GEMM lowering; one tile per sample (4×4 outputs), 7×7 and 10×10 outputs take all three Winograd kernels.
     /// </summary>
     [Test]
     public void DispatchDependsOnGeometryAndOptionsOnly()
@@ -165,11 +167,15 @@ public sealed class ConvWinogradTests
         var g = Geometry(0);
         Assert.That(ConvKernels.TakesWinograd(g, cpu, ConvKernelKind.Forward), Is.True, "k4 s2 p1, 16 → 16, 8×8 outputs");
         Assert.That(ConvKernels.TakesWinograd(g, cpu, ConvKernelKind.InputGrad), Is.True, "input gradient, 8×8 outputs");
-        Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.InputGrad), Is.False, "input gradient, one tile per sample");
-        Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.Forward), Is.False, "4×4 outputs: one tile per sample");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.InputGrad), Is.True, "input gradient, one tile per sample");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.Forward), Is.True, "4×4 outputs: one tile per sample");
         Assert.That(ConvKernels.TakesWinograd(Geometry(1), cpu, ConvKernelKind.Forward), Is.True, "7×7 outputs: 2×2 tiles");
         Assert.That(ConvKernels.TakesWinograd(g, cpu, ConvKernelKind.WeightGrad), Is.True, "weight gradient, 8×8 outputs");
-        Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.WeightGrad), Is.False, "weight gradient, one tile per sample");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(3), cpu, ConvKernelKind.WeightGrad), Is.True, "weight gradient, one tile per sample");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(4), cpu, ConvKernelKind.Forward), Is.False, "1×1 outputs: 16 tile outputs for one");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(3) with { H = 6, W = 6, Ho = 3, Wo = 3 }, cpu, ConvKernelKind.Forward), Is.False, "3×3 outputs");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(3) with { H = 12, W = 12, Ho = 6, Wo = 6 }, cpu, ConvKernelKind.WeightGrad), Is.False, "6×6 outputs");
+        Assert.That(ConvKernels.TakesWinograd(Geometry(3) with { H = 20, W = 20, Ho = 10, Wo = 10 }, cpu, ConvKernelKind.InputGrad), Is.True, "10×10 outputs");
         Assert.That(ConvKernels.TakesWinograd(g with { Cin = 3 }, cpu, ConvKernelKind.Forward), Is.False, "3 input channels");
         Assert.That(ConvKernels.TakesWinograd(g with { Cout = 20 }, cpu, ConvKernelKind.Forward), Is.False, "Cout not a multiple of 8");
         Assert.That(ConvKernels.TakesWinograd(g with { Pad = 0, Ho = 7, Wo = 7 }, cpu, ConvKernelKind.Forward), Is.False, "padding 0");

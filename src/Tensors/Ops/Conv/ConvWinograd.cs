@@ -71,8 +71,8 @@ internal static partial class ConvKernels
     /// <summary>
     /// Whether <paramref name="kernel"/> of this conv runs on the Winograd kernels: asked for
     /// (<see cref="ConvLoweringOptions.Winograd"/>), host device with AVX-512 (and AVX2 gathers), the Auto/Avx512 GEMM
-    /// family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a <see cref="WinogradShape"/> with at least 2×2
-    /// output tiles per sample (all three kernels). Geometry and options only.
+    /// family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a <see cref="WinogradShape"/> whose tiles are mostly
+    /// inside the output plane (below; all three kernels). Geometry and options only.
     /// </summary>
     internal static bool TakesWinograd(in ConvGeometry g, Device device, ConvKernelKind kernel)
     {
@@ -80,12 +80,16 @@ internal static partial class ConvKernels
         var o = device.CpuOptions;
         if (!o.Conv.Winograd || o.Conv.GemmOnly || o.Conv.Im2Col || o.Gemm is not (CpuGemmKernel.Auto or CpuGemmKernel.Avx512)) return false;
         if (!WinogradShape(g)) return false;
-        // Measured (conv-quick, 2 threads, paired against the GEMM lowering, 2026-12-06): with one tile per sample (4×4
-        // outputs: DCGAN-64's D4, G2) every point's GEMM has only N columns and the transformed filters (6.25× the
-        // weights) are streamed for them: 1.08–1.29× slower. From 2×2 tiles per sample on, the forward gains (D64 D2/D3/G3/G4
-        // 0.64–0.91×, the 28-pixel D2/G1 0.84–0.91×), the weight gradient (D64 0.68–0.95×; 28-pixel 0.94–1.02×) and the
-        // input gradient (D64 0.77–0.88×; 28-pixel 0.88–0.95×).
-        return (g.Ho + 3) / 4 * ((g.Wo + 3) / 4) >= 4;
+        // Winograd does 100 products per tile (25 points × 4 phases) and input/output channel pair where the direct sum does 16
+        // per output: it takes the shapes whose ratio, 100·tiles / (16·Ho·Wo), is at most 0.6 (125·tiles ≤ 12·Ho·Wo).
+        // Measured (conv-quick, 2 threads, paired against the GEMM lowering, 2026-12-07), Winograd / direct:
+        //   ratio 0.39, one tile per sample (4×4 outputs: DCGAN-64's D4, G2): forward 0.75–0.93, input gradient 0.69–0.88,
+        //     weight gradient 0.73–0.81 (1.08–1.33 before the filter transform wrote whole lines without reading them, and
+        //     formed only the chunk's points; it was then ~17 of D4's ~32 ms);
+        //   ratio 0.39, 2×2 tiles or more (D64 D2/D3/G3/G4): 0.58–0.73;
+        //   ratio 0.51, 7×7 outputs (the 28-pixel D2/G1): 0.76–0.90.
+        // Outputs of 1–3 pixels, 5×5 and 6×6 (ratios 0.69–6) are not measured and stay on the GEMM lowering.
+        return 125L * ((g.Ho + 3) / 4) * ((g.Wo + 3) / 4) <= 12L * g.Ho * g.Wo;
     }
 
     /// <summary>
@@ -134,12 +138,13 @@ internal static partial class ConvKernels
         using var xc = new Workspace(dev, (long)gs * g.Cin * g.HW);
         using var v = new Workspace(dev, WinoPoints * PointStride(tMax, k));
         using var m = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
-        using var u = new Workspace(dev, chunk * uPoint);
+        using var u = new Workspace(dev, chunk * uPoint + 16);
+        float* ua = AlignToLine(u.Pointer); // whole cache lines for FilterTransformCpu's streaming stores
         // Destination: the 4×4 output tile (the source windows are read channels-last, see InputTransformCpu).
         var dst = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         bool whole = chunk == WinoPoints;
-        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, 0, WinoPoints, uPoint);
+        if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
@@ -149,11 +154,11 @@ internal static partial class ConvKernels
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
-                if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, x0, x1, uPoint);
+                if (!whole) FilterTransformCpu(cpu, w, ua, g, x0, x1, uPoint);
                 // One single-threaded GEMM per point, the points in parallel: a point's product (Cout × T × 4·Cin) is often
                 // too small for the GEMM's own split (≥ 48 rows and 256 columns per job) and would run on one thread.
                 // M[ξ] (Cout × T) = U[ξ]·Vᵀ[ξ]ᵀ: V is stored tile-major (T × 4·Cin), the transposed B the GEMM packs as well.
-                nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), vb = (nint)vp, mb = (nint)mp;
+                nint ub = (nint)(ua + (whole ? x0 : 0) * uPoint), vb = (nint)vp, mb = (nint)mp;
                 int xs0 = x0, cout = g.Cout;
                 cpu.ForEach(x1 - x0, i =>
                 {
@@ -295,12 +300,13 @@ internal static partial class ConvKernels
         using var tables = new Workspace(dev, 3L * tPad);
         using var a = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
         using var m = new Workspace(dev, WinoPoints * PointStride(tMax, k));
-        using var u = new Workspace(dev, chunk * uPoint);
+        using var u = new Workspace(dev, chunk * uPoint + 16);
+        float* ua = AlignToLine(u.Pointer); // whole cache lines for FilterTransformCpu's streaming stores
         using var dxc = new Workspace(dev, (long)gs * g.Cin * g.HW);
         // dy's 4×4 tiles; dx's windows are written channels-last and copied to dx with the bias.
         var dyt = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
-        if (whole) FilterTransformCpu(cpu, w, u.Pointer, g, 0, WinoPoints, uPoint);
+        if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
@@ -308,10 +314,10 @@ internal static partial class ConvKernels
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
-                if (!whole) FilterTransformCpu(cpu, w, u.Pointer, g, x0, x1, uPoint);
+                if (!whole) FilterTransformCpu(cpu, w, ua, g, x0, x1, uPoint);
                 // One single-threaded GEMM per point, the points in parallel (as in the forward); M stored tile-major (T × 4·Cin)
                 // so that the window transform reads 8 channels of a tile per vector.
-                nint ub = (nint)(u.Pointer + (whole ? x0 : 0) * uPoint), ab = (nint)a.Pointer, mb = (nint)m.Pointer;
+                nint ub = (nint)(ua + (whole ? x0 : 0) * uPoint), ab = (nint)a.Pointer, mb = (nint)m.Pointer;
                 int xs0 = x0, cout = g.Cout;
                 cpu.ForEach(x1 - x0, i =>
                 {
@@ -540,43 +546,75 @@ internal static partial class ConvKernels
 
     /// <summary>
     /// U[ξ − x0] (Cout × 4·Cin, rows pointStride apart) = G·g·Gᵀ for points [x0, x1) of every (co, ci) and phase q = 2·qh + qw:
-    /// g[a][b] = w[co, ci, 2a + qh, 2b + qw], stored at column q·Cin + ci. 8 input channels per vector (gathered at stride 16).
+    /// g[a][b] = w[co, ci, 2a + qh, 2b + qw], stored at column q·Cin + ci. One work item per output channel and block of 16
+    /// input channels (8 where Cin is not a multiple of 16): its 16 taps come through two 8×8 transposes, and only the rows of
+    /// points in [x0, x1) are formed (a chunked U used to transform every point per chunk). U larger than
+    /// <see cref="StreamingFloats"/> is written with non-temporal stores, each 16-channel row one whole line (partial lines
+    /// would be read back by the memory controller).
     /// </summary>
     private static unsafe void FilterTransformCpu(CpuParallel cpu, float* w, float* u, ConvGeometry g, int x0, int x1, long pointStride)
     {
-        int blocks = g.Cin / 8, k = 4 * g.Cin;
+        int cin = g.Cin, k = 4 * cin, width = cin % 16 == 0 ? 16 : 8, blocks = cin / width, rowFirst = x0 / 5, rowEnd = (x1 - 1) / 5 + 1;
+        bool stream = width == 16 && (x1 - x0) * pointStride > StreamingFloats && ((nint)u & 63) == 0 && pointStride % 16 == 0;
         nint wp = (nint)w, up = (nint)u;
-        cpu.ForChunks(g.Cout * blocks, CpuParallel.Grain(16 * 8 + 4 * WinoPoints * 8), (s, e) =>
+        cpu.ForChunks(g.Cout * blocks, CpuParallel.Grain(4 * WinoPoints * width), (s, e) =>
         {
-            var taps = stackalloc Vector256<float>[16];
-            var t = stackalloc Vector256<float>[10];
-            var row = stackalloc Vector256<float>[5];
-            var stride16 = Vector256.Create(0, 16, 32, 48, 64, 80, 96, 112);
+            var taps = stackalloc Vector256<float>[32];  // [half][tap]: lanes = 8 input channels
+            var t = stackalloc Vector256<float>[20];     // [half][x][b] = (G·g)[x][b]
+            var row = stackalloc Vector256<float>[10];   // [half][column of the point row]
+            int halves = width / 8;
             for (int item = s; item < e; item++)
             {
-                int co = item / blocks, ci = item % blocks * 8;
-                float* wc = (float*)wp + ((long)co * g.Cin + ci) * 16;
-                for (int tap = 0; tap < 16; tap++) taps[tap] = Avx2.GatherVector256(wc, stride16 + Vector256.Create(tap), 4);
+                int co = item / blocks, ci = item % blocks * width;
+                float* wc = (float*)wp + ((long)co * cin + ci) * 16;
+                for (int hf = 0; hf < halves; hf++)
+                {
+                    // taps[tap] lane l = w[co, ci + 8·hf + l, tap]: the 8 channels' 16 taps, transposed in two 8×8 blocks.
+                    MatMulKernels.Transpose8x8(wc + hf * 128, 16, (float*)(taps + 16 * hf));
+                    MatMulKernels.Transpose8x8(wc + hf * 128 + 8, 16, (float*)(taps + 16 * hf + 8));
+                }
                 for (int q = 0; q < 4; q++)
                 {
                     int qh = q >> 1, qw = q & 1;
                     // t[x][b] = (G·g)[x][b]: column b of g (kernel taps (2a + qh, 2b + qw), a = 0, 1) through G.
+                    for (int hf = 0; hf < halves; hf++)
                     for (int b = 0; b < 2; b++)
-                        FilterTransform1D(taps[qh * 4 + 2 * b + qw], taps[(2 + qh) * 4 + 2 * b + qw], t + b, 2);
-                    float* baseU = (float*)up + (long)co * k + q * g.Cin + ci;
-                    for (int xr = 0; xr < 5; xr++)
+                        FilterTransform1D(taps[16 * hf + qh * 4 + 2 * b + qw], taps[16 * hf + (2 + qh) * 4 + 2 * b + qw], t + 10 * hf + b, 2);
+                    float* baseU = (float*)up + (long)co * k + q * cin + ci;
+                    for (int xr = rowFirst; xr < rowEnd; xr++)
                     {
-                        FilterTransform1D(t[2 * xr], t[2 * xr + 1], row, 1);
+                        for (int hf = 0; hf < halves; hf++) FilterTransform1D(t[10 * hf + 2 * xr], t[10 * hf + 2 * xr + 1], row + 5 * hf, 1);
                         for (int xc = 0; xc < 5; xc++)
                         {
                             int xi = 5 * xr + xc;
-                            if (xi >= x0 && xi < x1) row[xc].Store(baseU + (xi - x0) * pointStride);
+                            if (xi < x0 || xi >= x1) continue;
+                            float* dst = baseU + (xi - x0) * pointStride;
+                            if (stream)
+                            {
+                                Avx.StoreAlignedNonTemporal(dst, row[xc]);
+                                Avx.StoreAlignedNonTemporal(dst + 8, row[5 + xc]);
+                            }
+                            else
+                                for (int hf = 0; hf < halves; hf++) row[5 * hf + xc].Store(dst + 8 * hf);
                         }
                     }
                 }
             }
+            if (stream) Sse.StoreFence(); // streaming stores are weakly ordered: visible before the GEMMs that read U start
         });
     }
+
+    /// <summary>
+    /// Transformed-filter chunks (floats) past which <see cref="FilterTransformCpu"/> streams its stores around the cache:
+    /// 256 K floats = 1 MB, one core's L2 on the EPYC we measure on. Larger U is read by the GEMMs from L3 or memory
+    /// anyway, and ordinary stores first read every line of it. Measured (conv-quick, paired against the GEMM lowering,
+    /// two runs each): D64 D3 forward 0.67–0.69 → 0.58–0.61 of the direct time, G2's input gradient 1.04–1.18 → 0.69–0.72,
+    /// the 28-pixel D2 (U of 3.3 MB) unchanged within noise.
+    /// </summary>
+    private const long StreamingFloats = 256L << 10;
+
+    /// <summary>p rounded up to the next 64-byte line (the workspace holds 16 floats more).</summary>
+    private static unsafe float* AlignToLine(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
     /// <summary>G·(g0, g1) → out[0], out[s], …, out[4s]: g0/2, (g0 + g1)/2, (g0 − g1)/6, (g0 + 2·g1)/6, g1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
