@@ -152,7 +152,8 @@ public sealed class ConvWinogradTests
     /// <summary>
     /// The dispatch: opt-in (the default device keeps the GEMM lowering); other kernel geometries, few or odd channel counts,
     /// outputs whose tiles are mostly past the plane (1×1, 3×3, 6×6), GemmOnly, a forced GEMM family and ILGPU stay on the
-    /// GEMM lowering; one tile per sample (4×4 outputs), 7×7 and 10×10 outputs take all three Winograd kernels.
+    /// GEMM lowering; one tile per sample (4×4 outputs), 7×7 and 10×10 outputs take all three Winograd kernels, the weight
+    /// gradient only while its 25 point products fit the workspace budget.
     /// </summary>
     [Test]
     public void DispatchDependsOnGeometryAndOptionsOnly()
@@ -176,6 +177,11 @@ public sealed class ConvWinogradTests
         Assert.That(ConvKernels.TakesWinograd(Geometry(3) with { H = 6, W = 6, Ho = 3, Wo = 3 }, cpu, ConvKernelKind.Forward), Is.False, "3×3 outputs");
         Assert.That(ConvKernels.TakesWinograd(Geometry(3) with { H = 12, W = 12, Ho = 6, Wo = 6 }, cpu, ConvKernelKind.WeightGrad), Is.False, "6×6 outputs");
         Assert.That(ConvKernels.TakesWinograd(Geometry(3) with { H = 20, W = 20, Ho = 10, Wo = 10 }, cpu, ConvKernelKind.InputGrad), Is.True, "10×10 outputs");
+        var big = Geometry(6); // 25 × 2048 × 128 floats of weight-gradient products: past the default budget
+        Assert.That(ConvKernels.TakesWinograd(big, cpu, ConvKernelKind.WeightGrad), Is.False, "weight gradient, point products past the budget");
+        Assert.That(ConvKernels.TakesWinograd(big, cpu, ConvKernelKind.Forward), Is.True, "forward: its filter transform goes in chunks");
+        using var roomy = Device.CreateCpu(new CpuKernelOptions { Threads = 2, Conv = on with { WorkspaceBudget = 8L << 20 } });
+        Assert.That(ConvKernels.TakesWinograd(big, roomy, ConvKernelKind.WeightGrad), Is.True, "weight gradient within a larger budget");
         Assert.That(ConvKernels.TakesWinograd(g with { Cin = 3 }, cpu, ConvKernelKind.Forward), Is.False, "3 input channels");
         Assert.That(ConvKernels.TakesWinograd(g with { Cout = 20 }, cpu, ConvKernelKind.Forward), Is.False, "Cout not a multiple of 8");
         Assert.That(ConvKernels.TakesWinograd(g with { Pad = 0, Ho = 7, Wo = 7 }, cpu, ConvKernelKind.Forward), Is.False, "padding 0");

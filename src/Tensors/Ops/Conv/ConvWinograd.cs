@@ -89,7 +89,11 @@ internal static partial class ConvKernels
         //   ratio 0.39, 2×2 tiles or more (D64 D2/D3/G3/G4): 0.58–0.73;
         //   ratio 0.51, 7×7 outputs (the 28-pixel D2/G1): 0.76–0.90.
         // Outputs of 1–3 pixels, 5×5 and 6×6 (ratios 0.69–6) are not measured and stay on the GEMM lowering.
-        return 125L * ((g.Ho + 3) / 4) * ((g.Wo + 3) / 4) <= 12L * g.Ho * g.Wo;
+        if (125L * ((g.Ho + 3) / 4) * ((g.Wo + 3) / 4) > 12L * g.Ho * g.Wo) return false;
+        // The weight gradient sums every point's Cout × 4·Cin product over the batch before its output transform, so that
+        // matrix is not cut by the workspace budget: past it (DCGAN-64's 256 → 512 layers: 13 M floats, 52 MB, which
+        // raised the Compare child's peak RSS above libtorch's) the layer keeps the GEMM lowering for it.
+        return kernel != ConvKernelKind.WeightGrad || (long)WinoPoints * g.Cout * 4 * g.Cin <= o.Conv.WorkspaceBudget;
     }
 
     /// <summary>
@@ -134,23 +138,22 @@ internal static partial class ConvKernels
         int tMax = gs * tps, tPad = (tMax + 7) & ~7;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
-        using var tables = new Workspace(dev, 3L * tPad);
-        using var xc = new Workspace(dev, (long)gs * g.Cin * g.HW);
-        using var v = new Workspace(dev, WinoPoints * PointStride(tMax, k));
-        using var m = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
-        using var u = new Workspace(dev, chunk * uPoint + 16);
-        float* ua = AlignToLine(u.Pointer); // whole cache lines for FilterTransformCpu's streaming stores
+        long[] parts = [3L * tPad, (long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), chunk * uPoint];
+        using var arena = new Workspace(dev, ArenaFloats(budget, parts));
+        float* cursor = AlignToLine(arena.Pointer);
+        float* tab = Carve(ref cursor, parts[0]), xcp = Carve(ref cursor, parts[1]), vp = Carve(ref cursor, parts[2]), mp = Carve(ref cursor, parts[3]),
+            ua = Carve(ref cursor, parts[4]);
         // Destination: the 4×4 output tile (the source windows are read channels-last, see InputTransformCpu).
-        var dst = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        var dst = WinogradTiles.Build((int*)tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         bool whole = chunk == WinoPoints;
         if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
-            float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P, vp = v.Pointer, mp = m.Pointer;
-            ToChannelsLastCpu(cpu, xs, xc.Pointer, cnt, g.Cin, g.HW);
-            InputTransformCpu(cpu, xc.Pointer, vp, geo, th, tw, t);
+            float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P;
+            ToChannelsLastCpu(cpu, xs, xcp, cnt, g.Cin, g.HW);
+            InputTransformCpu(cpu, xcp, vp, geo, th, tw, t);
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
@@ -297,27 +300,26 @@ internal static partial class ConvKernels
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
         bool whole = chunk == WinoPoints;
-        using var tables = new Workspace(dev, 3L * tPad);
-        using var a = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
-        using var m = new Workspace(dev, WinoPoints * PointStride(tMax, k));
-        using var u = new Workspace(dev, chunk * uPoint + 16);
-        float* ua = AlignToLine(u.Pointer); // whole cache lines for FilterTransformCpu's streaming stores
-        using var dxc = new Workspace(dev, (long)gs * g.Cin * g.HW);
+        long[] parts = [3L * tPad, WinoPoints * PointStride(g.Cout, tMax), WinoPoints * PointStride(tMax, k), (long)gs * g.Cin * g.HW, chunk * uPoint];
+        using var arena = new Workspace(dev, ArenaFloats(budget, parts));
+        float* cursor = AlignToLine(arena.Pointer);
+        float* tab = Carve(ref cursor, parts[0]), ap = Carve(ref cursor, parts[1]), mp = Carve(ref cursor, parts[2]), dxcp = Carve(ref cursor, parts[3]),
+            ua = Carve(ref cursor, parts[4]);
         // dy's 4×4 tiles; dx's windows are written channels-last and copied to dx with the bias.
-        var dyt = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        var dyt = WinogradTiles.Build((int*)tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
-            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, a.Pointer, dyt, geo, t);
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, dyt, geo, t);
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
                 if (!whole) FilterTransformCpu(cpu, w, ua, g, x0, x1, uPoint);
                 // One single-threaded GEMM per point, the points in parallel (as in the forward); M stored tile-major (T × 4·Cin)
                 // so that the window transform reads 8 channels of a tile per vector.
-                nint ub = (nint)(ua + (whole ? x0 : 0) * uPoint), ab = (nint)a.Pointer, mb = (nint)m.Pointer;
+                nint ub = (nint)(ua + (whole ? x0 : 0) * uPoint), ab = (nint)ap, mb = (nint)mp;
                 int xs0 = x0, cout = g.Cout;
                 cpu.ForEach(x1 - x0, i =>
                 {
@@ -326,8 +328,8 @@ internal static partial class ConvKernels
                         (float*)mb + xi * PointStride(t, k));
                 });
             }
-            WindowsToImageCpu(cpu, m.Pointer, dxc.Pointer, geo, th, tw, t);
-            ToChannelsFirstCpu(cpu, dxc.Pointer, dx + (long)n0 * g.Cin * g.HW, bias, cnt, g.Cin, g.HW);
+            WindowsToImageCpu(cpu, mp, dxcp, geo, th, tw, t);
+            ToChannelsFirstCpu(cpu, dxcp, dx + (long)n0 * g.Cin * g.HW, bias, cnt, g.Cin, g.HW);
         }
     }
 
@@ -424,30 +426,30 @@ internal static partial class ConvKernels
         int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
         int tMax = gs * tps, tPad = (tMax + 7) & ~7;
         long mPoint = PointStride(g.Cout, k);
-        using var tables = new Workspace(dev, 3L * tPad);
-        using var xc = new Workspace(dev, (long)gs * g.Cin * g.HW);
-        using var v = new Workspace(dev, WinoPoints * PointStride(tMax, k));
-        using var a = new Workspace(dev, WinoPoints * PointStride(g.Cout, tMax));
-        using var m = new Workspace(dev, WinoPoints * mPoint);
+        long[] parts = [3L * tPad, (long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), WinoPoints * mPoint];
+        using var arena = new Workspace(dev, ArenaFloats(budget, parts));
+        float* cursor = AlignToLine(arena.Pointer);
+        float* tab = Carve(ref cursor, parts[0]), xcp = Carve(ref cursor, parts[1]), vp = Carve(ref cursor, parts[2]), ap = Carve(ref cursor, parts[3]),
+            mp = Carve(ref cursor, parts[4]);
         // dy's 4×4 output tiles; x's windows as in the forward (channels-last).
-        var dyt = WinogradTiles.Build((int*)tables.Pointer, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        var dyt = WinogradTiles.Build((int*)tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float beta = n0 == 0 ? 0f : 1f;
-            ToChannelsLastCpu(cpu, x + (long)n0 * g.Cin * g.HW, xc.Pointer, cnt, g.Cin, g.HW);
-            InputTransformCpu(cpu, xc.Pointer, v.Pointer, geo, th, tw, t);
-            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, a.Pointer, dyt, geo, t);
+            ToChannelsLastCpu(cpu, x + (long)n0 * g.Cin * g.HW, xcp, cnt, g.Cin, g.HW);
+            InputTransformCpu(cpu, xcp, vp, geo, th, tw, t);
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, dyt, geo, t);
             // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles, and the
             // tile-major Vᵀ (T × 4·Cin) is B as it is stored.
-            nint vb = (nint)v.Pointer, ab = (nint)a.Pointer, mb = (nint)m.Pointer;
+            nint vb = (nint)vp, ab = (nint)ap, mb = (nint)mp;
             int cout = g.Cout;
             cpu.ForEach(WinoPoints, xi =>
                 MatMulKernels.GemmCpu(cpu.Serial, false, false, cout, k, t, 1f, (float*)ab + xi * PointStride(cout, t), (float*)vb + xi * PointStride(t, k), beta,
                     (float*)mb + xi * mPoint));
         }
-        WeightOutputTransformCpu(cpu, m.Pointer, dw, geo, mPoint);
+        WeightOutputTransformCpu(cpu, mp, dw, geo, mPoint);
     }
 
     /// <summary>
@@ -613,8 +615,30 @@ internal static partial class ConvKernels
     /// </summary>
     private const long StreamingFloats = 256L << 10;
 
-    /// <summary>p rounded up to the next 64-byte line (the workspace holds 16 floats more).</summary>
+    /// <summary>p rounded up to the next 64-byte line.</summary>
     private static unsafe float* AlignToLine(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
+    /// <summary>
+    /// The floats of one Winograd call's workspace, which <see cref="Carve"/> cuts into line-aligned parts: at least
+    /// 2·budget + 64 K, which holds every call the budget shapes (the group's tiles and transforms within one budget, the
+    /// transformed filters or the weight gradient's point products within another), so all the Winograd calls of a step
+    /// rent one pool entry. The pool keeps exact sizes: one buffer per layer and part had raised DCGAN-64's peak RSS by
+    /// ~55 MiB over the direct convolution.
+    /// </summary>
+    private static long ArenaFloats(long budget, long[] parts)
+    {
+        long need = 16; // the first part's alignment
+        foreach (long p in parts) need += (p + 15) & ~15L;
+        return Math.Max(need, 2 * budget + (64 << 10));
+    }
+
+    /// <summary>The next part of <paramref name="floats"/> floats at the cursor, which moves on to the next whole line.</summary>
+    private static unsafe float* Carve(ref float* cursor, long floats)
+    {
+        float* part = cursor;
+        cursor += (floats + 15) & ~15L;
+        return part;
+    }
 
     /// <summary>G·(g0, g1) → out[0], out[s], …, out[4s]: g0/2, (g0 + g1)/2, (g0 − g1)/6, (g0 + 2·g1)/6, g1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
