@@ -295,36 +295,36 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
-        int tMax = gs * tps, tPad = (tMax + 7) & ~7;
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW + (long)g.Cout * g.P, budget);
+        int tMax = gs * tps;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
         bool whole = chunk == WinoPoints;
-        long[] parts = [3L * tPad, WinoPoints * PointStride(g.Cout, tMax), WinoPoints * PointStride(tMax, k), (long)gs * g.Cin * g.HW, chunk * uPoint];
+        long[] parts = [(long)gs * g.Cout * g.P, WinoPoints * PointStride(tMax, g.Cout), WinoPoints * PointStride(tMax, k), (long)gs * g.Cin * g.HW, chunk * uPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
-        float* tab = Carve(ref cursor, parts[0]), ap = Carve(ref cursor, parts[1]), mp = Carve(ref cursor, parts[2]), dxcp = Carve(ref cursor, parts[3]),
+        float* dycp = Carve(ref cursor, parts[0]), ap = Carve(ref cursor, parts[1]), mp = Carve(ref cursor, parts[2]), dxcp = Carve(ref cursor, parts[3]),
             ua = Carve(ref cursor, parts[4]);
-        // dy's 4×4 tiles; dx's windows are written channels-last and copied to dx with the bias.
-        var dyt = WinogradTiles.Build((int*)tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        // dy and dx go channels-last: dy's 4×4 tiles are read 8 channels per vector, dx's windows written so.
         var geo = g;
         if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
-            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, dyt, geo, t);
+            ToChannelsLastCpu(cpu, gy + (long)n0 * g.Cout * g.P, dycp, cnt, g.Cout, g.P);
+            GradientTransformCpu(cpu, dycp, ap, geo, th, tw, t);
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
                 if (!whole) FilterTransformCpu(cpu, w, ua, g, x0, x1, uPoint);
-                // One single-threaded GEMM per point, the points in parallel (as in the forward); M stored tile-major (T × 4·Cin)
-                // so that the window transform reads 8 channels of a tile per vector.
+                // One single-threaded GEMM per point, the points in parallel (as in the forward), Mᵀ[ξ] = Adyᵀ[ξ]·U[ξ] with both
+                // tile-major operands as they are stored, so that the window transform reads 8 channels of a tile per vector.
                 nint ub = (nint)(ua + (whole ? x0 : 0) * uPoint), ab = (nint)ap, mb = (nint)mp;
                 int xs0 = x0, cout = g.Cout;
                 cpu.ForEach(x1 - x0, i =>
                 {
                     int xi = xs0 + i;
-                    MatMulKernels.GemmCpu(cpu.Serial, true, false, t, k, cout, 1f, (float*)ab + xi * PointStride(cout, t), (float*)ub + i * uPoint, 0f,
+                    MatMulKernels.GemmCpu(cpu.Serial, false, false, t, k, cout, 1f, (float*)ab + xi * PointStride(t, cout), (float*)ub + i * uPoint, 0f,
                         (float*)mb + xi * PointStride(t, k));
                 });
             }
@@ -423,16 +423,16 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
-        int tMax = gs * tps, tPad = (tMax + 7) & ~7;
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW + (long)g.Cout * g.P, budget);
+        int tMax = gs * tps;
         long mPoint = PointStride(g.Cout, k);
-        long[] parts = [3L * tPad, (long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), WinoPoints * mPoint];
+        long[] parts = [(long)gs * g.Cout * g.P, (long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(tMax, g.Cout),
+            WinoPoints * mPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
-        float* tab = Carve(ref cursor, parts[0]), xcp = Carve(ref cursor, parts[1]), vp = Carve(ref cursor, parts[2]), ap = Carve(ref cursor, parts[3]),
+        float* dycp = Carve(ref cursor, parts[0]), xcp = Carve(ref cursor, parts[1]), vp = Carve(ref cursor, parts[2]), ap = Carve(ref cursor, parts[3]),
             mp = Carve(ref cursor, parts[4]);
-        // dy's 4×4 output tiles; x's windows as in the forward (channels-last).
-        var dyt = WinogradTiles.Build((int*)tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        // x's windows and dy's tiles, both read channels-last as in the forward and the input gradient.
         var geo = g;
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
@@ -440,43 +440,52 @@ internal static partial class ConvKernels
             float beta = n0 == 0 ? 0f : 1f;
             ToChannelsLastCpu(cpu, x + (long)n0 * g.Cin * g.HW, xcp, cnt, g.Cin, g.HW);
             InputTransformCpu(cpu, xcp, vp, geo, th, tw, t);
-            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, dyt, geo, t);
-            // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles, and the
-            // tile-major Vᵀ (T × 4·Cin) is B as it is stored.
+            ToChannelsLastCpu(cpu, gy + (long)n0 * g.Cout * g.P, dycp, cnt, g.Cout, g.P);
+            GradientTransformCpu(cpu, dycp, ap, geo, th, tw, t);
+            // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles:
+            // M[ξ] = Adyᵀ[ξ]ᵀ·Vᵀ[ξ], both tile-major (T × channels).
             nint vb = (nint)vp, ab = (nint)ap, mb = (nint)mp;
             int cout = g.Cout;
             cpu.ForEach(WinoPoints, xi =>
-                MatMulKernels.GemmCpu(cpu.Serial, false, false, cout, k, t, 1f, (float*)ab + xi * PointStride(cout, t), (float*)vb + xi * PointStride(t, k), beta,
+                MatMulKernels.GemmCpu(cpu.Serial, true, false, cout, k, t, 1f, (float*)ab + xi * PointStride(t, cout), (float*)vb + xi * PointStride(t, k), beta,
                     (float*)mb + xi * mPoint));
         }
         WeightOutputTransformCpu(cpu, mp, dw, geo, mPoint);
     }
 
     /// <summary>
-    /// A[ξ][co][t] = (A·DY·Aᵀ)[ξ] for each output channel: DY[i][j] = gy[co, 4·th + i, 4·tw + j] (zero past the plane), A the
-    /// 5×4 transform of the gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1), (1 −1 1 −1), (1 2 4 8), (0 0 0 1)).
+    /// Adyᵀ[ξ][t][co] = (A·DY·Aᵀ)[ξ] for each output channel: DY[i][j] = dyc[n, 4·th + i, 4·tw + j, co] (zero past the plane),
+    /// dyc the sample group's gradient channels-last (8 channels per vector, plain loads), A the 5×4 transform of the
+    /// gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1), (1 −1 1 −1), (1 2 4 8), (0 0 0 1)). One work
+    /// item per tile and block of 8 channels.
     /// </summary>
-    private static unsafe void GradientTransformCpu(CpuParallel cpu, float* gy, float* a, WinogradTiles src, ConvGeometry g, int t)
+    private static unsafe void GradientTransformCpu(CpuParallel cpu, float* dyc, float* at, ConvGeometry g, int tilesH, int tilesW, int t)
     {
-        int blocks = (t + 7) / 8, cout = g.Cout;
-        long point = PointStride(cout, t);
-        nint gp = (nint)gy, ap = (nint)a;
-        cpu.ForChunks(cout * blocks, CpuParallel.Grain(WinoPoints * 2 * 8 * 8), (s, e) =>
+        int cout = g.Cout, blocks = cout / 8, tps = tilesH * tilesW, ho = g.Ho, wo = g.Wo, plane = g.P;
+        long point = PointStride(t, cout);
+        nint gp = (nint)dyc, ap = (nint)at;
+        cpu.ForChunks(t * blocks, CpuParallel.Grain(WinoPoints * 8 * 3), (s, e) =>
         {
             var d = stackalloc Vector256<float>[WinoPoints];
-            var rowOk = stackalloc Vector256<float>[4];
-            var colOk = stackalloc Vector256<float>[4];
             for (int item = s; item < e; item++)
             {
-                int co = item % cout, t0 = item / cout * 8;
-                src.Masks(t0, rowOk, colOk, 4);
-                var bases = src.Base(t0);
-                float* plane = (float*)gp + (long)co * g.P;
-                // The 4×4 tile into the top-left of the 5×5 buffer, then A along rows (5 columns) and columns (5 rows).
-                GatherWindow(plane, bases, rowOk, colOk, g.Wo, 0, 0, 1, 4, d);
+                int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps;
+                int r0 = rest / tilesW * 4, col0 = rest % tilesW * 4;
+                float* sample = (float*)gp + (long)n * plane * cout + c0;
+                // The 4×4 tile into the top-left of the 5×5 buffer, then A along columns (4 → 5 rows) and rows (4 → 5 columns).
+                for (int i = 0; i < 4; i++)
+                {
+                    int r = r0 + i;
+                    for (int j = 0; j < 4; j++)
+                    {
+                        int c = col0 + j;
+                        d[5 * i + j] = r < ho && c < wo ? Vector256.Load(sample + ((long)r * wo + c) * cout) : Vector256<float>.Zero;
+                    }
+                }
                 for (int j = 0; j < 4; j++) GradientTransform1D(d + j, 5);
                 for (int i = 0; i < 5; i++) GradientTransform1D(d + 5 * i, 1);
-                StoreRows(d, (float*)ap + (long)co * t + t0, point, t - t0);
+                float* dst = (float*)ap + (long)tile * cout + c0;
+                for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * point);
             }
         });
     }
@@ -691,36 +700,6 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// d[5i + j] ← the 8 tiles' values at window row r0 + step·i and column c0 + step·j (i, j &lt; n) of the plane: 8-lane
-    /// gathers at bases + row·rowStride + column, masked by rowOk / colOk (<see cref="WinogradTiles.Masks"/>), so the zero
-    /// padding and the plane's end are never read.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void GatherWindow(float* plane, Vector256<int> bases, Vector256<float>* rowOk, Vector256<float>* colOk, int rowStride,
-        int r0, int c0, int step, int n, Vector256<float>* d)
-    {
-        for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-        {
-            int r = r0 + step * i, c = c0 + step * j;
-            d[5 * i + j] = Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, bases + Vector256.Create(r * rowStride + c), Avx.And(rowOk[r], colOk[c]), 4);
-        }
-    }
-
-    /// <summary>rows ξ = 0..24 of d to dst + ξ·pointStride (8 floats each; the first n only where n &lt; 8).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void StoreRows(Vector256<float>* d, float* dst, long pointStride, int n)
-    {
-        if (n >= 8)
-        {
-            for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * pointStride);
-            return;
-        }
-        var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle();
-        for (int xi = 0; xi < WinoPoints; xi++) Avx.MaskStore(dst + xi * pointStride, mask, d[xi]);
-    }
-
-    /// <summary>
     /// The forward's output tiles, Aᵀ·M·A (+ bias[ch]), for every channel ch of M[ξ][ch][t] (channels × t per point): the
     /// 4×4 outputs of tile t land at its rows and columns of channel ch's plane (plane floats, from <paramref name="tiles"/>),
     /// those past the plane's end dropped. One work item per channel and block of 8 tiles.
@@ -766,10 +745,10 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// Per-tile tables of one sample group for one plane: the tile's first row and column in the plane (tile
-    /// (th, tw) of sample n starts at row scale·th + shift, column scale·tw + shift) and its offset there
-    /// (n·sampleStride + row·RowStride + column). Lanes past the group's tiles get rows far outside the plane, so
-    /// their gathers are masked off.
+    /// Per-tile tables of one sample group for the forward's output plane: the tile's first row and column in the plane
+    /// (tile (th, tw) of sample n starts at row scale·th + shift, column scale·tw + shift) and its offset there
+    /// (n·sampleStride + row·RowStride + column); entries past the group's tiles (to the next multiple of 8) are never
+    /// written out, and hold rows far outside the plane.
     /// </summary>
     private readonly unsafe struct WinogradTiles(int* offset, int* row, int* col, int rows, int cols)
     {
@@ -800,25 +779,6 @@ internal static partial class ConvKernels
                 offset[t] = 0;
             }
             return new WinogradTiles(offset, row, col, rows, cols);
-        }
-
-        /// <summary>The offsets of tiles [t0, t0 + 8).</summary>
-        public Vector256<int> Base(int t0) => Vector256.Load(Offset + t0);
-
-        /// <summary>rowOk[r] / colOk[c]: lanes whose tile row + r / column + c lies in the plane, for r, c in [0, n).</summary>
-        public void Masks(int t0, Vector256<float>* rowOk, Vector256<float>* colOk, int n)
-        {
-            var r0 = Vector256.Load(Row + t0);
-            var c0 = Vector256.Load(Col + t0);
-            var rows = Vector256.Create(Rows);
-            var cols = Vector256.Create(Cols);
-            for (int r = 0; r < n; r++)
-            {
-                var rv = r0 + Vector256.Create(r);
-                rowOk[r] = Avx2.AndNot(Avx2.CompareGreaterThan(Vector256<int>.Zero, rv), Avx2.CompareGreaterThan(rows, rv)).AsSingle();
-                var cv = c0 + Vector256.Create(r);
-                colOk[r] = Avx2.AndNot(Avx2.CompareGreaterThan(Vector256<int>.Zero, cv), Avx2.CompareGreaterThan(cols, cv)).AsSingle();
-            }
         }
     }
 }
