@@ -41,18 +41,21 @@
 // although every sample's result is bit-identical whatever the batch (tested): the larger rounding turns the ranks'
 // 1e-7 batch-norm differences into Adam sign flips. The tests bound it at 1e-4·S (S the largest |output|).
 //
-// Layout and work: the tiles of a sample group are numbered t = (n·tilesH + th)·tilesW + tw; V, M are
-// [ξ][channel][t] (each point's operand a dense row-major matrix, so the GEMM reads it as it is). The input
-// transform gathers a tile's window for 8 tiles at once (8-lane masked gathers: zero padding and the plane's end
-// are mask bits, nothing outside x is read) and stores 8-lane rows of V; the output transform reads 8 tiles of
-// M per channel and writes each tile's 4×4 outputs (masked at the plane's end), the bias added. Every output is
-// written by one work item and every sum has an order fixed by the shapes (groups are cut from the shapes and
-// the workspace budget only), so 1 and 2 threads give the same bits. Work items run channel-minor (block of tiles
-// outer): consecutive items read consecutive planes of x, which the prefetcher streams; channel-major, each item
-// started on a plane 256 KiB from the last and the transform waited on misses (D64.D2: 6–10 of its ~23 ms). The
-// point GEMMs run in parallel, each on one thread (CpuParallel.Serial): a point's product is often below the GEMM's
-// own split. The point matrices are padded by a cache line (PointStride). ConvLoweringOptions.GemmOnly keeps these shapes on the GEMM
-// lowering (the reference the tests and benchmarks compare with).
+// Layout and work: the tiles of a sample group are numbered t = (n·tilesH + th)·tilesW + tw. The transforms read
+// and write channels-last, 8 channels per vector: x, dy and dx go through 8×8 in-register transposes
+// (ToChannelsLastCpu / ToChannelsFirstCpu, the bias added there), so a tile's window is plain 32-byte loads with
+// one scalar bounds test per row and column, and V, Ady and the input gradient's M are stored tile-major, [ξ][t][channel]
+// (each point's operand a dense row-major matrix the GEMM reads as it is, or transposed). The forward's M stays
+// [ξ][channel][t]: its output transform reads 8 tiles of a channel and writes each tile's 4×4 outputs (masked at
+// the plane's end), the bias added. (The first version gathered 8 tiles per vector straight from NCHW, with a
+// two-pass window merge: the channels-last transforms took WGAN-GP-28's input transform 48 → 44 ms per step with
+// the transposes and the window merge 52 → 29 ms.) Every output is written by one work item and every sum has an
+// order fixed by the shapes (groups are cut from the shapes and the workspace budget only), so 1 and 2 threads
+// give the same bits. Work items run channels inner: consecutive items complete one tile's rows. The point GEMMs
+// run in parallel, each on one thread (CpuParallel.Serial): a point's product is often below the GEMM's own
+// split. The point matrices are padded by a cache line (PointStride), and one workspace per call holds all parts
+// (ArenaFloats). ConvLoweringOptions.GemmOnly keeps these shapes on the GEMM lowering (the reference the tests and
+// benchmarks compare with).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -70,7 +73,7 @@ internal static partial class ConvKernels
 
     /// <summary>
     /// Whether <paramref name="kernel"/> of this conv runs on the Winograd kernels: asked for
-    /// (<see cref="ConvLoweringOptions.Winograd"/>), host device with AVX-512 (and AVX2 gathers), the Auto/Avx512 GEMM
+    /// (<see cref="ConvLoweringOptions.Winograd"/>), host device with AVX-512 (and AVX2), the Auto/Avx512 GEMM
     /// family, not <see cref="ConvLoweringOptions.GemmOnly"/> or Im2Col, a <see cref="WinogradShape"/> whose tiles are mostly
     /// inside the output plane (below; all three kernels). Geometry and options only.
     /// </summary>
