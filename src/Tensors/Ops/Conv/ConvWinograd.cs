@@ -298,24 +298,22 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW + (long)g.Cout * g.P, budget);
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
         int tMax = gs * tps;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
         bool whole = chunk == WinoPoints;
-        long[] parts = [(long)gs * g.Cout * g.P, WinoPoints * PointStride(tMax, g.Cout), WinoPoints * PointStride(tMax, k), (long)gs * g.Cin * g.HW, chunk * uPoint];
+        long[] parts = [WinoPoints * PointStride(tMax, g.Cout), WinoPoints * PointStride(tMax, k), (long)gs * g.Cin * g.HW, chunk * uPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
-        float* dycp = Carve(ref cursor, parts[0]), ap = Carve(ref cursor, parts[1]), mp = Carve(ref cursor, parts[2]), dxcp = Carve(ref cursor, parts[3]),
-            ua = Carve(ref cursor, parts[4]);
-        // dy and dx go channels-last: dy's 4×4 tiles are read 8 channels per vector, dx's windows written so.
+        float* ap = Carve(ref cursor, parts[0]), mp = Carve(ref cursor, parts[1]), dxcp = Carve(ref cursor, parts[2]), ua = Carve(ref cursor, parts[3]);
+        // dy's tiles are read 8 channels per vector; dx's windows are written channels-last and copied to dx with the bias.
         var geo = g;
         if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
-            ToChannelsLastCpu(cpu, gy + (long)n0 * g.Cout * g.P, dycp, cnt, g.Cout, g.P);
-            GradientTransformCpu(cpu, dycp, ap, geo, th, tw, t);
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t);
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
@@ -426,16 +424,14 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW + (long)g.Cout * g.P, budget);
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
         int tMax = gs * tps;
         long mPoint = PointStride(g.Cout, k);
-        long[] parts = [(long)gs * g.Cout * g.P, (long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(tMax, g.Cout),
-            WinoPoints * mPoint];
+        long[] parts = [(long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(tMax, g.Cout), WinoPoints * mPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
-        float* dycp = Carve(ref cursor, parts[0]), xcp = Carve(ref cursor, parts[1]), vp = Carve(ref cursor, parts[2]), ap = Carve(ref cursor, parts[3]),
-            mp = Carve(ref cursor, parts[4]);
-        // x's windows and dy's tiles, both read channels-last as in the forward and the input gradient.
+        float* xcp = Carve(ref cursor, parts[0]), vp = Carve(ref cursor, parts[1]), ap = Carve(ref cursor, parts[2]), mp = Carve(ref cursor, parts[3]);
+        // x's windows (channels-last) and dy's tiles as in the forward and the input gradient.
         var geo = g;
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
@@ -443,8 +439,7 @@ internal static partial class ConvKernels
             float beta = n0 == 0 ? 0f : 1f;
             ToChannelsLastCpu(cpu, x + (long)n0 * g.Cin * g.HW, xcp, cnt, g.Cin, g.HW);
             InputTransformCpu(cpu, xcp, vp, geo, th, tw, t);
-            ToChannelsLastCpu(cpu, gy + (long)n0 * g.Cout * g.P, dycp, cnt, g.Cout, g.P);
-            GradientTransformCpu(cpu, dycp, ap, geo, th, tw, t);
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t);
             // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles:
             // M[ξ] = Adyᵀ[ξ]ᵀ·Vᵀ[ξ], both tile-major (T × channels).
             nint vb = (nint)vp, ab = (nint)ap, mb = (nint)mp;
@@ -457,33 +452,44 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// Adyᵀ[ξ][t][co] = (A·DY·Aᵀ)[ξ] for each output channel: DY[i][j] = dyc[n, 4·th + i, 4·tw + j, co] (zero past the plane),
-    /// dyc the sample group's gradient channels-last (8 channels per vector, plain loads), A the 5×4 transform of the
-    /// gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1), (1 −1 1 −1), (1 2 4 8), (0 0 0 1)). One work
-    /// item per tile and block of 8 channels.
+    /// Adyᵀ[ξ][t][co] = (A·DY·Aᵀ)[ξ] for each output channel: DY[i][j] = gy[n, co, 4·th + i, 4·tw + j] (zero past the plane),
+    /// A the 5×4 transform of the gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1), (1 −1 1 −1),
+    /// (1 2 4 8), (0 0 0 1)), 8 channels per vector. The tiles do not overlap, so each item turns its own 8 channels × 4
+    /// pixels of a tile row into 4 pixel vectors in registers (4-float loads, masked past the plane's end, then a 4×4
+    /// transpose in each 128-bit half): no channels-last copy of dy. One work item per tile and block of 8 channels.
     /// </summary>
-    private static unsafe void GradientTransformCpu(CpuParallel cpu, float* dyc, float* at, ConvGeometry g, int tilesH, int tilesW, int t)
+    private static unsafe void GradientTransformCpu(CpuParallel cpu, float* gy, float* at, ConvGeometry g, int tilesH, int tilesW, int t)
     {
         int cout = g.Cout, blocks = cout / 8, tps = tilesH * tilesW, ho = g.Ho, wo = g.Wo, plane = g.P;
         long point = PointStride(t, cout);
-        nint gp = (nint)dyc, ap = (nint)at;
+        nint gp = (nint)gy, ap = (nint)at;
         cpu.ForChunks(t * blocks, CpuParallel.Grain(WinoPoints * 8 * 3), (s, e) =>
         {
             var d = stackalloc Vector256<float>[WinoPoints];
             for (int item = s; item < e; item++)
             {
                 int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps;
-                int r0 = rest / tilesW * 4, col0 = rest % tilesW * 4;
-                float* sample = (float*)gp + (long)n * plane * cout + c0;
+                int r0 = rest / tilesW * 4, col0 = rest % tilesW * 4, cols = Math.Min(4, wo - col0);
+                var colMask = Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(cols)).AsSingle();
+                float* src = (float*)gp + ((long)n * cout + c0) * plane + col0;
                 // The 4×4 tile into the top-left of the 5×5 buffer, then A along columns (4 → 5 rows) and rows (4 → 5 columns).
                 for (int i = 0; i < 4; i++)
                 {
                     int r = r0 + i;
-                    for (int j = 0; j < 4; j++)
+                    if (r >= ho)
                     {
-                        int c = col0 + j;
-                        d[5 * i + j] = r < ho && c < wo ? Vector256.Load(sample + ((long)r * wo + c) * cout) : Vector256<float>.Zero;
+                        for (int j = 0; j < 4; j++) d[5 * i + j] = Vector256<float>.Zero;
+                        continue;
                     }
+                    // v[c] = channel c's 4 pixels | channel c + 4's; unpack and shuffle turn them into pixel j = channels 0..7.
+                    float* row = src + (long)r * wo;
+                    Vector256<float> v0 = TileRow(row, 0, plane, cols, colMask), v1 = TileRow(row, 1, plane, cols, colMask),
+                        v2 = TileRow(row, 2, plane, cols, colMask), v3 = TileRow(row, 3, plane, cols, colMask);
+                    Vector256<float> t0 = Avx.UnpackLow(v0, v1), t1 = Avx.UnpackHigh(v0, v1), t2 = Avx.UnpackLow(v2, v3), t3 = Avx.UnpackHigh(v2, v3);
+                    d[5 * i] = Avx.Shuffle(t0, t2, 0x44);
+                    d[5 * i + 1] = Avx.Shuffle(t0, t2, 0xEE);
+                    d[5 * i + 2] = Avx.Shuffle(t1, t3, 0x44);
+                    d[5 * i + 3] = Avx.Shuffle(t1, t3, 0xEE);
                 }
                 for (int j = 0; j < 4; j++) GradientTransform1D(d + j, 5);
                 for (int i = 0; i < 5; i++) GradientTransform1D(d + 5 * i, 1);
@@ -491,6 +497,16 @@ internal static partial class ConvKernels
                 for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * point);
             }
         });
+    }
+
+    /// <summary>Channel c's 4 pixels at <paramref name="row"/> in the low half, channel c + 4's in the high half (masked past the plane's end).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> TileRow(float* row, int c, int plane, int cols, Vector128<float> colMask)
+    {
+        float* lo = row + (long)c * plane, hi = row + (long)(c + 4) * plane;
+        return cols == 4
+            ? Vector256.Create(Vector128.Load(lo), Vector128.Load(hi))
+            : Vector256.Create(Avx.MaskLoad(lo, colMask), Avx.MaskLoad(hi, colMask));
     }
 
     /// <summary>(p[0], …, p[4s]) ← A·(p[0], p[s], p[2s], p[3s]): y0, y0 + y1 + y2 + y3, y0 − y1 + y2 − y3, y0 + 2y1 + 4y2 + 8y3, y3.</summary>
