@@ -41,21 +41,21 @@
 // although every sample's result is bit-identical whatever the batch (tested): the larger rounding turns the ranks'
 // 1e-7 batch-norm differences into Adam sign flips. The tests bound it at 1e-4·S (S the largest |output|).
 //
-// Layout and work: the tiles of a sample group are numbered t = (n·tilesH + th)·tilesW + tw. The transforms read
-// and write channels-last, 8 channels per vector: x, dy and dx go through 8×8 in-register transposes
-// (ToChannelsLastCpu / ToChannelsFirstCpu, the bias added there), so a tile's window is plain 32-byte loads with
-// one scalar bounds test per row and column, and V, Ady and the input gradient's M are stored tile-major, [ξ][t][channel]
-// (each point's operand a dense row-major matrix the GEMM reads as it is, or transposed). The forward's M stays
-// [ξ][channel][t]: its output transform reads 8 tiles of a channel and writes each tile's 4×4 outputs (masked at
-// the plane's end), the bias added. (The first version gathered 8 tiles per vector straight from NCHW, with a
-// two-pass window merge: the channels-last transforms took WGAN-GP-28's input transform 48 → 44 ms per step with
-// the transposes and the window merge 52 → 29 ms.) Every output is written by one work item and every sum has an
-// order fixed by the shapes (groups are cut from the shapes and the workspace budget only), so 1 and 2 threads
-// give the same bits. Work items run channels inner: consecutive items complete one tile's rows. The point GEMMs
-// run in parallel, each on one thread (CpuParallel.Serial): a point's product is often below the GEMM's own
-// split. The point matrices are padded by a cache line (PointStride), and one workspace per call holds all parts
-// (ArenaFloats). ConvLoweringOptions.GemmOnly keeps these shapes on the GEMM lowering (the reference the tests and
-// benchmarks compare with).
+// Layout and work: the tiles of a sample group are numbered t = (n·tilesH + th)·tilesW + tw. The transforms work on
+// 8 channels per vector: they read x and dy from NCHW as 4-pixel groups of 8 channels, transposed in registers
+// (PixelVectors4: no gathers, one scalar bounds test per row and group), and write V, Ady and the input gradient's M
+// tile-major, [ξ][t][channel] (each point's operand a dense row-major matrix the GEMM reads as it is, or
+// transposed); the input gradient's windows go to a channels-last dx, copied to NCHW with the bias
+// (ToChannelsFirstCpu). The forward's M stays [ξ][channel][t]: its output transform reads 8 tiles of a channel and
+// writes each tile's 4×4 outputs (masked at the plane's end), the bias added. (The first version gathered 8 tiles
+// per vector straight from NCHW, with a two-pass window merge; measured per WGAN-GP-28 step, the window merge went
+// 52 → 29 ms, and the input transform with a channels-last copy of x 48 → 44, then 15 → 12 per DCGAN-28 step without
+// the copy.) Every output is written by one work item and every sum has an order fixed by the shapes (groups are
+// cut from the shapes and the workspace budget only), so 1 and 2 threads give the same bits. Work items run
+// channels inner: consecutive items complete one tile's rows. The point GEMMs run in parallel, each on one thread
+// (CpuParallel.Serial): a point's product is often below the GEMM's own split. The point matrices are padded by a
+// cache line (PointStride), and one workspace per call holds all parts (ArenaFloats). ConvLoweringOptions.GemmOnly
+// keeps these shapes on the GEMM lowering (the reference the tests and benchmarks compare with).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -137,16 +137,15 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
         int tMax = gs * tps, tPad = (tMax + 7) & ~7;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
-        long[] parts = [3L * tPad, (long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), chunk * uPoint];
+        long[] parts = [3L * tPad, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), chunk * uPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
-        float* tab = Carve(ref cursor, parts[0]), xcp = Carve(ref cursor, parts[1]), vp = Carve(ref cursor, parts[2]), mp = Carve(ref cursor, parts[3]),
-            ua = Carve(ref cursor, parts[4]);
-        // Destination: the 4×4 output tile (the source windows are read channels-last, see InputTransformCpu).
+        float* tab = Carve(ref cursor, parts[0]), vp = Carve(ref cursor, parts[1]), mp = Carve(ref cursor, parts[2]), ua = Carve(ref cursor, parts[3]);
+        // Destination: the 4×4 output tile.
         var dst = WinogradTiles.Build((int*)tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
         var geo = g;
         bool whole = chunk == WinoPoints;
@@ -155,8 +154,7 @@ internal static partial class ConvKernels
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P;
-            ToChannelsLastCpu(cpu, xs, xcp, cnt, g.Cin, g.HW);
-            InputTransformCpu(cpu, xcp, vp, geo, th, tw, t);
+            InputTransformCpu(cpu, xs, vp, geo, th, tw, t);
             for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
             {
                 int x1 = Math.Min(WinoPoints, x0 + chunk);
@@ -179,77 +177,52 @@ internal static partial class ConvKernels
 
     /// <summary>
     /// Vᵀ[ξ][t][q·Cin + ci] = (Bᵀ·D·B)[ξ] for the four phase planes q = 2·qh + qw of each input channel: D[i][j] =
-    /// xc[n, 8·th − 1 + 2i + qh, 8·tw − 1 + 2j + qw, ci] (zero outside x), xc the sample group channels-last (see
-    /// <see cref="ToChannelsLastCpu"/>): 8 channels per vector, plain loads and stores, the plane's edges one scalar test
-    /// per row and column. One work item per tile and block of 8 channels (channels inner: consecutive items fill one
-    /// tile's rows of Vᵀ).
+    /// x[n, ci, 8·th − 1 + 2i + qh, 8·tw − 1 + 2j + qw] (zero outside x), 8 channels per vector: each of the window's 10 rows
+    /// is read as three 4-pixel groups by <see cref="PixelVectors4"/> (masked at the plane's edges) and dealt to the phases,
+    /// then the four phase windows are transformed and stored. One work item per tile and block of 8 channels (channels
+    /// inner: consecutive items fill one tile's rows of Vᵀ).
     /// </summary>
-    private static unsafe void InputTransformCpu(CpuParallel cpu, float* xc, float* vt, ConvGeometry g, int tilesH, int tilesW, int t)
+    private static unsafe void InputTransformCpu(CpuParallel cpu, float* x, float* vt, ConvGeometry g, int tilesH, int tilesW, int t)
     {
         int cin = g.Cin, blocks = cin / 8, k = 4 * cin, tps = tilesH * tilesW, h = g.H, wd = g.W, hw = g.HW;
         long point = PointStride(t, k);
-        nint xp = (nint)xc, vp = (nint)vt;
+        nint xp = (nint)x, vp = (nint)vt;
         cpu.ForChunks(t * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 4), (s, e) =>
         {
-            var d = stackalloc Vector256<float>[WinoPoints];
+            var d = stackalloc Vector256<float>[4 * WinoPoints]; // [q][5i + j]
+            var px = stackalloc Vector256<float>[12];           // one window row: 12 pixels (10 used)
             for (int item = s; item < e; item++)
             {
                 int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps;
                 int r0 = rest / tilesW * 8 - 1, col0 = rest % tilesW * 8 - 1;
-                float* sample = (float*)xp + (long)n * hw * cin + c0;
+                float* src = (float*)xp + ((long)n * cin + c0) * hw + col0;
+                for (int i = 0; i < 10; i++)
+                {
+                    int r = r0 + i;
+                    bool rowIn = (uint)r < (uint)h;
+                    for (int grp = 0; grp < 3; grp++)
+                    {
+                        int c = col0 + 4 * grp;
+                        PixelVectors4(src + (long)r * wd + 4 * grp, hw, Math.Max(0, -c), rowIn ? Math.Clamp(wd - c, 0, 4) : 0, px + 4 * grp);
+                    }
+                    // Window row i belongs to phase row qh = i & 1, at row i / 2; column j to qw = j & 1, at column j / 2.
+                    Vector256<float>* dq = d + 2 * (i & 1) * WinoPoints + 5 * (i >> 1);
+                    for (int j = 0; j < 10; j++) dq[(j & 1) * WinoPoints + (j >> 1)] = px[j];
+                }
                 float* dst = (float*)vp + (long)tile * k + c0;
                 for (int q = 0; q < 4; q++)
                 {
-                    int qh = q >> 1, qw = q & 1;
-                    for (int i = 0; i < 5; i++)
-                    {
-                        int r = r0 + 2 * i + qh;
-                        bool rowIn = (uint)r < (uint)h;
-                        for (int j = 0; j < 5; j++)
-                        {
-                            int c = col0 + 2 * j + qw;
-                            d[5 * i + j] = rowIn && (uint)c < (uint)wd ? Vector256.Load(sample + ((long)r * wd + c) * cin) : Vector256<float>.Zero;
-                        }
-                    }
-                    InputTransform2D(d);
-                    for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * point + q * cin);
+                    Vector256<float>* dq = d + q * WinoPoints;
+                    InputTransform2D(dq);
+                    for (int xi = 0; xi < WinoPoints; xi++) dq[xi].Store(dst + xi * point + q * cin);
                 }
             }
         });
     }
 
     /// <summary>
-    /// dst (cnt, HW, C) ← src (cnt, C, HW), C a multiple of 8: the sample group channels-last, 8×8 blocks transposed in
-    /// registers (channel blocks inner, so consecutive items complete the same pixels' rows).
-    /// </summary>
-    private static unsafe void ToChannelsLastCpu(CpuParallel cpu, float* src, float* dst, int cnt, int c, int hw)
-    {
-        int pb = (hw + 7) / 8, cb = c / 8;
-        nint sp = (nint)src, dp = (nint)dst;
-        cpu.ForChunks(cnt * pb * cb, CpuParallel.Grain(64 * 4), (s, e) =>
-        {
-            var blk = stackalloc float[64];
-            for (int item = s; item < e; item++)
-            {
-                int n = item / (pb * cb), rest = item % (pb * cb), p0 = rest / cb * 8, c0 = rest % cb * 8, pixels = Math.Min(8, hw - p0);
-                float* from = (float*)sp + ((long)n * c + c0) * hw + p0;
-                float* to = (float*)dp + ((long)n * hw + p0) * c + c0;
-                if (pixels == 8)
-                {
-                    MatMulKernels.Transpose8x8(from, hw, blk);
-                    for (int p = 0; p < 8; p++) Vector256.Load(blk + 8 * p).Store(to + (long)p * c);
-                }
-                else
-                    for (int p = 0; p < pixels; p++)
-                    for (int ch = 0; ch < 8; ch++)
-                        to[(long)p * c + ch] = from[(long)ch * hw + p];
-            }
-        });
-    }
-
-    /// <summary>
-    /// dst (cnt, C, HW) ← src (cnt, HW, C) + bias[c] (bias may be null), C a multiple of 8: the inverse of
-    /// <see cref="ToChannelsLastCpu"/>, the bias added as each value is written.
+    /// dst (cnt, C, HW) ← src (cnt, HW, C) + bias[c] (bias may be null), C a multiple of 8: the input gradient's dx from its
+    /// channels-last windows, 8×8 blocks transposed in registers, the bias added as each value is written.
     /// </summary>
     private static unsafe void ToChannelsFirstCpu(CpuParallel cpu, float* src, float* dst, float* bias, int cnt, int c, int hw)
     {
@@ -424,21 +397,20 @@ internal static partial class ConvKernels
         var cpu = dev.Parallel;
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
-        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout) + (long)g.Cin * g.HW, budget);
+        int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
         int tMax = gs * tps;
         long mPoint = PointStride(g.Cout, k);
-        long[] parts = [(long)gs * g.Cin * g.HW, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(tMax, g.Cout), WinoPoints * mPoint];
+        long[] parts = [WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(tMax, g.Cout), WinoPoints * mPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
-        float* xcp = Carve(ref cursor, parts[0]), vp = Carve(ref cursor, parts[1]), ap = Carve(ref cursor, parts[2]), mp = Carve(ref cursor, parts[3]);
-        // x's windows (channels-last) and dy's tiles as in the forward and the input gradient.
+        float* vp = Carve(ref cursor, parts[0]), ap = Carve(ref cursor, parts[1]), mp = Carve(ref cursor, parts[2]);
+        // x's windows and dy's tiles as in the forward and the input gradient.
         var geo = g;
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float beta = n0 == 0 ? 0f : 1f;
-            ToChannelsLastCpu(cpu, x + (long)n0 * g.Cin * g.HW, xcp, cnt, g.Cin, g.HW);
-            InputTransformCpu(cpu, xcp, vp, geo, th, tw, t);
+            InputTransformCpu(cpu, x + (long)n0 * g.Cin * g.HW, vp, geo, th, tw, t);
             GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t);
             // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles:
             // M[ξ] = Adyᵀ[ξ]ᵀ·Vᵀ[ξ], both tile-major (T × channels).
@@ -454,9 +426,8 @@ internal static partial class ConvKernels
     /// <summary>
     /// Adyᵀ[ξ][t][co] = (A·DY·Aᵀ)[ξ] for each output channel: DY[i][j] = gy[n, co, 4·th + i, 4·tw + j] (zero past the plane),
     /// A the 5×4 transform of the gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1), (1 −1 1 −1),
-    /// (1 2 4 8), (0 0 0 1)), 8 channels per vector. The tiles do not overlap, so each item turns its own 8 channels × 4
-    /// pixels of a tile row into 4 pixel vectors in registers (4-float loads, masked past the plane's end, then a 4×4
-    /// transpose in each 128-bit half): no channels-last copy of dy. One work item per tile and block of 8 channels.
+    /// (1 2 4 8), (0 0 0 1)), 8 channels per vector, read from NCHW by <see cref="PixelVectors4"/> (the tiles do not overlap,
+    /// so no channels-last copy of dy is needed). One work item per tile and block of 8 channels.
     /// </summary>
     private static unsafe void GradientTransformCpu(CpuParallel cpu, float* gy, float* at, ConvGeometry g, int tilesH, int tilesW, int t)
     {
@@ -470,26 +441,12 @@ internal static partial class ConvKernels
             {
                 int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps;
                 int r0 = rest / tilesW * 4, col0 = rest % tilesW * 4, cols = Math.Min(4, wo - col0);
-                var colMask = Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(cols)).AsSingle();
                 float* src = (float*)gp + ((long)n * cout + c0) * plane + col0;
                 // The 4×4 tile into the top-left of the 5×5 buffer, then A along columns (4 → 5 rows) and rows (4 → 5 columns).
                 for (int i = 0; i < 4; i++)
                 {
                     int r = r0 + i;
-                    if (r >= ho)
-                    {
-                        for (int j = 0; j < 4; j++) d[5 * i + j] = Vector256<float>.Zero;
-                        continue;
-                    }
-                    // v[c] = channel c's 4 pixels | channel c + 4's; unpack and shuffle turn them into pixel j = channels 0..7.
-                    float* row = src + (long)r * wo;
-                    Vector256<float> v0 = TileRow(row, 0, plane, cols, colMask), v1 = TileRow(row, 1, plane, cols, colMask),
-                        v2 = TileRow(row, 2, plane, cols, colMask), v3 = TileRow(row, 3, plane, cols, colMask);
-                    Vector256<float> t0 = Avx.UnpackLow(v0, v1), t1 = Avx.UnpackHigh(v0, v1), t2 = Avx.UnpackLow(v2, v3), t3 = Avx.UnpackHigh(v2, v3);
-                    d[5 * i] = Avx.Shuffle(t0, t2, 0x44);
-                    d[5 * i + 1] = Avx.Shuffle(t0, t2, 0xEE);
-                    d[5 * i + 2] = Avx.Shuffle(t1, t3, 0x44);
-                    d[5 * i + 3] = Avx.Shuffle(t1, t3, 0xEE);
+                    PixelVectors4(src + (long)r * wo, plane, 0, r < ho ? cols : 0, d + 5 * i);
                 }
                 for (int j = 0; j < 4; j++) GradientTransform1D(d + j, 5);
                 for (int i = 0; i < 5; i++) GradientTransform1D(d + 5 * i, 1);
@@ -499,14 +456,37 @@ internal static partial class ConvKernels
         });
     }
 
-    /// <summary>Channel c's 4 pixels at <paramref name="row"/> in the low half, channel c + 4's in the high half (masked past the plane's end).</summary>
+    /// <summary>
+    /// o[0..3] ← pixels p[0..3] of 8 channels (planes <paramref name="plane"/> floats apart) as channel vectors, pixels outside
+    /// [lo, hi) zero and not read: 4-float loads of channels c and c + 4 into one vector's halves, then a 4×4 transpose in
+    /// each 128-bit half (unpack, shuffle). The transforms read NCHW with it instead of a channels-last copy.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<float> TileRow(float* row, int c, int plane, int cols, Vector128<float> colMask)
+    private static unsafe void PixelVectors4(float* p, long plane, int lo, int hi, Vector256<float>* o)
     {
-        float* lo = row + (long)c * plane, hi = row + (long)(c + 4) * plane;
-        return cols == 4
-            ? Vector256.Create(Vector128.Load(lo), Vector128.Load(hi))
-            : Vector256.Create(Avx.MaskLoad(lo, colMask), Avx.MaskLoad(hi, colMask));
+        if (hi <= lo)
+        {
+            o[0] = o[1] = o[2] = o[3] = Vector256<float>.Zero;
+            return;
+        }
+        bool full = lo == 0 && hi == 4;
+        var lanes = Vector128<int>.Indices;
+        var mask = (Vector128.GreaterThanOrEqual(lanes, Vector128.Create(lo)) & Vector128.LessThan(lanes, Vector128.Create(hi))).AsSingle();
+        Vector256<float> v0 = Halves(p, 0, plane, full, mask), v1 = Halves(p, 1, plane, full, mask),
+            v2 = Halves(p, 2, plane, full, mask), v3 = Halves(p, 3, plane, full, mask);
+        Vector256<float> t0 = Avx.UnpackLow(v0, v1), t1 = Avx.UnpackHigh(v0, v1), t2 = Avx.UnpackLow(v2, v3), t3 = Avx.UnpackHigh(v2, v3);
+        o[0] = Avx.Shuffle(t0, t2, 0x44);
+        o[1] = Avx.Shuffle(t0, t2, 0xEE);
+        o[2] = Avx.Shuffle(t1, t3, 0x44);
+        o[3] = Avx.Shuffle(t1, t3, 0xEE);
+    }
+
+    /// <summary>Channel c's 4 pixels in the low half, channel c + 4's in the high half (masked loads unless <paramref name="full"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Halves(float* p, int c, long plane, bool full, Vector128<float> mask)
+    {
+        float* lo = p + c * plane, hi = p + (c + 4) * plane;
+        return full ? Vector256.Create(Vector128.Load(lo), Vector128.Load(hi)) : Vector256.Create(Avx.MaskLoad(lo, mask), Avx.MaskLoad(hi, mask));
     }
 
     /// <summary>(p[0], …, p[4s]) ← A·(p[0], p[s], p[2s], p[3s]): y0, y0 + y1 + y2 + y3, y0 − y1 + y2 − y3, y0 + 2y1 + 4y2 + 8y3, y3.</summary>
