@@ -220,43 +220,6 @@ internal static partial class ConvKernels
         });
     }
 
-    /// <summary>
-    /// dst (cnt, C, HW) ← src (cnt, HW, C) + bias[c] (bias may be null), C a multiple of 8: the input gradient's dx from its
-    /// channels-last windows, 8×8 blocks transposed in registers, the bias added as each value is written.
-    /// </summary>
-    private static unsafe void ToChannelsFirstCpu(CpuParallel cpu, float* src, float* dst, float* bias, int cnt, int c, int hw)
-    {
-        int pb = (hw + 7) / 8, cb = c / 8;
-        nint sp = (nint)src, dp = (nint)dst, bp = (nint)bias;
-        cpu.ForChunks(cnt * cb * pb, CpuParallel.Grain(64 * 4), (s, e) =>
-        {
-            var blk = stackalloc float[64];
-            for (int item = s; item < e; item++)
-            {
-                // Pixel blocks inner: consecutive items complete the same channels' rows.
-                int n = item / (pb * cb), rest = item % (pb * cb), c0 = rest / pb * 8, p0 = rest % pb * 8, pixels = Math.Min(8, hw - p0);
-                float* from = (float*)sp + ((long)n * hw + p0) * c + c0;
-                float* to = (float*)dp + ((long)n * c + c0) * hw + p0;
-                if (pixels == 8)
-                {
-                    MatMulKernels.Transpose8x8(from, c, blk);
-                    for (int ch = 0; ch < 8; ch++)
-                    {
-                        var row = Vector256.Load(blk + 8 * ch);
-                        if (bp != 0) row += Vector256.Create(((float*)bp)[c0 + ch]);
-                        row.Store(to + (long)ch * hw);
-                    }
-                }
-                else
-                    for (int ch = 0; ch < 8; ch++)
-                    {
-                        float b = bp == 0 ? 0f : ((float*)bp)[c0 + ch];
-                        for (int p = 0; p < pixels; p++) to[(long)ch * hw + p] = from[(long)p * c + ch] + b;
-                    }
-            }
-        });
-    }
-
     // ------------------------------------------------------------ input gradient
 
     /// <summary>
@@ -368,6 +331,44 @@ internal static partial class ConvKernels
                         }
                     }
                 }
+            }
+        });
+    }
+
+    /// <summary>
+    /// dst (cnt, C, HW) ← src (cnt, HW, C) + bias[c] (bias may be null), C a multiple of 8: the input gradient's dx from its
+    /// channels-last windows, 8×8 blocks transposed in registers, the bias added as each value is written.
+    /// </summary>
+    private static unsafe void ToChannelsFirstCpu(CpuParallel cpu, float* src, float* dst, float* bias, int cnt, int c, int hw)
+    {
+        int pb = (hw + 7) / 8, cb = c / 8;
+        nint sp = (nint)src, dp = (nint)dst, bp = (nint)bias;
+        cpu.ForChunks(cnt * cb * pb, CpuParallel.Grain(64 * 4), (s, e) =>
+        {
+            var blk = stackalloc float[64];
+            for (int item = s; item < e; item++)
+            {
+                // Pixel blocks inner: consecutive items complete the same channels' rows.
+                int n = item / (pb * cb), rest = item % (pb * cb), c0 = rest / pb * 8, p0 = rest % pb * 8, pixels = Math.Min(8, hw - p0);
+                float* from = (float*)sp + ((long)n * hw + p0) * c + c0;
+                float* to = (float*)dp + ((long)n * c + c0) * hw + p0;
+                if (pixels == 8)
+                {
+                    MatMulKernels.Transpose8x8(from, c, blk);
+                    for (int ch = 0; ch < 8; ch++)
+                    {
+                        var row = Vector256.Load(blk + 8 * ch);
+                        if (bp != 0) row += Vector256.Create(((float*)bp)[c0 + ch]);
+                        row.Store(to + (long)ch * hw);
+                    }
+                }
+                else
+                    for (int ch = 0; ch < 8; ch++)
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        float v = from[(long)p * c + ch];
+                        to[(long)ch * hw + p] = bp == 0 ? v : v + ((float*)bp)[c0 + ch];
+                    }
             }
         });
     }
