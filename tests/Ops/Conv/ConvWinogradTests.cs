@@ -193,6 +193,23 @@ public sealed class ConvWinogradTests
     }
 
     /// <summary>
+    /// A workspace budget of 2^30 floats (a big machine's setting): the shared workspace size would pass 2^31 floats, so
+    /// each call takes what it needs, and the results are the default budget's bits (one group, U whole either way).
+    /// </summary>
+    [Test]
+    public void AHugeWorkspaceBudgetStillRuns()
+    {
+        if (!Avx512F.IsSupported) Assert.Ignore("no AVX-512: the Winograd kernels are not used on this CPU");
+        var g = Geometry(0);
+        var rng = new Random(90);
+        float[] x = Random(rng, g.N * g.Cin * g.HW), w = Random(rng, g.Cout * g.Ckk), gy = Random(rng, g.N * g.Cout * g.P);
+        float[] b = Random(rng, g.Cout), bt = Random(rng, g.Cin);
+        var huge = RunWinograd(new CpuKernelOptions { Threads = 2, Conv = new ConvLoweringOptions { WorkspaceBudget = 1L << 30 } }, g, x, w, gy, b, bt);
+        var normal = RunWinograd(new CpuKernelOptions { Threads = 2 }, g, x, w, gy, b, bt);
+        for (int k = 0; k < 3; k++) Assert.That(Bits(huge[k]), Is.EqualTo(Bits(normal[k])), $"kernel {k}");
+    }
+
+    /// <summary>
     /// x, gy, w and the biases followed by NaNs, every output followed by a sentinel: the kernels read nothing past
     /// their inputs (a NaN would reach the results) and write nothing past their outputs.
     /// </summary>

@@ -638,7 +638,9 @@ internal static partial class ConvKernels
     {
         long need = 16; // the first part's alignment
         foreach (long p in parts) need += (p + 15) & ~15L;
-        return Math.Max(need, 2 * budget + (64 << 10));
+        // A budget so large that the shared size would pass a workspace's 2^31 floats takes what the call needs.
+        long shared = 2 * budget + (64 << 10);
+        return need >= shared || shared > int.MaxValue ? need : shared;
     }
 
     /// <summary>The next part of <paramref name="floats"/> floats at the cursor, which moves on to the next whole line.</summary>
