@@ -123,6 +123,25 @@ internal static partial class ConvKernels
     private static int WinogradPointChunk(long floatsPerPoint, long budget) => (int)Math.Clamp(budget / Math.Max(1, floatsPerPoint), 1, WinoPoints);
 
     /// <summary>
+    /// gemm(ξ, U[ξ]) for the 25 points, one single-threaded GEMM per point and the points in parallel: a point's product
+    /// is often too small for the GEMM's own split (≥ 48 rows and 256 columns per job) and would run on one thread. U is
+    /// whole when <paramref name="chunk"/> is 25 (transformed once per call, before the groups), else each chunk of points
+    /// is transformed into it before its GEMMs.
+    /// </summary>
+    private static unsafe void PointGemms(CpuParallel cpu, float* w, float* u, ConvGeometry g, int chunk, long uPoint, Action<int, nint> gemm)
+    {
+        bool whole = chunk == WinoPoints;
+        for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
+        {
+            int x1 = Math.Min(WinoPoints, x0 + chunk);
+            if (!whole) FilterTransformCpu(cpu, w, u, g, x0, x1, uPoint);
+            nint ub = (nint)(u + (whole ? x0 : 0) * uPoint);
+            int xs0 = x0;
+            cpu.ForEach(x1 - x0, i => gemm(xs0 + i, (nint)((float*)ub + i * uPoint)));
+        }
+    }
+
+    /// <summary>
     /// Floats from one point's matrix (rows × cols) to the next: one cache line more than the matrix. With the bare size
     /// (a multiple of 4 KiB for most layers: 128 × 256 floats = 128 KiB) the 25 rows a transform item stores or loads fall
     /// in one cache set, and every access missed (D64.D2's input transform took 14 ms).
@@ -155,22 +174,12 @@ internal static partial class ConvKernels
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P;
             InputTransformCpu(cpu, xs, vp, geo, th, tw, t);
-            for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
-            {
-                int x1 = Math.Min(WinoPoints, x0 + chunk);
-                if (!whole) FilterTransformCpu(cpu, w, ua, g, x0, x1, uPoint);
-                // One single-threaded GEMM per point, the points in parallel: a point's product (Cout × T × 4·Cin) is often
-                // too small for the GEMM's own split (≥ 48 rows and 256 columns per job) and would run on one thread.
-                // M[ξ] (Cout × T) = U[ξ]·Vᵀ[ξ]ᵀ: V is stored tile-major (T × 4·Cin), the transposed B the GEMM packs as well.
-                nint ub = (nint)(ua + (whole ? x0 : 0) * uPoint), vb = (nint)vp, mb = (nint)mp;
-                int xs0 = x0, cout = g.Cout;
-                cpu.ForEach(x1 - x0, i =>
-                {
-                    int xi = xs0 + i;
-                    MatMulKernels.GemmCpu(cpu.Serial, false, true, cout, t, k, 1f, (float*)ub + i * uPoint, (float*)vb + xi * PointStride(t, k), 0f,
-                        (float*)mb + xi * PointStride(cout, t));
-                });
-            }
+            // M[ξ] (Cout × T) = U[ξ]·Vᵀ[ξ]ᵀ: V is stored tile-major (T × 4·Cin), the transposed B the GEMM packs as well.
+            nint vb = (nint)vp, mb = (nint)mp;
+            int cout = g.Cout;
+            PointGemms(cpu, w, ua, geo, chunk, uPoint, (xi, ub) =>
+                MatMulKernels.GemmCpu(cpu.Serial, false, true, cout, t, k, 1f, (float*)ub, (float*)vb + xi * PointStride(t, k), 0f,
+                    (float*)mb + xi * PointStride(cout, t)));
             OutputTransformCpu(cpu, mp, ys, bias, dst, g.Cout, g.P, t);
         }
     }
@@ -250,21 +259,13 @@ internal static partial class ConvKernels
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t);
-            for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
-            {
-                int x1 = Math.Min(WinoPoints, x0 + chunk);
-                if (!whole) FilterTransformCpu(cpu, w, ua, g, x0, x1, uPoint);
-                // One single-threaded GEMM per point, the points in parallel (as in the forward), Mᵀ[ξ] = Adyᵀ[ξ]·U[ξ] with both
-                // tile-major operands as they are stored, so that the window transform reads 8 channels of a tile per vector.
-                nint ub = (nint)(ua + (whole ? x0 : 0) * uPoint), ab = (nint)ap, mb = (nint)mp;
-                int xs0 = x0, cout = g.Cout;
-                cpu.ForEach(x1 - x0, i =>
-                {
-                    int xi = xs0 + i;
-                    MatMulKernels.GemmCpu(cpu.Serial, false, false, t, k, cout, 1f, (float*)ab + xi * PointStride(t, cout), (float*)ub + i * uPoint, 0f,
-                        (float*)mb + xi * PointStride(t, k));
-                });
-            }
+            // Mᵀ[ξ] = Adyᵀ[ξ]·U[ξ] with both tile-major operands as they are stored, so that the window transform reads 8
+            // channels of a tile per vector.
+            nint ab = (nint)ap, mb = (nint)mp;
+            int cout = g.Cout;
+            PointGemms(cpu, w, ua, geo, chunk, uPoint, (xi, ub) =>
+                MatMulKernels.GemmCpu(cpu.Serial, false, false, t, k, cout, 1f, (float*)ab + xi * PointStride(t, cout), (float*)ub, 0f,
+                    (float*)mb + xi * PointStride(t, k)));
             WindowsToImageCpu(cpu, mp, dxcp, geo, th, tw, t);
             ToChannelsFirstCpu(cpu, dxcp, dx + (long)n0 * g.Cin * g.HW, bias, cnt, g.Cin, g.HW);
         }
