@@ -716,7 +716,8 @@ internal static partial class ConvKernels
         cpu.ForChunks(channels * blocks, CpuParallel.Grain(WinoPoints * 8 * 4), (s, e) =>
         {
             var d = stackalloc Vector256<float>[WinoPoints];
-            var o = stackalloc float[16 * 8];
+            var o = stackalloc float[16 * 8];      // [output position][tile]
+            var byTile = stackalloc float[16 * 8]; // [rows 0–1 | rows 2–3][tile][position in those rows]
             for (int item = s; item < e; item++)
             {
                 int ch = item % channels, t0 = item / channels * 8, lanes = Math.Min(8, t - t0);
@@ -730,18 +731,26 @@ internal static partial class ConvKernels
                 }
                 for (int j = 0; j < 5; j++) OutputTransform1D(d + j, 5);
                 for (int i = 0; i < 4; i++) OutputTransform1D(d + 5 * i, 1);
+                var b = Vector256.Create(bp == 0 ? 0f : ((float*)bp)[ch]);
                 for (int i = 0; i < 4; i++)
                 for (int j = 0; j < 4; j++)
-                    d[5 * i + j].Store(o + (4 * i + j) * 8);
-                float b = bp == 0 ? 0f : ((float*)bp)[ch];
+                    (d[5 * i + j] + b).Store(o + (4 * i + j) * 8);
+                // o holds position-major rows (8 tiles each); two 8×8 transposes give each tile its 16 outputs in row order,
+                // so a tile row is one 4-float store (masked at the plane's right edge).
+                MatMulKernels.Transpose8x8(o, 8, byTile);
+                MatMulKernels.Transpose8x8(o + 64, 8, byTile + 64);
                 float* dc = (float*)dp + (long)ch * plane;
                 for (int l = 0; l < lanes; l++)
                 {
-                    int tl = t0 + l, row0 = tiles.Row[tl], col0 = tiles.Col[tl];
+                    int tl = t0 + l, row0 = tiles.Row[tl], cols = Math.Min(4, tiles.Cols - tiles.Col[tl]);
                     float* tile = dc + tiles.Offset[tl];
+                    var colMask = Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(cols)).AsSingle();
                     for (int i = 0; i < 4 && row0 + i < tiles.Rows; i++)
-                    for (int j = 0; j < 4 && col0 + j < tiles.Cols; j++)
-                        tile[(long)i * tiles.RowStride + j] = o[(4 * i + j) * 8 + l] + b;
+                    {
+                        float* from = byTile + (i >> 1) * 64 + l * 8 + (i & 1) * 4, to = tile + (long)i * tiles.RowStride;
+                        if (cols == 4) Vector128.Load(from).Store(to);
+                        else Avx.MaskStore(to, colMask, Vector128.Load(from));
+                    }
                 }
             }
         });
