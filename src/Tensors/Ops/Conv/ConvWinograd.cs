@@ -157,15 +157,13 @@ internal static partial class ConvKernels
         long budget = dev.ConvLowering.WorkspaceBudget;
         int th = (g.Ho + 3) / 4, tw = (g.Wo + 3) / 4, tps = th * tw, k = 4 * g.Cin;
         int gs = WinogradGroupSize(g.N, (long)WinoPoints * tps * (k + g.Cout), budget);
-        int tMax = gs * tps, tPad = (tMax + 7) & ~7;
+        int tMax = gs * tps;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
-        long[] parts = [3L * tPad, WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), chunk * uPoint];
+        long[] parts = [WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), chunk * uPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
-        float* tab = Carve(ref cursor, parts[0]), vp = Carve(ref cursor, parts[1]), mp = Carve(ref cursor, parts[2]), ua = Carve(ref cursor, parts[3]);
-        // Destination: the 4×4 output tile.
-        var dst = WinogradTiles.Build((int*)tab, tPad, gs, th, tw, 4, 0, g.Cout * g.P, g.Ho, g.Wo);
+        float* vp = Carve(ref cursor, parts[0]), mp = Carve(ref cursor, parts[1]), ua = Carve(ref cursor, parts[2]);
         var geo = g;
         bool whole = chunk == WinoPoints;
         if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
@@ -180,7 +178,7 @@ internal static partial class ConvKernels
             PointGemms(cpu, w, ua, geo, chunk, uPoint, (xi, ub) =>
                 MatMulKernels.GemmCpu(cpu.Serial, false, true, cout, t, k, 1f, (float*)ub, (float*)vb + xi * PointStride(t, k), 0f,
                     (float*)mb + xi * PointStride(cout, t)));
-            OutputTransformCpu(cpu, mp, ys, bias, dst, g.Cout, g.P, t);
+            OutputTransformCpu(cpu, mp, ys, bias, geo, th, tw, t);
         }
     }
 
@@ -703,14 +701,13 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// The forward's output tiles, Aᵀ·M·A (+ bias[ch]), for every channel ch of M[ξ][ch][t] (channels × t per point): the
-    /// 4×4 outputs of tile t land at its rows and columns of channel ch's plane (plane floats, from <paramref name="tiles"/>),
-    /// those past the plane's end dropped. One work item per channel and block of 8 tiles.
+    /// The forward's output tiles, Aᵀ·M·A (+ bias[ch]), for every channel ch of M[ξ][ch][t] (Cout × t per point): the
+    /// 4×4 outputs of tile t = (n·tilesH + th)·tilesW + tw land at rows 4·th… and columns 4·tw… of y[n, ch], those past the
+    /// plane's end dropped. One work item per channel and block of 8 tiles.
     /// </summary>
-    private static unsafe void OutputTransformCpu(CpuParallel cpu, float* m, float* dst, float* bias, WinogradTiles tiles, int channels,
-        int plane, int t)
+    private static unsafe void OutputTransformCpu(CpuParallel cpu, float* m, float* dst, float* bias, ConvGeometry g, int tilesH, int tilesW, int t)
     {
-        int blocks = (t + 7) / 8;
+        int blocks = (t + 7) / 8, channels = g.Cout, plane = g.P, ho = g.Ho, wo = g.Wo, tps = tilesH * tilesW;
         long pointStride = PointStride(channels, t);
         nint mp = (nint)m, dp = (nint)dst, bp = (nint)bias;
         cpu.ForChunks(channels * blocks, CpuParallel.Grain(WinoPoints * 8 * 4), (s, e) =>
@@ -740,57 +737,23 @@ internal static partial class ConvKernels
                 MatMulKernels.Transpose8x8(o, 8, byTile);
                 MatMulKernels.Transpose8x8(o + 64, 8, byTile + 64);
                 float* dc = (float*)dp + (long)ch * plane;
-                for (int l = 0; l < lanes; l++)
+                // Tile t0's sample and position, then stepped along with the lanes (no division per lane).
+                int n = t0 / tps, th = t0 % tps / tilesW, tw = t0 % tilesW;
+                for (int l = 0; l < lanes; l++, tw++)
                 {
-                    int tl = t0 + l, row0 = tiles.Row[tl], cols = Math.Min(4, tiles.Cols - tiles.Col[tl]);
-                    float* tile = dc + tiles.Offset[tl];
+                    if (tw == tilesW) (tw, th) = (0, th + 1);
+                    if (th == tilesH) (th, n) = (0, n + 1);
+                    int row0 = 4 * th, col0 = 4 * tw, cols = Math.Min(4, wo - col0);
+                    float* tile = dc + (long)n * channels * plane + (long)row0 * wo + col0;
                     var colMask = Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(cols)).AsSingle();
-                    for (int i = 0; i < 4 && row0 + i < tiles.Rows; i++)
+                    for (int i = 0; i < 4 && row0 + i < ho; i++)
                     {
-                        float* from = byTile + (i >> 1) * 64 + l * 8 + (i & 1) * 4, to = tile + (long)i * tiles.RowStride;
+                        float* from = byTile + (i >> 1) * 64 + l * 8 + (i & 1) * 4, to = tile + (long)i * wo;
                         if (cols == 4) Vector128.Load(from).Store(to);
                         else Avx.MaskStore(to, colMask, Vector128.Load(from));
                     }
                 }
             }
         });
-    }
-
-    /// <summary>
-    /// Per-tile tables of one sample group for the forward's output plane: the tile's first row and column in the plane
-    /// (tile (th, tw) of sample n starts at row scale·th + shift, column scale·tw + shift) and its offset there
-    /// (n·sampleStride + row·RowStride + column); entries past the group's tiles (to the next multiple of 8) are never
-    /// written out, and hold rows far outside the plane.
-    /// </summary>
-    private readonly unsafe struct WinogradTiles(int* offset, int* row, int* col, int rows, int cols)
-    {
-        public readonly int* Offset = offset;
-        public readonly int* Row = row;
-        public readonly int* Col = col;
-        public readonly int Rows = rows;
-        public readonly int Cols = cols;
-        public int RowStride => Cols;
-
-        public static WinogradTiles Build(int* tab, int tPad, int gs, int tilesH, int tilesW, int scale, int shift,
-            int sampleStride, int rows, int cols)
-        {
-            int* offset = tab, row = tab + tPad, col = tab + 2 * tPad;
-            int t = 0;
-            for (int n = 0; n < gs; n++)
-            for (int th = 0; th < tilesH; th++)
-            for (int tw = 0; tw < tilesW; tw++, t++)
-            {
-                row[t] = scale * th + shift;
-                col[t] = scale * tw + shift;
-                offset[t] = n * sampleStride + row[t] * cols + col[t];
-            }
-            for (; t < tPad; t++)
-            {
-                row[t] = int.MinValue / 2;
-                col[t] = int.MinValue / 2;
-                offset[t] = 0;
-            }
-            return new WinogradTiles(offset, row, col, rows, cols);
-        }
     }
 }
