@@ -384,6 +384,49 @@ public sealed class MatMulKernelTests
             "the in-kernel combine equals the partials added in the fixed order");
     }
 
+    /// <summary>
+    /// GemmPanelsCpu (the Winograd point GEMMs: operands the transforms wrote as packed panels) sums as GemmCpu's packed
+    /// path does, so it gives GemmCpu's bits for every operand kind (dense, either transposition, or prepacked panels) on
+    /// shapes with two k-slices and ragged edges, two mc blocks of A, two nc blocks of B, and β ≠ 0 onto a preset C. A
+    /// panel offset or stride off by one slice or panel changes the products, not just their rounding.
+    /// </summary>
+    [TestCase(129, 70, 257)]
+    [TestCase(300, 97, 65)]
+    [TestCase(33, 2100, 40)]
+    [TestCase(64, 48, 340)]
+    public unsafe void GemmPanelsGivesGemmCpusBits(int m, int n, int k)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.Ignore("AVX-512F not supported on this CPU");
+        Assert.That(MatMulKernels.TakesSplitK(CpuGemmKernel.Auto, m, n, k), Is.False, "the case must take GemmCpu's packed path");
+        var rng = new Random(11 + m + n + k);
+        var a = RandomArray(rng, m * k);
+        var b = RandomArray(rng, k * n);
+        var c0 = RandomArray(rng, m * n);
+        var serial = new CpuParallel(new CpuKernelOptions { Threads = 1 });
+        var aPanels = new float[(m + 7) / 8 * 8 * k];
+        var bPanels = new float[(n + 31) / 32 * 32 * k];
+        foreach (bool transA in new[] { false, true })
+        foreach (bool transB in new[] { false, true })
+        foreach (float beta in new[] { 0f, 0.5f })
+        for (int kinds = 0; kinds < 4; kinds++)
+        {
+            bool packedA = (kinds & 1) != 0, packedB = (kinds & 2) != 0;
+            var expected = (float[])c0.Clone();
+            var got = (float[])c0.Clone();
+            fixed (float* pa = a, pb = b, pe = expected, pg = got, ap = aPanels, bp = bPanels)
+            {
+                MatMulKernels.GemmCpu(serial, transA, transB, m, n, k, 1f, pa, pb, beta, pe);
+                MatMulKernels.PackPanelsA(transA, m, k, pa, ap);
+                MatMulKernels.PackPanelsB(transB, k, n, pb, bp);
+                MatMulKernels.GemmPanelsCpu(m, n, k,
+                    packedA ? MatMulKernels.GemmOperand.Panels(ap) : MatMulKernels.GemmOperand.Dense(pa, transA),
+                    packedB ? MatMulKernels.GemmOperand.Panels(bp) : MatMulKernels.GemmOperand.Dense(pb, transB), beta, pg);
+            }
+            Assert.That(got.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)),
+                $"A {(packedA ? "panels" : transA ? "dense ᵀ" : "dense")}, B {(packedB ? "panels" : transB ? "dense ᵀ" : "dense")}, β {beta}");
+        }
+    }
+
     private static void RequirePath(CpuGemmKernel path)
     {
         if (path == CpuGemmKernel.Avx2 && !(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported))

@@ -128,13 +128,13 @@ internal static partial class ConvKernels
     /// whole when <paramref name="chunk"/> is 25 (transformed once per call, before the groups), else each chunk of points
     /// is transformed into it before its GEMMs.
     /// </summary>
-    private static unsafe void PointGemms(CpuParallel cpu, float* w, float* u, ConvGeometry g, int chunk, long uPoint, Action<int, nint> gemm)
+    private static unsafe void PointGemms(CpuParallel cpu, float* w, float* u, ConvGeometry g, int chunk, long uPoint, bool forward, Action<int, nint> gemm)
     {
         bool whole = chunk == WinoPoints;
         for (int x0 = 0; x0 < WinoPoints; x0 += chunk)
         {
             int x1 = Math.Min(WinoPoints, x0 + chunk);
-            if (!whole) FilterTransformCpu(cpu, w, u, g, x0, x1, uPoint);
+            if (!whole) FilterTransformCpu(cpu, w, u, g, x0, x1, uPoint, forward);
             nint ub = (nint)(u + (whole ? x0 : 0) * uPoint);
             int xs0 = x0;
             cpu.ForEach(x1 - x0, i => gemm(xs0 + i, (nint)((float*)ub + i * uPoint)));
@@ -160,72 +160,114 @@ internal static partial class ConvKernels
         int tMax = gs * tps;
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
-        long[] parts = [WinoPoints * PointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), chunk * uPoint];
+        long[] parts = [WinoPoints * PanelPointStride(tMax, k), WinoPoints * PointStride(g.Cout, tMax), chunk * uPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
         float* vp = Carve(ref cursor, parts[0]), mp = Carve(ref cursor, parts[1]), ua = Carve(ref cursor, parts[2]);
         var geo = g;
         bool whole = chunk == WinoPoints;
-        if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
+        if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint, forward: true);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P;
-            InputTransformCpu(cpu, xs, vp, geo, th, tw, t);
-            // M[ξ] (Cout × T) = U[ξ]·Vᵀ[ξ]ᵀ: V is stored tile-major (T × 4·Cin), the transposed B the GEMM packs as well.
+            InputTransformCpu(cpu, xs, vp, geo, th, tw, t, forward: true);
+            // M[ξ] (Cout × T) = U[ξ]·Vᵀ[ξ]ᵀ, both operands written as the GEMM's panels by their transforms.
             nint vb = (nint)vp, mb = (nint)mp;
             int cout = g.Cout;
-            PointGemms(cpu, w, ua, geo, chunk, uPoint, (xi, ub) =>
-                MatMulKernels.GemmCpu(cpu.Serial, false, true, cout, t, k, 1f, (float*)ub, (float*)vb + xi * PointStride(t, k), 0f,
-                    (float*)mb + xi * PointStride(cout, t)));
+            PointGemms(cpu, w, ua, geo, chunk, uPoint, forward: true, (xi, ub) =>
+                MatMulKernels.GemmPanelsCpu(cout, t, k, MatMulKernels.GemmOperand.Panels((float*)ub),
+                    MatMulKernels.GemmOperand.Panels((float*)vb + xi * PanelPointStride(t, k)), 0f, (float*)mb + xi * PointStride(cout, t)));
             OutputTransformCpu(cpu, mp, ys, bias, geo, th, tw, t);
         }
     }
 
     /// <summary>
-    /// Vᵀ[ξ][t][q·Cin + ci] = (Bᵀ·D·B)[ξ] for the four phase planes q = 2·qh + qw of each input channel: D[i][j] =
-    /// x[n, ci, 8·th − 1 + 2i + qh, 8·tw − 1 + 2j + qw] (zero outside x), 8 channels per vector: each of the window's 10 rows
-    /// is read as three 4-pixel groups by <see cref="PixelVectors4"/> (masked at the plane's edges) and dealt to the phases,
-    /// then the four phase windows are transformed and stored. One work item per tile and block of 8 channels (channels
-    /// inner: consecutive items fill one tile's rows of Vᵀ).
+    /// V[ξ] = (Bᵀ·D·B)[ξ] for the four phase planes q = 2·qh + qw of each input channel ci, at column p = q·Cin + ci of tile
+    /// t's row: D[i][j] = x[n, ci, 8·th − 1 + 2i + qh, 8·tw − 1 + 2j + qw] (zero outside x), 8 channels per vector (see
+    /// <see cref="InputWindow"/>), written as the GEMM's packed panels of the operand it is, so that no pack pass reads it
+    /// back from L3 (PackB had been 3 % of a Winograd DCGAN-28 step for the forward, 1.7 % for the weight gradient): the
+    /// weight gradient's B = V (T × 4·Cin), 4·Cin/32 panels of [t][32 columns], one vector store per tile and block (work
+    /// items channels inner: consecutive items fill a tile's rows); or, with <paramref name="forward"/>, the forward's
+    /// B = Vᵀ (4·Cin × T), ⌈T/32⌉ panels of [p][32 tiles] (<see cref="PanelPointStride"/>; tiles past T zero), 8 tiles per
+    /// work item, each point's 8×8 block transposed in registers into 8 rows of 8 tiles.
     /// </summary>
-    private static unsafe void InputTransformCpu(CpuParallel cpu, float* x, float* vt, ConvGeometry g, int tilesH, int tilesW, int t)
+    private static unsafe void InputTransformCpu(CpuParallel cpu, float* x, float* vt, ConvGeometry g, int tilesH, int tilesW, int t, bool forward)
     {
-        int cin = g.Cin, blocks = cin / 8, k = 4 * cin, tps = tilesH * tilesW, h = g.H, wd = g.W, hw = g.HW;
-        long point = PointStride(t, k);
+        int cin = g.Cin, blocks = cin / 8, k = 4 * cin;
+        bool panels = forward;
+        long point = panels ? PanelPointStride(t, k) : PointStride(t, k);
+        int perBlock = panels ? RoundUp(t, 32) / 8 : t; // work items per channel block: tile octets, or tiles
+        int tilesPerItem = panels ? 8 : 1;
         nint xp = (nint)x, vp = (nint)vt;
-        cpu.ForChunks(t * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 4), (s, e) =>
+        var geo = g;
+        cpu.ForChunks(perBlock * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 4 * tilesPerItem), (s, e) =>
         {
-            var d = stackalloc Vector256<float>[4 * WinoPoints]; // [q][5i + j]
-            var px = stackalloc Vector256<float>[12];           // one window row: 12 pixels (10 used)
+            var d = stackalloc Vector256<float>[4 * WinoPoints * tilesPerItem]; // [tile][q][5i + j]
+            var px = stackalloc Vector256<float>[12];                          // one window row: 12 pixels (10 used)
             for (int item = s; item < e; item++)
             {
-                int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps;
-                int r0 = rest / tilesW * 8 - 1, col0 = rest % tilesW * 8 - 1;
-                float* src = (float*)xp + ((long)n * cin + c0) * hw + col0;
-                for (int i = 0; i < 10; i++)
+                int grp = item / blocks, c0 = item % blocks * 8;
+                if (!panels)
                 {
-                    int r = r0 + i;
-                    bool rowIn = (uint)r < (uint)h;
-                    for (int grp = 0; grp < 3; grp++)
+                    // Column p = q·Cin + c0: panel p/32, row t (the tile), lanes p % 32 ..
+                    InputWindow((float*)xp, geo, tilesH, tilesW, grp, c0, px, d);
+                    for (int q = 0; q < 4; q++)
                     {
-                        int c = col0 + 4 * grp;
-                        PixelVectors4(src + (long)r * wd + 4 * grp, hw, Math.Max(0, -c), rowIn ? Math.Clamp(wd - c, 0, 4) : 0, px + 4 * grp);
+                        int p = q * cin + c0;
+                        float* dst = (float*)vp + (long)(p / 32) * 32 * t + grp * 32 + p % 32;
+                        for (int xi = 0; xi < WinoPoints; xi++) d[q * WinoPoints + xi].Store(dst + xi * point);
                     }
-                    // Window row i belongs to phase row qh = i & 1, at row i / 2; column j to qw = j & 1, at column j / 2.
-                    Vector256<float>* dq = d + 2 * (i & 1) * WinoPoints + 5 * (i >> 1);
-                    for (int j = 0; j < 10; j++) dq[(j & 1) * WinoPoints + (j >> 1)] = px[j];
+                    continue;
                 }
-                float* dst = (float*)vp + (long)tile * k + c0;
-                for (int q = 0; q < 4; q++)
+                int t0 = grp * 8;
+                for (int i = 0; i < 8; i++)
                 {
-                    Vector256<float>* dq = d + q * WinoPoints;
-                    InputTransform2D(dq);
-                    for (int xi = 0; xi < WinoPoints; xi++) dq[xi].Store(dst + xi * point + q * cin);
+                    Vector256<float>* di = d + i * 4 * WinoPoints;
+                    if (t0 + i < t) InputWindow((float*)xp, geo, tilesH, tilesW, t0 + i, c0, px, di);
+                    else for (int v = 0; v < 4 * WinoPoints; v++) di[v] = Vector256<float>.Zero;
                 }
+                // Panel t0/32, rows q·Cin + c0 .. + 8, columns t0 % 32 .. + 8: the 8 tiles' rows of each point, transposed.
+                float* panel = (float*)vp + (long)(t0 / 32) * 32 * k + t0 % 32 + c0 * 32;
+                for (int q = 0; q < 4; q++)
+                for (int xi = 0; xi < WinoPoints; xi++)
+                    MatMulKernels.Transpose8x8((float*)(d + q * WinoPoints + xi), 4 * WinoPoints * 8, panel + xi * point + q * cin * 32, 32);
             }
         });
     }
+
+    /// <summary>
+    /// d[q][5i + j] ← the transformed 5×5 phase windows (Bᵀ·D·B) of tile <paramref name="tile"/> for 8 input channels from
+    /// <paramref name="c0"/>: each of the window's 10 rows is read as three 4-pixel groups by <see cref="PixelVectors4"/>
+    /// (masked at the plane's edges) and dealt to the phases, then the four phase windows are transformed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void InputWindow(float* x, in ConvGeometry g, int tilesH, int tilesW, int tile, int c0, Vector256<float>* px, Vector256<float>* d)
+    {
+        int cin = g.Cin, h = g.H, wd = g.W, hw = g.HW, tps = tilesH * tilesW;
+        int n = tile / tps, rest = tile % tps;
+        int r0 = rest / tilesW * 8 - 1, col0 = rest % tilesW * 8 - 1;
+        float* src = x + ((long)n * cin + c0) * hw + col0;
+        for (int i = 0; i < 10; i++)
+        {
+            int r = r0 + i;
+            bool rowIn = (uint)r < (uint)h;
+            for (int grp = 0; grp < 3; grp++)
+            {
+                int c = col0 + 4 * grp;
+                PixelVectors4(src + (long)r * wd + 4 * grp, hw, Math.Max(0, -c), rowIn ? Math.Clamp(wd - c, 0, 4) : 0, px + 4 * grp);
+            }
+            // Window row i belongs to phase row qh = i & 1, at row i / 2; column j to qw = j & 1, at column j / 2.
+            Vector256<float>* dq = d + 2 * (i & 1) * WinoPoints + 5 * (i >> 1);
+            for (int j = 0; j < 10; j++) dq[(j & 1) * WinoPoints + (j >> 1)] = px[j];
+        }
+        for (int q = 0; q < 4; q++) InputTransform2D(d + q * WinoPoints);
+    }
+
+    private static int RoundUp(int v, int m) => (v + m - 1) / m * m;
+
+    /// <summary>Floats from one point's packed-panel operand (⌈cols/32⌉ panels of rows × 32) to the next, padded as <see cref="PointStride"/>.</summary>
+    private static long PanelPointStride(int cols, int rows) => PointStride(RoundUp(cols, 32), rows);
 
     // ------------------------------------------------------------ input gradient
 
@@ -246,24 +288,24 @@ internal static partial class ConvKernels
         long uPoint = PointStride(g.Cout, k);
         int chunk = WinogradPointChunk(uPoint, budget);
         bool whole = chunk == WinoPoints;
-        long[] parts = [WinoPoints * PointStride(tMax, g.Cout), WinoPoints * PointStride(tMax, k), (long)gs * g.Cin * g.HW, chunk * uPoint];
+        long[] parts = [WinoPoints * GradientPointStride(tMax, g.Cout), WinoPoints * PointStride(tMax, k), (long)gs * g.Cin * g.HW, chunk * uPoint];
         using var arena = new Workspace(dev, ArenaFloats(budget, parts));
         float* cursor = AlignToLine(arena.Pointer);
         float* ap = Carve(ref cursor, parts[0]), mp = Carve(ref cursor, parts[1]), dxcp = Carve(ref cursor, parts[2]), ua = Carve(ref cursor, parts[3]);
         // dy's tiles are read 8 channels per vector; dx's windows are written channels-last and copied to dx with the bias.
         var geo = g;
-        if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint);
+        if (whole) FilterTransformCpu(cpu, w, ua, g, 0, WinoPoints, uPoint, forward: false);
         for (int n0 = 0; n0 < g.N; n0 += gs)
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
-            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t);
-            // Mᵀ[ξ] = Adyᵀ[ξ]·U[ξ] with both tile-major operands as they are stored, so that the window transform reads 8
-            // channels of a tile per vector.
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t, inputGrad: true);
+            // Mᵀ[ξ] (T × 4·Cin) = Ady[ξ]·U[ξ], tile-major, so that the window transform reads 8 channels of a tile per
+            // vector; both operands written as the GEMM's panels by their transforms.
             nint ab = (nint)ap, mb = (nint)mp;
             int cout = g.Cout;
-            PointGemms(cpu, w, ua, geo, chunk, uPoint, (xi, ub) =>
-                MatMulKernels.GemmCpu(cpu.Serial, false, false, t, k, cout, 1f, (float*)ab + xi * PointStride(t, cout), (float*)ub, 0f,
-                    (float*)mb + xi * PointStride(t, k)));
+            PointGemms(cpu, w, ua, geo, chunk, uPoint, forward: false, (xi, ub) =>
+                MatMulKernels.GemmPanelsCpu(t, k, cout, MatMulKernels.GemmOperand.Panels((float*)ab + xi * GradientPointStride(t, cout)),
+                    MatMulKernels.GemmOperand.Panels((float*)ub), 0f, (float*)mb + xi * PointStride(t, k)));
             WindowsToImageCpu(cpu, mp, dxcp, geo, th, tw, t);
             ToChannelsFirstCpu(cpu, dxcp, dx + (long)n0 * g.Cin * g.HW, bias, cnt, g.Cin, g.HW);
         }
@@ -410,50 +452,82 @@ internal static partial class ConvKernels
         {
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float beta = n0 == 0 ? 0f : 1f;
-            InputTransformCpu(cpu, x + (long)n0 * g.Cin * g.HW, vp, geo, th, tw, t);
-            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t);
+            InputTransformCpu(cpu, x + (long)n0 * g.Cin * g.HW, vp, geo, th, tw, t, forward: false);
+            GradientTransformCpu(cpu, gy + (long)n0 * g.Cout * g.P, ap, geo, th, tw, t, inputGrad: false);
             // One single-threaded GEMM per point, the points in parallel (as in the forward); k = the group's tiles:
-            // M[ξ] = Adyᵀ[ξ]ᵀ·Vᵀ[ξ], both tile-major (T × channels).
+            // M[ξ] (Cout × 4·Cin) = Adyᵀ[ξ]·V[ξ], both operands written as the GEMM's panels by their transforms.
             nint vb = (nint)vp, ab = (nint)ap, mb = (nint)mp;
             int cout = g.Cout;
             cpu.ForEach(WinoPoints, xi =>
-                MatMulKernels.GemmCpu(cpu.Serial, true, false, cout, k, t, 1f, (float*)ab + xi * PointStride(t, cout), (float*)vb + xi * PointStride(t, k), beta,
-                    (float*)mb + xi * mPoint));
+                MatMulKernels.GemmPanelsCpu(cout, k, t, MatMulKernels.GemmOperand.Panels((float*)ab + xi * PointStride(t, cout)),
+                    MatMulKernels.GemmOperand.Panels((float*)vb + xi * PointStride(t, k)), beta, (float*)mb + xi * mPoint));
         }
         WeightOutputTransformCpu(cpu, mp, dw, geo, mPoint);
     }
 
     /// <summary>
-    /// Adyᵀ[ξ][t][co] = (A·DY·Aᵀ)[ξ] for each output channel: DY[i][j] = gy[n, co, 4·th + i, 4·tw + j] (zero past the plane),
-    /// A the 5×4 transform of the gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1), (1 −1 1 −1),
-    /// (1 2 4 8), (0 0 0 1)), 8 channels per vector, read from NCHW by <see cref="PixelVectors4"/> (the tiles do not overlap,
-    /// so no channels-last copy of dy is needed). One work item per tile and block of 8 channels.
+    /// Ady[ξ] = (A·DY·Aᵀ)[ξ] for each output channel co of tile t: DY[i][j] = gy[n, co, 4·th + i, 4·tw + j] (zero past the
+    /// plane), A the 5×4 transform of the gradient tile (the forward's Aᵀ transposed: rows (1 0 0 0), (1 1 1 1),
+    /// (1 −1 1 −1), (1 2 4 8), (0 0 0 1)), 8 channels per vector (<see cref="GradientTile"/>), written as the GEMM's packed
+    /// panels of the operand it is: the weight gradient's A = Adyᵀ (Cout × T), Cout/8 panels of [t][8 channels], one
+    /// vector store per tile and block; or, with <paramref name="inputGrad"/>, the input gradient's A = Ady (T × Cout),
+    /// ⌈T/8⌉ panels of [co][8 tiles] (tiles past T zero), 8 tiles per work item, each point's 8×8 block transposed in
+    /// registers (PackA8Rows had done that from a tile-major copy).
     /// </summary>
-    private static unsafe void GradientTransformCpu(CpuParallel cpu, float* gy, float* at, ConvGeometry g, int tilesH, int tilesW, int t)
+    private static unsafe void GradientTransformCpu(CpuParallel cpu, float* gy, float* at, ConvGeometry g, int tilesH, int tilesW, int t, bool inputGrad)
     {
-        int cout = g.Cout, blocks = cout / 8, tps = tilesH * tilesW, ho = g.Ho, wo = g.Wo, plane = g.P;
-        long point = PointStride(t, cout);
+        int cout = g.Cout, blocks = cout / 8;
+        long point = inputGrad ? GradientPointStride(t, cout) : PointStride(t, cout);
+        int perBlock = inputGrad ? RoundUp(t, 8) / 8 : t, tilesPerItem = inputGrad ? 8 : 1;
         nint gp = (nint)gy, ap = (nint)at;
-        cpu.ForChunks(t * blocks, CpuParallel.Grain(WinoPoints * 8 * 3), (s, e) =>
+        var geo = g;
+        cpu.ForChunks(perBlock * blocks, CpuParallel.Grain(WinoPoints * 8 * 3 * tilesPerItem), (s, e) =>
         {
-            var d = stackalloc Vector256<float>[WinoPoints];
+            var d = stackalloc Vector256<float>[WinoPoints * tilesPerItem]; // [tile][5i + j]
             for (int item = s; item < e; item++)
             {
-                int tile = item / blocks, c0 = item % blocks * 8, n = tile / tps, rest = tile % tps;
-                int r0 = rest / tilesW * 4, col0 = rest % tilesW * 4, cols = Math.Min(4, wo - col0);
-                float* src = (float*)gp + ((long)n * cout + c0) * plane + col0;
-                // The 4×4 tile into the top-left of the 5×5 buffer, then A along columns (4 → 5 rows) and rows (4 → 5 columns).
-                for (int i = 0; i < 4; i++)
+                int grp = item / blocks, c0 = item % blocks * 8;
+                if (!inputGrad)
                 {
-                    int r = r0 + i;
-                    PixelVectors4(src + (long)r * wo, plane, 0, r < ho ? cols : 0, d + 5 * i);
+                    // Panel c0/8, row t.
+                    GradientTile((float*)gp, geo, tilesW, grp, c0, d);
+                    float* dst = (float*)ap + (long)c0 * t + grp * 8;
+                    for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * point);
+                    continue;
                 }
-                for (int j = 0; j < 4; j++) GradientTransform1D(d + j, 5);
-                for (int i = 0; i < 5; i++) GradientTransform1D(d + 5 * i, 1);
-                float* dst = (float*)ap + (long)tile * cout + c0;
-                for (int xi = 0; xi < WinoPoints; xi++) d[xi].Store(dst + xi * point);
+                int t0 = grp * 8;
+                for (int i = 0; i < 8; i++)
+                {
+                    if (t0 + i < t) GradientTile((float*)gp, geo, tilesW, t0 + i, c0, d + i * WinoPoints);
+                    else for (int v = 0; v < WinoPoints; v++) d[i * WinoPoints + v] = Vector256<float>.Zero;
+                }
+                // Panel t0/8, rows c0 .. c0 + 8 (each 8 tiles): one transposed block per point, 4 whole lines.
+                float* panel = (float*)ap + (long)t0 * cout + c0 * 8;
+                for (int xi = 0; xi < WinoPoints; xi++)
+                    MatMulKernels.Transpose8x8((float*)(d + xi), WinoPoints * 8, panel + xi * point);
             }
         });
+    }
+
+    /// <summary>Floats from one point's input-gradient A panels (⌈T/8⌉ panels of Cout × 8) to the next.</summary>
+    private static long GradientPointStride(int t, int cout) => PointStride(RoundUp(t, 8), cout);
+
+    /// <summary>d[5i + j] ← (A·DY·Aᵀ) of tile <paramref name="tile"/> for 8 output channels from <paramref name="c0"/>, read from NCHW by <see cref="PixelVectors4"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void GradientTile(float* gy, in ConvGeometry g, int tilesW, int tile, int c0, Vector256<float>* d)
+    {
+        int cout = g.Cout, ho = g.Ho, wo = g.Wo, plane = g.P, tps = ((ho + 3) / 4) * tilesW;
+        int n = tile / tps, rest = tile % tps;
+        int r0 = rest / tilesW * 4, col0 = rest % tilesW * 4, cols = Math.Min(4, wo - col0);
+        float* src = gy + ((long)n * cout + c0) * plane + col0;
+        // The 4×4 tile into the top-left of the 5×5 buffer, then A along columns (4 → 5 rows) and rows (4 → 5 columns).
+        for (int i = 0; i < 4; i++)
+        {
+            int r = r0 + i;
+            PixelVectors4(src + (long)r * wo, plane, 0, r < ho ? cols : 0, d + 5 * i);
+        }
+        for (int j = 0; j < 4; j++) GradientTransform1D(d + j, 5);
+        for (int i = 0; i < 5; i++) GradientTransform1D(d + 5 * i, 1);
     }
 
     /// <summary>
@@ -555,57 +629,82 @@ internal static partial class ConvKernels
     // ------------------------------------------------------------ filter transform
 
     /// <summary>
-    /// U[ξ − x0] (Cout × 4·Cin, rows pointStride apart) = G·g·Gᵀ for points [x0, x1) of every (co, ci) and phase q = 2·qh + qw:
-    /// g[a][b] = w[co, ci, 2a + qh, 2b + qw], stored at column q·Cin + ci. One work item per output channel and block of 16
-    /// input channels (8 where Cin is not a multiple of 16): its 16 taps come through two 8×8 transposes, and only the rows of
-    /// points in [x0, x1) are formed (a chunked U used to transform every point per chunk). U larger than
-    /// <see cref="StreamingFloats"/> is written with non-temporal stores, each 16-channel row one whole line (partial lines
-    /// would be read back by the memory controller).
+    /// U[ξ − x0] (Cout × 4·Cin, pointStride floats from one point to the next) = G·g·Gᵀ for points [x0, x1) of every
+    /// (co, ci) and phase q = 2·qh + qw: g[a][b] = w[co, ci, 2a + qh, 2b + qw], at column p = q·Cin + ci. U is written as the
+    /// GEMM's packed panels (<see cref="MatMulKernels.GemmPanelsCpu"/>), so no pack pass reads it back:
+    /// <paramref name="forward"/> (U is the forward's A): ⌈Cout/8⌉ panels of [p][8 output channels]; else (U is the input
+    /// gradient's B): 4·Cin/32 panels of [co][32 columns]. One work item per block of 8 output channels and 16 input
+    /// channels (8 where Cin is not a multiple of 16): its taps come through 8×8 transposes, only the points in [x0, x1) are
+    /// formed (a chunked U used to transform every point per chunk), and the forward's panels through one more 8×8
+    /// transpose per point and 8 channels (output channels to lanes). U larger than <see cref="StreamingFloats"/> is written
+    /// with non-temporal stores of whole lines (partial lines would be read back by the memory controller).
     /// </summary>
-    private static unsafe void FilterTransformCpu(CpuParallel cpu, float* w, float* u, ConvGeometry g, int x0, int x1, long pointStride)
+    private static unsafe void FilterTransformCpu(CpuParallel cpu, float* w, float* u, ConvGeometry g, int x0, int x1, long pointStride, bool forward)
     {
-        int cin = g.Cin, k = 4 * cin, width = cin % 16 == 0 ? 16 : 8, blocks = cin / width, rowFirst = x0 / 5, rowEnd = (x1 - 1) / 5 + 1;
-        bool stream = width == 16 && (x1 - x0) * pointStride > StreamingFloats && ((nint)u & 63) == 0 && pointStride % 16 == 0;
+        int cin = g.Cin, cout = g.Cout, k = 4 * cin, width = cin % 16 == 0 ? 16 : 8, blocks = cin / width, halves = width / 8;
+        int rowFirst = x0 / 5, rowEnd = (x1 - 1) / 5 + 1;
+        bool stream = (forward || width == 16) && (x1 - x0) * pointStride > StreamingFloats && ((nint)u & 63) == 0 && pointStride % 16 == 0;
         nint wp = (nint)w, up = (nint)u;
-        cpu.ForChunks(g.Cout * blocks, CpuParallel.Grain(4 * WinoPoints * width), (s, e) =>
+        cpu.ForChunks(cout / 8 * blocks, CpuParallel.Grain(8 * 4 * WinoPoints * width), (s, e) =>
         {
-            var taps = stackalloc Vector256<float>[32];  // [half][tap]: lanes = 8 input channels
-            var t = stackalloc Vector256<float>[20];     // [half][x][b] = (G·g)[x][b]
-            var row = stackalloc Vector256<float>[10];   // [half][column of the point row]
-            int halves = width / 8;
+            var taps = stackalloc Vector256<float>[8 * 32];           // [co][half][tap]: lanes = 8 input channels
+            var t = stackalloc Vector256<float>[10];                  // (G·g)[x][b] of one output channel and half
+            var row = stackalloc Vector256<float>[5];                 // one row of points
+            var pts = stackalloc Vector256<float>[2 * WinoPoints * 8]; // [half][ξ][co] of one phase
             for (int item = s; item < e; item++)
             {
-                int co = item / blocks, ci = item % blocks * width;
-                float* wc = (float*)wp + ((long)co * cin + ci) * 16;
-                for (int hf = 0; hf < halves; hf++)
+                int co0 = item / blocks * 8, ci = item % blocks * width;
+                for (int co = 0; co < 8; co++)
                 {
-                    // taps[tap] lane l = w[co, ci + 8·hf + l, tap]: the 8 channels' 16 taps, transposed in two 8×8 blocks.
-                    MatMulKernels.Transpose8x8(wc + hf * 128, 16, (float*)(taps + 16 * hf));
-                    MatMulKernels.Transpose8x8(wc + hf * 128 + 8, 16, (float*)(taps + 16 * hf + 8));
+                    // taps[co][half][tap] lane l = w[co0 + co, ci + 8·half + l, tap]: 16 taps of 8 channels, two 8×8 transposes.
+                    float* wc = (float*)wp + ((long)(co0 + co) * cin + ci) * 16;
+                    for (int hf = 0; hf < halves; hf++)
+                    {
+                        MatMulKernels.Transpose8x8(wc + hf * 128, 16, (float*)(taps + 32 * co + 16 * hf));
+                        MatMulKernels.Transpose8x8(wc + hf * 128 + 8, 16, (float*)(taps + 32 * co + 16 * hf + 8));
+                    }
                 }
                 for (int q = 0; q < 4; q++)
                 {
-                    int qh = q >> 1, qw = q & 1;
-                    // t[x][b] = (G·g)[x][b]: column b of g (kernel taps (2a + qh, 2b + qw), a = 0, 1) through G.
+                    int qh = q >> 1, qw = q & 1, p0 = q * cin + ci;
+                    for (int co = 0; co < 8; co++)
                     for (int hf = 0; hf < halves; hf++)
-                    for (int b = 0; b < 2; b++)
-                        FilterTransform1D(taps[16 * hf + qh * 4 + 2 * b + qw], taps[16 * hf + (2 + qh) * 4 + 2 * b + qw], t + 10 * hf + b, 2);
-                    float* baseU = (float*)up + (long)co * k + q * cin + ci;
-                    for (int xr = rowFirst; xr < rowEnd; xr++)
                     {
-                        for (int hf = 0; hf < halves; hf++) FilterTransform1D(t[10 * hf + 2 * xr], t[10 * hf + 2 * xr + 1], row + 5 * hf, 1);
-                        for (int xc = 0; xc < 5; xc++)
+                        // t[x][b] = (G·g)[x][b]: column b of g (kernel taps (2a + qh, 2b + qw), a = 0, 1) through G.
+                        Vector256<float>* tp = taps + 32 * co + 16 * hf;
+                        for (int b = 0; b < 2; b++) FilterTransform1D(tp[qh * 4 + 2 * b + qw], tp[(2 + qh) * 4 + 2 * b + qw], t + b, 2);
+                        for (int xr = rowFirst; xr < rowEnd; xr++)
                         {
-                            int xi = 5 * xr + xc;
-                            if (xi < x0 || xi >= x1) continue;
-                            float* dst = baseU + (xi - x0) * pointStride;
+                            FilterTransform1D(t[2 * xr], t[2 * xr + 1], row, 1);
+                            for (int xc = 0; xc < 5; xc++)
+                            {
+                                int xi = 5 * xr + xc;
+                                if (xi >= x0 && xi < x1) pts[(hf * WinoPoints + xi) * 8 + co] = row[xc];
+                            }
+                        }
+                    }
+                    for (int xi = x0; xi < x1; xi++)
+                    {
+                        float* ux = (float*)up + (xi - x0) * pointStride;
+                        if (forward)
+                        {
+                            // Panel co0/8, rows p0 + 8·hf ..: each transposed block is 8 rows of 8 output channels, 4 whole lines.
+                            for (int hf = 0; hf < halves; hf++)
+                                MatMulKernels.Transpose8x8((float*)(pts + (hf * WinoPoints + xi) * 8), 8, ux + (long)co0 * k + (p0 + 8 * hf) * 8, streaming: stream);
+                            continue;
+                        }
+                        // Panel p0/32, row co: the item's 16 columns are one whole line (p0 is a multiple of 16 when streaming).
+                        float* panel = ux + (long)(p0 / 32) * 32 * cout + p0 % 32;
+                        for (int co = 0; co < 8; co++)
+                        {
+                            float* dst = panel + (co0 + co) * 32;
                             if (stream)
                             {
-                                Avx.StoreAlignedNonTemporal(dst, row[xc]);
-                                Avx.StoreAlignedNonTemporal(dst + 8, row[5 + xc]);
+                                Avx.StoreAlignedNonTemporal(dst, pts[xi * 8 + co]);
+                                Avx.StoreAlignedNonTemporal(dst + 8, pts[(WinoPoints + xi) * 8 + co]);
                             }
                             else
-                                for (int hf = 0; hf < halves; hf++) row[5 * hf + xc].Store(dst + 8 * hf);
+                                for (int hf = 0; hf < halves; hf++) pts[(hf * WinoPoints + xi) * 8 + co].Store(dst + 8 * hf);
                         }
                     }
                 }

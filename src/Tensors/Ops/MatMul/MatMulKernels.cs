@@ -1080,6 +1080,113 @@ internal static class MatMulKernels
         else cpu.ForEach(jobsM * jobsN, job.Run);
     }
 
+    /// <summary>
+    /// C (m×n, row-major) = op(A)·op(B) + beta·C on the calling thread with the AVX-512 8×32 micro-kernel, where either
+    /// operand may come already packed over all of k (<see cref="GemmOperand.Panels"/>): a producer that writes the GEMM's
+    /// panels itself (the Winograd transforms) saves the pack pass, which reads its operand back from L3 or memory (7–10 %
+    /// of a Winograd DCGAN-28 step was PackA/PackB). The sums are <see cref="GemmCpu"/>'s packed path: k-slices of
+    /// <see cref="Kc"/> ascending, one FMA chain per element and slice, beta on the first slice only, so for shapes that
+    /// take that path the bits are GemmCpu's (tested). Every element depends on the shapes alone, never on how C is cut.
+    /// Requires AVX-512F.
+    /// </summary>
+    internal static unsafe void GemmPanelsCpu(int m, int n, int k, GemmOperand a, GemmOperand b, float beta, float* c)
+    {
+        if (m < 0 || n < 0 || k < 1)
+            throw new ArgumentOutOfRangeException(nameof(m), $"GEMM sizes must be positive (m={m}, n={n}, k={k})");
+        if (!Avx512F.IsSupported) throw new PlatformNotSupportedException("AVX-512F");
+        const int mr = 8, nr = 32;
+        int mcMax = McPanels * mr, ncMax = NcPanels * nr;
+        var buffers = PackBuffers.Rent(a.Packed ? 0 : mcMax * Kc, b.Packed ? 0 : ncMax * Kc, mr * nr);
+        try
+        {
+            for (int jc = 0; jc < n; jc += ncMax)
+            {
+                int nc = Math.Min(ncMax, n - jc);
+                for (int pc = 0; pc < k; pc += Kc)
+                {
+                    int kc = Math.Min(Kc, k - pc);
+                    float sliceBeta = pc == 0 ? beta : 1f;
+                    float* pb;
+                    long bStride;
+                    if (b.Packed)
+                    {
+                        pb = b.Pointer + (long)(jc / nr) * nr * k + (long)pc * nr;
+                        bStride = (long)nr * k;
+                    }
+                    else
+                    {
+                        PackB(b.Transposed, k, n, b.Pointer, pc, kc, jc, nc, nr, buffers.B);
+                        pb = buffers.B;
+                        bStride = (long)nr * kc;
+                    }
+                    for (int ic = 0; ic < m; ic += mcMax)
+                    {
+                        int mc = Math.Min(mcMax, m - ic);
+                        float* pa;
+                        long aStride;
+                        if (a.Packed)
+                        {
+                            pa = a.Pointer + (long)(ic / mr) * mr * k + (long)pc * mr;
+                            aStride = (long)mr * k;
+                        }
+                        else
+                        {
+                            PackA(a.Transposed, m, k, a.Pointer, ic, mc, pc, kc, mr, buffers.A);
+                            pa = buffers.A;
+                            aStride = (long)mr * kc;
+                        }
+                        PanelsMacroKernel(mc, nc, kc, pa, aStride, pb, bStride, c + (long)ic * n + jc, n, sliceBeta, buffers.Scratch);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            buffers.Return();
+        }
+    }
+
+    /// <summary>
+    /// op(A) packed over all of k the way <see cref="GemmPanelsCpu"/> reads it: ⌈m/8⌉ panels of [k][8] (rows past m zero).
+    /// <paramref name="dst"/> holds ⌈m/8⌉·8·k floats. (Producers write this layout themselves; this is the reference.)
+    /// </summary>
+    internal static unsafe void PackPanelsA(bool transA, int m, int k, float* a, float* dst) => PackA(transA, m, k, a, 0, m, 0, k, 8, dst);
+
+    /// <summary>op(B) packed over all of k: ⌈n/32⌉ panels of [k][32] (columns past n zero); ⌈n/32⌉·32·k floats.</summary>
+    internal static unsafe void PackPanelsB(bool transB, int k, int n, float* b, float* dst) => PackB(transB, k, n, b, 0, k, 0, n, 32, dst);
+
+    /// <summary>The macro-kernel of <see cref="GemmPanelsCpu"/>: panels <paramref name="aStride"/> and <paramref name="bStride"/> floats apart.</summary>
+    private static unsafe void PanelsMacroKernel(int mc, int nc, int kc, float* pa0, long aStride, float* pb0, long bStride, float* cBlock, int ldc,
+        float beta, float* scratch)
+    {
+        const int mr = 8, nr = 32;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nrEff = Math.Min(nr, nc - jr);
+            float* pb = pb0 + jr / nr * bStride;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int mrEff = Math.Min(mr, mc - ir);
+                float* pa = pa0 + ir / mr * aStride;
+                float* cTile = cBlock + (long)ir * ldc + jr;
+                if (mrEff == mr && nrEff == nr)
+                {
+                    Kernel8x32(kc, pa, pb, cTile, ldc, 1f, beta);
+                    continue;
+                }
+                // Edge tile: the full product into scratch, then the valid part (as GemmJob's macro-kernel).
+                Kernel8x32(kc, pa, pb, scratch, nr, 1f, 0f);
+                for (int r = 0; r < mrEff; r++)
+                {
+                    float* cr = cTile + (long)r * ldc;
+                    float* sr = scratch + r * nr;
+                    for (int q = 0; q < nrEff; q++)
+                        cr[q] = beta == 0f ? sr[q] : MathF.FusedMultiplyAdd(sr[q], 1f, beta * cr[q]);
+                }
+            }
+        }
+    }
+
     /// <summary>Whether the packed GEMM of these sizes splits k (<see cref="GemmSplitK"/>): shapes and micro-kernel only.</summary>
     internal static bool TakesSplitK(CpuGemmKernel path, int m, int n, int k)
     {
@@ -1315,9 +1422,13 @@ internal static class MatMulKernels
             for (int r = 0; r < 8; r++) d[p * 8 + r] = src[(long)r * lda + p];
     }
 
-    /// <summary>Reads an 8×8 block (row stride ld) and writes its transpose densely (stride 8). Also the conv's channels-last copies.</summary>
+    /// <summary>
+    /// Reads an 8×8 block (row stride ld) and writes its transpose with row stride ldd (dense by default). Also the conv's
+    /// channels-last copies and the Winograd transforms' GEMM panels; <paramref name="streaming"/>: non-temporal stores
+    /// (d 32-byte aligned).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void Transpose8x8(float* s, long ld, float* d)
+    internal static unsafe void Transpose8x8(float* s, long ld, float* d, long ldd = 8, bool streaming = false)
     {
         var r0 = Avx.LoadVector256(s);
         var r1 = Avx.LoadVector256(s + ld);
@@ -1343,14 +1454,26 @@ internal static class MatMulKernels
         var u5 = Avx.Shuffle(t4, t6, 0xEE);
         var u6 = Avx.Shuffle(t5, t7, 0x44);
         var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        if (streaming)
+        {
+            Avx.StoreAlignedNonTemporal(d, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.StoreAlignedNonTemporal(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.StoreAlignedNonTemporal(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.StoreAlignedNonTemporal(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.StoreAlignedNonTemporal(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.StoreAlignedNonTemporal(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.StoreAlignedNonTemporal(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.StoreAlignedNonTemporal(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+            return;
+        }
         Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(d + 8, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(d + 16, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(d + 24, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(d + 32, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(d + 40, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(d + 48, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(d + 56, Avx.Permute2x128(u3, u7, 0x31));
+        Avx.Store(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>
@@ -1556,6 +1679,28 @@ internal static class MatMulKernels
     /// packing memory and the pool never holds more sets than jobs ever ran at once (unlike
     /// thread-static buffers, which would leak when pool threads retire).
     /// </summary>
+    /// <summary>
+    /// An operand of <see cref="GemmPanelsCpu"/>: a dense row-major matrix (op = transpose when
+    /// <see cref="Transposed"/>), packed per k-slice by the GEMM, or panels the caller packed over all of k
+    /// (<see cref="PackPanelsA"/> / <see cref="PackPanelsB"/> layouts).
+    /// </summary>
+    internal readonly unsafe struct GemmOperand
+    {
+        public readonly float* Pointer;
+        public readonly bool Packed, Transposed;
+
+        private GemmOperand(float* pointer, bool packed, bool transposed)
+        {
+            Pointer = pointer;
+            Packed = packed;
+            Transposed = transposed;
+        }
+
+        public static GemmOperand Dense(float* matrix, bool transposed) => new(matrix, false, transposed);
+
+        public static GemmOperand Panels(float* panels) => new(panels, true, false);
+    }
+
     private sealed unsafe class PackBuffers
     {
         private static readonly System.Collections.Concurrent.ConcurrentBag<PackBuffers> s_pool = new();
