@@ -15,7 +15,8 @@ namespace GpuGan.Tests.Ops.Conv;
 /// chunks of points.
 /// Tolerance (set from the error analysis before the first run, not fitted): the transforms multiply values by at most
 /// 8 per axis (Aᵀ's last row) and 3 per axis (Bᵀ), so an output carries the rounding of up to ~64 products summed
-/// over K = 4·Cin ≤ 128 terms: ≲ 64·√K·6e-8·S ≈ 4e-5·S at the worst corner, S the largest |output|. The bound is
+/// over K = 4·Cin ≤ 128 terms: ≲ 64·√K·6e-8·S ≈ 4e-5·S at the worst corner, S the largest |output| (6.5e-5·S for the
+/// one geometry with K = 288, added 2026-12-07 with the derivation extended before its first run). The bound is
 /// 1e-4·S (scaled rule); the GEMM lowering's is 2e-5 absolute.
 /// </summary>
 [TestFixture, Category("cpu")]
@@ -33,6 +34,7 @@ public sealed class ConvWinogradTests
         (2, 16, 2, 3, 16),     // 1×1 outputs
         (4, 16, 20, 12, 32),   // 10×6 outputs: 3×2 tiles, partly past the plane
         (1, 32, 8, 8, 2048),   // transformed filters of 6.5 M floats, past StreamingFloats: the filter transform's streaming stores (K stays 128)
+        (2, 72, 8, 8, 16),     // K = 4·Cin = 288: the point GEMMs' k in two slices of the packed panels (Cin not a multiple of 16)
     ];
 
     private static ConvGeometry Geometry(int index)
