@@ -631,85 +631,124 @@ internal static partial class ConvKernels
     /// <summary>
     /// U[ξ − x0] (Cout × 4·Cin, pointStride floats from one point to the next) = G·g·Gᵀ for points [x0, x1) of every
     /// (co, ci) and phase q = 2·qh + qw: g[a][b] = w[co, ci, 2a + qh, 2b + qw], at column p = q·Cin + ci. U is written as the
-    /// GEMM's packed panels (<see cref="MatMulKernels.GemmPanelsCpu"/>), so no pack pass reads it back:
-    /// <paramref name="forward"/> (U is the forward's A): ⌈Cout/8⌉ panels of [p][8 output channels]; else (U is the input
-    /// gradient's B): 4·Cin/32 panels of [co][32 columns]. One work item per block of 8 output channels and 16 input
-    /// channels (8 where Cin is not a multiple of 16): its taps come through 8×8 transposes, only the points in [x0, x1) are
-    /// formed (a chunked U used to transform every point per chunk), and the forward's panels through one more 8×8
-    /// transpose per point and 8 channels (output channels to lanes). U larger than <see cref="StreamingFloats"/> is written
-    /// with non-temporal stores of whole lines (partial lines would be read back by the memory controller).
+    /// GEMM's packed panels (<see cref="MatMulKernels.GemmPanelsCpu"/>), so no pack pass reads it back. Only the points in
+    /// [x0, x1) are formed (a chunked U used to transform every point per chunk), and U larger than
+    /// <see cref="StreamingFloats"/> is written with non-temporal stores of whole lines (partial lines would be read back by
+    /// the memory controller). The transform is linear per (co, ci), so the 8 lanes of a vector can be 8 output or 8 input
+    /// channels; each layout takes the one whose vectors it stores whole:
+    /// <list type="bullet">
+    /// <item><paramref name="forward"/> (U is the forward's A): ⌈Cout/8⌉ panels of [p][8 output channels]. Lanes = output
+    /// channels: one work item per 8 output and 8 input channels, whose taps come through two 8×8 transposes per input
+    /// channel (8 output channels' rows, Cin·16 floats apart); each point's 8 rows p are 256 contiguous bytes. (Lanes =
+    /// input channels with one more transpose per point cost DCGAN-64 ~30 ms per step.)</item>
+    /// <item>Else (U is the input gradient's B): 4·Cin/32 panels of [co][32 columns]. Lanes = input channels: one work item
+    /// per output channel and 16 input channels (8 where Cin is not a multiple of 16), taps through two 8×8 transposes per
+    /// 8 channels; the item's 16 columns of a point are one whole line.</item>
+    /// </list>
     /// </summary>
     private static unsafe void FilterTransformCpu(CpuParallel cpu, float* w, float* u, ConvGeometry g, int x0, int x1, long pointStride, bool forward)
     {
-        int cin = g.Cin, cout = g.Cout, k = 4 * cin, width = cin % 16 == 0 ? 16 : 8, blocks = cin / width, halves = width / 8;
-        int rowFirst = x0 / 5, rowEnd = (x1 - 1) / 5 + 1;
-        bool stream = (forward || width == 16) && (x1 - x0) * pointStride > StreamingFloats && ((nint)u & 63) == 0 && pointStride % 16 == 0;
+        int cin = g.Cin, cout = g.Cout, k = 4 * cin, rowFirst = x0 / 5, rowEnd = (x1 - 1) / 5 + 1;
+        bool fits = (x1 - x0) * pointStride > StreamingFloats && ((nint)u & 63) == 0 && pointStride % 16 == 0;
         nint wp = (nint)w, up = (nint)u;
-        cpu.ForChunks(cout / 8 * blocks, CpuParallel.Grain(8 * 4 * WinoPoints * width), (s, e) =>
+        if (forward)
         {
-            var taps = stackalloc Vector256<float>[8 * 32];           // [co][half][tap]: lanes = 8 input channels
-            var t = stackalloc Vector256<float>[10];                  // (G·g)[x][b] of one output channel and half
-            var row = stackalloc Vector256<float>[5];                 // one row of points
-            var pts = stackalloc Vector256<float>[2 * WinoPoints * 8]; // [half][ξ][co] of one phase
+            int blocks = cin / 8;
+            bool stream = fits;
+            cpu.ForChunks(cout / 8 * blocks, CpuParallel.Grain(8 * 4 * WinoPoints * 8), (s, e) =>
+            {
+                var taps = stackalloc Vector256<float>[8 * 16];      // [ci][tap]: lanes = 8 output channels
+                var t = stackalloc Vector256<float>[10];             // (G·g)[x][b] of one input channel
+                var row = stackalloc Vector256<float>[5];            // one row of points
+                var pts = stackalloc Vector256<float>[WinoPoints * 8]; // [ξ][ci] of one phase
+                for (int item = s; item < e; item++)
+                {
+                    int co0 = item / blocks * 8, ci0 = item % blocks * 8;
+                    for (int c = 0; c < 8; c++)
+                    {
+                        // taps[c][tap] lane l = w[co0 + l, ci0 + c, tap]: rows of 8 output channels, Cin·16 floats apart.
+                        float* wc = (float*)wp + ((long)co0 * cin + ci0 + c) * 16;
+                        MatMulKernels.Transpose8x8(wc, (long)cin * 16, (float*)(taps + 16 * c));
+                        MatMulKernels.Transpose8x8(wc + 8, (long)cin * 16, (float*)(taps + 16 * c + 8));
+                    }
+                    for (int q = 0; q < 4; q++)
+                    {
+                        int qh = q >> 1, qw = q & 1;
+                        for (int c = 0; c < 8; c++)
+                        {
+                            // t[x][b] = (G·g)[x][b]: column b of g (kernel taps (2a + qh, 2b + qw), a = 0, 1) through G.
+                            Vector256<float>* tp = taps + 16 * c;
+                            for (int b = 0; b < 2; b++) FilterTransform1D(tp[qh * 4 + 2 * b + qw], tp[(2 + qh) * 4 + 2 * b + qw], t + b, 2);
+                            for (int xr = rowFirst; xr < rowEnd; xr++)
+                            {
+                                FilterTransform1D(t[2 * xr], t[2 * xr + 1], row, 1);
+                                for (int xc = 0; xc < 5; xc++)
+                                {
+                                    int xi = 5 * xr + xc;
+                                    if (xi >= x0 && xi < x1) pts[xi * 8 + c] = row[xc];
+                                }
+                            }
+                        }
+                        // Panel co0/8, rows p = q·Cin + ci0 .. + 8: 256 contiguous bytes per point, 4 whole lines.
+                        for (int xi = x0; xi < x1; xi++)
+                        {
+                            float* dst = (float*)up + (xi - x0) * pointStride + (long)co0 * k + (q * cin + ci0) * 8;
+                            if (stream)
+                                for (int c = 0; c < 8; c++) Avx.StoreAlignedNonTemporal(dst + 8 * c, pts[xi * 8 + c]);
+                            else
+                                for (int c = 0; c < 8; c++) pts[xi * 8 + c].Store(dst + 8 * c);
+                        }
+                    }
+                }
+                if (stream) Sse.StoreFence(); // streaming stores are weakly ordered: visible before the GEMMs that read U start
+            });
+            return;
+        }
+        int width = cin % 16 == 0 ? 16 : 8, blocks16 = cin / width, halves = width / 8;
+        bool streamB = width == 16 && fits;
+        cpu.ForChunks(cout * blocks16, CpuParallel.Grain(4 * WinoPoints * width), (s, e) =>
+        {
+            var taps = stackalloc Vector256<float>[32];  // [half][tap]: lanes = 8 input channels
+            var t = stackalloc Vector256<float>[20];     // [half][x][b] = (G·g)[x][b]
+            var row = stackalloc Vector256<float>[10];   // [half][column of the point row]
             for (int item = s; item < e; item++)
             {
-                int co0 = item / blocks * 8, ci = item % blocks * width;
-                for (int co = 0; co < 8; co++)
+                int co = item / blocks16, ci = item % blocks16 * width;
+                float* wc = (float*)wp + ((long)co * cin + ci) * 16;
+                for (int hf = 0; hf < halves; hf++)
                 {
-                    // taps[co][half][tap] lane l = w[co0 + co, ci + 8·half + l, tap]: 16 taps of 8 channels, two 8×8 transposes.
-                    float* wc = (float*)wp + ((long)(co0 + co) * cin + ci) * 16;
-                    for (int hf = 0; hf < halves; hf++)
-                    {
-                        MatMulKernels.Transpose8x8(wc + hf * 128, 16, (float*)(taps + 32 * co + 16 * hf));
-                        MatMulKernels.Transpose8x8(wc + hf * 128 + 8, 16, (float*)(taps + 32 * co + 16 * hf + 8));
-                    }
+                    // taps[tap] lane l = w[co, ci + 8·hf + l, tap]: the 8 channels' 16 taps, transposed in two 8×8 blocks.
+                    MatMulKernels.Transpose8x8(wc + hf * 128, 16, (float*)(taps + 16 * hf));
+                    MatMulKernels.Transpose8x8(wc + hf * 128 + 8, 16, (float*)(taps + 16 * hf + 8));
                 }
                 for (int q = 0; q < 4; q++)
                 {
                     int qh = q >> 1, qw = q & 1, p0 = q * cin + ci;
-                    for (int co = 0; co < 8; co++)
                     for (int hf = 0; hf < halves; hf++)
+                    for (int b = 0; b < 2; b++)
+                        FilterTransform1D(taps[16 * hf + qh * 4 + 2 * b + qw], taps[16 * hf + (2 + qh) * 4 + 2 * b + qw], t + 10 * hf + b, 2);
+                    // Panel p0/32, row co, columns p0 % 32 ..: the item's 16 columns are one whole line when streaming.
+                    float* baseU = (float*)up + (long)(p0 / 32) * 32 * cout + co * 32 + p0 % 32;
+                    for (int xr = rowFirst; xr < rowEnd; xr++)
                     {
-                        // t[x][b] = (G·g)[x][b]: column b of g (kernel taps (2a + qh, 2b + qw), a = 0, 1) through G.
-                        Vector256<float>* tp = taps + 32 * co + 16 * hf;
-                        for (int b = 0; b < 2; b++) FilterTransform1D(tp[qh * 4 + 2 * b + qw], tp[(2 + qh) * 4 + 2 * b + qw], t + b, 2);
-                        for (int xr = rowFirst; xr < rowEnd; xr++)
+                        for (int hf = 0; hf < halves; hf++) FilterTransform1D(t[10 * hf + 2 * xr], t[10 * hf + 2 * xr + 1], row + 5 * hf, 1);
+                        for (int xc = 0; xc < 5; xc++)
                         {
-                            FilterTransform1D(t[2 * xr], t[2 * xr + 1], row, 1);
-                            for (int xc = 0; xc < 5; xc++)
+                            int xi = 5 * xr + xc;
+                            if (xi < x0 || xi >= x1) continue;
+                            float* dst = baseU + (xi - x0) * pointStride;
+                            if (streamB)
                             {
-                                int xi = 5 * xr + xc;
-                                if (xi >= x0 && xi < x1) pts[(hf * WinoPoints + xi) * 8 + co] = row[xc];
-                            }
-                        }
-                    }
-                    for (int xi = x0; xi < x1; xi++)
-                    {
-                        float* ux = (float*)up + (xi - x0) * pointStride;
-                        if (forward)
-                        {
-                            // Panel co0/8, rows p0 + 8·hf ..: each transposed block is 8 rows of 8 output channels, 4 whole lines.
-                            for (int hf = 0; hf < halves; hf++)
-                                MatMulKernels.Transpose8x8((float*)(pts + (hf * WinoPoints + xi) * 8), 8, ux + (long)co0 * k + (p0 + 8 * hf) * 8, streaming: stream);
-                            continue;
-                        }
-                        // Panel p0/32, row co: the item's 16 columns are one whole line (p0 is a multiple of 16 when streaming).
-                        float* panel = ux + (long)(p0 / 32) * 32 * cout + p0 % 32;
-                        for (int co = 0; co < 8; co++)
-                        {
-                            float* dst = panel + (co0 + co) * 32;
-                            if (stream)
-                            {
-                                Avx.StoreAlignedNonTemporal(dst, pts[xi * 8 + co]);
-                                Avx.StoreAlignedNonTemporal(dst + 8, pts[(WinoPoints + xi) * 8 + co]);
+                                Avx.StoreAlignedNonTemporal(dst, row[xc]);
+                                Avx.StoreAlignedNonTemporal(dst + 8, row[5 + xc]);
                             }
                             else
-                                for (int hf = 0; hf < halves; hf++) pts[(hf * WinoPoints + xi) * 8 + co].Store(dst + 8 * hf);
+                                for (int hf = 0; hf < halves; hf++) row[5 * hf + xc].Store(dst + 8 * hf);
                         }
                     }
                 }
             }
-            if (stream) Sse.StoreFence(); // streaming stores are weakly ordered: visible before the GEMMs that read U start
+            if (streamB) Sse.StoreFence();
         });
     }
 
