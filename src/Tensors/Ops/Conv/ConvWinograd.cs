@@ -43,16 +43,20 @@
 //
 // Layout and work: the tiles of a sample group are numbered t = (n·tilesH + th)·tilesW + tw. The transforms work on
 // 8 channels per vector: they read x and dy from NCHW as 4-pixel groups of 8 channels, transposed in registers
-// (PixelVectors4: no gathers, one scalar bounds test per row and group), and write V, Ady and the input gradient's M
-// tile-major, [ξ][t][channel] (each point's operand a dense row-major matrix the GEMM reads as it is, or
-// transposed); the input gradient's windows go to a channels-last dx, copied to NCHW with the bias
-// (ToChannelsFirstCpu). The forward's M stays [ξ][channel][t]: its output transform reads 8 tiles of a channel and
+// (PixelVectors4: no gathers, one scalar bounds test per row and group). U, V and Ady are written as the packed
+// panels the GEMM's micro-kernel reads (MatMulKernels.GemmPanelsCpu: 8-row panels of A, 32-column panels of B, each
+// over all of k), in the orientation each GEMM takes them, so no pack pass reads them back from L3 or memory (see
+// each transform for its two layouts; where a panel wants 8 tiles or 8 output channels per vector, an 8×8 transpose
+// in registers or lanes = output channels give it). That took PackA/PackB, 7–10 % of a Winograd DCGAN-28 step, out:
+// 2026-12-07, step-profile, the point GEMMs 35–38 → 30–31 ms per DCGAN-28 step, 278–292 → 225–233 per DCGAN-64 step.
+// The input gradient's M is tile-major, [ξ][t][channel], and its windows go to a channels-last dx, copied to NCHW
+// with the bias (ToChannelsFirstCpu). The forward's M is [ξ][channel][t]: its output transform reads 8 tiles of a channel and
 // writes each tile's 4×4 outputs (masked at the plane's end), the bias added. (The first version gathered 8 tiles
 // per vector straight from NCHW, with a two-pass window merge; measured per WGAN-GP-28 step, the window merge went
 // 52 → 29 ms, and the input transform with a channels-last copy of x 48 → 44, then 15 → 12 per DCGAN-28 step without
 // the copy.) Every output is written by one work item and every sum has an order fixed by the shapes (groups are
 // cut from the shapes and the workspace budget only), so 1 and 2 threads give the same bits. Work items run
-// channels inner: consecutive items complete one tile's rows. The point GEMMs run in parallel, each on one thread
+// channels inner where they write a tile's rows. The point GEMMs run in parallel, each on one thread
 // (CpuParallel.Serial): a point's product is often below the GEMM's own split. The point matrices are padded by a
 // cache line (PointStride), and one workspace per call holds all parts (ArenaFloats). ConvLoweringOptions.GemmOnly
 // keeps these shapes on the GEMM lowering (the reference the tests and benchmarks compare with).
@@ -172,7 +176,7 @@ internal static partial class ConvKernels
             int cnt = Math.Min(gs, g.N - n0), t = cnt * tps;
             float* xs = x + (long)n0 * g.Cin * g.HW, ys = y + (long)n0 * g.Cout * g.P;
             InputTransformCpu(cpu, xs, vp, geo, th, tw, t, forward: true);
-            // M[ξ] (Cout × T) = U[ξ]·Vᵀ[ξ]ᵀ, both operands written as the GEMM's panels by their transforms.
+            // M[ξ] (Cout × T) = U[ξ]·V[ξ]ᵀ (V is T × 4·Cin), both operands written as the GEMM's panels by their transforms.
             nint vb = (nint)vp, mb = (nint)mp;
             int cout = g.Cout;
             PointGemms(cpu, w, ua, geo, chunk, uPoint, forward: true, (xi, ub) =>
@@ -195,10 +199,9 @@ internal static partial class ConvKernels
     private static unsafe void InputTransformCpu(CpuParallel cpu, float* x, float* vt, ConvGeometry g, int tilesH, int tilesW, int t, bool forward)
     {
         int cin = g.Cin, blocks = cin / 8, k = 4 * cin;
-        bool panels = forward;
-        long point = panels ? PanelPointStride(t, k) : PointStride(t, k);
-        int perBlock = panels ? RoundUp(t, 32) / 8 : t; // work items per channel block: tile octets, or tiles
-        int tilesPerItem = panels ? 8 : 1;
+        long point = forward ? PanelPointStride(t, k) : PointStride(t, k);
+        int perBlock = forward ? RoundUp(t, 32) / 8 : t; // work items per channel block: tile octets, or tiles
+        int tilesPerItem = forward ? 8 : 1;
         nint xp = (nint)x, vp = (nint)vt;
         var geo = g;
         cpu.ForChunks(perBlock * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 4 * tilesPerItem), (s, e) =>
@@ -208,7 +211,7 @@ internal static partial class ConvKernels
             for (int item = s; item < e; item++)
             {
                 int grp = item / blocks, c0 = item % blocks * 8;
-                if (!panels)
+                if (!forward)
                 {
                     // Column p = q·Cin + c0: panel p/32, row t (the tile), lanes p % 32 ..
                     InputWindow((float*)xp, geo, tilesH, tilesW, grp, c0, px, d);
