@@ -1106,35 +1106,11 @@ internal static class MatMulKernels
                 {
                     int kc = Math.Min(Kc, k - pc);
                     float sliceBeta = pc == 0 ? beta : 1f;
-                    float* pb;
-                    long bStride;
-                    if (b.Packed)
-                    {
-                        pb = b.Pointer + (long)(jc / nr) * nr * k + (long)pc * nr;
-                        bStride = (long)nr * k;
-                    }
-                    else
-                    {
-                        PackB(b.Transposed, k, n, b.Pointer, pc, kc, jc, nc, nr, buffers.B);
-                        pb = buffers.B;
-                        bStride = (long)nr * kc;
-                    }
+                    float* pb = PanelSlice(b, false, n, k, jc, nc, pc, kc, buffers.B, out long bStride);
                     for (int ic = 0; ic < m; ic += mcMax)
                     {
                         int mc = Math.Min(mcMax, m - ic);
-                        float* pa;
-                        long aStride;
-                        if (a.Packed)
-                        {
-                            pa = a.Pointer + (long)(ic / mr) * mr * k + (long)pc * mr;
-                            aStride = (long)mr * k;
-                        }
-                        else
-                        {
-                            PackA(a.Transposed, m, k, a.Pointer, ic, mc, pc, kc, mr, buffers.A);
-                            pa = buffers.A;
-                            aStride = (long)mr * kc;
-                        }
+                        float* pa = PanelSlice(a, true, m, k, ic, mc, pc, kc, buffers.A, out long aStride);
                         PanelsMacroKernel(mc, nc, kc, pa, aStride, pb, bStride, c + (long)ic * n + jc, n, sliceBeta, buffers.Scratch);
                     }
                 }
@@ -1154,6 +1130,25 @@ internal static class MatMulKernels
 
     /// <summary>op(B) packed over all of k: ⌈n/32⌉ panels of [k][32] (columns past n zero); ⌈n/32⌉·32·k floats.</summary>
     internal static unsafe void PackPanelsB(bool transB, int k, int n, float* b, float* dst) => PackB(transB, k, n, b, 0, k, 0, n, 32, dst);
+
+    /// <summary>
+    /// The kc-slice [pc, pc + kc) of an operand's panels from row (A) or column (B) <paramref name="first"/> on, for
+    /// <paramref name="count"/> rows or columns: a pointer into the caller's panels, or the slice packed now into
+    /// <paramref name="buffer"/>; <paramref name="stride"/> is the distance from one panel to the next.
+    /// </summary>
+    private static unsafe float* PanelSlice(in GemmOperand o, bool isA, int extent, int k, int first, int count, int pc, int kc, float* buffer, out long stride)
+    {
+        int width = isA ? 8 : 32; // mr rows of A or nr columns of B per panel
+        if (o.Packed)
+        {
+            stride = (long)width * k;
+            return o.Pointer + (long)(first / width) * width * k + (long)pc * width;
+        }
+        if (isA) PackA(o.Transposed, extent, k, o.Pointer, first, count, pc, kc, width, buffer);
+        else PackB(o.Transposed, k, extent, o.Pointer, pc, kc, first, count, width, buffer);
+        stride = (long)width * kc;
+        return buffer;
+    }
 
     /// <summary>The macro-kernel of <see cref="GemmPanelsCpu"/>: panels <paramref name="aStride"/> and <paramref name="bStride"/> floats apart.</summary>
     private static unsafe void PanelsMacroKernel(int mc, int nc, int kc, float* pa0, long aStride, float* pb0, long bStride, float* cBlock, int ldc,
