@@ -193,21 +193,26 @@ internal static partial class ConvKernels
     /// back from L3 (PackB had been 3 % of a Winograd DCGAN-28 step for the forward, 1.7 % for the weight gradient): the
     /// weight gradient's B = V (T × 4·Cin), 4·Cin/32 panels of [t][32 columns], one vector store per tile and block (work
     /// items channels inner: consecutive items fill a tile's rows); or, with <paramref name="forward"/>, the forward's
-    /// B = Vᵀ (4·Cin × T), ⌈T/32⌉ panels of [p][32 tiles] (<see cref="PanelPointStride"/>; tiles past T zero), 8 tiles per
-    /// work item, each point's 8×8 block transposed in registers into 8 rows of 8 tiles.
+    /// B = Vᵀ (4·Cin × T), ⌈T/32⌉ panels of [p][32 tiles] (<see cref="PanelPointStride"/>; tiles past T zero), 16 tiles per
+    /// work item, each point's two 8×8 blocks transposed in registers into 8 rows of 16 tiles, each row one whole line, so
+    /// that a V larger than <see cref="StreamingFloats"/> is written with non-temporal stores like U (measured, 3 pairs of
+    /// DCGAN-28 and 2 of DCGAN-64 steps against 8 tiles per item and ordinary stores: the input transform 7.6–10.5 → 6.7–8.4
+    /// and 58.6–59.0 → 51.4–53.4 ms per step, the point GEMMs unchanged or faster, 257–263 → 230–240 ms on DCGAN-64).
     /// </summary>
     private static unsafe void InputTransformCpu(CpuParallel cpu, float* x, float* vt, ConvGeometry g, int tilesH, int tilesW, int t, bool forward)
     {
         int cin = g.Cin, blocks = cin / 8, k = 4 * cin;
         long point = forward ? PanelPointStride(t, k) : PointStride(t, k);
-        int perBlock = forward ? RoundUp(t, 32) / 8 : t; // work items per channel block: tile octets, or tiles
-        int tilesPerItem = forward ? 8 : 1;
+        int perBlock = forward ? RoundUp(t, 32) / 16 : t; // work items per channel block: 16 tiles, or tiles
+        int tilesPerItem = forward ? 16 : 1;
+        bool stream = forward && WinoPoints * point > StreamingFloats && ((nint)vt & 63) == 0;
         nint xp = (nint)x, vp = (nint)vt;
         var geo = g;
         cpu.ForChunks(perBlock * blocks, CpuParallel.Grain(WinoPoints * 4 * 8 * 4 * tilesPerItem), (s, e) =>
         {
             var d = stackalloc Vector256<float>[4 * WinoPoints * tilesPerItem]; // [tile][q][5i + j]
             var px = stackalloc Vector256<float>[12];                          // one window row: 12 pixels (10 used)
+            var blk = stackalloc float[128];                                   // one point's 8 rows × 16 tiles
             for (int item = s; item < e; item++)
             {
                 int grp = item / blocks, c0 = item % blocks * 8;
@@ -223,19 +228,41 @@ internal static partial class ConvKernels
                     }
                     continue;
                 }
-                int t0 = grp * 8;
-                for (int i = 0; i < 8; i++)
+                int t0 = grp * 16;
+                for (int i = 0; i < 16; i++)
                 {
                     Vector256<float>* di = d + i * 4 * WinoPoints;
                     if (t0 + i < t) InputWindow((float*)xp, geo, tilesH, tilesW, t0 + i, c0, px, di);
                     else for (int v = 0; v < 4 * WinoPoints; v++) di[v] = Vector256<float>.Zero;
                 }
-                // Panel t0/32, rows q·Cin + c0 .. + 8, columns t0 % 32 .. + 8: the 8 tiles' rows of each point, transposed.
+                // Panel t0/32, rows q·Cin + c0 .. + 8, columns t0 % 32 .. + 16: the 16 tiles' rows of each point,
+                // transposed, each row one whole line.
                 float* panel = (float*)vp + (long)(t0 / 32) * 32 * k + t0 % 32 + c0 * 32;
                 for (int q = 0; q < 4; q++)
                 for (int xi = 0; xi < WinoPoints; xi++)
-                    MatMulKernels.Transpose8x8((float*)(d + q * WinoPoints + xi), 4 * WinoPoints * 8, panel + xi * point + q * cin * 32, 32);
+                {
+                    float* src = (float*)(d + q * WinoPoints + xi);
+                    MatMulKernels.Transpose8x8(src, 4 * WinoPoints * 8, blk);
+                    MatMulKernels.Transpose8x8(src + 8 * 4 * WinoPoints * 8, 4 * WinoPoints * 8, blk + 64);
+                    float* dst = panel + xi * point + q * cin * 32;
+                    for (int r = 0; r < 8; r++, dst += 32)
+                    {
+                        var lo = Vector256.Load(blk + 8 * r);
+                        var hi = Vector256.Load(blk + 64 + 8 * r);
+                        if (stream)
+                        {
+                            Avx.StoreAlignedNonTemporal(dst, lo);
+                            Avx.StoreAlignedNonTemporal(dst + 8, hi);
+                        }
+                        else
+                        {
+                            lo.Store(dst);
+                            hi.Store(dst + 8);
+                        }
+                    }
+                }
             }
+            if (stream) Sse.StoreFence();
         });
     }
 
@@ -756,7 +783,8 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// Transformed-filter chunks (floats) past which <see cref="FilterTransformCpu"/> streams its stores around the cache:
+    /// Transformed filters or inputs (floats) past which <see cref="FilterTransformCpu"/> and the forward's
+    /// <see cref="InputTransformCpu"/> stream their stores around the cache:
     /// 256 K floats = 1 MB, one core's L2 on the EPYC we measure on. Larger U is read by the GEMMs from L3 or memory
     /// anyway, and ordinary stores first read every line of it. Measured (conv-quick, paired against the GEMM lowering,
     /// two runs each): D64 D3 forward 0.67–0.69 → 0.58–0.61 of the direct time, G2's input gradient 1.04–1.18 → 0.69–0.72,
