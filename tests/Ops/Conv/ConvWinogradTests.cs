@@ -34,7 +34,8 @@ public sealed class ConvWinogradTests
         (2, 16, 2, 3, 16),     // 1×1 outputs
         (4, 16, 20, 12, 32),   // 10×6 outputs: 3×2 tiles, partly past the plane
         (1, 32, 8, 8, 2048),   // transformed filters of 6.5 M floats, past StreamingFloats: the filter transform's streaming stores (K stays 128)
-        (2, 72, 8, 8, 16),     // K = 4·Cin = 288: the point GEMMs' k in two slices of the packed panels (Cin not a multiple of 16)
+        (3, 72, 32, 32, 16),   // K = 4·Cin = 288: the point GEMMs' k in two slices of the packed panels (Cin not a multiple of 16);
+                               // 48 tiles, a V of 25·64·288 floats past StreamingFloats: the input transform's streaming stores
     ];
 
     private static ConvGeometry Geometry(int index)
