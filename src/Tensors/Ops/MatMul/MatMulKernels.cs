@@ -1111,7 +1111,7 @@ internal static class MatMulKernels
                     {
                         int mc = Math.Min(mcMax, m - ic);
                         float* pa = PanelSlice(a, true, m, k, ic, mc, pc, kc, buffers.A, out long aStride);
-                        PanelsMacroKernel(mc, nc, kc, pa, aStride, pb, bStride, c + (long)ic * n + jc, n, sliceBeta, buffers.Scratch);
+                        MacroKernel(CpuGemmKernel.Avx512, mr, nr, mc, nc, kc, pa, aStride, pb, bStride, c + (long)ic * n + jc, n, 1f, sliceBeta, buffers.Scratch);
                     }
                 }
             }
@@ -1150,11 +1150,15 @@ internal static class MatMulKernels
         return buffer;
     }
 
-    /// <summary>The macro-kernel of <see cref="GemmPanelsCpu"/>: panels <paramref name="aStride"/> and <paramref name="bStride"/> floats apart.</summary>
-    private static unsafe void PanelsMacroKernel(int mc, int nc, int kc, float* pa0, long aStride, float* pb0, long bStride, float* cBlock, int ldc,
-        float beta, float* scratch)
+    /// <summary>
+    /// The macro-kernel of both CPU GEMM drivers (GemmJob, <see cref="GemmPanelsCpu"/>): C[mc × nc] (row stride ldc) =
+    /// alpha·A·B + beta·C over one k-slice of kc, from micro-panels of mr rows of A and nr columns of B that lie
+    /// <paramref name="aStride"/> and <paramref name="bStride"/> floats apart (mr·kc and nr·kc in the per-slice pack
+    /// buffers, mr·k and nr·k in panels packed over all of k).
+    /// </summary>
+    private static unsafe void MacroKernel(CpuGemmKernel path, int mr, int nr, int mc, int nc, int kc, float* pa0, long aStride, float* pb0,
+        long bStride, float* cBlock, int ldc, float alpha, float beta, float* scratch)
     {
-        const int mr = 8, nr = 32;
         for (int jr = 0; jr < nc; jr += nr)
         {
             int nrEff = Math.Min(nr, nc - jr);
@@ -1166,20 +1170,28 @@ internal static class MatMulKernels
                 float* cTile = cBlock + (long)ir * ldc + jr;
                 if (mrEff == mr && nrEff == nr)
                 {
-                    Kernel8x32(kc, pa, pb, cTile, ldc, 1f, beta);
+                    MicroKernel(path, kc, pa, pb, cTile, ldc, alpha, beta);
                     continue;
                 }
-                // Edge tile: the full product into scratch, then the valid part (as GemmJob's macro-kernel).
-                Kernel8x32(kc, pa, pb, scratch, nr, 1f, 0f);
+                // Edge tile: full-size product into scratch (alpha 1, beta 0 leaves the raw
+                // sums exactly), then the same alpha/beta update as the vector store.
+                MicroKernel(path, kc, pa, pb, scratch, nr, 1f, 0f);
                 for (int r = 0; r < mrEff; r++)
                 {
                     float* cr = cTile + (long)r * ldc;
                     float* sr = scratch + r * nr;
                     for (int q = 0; q < nrEff; q++)
-                        cr[q] = beta == 0f ? sr[q] : MathF.FusedMultiplyAdd(sr[q], 1f, beta * cr[q]);
+                        cr[q] = beta == 0f ? alpha * sr[q] : MathF.FusedMultiplyAdd(sr[q], alpha, beta * cr[q]);
                 }
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void MicroKernel(CpuGemmKernel path, int kc, float* pa, float* pb, float* cTile, int ldc, float alpha, float beta)
+    {
+        if (path == CpuGemmKernel.Avx512) Kernel8x32(kc, pa, pb, cTile, ldc, alpha, beta);
+        else Kernel6x16(kc, pa, pb, cTile, ldc, alpha, beta);
     }
 
     /// <summary>Whether the packed GEMM of these sizes splits k (<see cref="GemmSplitK"/>): shapes and micro-kernel only.</summary>
@@ -1323,41 +1335,7 @@ internal static class MatMulKernels
 
         private void MacroKernel(int mc, int nc, int kc, float* packA, float* packB, float* cBlock, int ldc,
             float alphaV, float betaV, float* scratch)
-        {
-            for (int jr = 0; jr < nc; jr += nr)
-            {
-                int nrEff = Math.Min(nr, nc - jr);
-                float* pb = packB + (long)jr * kc;
-                for (int ir = 0; ir < mc; ir += mr)
-                {
-                    int mrEff = Math.Min(mr, mc - ir);
-                    float* pa = packA + (long)ir * kc;
-                    float* cTile = cBlock + (long)ir * ldc + jr;
-                    if (mrEff == mr && nrEff == nr)
-                    {
-                        MicroKernel(kc, pa, pb, cTile, ldc, alphaV, betaV);
-                        continue;
-                    }
-                    // Edge tile: full-size product into scratch (alpha 1, beta 0 leaves the raw
-                    // sums exactly), then the same alpha/beta update as the vector store.
-                    MicroKernel(kc, pa, pb, scratch, nr, 1f, 0f);
-                    for (int r = 0; r < mrEff; r++)
-                    {
-                        float* cr = cTile + (long)r * ldc;
-                        float* sr = scratch + r * nr;
-                        for (int q = 0; q < nrEff; q++)
-                            cr[q] = betaV == 0f ? alphaV * sr[q] : MathF.FusedMultiplyAdd(sr[q], alphaV, betaV * cr[q]);
-                    }
-                }
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void MicroKernel(int kc, float* pa, float* pb, float* cTile, int ldc, float alphaV, float betaV)
-        {
-            if (path == CpuGemmKernel.Avx512) Kernel8x32(kc, pa, pb, cTile, ldc, alphaV, betaV);
-            else Kernel6x16(kc, pa, pb, cTile, ldc, alphaV, betaV);
-        }
+            => MatMulKernels.MacroKernel(path, mr, nr, mc, nc, kc, packA, (long)mr * kc, packB, (long)nr * kc, cBlock, ldc, alphaV, betaV, scratch);
     }
 
     /// <summary>
