@@ -1395,13 +1395,9 @@ internal static class MatMulKernels
             for (int r = 0; r < 8; r++) d[p * 8 + r] = src[(long)r * lda + p];
     }
 
-    /// <summary>
-    /// Reads an 8×8 block (row stride ld) and writes its transpose with row stride ldd (dense by default). Also the conv's
-    /// channels-last copies and the Winograd transforms' GEMM panels; <paramref name="streaming"/>: non-temporal stores
-    /// (d 32-byte aligned).
-    /// </summary>
+    /// <summary>Reads an 8×8 block (row stride ld) and writes its transpose densely (stride 8). Also the conv's channels-last copies.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void Transpose8x8(float* s, long ld, float* d, long ldd = 8, bool streaming = false)
+    internal static unsafe void Transpose8x8(float* s, long ld, float* d)
     {
         var r0 = Avx.LoadVector256(s);
         var r1 = Avx.LoadVector256(s + ld);
@@ -1427,26 +1423,14 @@ internal static class MatMulKernels
         var u5 = Avx.Shuffle(t4, t6, 0xEE);
         var u6 = Avx.Shuffle(t5, t7, 0x44);
         var u7 = Avx.Shuffle(t5, t7, 0xEE);
-        if (streaming)
-        {
-            Avx.StoreAlignedNonTemporal(d, Avx.Permute2x128(u0, u4, 0x20));
-            Avx.StoreAlignedNonTemporal(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
-            Avx.StoreAlignedNonTemporal(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
-            Avx.StoreAlignedNonTemporal(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
-            Avx.StoreAlignedNonTemporal(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
-            Avx.StoreAlignedNonTemporal(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
-            Avx.StoreAlignedNonTemporal(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
-            Avx.StoreAlignedNonTemporal(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
-            return;
-        }
         Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+        Avx.Store(d + 8, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 16, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 24, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 32, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 40, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 48, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 56, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>
