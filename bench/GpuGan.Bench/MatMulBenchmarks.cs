@@ -100,6 +100,57 @@ public unsafe class MatMulBenchmarks
 }
 
 /// <summary>
+/// MatMulKernels.GemmPanelsCpu, the Winograd point GEMM: one thread, both operands prepacked over all of k (as the
+/// transforms write them), against GemmCpu on one thread packing the same dense operands. Shapes: the 28-pixel D2's
+/// forward (Cout × tiles × 4·Cin), input gradient (tiles × 4·Cin × Cout) and weight gradient (Cout × 4·Cin × tiles),
+/// and DCGAN-64 D4's forward (512 × 64 × 1024: four k-slices).
+/// </summary>
+[Config(typeof(GemmConfig))]
+public unsafe class GemmPanelsBenchmarks
+{
+    [Params("NT 128x256x256", "NN 256x256x128", "TN 128x256x256", "NT 512x64x1024")]
+    public string Shape { get; set; } = "NT 128x256x256";
+
+    private float* _a, _b, _c, _ap, _bp;
+    private CpuParallel _serial = null!;
+    private bool _ta, _tb;
+    private int _m, _n, _k;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        (_ta, _tb, _m, _n, _k) = MatMulBenchmarks.Parse(Shape);
+        _serial = new CpuParallel(new CpuKernelOptions { Threads = 1 });
+        _a = Alloc((long)_m * _k);
+        _b = Alloc((long)_k * _n);
+        _c = Alloc((long)_m * _n);
+        _ap = Alloc((_m + 7) / 8 * 8L * _k);
+        _bp = Alloc((_n + 31) / 32 * 32L * _k);
+        var rng = new Random(1);
+        for (long i = 0; i < (long)_m * _k; i++) _a[i] = (float)rng.NextDouble() - 0.5f;
+        for (long i = 0; i < (long)_k * _n; i++) _b[i] = (float)rng.NextDouble() - 0.5f;
+        MatMulKernels.PackPanelsA(_ta, _m, _k, _a, _ap);
+        MatMulKernels.PackPanelsB(_tb, _k, _n, _b, _bp);
+    }
+
+    private static float* Alloc(long length) =>
+        (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (var p in new[] { (nint)_a, (nint)_b, (nint)_c, (nint)_ap, (nint)_bp })
+            System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)p);
+    }
+
+    [Benchmark(Description = "GemmPanelsCpu (prepacked)")]
+    public void Panels() => MatMulKernels.GemmPanelsCpu(_m, _n, _k, MatMulKernels.GemmOperand.Panels(_ap), MatMulKernels.GemmOperand.Panels(_bp), 0f, _c);
+
+    [Benchmark(Baseline = true, Description = "GemmCpu (1 thread, packs)")]
+    public void Packing() => MatMulKernels.GemmCpu(_serial, _ta, _tb, _m, _n, _k, 1f, _a, _b, 0f, _c);
+}
+
+/// <summary>
 /// The ILGPU GEMM on the CPU simulator: 128³ runs the 128×64 tiled kernel split over k (2 tiles < 264 target
 /// groups), NT 16x48x4096 is a conv weight gradient's shape (one tile, k split in 128 chunks of 32, combined
 /// in-kernel by the tile's last groups in two fixed-order levels), NN 150x70x700 a ragged split of 22 chunks
